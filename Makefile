@@ -1,0 +1,39 @@
+# Two commands a new user needs: `make run` (the bot; without TELEGRAM_BOT_TOKEN, the local sandbox)
+# and `make test` (every test). Both need only Python >= 3.11 and make: uv is bootstrapped into
+# .tools/ and installs the exact versions pinned in uv.lock into .venv/.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test lint bench install clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/sangkien run
+
+test: install
+	$(VENV)/bin/python -m tests.prepare
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install
+	$(VENV)/bin/python -m bench.submission
+
+clean:
+	rm -rf .venv .tools .pytest_cache .ruff_cache sandbox-data

@@ -1,0 +1,251 @@
+"""The Telegram channel (aiogram 3): updates → neutral Events, neutral Replies → Bot API calls.
+
+Only this module knows Telegram. Options become inline buttons (callback data is the option's short
+opaque payload), the main menu a persistent reply keyboard. Outgoing calls that hit 429 wait
+`retry_after` and retry; transient server and network errors retry with backoff.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from bot.channels.ordering import KeyedLocks
+from handlers.context import Services
+from handlers.events import Event, EventKind, FileRef, Reply
+from handlers.i18n import catalog
+from handlers.router import handle_event
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+COMMANDS = ("start", "new", "drafts", "mine", "help")
+_backoff = wait_exponential(multiplier=0.5, max=10)
+
+
+def _wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, TelegramRetryAfter):
+        return float(error.retry_after)
+    return _backoff(state)
+
+
+class RetryMiddleware(BaseRequestMiddleware):
+    """429 → sleep retry_after and retry; 5xx / network errors → retry with exponential backoff."""
+
+    def __init__(self, attempts: int = 6) -> None:
+        self.attempts = attempts
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((TelegramRetryAfter, TelegramServerError, TelegramNetworkError)),
+            wait=_wait,
+            stop=stop_after_attempt(self.attempts),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await make_request(bot, method)
+        raise AssertionError("unreachable")
+
+
+def make_bot(token: str, api_url: str | None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    session.middleware(RetryMiddleware())
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def _command(text: str) -> tuple[str, str]:
+    head, _, args = text.strip().partition(" ")
+    return head[1:].split("@", 1)[0].lower(), args.strip()
+
+
+def message_event(message: Message, update_id: int) -> Event:
+    user = message.from_user
+    base: dict[str, Any] = {
+        "platform": PLATFORM,
+        "update_key": str(update_id),
+        "user_id": str(user.id if user else message.chat.id),
+        "chat_id": str(message.chat.id),
+        "display_name": user.full_name if user else "",
+        "language": (user.language_code or "")[:2] if user else None,
+        "is_private": message.chat.type == "private",
+    }
+    if message.text is not None:
+        if message.text.startswith("/"):
+            command, args = _command(message.text)
+            return Event(kind=EventKind.COMMAND, text=message.text, command=command, args=args, **base)
+        return Event(kind=EventKind.TEXT, text=message.text, **base)
+    if message.photo:
+        largest = message.photo[-1]
+        ref = FileRef(file_id=largest.file_id, kind="photo", size_bytes=largest.file_size, mime_type="image/jpeg")
+        return Event(kind=EventKind.FILE, file=ref, **base)
+    if message.document is not None:
+        doc = message.document
+        ref = FileRef(doc.file_id, "document", doc.file_name, doc.file_size, doc.mime_type)
+        return Event(kind=EventKind.FILE, file=ref, **base)
+    return Event(kind=EventKind.UNSUPPORTED, **base)
+
+
+def callback_event(query: CallbackQuery, update_id: int) -> Event:
+    chat = query.message.chat if query.message else None
+    return Event(
+        platform=PLATFORM,
+        update_key=str(update_id),
+        user_id=str(query.from_user.id),
+        chat_id=str(chat.id if chat else query.from_user.id),
+        display_name=query.from_user.full_name,
+        language=(query.from_user.language_code or "")[:2],
+        kind=EventKind.OPTION,
+        payload=query.data or "",
+        is_private=chat is None or chat.type == "private",
+    )
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.options:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [InlineKeyboardButton(text=option.label, callback_data=option.payload) for option in row]
+                for row in reply.options
+            ]
+        )
+    if reply.menu:
+        labels = list(reply.menu)
+        return ReplyKeyboardMarkup(
+            keyboard=[[KeyboardButton(text=label) for label in labels[i : i + 2]] for i in range(0, len(labels), 2)],
+            resize_keyboard=True,
+            is_persistent=True,
+        )
+    return None
+
+
+class TelegramChannel:
+    def __init__(self, services: Services, bot: Bot) -> None:
+        self.services = services
+        self.bot = bot
+        self.dispatcher = Dispatcher()
+        self._locks = KeyedLocks()
+        router = Router(name="sangkien")
+        router.message.register(self._on_message)
+        router.callback_query.register(self._on_callback, F.data)
+        self.dispatcher.include_router(router)
+
+    async def run_polling(self) -> None:
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await self.bot.set_my_commands(
+            [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
+        )
+        await self.dispatcher.start_polling(
+            self.bot,
+            handle_signals=False,
+            allowed_updates=["message", "callback_query"],
+            close_bot_session=True,
+        )
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop_polling()
+
+    async def _process(self, event: Event) -> list[Reply]:
+        try:
+            return await handle_event(self.services, event)
+        except Exception:
+            log.exception("update %s from %s failed", event.update_key, event.platform)
+            return [Reply(text=catalog(self.services.config.settings.language)("err_internal"))]
+
+    async def _on_message(self, message: Message, event_update: Update) -> None:
+        event = message_event(message, event_update.update_id)
+        async with self._locks.hold(event.user_id):
+            for reply in await self._process(event):
+                await self.send(message.chat.id, reply)
+
+    async def _on_callback(self, query: CallbackQuery, event_update: Update) -> None:
+        event = callback_event(query, event_update.update_id)
+        async with self._locks.hold(event.user_id):
+            await query.answer()
+            replies = await self._process(event)
+            origin = query.message if isinstance(query.message, Message) else None
+            replaced = False
+            for reply in replies:
+                if reply.replace_origin and origin is not None and not replaced:
+                    replaced = await self._edit(origin, reply)
+                    if replaced:
+                        continue
+                await self.send(int(event.chat_id), reply)
+            if origin is not None and not replaced and origin.reply_markup is not None:
+                await self._mark_chosen(origin, query.data or "")
+
+    async def send(self, chat_id: int, reply: Reply) -> None:
+        await self.bot.send_message(chat_id, reply.text, reply_markup=_markup(reply))
+
+    async def _edit(self, origin: Message, reply: Reply) -> bool:
+        markup = _markup(reply)
+        try:
+            await self.bot.edit_message_text(
+                text=reply.text,
+                chat_id=origin.chat.id,
+                message_id=origin.message_id,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        except TelegramBadRequest as error:
+            return "not modified" in str(error)
+        return True
+
+    async def _mark_chosen(self, origin: Message, data: str) -> None:
+        """Take the buttons off the answered question and show what was chosen, so the chat reads well."""
+        assert origin.reply_markup is not None
+        label = next(
+            (b.text for row in origin.reply_markup.inline_keyboard for b in row if b.callback_data == data),
+            None,
+        )
+        try:
+            if label and origin.html_text:
+                await self.bot.edit_message_text(
+                    text=f"{origin.html_text}\n\n» <b>{html.escape(label, quote=False)}</b>",
+                    chat_id=origin.chat.id,
+                    message_id=origin.message_id,
+                    reply_markup=None,
+                )
+            else:
+                await self.bot.edit_message_reply_markup(
+                    chat_id=origin.chat.id, message_id=origin.message_id, reply_markup=None
+                )
+        except TelegramBadRequest as error:
+            log.debug("could not mark the chosen option: %s", error)

@@ -1,0 +1,153 @@
+"""Loading `config.toml` plus environment overrides into one validated, immutable `Config`.
+
+Campaign data (dates, targets, initiative types) lives in the file; secrets only in the environment.
+A bad file stops start-up with a single `ConfigError` whose message names the offending key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InitiativeType(_Frozen):
+    code: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    explanation: str = Field(min_length=1)
+    research: bool = False
+
+
+class Phase(_Frozen):
+    code: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    start: dt.date
+    end: dt.date
+    target: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class Campaign(_Frozen):
+    name: str = Field(min_length=1)
+    organisation: str = Field(min_length=1)
+    timezone: str
+    portal_url: str = ""
+    eligible_from: dt.date
+    eligible_until: dt.date
+    total_target: int = Field(ge=0)
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    types: tuple[InitiativeType, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown timezone {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.eligible_until < self.eligible_from:
+            raise ValueError("eligible_until must not be before eligible_from")
+        codes = [t.code for t in self.types]
+        if len(set(codes)) != len(codes):
+            raise ValueError("types: each code must be unique")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def type_by_code(self, code: str) -> InitiativeType | None:
+        return next((t for t in self.types if t.code == code), None)
+
+
+class Settings(_Frozen):
+    database_url: str = "sqlite+aiosqlite:///sangkien.db"
+    language: str = Field(default="vi", pattern="^(vi|en)$")
+    branches_per_page: int = Field(default=8, ge=3, le=20)
+    sample_branches: str = "sample-data/branches.csv"
+
+
+class Config(_Frozen):
+    campaign: Campaign
+    settings: Settings = Settings()
+    # From the environment only:
+    telegram_token: str | None = None
+    telegram_api_url: str | None = None
+    admin_telegram_ids: frozenset[str] = frozenset()
+    base_dir: Path = Path(".")
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"{source}: invalid value for '{key}': {first['msg']}"
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the config file (``SANGKIEN_CONFIG`` or ``config.toml``) and apply environment overrides."""
+    env = os.environ if environ is None else environ
+    path = path or Path(env.get("SANGKIEN_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(
+            f"config file not found: {path} (set SANGKIEN_CONFIG or run from the project folder)"
+        ) from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+
+    settings = dict(raw.get("settings", {}))
+    if env.get("DATABASE_URL"):
+        settings["database_url"] = env["DATABASE_URL"]
+    admins = frozenset(a.strip() for a in env.get("SANGKIEN_ADMINS", "").split(",") if a.strip())
+    bad_admin = next((a for a in admins if not a.lstrip("-").isdigit()), None)
+    if bad_admin is not None:
+        raise ConfigError(f"SANGKIEN_ADMINS: '{bad_admin}' is not a numeric Telegram user id")
+    unknown = set(raw) - {"campaign", "settings"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section '{sorted(unknown)[0]}' (expected [campaign] and [settings])")
+    if "campaign" not in raw:
+        raise ConfigError(f"{path}: missing section 'campaign'")
+    try:
+        return Config(
+            campaign=raw["campaign"],
+            settings=settings,
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=(env.get("TELEGRAM_API_URL") or "").rstrip("/") or None,
+            admin_telegram_ids=admins,
+            base_dir=path.resolve().parent,
+        )
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, str(path))) from error

@@ -1,0 +1,664 @@
+"""A local Telegram Bot API emulator (aiohttp, loopback) for the sandbox and the tests.
+
+It is as strict as Telegram where a lenient fake would hide bugs: every call is checked against the
+official reference (`shared/telegram/bot-api-spec.json`, copied in `bot/sandbox/bot-api-spec.json`) —
+the method exists, required fields are present, no unknown fields — and it refuses what Telegram
+refuses: texts over 4096 characters, captions over 1024, callback data over 64 bytes, HTML Telegram
+cannot parse. Updates it produces are checked against the reference's types too.
+
+People talk to it through a small JSON API under `/_emu/` (the sandbox page and the tests use it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+SPEC_PATH = Path(__file__).parent / "bot-api-spec.json"
+STATIC_DIR = Path(__file__).parent / "static"
+ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "tg-spoiler", "span", "a", "code", "pre",
+    "blockquote", "tg-emoji",
+}  # fmt: skip
+ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*\"[^\"]*\")*)\s*>")
+
+
+class BotApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+@cache
+def bot_api_spec() -> dict[str, Any]:
+    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_html(text: str) -> str:
+    """Return the plain text of Telegram-flavoured HTML, or raise 400 like Telegram does."""
+    out: list[str] = []
+    stack: list[str] = []
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if char == "<":
+            match = TAG.match(text, position)
+            if not match or match.group(2).lower() not in ALLOWED_TAGS:
+                raise BotApiError(
+                    400, f"Bad Request: can't parse entities: unsupported start tag at byte offset {position}"
+                )
+            closing, name = match.group(1), match.group(2).lower()
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise BotApiError(400, f"Bad Request: can't parse entities: unmatched end tag {name}")
+                stack.pop()
+            else:
+                stack.append(name)
+            position = match.end()
+        elif char == "&":
+            match = ENTITY.match(text, position)
+            if not match:
+                raise BotApiError(400, f"Bad Request: can't parse entities: unescaped & at byte offset {position}")
+            out.append(html.unescape(match.group(0)))
+            position = match.end()
+        elif char == ">":
+            raise BotApiError(400, "Bad Request: can't parse entities: unescaped >")
+        else:
+            out.append(char)
+            position += 1
+    if stack:
+        raise BotApiError(400, f"Bad Request: can't parse entities: can't find end tag corresponding to {stack[-1]}")
+    return "".join(out)
+
+
+def check_object(type_name: str, value: Any, path: str = "") -> None:
+    """Check that an object we produce matches the reference: required fields, no unknown fields."""
+    spec_type = bot_api_spec()["types"].get(type_name)
+    if spec_type is None or "fields" not in spec_type or not isinstance(value, dict):
+        return
+    fields = {f["name"]: f for f in spec_type["fields"]}
+    for name, info in fields.items():
+        if info["required"] and name not in value:
+            raise AssertionError(f"emulator produced {type_name}{path} without required field {name}")
+    for name, item in value.items():
+        if name not in fields:
+            raise AssertionError(f"emulator produced {type_name}{path} with unknown field {name}")
+        for field_type in fields[name]["types"]:
+            inner = field_type.removeprefix("Array of ")
+            items = item if field_type.startswith("Array of ") and isinstance(item, list) else [item]
+            for element in items:
+                if isinstance(element, list):
+                    for sub in element:
+                        check_object(inner.removeprefix("Array of "), sub, f"{path}.{name}")
+                else:
+                    check_object(inner, element, f"{path}.{name}")
+
+
+@dataclass
+class StoredMessage:
+    """A message in a chat, as the sandbox page and the tests see it."""
+
+    chat_id: int
+    message_id: int
+    from_bot: bool
+    sender_id: int
+    date: int
+    text: str = ""
+    reply_markup: dict[str, Any] | None = None
+    document: dict[str, Any] | None = None
+    photo: list[dict[str, Any]] | None = None
+    seq: int = 0
+    edited: bool = False
+
+    @property
+    def plain_text(self) -> str:
+        return parse_html(self.text) if self.from_bot else self.text
+
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.reply_markup or {}
+        return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+    def button(self, label_part: str) -> dict[str, Any]:
+        for button in self.buttons():
+            if label_part in button["text"]:
+                return button
+        raise LookupError(f"no button containing {label_part!r} in {[b['text'] for b in self.buttons()]}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "seq": self.seq,
+            "from_bot": self.from_bot,
+            "text": self.text,
+            "reply_markup": self.reply_markup,
+            "document": self.document,
+            "photo": bool(self.photo),
+            "edited": self.edited,
+            "date": self.date,
+        }
+
+
+@dataclass
+class Fault:
+    method: str
+    error_code: int
+    description: str
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class BotState:
+    token: str
+    user: dict[str, Any]
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    forced: set[int] = field(default_factory=set)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    polls: int = 0
+    commands: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TelegramEmulator:
+    """One emulator serves any number of bots (by token) and simulated people."""
+
+    def __init__(self) -> None:
+        self.bots: dict[str, BotState] = {}
+        self.users: dict[int, dict[str, Any]] = {}
+        self.messages: dict[int, list[StoredMessage]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.faults: list[Fault] = []
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self._delivered: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1000)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._seq = 0
+        self._changed = asyncio.Condition()
+        self._file_ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=60 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
+        app.router.add_get("/", self._page)
+        app.router.add_static("/static/", STATIC_DIR)
+        app.router.add_get("/_emu/personas", self._personas)
+        app.router.add_post("/_emu/send", self._client_send)
+        app.router.add_post("/_emu/press", self._client_press)
+        app.router.add_get("/_emu/chats/{chat_id}", self._client_poll)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://{host}:{bound}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def add_bot(self, token: str, username: str = "sangkien_test_bot", first_name: str = "Sáng kiến Bot") -> None:
+        bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else 7_000_000 + len(self.bots)
+        self.bots[token] = BotState(
+            token=token,
+            user={
+                "id": bot_id,
+                "is_bot": True,
+                "first_name": first_name,
+                "username": username,
+                "can_join_groups": True,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            },
+        )
+
+    def add_user(self, user_id: int, first_name: str, last_name: str = "", language_code: str = "vi") -> None:
+        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+        if last_name:
+            user["last_name"] = last_name
+        self.users[user_id] = user
+
+    def inject_fault(
+        self,
+        method: str,
+        error_code: int,
+        description: str = "",
+        retry_after: int | None = None,
+        count: int = 1,
+    ) -> None:
+        """The next `count` calls of `method` fail as Telegram would (e.g. 429 with retry_after)."""
+        text = description or {429: "Too Many Requests: retry after", 500: "Internal Server Error"}.get(
+            error_code, "Bad Request"
+        )
+        self.faults.append(Fault(method, error_code, text, retry_after, count))
+
+    # --- people's side ---------------------------------------------------------------------------
+
+    def _next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    async def _store(self, message: StoredMessage) -> StoredMessage:
+        async with self._changed:
+            self._seq += 1
+            message.seq = self._seq
+            chat = self.messages.setdefault(message.chat_id, [])
+            if message not in chat:
+                chat.append(message)
+            self._changed.notify_all()
+        return message
+
+    def _bot(self, token: str | None = None) -> BotState:
+        if token is not None:
+            return self.bots[token]
+        return next(iter(self.bots.values()))
+
+    def _private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
+        chat = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+        if "last_name" in user:
+            chat["last_name"] = user["last_name"]
+        return chat
+
+    def _enqueue(self, bot: BotState, update: dict[str, Any]) -> dict[str, Any]:
+        check_object("Update", update)
+        bot.pending.append(update)
+        bot.arrived.set()
+        return update
+
+    async def user_sends(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        document: dict[str, Any] | None = None,
+        photo: bool = False,
+        sticker: bool = False,
+        token: str | None = None,
+    ) -> StoredMessage:
+        """A person sends a message to the bot; returns the stored message (its update is queued)."""
+        bot, user = self._bot(token), self.users[user_id]
+        message_id = self._next_message_id(user_id)
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "message_id": message_id,
+            "from": user,
+            "chat": self._private_chat(user),
+            "date": now,
+        }
+        stored = StoredMessage(user_id, message_id, False, user_id, now, text=text or "")
+        if text is not None:
+            payload["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                payload["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_length(command)}]
+        if document is not None:
+            file_number = next(self._file_ids)
+            payload["document"] = {
+                "file_id": f"DOC{file_number}",
+                "file_unique_id": f"UDOC{file_number}",
+                **document,
+            }
+            stored.document = payload["document"]
+            stored.text = document.get("file_name", "")
+        if photo:
+            file_number = next(self._file_ids)
+            sizes = [
+                {"file_id": f"PH{file_number}s", "file_unique_id": f"UPH{file_number}s", "width": 90, "height": 90,
+                 "file_size": 2_000},
+                {"file_id": f"PH{file_number}", "file_unique_id": f"UPH{file_number}", "width": 1280, "height": 960,
+                 "file_size": 180_000},
+            ]  # fmt: skip
+            payload["photo"] = sizes
+            stored.photo = sizes
+        if sticker:
+            payload["sticker"] = {
+                "file_id": "STK1", "file_unique_id": "USTK1", "type": "regular", "width": 512, "height": 512,
+                "is_animated": False, "is_video": False, "emoji": "👍",
+            }  # fmt: skip
+            stored.text = "👍"
+        await self._store(stored)
+        self._enqueue(bot, {"update_id": next(self._update_ids), "message": payload})
+        return stored
+
+    async def user_presses(
+        self, user_id: int, message: StoredMessage, callback_data: str, token: str | None = None
+    ) -> str:
+        """A person taps an inline button; returns the callback query id."""
+        bot, user = self._bot(token), self.users[user_id]
+        query_id = f"cq{next(self._update_ids)}"
+        self._enqueue(
+            bot,
+            {
+                "update_id": next(self._update_ids),
+                "callback_query": {
+                    "id": query_id,
+                    "from": user,
+                    "message": self._message_json(message, bot),
+                    "chat_instance": f"ci{user_id}",
+                    "data": callback_data,
+                },
+            },
+        )
+        return query_id
+
+    def redeliver_last(self, token: str | None = None) -> dict[str, Any]:
+        """Deliver the most recent update again with the same update_id (as after a lost offset)."""
+        bot = self._bot(token)
+        update = self.delivered[-1]
+        bot.pending.append(update)
+        bot.forced.add(update["update_id"])
+        bot.arrived.set()
+        return update
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """Updates handed to the bot by getUpdates, oldest first."""
+        return self._delivered
+
+    def chat(self, chat_id: int) -> list[StoredMessage]:
+        return self.messages.get(chat_id, [])
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    async def wait_for(
+        self,
+        chat_id: int,
+        predicate: Callable[[StoredMessage], bool],
+        *,
+        after_seq: int = 0,
+        timeout: float = 15.0,
+    ) -> StoredMessage:
+        """Wait until a bot message (new or edited after `after_seq`) in the chat satisfies predicate."""
+
+        def found() -> StoredMessage | None:
+            for message in self.chat(chat_id):
+                if message.from_bot and message.seq > after_seq and predicate(message):
+                    return message
+            return None
+
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout)
+            except TimeoutError:
+                recent = [m.plain_text[:120] for m in self.chat(chat_id) if m.from_bot][-5:]
+                raise AssertionError(
+                    f"no matching bot message in chat {chat_id}; last bot messages: {recent}"
+                ) from None
+            result = found()
+            assert result is not None
+            return result
+
+    async def wait_until_polled(self, token: str, polls: int = 1, timeout: float = 30.0) -> None:
+        """Wait until the bot has called getUpdates at least `polls` times (i.e. it is running)."""
+        bot = self.bots[token]
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bot.polls >= polls), timeout)
+
+    # --- the Bot API -----------------------------------------------------------------------------
+
+    async def _bot_api(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        bot = self.bots.get(token)
+        if bot is None:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        params = await self._read_params(request)
+        try:
+            result = await self._call(bot, method, params)
+        except BotApiError as error:
+            body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
+            return web.json_response(body, status=error.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _read_params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                params[key] = (
+                    value if isinstance(value, str) else {"file_name": value.filename, "size": len(value.file.read())}
+                )
+        for key, value in list(params.items()):
+            if isinstance(value, str) and value[:1] in "{[":
+                with contextlib.suppress(json.JSONDecodeError):
+                    params[key] = json.loads(value)
+        return params
+
+    def _validate(self, method: str, params: dict[str, Any]) -> None:
+        spec = bot_api_spec()["methods"].get(method)
+        if spec is None:
+            raise BotApiError(404, "Not Found: method not found")
+        fields = {f["name"]: f for f in spec.get("fields", [])}
+        for name in params:
+            if name not in fields:
+                raise BotApiError(400, f"Bad Request: unknown parameter {name} for {method}")
+        for name, info in fields.items():
+            if info["required"] and params.get(name) in (None, ""):
+                raise BotApiError(400, f"Bad Request: {name} is required for {method}")
+
+    def _fault(self, method: str) -> None:
+        for fault in self.faults:
+            if fault.method == method and fault.remaining > 0:
+                fault.remaining -= 1
+                raise BotApiError(fault.error_code, fault.description, fault.retry_after)
+
+    async def _call(self, bot: BotState, method: str, params: dict[str, Any]) -> Any:
+        self._validate(method, params)
+        if method != "getUpdates":
+            self.calls.append((method, params))
+        self._fault(method)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            raise BotApiError(501, f"emulator: {method} is valid Bot API but not emulated yet")
+        return await handler(bot, params)
+
+    async def _m_getMe(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return bot.user
+
+    async def _m_deleteWebhook(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_setMyCommands(self, bot: BotState, params: dict[str, Any]) -> Any:
+        bot.commands = params["commands"]
+        return True
+
+    async def _m_getUpdates(self, bot: BotState, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        async with self._changed:
+            bot.polls += 1
+            self._changed.notify_all()
+
+        def ready() -> list[dict[str, Any]]:
+            bot.pending = [u for u in bot.pending if u["update_id"] >= offset or u["update_id"] in bot.forced]
+            return bot.pending[:limit]
+
+        if not ready() and timeout > 0:
+            bot.arrived.clear()
+            try:
+                await asyncio.wait_for(bot.arrived.wait(), timeout)
+            except TimeoutError:
+                return []
+        batch = ready()
+        for update in batch:
+            if update["update_id"] in bot.forced:
+                bot.forced.discard(update["update_id"])
+                bot.pending.remove(update)
+            elif update not in self._delivered:
+                self._delivered.append(update)
+        return batch
+
+    def _message_json(self, message: StoredMessage, bot: BotState) -> dict[str, Any]:
+        user = self.users.get(message.chat_id, {"id": message.chat_id, "first_name": "?", "is_bot": False})
+        data: dict[str, Any] = {
+            "message_id": message.message_id,
+            "from": bot.user if message.from_bot else user,
+            "chat": self._private_chat(user),
+            "date": message.date,
+        }
+        if message.text:
+            data["text"] = message.plain_text
+        if message.reply_markup and "inline_keyboard" in message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        if message.edited:
+            data["edit_date"] = message.date
+        return data
+
+    def _check_markup(self, markup: Any) -> dict[str, Any] | None:
+        if markup is None:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if not button.get("text"):
+                    raise BotApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        return markup
+
+    def _check_text(self, text: str, parse_mode: str | None, limit: int = 4096, what: str = "message") -> None:
+        plain = parse_html(text) if (parse_mode or "").upper() == "HTML" else text
+        if not plain.strip():
+            raise BotApiError(400, f"Bad Request: {what} text is empty")
+        if utf16_length(plain) > limit:
+            raise BotApiError(400, f"Bad Request: {what} is too long")
+
+    def _chat_id(self, params: dict[str, Any]) -> int:
+        chat_id = int(params["chat_id"])
+        if chat_id not in self.users:
+            raise BotApiError(400, "Bad Request: chat not found")
+        return chat_id
+
+    async def _m_sendMessage(self, bot: BotState, params: dict[str, Any]) -> Any:
+        chat_id = self._chat_id(params)
+        if params.get("parse_mode") not in (None, "HTML"):
+            raise BotApiError(400, "Bad Request: emulator supports parse_mode HTML only")
+        self._check_text(params["text"], params.get("parse_mode"))
+        markup = self._check_markup(params.get("reply_markup"))
+        stored = StoredMessage(chat_id, self._next_message_id(chat_id), True, bot.user["id"], int(time.time()))
+        stored.text = params["text"] if params.get("parse_mode") == "HTML" else html.escape(params["text"], quote=False)
+        stored.reply_markup = markup
+        await self._store(stored)
+        return self._message_json(stored, bot)
+
+    def _find(self, params: dict[str, Any]) -> StoredMessage:
+        chat_id = self._chat_id(params)
+        message_id = int(params["message_id"])
+        for message in self.chat(chat_id):
+            if message.message_id == message_id and message.from_bot:
+                return message
+        raise BotApiError(400, "Bad Request: message to edit not found")
+
+    async def _m_editMessageText(self, bot: BotState, params: dict[str, Any]) -> Any:
+        message = self._find(params)
+        self._check_text(params["text"], params.get("parse_mode"))
+        markup = self._check_markup(params.get("reply_markup"))
+        new_text = params["text"] if params.get("parse_mode") == "HTML" else html.escape(params["text"], quote=False)
+        if new_text == message.text and markup == message.reply_markup:
+            raise BotApiError(400, "Bad Request: message is not modified")
+        message.text, message.reply_markup, message.edited = new_text, markup, True
+        await self._store(message)
+        return self._message_json(message, bot)
+
+    async def _m_editMessageReplyMarkup(self, bot: BotState, params: dict[str, Any]) -> Any:
+        message = self._find(params)
+        markup = self._check_markup(params.get("reply_markup"))
+        if markup == message.reply_markup:
+            raise BotApiError(400, "Bad Request: message is not modified")
+        message.reply_markup, message.edited = markup, True
+        await self._store(message)
+        return self._message_json(message, bot)
+
+    async def _m_answerCallbackQuery(self, bot: BotState, params: dict[str, Any]) -> Any:
+        if len(params.get("text", "")) > 200:
+            raise BotApiError(400, "Bad Request: callback answer text is too long")
+        self.callback_answers[params["callback_query_id"]] = params
+        return True
+
+    async def _m_sendChatAction(self, bot: BotState, params: dict[str, Any]) -> Any:
+        self._chat_id(params)
+        return True
+
+    # --- the JSON API for people (sandbox page, tests) -------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html")
+
+    async def _personas(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {"id": uid, "name": " ".join(filter(None, [u["first_name"], u.get("last_name")]))}
+                for uid, u in self.users.items()
+            ]
+        )
+
+    async def _client_send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id = int(body["user_id"])
+        if user_id not in self.users:
+            return web.json_response({"error": "unknown user"}, status=404)
+        document = body.get("document")
+        if document is not None:
+            document = {
+                "file_name": str(document.get("file_name", "tep"))[:255],
+                "mime_type": str(document.get("mime_type", "application/octet-stream"))[:100],
+                "file_size": int(document.get("file_size", 0)),
+            }
+        text = body.get("text")
+        if text is not None and not str(text).strip():
+            return web.json_response({"error": "empty"}, status=400)
+        message = await self.user_sends(user_id, text, document=document, photo=bool(body.get("photo")))
+        return web.json_response(message.as_json())
+
+    async def _client_press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user_id, message_id = int(body["user_id"]), int(body["message_id"])
+        message = next((m for m in self.chat(user_id) if m.message_id == message_id and m.from_bot), None)
+        if message is None or user_id not in self.users:
+            return web.json_response({"error": "unknown message"}, status=404)
+        query_id = await self.user_presses(user_id, message, str(body["data"]))
+        return web.json_response({"callback_query_id": query_id})
+
+    async def _client_poll(self, request: web.Request) -> web.Response:
+        """Long poll: messages of the chat changed after `since` (new or edited), up to `timeout` s."""
+        chat_id = int(request.match_info["chat_id"])
+        since = int(request.query.get("since", "0"))
+        timeout = min(float(request.query.get("timeout", "25")), 60.0)
+
+        def changed() -> list[StoredMessage]:
+            return [m for m in self.chat(chat_id) if m.seq > since]
+
+        async with self._changed:
+            if not changed():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(changed())), timeout)
+            messages = changed()
+        return web.json_response({"seq": self._seq, "messages": [m.as_json() for m in messages]})

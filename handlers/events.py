@@ -1,0 +1,73 @@
+"""The neutral vocabulary between channels and conversations: an incoming `Event`, outgoing `Reply`s.
+
+Channels (bot/channels/*) translate platform updates into Events and render Replies in the platform's
+best form; handlers never know which platform they talk to.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+MAX_PAYLOAD_BYTES = 64
+
+
+class EventKind(enum.StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    OPTION = "option"
+    FILE = "file"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    file_id: str
+    kind: str  # "photo" or "document"
+    file_name: str | None = None
+    size_bytes: int | None = None
+    mime_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    platform: str
+    update_key: str
+    user_id: str
+    chat_id: str
+    kind: EventKind
+    display_name: str = ""
+    language: str | None = None
+    text: str = ""
+    command: str = ""
+    args: str = ""
+    payload: str = ""
+    file: FileRef | None = None
+    is_private: bool = True
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice shown to the person. `payload` comes back verbatim in an OPTION event."""
+
+    label: str
+    payload: str
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.payload.encode()) <= MAX_PAYLOAD_BYTES:
+            raise ValueError(f"option payload must be 1-{MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outgoing message. `text` uses a tiny HTML subset (<b>, <i>); user content must be escaped.
+
+    `options` are rows of choices; `menu` asks the channel to show the persistent main menu;
+    `replace_origin` edits the message whose option was chosen instead of sending a new one.
+    """
+
+    text: str
+    options: tuple[tuple[Option, ...], ...] = ()
+    menu: tuple[str, ...] = ()
+    replace_origin: bool = False
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,35 @@
+"""Message catalogs: every user-facing text, Vietnamese first (`vi.toml`), English second (`en.toml`).
+
+Plain TOML tables of named templates (`str.format` placeholders). Both catalogs must hold the same keys
+with the same placeholders; `tests/test_catalogs.py` checks that.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+CATALOG_DIR = Path(__file__).parent / "catalogs"
+LANGUAGES = ("vi", "en")
+
+
+class Catalog:
+    def __init__(self, language: str, messages: dict[str, str]) -> None:
+        self.language = language
+        self.messages = messages
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.messages[key].format(**params)
+
+    def has(self, key: str) -> bool:
+        return key in self.messages
+
+
+@cache
+def catalog(language: str) -> Catalog:
+    if language not in LANGUAGES:
+        language = LANGUAGES[0]
+    with (CATALOG_DIR / f"{language}.toml").open("rb") as handle:
+        return Catalog(language, tomllib.load(handle))

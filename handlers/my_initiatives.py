@@ -1,0 +1,107 @@
+"""A member's own initiatives: start a new one, list drafts (resume / delete), list submissions."""
+
+from __future__ import annotations
+
+from handlers import wizard
+from handlers.context import Context, esc
+from handlers.events import Option
+from storage import queries
+
+
+def _title(ctx: Context, title: str | None) -> str:
+    return title or ctx.t("untitled")
+
+
+async def new(ctx: Context) -> None:
+    """`/new`: with drafts in progress, offer to continue one first (a new draft is one tap away)."""
+    assert ctx.member is not None
+    drafts = list(await queries.member_drafts(ctx.session, ctx.member.id))
+    if not drafts:
+        await wizard.start_new(ctx)
+        return
+    rows = [[Option(ctx.t("btn_resume", id=d.id, title=_title(ctx, d.title)[:40]), f"d:r:{d.id}")] for d in drafts[:3]]
+    rows.append([Option(ctx.t("btn_new_anyway"), "d:new")])
+    ctx.say(ctx.t("new_has_drafts", count=len(drafts)), rows)
+
+
+async def list_drafts(ctx: Context) -> None:
+    assert ctx.member is not None
+    drafts = await queries.member_drafts(ctx.session, ctx.member.id)
+    if not drafts:
+        ctx.say(ctx.t("drafts_empty"), [[Option(ctx.t("btn_new_anyway"), "d:new")]])
+        return
+    lines = [ctx.t("drafts_title", count=len(drafts))]
+    rows: list[list[Option]] = []
+    for draft in drafts[:20]:
+        updated = draft.updated_at.astimezone(ctx.campaign.tz) if draft.updated_at.tzinfo else draft.updated_at
+        lines.append(
+            ctx.t(
+                "drafts_line",
+                id=draft.id,
+                title=esc(_title(ctx, draft.title)),
+                updated=updated.strftime("%d/%m %H:%M"),
+            )
+        )
+        rows.append(
+            [
+                Option(ctx.t("btn_resume", id=draft.id, title=""), f"d:r:{draft.id}"),
+                Option(ctx.t("btn_delete", id=draft.id), f"d:del:{draft.id}"),
+            ]
+        )
+    ctx.say("\n".join(lines), rows)
+
+
+async def list_submissions(ctx: Context) -> None:
+    assert ctx.member is not None
+    items = await queries.member_submissions(ctx.session, ctx.member.id)
+    if not items:
+        ctx.say(ctx.t("mine_empty"), menu=True)
+        return
+    lines = [ctx.t("mine_title", count=len(items))]
+    for item in items[:30]:
+        submitted = item.submitted_at.strftime("%d/%m/%Y") if item.submitted_at else ""
+        lines.append(
+            ctx.t(
+                "mine_line",
+                id=item.id,
+                title=esc(_title(ctx, item.title)),
+                status=ctx.t(f"status_{item.status.value}"),
+                submitted=submitted,
+            )
+        )
+    ctx.say("\n".join(lines))
+
+
+async def handle_option(ctx: Context) -> None:
+    """Buttons of the lists above: d:new, d:r:<id> (resume), d:del:<id>, d:delok:<id>."""
+    assert ctx.member is not None
+    parts = ctx.event.payload.split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    if action == "new":
+        await wizard.start_new(ctx)
+        return
+    if action == "keep":
+        ctx.say(ctx.t("draft_kept"), menu=True)
+        return
+    draft_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    draft = await queries.member_initiative(ctx.session, ctx.member.id, draft_id)
+    if draft is None or draft.status != "draft":
+        ctx.say(ctx.t("err_draft_gone"), menu=True)
+        return
+    if action == "r":
+        await wizard.open_draft(ctx, draft)
+    elif action == "del":
+        ctx.say(
+            ctx.t("draft_delete_confirm", id=draft.id, title=esc(_title(ctx, draft.title))),
+            [
+                [
+                    Option(ctx.t("btn_delete_yes"), f"d:delok:{draft.id}"),
+                    Option(ctx.t("btn_delete_no"), "d:keep"),
+                ]
+            ],
+        )
+    elif action == "delok":
+        if ctx.identity.flow == wizard.FLOW and ctx.identity.flow_data.get("draft") == draft.id:
+            ctx.set_flow(None)
+        await queries.delete_draft(ctx.session, draft, ctx.member)
+        ctx.say(ctx.t("draft_deleted", id=draft.id), menu=True)

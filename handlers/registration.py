@@ -1,0 +1,133 @@
+"""Registration: short intro → choose the branch (paged, filter by typing part of a name) → full name."""
+
+from __future__ import annotations
+
+import math
+
+from handlers import rules
+from handlers.context import Context, esc
+from handlers.events import EventKind, Option
+from handlers.rules import InputError
+from storage import queries
+from storage.models import Branch
+
+FLOW = "register"
+
+
+async def start(ctx: Context, args: str) -> None:
+    """`/start [b_<branchcode>]` for someone not registered yet."""
+    campaign = ctx.campaign
+    ctx.say(ctx.t("intro", campaign=esc(campaign.name), organisation=esc(campaign.organisation)))
+    branch = None
+    if args.lower().startswith("b_"):
+        branch = await queries.branch_by_code(ctx.session, args[2:])
+        if branch is None:
+            ctx.say(ctx.t("reg_unknown_branch", code=esc(args[2:])))
+    if branch is not None:
+        await _ask_name(ctx, branch)
+    else:
+        ctx.set_flow(FLOW, step="branch", query="", page=0)
+        await _show_branches(ctx)
+
+
+async def _filtered(ctx: Context, query: str) -> list[Branch]:
+    branches = list(await queries.all_branches(ctx.session))
+    if not query:
+        return branches
+    words = rules.fold(query).split()
+    return [b for b in branches if all(word in rules.fold(f"{b.name} {b.code}") for word in words)]
+
+
+async def _show_branches(ctx: Context, *, replace: bool = False) -> None:
+    data = ctx.identity.flow_data
+    query: str = data.get("query", "")
+    branches = await _filtered(ctx, query)
+    per_page = ctx.config.settings.branches_per_page
+    pages = max(1, math.ceil(len(branches) / per_page))
+    page = min(max(int(data.get("page", 0)), 0), pages - 1)
+    shown = branches[page * per_page : (page + 1) * per_page]
+    if query and not branches:
+        ctx.say(ctx.t("reg_no_match", query=esc(query)), [[Option(ctx.t("btn_show_all"), "reg:all")]])
+        return
+    text = ctx.t("reg_choose_branch_filtered", query=esc(query), count=len(branches)) if query else ""
+    text += ctx.t("reg_choose_branch", page=page + 1, pages=pages)
+    rows = [[Option(branch.name, f"reg:b:{branch.code}")] for branch in shown]
+    nav = []
+    if page > 0:
+        nav.append(Option(ctx.t("btn_prev_page"), f"reg:p:{page - 1}"))
+    if page < pages - 1:
+        nav.append(Option(ctx.t("btn_next_page"), f"reg:p:{page + 1}"))
+    rows.append(nav)
+    if query:
+        rows.append([Option(ctx.t("btn_show_all"), "reg:all")])
+    ctx.say(text, rows, replace_origin=replace)
+
+
+async def _ask_name(ctx: Context, branch: Branch) -> None:
+    ctx.set_flow(FLOW, step="name", branch=branch.code)
+    rows = [[Option(ctx.t("btn_change_branch"), "reg:chg")]]
+    suggestion = " ".join(ctx.event.display_name.split())
+    try:
+        rules.parse_person_name(suggestion)
+        rows.insert(0, [Option(ctx.t("btn_use_name", name=suggestion[:40]), "reg:me")])
+    except InputError:
+        pass
+    ctx.say(ctx.t("reg_ask_name", branch=esc(branch.name)), rows)
+
+
+async def _finish(ctx: Context, full_name: str) -> None:
+    branch = await queries.branch_by_code(ctx.session, ctx.identity.flow_data.get("branch", ""))
+    if branch is None:
+        ctx.set_flow(FLOW, step="branch", query="", page=0)
+        await _show_branches(ctx)
+        return
+    await queries.register_member(ctx.session, ctx.identity, full_name, branch)
+    ctx.set_flow(None)
+    ctx.say(ctx.t("reg_done", name=esc(full_name), branch=esc(branch.name)), menu=True)
+
+
+async def handle(ctx: Context) -> None:
+    """An event while registering."""
+    event, data = ctx.event, ctx.identity.flow_data
+    step = data.get("step", "branch")
+    if event.kind is EventKind.OPTION:
+        await _handle_option(ctx, event.payload, step)
+    elif event.kind is not EventKind.TEXT:
+        ctx.say(ctx.t("err_text_expected"))
+        if step == "branch":
+            await _show_branches(ctx)
+    elif step == "branch":
+        query = " ".join(event.text.split())[:60]
+        ctx.set_flow(FLOW, step="branch", query=query, page=0)
+        await _show_branches(ctx)
+    else:
+        try:
+            await _finish(ctx, rules.parse_person_name(event.text))
+        except InputError as error:
+            ctx.say("⚠️ " + ctx.t(error.key))
+
+
+async def _handle_option(ctx: Context, data: str, step: str) -> None:
+    parts = data.split(":", 2)
+    action, arg = parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+    if action == "b":
+        branch = await queries.branch_by_code(ctx.session, arg)
+        if branch is None:
+            await _show_branches(ctx)
+        else:
+            await _ask_name(ctx, branch)
+    elif action == "p" and arg.isdigit() and step == "branch":
+        ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=int(arg))
+        await _show_branches(ctx, replace=True)
+    elif action in ("all", "chg"):
+        ctx.set_flow(FLOW, step="branch", query="", page=0)
+        await _show_branches(ctx, replace=action == "all")
+    elif action == "me" and step == "name":
+        try:
+            await _finish(ctx, rules.parse_person_name(ctx.event.display_name))
+        except InputError as error:
+            ctx.say("⚠️ " + ctx.t(error.key))
+    else:
+        ctx.say(ctx.t("err_stale_button"))
+        if step == "branch":
+            await _show_branches(ctx)

@@ -1,0 +1,138 @@
+"""Entry point of every conversation: one event in, replies out, inside one database transaction.
+
+The update id is claimed in the same transaction as the conversation's changes, so a redelivered
+update has no second effect, and a crash before commit leaves no half-written answer.
+"""
+
+from __future__ import annotations
+
+from handlers import my_initiatives, registration, wizard
+from handlers.context import MENU_KEYS, Context, Services, main_menu_labels
+from handlers.events import Event, EventKind, Reply
+from handlers.i18n import LANGUAGES
+from storage import queries
+
+MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "help"), strict=True))
+
+
+async def handle_event(services: Services, event: Event) -> list[Reply]:
+    async with services.sessions() as session, session.begin():
+        if not await queries.claim_update(session, event.platform, event.update_key):
+            return []
+        identity = await queries.get_or_create_identity(
+            session,
+            event.platform,
+            event.user_id,
+            event.chat_id,
+            event.display_name,
+            event.language if event.language in LANGUAGES else services.config.settings.language,
+        )
+        ctx = Context(services=services, session=session, event=event, identity=identity)
+        await route(ctx)
+        return ctx.replies
+
+
+def _menu_command(ctx: Context) -> str | None:
+    if ctx.event.kind is not EventKind.TEXT:
+        return None
+    text = ctx.event.text.strip()
+    for key, label in zip(MENU_KEYS, main_menu_labels(ctx.t), strict=True):
+        if text == label:
+            return MENU_COMMANDS[key]
+    return None
+
+
+async def route(ctx: Context) -> None:
+    event = ctx.event
+    if not event.is_private:
+        if event.kind is EventKind.COMMAND:
+            ctx.say(ctx.t("group_use_private"))
+        return
+    command = event.command if event.kind is EventKind.COMMAND else _menu_command(ctx)
+    if command == "start":
+        await _start(ctx)
+    elif command == "help":
+        ctx.say(ctx.t("help"), menu=ctx.member is not None)
+    elif command == "lang":
+        await _language(ctx)
+    elif ctx.member is None:
+        await _unregistered(ctx)
+    elif command is not None:
+        await _member_command(ctx, command)
+    elif event.kind is EventKind.OPTION:
+        await _member_option(ctx)
+    else:
+        draft = await wizard.active_draft(ctx)
+        if draft is not None:
+            await wizard.handle(ctx, draft)
+        else:
+            ctx.say(ctx.t("not_understood"), menu=True)
+
+
+async def _start(ctx: Context) -> None:
+    if ctx.member is None:
+        await registration.start(ctx, ctx.event.args.strip())
+        return
+    ctx.say(ctx.t("welcome_back", name=ctx.member.full_name, branch=ctx.member.branch.name), menu=True)
+    draft = await wizard.active_draft(ctx)
+    if draft is not None:
+        await wizard.ask(ctx, draft, ctx.t("resume_note", id=draft.id))
+
+
+async def _language(ctx: Context) -> None:
+    choice = ctx.event.args.strip().lower()
+    if choice in LANGUAGES:
+        ctx.identity.language = choice
+    ctx.say(ctx.t("language_set"), menu=ctx.member is not None)
+
+
+async def _unregistered(ctx: Context) -> None:
+    if ctx.identity.flow == registration.FLOW:
+        if ctx.event.kind is EventKind.COMMAND:
+            ctx.say(ctx.t("reg_finish_first"))
+        await registration.handle(ctx)
+    else:
+        await registration.start(ctx, "")
+
+
+async def _member_command(ctx: Context, command: str) -> None:
+    if command == "new":
+        await my_initiatives.new(ctx)
+    elif command == "drafts":
+        await my_initiatives.list_drafts(ctx)
+    elif command == "mine":
+        await my_initiatives.list_submissions(ctx)
+    elif command in ("back", "skip", "cancel"):
+        draft = await wizard.active_draft(ctx)
+        if draft is None or not await wizard.handle_command(ctx, draft, command):
+            ctx.say(ctx.t("nothing_to_cancel"), menu=True)
+    else:
+        ctx.say(ctx.t("unknown_command", command=ctx.event.command[:32]), menu=True)
+
+
+async def _member_option(ctx: Context) -> None:
+    payload = ctx.event.payload
+    if payload.startswith("reg:"):
+        ctx.say(ctx.t("already_registered", branch=ctx.member.branch.name if ctx.member else ""), menu=True)
+    elif payload.startswith("d:"):
+        await my_initiatives.handle_option(ctx)
+    elif payload.startswith("w:"):
+        await _wizard_option(ctx, payload)
+    else:
+        ctx.say(ctx.t("err_stale_button"), menu=True)
+
+
+async def _wizard_option(ctx: Context, payload: str) -> None:
+    """A wizard button. One from another draft's old message reopens that draft at its current step."""
+    assert ctx.member is not None
+    draft = await wizard.active_draft(ctx)
+    if draft is not None:
+        await wizard.handle(ctx, draft)
+        return
+    draft_id = payload.split(":")[1]
+    draft = await queries.member_initiative(ctx.session, ctx.member.id, int(draft_id) if draft_id.isdigit() else 0)
+    if draft is None or draft.status != "draft":
+        ctx.say(ctx.t("err_draft_gone"), menu=True)
+        return
+    ctx.set_flow(wizard.FLOW, draft=draft.id)
+    await wizard.ask(ctx, draft, ctx.t("err_stale_button"))

@@ -1,0 +1,240 @@
+"""Pure rules of the program: parsing what people type, eligibility, author shares. No I/O here.
+
+Every failure is an `InputError` carrying a message-catalog key and its parameters, so the
+conversation can tell the person, in their language, exactly what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dateutil import parser as date_parser
+
+
+@dataclass
+class InputError(Exception):
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form for searching: "Bệnh viện Đa khoa" -> "benh vien da khoa"."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.lower().split())
+
+
+# --- free text -------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str, *, min_len: int, max_len: int) -> str:
+    """Normalise a free-text answer and enforce its length limits (counted in characters)."""
+    value = _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+    value = re.sub(r"\n{3,}", "\n\n", value)
+    if not value:
+        raise InputError("err_empty", {"min": min_len, "max": max_len})
+    if len(value) < min_len:
+        raise InputError("err_too_short", {"min": min_len, "max": max_len, "length": len(value)})
+    if len(value) > max_len:
+        raise InputError("err_too_long", {"min": min_len, "max": max_len, "length": len(value)})
+    if not any(ch.isalnum() for ch in value):
+        raise InputError("err_no_letters", {"min": min_len, "max": max_len})
+    return value
+
+
+_NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*$")
+
+
+def parse_person_name(text: str) -> str:
+    name = " ".join(unicodedata.normalize("NFC", text).split())
+    if not 4 <= len(name) <= 80 or not _NAME_CHARS.match(name) or len(name.split()) < 2:
+        raise InputError("err_name")
+    return name
+
+
+# --- dates -----------------------------------------------------------------------------------------
+
+_MONTH_ONLY = re.compile(
+    r"^(?:th[aá]ng\s*)?(\d{1,2})\s*[/.\-]\s*(\d{4})$|^(?:th[aá]ng\s*)(\d{1,2})\s+(?:n[aă]m\s+)?(\d{4})$"
+)
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,4})$")
+_WORDY_DATE = re.compile(r"^(?:ng[aà]y\s*)?(\d{1,2})\s*(?:th[aá]ng\s*)(\d{1,2})\s*(?:n[aă]m\s*)?(\d{4})$")
+
+
+def parse_date(text: str) -> dt.date:
+    """Read a date the way people type it in Vietnam: day first.
+
+    Accepts 1/9/2021, 01-09-2021, 01.09.2021, 2021-09-01, "ngày 1 tháng 9 năm 2021". A month without a
+    day ("tháng 9/2021", "9/2021") raises `date_need_day` so the conversation can ask for the day.
+    """
+    value = fold(text).replace(",", " ").strip()
+    month_only = _MONTH_ONLY.match(value)
+    if month_only:
+        month, year = (int(g) for g in month_only.groups() if g is not None)
+        if 1 <= month <= 12:
+            raise InputError("err_date_need_day", {"month": month, "year": year})
+        raise InputError("err_date")
+    wordy = _WORDY_DATE.match(value)
+    if wordy:
+        day, month, year = (int(g) for g in wordy.groups())
+        return _checked_date(year, month, day)
+    numeric = _NUMERIC_DATE.match(value)
+    if not numeric:
+        raise InputError("err_date")
+    first, _, last = numeric.groups()
+    if len(first) != 4 and len(last) != 4:
+        raise InputError("err_date_year")
+    try:
+        parsed = date_parser.parse(value, dayfirst=len(first) != 4, yearfirst=len(first) == 4)
+    except (ValueError, OverflowError) as error:
+        raise InputError("err_date") from error
+    return parsed.date()
+
+
+def _checked_date(year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError as error:
+        raise InputError("err_date") from error
+
+
+def format_date(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+# --- money -----------------------------------------------------------------------------------------
+
+_UNITS = {
+    "ty": 1_000_000_000,
+    "ti": 1_000_000_000,
+    "trieu": 1_000_000,
+    "tr": 1_000_000,
+    "m": 1_000_000,
+    "nghin": 1_000,
+    "ngan": 1_000,
+    "k": 1_000,
+    "dong": 1,
+    "d": 1,
+    "vnd": 1,
+}
+_AMOUNT = re.compile(r"^([\d.,\s]+?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")?$")
+MAX_AMOUNT_VND = 10**15
+
+
+def parse_amount(text: str) -> int:
+    """Read an amount in VND: "15 triệu", "15tr", "1,5 tỷ", "15.000.000", "15,000,000 đ", "500k"."""
+    value = fold(text).replace("₫", "d").strip()
+    match = _AMOUNT.match(value)
+    if not match:
+        raise InputError("err_amount")
+    number_text, unit = match.group(1).replace(" ", ""), match.group(2)
+    multiplier = _UNITS[unit] if unit else 1
+    number = _parse_number(number_text, has_unit=multiplier > 1)
+    amount = int((number * multiplier).to_integral_value())
+    if amount <= 0 or amount > MAX_AMOUNT_VND:
+        raise InputError("err_amount")
+    return amount
+
+
+def _parse_number(text: str, *, has_unit: bool) -> Decimal:
+    """Vietnamese writes 15.000.000 (dot groups) and 1,5 (decimal comma); some write 15,000,000."""
+    if not text or not re.fullmatch(r"[\d.,]+", text):
+        raise InputError("err_amount")
+    grouped = re.fullmatch(r"\d{1,3}([.,])\d{3}(?:\1\d{3})*", text)
+    if grouped and not (has_unit and text.count(grouped.group(1)) == 1 and grouped.group(1) == ","):
+        return Decimal(text.replace(grouped.group(1), ""))
+    if re.fullmatch(r"\d+", text):
+        return Decimal(text)
+    decimal = re.fullmatch(r"(\d+)[.,](\d+)", text)
+    if decimal and has_unit:
+        try:
+            return Decimal(f"{decimal.group(1)}.{decimal.group(2)}")
+        except InvalidOperation as error:
+            raise InputError("err_amount") from error
+    raise InputError("err_amount")
+
+
+def format_amount(amount: int | None) -> str:
+    return f"{amount:,}".replace(",", ".") + " ₫" if amount is not None else ""
+
+
+# --- authors ---------------------------------------------------------------------------------------
+
+_COAUTHOR_LINE = re.compile(r"^(.+?)[\s,:;\-–]+(\d{1,3}(?:[.,]\d+)?)\s*%?$")
+
+
+@dataclass(frozen=True)
+class AuthorShare:
+    full_name: str
+    share_percent: int
+
+
+def parse_coauthors(text: str) -> list[AuthorShare]:
+    """One co-author a line, "Full Name 30" or "Full Name - 30%"; the submitter keeps the remainder."""
+    lines = [line.strip(" •*-\t") for line in text.replace(";", "\n").splitlines() if line.strip()]
+    if not lines:
+        raise InputError("err_coauthors_format")
+    if len(lines) > 20:
+        raise InputError("err_coauthors_too_many", {"max": 20})
+    authors: list[AuthorShare] = []
+    for number, line in enumerate(lines, start=1):
+        match = _COAUTHOR_LINE.match(line)
+        if not match:
+            raise InputError("err_coauthors_line", {"line": number})
+        try:
+            name = parse_person_name(match.group(1))
+        except InputError as error:
+            raise InputError("err_coauthors_line", {"line": number}) from error
+        share = float(match.group(2).replace(",", "."))
+        if share != int(share) or not 1 <= share <= 99:
+            raise InputError("err_coauthors_share", {"line": number})
+        authors.append(AuthorShare(name, int(share)))
+    total = sum(a.share_percent for a in authors)
+    if total >= 100:
+        raise InputError("err_coauthors_total", {"total": total})
+    return authors
+
+
+def credited_author(authors: list[AuthorShare]) -> AuthorShare:
+    """Plan IV.2.5: credit goes to the author with the highest share (the first listed on a tie)."""
+    return max(authors, key=lambda a: a.share_percent)
+
+
+# --- eligibility -----------------------------------------------------------------------------------
+
+
+def check_first_application(date: dt.date, eligible_from: dt.date, eligible_until: dt.date, today: dt.date) -> None:
+    """Plan IV.2.1: put into application between the window's ends (both included), not in the future."""
+    params = {
+        "date": format_date(date),
+        "start": format_date(eligible_from),
+        "end": format_date(eligible_until),
+    }
+    if date > today:
+        raise InputError("err_date_future", params)
+    if date < eligible_from:
+        raise InputError("err_applied_too_early", params)
+    if date > eligible_until:
+        raise InputError("err_applied_too_late", params)
+
+
+def check_recognition_date(date: dt.date, eligible_from: dt.date, today: dt.date) -> None:
+    """Plan IV.2 note: recognised in writing from the window's start on (proposed earlier is fine)."""
+    params = {"date": format_date(date), "start": format_date(eligible_from)}
+    if date > today:
+        raise InputError("err_date_future", params)
+    if date < eligible_from:
+        raise InputError("err_recognised_too_early", params)
+
+
+def check_not_future(date: dt.date, today: dt.date) -> None:
+    if date > today:
+        raise InputError("err_date_future", {"date": format_date(date)})

@@ -1,0 +1,213 @@
+"""SQLAlchemy 2 models. The schema itself is created by the Alembic migrations in `storage/migrations`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REPORTED = "reported"
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    CHAIR = "chair"
+    SUPPORT = "support"
+    ADMIN = "admin"
+
+
+class Branch(Base):
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    quotas: Mapped[list[BranchQuota]] = relationship(back_populates="branch", cascade="all, delete-orphan")
+
+
+class BranchQuota(Base):
+    """A branch's quota for one campaign phase (phase codes come from config)."""
+
+    __tablename__ = "branch_quota"
+
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"), primary_key=True)
+    phase_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    quota: Mapped[int] = mapped_column(Integer)
+    branch: Mapped[Branch] = relationship(back_populates="quotas")
+
+
+class Member(Base):
+    """One row per person, whatever platforms they use (see `Identity`)."""
+
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    branch: Mapped[Branch] = relationship()
+    roles: Mapped[list[MemberRole]] = relationship(back_populates="member", cascade="all, delete-orphan")
+
+
+class MemberRole(Base):
+    __tablename__ = "member_role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    # The branch the role applies to (chair, support); NULL for province-wide roles (admin).
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    member: Mapped[Member] = relationship(back_populates="roles")
+    __table_args__ = (UniqueConstraint("member_id", "role", "branch_id"),)
+
+
+class Identity(Base):
+    """A platform account (Telegram user, Zalo user) and, once registered, the member it belongs to.
+
+    It also holds the account's conversation state: which flow it is in and that flow's scratch data,
+    so a restart or a second worker resumes exactly where the person was.
+    """
+
+    __tablename__ = "identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    flow: Mapped[str | None] = mapped_column(String(32))
+    flow_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    member: Mapped[Member | None] = relationship()
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+
+class Initiative(Base):
+    """An initiative from first answer (status draft) to approval; the draft is the conversation."""
+
+    __tablename__ = "initiative"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=24), default=Status.DRAFT)
+    # The wizard step the member is on (a step key of handlers.wizard_steps), and whether they came
+    # to it from the summary's Edit button (then the step returns to the summary when answered).
+    current_step: Mapped[str | None] = mapped_column(String(32))
+    editing_from_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    title: Mapped[str | None] = mapped_column(String(300))
+    type_code: Mapped[str | None] = mapped_column(String(8))
+    research_level: Mapped[str | None] = mapped_column(String(16))
+    acceptance_date: Mapped[dt.date | None] = mapped_column(Date)
+    field: Mapped[str | None] = mapped_column(String(200))
+    problem: Mapped[str | None] = mapped_column(Text)
+    solution: Mapped[str | None] = mapped_column(Text)
+    first_applied_on: Mapped[dt.date | None] = mapped_column(Date)
+    application_kind: Mapped[str | None] = mapped_column(String(16))
+    application_place: Mapped[str | None] = mapped_column(String(300))
+    economic_benefit: Mapped[str | None] = mapped_column(Text)
+    economic_amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
+    social_benefit: Mapped[str | None] = mapped_column(Text)
+    recognition_kind: Mapped[str | None] = mapped_column(String(16))
+    recognition_decision_no: Mapped[str | None] = mapped_column(String(100))
+    recognition_date: Mapped[dt.date | None] = mapped_column(Date)
+    declared_no_ip: Mapped[bool | None] = mapped_column(Boolean)
+    declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    member: Mapped[Member] = relationship()
+    branch: Mapped[Branch] = relationship()
+    authors: Mapped[list[Author]] = relationship(
+        back_populates="initiative", cascade="all, delete-orphan", order_by="Author.position"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="initiative", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+
+
+class Author(Base):
+    __tablename__ = "author"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    full_name: Mapped[str] = mapped_column(String(120))
+    share_percent: Mapped[int] = mapped_column(Integer)
+    # The submitting member's own row (the other rows are co-authors typed by name).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    initiative: Mapped[Initiative] = relationship(back_populates="authors")
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    initiative: Mapped[Initiative] = relationship(back_populates="attachments")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int | None] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    actor_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ProcessedUpdate(Base):
+    """Platform update ids already handled: a redelivered update has no second effect."""
+
+    __tablename__ = "processed_update"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
