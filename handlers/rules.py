@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dateutil import parser as date_parser
-
 
 @dataclass
 class InputError(Exception):
@@ -70,7 +68,10 @@ _WORDY_DATE = re.compile(r"^(?:ng[aà]y\s*)?(\d{1,2})\s*(?:th[aá]ng\s*)(\d{1,2}
 
 
 def parse_date(text: str) -> dt.date:
-    """Read a date the way people type it in Vietnam: day first.
+    """Read a date the way people type it in Vietnam: day first, never guessed.
+
+    Parsed strictly with the standard library: general parsers (dateutil, dateparser) silently swap
+    day and month when the day is impossible (1/13/2022 → 13 January), which is wrong here.
 
     Accepts 1/9/2021, 01-09-2021, 01.09.2021, 2021-09-01, "ngày 1 tháng 9 năm 2021". A month without a
     day ("tháng 9/2021", "9/2021") raises `date_need_day` so the conversation can ask for the day.
@@ -89,14 +90,12 @@ def parse_date(text: str) -> dt.date:
     numeric = _NUMERIC_DATE.match(value)
     if not numeric:
         raise InputError("err_date")
-    first, _, last = numeric.groups()
-    if len(first) != 4 and len(last) != 4:
+    first, middle, last = numeric.groups()
+    if len(first) == 4:
+        return _checked_date(int(first), int(middle), int(last))
+    if len(last) != 4:
         raise InputError("err_date_year")
-    try:
-        parsed = date_parser.parse(value, dayfirst=len(first) != 4, yearfirst=len(first) == 4)
-    except (ValueError, OverflowError) as error:
-        raise InputError("err_date") from error
-    return parsed.date()
+    return _checked_date(int(last), int(middle), int(first))
 
 
 def _checked_date(year: int, month: int, day: int) -> dt.date:

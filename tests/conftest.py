@@ -1,0 +1,73 @@
+"""Shared fixtures: the config, a throwaway PostgreSQL, and the end-to-end bot under test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.config import Config, load_config
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from tests.harness import ROOT, TOKEN, BotProcess, prepare_database
+from tests.postgres import PostgresServer, postgres_unavailable_reason
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return load_config(ROOT / "config.toml", environ={})
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    url = os.environ.get("SANGKIEN_TEST_POSTGRES_URL")
+    if url:
+        yield PostgresServer.external(url)
+        return
+    reason = postgres_unavailable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind the bot supports."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def emulator() -> AsyncIterator[TelegramEmulator]:
+    emulator = TelegramEmulator()
+    emulator.add_bot(TOKEN)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot_under_test(
+    emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BotProcess]:
+    folder = tmp_path_factory.mktemp("bot")
+    database_url = f"sqlite+aiosqlite:///{folder}/bot.db"
+    await prepare_database(database_url)
+    process = BotProcess(emulator, database_url, folder / "bot.log")
+    await process.start()
+    yield process
+    process.kill()
+    errors = [line for line in process.log_tail(400).splitlines() if "Traceback" in line or " ERROR " in line]
+    assert not errors, f"the bot logged errors during the tests:\n{process.log_tail(80)}"

@@ -1,0 +1,133 @@
+"""End-to-end harness: the real bot process talking to the local Bot API emulator.
+
+One emulator and one bot process per test module (see `bot_under_test` in conftest.py); each test
+plays a different person, so tests do not share conversation state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
+from storage import queries
+from storage.engine import create_engine, session_factory, upgrade_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_BRANCHES = ROOT / "sample-data" / "branches.csv"
+TOKEN = "4242:e2e-test-token"
+_user_ids = itertools.count(50_001)
+
+
+async def prepare_database(url: str) -> None:
+    """Migrate and load the 160 sample branches, as an operator would before starting the bot."""
+    engine = create_engine(url)
+    await upgrade_database(engine)
+    async with session_factory(engine)() as session, session.begin():
+        if await queries.branch_count(session) == 0:
+            await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+    await engine.dispose()
+
+
+class BotProcess:
+    """`python -m bot run` as a separate OS process, pointed at the emulator through TELEGRAM_API_URL."""
+
+    def __init__(self, emulator: TelegramEmulator, database_url: str, log_path: Path) -> None:
+        self.emulator = emulator
+        self.database_url = database_url
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        polls_before = self.emulator.bots[TOKEN].polls
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": self.emulator.url,
+            "DATABASE_URL": self.database_url,
+            "SANGKIEN_CONFIG": str(ROOT / "config.toml"),
+        }
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=log, stderr=log, cwd=ROOT)
+        try:
+            await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=60)
+        except TimeoutError:
+            raise AssertionError(f"bot did not start polling; log:\n{self.log_tail()}") from None
+
+    def kill(self) -> None:
+        """Stop the process abruptly (SIGKILL), as a crash or a power cut would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Person:
+    """A simulated Telegram user: sends, taps buttons, and waits for what the bot shows them."""
+
+    def __init__(self, emulator: TelegramEmulator, name: str = "Nguyễn Thị Hoa", user_id: int | None = None) -> None:
+        self.emulator = emulator
+        self.user_id = user_id or next(_user_ids)
+        self.cursor = emulator.seq
+        emulator.add_user(self.user_id, first_name=name)
+
+    async def send(self, text: str) -> StoredMessage:
+        return await self.emulator.user_sends(self.user_id, text)
+
+    async def send_document(self, file_name: str, size: int = 120_000, mime: str = "application/pdf") -> None:
+        await self.emulator.user_sends(
+            self.user_id, document={"file_name": file_name, "mime_type": mime, "file_size": size}
+        )
+
+    async def send_photo(self) -> None:
+        await self.emulator.user_sends(self.user_id, photo=True)
+
+    async def send_sticker(self) -> None:
+        await self.emulator.user_sends(self.user_id, sticker=True)
+
+    async def expect(self, *fragments: str, edited: bool = False, timeout: float = 15.0) -> StoredMessage:
+        """The next bot message (after the last one expected) containing every fragment."""
+
+        def matches(message: StoredMessage) -> bool:
+            return (message.edited or not edited) and all(f in message.plain_text for f in fragments)
+
+        message = await self.emulator.wait_for(
+            self.user_id, lambda m: matches(m) and (edited or not m.edited), after_seq=self.cursor, timeout=timeout
+        )
+        self.cursor = message.seq
+        return message
+
+    def last_with_buttons(self) -> StoredMessage:
+        for message in reversed(self.emulator.chat(self.user_id)):
+            if message.from_bot and message.buttons():
+                return message
+        raise AssertionError("no bot message with buttons")
+
+    async def tap(self, label_part: str, message: StoredMessage | None = None) -> None:
+        message = message or self.last_with_buttons()
+        await self.emulator.user_presses(self.user_id, message, message.button(label_part)["callback_data"])
+
+    def bot_texts(self) -> list[str]:
+        return [m.plain_text for m in self.emulator.chat(self.user_id) if m.from_bot]
+
+    async def settle(self) -> None:
+        """Let in-flight work finish: the bot answers a /help probe only after everything before it."""
+        await self.send("/help")
+        await self.expect("/drafts")
+
+
+async def wait_for_polls(emulator: TelegramEmulator, count: int = 2) -> None:
+    """Wait until the bot has come back for updates `count` more times (all earlier ones handled)."""
+    target = emulator.bots[TOKEN].polls + count
+    await emulator.wait_until_polled(TOKEN, target)
+    await asyncio.sleep(0)

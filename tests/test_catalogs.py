@@ -1,0 +1,40 @@
+"""Message catalogs: Vietnamese and English hold the same keys with the same placeholders."""
+
+import string
+import tomllib
+
+from handlers.i18n import CATALOG_DIR
+from handlers.wizard_steps import STEPS
+
+
+def load(language: str) -> dict[str, str]:
+    return tomllib.loads((CATALOG_DIR / f"{language}.toml").read_text(encoding="utf-8"))
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_both_catalogs_have_the_same_keys_and_placeholders() -> None:
+    vi, en = load("vi"), load("en")
+    assert set(vi) == set(en)
+    for key in vi:
+        assert placeholders(vi[key]) == placeholders(en[key]), key
+
+
+def test_every_wizard_step_has_a_prompt_and_a_summary_label() -> None:
+    vi = load("vi")
+    for step in STEPS:
+        assert step.prompt_key in vi and step.label_key in vi, step.key
+        for _, label_key in step.choices:
+            assert label_key in vi
+        for key in step.suggestions:
+            assert key in vi
+        if step.refused_value:
+            assert f"err_refused_{step.key}" in vi
+
+
+def test_vietnamese_text_carries_its_diacritics() -> None:
+    vi = load("vi")
+    assert "Chọn <b>công đoàn cơ sở (CĐCS)</b>" in vi["reg_choose_branch"]
+    assert "Sáng kiến mới" in vi["menu_new"]

@@ -1,0 +1,140 @@
+"""The program's pure rules: dates and amounts as people type them, eligibility, author shares."""
+
+import datetime as dt
+
+import pytest
+
+from handlers import rules
+from handlers.rules import InputError
+
+WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
+TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1/9/2021", "01/09/2021", "01-09-2021", "1.9.2021", "2021-09-01", " 1 / 9 / 2021 ", "ngày 1 tháng 9 năm 2021",
+     "Ngày 01 tháng 09 năm 2021"],
+)  # fmt: skip
+def test_dates_people_type_are_read_day_first(text: str) -> None:
+    assert rules.parse_date(text) == dt.date(2021, 9, 1)
+
+
+@pytest.mark.parametrize("text", ["tháng 9/2021", "9/2021", "Tháng 9 năm 2021", "thang 09-2021"])
+def test_a_month_without_a_day_asks_for_the_day(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_date(text)
+    assert caught.value.key == "err_date_need_day"
+    assert caught.value.params == {"month": 9, "year": 2021}
+
+
+@pytest.mark.parametrize("text", ["31/2/2022", "hôm qua", "", "32/1/2022", "1/13/2022", "99999"])
+def test_impossible_or_unreadable_dates_are_refused(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_date(text)
+    assert caught.value.key == "err_date"
+
+
+def test_two_digit_year_is_refused_with_its_own_hint() -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_date("1/9/21")
+    assert caught.value.key == "err_date_year"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("15 triệu", 15_000_000), ("15tr", 15_000_000), ("15 TR", 15_000_000), ("15.000.000", 15_000_000),
+     ("15,000,000 đ", 15_000_000), ("15.000.000 VNĐ", 15_000_000), ("1,5 tỷ", 1_500_000_000), ("2,5tr", 2_500_000),
+     ("500k", 500_000), ("500 nghìn", 500_000), ("1.500", 1_500), ("120000", 120_000), ("15.000.000₫", 15_000_000)],
+)  # fmt: skip
+def test_amounts_in_vietnamese_forms(text: str, amount: int) -> None:
+    assert rules.parse_amount(text) == amount
+
+
+@pytest.mark.parametrize("text", ["0", "-5 triệu", "mười lăm triệu", "15..000", "", "1,5", "10^20"])
+def test_unreadable_amounts_are_refused(text: str) -> None:
+    with pytest.raises(InputError):
+        rules.parse_amount(text)
+
+
+def test_first_application_window_includes_both_ends() -> None:
+    rules.check_first_application(dt.date(2021, 9, 1), *WINDOW, TODAY)
+    rules.check_first_application(dt.date(2023, 9, 1), *WINDOW, TODAY)
+
+
+@pytest.mark.parametrize(
+    ("date", "key"),
+    [(dt.date(2021, 8, 31), "err_applied_too_early"), (dt.date(2023, 9, 2), "err_applied_too_late"),
+     (dt.date(2027, 1, 1), "err_date_future")],
+)  # fmt: skip
+def test_first_application_outside_the_window_is_explained(date: dt.date, key: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.check_first_application(date, *WINDOW, TODAY)
+    assert caught.value.key == key
+    assert caught.value.params["start"] == "01/09/2021"
+
+
+def test_recognition_must_come_from_the_window_start_on() -> None:
+    rules.check_recognition_date(dt.date(2021, 9, 1), WINDOW[0], TODAY)
+    with pytest.raises(InputError) as caught:
+        rules.check_recognition_date(dt.date(2021, 8, 31), WINDOW[0], TODAY)
+    assert caught.value.key == "err_recognised_too_early"
+
+
+def test_coauthors_are_read_one_a_line_with_their_share() -> None:
+    authors = rules.parse_coauthors("Trần Văn Bình 30\n- Lê Thị Cúc: 20%\nPhạm Đức Duy – 10 %")
+    assert authors == [
+        rules.AuthorShare("Trần Văn Bình", 30),
+        rules.AuthorShare("Lê Thị Cúc", 20),
+        rules.AuthorShare("Phạm Đức Duy", 10),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("Trần Văn Bình 60\nLê Thị Cúc 40", "err_coauthors_total"), ("Trần Văn Bình", "err_coauthors_line"),
+     ("Trần Văn Bình 0", "err_coauthors_share"), ("Trần Văn Bình 12.5", "err_coauthors_share"),
+     ("Bình 30", "err_coauthors_line"), ("   ", "err_coauthors_format")],
+)  # fmt: skip
+def test_bad_coauthor_lists_are_explained(text: str, key: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_coauthors(text)
+    assert caught.value.key == key
+
+
+def test_credit_goes_to_the_highest_share_first_listed_on_a_tie() -> None:
+    shares = [rules.AuthorShare("A Một", 40), rules.AuthorShare("B Hai", 40), rules.AuthorShare("C Ba", 20)]
+    assert rules.credited_author(shares).full_name == "A Một"
+    assert rules.credited_author([rules.AuthorShare("A Một", 30), rules.AuthorShare("B Hai", 70)]).full_name == "B Hai"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("", "err_empty"), ("   \n ", "err_empty"), ("ngắn", "err_too_short"), ("x" * 10_000, "err_too_long"),
+     ("!!! ??? ...", "err_no_letters")],
+)  # fmt: skip
+def test_free_text_limits(text: str, key: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.clean_text(text, min_len=10, max_len=250)
+    assert caught.value.key == key
+
+
+def test_free_text_keeps_emoji_and_markup_characters_verbatim() -> None:
+    assert rules.clean_text("  Giải pháp <b>số hoá</b> & 🚀 nhanh  ", min_len=10, max_len=250) == (
+        "Giải pháp <b>số hoá</b> & 🚀 nhanh"
+    )
+
+
+def test_fold_makes_search_accent_insensitive() -> None:
+    assert rules.fold("Bệnh viện ĐA KHOA tỉnh") == "benh vien da khoa tinh"
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Thị Hoa", "Lê Văn Tám", "Đỗ  Quang   Minh"])
+def test_person_names(name: str) -> None:
+    assert rules.parse_person_name(name) == " ".join(name.split())
+
+
+@pytest.mark.parametrize("name", ["Hoa", "Nguyễn 123", "<script>", "a b", "x" * 90])
+def test_bad_person_names(name: str) -> None:
+    with pytest.raises(InputError):
+        rules.parse_person_name(name)

@@ -1,0 +1,120 @@
+"""Storage on SQLite and on a real PostgreSQL: migrations, constraints, the queries conversations use."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from storage import queries
+from storage.engine import create_engine, session_factory, upgrade_database
+from storage.models import AuditEvent, Identity, Initiative, Role, Status
+from tests.harness import SAMPLE_BRANCHES
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def sessions(database_url: str):
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def test_migrations_create_every_table_and_are_idempotent(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    await upgrade_database(engine)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
+    assert {"branch", "branch_quota", "member", "member_role", "identity", "initiative", "author", "attachment",
+            "audit_event", "processed_update"} <= tables  # fmt: skip
+    assert version == "0001"
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+    await engine.dispose()
+
+
+async def test_an_update_is_claimed_once(sessions) -> None:
+    async with sessions() as session, session.begin():
+        assert await queries.claim_update(session, "telegram", "1001")
+        assert not await queries.claim_update(session, "telegram", "1001")
+        assert await queries.claim_update(session, "zalo", "1001")
+    async with sessions() as session, session.begin():
+        assert not await queries.claim_update(session, "telegram", "1001")
+
+
+async def test_sample_branches_load_with_quotas_per_phase(sessions) -> None:
+    async with sessions() as session, session.begin():
+        assert await queries.load_sample_branches(session, SAMPLE_BRANCHES) == 160
+    async with sessions() as session:
+        branch = await queries.branch_by_code(session, "mau002")
+        assert branch is not None and branch.name.startswith("[MẪU]") and branch.is_sample
+        quotas = {q.phase_code: q.quota for q in await branch.awaitable_attrs.quotas}
+        assert quotas == {"p1": 2, "p2": 3}
+        assert await queries.branch_count(session) == 160
+
+
+async def test_one_identity_per_platform_account_and_member_registration(sessions) -> None:
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        branch = await queries.branch_by_code(session, "MAU001")
+        identity = await queries.get_or_create_identity(session, "telegram", "77", "77", "Hoa", "vi")
+        again = await queries.get_or_create_identity(session, "telegram", "77", "77", "Hoa N.", "vi")
+        assert again.id == identity.id and again.display_name == "Hoa N."
+        member = await queries.register_member(session, identity, "Nguyễn Thị Hoa", branch)
+    async with sessions() as session:
+        stored = await session.scalar(select(Identity).where(Identity.platform_user_id == "77"))
+        assert stored.member_id == member.id
+        roles = await (await session.get(type(member), member.id)).awaitable_attrs.roles
+        assert [(r.role, r.branch_id) for r in roles] == [(Role.MEMBER, branch.id)]
+    async with sessions() as session:
+        session.add(Identity(platform="telegram", platform_user_id="77", chat_id="77", flow_data={}))
+        with pytest.raises(IntegrityError):
+            await session.commit()
+
+
+async def test_drafts_submissions_and_ownership(sessions) -> None:
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        branch = await queries.branch_by_code(session, "MAU001")
+        owner_identity = await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi")
+        other_identity = await queries.get_or_create_identity(session, "telegram", "2", "2", "", "vi")
+        owner = await queries.register_member(session, owner_identity, "Nguyễn Thị Hoa", branch)
+        other = await queries.register_member(session, other_identity, "Lê Văn Tám", branch)
+        first = await queries.create_draft(session, owner, "title")
+        second = await queries.create_draft(session, owner, "title")
+        first.title = "Số hoá hồ sơ một cửa"
+        first.economic_amount_vnd = 15_000_000_000
+        first.first_applied_on = dt.date(2021, 9, 1)
+        queries.replace_authors(first, [("Nguyễn Thị Hoa", 70, owner.id), ("Trần Văn Bình", 30, None)])
+        queries.submit(session, first, owner, dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC))
+    async with sessions() as session, session.begin():
+        assert await queries.member_initiative(session, other.id, first.id) is None
+        mine = await queries.member_initiative(session, owner.id, first.id)
+        assert mine.status == Status.SUBMITTED and mine.economic_amount_vnd == 15_000_000_000
+        assert [(a.full_name, a.share_percent) for a in mine.authors] == [("Nguyễn Thị Hoa", 70), ("Trần Văn Bình", 30)]
+        assert [d.id for d in await queries.member_drafts(session, owner.id)] == [second.id]
+        assert [s.id for s in await queries.member_submissions(session, owner.id)] == [first.id]
+        await queries.delete_draft(session, second, owner)
+    async with sessions() as session:
+        assert await session.get(Initiative, second.id) is None
+        actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all()
+        assert actions.count("submitted") == 1 and "draft_deleted" in actions
+
+
+async def test_foreign_keys_are_enforced(sessions) -> None:
+    async with sessions() as session:
+        session.add(Initiative(member_id=999, branch_id=999, status=Status.DRAFT))
+        with pytest.raises(IntegrityError):
+            await session.commit()
