@@ -68,6 +68,6 @@ async def bot_under_test(
     process = BotProcess(emulator, database_url, folder / "bot.log")
     await process.start()
     yield process
-    process.kill()
+    await process.kill()
     errors = [line for line in process.log_tail(400).splitlines() if "Traceback" in line or " ERROR " in line]
     assert not errors, f"the bot logged errors during the tests:\n{process.log_tail(80)}"

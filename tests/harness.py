@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -41,7 +39,7 @@ class BotProcess:
         self.emulator = emulator
         self.database_url = database_url
         self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         polls_before = self.emulator.bots[TOKEN].polls
@@ -52,18 +50,20 @@ class BotProcess:
             "DATABASE_URL": self.database_url,
             "SANGKIEN_CONFIG": str(ROOT / "config.toml"),
         }
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=log, stderr=log, cwd=ROOT)
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", env=env, stdout=log, stderr=log, cwd=ROOT
+            )
         try:
             await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=60)
         except TimeoutError:
             raise AssertionError(f"bot did not start polling; log:\n{self.log_tail()}") from None
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         """Stop the process abruptly (SIGKILL), as a crash or a power cut would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
         self.process = None
 
     def log_tail(self, lines: int = 40) -> str:
