@@ -20,6 +20,7 @@ from handlers.wizard_steps import (
     Kind,
     Step,
     applicable_steps,
+    counted_steps,
     first_missing_step,
 )
 from storage import queries
@@ -84,10 +85,6 @@ def _choices(ctx: Context, step: Step) -> list[tuple[str, str]]:
     return [(value, ctx.t(label_key)) for value, label_key in step.choices]
 
 
-def _current_value(ctx: Context, draft: Initiative, step: Step) -> str:
-    return display_value(ctx, draft, step)
-
-
 async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
     """Send the current step's question, with its options and the Back/Skip/Cancel row."""
     key = draft.current_step or STEPS[0].key
@@ -95,14 +92,14 @@ async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
         show_summary(ctx, draft, note)
         return
     step = STEPS_BY_KEY[key]
-    steps = applicable_steps(draft, ctx.campaign)
-    number = next((i for i, s in enumerate(steps, start=1) if s.key == step.key), len(steps))
+    steps = counted_steps(draft, ctx.campaign, step)
+    number = steps.index(step) + 1
     parts = [note] if note else []
     parts.append(ctx.t("step_counter", k=number, n=len(steps)))
     parts.append(ctx.t(step.prompt_key, **_prompt_params(ctx, draft, step)))
     if step.optional:
         parts.append(ctx.t("hint_optional"))
-    current = _current_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
+    current = display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
     if current:
         parts.append(ctx.t("hint_current", value=current))
     rows: list[list[Option]] = []

@@ -57,6 +57,9 @@ class Step:
     date_rule: str = "past"
     # A CHOICE value that is refused with an explanation (the ineligible answer).
     refused_value: str = ""
+    # The optional step whose answer decides whether this one is asked: until the member has passed
+    # it, the step counter counts this one too, so "Bước k/N" never grows while they answer.
+    decided_by: str = ""
 
     @property
     def prompt_key(self) -> str:
@@ -111,7 +114,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("application_place", Kind.TEXT, "application_place", min_len=3, max_len=300),
     Step("economic_benefit", Kind.TEXT, "economic_benefit", optional=True, min_len=10, max_len=2000),
-    Step("economic_amount", Kind.AMOUNT, "economic_amount_vnd", optional=True, applies=_has_economic_benefit),
+    Step(
+        "economic_amount",
+        Kind.AMOUNT,
+        "economic_amount_vnd",
+        optional=True,
+        applies=_has_economic_benefit,
+        decided_by="economic_benefit",
+    ),
     Step("social_benefit", Kind.TEXT, "social_benefit", optional=True, min_len=10, max_len=2000),
     Step(
         "recognition_kind",
@@ -127,8 +137,16 @@ STEPS: tuple[Step, ...] = (
         applies=_is_recognised,
         min_len=1,
         max_len=100,
+        decided_by="recognition_kind",
     ),
-    Step("recognition_date", Kind.DATE, "recognition_date", applies=_is_recognised, date_rule="recognised"),
+    Step(
+        "recognition_date",
+        Kind.DATE,
+        "recognition_date",
+        applies=_is_recognised,
+        date_rule="recognised",
+        decided_by="recognition_kind",
+    ),
     Step("authors", Kind.AUTHORS),
     Step("attachments", Kind.FILES, optional=True),
     Step(
@@ -152,6 +170,16 @@ STORED_VALUE = {"ip": {"no": True, "yes": False}, "lawful": {"yes": True}}
 
 def applicable_steps(initiative: Initiative, campaign: Campaign) -> list[Step]:
     return [step for step in STEPS if step.applies(initiative, campaign)]
+
+
+def counted_steps(initiative: Initiative, campaign: Campaign, current: Step) -> list[Step]:
+    """The steps "Bước k/N" counts: those that apply, plus those still to be decided by a later answer."""
+    position = STEPS.index(current)
+
+    def undecided(step: Step) -> bool:
+        return bool(step.decided_by) and STEPS.index(STEPS_BY_KEY[step.decided_by]) >= position
+
+    return [step for step in STEPS if step.applies(initiative, campaign) or undecided(step)]
 
 
 def first_missing_step(initiative: Initiative, campaign: Campaign) -> Step | None:

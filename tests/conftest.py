@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.config import Config, load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import ROOT, TOKEN, BotProcess, prepare_database
+from tests.harness import ROOT, TOKEN, BotProcess, Database, prepare_database
 from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -71,3 +71,10 @@ async def bot_under_test(
     await process.kill()
     errors = [line for line in process.log_tail(400).splitlines() if "Traceback" in line or " ERROR " in line]
     assert not errors, f"the bot logged errors during the tests:\n{process.log_tail(80)}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def database(bot_under_test: BotProcess) -> AsyncIterator[Database]:
+    database = Database(bot_under_test.database_url)
+    yield database
+    await database.dispose()

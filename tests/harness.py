@@ -131,3 +131,57 @@ async def wait_for_polls(emulator: TelegramEmulator, count: int = 2) -> None:
     target = emulator.bots[TOKEN].polls + count
     await emulator.wait_until_polled(TOKEN, target)
     await asyncio.sleep(0)
+
+
+async def register(person: Person, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:
+    """Register quickly through the branch deep link."""
+    await person.send(f"/start b_{branch_code}")
+    await person.expect("Nhập họ và tên")
+    await person.send(name)
+    await person.expect("Đăng ký xong")
+
+
+class Database:
+    """Read what the bot stored, from the test process, through the same storage layer."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        self.sessions = session_factory(self.engine)
+
+    async def member_of(self, user_id: int):
+        from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
+
+        from storage.models import Identity, Member
+
+        async with self.sessions() as session:
+            identity = await session.scalar(
+                select(Identity)
+                .where(Identity.platform_user_id == str(user_id))
+                .options(selectinload(Identity.member).selectinload(Member.branch))
+            )
+            return identity.member if identity else None
+
+    async def initiatives_of(self, user_id: int) -> list:
+        from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
+
+        from storage.models import Initiative
+
+        member = await self.member_of(user_id)
+        if member is None:
+            return []
+        async with self.sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(Initiative)
+                        .where(Initiative.member_id == member.id)
+                        .options(selectinload(Initiative.authors), selectinload(Initiative.attachments))
+                        .order_by(Initiative.id)
+                    )
+                ).all()
+            )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

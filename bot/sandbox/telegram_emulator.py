@@ -192,6 +192,7 @@ class TelegramEmulator:
         self._changed = asyncio.Condition()
         self._file_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._stopping = False
         self.url = ""
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -217,6 +218,10 @@ class TelegramEmulator:
         return self.url
 
     async def stop(self) -> None:
+        """Stop serving; long polls still waiting are answered at once instead of at their timeout."""
+        self._stopping = True
+        for bot in self.bots.values():
+            bot.arrived.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -501,7 +506,7 @@ class TelegramEmulator:
             bot.pending = [u for u in bot.pending if u["update_id"] >= offset or u["update_id"] in bot.forced]
             return bot.pending[:limit]
 
-        if not ready() and timeout > 0:
+        if not ready() and timeout > 0 and not self._stopping:
             bot.arrived.clear()
             try:
                 await asyncio.wait_for(bot.arrived.wait(), timeout)

@@ -1,0 +1,87 @@
+"""Registration through the real bot process and the Bot API emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from tests.harness import BotProcess, Database, Person
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+async def test_register_by_paging_filtering_and_typing_a_name(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    hoa = Person(emulator, "Hoa")
+    await hoa.send("/start")
+    await hoa.expect("Chào mừng", "01 triệu sáng kiến", "hệ thống tự động")
+    page = await hoa.expect("Chọn công đoàn cơ sở (CĐCS)", "trang 1/20")
+    assert len([b for b in page.buttons() if b["callback_data"].startswith("reg:b:")]) == 8
+    first_page_names = [b["text"] for b in page.buttons()]
+
+    await hoa.tap("Trang sau", page)
+    page_two = await hoa.expect("trang 2/20", edited=True)
+    assert page_two.message_id == page.message_id, "paging edits the list in place"
+    assert [b["text"] for b in page_two.buttons()] != first_page_names
+    assert any("Trang trước" in b["text"] for b in page_two.buttons())
+
+    await hoa.send("benh vien da khoa")
+    found = await hoa.expect("Tìm «benh vien da khoa»", "CĐCS phù hợp")
+    names = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
+    assert names and all("Bệnh viện Đa khoa" in name for name in names)
+
+    await hoa.tap("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", found)
+    await hoa.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
+    assert not any("Dùng tên" in b["text"] for b in hoa.last_with_buttons().buttons()), "'Hoa' is not a full name"
+    await hoa.send("Hoa")
+    await hoa.expect("ít nhất 2 từ")
+    await hoa.send_photo()
+    await hoa.expect("cần câu trả lời bằng chữ")
+    await hoa.send("Nguyễn   Thị Hoa")
+    done = await hoa.expect("Đăng ký xong", "Nguyễn Thị Hoa", "Bệnh viện Đa khoa tỉnh – cơ sở 2")
+    assert done.reply_markup["keyboard"][0][0]["text"] == "📝 Sáng kiến mới", "the main menu is shown"
+
+    member = await database.member_of(hoa.user_id)
+    assert member.full_name == "Nguyễn Thị Hoa"
+    assert member.branch.code == "MAU022"
+
+
+async def test_deep_link_preselects_the_branch_and_offers_the_telegram_name(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    tam = Person(emulator, "Lê Văn Tám")
+    await tam.send("/start b_mau004")
+    asking = await tam.expect("CĐCS: [MẪU] Sở Y tế", "Nhập họ và tên")
+    await tam.tap("Dùng tên: Lê Văn Tám", asking)
+    await tam.expect("Đăng ký xong", "Lê Văn Tám")
+    member = await database.member_of(tam.user_id)
+    assert (member.full_name, member.branch.code) == ("Lê Văn Tám", "MAU004")
+
+    await tam.send("/start")
+    await tam.expect("Chào Lê Văn Tám", "Sở Y tế")
+
+
+async def test_unknown_deep_link_and_unmatched_filter_are_explained(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    minh = Person(emulator, "Minh")
+    await minh.send("/start b_NOPE99")
+    await minh.expect("Không tìm thấy CĐCS có mã «NOPE99»")
+    await minh.expect("trang 1/20")
+    await minh.send("xyz không có")
+    no_match = await minh.expect("Không có CĐCS nào khớp «xyz không có»")
+    await minh.tap("Xem tất cả", no_match)
+    full_list = await minh.expect("trang 1/20", edited=True)
+    assert full_list.message_id == no_match.message_id
+
+
+async def test_someone_new_who_just_says_hello_is_guided_to_register(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    lan = Person(emulator, "Lan")
+    await lan.send("xin chào")
+    await lan.expect("Chào mừng")
+    await lan.expect("Chọn công đoàn cơ sở")
+    await lan.send("/new")
+    await lan.expect("hoàn tất đăng ký trước")
