@@ -1,0 +1,81 @@
+"""The sandbox as a new user meets it: `sangkien run` without a token, then the web page in Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.conftest import IN_CI
+from tests.harness import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """Start the sandbox exactly as the README's first command does, on any free port."""
+    folder = tmp_path_factory.mktemp("sandbox")
+    env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{folder}/sandbox.db"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--port", "0",
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    url, seen = None, []
+    async with asyncio.timeout(60):
+        while url is None:
+            line = (await process.stdout.readline()).decode()
+            assert line, "sandbox exited early:\n" + "".join(seen)
+            seen.append(line)
+            match = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+            url = match.group(1) if match else None
+    drain = asyncio.create_task(process.stdout.read())
+    yield url
+    process.terminate()
+    await process.wait()
+    drain.cancel()
+
+
+async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail("Chromium is required in CI (Debian package 'chromium')")
+        pytest.skip("Chromium not installed")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 780})
+        await page.goto(sandbox_url + "/")
+        await expect(page.get_by_text("SANDBOX — dữ liệu mẫu")).to_be_visible()
+        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
+
+        await page.get_by_label("Tin nhắn").fill("so y te")
+        await page.get_by_role("button", name="Gửi", exact=True).click()
+        await page.get_by_role("button", name="[MẪU] Sở Y tế", exact=True).click()
+        await expect(page.get_by_text("Nhập họ và tên")).to_be_visible()
+        await page.get_by_role("button", name="Dùng tên: Nguyễn Văn An").click()
+        await expect(page.get_by_text("Đăng ký xong!")).to_be_visible()
+
+        await page.locator("#menu").get_by_role("button", name="📝 Sáng kiến mới").click()
+        first_question = page.locator(".msg.bot").filter(has_text="Bước 1/18")
+        await expect(first_question).to_be_visible()
+        await expect(first_question.get_by_text("Tên sáng kiến")).to_be_visible()
+        await expect(first_question.get_by_role("button", name="Dừng (giữ nháp)")).to_be_visible()
+        await page.screenshot(path=os.environ.get("SANDBOX_SCREENSHOT", str(tmp_path / "sandbox.png")))
+        await browser.close()
