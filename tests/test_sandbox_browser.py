@@ -17,6 +17,7 @@ from tests.conftest import IN_CI
 from tests.harness import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -52,7 +53,7 @@ async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         if IN_CI:
             pytest.fail("Chromium is required in CI (Debian package 'chromium')")
         pytest.skip("Chromium not installed")
