@@ -126,13 +126,6 @@ class Person:
         await self.expect("/drafts")
 
 
-async def wait_for_polls(emulator: TelegramEmulator, count: int = 2) -> None:
-    """Wait until the bot has come back for updates `count` more times (all earlier ones handled)."""
-    target = emulator.bots[TOKEN].polls + count
-    await emulator.wait_until_polled(TOKEN, target)
-    await asyncio.sleep(0)
-
-
 async def register(person: Person, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:
     """Register quickly through the branch deep link."""
     await person.send(f"/start b_{branch_code}")
@@ -185,3 +178,51 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# --- a complete submission, shared by the wizard tests and the benchmark ------------------------------
+
+TITLE = "Số hoá quy trình tiếp nhận hồ sơ một cửa"
+PROBLEM = "Hồ sơ giấy phải nhập tay nhiều lần, mất thời gian và dễ sai sót khi tra cứu lại."
+SOLUTION = (
+    "Bước 1: quét hồ sơ khi tiếp nhận. Bước 2: nhập một lần vào phần mềm dùng chung. "
+    "Điểm mới: tra cứu tức thì, không nhập lại."
+)
+
+
+async def answer(person: Person, prompt: str, reply: str | None = None, tap: str | None = None) -> None:
+    """Wait for a question, then type or tap the answer."""
+    question = await person.expect(prompt)
+    if tap is not None:
+        await person.tap(tap, question)
+    else:
+        assert reply is not None
+        await person.send(reply)
+
+
+async def fill_up_to_summary(person: Person, *, type_label: str = "1.2 Giải pháp quản lý") -> None:
+    """Answer every step of a complete, eligible initiative (non-research type)."""
+    await person.send("/new")
+    await answer(person, "Tên sáng kiến", TITLE)
+    await answer(person, "thuộc loại nào", tap=type_label)
+    await answer(person, "Lĩnh vực áp dụng", tap="Y tế")
+    await answer(person, "Thực trạng trước khi có sáng kiến", PROBLEM)
+    await answer(person, "Nội dung giải pháp", SOLUTION)
+    await answer(person, "Ngày áp dụng lần đầu", "15/10/2021")
+    await answer(person, "áp dụng thử?", tap="Đã áp dụng")
+    await answer(person, "Áp dụng ở đâu", "Khoa Khám bệnh, Bệnh viện Đa khoa tỉnh")
+    await answer(person, "Lợi ích kinh tế:", "Giảm 30% thời gian xử lý hồ sơ, tiết kiệm giấy in.")
+    await answer(person, "quy ra tiền", "15 triệu")
+    await answer(person, "Lợi ích xã hội", "Người dân chờ ít hơn, hài lòng hơn với dịch vụ công.")
+    await answer(person, "đã được công nhận chưa", tap="Hội đồng sáng kiến")
+    await answer(person, "Số quyết định", "123/QĐ-BV")
+    await answer(person, "Ngày của quyết định", "20/12/2021")
+    await answer(person, "Đồng tác giả", "Trần Văn Bình 30")
+    await person.expect("Đã ghi tác giả", "Trần Văn Bình (30%)", "Gửi ảnh hoặc tệp")
+    await person.send_document("bao-cao.pdf")
+    await person.expect("Đã nhận bao-cao.pdf (1/10)")
+    await person.send_photo()
+    received = await person.expect("Đã nhận ảnh (2/10)")
+    await person.tap("Xong (2 tệp)", received)
+    await answer(person, "bảo hộ quyền sở hữu trí tuệ", tap="Không, không được bảo hộ")
+    await answer(person, "không trái với trật tự công cộng", tap="Tôi xác nhận")

@@ -1,0 +1,27 @@
+"""A bare aiogram echo bot: the baseline the submission benchmark compares the real bot with."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+
+
+async def main() -> None:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
+    bot = Bot(os.environ["TELEGRAM_BOT_TOKEN"], session=session)
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    await dispatcher.start_polling(bot, handle_signals=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,147 @@
+"""Benchmark: full submission conversations through the Bot API emulator, beside a bare echo bot.
+
+Both bots run as their own processes against the same emulator in the same run. Prints conversation
+steps per second and p50/p95 step latency (a step = one member action until the bot's next question),
+and the ratio to the echo baseline. Not a pass/fail test. Run: `make bench` (options: --members N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
+from tests.harness import ROOT, TOKEN, BotProcess, Person, fill_up_to_summary, prepare_database, register
+
+ECHO_TOKEN = "4343:echo-baseline"
+
+
+class TimedPerson(Person):
+    """Records, for every action, the time until the bot's answer the script waits for next."""
+
+    def __init__(self, emulator: TelegramEmulator, name: str) -> None:
+        super().__init__(emulator, name)
+        self.latencies: list[float] = []
+        self._acted_at: float | None = None
+
+    def _acted(self) -> None:
+        self._acted_at = time.perf_counter()
+
+    async def send(self, text: str) -> StoredMessage:
+        self._acted()
+        return await super().send(text)
+
+    async def send_document(self, file_name: str, size: int = 120_000, mime: str = "application/pdf") -> None:
+        self._acted()
+        await super().send_document(file_name, size, mime)
+
+    async def send_photo(self) -> None:
+        self._acted()
+        await super().send_photo()
+
+    async def tap(self, label_part: str, message: StoredMessage | None = None) -> None:
+        self._acted()
+        await super().tap(label_part, message)
+
+    async def expect(self, *fragments: str, edited: bool = False, timeout: float = 60.0) -> StoredMessage:
+        message = await super().expect(*fragments, edited=edited, timeout=timeout)
+        if self._acted_at is not None:
+            self.latencies.append(time.perf_counter() - self._acted_at)
+            self._acted_at = None
+        return message
+
+
+async def submission_journey(person: TimedPerson) -> None:
+    await register(person, name="Nguyễn Thị Hoa")
+    await fill_up_to_summary(person)
+    summary = await person.expect("Tóm tắt sáng kiến")
+    await person.tap("Gửi sáng kiến", summary)
+    await person.expect("Đã gửi sáng kiến")
+
+
+async def echo_journey(person: TimedPerson, steps: int) -> None:
+    for number in range(steps):
+        await person.send(f"echo {number} {person.user_id}")
+        await person.expect(f"echo {number} {person.user_id}")
+
+
+def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float, float, float]:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p95 = ordered[int(len(ordered) * 0.95) - 1] * 1000
+    rate = len(ordered) / elapsed
+    print(
+        f"{name:<22} {len(ordered):>6} steps {elapsed:7.2f} s {rate:8.1f} steps/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms"
+    )
+    return rate, p50, p95
+
+
+async def run(members: int) -> None:
+    emulator = TelegramEmulator()
+    emulator.add_bot(TOKEN)
+    emulator.add_bot(ECHO_TOKEN, username="echo_bot")
+    await emulator.start()
+    folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-"))
+    database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{folder}/bench.db")
+    await prepare_database(database_url)
+    bot = BotProcess(emulator, database_url, folder / "bot.log")
+    await bot.start()
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.echo_bot", cwd=ROOT,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": ECHO_TOKEN, "TELEGRAM_API_URL": emulator.url},
+    )  # fmt: skip
+    await emulator.wait_until_polled(ECHO_TOKEN, 1, timeout=60)
+    try:
+        people = [TimedPerson(emulator, f"Thành viên {i}") for i in range(members)]
+        started = time.perf_counter()
+        await asyncio.gather(*(submission_journey(p) for p in people))
+        bot_elapsed = time.perf_counter() - started
+        steps = len(people[0].latencies)
+
+        echo_people = [TimedPerson(emulator, f"Echo {i}") for i in range(members)]
+        for person in echo_people:
+            person.send = _sender(emulator, person)  # type: ignore[method-assign]
+        started = time.perf_counter()
+        await asyncio.gather(*(echo_journey(p, steps) for p in echo_people))
+        echo_elapsed = time.perf_counter() - started
+
+        print(
+            f"\n{members} members at once, {steps} steps each (register, 22 wizard steps, submit); database {database_url.split(':')[0]}"
+        )
+        bot_rate, bot_p50, bot_p95 = summarise("Sáng kiến Bot", [x for p in people for x in p.latencies], bot_elapsed)
+        echo_rate, echo_p50, echo_p95 = summarise(
+            "bare aiogram echo", [x for p in echo_people for x in p.latencies], echo_elapsed
+        )
+        print(
+            f"{'ratio bot/echo':<22} throughput {bot_rate / echo_rate:5.2f}×   "
+            f"p50 {bot_p50 / echo_p50:5.2f}×   p95 {bot_p95 / echo_p95:5.2f}×"
+        )
+    finally:
+        await bot.kill()
+        echo.kill()
+        await echo.wait()
+        await emulator.stop()
+
+
+def _sender(emulator: TelegramEmulator, person: TimedPerson):
+    async def send(text: str) -> StoredMessage:
+        person._acted()
+        return await emulator.user_sends(person.user_id, text, token=ECHO_TOKEN)
+
+    return send
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=20, help="members going through the wizard at once")
+    asyncio.run(run(parser.parse_args().members))
+
+
+if __name__ == "__main__":
+    main()
