@@ -77,7 +77,8 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float,
     p95 = ordered[int(len(ordered) * 0.95) - 1] * 1000
     rate = len(ordered) / elapsed
     print(
-        f"{name:<22} {len(ordered):>6} steps {elapsed:7.2f} s {rate:8.1f} steps/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms"
+        f"{name:<22} {len(ordered):>6} steps {elapsed:7.2f} s {rate:8.1f} steps/s"
+        f"   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms"
     )
     return rate, p50, p95
 
