@@ -112,9 +112,8 @@ async def run(members: int) -> None:
         await asyncio.gather(*(echo_journey(p, steps) for p in echo_people))
         echo_elapsed = time.perf_counter() - started
 
-        print(
-            f"\n{members} members at once, {steps} steps each (register, 22 wizard steps, submit); database {database_url.split(':')[0]}"
-        )
+        backend = database_url.split(":")[0]
+        print(f"\n{members} members at once, {steps} steps each (register, wizard, submit); database {backend}")
         bot_rate, bot_p50, bot_p95 = summarise("Sáng kiến Bot", [x for p in people for x in p.latencies], bot_elapsed)
         echo_rate, echo_p50, echo_p95 = summarise(
             "bare aiogram echo", [x for p in echo_people for x in p.latencies], echo_elapsed
