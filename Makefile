@@ -24,7 +24,6 @@ run: install
 	$(VENV)/bin/sangkien run
 
 test: install
-	$(VENV)/bin/python -m tests.prepare
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
