@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 
 class RedactSecrets(logging.Filter):
@@ -25,6 +26,6 @@ def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(logging.DEBUG if os.environ.get("SANGKIEN_DEBUG") else level)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

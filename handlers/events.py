@@ -7,7 +7,7 @@ best form; handlers never know which platform they talk to.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 64
 
@@ -37,7 +37,6 @@ class Event:
     chat_id: str
     kind: EventKind
     display_name: str = ""
-    language: str | None = None
     text: str = ""
     command: str = ""
     args: str = ""
@@ -70,4 +69,3 @@ class Reply:
     options: tuple[tuple[Option, ...], ...] = ()
     menu: tuple[str, ...] = ()
     replace_origin: bool = False
-    extra: dict[str, str] = field(default_factory=dict)

@@ -22,7 +22,7 @@ async def start(ctx: Context, args: str) -> None:
     if args.lower().startswith("b_"):
         branch = await queries.branch_by_code(ctx.session, args[2:])
         if branch is None:
-            ctx.say(ctx.t("reg_unknown_branch", code=esc(args[2:])))
+            ctx.say(ctx.t("reg_unknown_branch", code=esc(args[2:34])))
     if branch is not None:
         await _ask_name(ctx, branch)
     else:

@@ -7,7 +7,7 @@ update has no second effect, and a crash before commit leaves no half-written an
 from __future__ import annotations
 
 from handlers import my_initiatives, registration, wizard
-from handlers.context import MENU_KEYS, Context, Services, main_menu_labels
+from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from storage import queries
@@ -25,7 +25,7 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
             event.user_id,
             event.chat_id,
             event.display_name,
-            event.language if event.language in LANGUAGES else services.config.settings.language,
+            services.config.settings.language,
         )
         ctx = Context(services=services, session=session, event=event, identity=identity)
         await route(ctx)
@@ -73,7 +73,7 @@ async def _start(ctx: Context) -> None:
     if ctx.member is None:
         await registration.start(ctx, ctx.event.args.strip())
         return
-    ctx.say(ctx.t("welcome_back", name=ctx.member.full_name, branch=ctx.member.branch.name), menu=True)
+    ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name)), menu=True)
     draft = await wizard.active_draft(ctx)
     if draft is not None:
         await wizard.ask(ctx, draft, ctx.t("resume_note", id=draft.id))
@@ -107,13 +107,13 @@ async def _member_command(ctx: Context, command: str) -> None:
         if draft is None or not await wizard.handle_command(ctx, draft, command):
             ctx.say(ctx.t("nothing_to_cancel"), menu=True)
     else:
-        ctx.say(ctx.t("unknown_command", command=ctx.event.command[:32]), menu=True)
+        ctx.say(ctx.t("unknown_command", command=esc(ctx.event.command[:32])), menu=True)
 
 
 async def _member_option(ctx: Context) -> None:
     payload = ctx.event.payload
     if payload.startswith("reg:"):
-        ctx.say(ctx.t("already_registered", branch=ctx.member.branch.name if ctx.member else ""), menu=True)
+        ctx.say(ctx.t("already_registered", branch=esc(ctx.member.branch.name) if ctx.member else ""), menu=True)
     elif payload.startswith("d:"):
         await my_initiatives.handle_option(ctx)
     elif payload.startswith("w:"):

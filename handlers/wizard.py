@@ -28,7 +28,7 @@ from storage.models import Attachment, Initiative, Status
 
 FLOW = "wizard"
 BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES = "<", ">", "x", "ok", "solo", "clr"
-SUMMARY_TRUNCATE = 160
+SUMMARY_TRUNCATE = 120
 
 
 def payload(draft: Initiative, step_key: str, value: str) -> str:

@@ -275,7 +275,7 @@ async def test_resume_exactly_where_the_member_was_after_the_bot_process_is_kill
     await duy.expect("đang mô tả dở sáng kiến", "Bước 4/18")
 
 
-async def test_two_messages_in_quick_succession_are_handled_in_order(
+async def test_messages_and_taps_in_quick_succession_are_handled_in_order(
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:
     em = Person(emulator, "Vũ Thị Em")
@@ -285,9 +285,14 @@ async def test_two_messages_in_quick_succession_are_handled_in_order(
     await em.send(TITLE)
     await em.send("1.2 Giải pháp quản lý")
     await em.send("Hành chính – quản lý")
-    await em.expect("Bước 4/18")
+    problem = await em.expect("Bước 4/18")
+    await em.tap("Quay lại", problem)
+    await em.send("Hành chính – quản lý nhà nước")
+    await em.send(PROBLEM)
+    await em.expect("Bước 5/18", "Nội dung giải pháp")
     [draft] = await database.initiatives_of(em.user_id)
-    assert (draft.title, draft.type_code, draft.field) == (TITLE, "1.2", "Hành chính – quản lý")
+    assert (draft.title, draft.type_code) == (TITLE, "1.2")
+    assert (draft.field, draft.problem) == ("Hành chính – quản lý nhà nước", PROBLEM)
 
 
 async def test_a_duplicate_update_has_no_second_effect(

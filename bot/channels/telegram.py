@@ -19,6 +19,7 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -44,7 +45,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.channels.ordering import KeyedLocks
+from bot.channels.ordering import KeyedSequencer
+from bot.channels.text import split_text
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
@@ -52,6 +54,7 @@ from handlers.router import handle_event
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
+TELEGRAM_TEXT_LIMIT = 4096
 COMMANDS = ("start", "new", "drafts", "mine", "help")
 _backoff = wait_exponential(multiplier=0.5, max=10)
 
@@ -125,7 +128,6 @@ def message_event(message: Message, update_id: int) -> Event:
         "user_id": str(user.id if user else message.chat.id),
         "chat_id": str(message.chat.id),
         "display_name": user.full_name if user else "",
-        "language": (user.language_code or "")[:2] if user else None,
         "is_private": message.chat.type == "private",
     }
     if message.text is not None:
@@ -152,7 +154,6 @@ def callback_event(query: CallbackQuery, update_id: int) -> Event:
         user_id=str(query.from_user.id),
         chat_id=str(chat.id if chat else query.from_user.id),
         display_name=query.from_user.full_name,
-        language=(query.from_user.language_code or "")[:2],
         kind=EventKind.OPTION,
         payload=query.data or "",
         is_private=chat is None or chat.type == "private",
@@ -182,7 +183,7 @@ class TelegramChannel:
         self.services = services
         self.bot = bot
         self.dispatcher = Dispatcher()
-        self._locks = KeyedLocks()
+        self._sequencer = KeyedSequencer()
         router = Router(name="sangkien")
         router.message.register(self._on_message)
         router.callback_query.register(self._on_callback, F.data)
@@ -193,12 +194,17 @@ class TelegramChannel:
         await self.bot.set_my_commands(
             [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
         )
-        await self.dispatcher.start_polling(
-            self.bot,
-            handle_signals=False,
-            allowed_updates=["message", "callback_query"],
-            close_bot_session=True,
-        )
+        try:
+            await self.dispatcher.start_polling(
+                self.bot,
+                handle_signals=False,
+                handle_as_tasks=False,  # handlers only submit work, in update order, to the sequencer
+                allowed_updates=["message", "callback_query"],
+                close_bot_session=False,
+            )
+        finally:
+            await self._sequencer.drain()
+            await self.bot.session.close()
 
     async def stop(self) -> None:
         await self.dispatcher.stop_polling()
@@ -212,34 +218,50 @@ class TelegramChannel:
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
         event = message_event(message, event_update.update_id)
-        async with self._locks.hold(event.user_id):
-            for reply in await self._process(event):
-                await self.send(message.chat.id, reply)
+        self._sequencer.submit(event.user_id, lambda: self._reply_to_message(event, message.chat.id))
 
     async def _on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         event = callback_event(query, event_update.update_id)
-        async with self._locks.hold(event.user_id):
+        self._sequencer.submit(event.user_id, lambda: self._reply_to_callback(event, query))
+
+    async def _reply_to_message(self, event: Event, chat_id: int) -> None:
+        for reply in await self._process(event):
+            await self.send(chat_id, reply)
+
+    async def _reply_to_callback(self, event: Event, query: CallbackQuery) -> None:
+        with contextlib.suppress(TelegramAPIError):
             await query.answer()
-            replies = await self._process(event)
-            origin = query.message if isinstance(query.message, Message) else None
-            replaced = False
-            for reply in replies:
-                if reply.replace_origin and origin is not None and not replaced:
-                    replaced = await self._edit(origin, reply)
-                    if replaced:
-                        continue
-                await self.send(int(event.chat_id), reply)
-            if origin is not None and not replaced and origin.reply_markup is not None:
-                await self._mark_chosen(origin, query.data or "")
+        replies = await self._process(event)
+        origin = query.message if isinstance(query.message, Message) else None
+        replaced = False
+        for reply in replies:
+            if reply.replace_origin and origin is not None and not replaced:
+                replaced = await self._edit(origin, reply)
+                if replaced:
+                    continue
+            await self.send(int(event.chat_id), reply)
+        if origin is not None and not replaced and origin.reply_markup is not None:
+            await self._mark_chosen(origin, query.data or "")
 
     async def send(self, chat_id: int, reply: Reply) -> None:
-        await self.bot.send_message(chat_id, reply.text, reply_markup=_markup(reply))
+        """Send one reply (split if over Telegram's limit, options on the last part).
+
+        A refused send is logged and does not stop the replies after it: the conversation's state is
+        already committed, and the person can ask again (/start shows the current question).
+        """
+        chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
+        try:
+            for chunk in chunks[:-1]:
+                await self.bot.send_message(chat_id, chunk)
+            await self.bot.send_message(chat_id, chunks[-1], reply_markup=_markup(reply))
+        except TelegramAPIError as error:
+            log.warning("send to chat %s refused: %s", chat_id, error)
 
     async def _edit(self, origin: Message, reply: Reply) -> bool:
         markup = _markup(reply)
         try:
             await self.bot.edit_message_text(
-                text=reply.text,
+                text=split_text(reply.text, TELEGRAM_TEXT_LIMIT)[0],
                 chat_id=origin.chat.id,
                 message_id=origin.message_id,
                 reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,

@@ -1,0 +1,74 @@
+"""Nothing a person sends can crash the bot, reach someone else's draft, or lose what they typed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from tests.harness import TITLE, BotProcess, Database, Person, register
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+FORGED_PAYLOADS = [
+    "w:1:title:x", "w:abc:title:<", "w:999999:summary:go", "w::::", "w", "d:r:-1", "d:del:99999",
+    "d:delok:1", "reg:p:-5", "reg:p:99999", "reg:b:NOPE", "reg:me", "zzz", "w:1:summary:e999", "d:new:extra",
+]  # fmt: skip
+
+
+async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    victim = Person(emulator, "Nạn Nhân Một")
+    await register(victim, name="Nạn Nhân Một")
+    await victim.send("/new")
+    await victim.expect("Bước 1/18")
+    await victim.send(TITLE)
+    await victim.expect("Bước 2/18")
+    [victims_draft] = await database.initiatives_of(victim.user_id)
+
+    attacker = Person(emulator, "Kẻ Lạ")
+    await attacker.send("/start b_" + "X" * 5000)
+    await attacker.expect("Không tìm thấy CĐCS có mã «" + "X" * 32 + "»")
+    await register(attacker, name="Kẻ Lạ Mặt")
+    await attacker.send("/new")
+    question = await attacker.expect("Bước 1/18")
+    payloads = [
+        *FORGED_PAYLOADS,
+        f"w:{victims_draft.id}:title:<",
+        f"d:r:{victims_draft.id}",
+        f"d:delok:{victims_draft.id}",
+    ]
+    for payload in payloads:
+        await emulator.user_presses(attacker.user_id, question, payload)
+    for text in (
+        "/" + "a" * 300,
+        "/start@other_bot",
+        "/skip",
+        "<script>alert(1)</script>",
+        "🤖" * 3000,
+        "\u0000\u0007",
+    ):
+        await attacker.send(text)
+    await attacker.send_sticker()
+    await attacker.settle()
+    assert len(attacker.bot_texts()) > len(payloads), "every press and message got an answer"
+
+    [still_there] = await database.initiatives_of(victim.user_id)
+    assert (still_there.title, still_there.status, still_there.current_step) == (TITLE, "draft", "type")
+    await victim.send("/drafts")
+    await victim.expect("Bản nháp của bạn (1)", TITLE)
+
+
+async def test_vietnamese_by_default_whatever_the_telegram_language_and_lang_switches(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    anh = Person(emulator, "Hoàng Văn Anh")
+    emulator.users[anh.user_id]["language_code"] = "en"
+    await anh.send("/start")
+    await anh.expect("Chọn công đoàn cơ sở")
+    await anh.send("/lang en")
+    await anh.expect("English selected")
+    await anh.send("/start")
+    await anh.expect("Choose your grassroots union branch")
+    await anh.send("/lang vi")
+    await anh.expect("Đã chọn tiếng Việt")
