@@ -58,12 +58,20 @@ async def emulator() -> AsyncIterator[TelegramEmulator]:
     await emulator.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
 async def bot_under_test(
-    emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BotProcess]:
+    """The real bot process, once per module and database kind (SQLite, then PostgreSQL)."""
     folder = tmp_path_factory.mktemp("bot")
-    database_url = f"sqlite+aiosqlite:///{folder}/bot.db"
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{folder}/bot.db"
+    else:
+        database_url = request.getfixturevalue("postgres_server").create_database()
     await prepare_database(database_url)
     process = BotProcess(emulator, database_url, folder / "bot.log")
     await process.start()
