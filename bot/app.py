@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.telegram import TelegramChannel, make_bot
 from bot.config import Config
-from handlers.context import Services
+from bot.outbox import OutboxWorker, Sender
+from handlers.context import Services, utc_now
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
 
@@ -31,9 +35,34 @@ async def seed_sample_branches(services: Services) -> None:
             log.info("loaded %d sample branches", count)
 
 
+def telegram_deep_link(username: str) -> Callable[[str], str]:
+    def link(payload: str) -> str:
+        return f"https://t.me/{username}?start={payload}"
+
+    return link
+
+
 async def run_telegram(config: Config, engine: AsyncEngine) -> None:
+    """Long polling plus the outbox worker, until cancelled."""
     assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
-    services = Services(config=config, sessions=session_factory(engine))
-    channel = TelegramChannel(services, make_bot(config.telegram_token, config.telegram_api_url))
+    sessions = session_factory(engine)
+    bot = make_bot(config.telegram_token, config.telegram_api_url)
+    me = await bot.get_me()
+    senders: dict[str, Sender] = {}
+    worker = OutboxWorker(sessions, senders, utc_now)
+    services = Services(
+        config=config,
+        sessions=sessions,
+        deep_link=telegram_deep_link(me.username or ""),
+        outbox_changed=worker.wake,
+    )
+    channel = TelegramChannel(services, bot)
+    senders[channel.platform] = channel
     log.info("Telegram: long polling%s", f" via {config.telegram_api_url}" if config.telegram_api_url else "")
-    await channel.run_polling()
+    worker_task = asyncio.create_task(worker.run(), name="outbox")
+    try:
+        await channel.run_polling()
+    finally:
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Campaign, Config
 from handlers.events import Event, Option, Reply
 from handlers.i18n import Catalog, catalog
-from storage.models import Identity, Member
+from storage.models import Identity, Member, OutboxMessage
 
 
 def esc(text: object) -> str:
@@ -24,6 +24,14 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _start_command(payload: str) -> str:
+    return f"/start {payload}"
+
+
+def _nothing() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Services:
     """Long-lived things a conversation needs; built once by the runtime (bot/app.py)."""
@@ -31,6 +39,10 @@ class Services:
     config: Config
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], dt.datetime] = utc_now
+    # How a person opens the bot with a start payload (Telegram: a t.me deep link).
+    deep_link: Callable[[str], str] = _start_command
+    # Called after a transaction that queued outbox messages commits (wakes the outbox worker).
+    outbox_changed: Callable[[], None] = _nothing
 
 
 @dataclass
@@ -40,6 +52,7 @@ class Context:
     event: Event
     identity: Identity
     replies: list[Reply] = field(default_factory=list)
+    queued_notifications: int = 0
 
     @property
     def t(self) -> Catalog:
@@ -74,6 +87,30 @@ class Context:
         rows = tuple(tuple(row) for row in options if row)
         menu_labels = main_menu_labels(self.t) if menu else ()
         self.replies.append(Reply(text=text, options=rows, menu=menu_labels, replace_origin=replace_origin))
+
+    def notify(
+        self,
+        platform: str,
+        chat_id: str,
+        reply: Reply,
+        *,
+        purpose: str = "notice",
+        initiative_id: int | None = None,
+        edit_of_id: int | None = None,
+    ) -> OutboxMessage:
+        """Queue a message to someone else through the outbox (delivered after this transaction commits)."""
+        row = OutboxMessage(
+            platform=platform,
+            chat_id=chat_id,
+            payload=reply.to_json(),
+            purpose=purpose,
+            initiative_id=initiative_id,
+            edit_of_id=edit_of_id,
+            next_attempt_at=self.now(),
+        )
+        self.session.add(row)
+        self.queued_notifications += 1
+        return row
 
     def set_flow(self, flow: str | None, **data: object) -> None:
         self.identity.flow = flow

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 MAX_PAYLOAD_BYTES = 64
 
@@ -58,6 +59,14 @@ class Option:
 
 
 @dataclass(frozen=True)
+class OutgoingFile:
+    """A file the platform already holds (re-sent by its platform file id)."""
+
+    file_id: str
+    kind: str  # "photo" or "document"
+
+
+@dataclass(frozen=True)
 class Reply:
     """One outgoing message. `text` uses a tiny HTML subset (<b>, <i>); user content must be escaped.
 
@@ -69,3 +78,23 @@ class Reply:
     options: tuple[tuple[Option, ...], ...] = ()
     menu: tuple[str, ...] = ()
     replace_origin: bool = False
+    file: OutgoingFile | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The reply as stored in the outbox."""
+        return {
+            "text": self.text,
+            "options": [[[o.label, o.payload] for o in row] for row in self.options],
+            "menu": list(self.menu),
+            "file": [self.file.file_id, self.file.kind] if self.file else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        file = data.get("file")
+        return cls(
+            text=data["text"],
+            options=tuple(tuple(Option(label, payload) for label, payload in row) for row in data.get("options", [])),
+            menu=tuple(data.get("menu", [])),
+            file=OutgoingFile(file[0], file[1]) if file else None,
+        )

@@ -6,6 +6,7 @@ from handlers import wizard
 from handlers.context import Context, esc
 from handlers.events import Option
 from storage import queries
+from storage.models import Status
 
 
 def _title(ctx: Context, title: str | None) -> str:
@@ -85,11 +86,13 @@ async def handle_option(ctx: Context) -> None:
         return
     draft_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
     draft = await queries.member_initiative(ctx.session, ctx.member.id, draft_id)
-    if draft is None or draft.status != "draft":
+    if draft is None or draft.status not in queries.EDITABLE:
         ctx.say(ctx.t("err_draft_gone"), menu=True)
         return
     if action == "r":
         await wizard.open_draft(ctx, draft)
+    elif draft.status != Status.DRAFT:
+        ctx.say(ctx.t("err_draft_gone"), menu=True)
     elif action == "del":
         ctx.say(
             ctx.t("draft_delete_confirm", id=draft.id, title=esc(_title(ctx, draft.title))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from handlers import rules
+from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 from handlers.rules import InputError
@@ -19,12 +20,18 @@ async def start(ctx: Context, args: str) -> None:
     campaign = ctx.campaign
     ctx.say(ctx.t("intro", campaign=esc(campaign.name), organisation=esc(campaign.organisation)))
     branch = None
-    if args.lower().startswith("b_"):
+    invite = None
+    if args.startswith(INVITE_PREFIX):
+        invite = await queries.valid_chair_invite(ctx.session, args.removeprefix(INVITE_PREFIX), ctx.now())
+        branch = invite.branch if invite else None
+        if invite is None:
+            ctx.say(ctx.t("invite_invalid"))
+    elif args.lower().startswith("b_"):
         branch = await queries.branch_by_code(ctx.session, args[2:])
         if branch is None:
             ctx.say(ctx.t("reg_unknown_branch", code=esc(args[2:34])))
     if branch is not None:
-        await _ask_name(ctx, branch)
+        await _ask_name(ctx, branch, invite=invite.token if invite else "")
     else:
         ctx.set_flow(FLOW, step="branch", query="", page=0)
         await _show_branches(ctx)
@@ -63,8 +70,8 @@ async def _show_branches(ctx: Context, *, replace: bool = False) -> None:
     ctx.say(text, rows, replace_origin=replace)
 
 
-async def _ask_name(ctx: Context, branch: Branch) -> None:
-    ctx.set_flow(FLOW, step="name", branch=branch.code)
+async def _ask_name(ctx: Context, branch: Branch, invite: str = "") -> None:
+    ctx.set_flow(FLOW, step="name", branch=branch.code, invite=invite)
     rows = [[Option(ctx.t("btn_change_branch"), "reg:chg")]]
     suggestion = " ".join(ctx.event.display_name.split())
     try:
@@ -81,9 +88,12 @@ async def _finish(ctx: Context, full_name: str) -> None:
         ctx.set_flow(FLOW, step="branch", query="", page=0)
         await _show_branches(ctx)
         return
-    await queries.register_member(ctx.session, ctx.identity, full_name, branch)
+    invite = ctx.identity.flow_data.get("invite", "")
+    member = await queries.register_member(ctx.session, ctx.identity, full_name, branch)
     ctx.set_flow(None)
     ctx.say(ctx.t("reg_done", name=esc(full_name), branch=esc(branch.name)), menu=True)
+    if invite:
+        await accept_invite(ctx, member, invite)
 
 
 async def handle(ctx: Context) -> None:

@@ -6,7 +6,7 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-from handlers import my_initiatives, registration, wizard
+from handlers import chairs, my_initiatives, registration, review, wizard
 from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
@@ -29,7 +29,9 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
         )
         ctx = Context(services=services, session=session, event=event, identity=identity)
         await route(ctx)
-        return ctx.replies
+    if ctx.queued_notifications:
+        services.outbox_changed()
+    return ctx.replies
 
 
 def _menu_command(ctx: Context) -> str | None:
@@ -61,6 +63,8 @@ async def route(ctx: Context) -> None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:
         await _member_option(ctx)
+    elif ctx.identity.flow == review.FLOW:
+        await review.handle_reason_text(ctx)
     else:
         draft = await wizard.active_draft(ctx)
         if draft is not None:
@@ -70,8 +74,12 @@ async def route(ctx: Context) -> None:
 
 
 async def _start(ctx: Context) -> None:
+    args = ctx.event.args.strip()
     if ctx.member is None:
-        await registration.start(ctx, ctx.event.args.strip())
+        await registration.start(ctx, args)
+        return
+    if args.startswith(chairs.INVITE_PREFIX):
+        await chairs.accept_invite(ctx, ctx.member, args.removeprefix(chairs.INVITE_PREFIX))
         return
     ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name)), menu=True)
     draft = await wizard.active_draft(ctx)
@@ -102,6 +110,14 @@ async def _member_command(ctx: Context, command: str) -> None:
         await my_initiatives.list_drafts(ctx)
     elif command == "mine":
         await my_initiatives.list_submissions(ctx)
+    elif command == "pending":
+        await review.pending(ctx)
+    elif command == "history":
+        await review.history(ctx)
+    elif command == "invite_chair":
+        await chairs.invite_chair(ctx)
+    elif command == "chairs":
+        await chairs.list_chairs(ctx)
     elif command in ("back", "skip", "cancel"):
         draft = await wizard.active_draft(ctx)
         if draft is None or not await wizard.handle_command(ctx, draft, command):
@@ -118,6 +134,10 @@ async def _member_option(ctx: Context) -> None:
         await my_initiatives.handle_option(ctx)
     elif payload.startswith("w:"):
         await _wizard_option(ctx, payload)
+    elif payload.startswith(("rv:", "rr:")):
+        await review.handle_option(ctx)
+    elif payload.startswith("ch:"):
+        await chairs.handle_option(ctx)
     else:
         ctx.say(ctx.t("err_stale_button"), menu=True)
 
@@ -131,7 +151,7 @@ async def _wizard_option(ctx: Context, payload: str) -> None:
         return
     draft_id = payload.split(":")[1]
     draft = await queries.member_initiative(ctx.session, ctx.member.id, int(draft_id) if draft_id.isdigit() else 0)
-    if draft is None or draft.status != "draft":
+    if draft is None or draft.status not in queries.EDITABLE:
         ctx.say(ctx.t("err_draft_gone"), menu=True)
         return
     ctx.set_flow(wizard.FLOW, draft=draft.id)

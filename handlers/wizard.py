@@ -6,7 +6,7 @@ conversation, so a restart (or another channel) resumes exactly there.
 
 from __future__ import annotations
 
-from handlers import rules
+from handlers import answers, review, rules
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option
 from handlers.rules import InputError
@@ -28,7 +28,6 @@ from storage.models import Attachment, Initiative, Status
 
 FLOW = "wizard"
 BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES = "<", ">", "x", "ok", "solo", "clr"
-SUMMARY_TRUNCATE = 120
 
 
 def payload(draft: Initiative, step_key: str, value: str) -> str:
@@ -57,7 +56,7 @@ async def active_draft(ctx: Context) -> Initiative | None:
     if ctx.identity.flow != FLOW or ctx.member is None:
         return None
     draft = await queries.member_initiative(ctx.session, ctx.member.id, int(ctx.identity.flow_data.get("draft", 0)))
-    if draft is None or draft.status != Status.DRAFT:
+    if draft is None or draft.status not in queries.EDITABLE:
         ctx.set_flow(None)
         return None
     return draft
@@ -79,12 +78,6 @@ def _nav_row(ctx: Context, draft: Initiative, step: Step) -> list[Option]:
     return row
 
 
-def _choices(ctx: Context, step: Step) -> list[tuple[str, str]]:
-    if step.key == "type":
-        return [(kind.code, f"{kind.code} {kind.label}") for kind in ctx.campaign.types]
-    return [(value, ctx.t(label_key)) for value, label_key in step.choices]
-
-
 async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
     """Send the current step's question, with its options and the Back/Skip/Cancel row."""
     key = draft.current_step or STEPS[0].key
@@ -99,12 +92,12 @@ async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
     parts.append(ctx.t(step.prompt_key, **_prompt_params(ctx, draft, step)))
     if step.optional:
         parts.append(ctx.t("hint_optional"))
-    current = display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
+    current = answers.display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
     if current:
         parts.append(ctx.t("hint_current", value=current))
     rows: list[list[Option]] = []
     if step.kind is Kind.CHOICE:
-        rows = [[Option(label, payload(draft, step.key, value))] for value, label in _choices(ctx, step)]
+        rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, step)]
     elif step.kind is Kind.TEXT and step.suggestions:
         labels = [ctx.t(key) for key in step.suggestions]
         rows = [
@@ -218,7 +211,7 @@ async def handle_command(ctx: Context, draft: Initiative, command: str) -> bool:
 
 async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str) -> None:
     if step.kind is Kind.CHOICE:
-        valid = {v for v, _ in _choices(ctx, step)}
+        valid = {v for v, _ in answers.choices(ctx, step)}
         if value not in valid:
             raise InputError("err_stale_button")
         await _store_choice(ctx, draft, step, value)
@@ -251,7 +244,9 @@ async def _store_choice(ctx: Context, draft: Initiative, step: Step, value: str)
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
     if step.kind is Kind.CHOICE:
         folded = rules.fold(text)
-        match = next((v for v, label in _choices(ctx, step) if folded in (rules.fold(label), rules.fold(v))), None)
+        match = next(
+            (v for v, label in answers.choices(ctx, step) if folded in (rules.fold(label), rules.fold(v))), None
+        )
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)
@@ -271,7 +266,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         rows = [(ctx.member.full_name, own_share, ctx.member.id)]
         rows += [(a.full_name, a.share_percent, None) for a in coauthors]
         queries.replace_authors(draft, rows)
-        await advance(ctx, draft, step, ctx.t("authors_recorded", authors=_authors_text(ctx, draft)))
+        await advance(ctx, draft, step, ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft)))
     elif step.kind is Kind.FILES:
         raise InputError("err_file_expected")
 
@@ -376,45 +371,12 @@ async def go_back(ctx: Context, draft: Initiative, step: Step) -> None:
 # --- summary and submission ------------------------------------------------------------------------
 
 
-def _truncate(text: str) -> str:
-    return text if len(text) <= SUMMARY_TRUNCATE else text[: SUMMARY_TRUNCATE - 1].rstrip() + "…"
-
-
-def _authors_text(ctx: Context, draft: Initiative) -> str:
-    lines = [f"{esc(a.full_name)} ({a.share_percent}%)" for a in draft.authors]
-    if len(draft.authors) > 1:
-        credited = rules.credited_author([rules.AuthorShare(a.full_name, a.share_percent) for a in draft.authors])
-        lines.append(ctx.t("credited_author", name=esc(credited.full_name)))
-    return "\n".join(lines)
-
-
-def display_value(ctx: Context, draft: Initiative, step: Step) -> str:
-    """How a step's stored answer reads in the summary (escaped, shortened)."""
-    if step.kind is Kind.AUTHORS:
-        return _authors_text(ctx, draft)
-    if step.kind is Kind.FILES:
-        names = [esc(a.file_name or ctx.t(f"file_kind_{a.kind}")) for a in draft.attachments]
-        return ", ".join(names) if names else ctx.t("none")
-    value = getattr(draft, step.attr)
-    if value is None:
-        return ctx.t("none")
-    if step.kind is Kind.DATE:
-        return rules.format_date(value)
-    if step.kind is Kind.AMOUNT:
-        return rules.format_amount(value)
-    if step.kind is Kind.CHOICE:
-        stored_to_value = {v: k for k, v in STORED_VALUE.get(step.key, {}).items()}
-        chosen = stored_to_value.get(value, value)
-        return esc(next((label for v, label in _choices(ctx, step) if v == chosen), str(chosen)))
-    return esc(_truncate(str(value)))
-
-
 def show_summary(ctx: Context, draft: Initiative, note: str = "") -> None:
     lines = [note] if note else []
     lines.append(ctx.t("summary_title", id=draft.id))
     steps = applicable_steps(draft, ctx.campaign)
     for number, step in enumerate(steps, start=1):
-        lines.append(f"{number}. <b>{ctx.t(step.label_key)}</b>: {display_value(ctx, draft, step)}")
+        lines.append(f"{number}. <b>{ctx.t(step.label_key)}</b>: {answers.display_value(ctx, draft, step)}")
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
     edit_buttons = [
@@ -478,9 +440,13 @@ async def submit(ctx: Context, draft: Initiative) -> None:
         await ask(ctx, draft, "⚠️ " + ctx.t(key, field=ctx.t(step.label_key), **date_params))
         return
     _clear_inapplicable(ctx, draft)
-    queries.submit(ctx.session, draft, ctx.member, ctx.now())
+    after = review.snapshot(ctx, draft)
+    resubmission = draft.status != Status.DRAFT
+    changed = review.changed_fields(ctx, draft, draft.submitted_snapshot, after) if resubmission else None
+    queries.submit(ctx.session, draft, ctx.member, ctx.now(), after)
     ctx.set_flow(None)
-    ctx.say(
-        ctx.t("submitted", id=draft.id, title=esc(draft.title), branch=esc(ctx.member.branch.name)),
-        menu=True,
-    )
+    chairs = await review.notify_chairs(ctx, draft, changed)
+    key = "resubmitted" if changed is not None else "submitted"
+    ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(ctx.member.branch.name)), menu=True)
+    if not chairs:
+        ctx.say(ctx.t("submitted_no_chair"))

@@ -153,8 +153,15 @@ class Initiative(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last decision: who, when, and the reason given (request changes / reject).
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The answers as they were at the last submission, to show chairs what changed on resubmission.
+    submitted_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    member: Mapped[Member] = relationship()
+    member: Mapped[Member] = relationship(foreign_keys=[member_id])
+    decided_by: Mapped[Member | None] = relationship(foreign_keys=[decided_by_member_id])
     branch: Mapped[Branch] = relationship()
     authors: Mapped[list[Author]] = relationship(
         back_populates="initiative", cascade="all, delete-orphan", order_by="Author.position"
@@ -212,3 +219,55 @@ class ProcessedUpdate(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class OutboxMessage(Base):
+    """A notification to deliver (or a sent message to edit), written in the transaction that caused it.
+
+    The outbox worker delivers due rows with retries and the platform's limits; a crash between the
+    decision and the delivery loses nothing.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The reply to send (handlers.events.Reply as JSON); for an edit, the replacement.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Set for an edit: the outbox row whose delivered message is to be replaced.
+    edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    initiative_id: Mapped[int | None] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32), default="notice")
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=16), default=OutboxStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChairInvite(Base):
+    """A one-time invitation, created by an admin, for whoever opens it to become a chair of a branch."""
+
+    __tablename__ = "chair_invite"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    branch: Mapped[Branch] = relationship()

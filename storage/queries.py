@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -18,10 +18,13 @@ from storage.models import (
     Author,
     Branch,
     BranchQuota,
+    ChairInvite,
     Identity,
     Initiative,
     Member,
     MemberRole,
+    OutboxMessage,
+    OutboxStatus,
     ProcessedUpdate,
     Role,
     Status,
@@ -79,7 +82,10 @@ async def get_or_create_identity(
     query = (
         select(Identity)
         .where(Identity.platform == platform, Identity.platform_user_id == user_id)
-        .options(selectinload(Identity.member).selectinload(Member.branch))
+        .options(
+            selectinload(Identity.member).selectinload(Member.branch),
+            selectinload(Identity.member).selectinload(Member.roles),
+        )
     )
     identity = await session.scalar(query)
     if identity is None:
@@ -118,6 +124,8 @@ async def register_member(session: AsyncSession, identity: Identity, full_name: 
 # --- initiatives -----------------------------------------------------------------------------------
 
 _FULL = (selectinload(Initiative.authors), selectinload(Initiative.attachments))
+# A member edits a draft, and an initiative sent back to them for changes.
+EDITABLE = (Status.DRAFT, Status.CHANGES_REQUESTED)
 
 
 async def create_draft(session: AsyncSession, member: Member, first_step: str) -> Initiative:
@@ -141,7 +149,7 @@ async def member_drafts(session: AsyncSession, member_id: int) -> Sequence[Initi
     return (
         await session.scalars(
             select(Initiative)
-            .where(Initiative.member_id == member_id, Initiative.status == Status.DRAFT)
+            .where(Initiative.member_id == member_id, Initiative.status.in_(EDITABLE))
             .order_by(Initiative.updated_at.desc(), Initiative.id.desc())
         )
     ).all()
@@ -151,7 +159,7 @@ async def member_submissions(session: AsyncSession, member_id: int) -> Sequence[
     return (
         await session.scalars(
             select(Initiative)
-            .where(Initiative.member_id == member_id, Initiative.status != Status.DRAFT)
+            .where(Initiative.member_id == member_id, Initiative.status.not_in(EDITABLE))
             .order_by(Initiative.submitted_at.desc(), Initiative.id.desc())
         )
     ).all()
@@ -173,9 +181,12 @@ def add_attachment(initiative: Initiative, attachment: Attachment) -> None:
     initiative.attachments.append(attachment)
 
 
-def submit(session: AsyncSession, initiative: Initiative, actor: Member, now: dt.datetime) -> None:
+def submit(
+    session: AsyncSession, initiative: Initiative, actor: Member, now: dt.datetime, snapshot: dict[str, str]
+) -> None:
     previous = initiative.status
     initiative.status = Status.SUBMITTED
+    initiative.submitted_snapshot = snapshot
     initiative.submitted_at = now
     initiative.current_step = None
     initiative.editing_from_summary = False
@@ -187,4 +198,171 @@ def submit(session: AsyncSession, initiative: Initiative, actor: Member, now: dt
             from_status=previous,
             to_status=Status.SUBMITTED,
         )
+    )
+
+
+# --- review ----------------------------------------------------------------------------------------
+
+
+async def initiative_by_id(session: AsyncSession, initiative_id: int) -> Initiative | None:
+    return await session.scalar(
+        select(Initiative)
+        .where(Initiative.id == initiative_id)
+        .options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch),
+                 selectinload(Initiative.decided_by))
+    )  # fmt: skip
+
+
+async def branch_chair_identities(session: AsyncSession, branch_id: int) -> Sequence[Identity]:
+    """Every platform account of every chair of the branch (they are notified on each of them)."""
+    return (
+        await session.scalars(
+            select(Identity)
+            .join(MemberRole, MemberRole.member_id == Identity.member_id)
+            .where(MemberRole.role == Role.CHAIR, MemberRole.branch_id == branch_id)
+            .order_by(Identity.id)
+        )
+    ).all()
+
+
+async def member_identities(session: AsyncSession, member_id: int) -> Sequence[Identity]:
+    return (await session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+
+
+async def decide(
+    session: AsyncSession,
+    initiative_id: int,
+    new_status: Status,
+    actor: Member,
+    reason: str | None,
+    now: dt.datetime,
+    reopen_at: str | None = None,
+) -> bool:
+    """Record a decision if the initiative is still awaiting one. Exactly one of concurrent calls wins:
+    the conditional UPDATE is atomic on SQLite and on PostgreSQL."""
+    result = await session.execute(
+        update(Initiative)
+        .where(Initiative.id == initiative_id, Initiative.status == Status.SUBMITTED)
+        .values(
+            status=new_status,
+            decided_at=now,
+            decided_by_member_id=actor.id,
+            decision_reason=reason,
+            current_step=reopen_at,
+            editing_from_summary=False,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        AuditEvent(
+            initiative_id=initiative_id,
+            actor_member_id=actor.id,
+            action="decided",
+            from_status=Status.SUBMITTED,
+            to_status=new_status,
+            reason=reason,
+        )
+    )
+    return True
+
+
+async def pending_reviews(session: AsyncSession, branch_ids: set[int] | None, limit: int = 20) -> Sequence[Initiative]:
+    """Submitted initiatives awaiting a decision, oldest first (all branches when branch_ids is None)."""
+    query = select(Initiative).where(Initiative.status == Status.SUBMITTED)
+    if branch_ids is not None:
+        query = query.where(Initiative.branch_id.in_(branch_ids))
+    query = query.options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch))
+    return (await session.scalars(query.order_by(Initiative.submitted_at, Initiative.id).limit(limit))).all()
+
+
+async def review_messages(session: AsyncSession, initiative_id: int) -> Sequence[OutboxMessage]:
+    """The review requests sent (or queued) for an initiative's current round."""
+    return (
+        await session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.initiative_id == initiative_id,
+                OutboxMessage.purpose == "review_request",
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENT]),
+                OutboxMessage.edit_of_id.is_(None),
+            )
+        )
+    ).all()
+
+
+async def retire_review_messages(session: AsyncSession, initiative_id: int) -> None:
+    """Review requests of a finished round are no longer edited when a later round is decided."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.initiative_id == initiative_id, OutboxMessage.purpose == "review_request")
+        .values(purpose="review_request_done")
+    )
+
+
+async def audit_trail(session: AsyncSession, initiative_id: int) -> Sequence[tuple[AuditEvent, str | None]]:
+    return (
+        await session.execute(
+            select(AuditEvent, Member.full_name)
+            .outerjoin(Member, Member.id == AuditEvent.actor_member_id)
+            .where(AuditEvent.initiative_id == initiative_id)
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        )
+    ).all()
+
+
+async def add_role(session: AsyncSession, member: Member, role: Role, branch_id: int | None) -> bool:
+    """Give a role (idempotent). Returns False if the member already had it."""
+    existing = await session.scalar(
+        select(MemberRole).where(MemberRole.member_id == member.id, MemberRole.role == role,
+                                 MemberRole.branch_id == branch_id)
+    )  # fmt: skip
+    if existing is not None:
+        return False
+    session.add(MemberRole(member_id=member.id, role=role, branch_id=branch_id))
+    return True
+
+
+async def branch_chairs(session: AsyncSession, branch_id: int | None) -> Sequence[tuple[MemberRole, Member, Branch]]:
+    query = (
+        select(MemberRole, Member, Branch)
+        .join(Member, Member.id == MemberRole.member_id)
+        .join(Branch, Branch.id == MemberRole.branch_id)
+        .where(MemberRole.role == Role.CHAIR)
+    )
+    if branch_id is not None:
+        query = query.where(MemberRole.branch_id == branch_id)
+    return (await session.execute(query.order_by(Branch.name, Member.full_name))).all()
+
+
+async def create_chair_invite(
+    session: AsyncSession, branch: Branch, created_by: str, token: str, expires_at: dt.datetime
+) -> ChairInvite:
+    invite = ChairInvite(token=token, branch_id=branch.id, created_by=created_by, expires_at=expires_at)
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def use_chair_invite(session: AsyncSession, token: str, member: Member, now: dt.datetime) -> ChairInvite | None:
+    """Consume a valid, unused, unexpired invite (atomically: one person only)."""
+    result = await session.execute(
+        update(ChairInvite)
+        .where(ChairInvite.token == token, ChairInvite.used_at.is_(None), ChairInvite.expires_at > now)
+        .values(used_at=now, used_by_member_id=member.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await session.scalar(
+        select(ChairInvite).where(ChairInvite.token == token).options(selectinload(ChairInvite.branch))
+    )
+
+
+async def valid_chair_invite(session: AsyncSession, token: str, now: dt.datetime) -> ChairInvite | None:
+    return await session.scalar(
+        select(ChairInvite)
+        .where(ChairInvite.token == token, ChairInvite.used_at.is_(None), ChairInvite.expires_at > now)
+        .options(selectinload(ChairInvite.branch))
     )

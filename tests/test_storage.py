@@ -33,8 +33,8 @@ async def test_migrations_create_every_table_and_are_idempotent(database_url: st
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
     assert {"branch", "branch_quota", "member", "member_role", "identity", "initiative", "author", "attachment",
-            "audit_event", "processed_update"} <= tables  # fmt: skip
-    assert version == "0001"
+            "audit_event", "processed_update", "outbox", "chair_invite"} <= tables  # fmt: skip
+    assert version == "0002"
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
@@ -98,7 +98,7 @@ async def test_drafts_submissions_and_ownership(sessions) -> None:
         first.economic_amount_vnd = 15_000_000_000
         first.first_applied_on = dt.date(2021, 9, 1)
         queries.replace_authors(first, [("Nguyễn Thị Hoa", 70, owner.id), ("Trần Văn Bình", 30, None)])
-        queries.submit(session, first, owner, dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC))
+        queries.submit(session, first, owner, dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC), {"title": first.title})
     async with sessions() as session, session.begin():
         assert await queries.member_initiative(session, other.id, first.id) is None
         mine = await queries.member_initiative(session, owner.id, first.id)

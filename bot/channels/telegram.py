@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router, methods
@@ -21,6 +22,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -47,6 +49,7 @@ from tenacity import (
 
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import split_text
+from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
@@ -55,8 +58,9 @@ from handlers.router import handle_event
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
+TELEGRAM_CAPTION_LIMIT = 1024
 COMMANDS = ("start", "new", "drafts", "mine", "help")
-_backoff = wait_exponential(multiplier=0.5, max=10)
+_backoff = wait_exponential(multiplier=0.2, max=5)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -69,7 +73,7 @@ def _wait(state: RetryCallState) -> float:
 class RetryMiddleware(BaseRequestMiddleware):
     """429 → sleep retry_after and retry; 5xx / network errors → retry with exponential backoff."""
 
-    def __init__(self, attempts: int = 6) -> None:
+    def __init__(self, attempts: int = 4) -> None:
         self.attempts = attempts
 
     async def __call__(
@@ -107,6 +111,23 @@ def _pin_response_models() -> list[type]:
 
 
 _RESPONSE_MODELS = _pin_response_models()
+
+
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Translate Telegram's errors into the outbox's: retry later, unreachable, or refused."""
+    try:
+        yield
+    except TelegramRetryAfter as error:
+        raise RetryLater(error.retry_after, str(error)) from error
+    except (TelegramServerError, TelegramNetworkError) as error:
+        raise RetryLater(5, str(error)) from error
+    except TelegramForbiddenError as error:
+        raise Unreachable(str(error)) from error
+    except TelegramBadRequest as error:
+        if "chat not found" in str(error) or "user is deactivated" in str(error):
+            raise Unreachable(str(error)) from error
+        raise Rejected(str(error)) from error
 
 
 def make_bot(token: str, api_url: str | None) -> Bot:
@@ -179,6 +200,8 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
 
 
 class TelegramChannel:
+    platform = PLATFORM
+
     def __init__(self, services: Services, bot: Bot) -> None:
         self.services = services
         self.bot = bot
@@ -244,18 +267,46 @@ class TelegramChannel:
             await self._mark_chosen(origin, query.data or "")
 
     async def send(self, chat_id: int, reply: Reply) -> None:
-        """Send one reply (split if over Telegram's limit, options on the last part).
-
-        A refused send is logged and does not stop the replies after it: the conversation's state is
-        already committed, and the person can ask again (/start shows the current question).
-        """
-        chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
+        """Send a direct reply. A refused send is logged and does not stop the replies after it: the
+        conversation's state is already committed, and /start shows the current question again."""
         try:
-            for chunk in chunks[:-1]:
-                await self.bot.send_message(chat_id, chunk)
-            await self.bot.send_message(chat_id, chunks[-1], reply_markup=_markup(reply))
+            await self._send(chat_id, reply)
         except TelegramAPIError as error:
             log.warning("send to chat %s refused: %s", chat_id, error)
+
+    async def _send(self, chat_id: int | str, reply: Reply) -> Message:
+        """Send one reply (split if over Telegram's limit, options on the last part); the last message."""
+        markup = _markup(reply)
+        if reply.file is not None:
+            caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
+            if reply.file.kind == "photo":
+                return await self.bot.send_photo(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)
+            return await self.bot.send_document(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)
+        chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
+        for chunk in chunks[:-1]:
+            await self.bot.send_message(chat_id, chunk)
+        return await self.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
+
+    # --- the outbox's Sender ---------------------------------------------------------------------
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str:
+        with _delivery_errors():
+            message = await self._send(chat_id, reply)
+        return str(message.message_id)
+
+    async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        markup = _markup(reply)
+        with _delivery_errors():
+            try:
+                await self.bot.edit_message_text(
+                    text=split_text(reply.text, TELEGRAM_TEXT_LIMIT)[0],
+                    chat_id=chat_id,
+                    message_id=int(message_id),
+                    reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+                )
+            except TelegramBadRequest as error:
+                if "not modified" not in str(error):
+                    raise
 
     async def _edit(self, origin: Message, reply: Reply) -> bool:
         markup = _markup(reply)

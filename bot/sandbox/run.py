@@ -8,7 +8,9 @@ from bot.app import open_database, run_telegram, seed_sample_branches
 from bot.config import Config
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from handlers.context import Services
+from storage import queries
 from storage.engine import session_factory
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,8 @@ SANDBOX_TOKEN = "1000001:sandbox-not-a-real-token"
 SANDBOX_DATABASE = "sqlite+aiosqlite:///sandbox-data/sandbox.db"
 # Sample people a person can play in the sandbox page (clearly labelled, never real members).
 PERSONAS = ((1001, "Nguyễn Văn An"), (1002, "Trần Thị Bình"))
+# The sample chair chairs every sample branch, so one person can play member and chair side by side.
+SAMPLE_CHAIR = (1003, "Phạm Thu Hà")
 
 
 def sandbox_config(config: Config, api_url: str, database_url: str | None) -> Config:
@@ -31,10 +35,13 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     emulator.add_bot(SANDBOX_TOKEN, username="sangkien_sandbox_bot")
     for user_id, name in PERSONAS:
         emulator.add_user(user_id, first_name=name)
+    emulator.add_user(SAMPLE_CHAIR[0], first_name=SAMPLE_CHAIR[1], last_name="(chủ tịch)")
     url = await emulator.start(host, port)
     config = sandbox_config(config, url, database_url)
     engine = await open_database(config)
-    await seed_sample_branches(Services(config=config, sessions=session_factory(engine)))
+    services = Services(config=config, sessions=session_factory(engine))
+    await seed_sample_branches(services)
+    await seed_sample_chair(services)
     print(
         f"\n  Sáng kiến Bot — sandbox (không có TELEGRAM_BOT_TOKEN)\n  Mở trình duyệt: {url}/\n  Dừng: Ctrl+C\n",
         flush=True,
@@ -44,3 +51,16 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     finally:
         await emulator.stop()
         await engine.dispose()
+
+
+async def seed_sample_chair(services: Services) -> None:
+    """Register the sample chair (once) as chair of every sample branch."""
+    user_id, name = SAMPLE_CHAIR
+    async with services.sessions() as session, session.begin():
+        identity = await queries.get_or_create_identity(session, "telegram", str(user_id), str(user_id), name, "vi")
+        if identity.member is not None:
+            return
+        branches = [b for b in await queries.all_branches(session) if b.is_sample]
+        member = await queries.register_member(session, identity, name, branches[0])
+        for branch in branches:
+            await queries.add_role(session, member, Role.CHAIR, branch.id)

@@ -162,6 +162,7 @@ class Fault:
     description: str
     retry_after: int | None
     remaining: int
+    chat_id: int | None = None
 
 
 @dataclass
@@ -186,6 +187,7 @@ class TelegramEmulator:
         self.faults: list[Fault] = []
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._delivered: list[dict[str, Any]] = []
+        self.blocked: set[int] = set()
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._seq = 0
@@ -468,8 +470,13 @@ class TelegramEmulator:
             if info["required"] and params.get(name) in (None, ""):
                 raise BotApiError(400, f"Bad Request: {name} is required for {method}")
 
-    def _fault(self, method: str) -> None:
+    def _fault(self, method: str, params: dict[str, Any]) -> None:
+        chat = params.get("chat_id")
+        if chat is not None and str(chat).lstrip("-").isdigit() and int(chat) in self.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
         for fault in self.faults:
+            if fault.chat_id is not None and str(fault.chat_id) != str(chat):
+                continue
             if fault.method == method and fault.remaining > 0:
                 fault.remaining -= 1
                 raise BotApiError(fault.error_code, fault.description, fault.retry_after)
@@ -478,7 +485,7 @@ class TelegramEmulator:
         self._validate(method, params)
         if method != "getUpdates":
             self.calls.append((method, params))
-        self._fault(method)
+        self._fault(method, params)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise BotApiError(501, f"emulator: {method} is valid Bot API but not emulated yet")
@@ -529,7 +536,13 @@ class TelegramEmulator:
             "chat": self._private_chat(user),
             "date": message.date,
         }
-        if message.text:
+        if message.document:
+            data["document"] = message.document
+        if message.photo:
+            data["photo"] = message.photo
+        if message.text and (message.document or message.photo):
+            data["caption"] = message.plain_text
+        elif message.text:
             data["text"] = message.plain_text
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             data["reply_markup"] = message.reply_markup
@@ -607,6 +620,30 @@ class TelegramEmulator:
             raise BotApiError(400, "Bad Request: callback answer text is too long")
         self.callback_answers[params["callback_query_id"]] = params
         return True
+
+    async def _send_file(self, bot: BotState, params: dict[str, Any], field: str) -> Any:
+        chat_id = self._chat_id(params)
+        file_id = params[field]
+        if not isinstance(file_id, str) or not file_id:
+            raise BotApiError(400, f"Bad Request: emulator accepts {field} as a file_id only")
+        caption = params.get("caption", "")
+        if caption:
+            self._check_text(caption, params.get("parse_mode"), limit=1024, what="caption")
+        stored = StoredMessage(chat_id, self._next_message_id(chat_id), True, bot.user["id"], int(time.time()))
+        stored.text = caption if params.get("parse_mode") == "HTML" else html.escape(caption, quote=False)
+        stored.reply_markup = self._check_markup(params.get("reply_markup"))
+        if field == "document":
+            stored.document = {"file_id": file_id, "file_unique_id": "U" + file_id}
+        else:
+            stored.photo = [{"file_id": file_id, "file_unique_id": "U" + file_id, "width": 1280, "height": 960}]
+        await self._store(stored)
+        return self._message_json(stored, bot)
+
+    async def _m_sendDocument(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return await self._send_file(bot, params, "document")
+
+    async def _m_sendPhoto(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return await self._send_file(bot, params, "photo")
 
     async def _m_sendChatAction(self, bot: BotState, params: dict[str, Any]) -> Any:
         self._chat_id(params)

@@ -1,0 +1,102 @@
+"""Who becomes a chair: admins create one-time invites (a deep link), list chairs and remove them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.context import Context, esc
+from handlers.events import Option
+from handlers.review import refuse
+from handlers.roles import is_admin
+from storage import queries
+from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
+
+INVITE_DAYS = 7
+INVITE_PREFIX = "c_"
+
+
+async def create_invite(session: AsyncSession, branch: Branch, created_by: str, now: dt.datetime) -> ChairInvite:
+    """Shared by `/invite_chair` and `sangkien invite-chair`."""
+    token = secrets.token_urlsafe(12)
+    return await queries.create_chair_invite(session, branch, created_by, token, now + dt.timedelta(days=INVITE_DAYS))
+
+
+def _refuse_non_admin(ctx: Context, command: str) -> bool:
+    if is_admin(ctx):
+        return False
+    refuse(ctx, None, command)
+    return True
+
+
+async def invite_chair(ctx: Context) -> None:
+    """`/invite_chair <branch code>` (admins)."""
+    if _refuse_non_admin(ctx, "/invite_chair"):
+        return
+    code = ctx.event.args.strip()
+    branch = await queries.branch_by_code(ctx.session, code) if code else None
+    if branch is None:
+        ctx.say(ctx.t("invite_usage"))
+        return
+    invite = await create_invite(
+        ctx.session, branch, f"{ctx.identity.platform}:{ctx.identity.platform_user_id}", ctx.now()
+    )
+    link = ctx.services.deep_link(INVITE_PREFIX + invite.token)
+    ctx.say(ctx.t("invite_created", branch=esc(branch.name), link=esc(link), days=INVITE_DAYS))
+
+
+async def accept_invite(ctx: Context, member: Member, token: str) -> None:
+    """Make `member` a chair through a still-valid invite (single use)."""
+    invite = await queries.use_chair_invite(ctx.session, token, member, ctx.now())
+    if invite is None:
+        ctx.say(ctx.t("invite_invalid"), menu=True)
+        return
+    await queries.add_role(ctx.session, member, Role.CHAIR, invite.branch_id)
+    ctx.session.add(AuditEvent(actor_member_id=member.id, action="chair_added", reason=invite.branch.code))
+    await ctx.session.refresh(member, ["roles"])
+    ctx.say(ctx.t("invite_accepted", branch=esc(invite.branch.name)), menu=True)
+
+
+async def list_chairs(ctx: Context) -> None:
+    """`/chairs [branch code]` (admins): chairs with a remove button each."""
+    if _refuse_non_admin(ctx, "/chairs"):
+        return
+    code = ctx.event.args.strip()
+    branch = await queries.branch_by_code(ctx.session, code) if code else None
+    rows = await queries.branch_chairs(ctx.session, branch.id if branch else None)
+    if not rows:
+        ctx.say(ctx.t("chairs_empty"))
+        return
+    lines = [ctx.t("chairs_title", count=len(rows))]
+    options = []
+    for role, member, chaired in rows[:40]:
+        lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)}")
+        options.append([Option(ctx.t("btn_remove_chair", name=member.full_name[:30]), f"ch:rm:{role.id}")])
+    ctx.say("\n".join(lines), options)
+
+
+async def handle_option(ctx: Context) -> None:
+    """ch:rm:<role id> (admins)."""
+    parts = ctx.event.payload.split(":")
+    if _refuse_non_admin(ctx, ctx.event.payload):
+        return
+    role_id = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 0
+    role = await ctx.session.get(MemberRole, role_id)
+    if role is None or role.role != Role.CHAIR:
+        ctx.say(ctx.t("chair_already_removed"))
+        return
+    member = await ctx.session.get(Member, role.member_id)
+    branch = await ctx.session.get(Branch, role.branch_id)
+    await ctx.session.execute(delete(MemberRole).where(MemberRole.id == role_id))
+    ctx.session.add(
+        AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_removed",
+                   reason=f"{member.full_name if member else '?'} @ {branch.code if branch else '?'}")
+    )  # fmt: skip
+    ctx.say(
+        ctx.t(
+            "chair_removed", name=esc(member.full_name if member else "?"), branch=esc(branch.name if branch else "?")
+        )
+    )
