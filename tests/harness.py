@@ -19,6 +19,7 @@ from storage.engine import create_engine, session_factory, upgrade_database
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BRANCHES = ROOT / "sample-data" / "branches.csv"
 TOKEN = "4242:e2e-test-token"
+ADMIN_ID = 90_001
 _user_ids = itertools.count(50_001)
 
 
@@ -49,6 +50,7 @@ class BotProcess:
             "TELEGRAM_API_URL": self.emulator.url,
             "DATABASE_URL": self.database_url,
             "SANGKIEN_CONFIG": str(ROOT / "config.toml"),
+            "SANGKIEN_ADMINS": str(ADMIN_ID),
         }
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -176,6 +178,36 @@ class Database:
                 ).all()
             )
 
+    async def initiative(self, initiative_id: int):
+        from storage import queries
+
+        async with self.sessions() as session:
+            return await queries.initiative_by_id(session, initiative_id)
+
+    async def audit_actions(self, initiative_id: int) -> list[tuple[str, str | None]]:
+        from sqlalchemy import select
+
+        from storage.models import AuditEvent
+
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(AuditEvent.action, AuditEvent.to_status)
+                .where(AuditEvent.initiative_id == initiative_id)
+                .order_by(AuditEvent.id)
+            )
+            return [(action, to_status) for action, to_status in rows.all()]
+
+    async def outbox(self, initiative_id: int) -> list:
+        from sqlalchemy import select
+
+        from storage.models import OutboxMessage
+
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.initiative_id == initiative_id).order_by(OutboxMessage.id)
+            )
+            return list(rows.all())
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -226,3 +258,25 @@ async def fill_up_to_summary(person: Person, *, type_label: str = "1.2 Giải ph
     await person.tap("Xong (2 tệp)", received)
     await answer(person, "bảo hộ quyền sở hữu trí tuệ", tap="Không, không được bảo hộ")
     await answer(person, "không trái với trật tự công cộng", tap="Tôi xác nhận")
+
+
+async def submit_initiative(person: Person) -> int:
+    """Go through the whole wizard and submit; returns the initiative's number."""
+    await fill_up_to_summary(person)
+    summary = await person.expect("Tóm tắt sáng kiến")
+    await person.tap("Gửi sáng kiến", summary)
+    sent = await person.expect("Đã gửi sáng kiến")
+    return int(sent.plain_text.split("#", 1)[1].split()[0])
+
+
+async def invite_chair(admin: Person, emulator: TelegramEmulator, branch_code: str, name: str) -> Person:
+    """The admin creates an invitation; a new person opens it, registers and becomes chair."""
+    await admin.send(f"/invite_chair {branch_code}")
+    invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
+    token = invitation.plain_text.split("?start=", 1)[1].split()[0]
+    chair = Person(emulator, name)
+    await chair.send(f"/start {token}")
+    await chair.expect("Nhập họ và tên")
+    await chair.send(name)
+    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    return chair

@@ -255,12 +255,20 @@ class TelegramEmulator:
         description: str = "",
         retry_after: int | None = None,
         count: int = 1,
+        chat_id: int | None = None,
     ) -> None:
-        """The next `count` calls of `method` fail as Telegram would (e.g. 429 with retry_after)."""
+        """The next `count` calls of `method` (to `chat_id`, if given) fail as Telegram would."""
         text = description or {429: "Too Many Requests: retry after", 500: "Internal Server Error"}.get(
             error_code, "Bad Request"
         )
-        self.faults.append(Fault(method, error_code, text, retry_after, count))
+        self.faults.append(Fault(method, error_code, text, retry_after, count, chat_id))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def block_bot(self, user_id: int) -> None:
+        """The person blocks the bot: sends to them get 403 from now on."""
+        self.blocked.add(user_id)
 
     # --- people's side ---------------------------------------------------------------------------
 

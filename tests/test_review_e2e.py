@@ -1,0 +1,259 @@
+"""Branch chairs review from their phone: several people through the real bot and the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from storage.models import OutboxStatus, Status
+from tests.harness import (
+    ADMIN_ID,
+    BotProcess,
+    Database,
+    Person,
+    invite_chair,
+    register,
+    submit_initiative,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+class Cast:
+    """The people of this module: an admin, two chairs of MAU002, a chair of MAU003, an outsider."""
+
+    def __init__(self, admin: Person, chair_one: Person, chair_two: Person, other_chair: Person, outsider: Person):
+        self.admin, self.chair_one, self.chair_two = admin, chair_one, chair_two
+        self.other_chair, self.outsider = other_chair, outsider
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cast(emulator: TelegramEmulator, bot_under_test: BotProcess) -> Cast:
+    admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
+    await register(admin, "MAU001", "Quản Trị Tỉnh")
+    chair_one = await invite_chair(admin, emulator, "MAU002", "Chu Tịch Một")
+    chair_two = await invite_chair(admin, emulator, "MAU002", "Phó Chủ Tịch Hai")
+    other_chair = await invite_chair(admin, emulator, "MAU003", "Chủ Tịch Khác")
+    outsider = Person(emulator, "Người Ngoài Cuộc")
+    await register(outsider, "MAU002", "Người Ngoài Cuộc")
+    return Cast(admin, chair_one, chair_two, other_chair, outsider)
+
+
+def card_of(chair: Person, initiative_id: int):
+    for message in reversed(chair.emulator.chat(chair.user_id)):
+        if message.from_bot and f"Sáng kiến #{initiative_id} chờ duyệt" in message.plain_text:
+            return message
+    raise AssertionError(f"chair {chair.user_id} has no card for #{initiative_id}")
+
+
+async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    hoa = Person(emulator, "Nguyễn Thị Hoa")
+    await register(hoa)
+    number = await submit_initiative(hoa)
+
+    cards = [await chair.expect(f"Sáng kiến #{number} chờ duyệt", "Nguyễn Thị Hoa", "Tệp đính kèm: 2")
+             for chair in (cast.chair_one, cast.chair_two)]  # fmt: skip
+    for card in cards:
+        assert [b["text"] for b in card.buttons()] == ["✅ Duyệt", "✏️ Yêu cầu bổ sung", "❌ Từ chối", "📄 Chi tiết"]
+    await cast.other_chair.settle()
+    assert not any(f"#{number} chờ duyệt" in text for text in cast.other_chair.bot_texts())
+    stale_approve = cards[1].button("Duyệt")["callback_data"]
+
+    await cast.chair_one.tap("Duyệt", cards[0])
+    await cast.chair_one.expect(f"Đã duyệt sáng kiến #{number}")
+    await hoa.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chu Tịch Một", "congdoanvietnam.org")
+    updated = await cast.chair_two.expect(f"#{number} chờ duyệt", "Đã duyệt bởi Chu Tịch Một lúc", edited=True)
+    assert updated.message_id == cards[1].message_id and not updated.buttons()
+
+    await emulator.user_presses(cast.chair_two.user_id, updated, stale_approve)
+    await cast.chair_two.expect(f"Sáng kiến #{number} đã được xử lý", "Đã duyệt bởi Chu Tịch Một")
+
+    stored = await database.initiative(number)
+    assert stored.status == Status.APPROVED and stored.decided_by.full_name == "Chu Tịch Một"
+    assert stored.decided_at is not None
+    assert [a for a in await database.audit_actions(number) if a[0] == "decided"] == [("decided", "approved")]
+
+    await hoa.send(f"/history {number}")
+    await hoa.expect("Lịch sử sáng kiến", "gửi duyệt", "Chờ duyệt → ✅ Đã duyệt", "Chu Tịch Một")
+    await hoa.send("/mine")
+    await hoa.expect("Đã duyệt")
+
+
+async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    lan = Person(emulator, "Đỗ Thị Lan")
+    await register(lan, name="Đỗ Thị Lan")
+    number = await submit_initiative(lan)
+    card = await cast.chair_two.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+
+    await cast.chair_two.tap("Yêu cầu bổ sung", card)
+    reasons = await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}", "Chọn lý do")
+    assert any("Trùng lặp" in b["text"] for b in reasons.buttons())
+    await cast.chair_two.send("ab")
+    await cast.chair_two.expect("hơi ngắn")
+    reason = "Cần ghi rõ số liệu trước & sau <khi> áp dụng"
+    await cast.chair_two.send(reason)
+    await cast.chair_two.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
+
+    notice = await lan.expect(f"Sáng kiến #{number}", "cần bổ sung", f"Lý do: «{reason}»")
+    assert (await database.initiative(number)).status == Status.CHANGES_REQUESTED
+    await lan.tap("Sửa và gửi lại", notice)
+    summary = await lan.expect("Tóm tắt sáng kiến")
+    await lan.tap("✏️ Lợi ích kinh tế", summary)
+    await lan.expect("Lợi ích kinh tế", "Đang lưu")
+    await lan.send("Giảm 30% thời gian xử lý: từ 20 phút xuống 14 phút mỗi hồ sơ.")
+    summary = await lan.expect("Tóm tắt sáng kiến", "từ 20 phút xuống 14 phút")
+    await lan.tap("Gửi sáng kiến", summary)
+    await lan.expect(f"Đã gửi lại sáng kiến #{number}")
+
+    again = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt", "Đã sửa: Lợi ích kinh tế")
+    await cast.chair_one.tap("Từ chối", again)
+    reasons = await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
+    await cast.chair_one.tap("Trùng lặp", reasons)
+    await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
+    await lan.expect(f"Sáng kiến #{number}", "không được duyệt", "Lý do: «Trùng lặp với sáng kiến đã có»")
+
+    stored = await database.initiative(number)
+    assert (stored.status, stored.decision_reason) == (Status.REJECTED, "Trùng lặp với sáng kiến đã có")
+    decided = [a for a in await database.audit_actions(number) if a[0] in ("decided", "submitted")]
+    assert decided == [("submitted", "submitted"), ("decided", "changes_requested"), ("submitted", "submitted"),
+                       ("decided", "rejected")]  # fmt: skip
+
+
+async def test_details_resend_the_full_text_and_the_attachments(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    minh = Person(emulator, "Lê Quang Minh")
+    await register(minh, name="Lê Quang Minh")
+    number = await submit_initiative(minh)
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair_one.tap("Chi tiết", card)
+    await cast.chair_one.expect(f"Chi tiết sáng kiến #{number}", "Điểm mới: tra cứu tức thì, không nhập lại.")
+    document = await cast.chair_one.expect("bao-cao.pdf")
+    assert document.document is not None
+    photo = await cast.chair_one.expect("ảnh")
+    assert photo.photo
+    await cast.chair_one.send("/pending")
+    await cast.chair_one.expect("chờ duyệt, cũ nhất trước")
+    await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+
+
+async def test_who_is_not_allowed_is_refused_politely_and_nothing_changes(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    tu = Person(emulator, "Vương Văn Tú")
+    await register(tu, name="Vương Văn Tú")
+    number = await submit_initiative(tu)
+    await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+
+    for person in (cast.outsider, cast.other_chair, tu):
+        anchor = await _anchor(person)
+        for action in ("a", "c", "r", "d"):
+            await emulator.user_presses(person.user_id, anchor, f"rv:{number}:{action}")
+        await emulator.user_presses(person.user_id, anchor, f"rr:{number}:r:0")
+        await person.expect("Bạn không có quyền")
+        await person.settle()
+    await cast.outsider.send("/pending")
+    await cast.outsider.expect("Bạn không có quyền")
+    await cast.outsider.send("/invite_chair MAU002")
+    await cast.outsider.expect("Bạn không có quyền")
+    await cast.other_chair.send(f"/history {number}")
+    await cast.other_chair.expect("Bạn không có quyền")
+
+    stored = await database.initiative(number)
+    assert stored.status == Status.SUBMITTED and stored.decided_at is None
+    assert sum(action == "refused" for action, _ in await database.audit_actions(number)) >= 15
+
+    anchor = await _anchor(cast.admin)
+    await emulator.user_presses(cast.admin.user_id, anchor, f"rv:{number}:a")
+    await cast.admin.expect(f"Đã duyệt sáng kiến #{number}")
+    assert (await database.initiative(number)).decided_by.full_name == "Quản Trị Tỉnh"
+
+
+async def _anchor(person: Person):
+    await person.send("/help")
+    return await person.expect("Hướng dẫn")
+
+
+async def test_simultaneous_presses_make_exactly_one_decision(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    vy = Person(emulator, "Hà Thị Vy")
+    await register(vy, name="Hà Thị Vy")
+    rounds = 3
+    for _ in range(rounds):
+        number = await submit_initiative(vy)
+        one, two = card_of_after(cast.chair_one, number), card_of_after(cast.chair_two, number)
+        first, second = await asyncio.gather(one, two)
+        data_one, data_two = first.button("Duyệt")["callback_data"], second.button("Từ chối")["callback_data"]
+        await emulator.user_presses(cast.chair_one.user_id, first, data_one)
+        await emulator.user_presses(cast.chair_two.user_id, second, data_one)
+        await emulator.user_presses(cast.chair_one.user_id, first, data_one)
+        await emulator.user_presses(cast.chair_two.user_id, second, data_two)
+        await cast.chair_one.settle()
+        await cast.chair_two.settle()
+        decided = [a for a in await database.audit_actions(number) if a[0] == "decided"]
+        assert decided == [("decided", "approved")], decided
+        outcomes = [t for c in (cast.chair_one, cast.chair_two) for t in c.bot_texts()]
+        assert sum(t.startswith(f"✅ Đã duyệt sáng kiến #{number} «") for t in outcomes) == 1
+        # the other chair's approve, the double tap and the late reject all learn who decided
+        assert sum(f"Sáng kiến #{number} đã được xử lý: ✅ Đã duyệt" in t for t in outcomes) == 3
+        await vy.expect(f"Sáng kiến #{number} «", "được duyệt")
+
+
+async def card_of_after(chair: Person, number: int):
+    return await chair.emulator.wait_for(chair.user_id, lambda m: f"Sáng kiến #{number} chờ duyệt" in m.plain_text)
+
+
+async def test_notifications_survive_a_crash_and_429_and_5xx(
+    emulator: TelegramEmulator, cast: Cast, database: Database, bot_under_test: BotProcess
+) -> None:
+    ngoc = Person(emulator, "Trịnh Bảo Ngọc")
+    await register(ngoc, name="Trịnh Bảo Ngọc")
+    number = await submit_initiative(ngoc)
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+
+    emulator.inject_fault("sendMessage", 500, count=10_000, chat_id=ngoc.user_id)
+    await cast.chair_one.tap("Duyệt", card)
+    await cast.chair_one.expect(f"Đã duyệt sáng kiến #{number}")
+    notice = None
+    while notice is None:  # the worker tried and scheduled a retry
+        rows = [r for r in await database.outbox(number) if r.purpose == "decision"]
+        notice = rows[0] if rows and rows[0].attempts >= 1 and rows[0].last_error else None
+        await asyncio.sleep(0.05)
+    await bot_under_test.kill()
+    assert notice.status == OutboxStatus.PENDING
+    emulator.clear_faults()
+    emulator.inject_fault("sendMessage", 429, retry_after=1, count=2, chat_id=ngoc.user_id)
+    await bot_under_test.start()
+    await ngoc.expect(f"Sáng kiến #{number}", "được duyệt", timeout=40)
+    await ngoc.settle()
+    assert sum(f"#{number}" in t and "được duyệt" in t for t in ngoc.bot_texts()) == 1
+    [row] = [r for r in await database.outbox(number) if r.purpose == "decision"]
+    assert row.status == OutboxStatus.SENT and row.platform_message_id
+
+
+async def test_a_member_who_blocked_the_bot_still_gets_the_decision_recorded(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    quan = Person(emulator, "Lý Minh Quân")
+    await register(quan, name="Lý Minh Quân")
+    number = await submit_initiative(quan)
+    card = await cast.chair_two.expect(f"Sáng kiến #{number} chờ duyệt")
+    emulator.block_bot(quan.user_id)
+    await cast.chair_two.tap("Duyệt", card)
+    await cast.chair_two.expect(f"Đã duyệt sáng kiến #{number}")
+    status = None
+    while status != OutboxStatus.BLOCKED:
+        rows = [r for r in await database.outbox(number) if r.purpose == "decision"]
+        status = rows[0].status if rows else None
+        await asyncio.sleep(0.05)
+    assert (await database.initiative(number)).status == Status.APPROVED
+    assert "blocked" in rows[0].last_error
