@@ -52,6 +52,49 @@ def run(host: str, port: int) -> None:
         asyncio.run(coroutine)
 
 
+@main.command("invite-chair")
+@click.argument("branch_code")
+def invite_chair(branch_code: str) -> None:
+    """Print a one-time link (valid 7 days) that makes whoever opens it a chair of BRANCH_CODE."""
+    config = _load()
+    from bot.app import open_database, telegram_deep_link
+    from bot.channels.telegram import make_bot
+    from handlers.chairs import INVITE_PREFIX, create_invite
+    from handlers.context import utc_now
+    from storage import queries
+    from storage.engine import session_factory
+
+    async def create() -> tuple[str, str] | None:
+        engine = await open_database(config)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                branch = await queries.branch_by_code(session, branch_code)
+                if branch is None:
+                    return None
+                invite = await create_invite(session, branch, "cli", utc_now())
+                return branch.name, INVITE_PREFIX + invite.token
+        finally:
+            await engine.dispose()
+
+    async def link_for(payload: str) -> str:
+        if not config.telegram_token:
+            return f"/start {payload}"
+        bot = make_bot(config.telegram_token, config.telegram_api_url)
+        try:
+            me = await bot.get_me()
+        finally:
+            await bot.session.close()
+        return telegram_deep_link(me.username or "")(payload)
+
+    created = asyncio.run(create())
+    if created is None:
+        click.echo(f"Unknown branch code: {branch_code}", err=True)
+        sys.exit(1)
+    branch_name, payload = created
+    click.echo(f"Chair invitation for {branch_name} (single use, valid 7 days):")
+    click.echo(asyncio.run(link_for(payload)))
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

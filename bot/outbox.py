@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +45,11 @@ class Rejected(Exception):
 
 class Sender(Protocol):
     platform: str
+    # The platform's sending limits: messages per second overall, and (count, seconds) for one chat.
+    overall_per_second: float
+
+    def chat_limit(self, chat_id: str) -> tuple[float, float]:
+        """How many messages may go to this chat in how many seconds."""
 
     async def deliver(self, chat_id: str, reply: Reply) -> str:
         """Send and return the platform's message id."""
@@ -69,6 +75,19 @@ class OutboxWorker:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._overall: dict[str, AsyncLimiter] = {}
+        self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
+
+    def _limits(self, platform: str, chat_id: str) -> tuple[AsyncLimiter, AsyncLimiter]:
+        """The platform-wide and the per-chat leaky buckets (aiolimiter) a send must pass."""
+        if platform not in self._overall:
+            self._overall[platform] = AsyncLimiter(self.senders[platform].overall_per_second, 1)
+        key = (platform, chat_id)
+        if key not in self._per_chat:
+            if len(self._per_chat) > 10_000:
+                self._per_chat.clear()
+            self._per_chat[key] = AsyncLimiter(*self.senders[platform].chat_limit(chat_id))
+        return self._overall[platform], self._per_chat[key]
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,12 +142,11 @@ class OutboxWorker:
     async def _deliver(self, row: OutboxMessage) -> None:
         sender = self.senders[row.platform]
         reply = Reply.from_json(row.payload)
+        overall, per_chat = self._limits(row.platform, row.chat_id)
         values: dict[str, object]
         try:
-            if row.edit_of_id is None:
-                message_id = await sender.deliver(row.chat_id, reply)
-            else:
-                message_id = await self._replace(sender, row, reply)
+            async with overall, per_chat:
+                message_id = await self._send(sender, row, reply)
             values = {"status": OutboxStatus.SENT, "sent_at": self.clock(), "platform_message_id": message_id}
         except RetryLater as error:
             values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error)}
@@ -146,6 +164,11 @@ class OutboxWorker:
                 values = {"status": OutboxStatus.FAILED, "last_error": repr(error)}
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+
+    async def _send(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
+        if row.edit_of_id is None:
+            return await sender.deliver(row.chat_id, reply)
+        return await self._replace(sender, row, reply)
 
     async def _replace(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
         async with self.sessions() as session:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 import pytest
 import pytest_asyncio
@@ -11,6 +13,8 @@ from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.models import OutboxStatus, Status
 from tests.harness import (
     ADMIN_ID,
+    ROOT,
+    TOKEN,
     BotProcess,
     Database,
     Person,
@@ -187,7 +191,7 @@ async def test_simultaneous_presses_make_exactly_one_decision(
 ) -> None:
     vy = Person(emulator, "Hà Thị Vy")
     await register(vy, name="Hà Thị Vy")
-    rounds = 3
+    rounds = 5
     for _ in range(rounds):
         number = await submit_initiative(vy)
         one, two = card_of_after(cast.chair_one, number), card_of_after(cast.chair_two, number)
@@ -257,3 +261,31 @@ async def test_a_member_who_blocked_the_bot_still_gets_the_decision_recorded(
         await asyncio.sleep(0.05)
     assert (await database.initiative(number)).status == Status.APPROVED
     assert "blocked" in rows[0].last_error
+
+
+async def test_cli_invitation_and_an_admin_removing_a_chair(
+    emulator: TelegramEmulator, cast: Cast, database: Database, bot_under_test: BotProcess
+) -> None:
+    result = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "invite-chair", "MAU004", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": bot_under_test.database_url, "TELEGRAM_BOT_TOKEN": TOKEN,
+             "TELEGRAM_API_URL": emulator.url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")},
+    )  # fmt: skip
+    output = (await result.stdout.read()).decode()
+    assert await result.wait() == 0
+    assert "https://t.me/sangkien_test_bot?start=c_" in output
+    token = output.split("?start=", 1)[1].split()[0]
+
+    hung = Person(emulator, "Mai Văn Hùng")
+    await register(hung, "MAU004", "Mai Văn Hùng")
+    await hung.send(f"/start {token}")
+    await hung.expect("Bạn đã là chủ tịch CĐCS", "Sở Y tế")
+    await hung.send(f"/start {token}")
+    await hung.expect("không còn hiệu lực")
+
+    await cast.admin.send("/chairs MAU004")
+    listing = await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")
+    await cast.admin.tap("Gỡ Mai Văn Hùng", listing)
+    await cast.admin.expect("Đã gỡ Mai Văn Hùng")
+    await hung.send("/pending")
+    await hung.expect("Bạn không có quyền")

@@ -201,6 +201,11 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
 
 class TelegramChannel:
     platform = PLATFORM
+    # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts tolerated), 20/min in a group.
+    overall_per_second = 25.0
+
+    def chat_limit(self, chat_id: str) -> tuple[float, float]:
+        return (20, 60) if chat_id.startswith("-") else (3, 3)
 
     def __init__(self, services: Services, bot: Bot) -> None:
         self.services = services
