@@ -22,6 +22,8 @@ from storage.models import AuditEvent, Initiative, Member, Status
 
 log = logging.getLogger(__name__)
 FLOW = "review_reason"
+RECOGNITION_FLOW = "review_recognition"
+RECOGNITION_KINDS = {"gc": "council", "gh": "head"}
 DECISIONS = {"a": Status.APPROVED, "c": Status.CHANGES_REQUESTED, "r": Status.REJECTED}
 REASON_KEYS = (
     "reason_outside_window",
@@ -149,6 +151,13 @@ async def handle_option(ctx: Context) -> None:
     elif parts[0] == "rv" and action == "d":
         _details(ctx, initiative)
         return
+    elif parts[0] == "rv" and action == "g":
+        _ask_recognition_kind(ctx, initiative)
+        return
+    elif parts[0] == "rv" and action in RECOGNITION_KINDS and initiative.status == Status.APPROVED:
+        ctx.set_flow(RECOGNITION_FLOW, initiative=initiative.id, kind=RECOGNITION_KINDS[action])
+        ctx.say(ctx.t("recognition_ask_decision", id=initiative.id))
+        return
     elif parts[0] == "rv" and action == "n":
         ctx.set_flow(None)
         ctx.say(ctx.t("review_reason_cancelled", id=initiative.id))
@@ -232,7 +241,52 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     notice = _member_notice(ctx, initiative, new_status, chair, when, reason)
     for identity in await queries.member_identities(ctx.session, initiative.member_id):
         ctx.notify(identity.platform, identity.chat_id, notice, purpose="decision", initiative_id=initiative.id)
-    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=title))
+    offer = []
+    if new_status == Status.APPROVED and initiative.recognition_kind is None:
+        offer = [[Option(ctx.t("btn_add_recognition"), f"rv:{initiative.id}:g")]]
+    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=title), offer)
+
+
+def _ask_recognition_kind(ctx: Context, initiative: Initiative) -> None:
+    if initiative.status != Status.APPROVED:
+        ctx.say(ctx.t("review_not_waiting", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
+        return
+    rows = [
+        [Option(ctx.t("choice_recognised_council"), f"rv:{initiative.id}:gc")],
+        [Option(ctx.t("choice_recognised_head"), f"rv:{initiative.id}:gh")],
+    ]
+    ctx.say(ctx.t("recognition_ask_kind", id=initiative.id), rows)
+
+
+async def handle_recognition_text(ctx: Context) -> None:
+    """The decision number and date a chair adds to an approved initiative ("45/QĐ-CĐCS 15/03/2022")."""
+    data = ctx.identity.flow_data
+    initiative = await queries.initiative_by_id(ctx.session, int(data.get("initiative", 0)))
+    if initiative is None or not can_review(ctx, initiative) or initiative.status != Status.APPROVED:
+        ctx.set_flow(None)
+        refuse(ctx, None, "recognition text")
+        return
+    number, _, date_text = " ".join(ctx.event.text.split()).rpartition(" ")
+    try:
+        if not number:
+            raise InputError("recognition_format")
+        date = rules.parse_date(date_text)
+        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
+        number = rules.clean_text(number, min_len=1, max_len=100)
+    except InputError as error:
+        params = {"start": rules.format_date(ctx.campaign.eligible_from), "date": date_text, **error.params}
+        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + ctx.t("recognition_ask_decision", id=initiative.id))
+        return
+    initiative.recognition_kind = data.get("kind", "council")
+    initiative.recognition_decision_no = number
+    initiative.recognition_date = date
+    assert ctx.member is not None
+    ctx.session.add(
+        AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id, action="recognition_added",
+                   reason=f"{number} {rules.format_date(date)}")
+    )  # fmt: skip
+    ctx.set_flow(None)
+    ctx.say(ctx.t("recognition_saved", id=initiative.id, number=esc(number), date=rules.format_date(date)))
 
 
 def _member_notice(

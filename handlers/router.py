@@ -65,6 +65,8 @@ async def route(ctx: Context) -> None:
         await _member_option(ctx)
     elif ctx.identity.flow == review.FLOW:
         await review.handle_reason_text(ctx)
+    elif ctx.identity.flow == review.RECOGNITION_FLOW:
+        await review.handle_recognition_text(ctx)
     else:
         draft = await wizard.active_draft(ctx)
         if draft is not None:

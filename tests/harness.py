@@ -232,7 +232,9 @@ async def answer(person: Person, prompt: str, reply: str | None = None, tap: str
         await person.send(reply)
 
 
-async def fill_up_to_summary(person: Person, *, type_label: str = "1.2 Giải pháp quản lý") -> None:
+async def fill_up_to_summary(
+    person: Person, *, type_label: str = "1.2 Giải pháp quản lý", recognised: bool = True
+) -> None:
     """Answer every step of a complete, eligible initiative (non-research type)."""
     await person.send("/new")
     await answer(person, "Tên sáng kiến", TITLE)
@@ -246,9 +248,12 @@ async def fill_up_to_summary(person: Person, *, type_label: str = "1.2 Giải ph
     await answer(person, "Lợi ích kinh tế:", "Giảm 30% thời gian xử lý hồ sơ, tiết kiệm giấy in.")
     await answer(person, "quy ra tiền", "15 triệu")
     await answer(person, "Lợi ích xã hội", "Người dân chờ ít hơn, hài lòng hơn với dịch vụ công.")
-    await answer(person, "đã được công nhận chưa", tap="Hội đồng sáng kiến")
-    await answer(person, "Số quyết định", "123/QĐ-BV")
-    await answer(person, "Ngày của quyết định", "20/12/2021")
+    if recognised:
+        await answer(person, "đã được công nhận chưa", tap="Hội đồng sáng kiến")
+        await answer(person, "Số quyết định", "123/QĐ-BV")
+        await answer(person, "Ngày của quyết định", "20/12/2021")
+    else:
+        await answer(person, "đã được công nhận chưa", tap="Bỏ qua")
     await answer(person, "Đồng tác giả", "Trần Văn Bình 30")
     await person.expect("Đã ghi tác giả", "Trần Văn Bình (30%)", "Gửi ảnh hoặc tệp")
     await person.send_document("bao-cao.pdf")
@@ -260,9 +265,9 @@ async def fill_up_to_summary(person: Person, *, type_label: str = "1.2 Giải ph
     await answer(person, "không trái với trật tự công cộng", tap="Tôi xác nhận")
 
 
-async def submit_initiative(person: Person) -> int:
+async def submit_initiative(person: Person, *, recognised: bool = True) -> int:
     """Go through the whole wizard and submit; returns the initiative's number."""
-    await fill_up_to_summary(person)
+    await fill_up_to_summary(person, recognised=recognised)
     summary = await person.expect("Tóm tắt sáng kiến")
     await person.tap("Gửi sáng kiến", summary)
     sent = await person.expect("Đã gửi sáng kiến")

@@ -289,3 +289,26 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await cast.admin.expect("Đã gỡ Mai Văn Hùng")
     await hung.send("/pending")
     await hung.expect("Bạn không có quyền")
+
+
+async def test_a_chair_records_the_recognition_decision_when_approving(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    son = Person(emulator, "Kiều Văn Sơn")
+    await register(son, name="Kiều Văn Sơn")
+    number = await submit_initiative(son, recognised=False)
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair_one.tap("Duyệt", card)
+    done = await cast.chair_one.expect(f"Đã duyệt sáng kiến #{number}")
+    await cast.chair_one.tap("Ghi quyết định công nhận", done)
+    kind = await cast.chair_one.expect(f"Sáng kiến #{number} được công nhận bởi ai")
+    await cast.chair_one.tap("Thủ trưởng", kind)
+    await cast.chair_one.expect("Gõ số quyết định và ngày")
+    await cast.chair_one.send("45/QĐ-CĐCS 15/03/2021")
+    await cast.chair_one.expect("trước 01/09/2021", "Gõ số quyết định và ngày")
+    await cast.chair_one.send("45/QĐ-CĐCS 15/03/2022")
+    await cast.chair_one.expect("Đã ghi quyết định công nhận 45/QĐ-CĐCS ngày 15/03/2022")
+    stored = await database.initiative(number)
+    assert (stored.recognition_kind, stored.recognition_decision_no) == ("head", "45/QĐ-CĐCS")
+    assert stored.recognition_date.isoformat() == "2022-03-15"
+    assert ("recognition_added", None) in await database.audit_actions(number)
