@@ -312,3 +312,27 @@ async def test_a_chair_records_the_recognition_decision_when_approving(
     assert (stored.recognition_kind, stored.recognition_decision_no) == ("head", "45/QĐ-CĐCS")
     assert stored.recognition_date.isoformat() == "2022-03-15"
     assert ("recognition_added", None) in await database.audit_actions(number)
+
+
+async def test_a_chair_who_blocked_the_bot_does_not_stop_the_other_chair(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    emulator.block_bot(cast.chair_two.user_id)
+    try:
+        thu = Person(emulator, "Đinh Thị Thu")
+        await register(thu, name="Đinh Thị Thu")
+        number = await submit_initiative(thu)
+        card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+        await cast.chair_one.tap("Duyệt", card)
+        await thu.expect(f"Sáng kiến #{number} «", "được duyệt")
+        statuses: dict[str, set[OutboxStatus]] = {}
+        while statuses.get(str(cast.chair_two.user_id)) != {OutboxStatus.BLOCKED}:
+            rows = await database.outbox(number)
+            statuses = {}
+            for row in rows:
+                statuses.setdefault(row.chat_id, set()).add(row.status)
+            await asyncio.sleep(0.05)
+        assert statuses[str(cast.chair_one.user_id)] == {OutboxStatus.SENT}
+        assert (await database.initiative(number)).status == Status.APPROVED
+    finally:
+        emulator.blocked.discard(cast.chair_two.user_id)

@@ -80,3 +80,70 @@ async def test_a_new_user_taps_through_registration_to_the_first_question(sandbo
         await expect(first_question.get_by_role("button", name="Dừng (giữ nháp)")).to_be_visible()
         await page.screenshot(path=os.environ.get("SANDBOX_SCREENSHOT", str(tmp_path / "sandbox.png")))
         await browser.close()
+
+
+async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox_url: str) -> None:
+    """The whole review loop as a new user plays it in the sandbox page: member, then chair, then member."""
+    if not HAVE_CHROMIUM:
+        if IN_CI:
+            pytest.fail("Chromium is required in CI (Debian package 'chromium')")
+        pytest.skip("Chromium not installed")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 780})
+        await page.goto(sandbox_url + "/")
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
+        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
+
+        last = page.locator(".msg.bot").last
+
+        async def tap(label: str, waiting_for: str) -> None:
+            await expect(last).to_contain_text(waiting_for)
+            await last.get_by_role("button", name=label).first.click()
+
+        async def say(text: str, waiting_for: str) -> None:
+            await expect(last).to_contain_text(waiting_for)
+            await page.get_by_label("Tin nhắn").fill(text)
+            await page.get_by_label("Tin nhắn").press("Enter")
+
+        await say("so y te", "Chọn công đoàn cơ sở")
+        await tap("[MẪU] Sở Y tế", "phù hợp")
+        await tap("Dùng tên: Trần Thị Bình", "Nhập họ và tên")
+        await expect(last).to_contain_text("Đăng ký xong")
+        await page.locator("#menu").get_by_role("button", name="📝 Sáng kiến mới").click()
+        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 1/18")
+        await tap("1.5 Giải pháp trong hoạt động công đoàn", "Bước 2/18")
+        await tap("Hoạt động công đoàn", "Bước 3/18")
+        await say("Sổ sách giấy, ghi chép thủ công, khó tổng hợp số liệu đoàn viên.", "Bước 4/18")
+        await say(
+            "Bước 1: lập bảng tính dùng chung. Bước 2: hướng dẫn tổ trưởng cập nhật. Điểm mới: số liệu tức thì.",
+            "Bước 5/18",
+        )
+        await say("1/10/2021", "Bước 6/18")
+        await tap("Đã áp dụng", "Bước 7/18")
+        await say("Công đoàn Sở Y tế", "Bước 8/18")
+        await tap("Bỏ qua", "Bước 9/18")
+        await say("Đoàn viên nắm thông tin nhanh, tổ trưởng đỡ mất thời gian.", "Bước 10/17")
+        await tap("Bỏ qua", "Bước 11/17")
+        await tap("Chỉ mình tôi", "Bước 12/15")
+        await tap("Bỏ qua", "Bước 13/15")
+        await tap("Không, không được bảo hộ", "Bước 14/15")
+        await tap("Tôi xác nhận", "Bước 15/15")
+        await tap("Gửi sáng kiến", "Tóm tắt sáng kiến")
+        await expect(last).to_contain_text("Đã gửi sáng kiến")
+
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
+        card = page.locator(".msg.bot").filter(has_text="Sổ tay điện tử cho tổ công đoàn").last
+        await expect(card).to_contain_text("chờ duyệt", timeout=15_000)
+        await card.get_by_role("button", name="✅ Duyệt").click()
+        await expect(page.locator(".msg.bot").filter(has_text="Đã duyệt sáng kiến").last).to_be_visible()
+        if os.environ.get("SANDBOX_SCREENSHOT"):
+            await page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"].replace(".png", "-chair.png"))
+
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
+        await expect(page.locator(".msg.bot").filter(has_text="đã được duyệt bởi Phạm Thu Hà").last).to_be_visible(
+            timeout=15_000
+        )
+        await browser.close()
