@@ -237,3 +237,9 @@ def check_recognition_date(date: dt.date, eligible_from: dt.date, today: dt.date
 def check_not_future(date: dt.date, today: dt.date) -> None:
     if date > today:
         raise InputError("err_date_future", {"date": format_date(date)})
+
+
+def check_birth_date(date: dt.date, today: dt.date) -> None:
+    """A working author: born at least 15 and at most 100 years ago."""
+    if not today.year - 100 <= date.year <= today.year - 15:
+        raise InputError("err_birth_date", {"date": format_date(date)})

@@ -291,6 +291,8 @@ def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
         rules.check_first_application(date, ctx.campaign.eligible_from, ctx.campaign.eligible_until, today)
     elif step.date_rule == "recognised":
         rules.check_recognition_date(date, ctx.campaign.eligible_from, today)
+    elif step.date_rule == "birth":
+        rules.check_birth_date(date, today)
     else:
         rules.check_not_future(date, today)
     return date

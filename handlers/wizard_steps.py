@@ -53,7 +53,7 @@ class Step:
     choices: tuple[tuple[str, str], ...] = ()
     # TEXT: one-tap suggestions (catalog keys) that fill the answer.
     suggestions: tuple[str, ...] = ()
-    # DATE: which rule checks it ("applied", "recognised", "past").
+    # DATE: which rule checks it ("applied", "recognised", "birth", "past").
     date_rule: str = "past"
     # A CHOICE value that is refused with an explanation (the ineligible answer).
     refused_value: str = ""
@@ -148,6 +148,22 @@ STEPS: tuple[Step, ...] = (
         decided_by="recognition_kind",
     ),
     Step("authors", Kind.AUTHORS),
+    Step("birth_date", Kind.DATE, "author_birth_date", optional=True, date_rule="birth"),
+    Step("job_title", Kind.TEXT, "author_job_title", optional=True, min_len=2, max_len=120),
+    Step(
+        "qualification",
+        Kind.TEXT,
+        "author_qualification",
+        optional=True,
+        min_len=2,
+        max_len=120,
+        suggestions=(
+            "suggest_qual_college",
+            "suggest_qual_bachelor",
+            "suggest_qual_master",
+            "suggest_qual_doctor",
+        ),
+    ),
     Step("attachments", Kind.FILES, optional=True),
     Step(
         "ip",

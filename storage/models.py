@@ -147,6 +147,10 @@ class Initiative(Base):
     recognition_kind: Mapped[str | None] = mapped_column(String(16))
     recognition_decision_no: Mapped[str | None] = mapped_column(String(100))
     recognition_date: Mapped[dt.date | None] = mapped_column(Date)
+    # The submitting author's details for the council's form (optional wizard steps).
+    author_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    author_job_title: Mapped[str | None] = mapped_column(String(120))
+    author_qualification: Mapped[str | None] = mapped_column(String(120))
     declared_no_ip: Mapped[bool | None] = mapped_column(Boolean)
     declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
 
@@ -157,6 +161,10 @@ class Initiative(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # Entry on the national portal (status reported): when, by whom, the portal's reference if given.
+    reported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    portal_reference: Mapped[str | None] = mapped_column(String(100))
     # The answers as they were at the last submission, to show chairs what changed on resubmission.
     submitted_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

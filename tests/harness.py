@@ -255,7 +255,11 @@ async def fill_up_to_summary(
     else:
         await answer(person, "đã được công nhận chưa", tap="Bỏ qua")
     await answer(person, "Đồng tác giả", "Trần Văn Bình 30")
-    await person.expect("Đã ghi tác giả", "Trần Văn Bình (30%)", "Gửi ảnh hoặc tệp")
+    await person.expect("Đã ghi tác giả", "Trần Văn Bình (30%)", "Ngày sinh")
+    await person.send("12/05/1985")
+    await answer(person, "Chức danh", "Chuyên viên")
+    await answer(person, "Trình độ chuyên môn", tap="Thạc sĩ")
+    await person.expect("Gửi ảnh hoặc tệp")
     await person.send_document("bao-cao.pdf")
     await person.expect("Đã nhận bao-cao.pdf (1/10)")
     await person.send_photo()

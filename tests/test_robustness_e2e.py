@@ -21,9 +21,9 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     victim = Person(emulator, "Nạn Nhân Một")
     await register(victim, name="Nạn Nhân Một")
     await victim.send("/new")
-    await victim.expect("Bước 1/18")
+    await victim.expect("Bước 1/21")
     await victim.send(TITLE)
-    await victim.expect("Bước 2/18")
+    await victim.expect("Bước 2/21")
     [victims_draft] = await database.initiatives_of(victim.user_id)
 
     attacker = Person(emulator, "Kẻ Lạ")
@@ -31,7 +31,7 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     await attacker.expect("Không tìm thấy CĐCS có mã «" + "X" * 32 + "»")
     await register(attacker, name="Kẻ Lạ Mặt")
     await attacker.send("/new")
-    question = await attacker.expect("Bước 1/18")
+    question = await attacker.expect("Bước 1/21")
     payloads = [
         *FORGED_PAYLOADS,
         f"w:{victims_draft.id}:title:<",

@@ -34,7 +34,7 @@ async def test_migrations_create_every_table_and_are_idempotent(database_url: st
     await engine.dispose()
     assert {"branch", "branch_quota", "member", "member_role", "identity", "initiative", "author", "attachment",
             "audit_event", "processed_update", "outbox", "chair_invite"} <= tables  # fmt: skip
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
