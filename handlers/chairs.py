@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.context import Context, esc
 from handlers.events import Option
-from handlers.review import refuse
-from handlers.roles import is_admin
+from handlers.roles import is_admin, refuse
 from storage import queries
 from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
 

@@ -60,10 +60,16 @@ class Option:
 
 @dataclass(frozen=True)
 class OutgoingFile:
-    """A file the platform already holds (re-sent by its platform file id)."""
+    """A file to send: one the platform already holds (by its file id), or generated `content`."""
 
     file_id: str
     kind: str  # "photo" or "document"
+    content: bytes | None = None
+    file_name: str = ""
+
+    @classmethod
+    def generated(cls, file_name: str, content: bytes) -> OutgoingFile:
+        return cls(file_id="", kind="document", content=content, file_name=file_name)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,9 @@ class Reply:
     file: OutgoingFile | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The reply as stored in the outbox."""
+        """The reply as stored in the outbox (generated files are sent directly, never queued)."""
+        if self.file is not None and self.file.content is not None:
+            raise ValueError("generated files are not stored in the outbox")
         return {
             "text": self.text,
             "options": [[[o.label, o.payload] for o in row] for row in self.options],

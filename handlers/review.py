@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from handlers import answers, rules
+from handlers import answers, paperwork, rules
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
-from handlers.roles import can_review, can_view, chaired_branch_ids, is_admin
+from handlers.roles import can_review, can_view, chaired_branch_ids, is_admin, refuse
 from handlers.rules import InputError
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import queries
@@ -68,6 +68,7 @@ def review_card(ctx: Context, initiative: Initiative, changed: list[str] | None 
     options = (
         (Option(ctx.t("btn_approve"), f"{payload}:a"), Option(ctx.t("btn_changes"), f"{payload}:c")),
         (Option(ctx.t("btn_reject"), f"{payload}:r"), Option(ctx.t("btn_details"), f"{payload}:d")),
+        (Option(ctx.t("btn_forms"), f"{payload}:w"),),
     )
     return Reply(text=text, options=options)
 
@@ -106,23 +107,6 @@ def local_time(ctx: Context, value: dt.datetime) -> str:
     return aware.astimezone(ctx.campaign.tz).strftime("%H:%M %d/%m/%Y")
 
 
-def refuse(ctx: Context, initiative_id: int | None, what: str) -> None:
-    """A polite refusal that reveals nothing, with the attempt logged and audited."""
-    member_id = ctx.member.id if ctx.member else None
-    log.warning(
-        "refused %s by %s:%s (member %s)", what, ctx.identity.platform, ctx.identity.platform_user_id, member_id
-    )
-    ctx.session.add(
-        AuditEvent(
-            initiative_id=initiative_id if initiative_id and initiative_id > 0 else None,
-            actor_member_id=member_id,
-            action="refused",
-            reason=what[:200],
-        )
-    )
-    ctx.say(ctx.t("review_not_allowed"))
-
-
 async def _load(ctx: Context, raw_id: str) -> Initiative | None:
     return await queries.initiative_by_id(ctx.session, int(raw_id)) if raw_id.isdigit() else None
 
@@ -150,6 +134,9 @@ async def handle_option(ctx: Context) -> None:
         return
     elif parts[0] == "rv" and action == "d":
         _details(ctx, initiative)
+        return
+    elif parts[0] == "rv" and action == "w":
+        ctx.replies.extend(paperwork.form_replies(ctx, initiative))
         return
     elif parts[0] == "rv" and action == "g":
         _ask_recognition_kind(ctx, initiative)
@@ -300,7 +287,10 @@ def _member_notice(
         "reason": esc(reason or ""),
     }
     if status == Status.APPROVED:
-        return Reply(text=ctx.t("notify_approved", portal=esc(ctx.campaign.portal_url), **params))
+        return Reply(
+            text=ctx.t("notify_approved", portal=esc(ctx.campaign.portal_url), **params),
+            options=((paperwork.portal_button(ctx, initiative.id),),),
+        )
     if status == Status.CHANGES_REQUESTED:
         return Reply(
             text=ctx.t("notify_changes", **params),

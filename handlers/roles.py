@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from handlers.context import Context
-from storage.models import Initiative, Role
+from storage.models import AuditEvent, Initiative, Role
+
+log = logging.getLogger(__name__)
 
 
 def is_admin(ctx: Context) -> bool:
@@ -25,3 +29,20 @@ def can_review(ctx: Context, initiative: Initiative) -> bool:
 
 def can_view(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and (initiative.member_id == ctx.member.id or can_review(ctx, initiative))
+
+
+def refuse(ctx: Context, initiative_id: int | None, what: str) -> None:
+    """A polite refusal that reveals nothing, with the attempt logged and audited."""
+    member_id = ctx.member.id if ctx.member else None
+    log.warning(
+        "refused %s by %s:%s (member %s)", what, ctx.identity.platform, ctx.identity.platform_user_id, member_id
+    )
+    ctx.session.add(
+        AuditEvent(
+            initiative_id=initiative_id if initiative_id and initiative_id > 0 else None,
+            actor_member_id=member_id,
+            action="refused",
+            reason=what[:200],
+        )
+    )
+    ctx.say(ctx.t("review_not_allowed"))

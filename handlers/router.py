@@ -6,7 +6,7 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-from handlers import chairs, my_initiatives, registration, review, wizard
+from handlers import chairs, my_initiatives, paperwork, registration, review, wizard
 from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
@@ -116,6 +116,12 @@ async def _member_command(ctx: Context, command: str) -> None:
         await review.pending(ctx)
     elif command == "history":
         await review.history(ctx)
+    elif command == "export":
+        await paperwork.export(ctx)
+    elif command == "docx":
+        await paperwork.docx(ctx)
+    elif command == "entered":
+        await paperwork.entered(ctx)
     elif command == "invite_chair":
         await chairs.invite_chair(ctx)
     elif command == "chairs":
@@ -138,6 +144,8 @@ async def _member_option(ctx: Context) -> None:
         await _wizard_option(ctx, payload)
     elif payload.startswith(("rv:", "rr:")):
         await review.handle_option(ctx)
+    elif payload.startswith("pt:"):
+        await paperwork.handle_option(ctx)
     elif payload.startswith("ch:"):
         await chairs.handle_option(ctx)
     else:

@@ -6,7 +6,7 @@ conversation, so a restart (or another channel) resumes exactly there.
 
 from __future__ import annotations
 
-from handlers import answers, review, rules
+from handlers import answers, paperwork, review, rules
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option
 from handlers.rules import InputError
@@ -452,3 +452,4 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(ctx.member.branch.name)), menu=True)
     if not chairs:
         ctx.say(ctx.t("submitted_no_chair"))
+    ctx.replies.extend(paperwork.form_replies(ctx, draft))

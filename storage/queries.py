@@ -366,3 +366,39 @@ async def valid_chair_invite(session: AsyncSession, token: str, now: dt.datetime
         .where(ChairInvite.token == token, ChairInvite.used_at.is_(None), ChairInvite.expires_at > now)
         .options(selectinload(ChairInvite.branch))
     )
+
+
+# --- paperwork -------------------------------------------------------------------------------------
+
+
+async def report_data(
+    session: AsyncSession, branch_ids: set[int] | None
+) -> tuple[Sequence[Branch], Sequence[Initiative]]:
+    """The branches (with quotas) and all their initiatives, for reports; every branch when None."""
+    branches = select(Branch).options(selectinload(Branch.quotas)).order_by(Branch.code)
+    initiatives = select(Initiative).options(
+        *_FULL, selectinload(Initiative.branch), selectinload(Initiative.decided_by)
+    )
+    if branch_ids is not None:
+        branches = branches.where(Branch.id.in_(branch_ids))
+        initiatives = initiatives.where(Initiative.branch_id.in_(branch_ids))
+    return (await session.scalars(branches)).all(), (await session.scalars(initiatives.order_by(Initiative.id))).all()
+
+
+async def mark_reported(
+    session: AsyncSession, initiative_id: int, actor: Member, reference: str | None, now: dt.datetime
+) -> bool:
+    """Approved → reported (entered on the national portal); False if it was not approved (any more)."""
+    result = await session.execute(
+        update(Initiative)
+        .where(Initiative.id == initiative_id, Initiative.status == Status.APPROVED)
+        .values(status=Status.REPORTED, reported_at=now, reported_by_member_id=actor.id, portal_reference=reference)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        AuditEvent(initiative_id=initiative_id, actor_member_id=actor.id, action="reported",
+                   from_status=Status.APPROVED, to_status=Status.REPORTED, reason=reference)
+    )  # fmt: skip
+    return True

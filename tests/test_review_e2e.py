@@ -63,7 +63,9 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     cards = [await chair.expect(f"Sáng kiến #{number} chờ duyệt", "Nguyễn Thị Hoa", "Tệp đính kèm: 2")
              for chair in (cast.chair_one, cast.chair_two)]  # fmt: skip
     for card in cards:
-        assert [b["text"] for b in card.buttons()] == ["✅ Duyệt", "✏️ Yêu cầu bổ sung", "❌ Từ chối", "📄 Chi tiết"]
+        assert [b["text"] for b in card.buttons()] == [
+            "✅ Duyệt", "✏️ Yêu cầu bổ sung", "❌ Từ chối", "📄 Chi tiết", "📝 Đơn & mô tả (Word)"
+        ]  # fmt: skip
     await cast.other_chair.settle()
     assert not any(f"#{number} chờ duyệt" in text for text in cast.other_chair.bot_texts())
     stale_approve = cards[1].button("Duyệt")["callback_data"]

@@ -31,6 +31,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BotCommand,
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -284,6 +285,9 @@ class TelegramChannel:
         markup = _markup(reply)
         if reply.file is not None:
             caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
+            if reply.file.content is not None:
+                upload = BufferedInputFile(reply.file.content, filename=reply.file.file_name)
+                return await self.bot.send_document(chat_id, upload, caption=caption, reply_markup=markup)
             if reply.file.kind == "photo":
                 return await self.bot.send_photo(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)
             return await self.bot.send_document(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)

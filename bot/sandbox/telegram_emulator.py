@@ -188,6 +188,7 @@ class TelegramEmulator:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._delivered: list[dict[str, Any]] = []
         self.blocked: set[int] = set()
+        self.files: dict[str, bytes] = {}
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._seq = 0
@@ -632,8 +633,15 @@ class TelegramEmulator:
     async def _send_file(self, bot: BotState, params: dict[str, Any], field: str) -> Any:
         chat_id = self._chat_id(params)
         file_id = params[field]
+        name = None
+        if isinstance(file_id, dict):  # an upload: keep its bytes, as Telegram keeps the file
+            name, content = file_id["file_name"], file_id["content"]
+            if not content:
+                raise BotApiError(400, "Bad Request: file must be non-empty")
+            file_id = f"UP{next(self._file_ids)}"
+            self.files[file_id] = content
         if not isinstance(file_id, str) or not file_id:
-            raise BotApiError(400, f"Bad Request: emulator accepts {field} as a file_id only")
+            raise BotApiError(400, f"Bad Request: {field} must be a file_id or an upload")
         caption = params.get("caption", "")
         if caption:
             self._check_text(caption, params.get("parse_mode"), limit=1024, what="caption")
@@ -642,6 +650,8 @@ class TelegramEmulator:
         stored.reply_markup = self._check_markup(params.get("reply_markup"))
         if field == "document":
             stored.document = {"file_id": file_id, "file_unique_id": "U" + file_id}
+            if name:
+                stored.document |= {"file_name": name, "file_size": len(self.files[file_id])}
         else:
             stored.photo = [{"file_id": file_id, "file_unique_id": "U" + file_id, "width": 1280, "height": 960}]
         await self._store(stored)

@@ -1,0 +1,101 @@
+"""Paperwork done by the bot: the Excel report (`/export`), the council's Word forms (`/docx`), and
+marking an approved initiative as entered on the national portal (`/entered`, or the notice's button)."""
+
+from __future__ import annotations
+
+from handlers.context import Context, esc
+from handlers.events import Option, OutgoingFile, Reply
+from handlers.reports import excel, forms
+from handlers.reports.scope import parse_filter
+from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
+from handlers.rules import InputError, clean_text
+from storage import queries
+from storage.models import Initiative, Status
+
+
+def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
+    """The two council documents as files, ready to send to the person asking."""
+    request_name, description_name = forms.file_names(initiative)
+    return [
+        Reply(
+            text=ctx.t("docx_request_caption", id=initiative.id),
+            file=OutgoingFile.generated(request_name, forms.request_form(initiative, ctx.campaign)),
+        ),
+        Reply(
+            text=ctx.t("docx_description_caption", id=initiative.id),
+            file=OutgoingFile.generated(description_name, forms.description(initiative, ctx.campaign)),
+        ),
+    ]
+
+
+def portal_button(ctx: Context, initiative_id: int) -> Option:
+    return Option(ctx.t("btn_mark_entered"), f"pt:{initiative_id}")
+
+
+async def export(ctx: Context) -> None:
+    """`/export [p1|p2] [status] [d/m/yyyy-d/m/yyyy]`: admins get the province, chairs their branches."""
+    branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
+    if branch_ids is not None and not branch_ids:
+        refuse(ctx, None, "/export")
+        return
+    try:
+        report_filter = parse_filter(ctx.event.args, ctx.campaign)
+    except InputError as error:
+        ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
+        return
+    branches, initiatives = await queries.report_data(ctx.session, branch_ids)
+    content = excel.build_workbook(ctx.campaign, branches, initiatives, report_filter)
+    stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
+    scope = "tinh" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
+    ctx.replies.append(
+        Reply(
+            text=ctx.t("export_ready", branches=len(branches), filter=esc(report_filter.describe() or ctx.t("none"))),
+            file=OutgoingFile.generated(f"sang-kien-{scope}-{stamp}.xlsx", content),
+        )
+    )
+
+
+async def _viewable(ctx: Context, raw: str, what: str) -> Initiative | None:
+    raw = raw.strip().lstrip("#")
+    initiative = await queries.initiative_by_id(ctx.session, int(raw)) if raw.isdigit() else None
+    if initiative is None or not can_view(ctx, initiative) or initiative.status == Status.DRAFT:
+        refuse(ctx, int(raw) if raw.isdigit() else None, what)
+        return None
+    return initiative
+
+
+async def docx(ctx: Context, raw_id: str | None = None) -> None:
+    """`/docx <id>`: the author, the branch's chairs and admins get the two forms."""
+    raw = ctx.event.args if raw_id is None else raw_id
+    if not raw.strip():
+        ctx.say(ctx.t("docx_usage"))
+        return
+    initiative = await _viewable(ctx, raw, "/docx")
+    if initiative is not None:
+        ctx.replies.extend(form_replies(ctx, initiative))
+
+
+async def entered(ctx: Context, raw_id: str | None = None, reference_text: str = "") -> None:
+    """`/entered <id> [portal reference]`, or the button on the approval notice."""
+    raw, _, reference = ctx.event.args.strip().partition(" ") if raw_id is None else (raw_id, "", reference_text)
+    if not raw:
+        ctx.say(ctx.t("entered_usage"))
+        return
+    initiative = await _viewable(ctx, raw, "/entered")
+    if initiative is None:
+        return
+    assert ctx.member is not None
+    try:
+        reference_value = clean_text(reference, min_len=1, max_len=100) if reference.strip() else None
+    except InputError as error:
+        ctx.say("⚠️ " + ctx.t(error.key, **error.params))
+        return
+    if await queries.mark_reported(ctx.session, initiative.id, ctx.member, reference_value, ctx.now()):
+        ctx.say(ctx.t("entered_done", id=initiative.id, title=esc(initiative.title)))
+    else:
+        ctx.say(ctx.t("entered_not_approved", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
+
+
+async def handle_option(ctx: Context) -> None:
+    """pt:<id> — "entered on the portal" from the approval notice."""
+    await entered(ctx, ctx.event.payload.split(":", 1)[1])
