@@ -95,6 +95,46 @@ def invite_chair(branch_code: str) -> None:
     click.echo(asyncio.run(link_for(payload)))
 
 
+@main.command("export")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .xlsx file to write.")
+@click.option("--phase", default=None, help="Only initiatives approved in this phase (its code, e.g. p1).")
+@click.option("--status", default=None, help="Only this status (submitted, approved, rejected, reported, …).")
+@click.option("--from", "date_from", default=None, help="Submitted on or after this date (d/m/yyyy).")
+@click.option("--to", "date_to", default=None, help="Submitted on or before this date (d/m/yyyy).")
+def export(out_path: str, phase: str | None, status: str | None, date_from: str | None, date_to: str | None) -> None:
+    """Write the province's Excel report (the same workbook as /export in the chat)."""
+    config = _load()
+    from bot.app import open_database
+    from handlers.reports.excel import build_workbook
+    from handlers.reports.scope import parse_filter
+    from handlers.rules import InputError
+    from storage import queries
+    from storage.engine import session_factory
+
+    words = [w for w in (phase, status) if w]
+    if date_from or date_to:
+        words.append(f"{date_from or '1/1/1900'}-{date_to or '31/12/2999'}")
+    try:
+        report_filter = parse_filter(" ".join(words), config.campaign)
+    except InputError as error:
+        click.echo(f"Bad filter: {error.key} {error.params}", err=True)
+        sys.exit(2)
+
+    async def build() -> bytes:
+        engine = await open_database(config)
+        try:
+            async with session_factory(engine)() as session:
+                branches, initiatives = await queries.report_data(session, None)
+                return build_workbook(config.campaign, branches, initiatives, report_filter)
+        finally:
+            await engine.dispose()
+
+    content = asyncio.run(build())
+    with open(out_path, "wb") as handle:
+        handle.write(content)
+    click.echo(f"wrote {out_path} ({len(content)} bytes)")
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

@@ -1,0 +1,227 @@
+"""The Excel report and the Word forms, built from a real database and read back with their libraries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from bot.config import Config
+from handlers.reports import excel, forms
+from handlers.reports.scope import ReportFilter, parse_filter
+from storage import queries
+from storage.engine import create_engine, session_factory, upgrade_database
+from storage.models import Attachment, Initiative, Status
+from tests.harness import SAMPLE_BRANCHES
+
+pytestmark = pytest.mark.asyncio
+UTC = dt.UTC
+
+
+def at(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def seeded(database_url: str):
+    """Branch A (MAU001, quotas p1=1 p2=2) and B (MAU002, p1=2 p2=3) with initiatives in every state."""
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        a = await queries.branch_by_code(session, "MAU001")
+        b = await queries.branch_by_code(session, "MAU002")
+        hoa = await queries.register_member(
+            session, await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi"), "Nguyễn Thị Hoa", a
+        )
+        tam = await queries.register_member(
+            session, await queries.get_or_create_identity(session, "telegram", "2", "2", "", "vi"), "Lê Văn Tám", b
+        )
+
+        def make(member, branch, title, status, decided=None, submitted=None, **fields) -> Initiative:
+            submitted = submitted or at(2022, 3, 1)
+            initiative = Initiative(
+                member_id=member.id, branch_id=branch.id, status=status, title=title, type_code="1.2",
+                field="Y tế", problem="Cách làm cũ mất thời gian.", solution="Bước 1, bước 2; điểm mới.",
+                first_applied_on=dt.date(2021, 10, 15), application_kind="applied",
+                application_place="Khoa Khám bệnh", social_benefit="Người dân hài lòng.",
+                submitted_at=None if status == Status.DRAFT else submitted, decided_at=decided,
+                decided_by_member_id=tam.id if decided else None, **fields,
+            )  # fmt: skip
+            queries.replace_authors(initiative, [(member.full_name, 100, member.id)])
+            session.add(initiative)
+            return initiative
+
+        i1 = make(hoa, a, "Số hoá hồ sơ một cửa", Status.APPROVED, at(2022, 4, 10),
+                  economic_benefit="Giảm 30% thời gian.", economic_amount_vnd=15_000_000,
+                  recognition_kind="council", recognition_decision_no="123/QĐ-BV",
+                  recognition_date=dt.date(2021, 12, 20), author_birth_date=dt.date(1985, 5, 12),
+                  author_job_title="Chuyên viên", author_qualification="Thạc sĩ")  # fmt: skip
+        queries.replace_authors(i1, [("Nguyễn Thị Hoa", 70, hoa.id), ("Trần Văn Bình", 30, None)])
+        i1.attachments = [Attachment(platform="telegram", file_id="DOC1", kind="document", file_name="bao-cao.pdf")]
+        make(hoa, a, "Sổ tay điện tử", Status.REPORTED, at(2022, 7, 1), portal_reference="SK-0456")
+        make(hoa, a, "Chờ duyệt A", Status.SUBMITTED, submitted=at(2022, 8, 1))
+        make(hoa, a, "Nháp A", Status.DRAFT)
+        make(hoa, a, "Bị từ chối", Status.REJECTED, at(2022, 5, 2), decision_reason="Trùng lặp")
+        make(tam, b, "Phần mềm hẹn khám", Status.APPROVED, at(2023, 1, 5))
+        make(tam, b, "Cần bổ sung B", Status.CHANGES_REQUESTED, at(2023, 2, 1))
+        await session.flush()
+        ids = {"i1": i1.id, "a": a.id, "b": b.id}
+    yield sessions, ids
+    await engine.dispose()
+
+
+async def workbook(sessions, config: Config, branch_ids: set[int] | None, report_filter: ReportFilter | None = None):
+    report_filter = report_filter or ReportFilter()
+    async with sessions() as session:
+        branches, initiatives = await queries.report_data(session, branch_ids)
+    return load_workbook(io.BytesIO(excel.build_workbook(config.campaign, branches, initiatives, report_filter)))
+
+
+def column(sheet, header: str) -> list:
+    headers = [c.value for c in sheet[1]]
+    index = headers.index(header) + 1
+    return [row[0].value for row in sheet.iter_rows(min_row=2, min_col=index, max_col=index)]
+
+
+async def test_the_province_report_has_three_sheets_with_real_types_and_no_formulas(seeded, config: Config) -> None:
+    sessions, _ = seeded
+    book = await workbook(sessions, config, None)
+    assert book.sheetnames == ["Sáng kiến", "Tổng hợp theo CĐCS", "Nhập Cổng"]
+    sheet = book["Sáng kiến"]
+    assert column(sheet, "Tên sáng kiến") == [
+        "Số hoá hồ sơ một cửa", "Sổ tay điện tử", "Chờ duyệt A", "Bị từ chối", "Phần mềm hẹn khám", "Cần bổ sung B"
+    ], "every initiative but drafts, Vietnamese intact"  # fmt: skip
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:W7"
+    assert sheet.column_dimensions["B"].width == 40
+    first = dict(zip([c.value for c in sheet[1]], [c for c in sheet[2]], strict=True))
+    assert first["Ngày áp dụng lần đầu"].value == dt.datetime(2021, 10, 15)
+    assert first["Ngày áp dụng lần đầu"].number_format == "DD/MM/YYYY"
+    assert (
+        first["Giá trị làm lợi (đồng)"].value == 15_000_000 and first["Giá trị làm lợi (đồng)"].number_format == "#,##0"
+    )
+    assert first["Tác giả (tỷ lệ đóng góp)"].value == "Nguyễn Thị Hoa (70%); Trần Văn Bình (30%)"
+    assert first["Tác giả được ghi nhận"].value == "Nguyễn Thị Hoa"
+    assert first["Cơ quan công nhận"].value == "Hội đồng sáng kiến" and first["Số tệp đính kèm"].value == 1
+    assert first["Trạng thái"].value == "Đã duyệt" and first["Nhập Cổng"].value == "Chưa nhập"
+    assert column(sheet, "Nhập Cổng")[1] == "Đã nhập (SK-0456)"
+    assert column(sheet, "Lý do")[3] == "Trùng lặp"
+    for name in book.sheetnames:
+        for row in book[name].iter_rows():
+            for cell in row:
+                assert not (isinstance(cell.value, str) and cell.value.startswith("=")), "no formulas"
+
+
+async def test_summary_per_branch_matches_hand_computed_figures(seeded, config: Config) -> None:
+    sessions, _ = seeded
+    summary = (await workbook(sessions, config, None))["Tổng hợp theo CĐCS"]
+    assert [c.value for c in summary[1]] == [
+        "Mã CĐCS", "CĐCS", "Chỉ tiêu Giai đoạn 1", "Đã duyệt Giai đoạn 1", "Chỉ tiêu Giai đoạn 2",
+        "Đã duyệt Giai đoạn 2", "Tổng đã duyệt", "Tổng chỉ tiêu", "% chỉ tiêu", "Chờ duyệt", "Đang soạn", "Xếp hạng",
+    ]  # fmt: skip
+    rows = {row[0]: row[2:] for row in summary.iter_rows(min_row=2, values_only=True)}
+    # A: approved 10/04/2022 (phase 1) and reported 01/07/2022 (phase 2) of quota 1 + 2.
+    assert rows["MAU001"] == (1, 1, 2, 1, 2, 3, 66.7, 1, 1, 1)
+    # B: approved 05/01/2023 (phase 2) of quota 2 + 3; "changes requested" counts as in progress.
+    assert rows["MAU002"] == (2, 0, 3, 1, 1, 5, 20.0, 0, 1, 2)
+    assert rows["MAU003"][-4:-1] == (0.0, 0, 0)
+
+
+async def test_a_chair_report_holds_only_the_branch_and_filters_narrow_it(seeded, config: Config) -> None:
+    sessions, ids = seeded
+    book = await workbook(sessions, config, {ids["a"]})
+    assert set(column(book["Sáng kiến"], "CĐCS")) == {"[MẪU] Trường THPT Chuyên Hùng Vương"}
+    assert [row[0] for row in book["Tổng hợp theo CĐCS"].iter_rows(min_row=2, values_only=True)] == ["MAU001"]
+    assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa"]
+
+    phase_one = parse_filter("p1", config.campaign)
+    assert column((await workbook(sessions, config, None, phase_one))["Sáng kiến"], "Tên sáng kiến") == [
+        "Số hoá hồ sơ một cửa"
+    ]
+    rejected = parse_filter("rejected", config.campaign)
+    assert column((await workbook(sessions, config, None, rejected))["Sáng kiến"], "Tên sáng kiến") == ["Bị từ chối"]
+    august = parse_filter("1/8/2022-31/8/2022", config.campaign)
+    assert column((await workbook(sessions, config, None, august))["Sáng kiến"], "Tên sáng kiến") == ["Chờ duyệt A"]
+
+
+async def test_the_portal_sheet_follows_the_portal_and_loses_rows_once_entered(seeded, config: Config) -> None:
+    sessions, ids = seeded
+    portal = (await workbook(sessions, config, None))["Nhập Cổng"]
+    assert [c.value for c in portal[1]] == [
+        "Tên sáng kiến", "Loại / lĩnh vực", "Tóm tắt nội dung giải pháp", "Hiệu quả", "Giá trị làm lợi (đồng)",
+        "Ngày áp dụng lần đầu", "Cơ quan công nhận, số và ngày quyết định", "Tác giả (tỷ lệ đóng góp)",
+    ]  # fmt: skip
+    first = [c.value for c in portal[2]]
+    assert first[0] == "Số hoá hồ sơ một cửa" and first[1] == "1.2 Giải pháp quản lý / Y tế"
+    assert first[3] == "Giảm 30% thời gian.\nNgười dân hài lòng." and first[4] == 15_000_000
+    assert first[6] == "Hội đồng sáng kiến, 123/QĐ-BV, 20/12/2021"
+    assert column(portal, "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"]
+    async with sessions() as session, session.begin():
+        tam = await (await session.get(Initiative, ids["i1"])).awaitable_attrs.decided_by
+        assert await queries.mark_reported(session, ids["i1"], tam, "SK-0999", at(2022, 9, 1))
+        assert not await queries.mark_reported(session, ids["i1"], tam, None, at(2022, 9, 2))
+    book = await workbook(sessions, config, None)
+    assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Phần mềm hẹn khám"]
+    assert column(book["Sáng kiến"], "Nhập Cổng")[0] == "Đã nhập (SK-0999)"
+
+
+def paragraphs(content: bytes) -> list[str]:
+    return [p.text for p in Document(io.BytesIO(content)).paragraphs if p.text.strip()]
+
+
+def in_order(texts: list[str], fragments: list[str]) -> None:
+    position = 0
+    for fragment in fragments:
+        found = next((i for i in range(position, len(texts)) if fragment in texts[i]), None)
+        assert found is not None, f"{fragment!r} missing after paragraph {position}: {texts[position : position + 3]}"
+        position = found + 1
+
+
+async def test_the_recognition_request_follows_the_circular_and_leaves_blanks(seeded, config: Config) -> None:
+    sessions, ids = seeded
+    async with sessions() as session:
+        initiative = await queries.initiative_by_id(session, ids["i1"])
+    content = forms.request_form(initiative, config.campaign)
+    document = Document(io.BytesIO(content))
+    section = document.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297), "A4"
+    assert document.styles["Normal"].font.name == "Times New Roman"
+    in_order(paragraphs(content), [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "ĐƠN YÊU CẦU CÔNG NHẬN SÁNG KIẾN",
+        "Kính gửi: ……", "Tôi (chúng tôi) ghi tên dưới đây:",
+        "đề nghị xét công nhận sáng kiến: Số hoá hồ sơ một cửa", "Chủ đầu tư tạo ra sáng kiến",
+        "Lĩnh vực áp dụng sáng kiến: Y tế",
+        "áp dụng lần đầu hoặc áp dụng thử: 15/10/2021", "Mô tả bản chất của sáng kiến:", "Cách làm cũ mất thời gian.",
+        "Bước 1, bước 2; điểm mới.", "Những thông tin cần được bảo mật (nếu có): ……", "điều kiện cần thiết để áp dụng",
+        "theo ý kiến của tác giả:", "Lợi ích kinh tế: Giảm 30% thời gian.", "Giá trị làm lợi ước tính: 15.000.000 ₫",
+        "Lợi ích xã hội: Người dân hài lòng.", "kể cả áp dụng thử (nếu có): ……", "Danh sách những người đã tham gia",
+        "xin cam đoan mọi thông tin", "ngày …… tháng …… năm", "Người nộp đơn", "(Ký và ghi rõ họ tên)",
+    ])  # fmt: skip
+    authors = document.tables[0]
+    assert [c.text for c in authors.rows[0].cells][:2] == ["Số TT", "Họ và tên"]
+    assert [c.text for c in authors.rows[1].cells] == [
+        "1", "Nguyễn Thị Hoa", "12/05/1985", "[MẪU] Trường THPT Chuyên Hùng Vương", "Chuyên viên", "Thạc sĩ", "70%"
+    ]  # fmt: skip
+    assert [c.text for c in authors.rows[2].cells] == ["2", "Trần Văn Bình", "…………", "…………", "…………", "…………", "30%"]
+
+
+async def test_the_description_has_its_numbered_parts_and_blanks_for_missing_answers(seeded, config: Config) -> None:
+    sessions, ids = seeded
+    async with sessions() as session:
+        initiative = await queries.initiative_by_id(session, ids["i1"])
+    in_order(paragraphs(forms.description(initiative, config.campaign)), [
+        "MÔ TẢ SÁNG KIẾN", "1. Tên sáng kiến: Số hoá hồ sơ một cửa", "2. Lĩnh vực áp dụng sáng kiến: Y tế",
+        "3. Mô tả bản chất của sáng kiến:", "3.1. Tình trạng giải pháp đã biết:", "Cách làm cũ mất thời gian.",
+        "3.2. Nội dung giải pháp", "Bước 1, bước 2; điểm mới.", "3.3. Khả năng áp dụng",
+        "Áp dụng tại Khoa Khám bệnh từ ngày 15/10/2021.", "3.4. Hiệu quả", "Lợi ích kinh tế: Giảm 30% thời gian.",
+        "3.5. Tài liệu kèm theo:", "- bao-cao.pdf",
+    ])  # fmt: skip
+    initiative.field = None
+    initiative.application_place = None
+    texts = paragraphs(forms.description(initiative, config.campaign))
+    assert "2. Lĩnh vực áp dụng sáng kiến: ……………………………………………………" in texts
+    assert any(t.startswith("Áp dụng tại ……") for t in texts)
