@@ -109,6 +109,16 @@ class Person:
         self.cursor = message.seq
         return message
 
+    async def expect_file(self, name_part: str, timeout: float = 15.0) -> bytes:
+        """The next document the bot sends whose file name contains `name_part`; returns its bytes."""
+
+        def matches(message: StoredMessage) -> bool:
+            return bool(message.document and name_part in message.document.get("file_name", ""))
+
+        message = await self.emulator.wait_for(self.user_id, matches, after_seq=self.cursor, timeout=timeout)
+        self.cursor = message.seq
+        return self.emulator.files[message.document["file_id"]]
+
     def last_with_buttons(self) -> StoredMessage:
         for message in reversed(self.emulator.chat(self.user_id)):
             if message.from_bot and message.buttons():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import sys
 
 import pytest
 import pytest_asyncio
+from docx import Document
+from openpyxl import load_workbook
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.models import OutboxStatus, Status
@@ -338,3 +341,79 @@ async def test_a_chair_who_blocked_the_bot_does_not_stop_the_other_chair(
         assert (await database.initiative(number)).status == Status.APPROVED
     finally:
         emulator.blocked.discard(cast.chair_two.user_id)
+
+
+def sheet_column(content: bytes, sheet: str, header: str) -> list:
+    book = load_workbook(io.BytesIO(content))
+    headers = [c.value for c in book[sheet][1]]
+    index = headers.index(header)
+    return [row[index] for row in book[sheet].iter_rows(min_row=2, values_only=True)]
+
+
+async def test_word_forms_after_submission_on_request_and_from_the_card(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    nga = Person(emulator, "Tạ Thị Nga")
+    await register(nga, name="Tạ Thị Nga")
+    number = await submit_initiative(nga)
+    request = Document(io.BytesIO(await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
+    assert any("ĐƠN YÊU CẦU CÔNG NHẬN SÁNG KIẾN" in p.text for p in request.paragraphs)
+    assert request.tables[0].rows[1].cells[1].text == "Tạ Thị Nga"
+    assert request.tables[0].rows[1].cells[2].text == "12/05/1985"
+    description = Document(io.BytesIO(await nga.expect_file(f"mo-ta-sang-kien-{number}.docx")))
+    assert any(p.text.startswith("1. Tên sáng kiến: Số hoá quy trình") for p in description.paragraphs)
+
+    await nga.send(f"/docx {number}")
+    await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
+    await nga.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair_one.tap("Đơn & mô tả", card)
+    await cast.chair_one.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    for outsider in (cast.outsider, cast.other_chair):
+        await outsider.send(f"/docx {number}")
+        await outsider.expect("Bạn không có quyền")
+
+
+async def test_exports_by_role_and_marking_portal_entry(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    yen = Person(emulator, "Hồ Thị Yến")
+    await register(yen, name="Hồ Thị Yến")
+    number = await submit_initiative(yen)
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair_one.tap("Duyệt", card)
+    notice = await yen.expect(f"Sáng kiến #{number} «", "được duyệt")
+
+    await cast.chair_one.send("/export")
+    report = await cast.chair_one.expect_file(".xlsx")
+    assert "Báo cáo Excel: 1 CĐCS" in cast.chair_one.bot_texts()[-1]
+    assert set(sheet_column(report, "Sáng kiến", "CĐCS")) == {"[MẪU] Bệnh viện Đa khoa tỉnh"}
+    assert number in sheet_column(report, "Sáng kiến", "Mã")
+    assert "Hồ Thị Yến (100%)" not in sheet_column(report, "Nhập Cổng", "Tác giả (tỷ lệ đóng góp)")
+    titles_to_enter = sheet_column(report, "Nhập Cổng", "Tên sáng kiến")
+    assert len(titles_to_enter) == sum(1 for s in sheet_column(report, "Sáng kiến", "Trạng thái") if s == "Đã duyệt")
+
+    await cast.other_chair.send("/export")
+    other = await cast.other_chair.expect_file(".xlsx")
+    assert number not in sheet_column(other, "Sáng kiến", "Mã"), "a chair never receives another branch's rows"
+    await cast.admin.send("/export approved")
+    province = await cast.admin.expect_file(".xlsx")
+    assert number in sheet_column(province, "Sáng kiến", "Mã")
+    assert len(sheet_column(province, "Tổng hợp theo CĐCS", "Mã CĐCS")) == 160
+    await yen.send("/export")
+    await yen.expect("Bạn không có quyền")
+    await cast.admin.send("/export giai-doan-9")
+    await cast.admin.expect("Không hiểu «giai-doan-9»")
+
+    await yen.tap("Đã nhập lên Cổng", notice)
+    await yen.expect(f"sáng kiến #{number}", "đã được nhập lên Cổng")
+    assert (await database.initiative(number)).status == Status.REPORTED
+    await cast.chair_one.send(f"/entered {number} SK-2022-0456")
+    await cast.chair_one.expect("chưa thể đánh dấu đã nhập Cổng")
+    await yen.send("/mine")
+    await yen.expect("Đã nhập Cổng")
+    await cast.chair_one.send("/export")
+    after = await cast.chair_one.expect_file(".xlsx")
+    index = sheet_column(after, "Sáng kiến", "Mã").index(number)
+    assert sheet_column(after, "Sáng kiến", "Trạng thái")[index] == "Đã nhập Cổng"
+    assert sheet_column(after, "Sáng kiến", "Nhập Cổng")[index] == "Đã nhập"

@@ -135,7 +135,12 @@ async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox
         await tap("Không, không được bảo hộ", "Bước 17/18")
         await tap("Tôi xác nhận", "Bước 18/18")
         await tap("Gửi sáng kiến", "Tóm tắt sáng kiến")
-        await expect(last).to_contain_text("Đã gửi sáng kiến")
+        await expect(page.locator(".msg.bot").filter(has_text="Đã gửi sáng kiến")).to_be_visible()
+        form = page.get_by_role("link", name="mo-ta-sang-kien-2.docx")
+        await expect(form).to_be_visible()
+        async with page.expect_download() as download:
+            await form.click()
+        assert (await download.value).suggested_filename == "mo-ta-sang-kien-2.docx"
 
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
         card = page.locator(".msg.bot").filter(has_text="Sổ tay điện tử cho tổ công đoàn").last

@@ -209,6 +209,7 @@ class TelegramEmulator:
         app.router.add_post("/_emu/send", self._client_send)
         app.router.add_post("/_emu/press", self._client_press)
         app.router.add_get("/_emu/chats/{chat_id}", self._client_poll)
+        app.router.add_get("/_emu/files/{file_id}", self._client_file)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -459,8 +460,11 @@ class TelegramEmulator:
             form = await request.post()
             for key, value in form.items():
                 params[key] = (
-                    value if isinstance(value, str) else {"file_name": value.filename, "size": len(value.file.read())}
+                    value if isinstance(value, str) else {"file_name": value.filename, "content": value.file.read()}
                 )
+        for key, value in list(params.items()):  # uploads referenced as attach://<field name>
+            if isinstance(value, str) and value.startswith("attach://") and value[9:] in params:
+                params[key] = params.pop(value[9:])
         for key, value in list(params.items()):
             if isinstance(value, str) and value[:1] in "{[":
                 with contextlib.suppress(json.JSONDecodeError):
@@ -706,6 +710,23 @@ class TelegramEmulator:
             return web.json_response({"error": "unknown message"}, status=404)
         query_id = await self.user_presses(user_id, message, str(body["data"]))
         return web.json_response({"callback_query_id": query_id})
+
+    async def _client_file(self, request: web.Request) -> web.Response:
+        """A file the bot uploaded (generated documents), for the sandbox page to download."""
+        file_id = request.match_info["file_id"]
+        content = self.files.get(file_id)
+        if content is None:
+            return web.json_response({"error": "unknown file"}, status=404)
+        name = next(
+            (m.document.get("file_name") for chat in self.messages.values() for m in chat
+             if m.document and m.document.get("file_id") == file_id),
+            file_id,
+        )  # fmt: skip
+        return web.Response(
+            body=content,
+            content_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     async def _client_poll(self, request: web.Request) -> web.Response:
         """Long poll: messages of the chat changed after `since` (new or edited), up to `timeout` s."""

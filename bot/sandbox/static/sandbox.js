@@ -32,6 +32,14 @@ function renderMessage(message) {
   if (message.from_bot) body.innerHTML = message.text;  // the emulator accepted it as Telegram HTML
   else body.textContent = message.document ? "📎 " + message.text : (message.photo ? "🖼 ảnh" : message.text);
   node.appendChild(body);
+  if (message.from_bot && message.document && message.document.file_name) {
+    const link = document.createElement("a");
+    link.href = "/_emu/files/" + encodeURIComponent(message.document.file_id);
+    link.textContent = message.document.file_name;
+    link.download = message.document.file_name;
+    link.className = "file";
+    node.appendChild(link);
+  }
   const markup = message.reply_markup || {};
   if (markup.inline_keyboard) {
     const box = document.createElement("div");
