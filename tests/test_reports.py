@@ -225,3 +225,23 @@ async def test_the_description_has_its_numbered_parts_and_blanks_for_missing_ans
     texts = paragraphs(forms.description(initiative, config.campaign))
     assert "2. Lĩnh vực áp dụng sáng kiến: ……………………………………………………" in texts
     assert any(t.startswith("Áp dụng tại ……") for t in texts)
+
+
+async def test_the_export_command_writes_the_province_workbook(seeded, database_url: str, tmp_path) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from tests.harness import ROOT
+
+    out = tmp_path / "bao-cao.xlsx"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "export", "--out", str(out), "--status", "approved", cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output = (await process.stdout.read()).decode()
+    assert await process.wait() == 0, output
+    book = load_workbook(out)
+    assert column(book["Sáng kiến"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"]
+    assert len(list(book["Tổng hợp theo CĐCS"].iter_rows(min_row=2))) == 160
