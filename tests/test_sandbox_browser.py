@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import Page, async_playwright, expect
 
 from tests.conftest import IN_CI
 from tests.harness import ROOT
@@ -52,17 +54,25 @@ async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     drain.cancel()
 
 
-async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def phone_page(url: str) -> AsyncIterator[Page]:
+    """The sandbox page in headless Chromium on a phone-size screen (required in CI, skipped elsewhere)."""
     if not HAVE_CHROMIUM:
         if IN_CI:
             pytest.fail("Chromium is required in CI (Debian package 'chromium')")
         pytest.skip("Chromium not installed")
-    from playwright.async_api import async_playwright, expect
-
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 390, "height": 780})
-        await page.goto(sandbox_url + "/")
+        await page.goto(url + "/")
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
+    async with phone_page(sandbox_url) as page:
         await expect(page.get_by_text("SANDBOX — dữ liệu mẫu")).to_be_visible()
         await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
 
@@ -79,21 +89,11 @@ async def test_a_new_user_taps_through_registration_to_the_first_question(sandbo
         await expect(first_question.get_by_text("Tên sáng kiến")).to_be_visible()
         await expect(first_question.get_by_role("button", name="Dừng (giữ nháp)")).to_be_visible()
         await page.screenshot(path=os.environ.get("SANDBOX_SCREENSHOT", str(tmp_path / "sandbox.png")))
-        await browser.close()
 
 
 async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox_url: str) -> None:
     """The whole review loop as a new user plays it in the sandbox page: member, then chair, then member."""
-    if not HAVE_CHROMIUM:
-        if IN_CI:
-            pytest.fail("Chromium is required in CI (Debian package 'chromium')")
-        pytest.skip("Chromium not installed")
-    from playwright.async_api import async_playwright, expect
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 390, "height": 780})
-        await page.goto(sandbox_url + "/")
+    async with phone_page(sandbox_url) as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
         await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
 
@@ -154,4 +154,3 @@ async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox
         await expect(page.locator(".msg.bot").filter(has_text="đã được duyệt bởi Phạm Thu Hà").last).to_be_visible(
             timeout=15_000
         )
-        await browser.close()
