@@ -306,8 +306,7 @@ async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef |
     if file.size_bytes and file.size_bytes > MAX_ATTACHMENT_BYTES:
         await ask(ctx, draft, ctx.t("err_file_too_big", max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)))
         return
-    queries.add_attachment(
-        draft,
+    draft.attachments.append(
         Attachment(
             platform=ctx.event.platform,
             file_id=file.file_id,

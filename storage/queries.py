@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import (
-    Attachment,
     AuditEvent,
     Author,
     Branch,
@@ -175,10 +174,6 @@ def replace_authors(initiative: Initiative, authors: list[tuple[str, int, int | 
         Author(position=index, full_name=name, share_percent=share, member_id=member_id)
         for index, (name, share, member_id) in enumerate(authors)
     ]
-
-
-def add_attachment(initiative: Initiative, attachment: Attachment) -> None:
-    initiative.attachments.append(attachment)
 
 
 def submit(

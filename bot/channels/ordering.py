@@ -48,6 +48,3 @@ class KeyedSequencer:
         """Wait for all submitted work (on shutdown)."""
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
-
-    def __len__(self) -> int:
-        return len(self._tails)

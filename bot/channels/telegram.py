@@ -235,9 +235,6 @@ class TelegramChannel:
             await self._sequencer.drain()
             await self.bot.session.close()
 
-    async def stop(self) -> None:
-        await self.dispatcher.stop_polling()
-
     async def _process(self, event: Event) -> list[Reply]:
         try:
             return await handle_event(self.services, event)
