@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.telegram import TelegramChannel, make_bot
+from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
 from bot.config import Config
 from bot.outbox import OutboxWorker, Sender
 from handlers.context import Services, utc_now
@@ -30,7 +31,7 @@ async def seed_sample_branches(services: Services) -> None:
     async with services.sessions() as session, session.begin():
         if await queries.branch_count(session) == 0:
             count = await queries.load_sample_branches(
-                session, services.config.resolve(services.config.settings.sample_branches)
+                session, services.config.resolve(services.config.settings.sample_branches), services.config.campaign
             )
             log.info("loaded %d sample branches", count)
 
@@ -42,17 +43,19 @@ def telegram_deep_link(username: str) -> Callable[[str], str]:
     return link
 
 
-async def run_telegram(config: Config, engine: AsyncEngine) -> None:
-    """Long polling plus the outbox worker, until cancelled."""
+async def run_telegram(config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    """Long polling plus the outbox worker, until cancelled. `clock` is replaced by the tests and the sandbox."""
     assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
     sessions = session_factory(engine)
     bot = make_bot(config.telegram_token, config.telegram_api_url)
     me = await bot.get_me()
     senders: dict[str, Sender] = {}
-    worker = OutboxWorker(sessions, senders, utc_now)
+    worker = OutboxWorker(sessions, senders, clock)
     services = Services(
         config=config,
         sessions=sessions,
+        clock=clock,
+        download=file_downloader(bot),
         deep_link=telegram_deep_link(me.username or ""),
         outbox_changed=worker.wake,
     )

@@ -135,6 +135,39 @@ def export(out_path: str, phase: str | None, status: str | None, date_from: str 
     click.echo(f"wrote {out_path} ({len(content)} bytes)")
 
 
+@main.command("import-branches")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_branches(path: str) -> None:
+    """Create or update branches and their quotas from an .xlsx or .csv file (all rows or none)."""
+    config = _load()
+    from pathlib import Path
+
+    from bot.app import open_database
+    from handlers.branch_admin import describe_problems
+    from handlers.i18n import catalog
+    from storage import branch_import
+    from storage.engine import session_factory
+
+    file = Path(path)
+    t = catalog(config.settings.language)
+
+    async def run_import(rows: list[branch_import.BranchRow]) -> branch_import.ImportResult:
+        engine = await open_database(config)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await branch_import.apply(session, rows)
+        finally:
+            await engine.dispose()
+
+    try:
+        rows = branch_import.parse(branch_import.read_rows(file.name, file.read_bytes()), config.campaign)
+        result = asyncio.run(run_import(rows))
+    except branch_import.ImportRejected as rejected:
+        click.echo(f"{file.name}: nothing imported.\n{describe_problems(t, rejected.problems)}", err=True)
+        sys.exit(1)
+    click.echo(f"{file.name}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

@@ -11,8 +11,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -83,17 +85,53 @@ class Campaign(_Frozen):
     def type_by_code(self, code: str) -> InitiativeType | None:
         return next((t for t in self.types if t.code == code), None)
 
+    def current_phase(self, today: dt.date) -> Phase:
+        """The phase running today; before the first, the first; after the last, the last."""
+        for phase in self.phases:
+            if today <= phase.end:
+                return phase
+        return self.phases[-1]
+
+    def phase_bounds(self, phase: Phase) -> tuple[dt.datetime, dt.datetime]:
+        """The phase as a half-open range of aware datetimes: local midnight of its first day to the day after."""
+        start = dt.datetime.combine(phase.start, dt.time(), self.tz)
+        end = dt.datetime.combine(phase.end + dt.timedelta(days=1), dt.time(), self.tz)
+        return start, end
+
+
+class Reminder(_Frozen):
+    """A scheduled reminder: when (cron, in the campaign's timezone) and what."""
+
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["digest", "countdown", "idle_drafts", "pending_reviews"]
+    cron: str
+    # countdown: the numbers of days before a phase ends on which groups are reminded.
+    days_before_end: tuple[int, ...] = (14, 7, 3, 1)
+    # idle_drafts / pending_reviews: how many days without progress before a nudge.
+    after_days: int = Field(default=3, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r} (e.g. '0 8 * * MON')")
+        return value
+
 
 class Settings(_Frozen):
     database_url: str = "sqlite+aiosqlite:///sangkien.db"
     language: str = Field(default="vi", pattern="^(vi|en)$")
     branches_per_page: int = Field(default=8, ge=3, le=20)
     sample_branches: str = "sample-data/branches.csv"
+    # No reminders or broadcasts are delivered between these local times; they wait until the end.
+    quiet_start: dt.time = dt.time(21, 0)
+    quiet_end: dt.time = dt.time(7, 0)
 
 
 class Config(_Frozen):
     campaign: Campaign
     settings: Settings = Settings()
+    reminders: tuple[Reminder, ...] = ()
     # From the environment only:
     telegram_token: str | None = None
     telegram_api_url: str | None = None
@@ -103,6 +141,13 @@ class Config(_Frozen):
     @property
     def database_url(self) -> str:
         return self.settings.database_url
+
+    @model_validator(mode="after")
+    def _unique_reminder_names(self) -> Config:
+        names = [r.name for r in self.reminders]
+        if len(set(names)) != len(names):
+            raise ValueError("reminders: each name must be unique")
+        return self
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative)
@@ -135,15 +180,18 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     bad_admin = next((a for a in admins if not a.lstrip("-").isdigit()), None)
     if bad_admin is not None:
         raise ConfigError(f"SANGKIEN_ADMINS: '{bad_admin}' is not a numeric Telegram user id")
-    unknown = set(raw) - {"campaign", "settings"}
+    unknown = set(raw) - {"campaign", "settings", "reminders"}
     if unknown:
-        raise ConfigError(f"{path}: unknown section '{sorted(unknown)[0]}' (expected [campaign] and [settings])")
+        raise ConfigError(
+            f"{path}: unknown section '{sorted(unknown)[0]}' (expected [campaign], [settings], [[reminders]])"
+        )
     if "campaign" not in raw:
         raise ConfigError(f"{path}: missing section 'campaign'")
     try:
         return Config(
             campaign=raw["campaign"],
             settings=settings,
+            reminders=raw.get("reminders", []),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "").rstrip("/") or None,
             admin_telegram_ids=admins,

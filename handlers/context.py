@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Campaign, Config
-from handlers.events import Event, Option, Reply
+from handlers.events import Event, FileRef, Option, Reply
 from handlers.i18n import Catalog, catalog
 from storage.models import Identity, Member, OutboxMessage
 
@@ -32,6 +32,10 @@ def _nothing() -> None:
     return None
 
 
+async def _no_download(file: FileRef) -> bytes:
+    raise RuntimeError("this runtime cannot download files")
+
+
 @dataclass(frozen=True)
 class Services:
     """Long-lived things a conversation needs; built once by the runtime (bot/app.py)."""
@@ -43,6 +47,8 @@ class Services:
     deep_link: Callable[[str], str] = _start_command
     # Called after a transaction that queued outbox messages commits (wakes the outbox worker).
     outbox_changed: Callable[[], None] = _nothing
+    # Fetches the bytes of a file a person sent (the platform keeps them; we keep only its id).
+    download: Callable[[FileRef], Awaitable[bytes]] = _no_download
 
 
 @dataclass
@@ -117,7 +123,7 @@ class Context:
         self.identity.flow_data = dict(data)
 
 
-MENU_KEYS = ("menu_new", "menu_drafts", "menu_mine", "menu_help")
+MENU_KEYS = ("menu_new", "menu_drafts", "menu_mine", "menu_progress", "menu_help")
 
 
 def main_menu_labels(t: Catalog) -> tuple[str, ...]:

@@ -68,8 +68,8 @@ class OutgoingFile:
     file_name: str = ""
 
     @classmethod
-    def generated(cls, file_name: str, content: bytes) -> OutgoingFile:
-        return cls(file_id="", kind="document", content=content, file_name=file_name)
+    def generated(cls, file_name: str, content: bytes, kind: str = "document") -> OutgoingFile:
+        return cls(file_id="", kind=kind, content=content, file_name=file_name)
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-from handlers import chairs, my_initiatives, paperwork, registration, review, wizard
+from handlers import branch_admin, chairs, my_initiatives, paperwork, progress, registration, review, wizard
 from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
+from handlers.roles import is_admin
 from storage import queries
 
-MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "help"), strict=True))
+MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
 
 
 async def handle_event(services: Services, event: Event) -> list[Reply]:
@@ -69,8 +70,11 @@ async def route(ctx: Context) -> None:
         await review.handle_recognition_text(ctx)
     else:
         draft = await wizard.active_draft(ctx)
-        if draft is not None:
+        spreadsheet_import = branch_admin.is_spreadsheet(ctx) and is_admin(ctx)
+        if draft is not None and not (spreadsheet_import and draft.current_step != "attachments"):
             await wizard.handle(ctx, draft)
+        elif spreadsheet_import:
+            await branch_admin.import_file(ctx)
         else:
             ctx.say(ctx.t("not_understood"), menu=True)
 
@@ -112,6 +116,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await my_initiatives.list_drafts(ctx)
     elif command == "mine":
         await my_initiatives.list_submissions(ctx)
+    elif command == "progress":
+        await progress.show(ctx)
     elif command == "pending":
         await review.pending(ctx)
     elif command == "history":
@@ -122,6 +128,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await paperwork.docx(ctx)
     elif command == "entered":
         await paperwork.entered(ctx)
+    elif command == "import":
+        await branch_admin.usage(ctx)
     elif command == "invite_chair":
         await chairs.invite_chair(ctx)
     elif command == "chairs":
@@ -148,6 +156,8 @@ async def _member_option(ctx: Context) -> None:
         await paperwork.handle_option(ctx)
     elif payload.startswith("ch:"):
         await chairs.handle_option(ctx)
+    elif payload == progress.FULL_RANKING_PAYLOAD:
+        await progress.full_ranking(ctx)
     else:
         ctx.say(ctx.t("err_stale_button"), menu=True)
 

@@ -17,10 +17,33 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """An aware datetime stored as UTC and read back aware, on SQLite as on PostgreSQL.
+
+    SQLite keeps the wall time it is given and drops the offset; normalising to UTC on the way in keeps
+    comparisons (phase bounds, due times) right whatever zone a caller's datetime is in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -76,7 +99,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(String(120))
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     branch: Mapped[Branch] = relationship()
     roles: Mapped[list[MemberRole]] = relationship(back_populates="member", cascade="all, delete-orphan")
 
@@ -111,8 +134,11 @@ class Identity(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
     flow: Mapped[str | None] = mapped_column(String(32))
     flow_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    # Set when a send to this account was refused (blocked the bot, account deleted): reminders and
+    # broadcasts skip it. Cleared when the person writes to the bot again.
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
     member: Mapped[Member | None] = relationship()
     __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
 
@@ -154,15 +180,15 @@ class Initiative(Base):
     declared_no_ip: Mapped[bool | None] = mapped_column(Boolean)
     declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
 
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
-    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The last decision: who, when, and the reason given (request changes / reject).
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     # Entry on the national portal (status reported): when, by whom, the portal's reference if given.
-    reported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reported_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     portal_reference: Mapped[str | None] = mapped_column(String(100))
     # The answers as they were at the last submission, to show chairs what changed on resubmission.
@@ -216,7 +242,7 @@ class AuditEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str | None] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class ProcessedUpdate(Base):
@@ -226,7 +252,7 @@ class ProcessedUpdate(Base):
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    processed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -254,15 +280,16 @@ class OutboxMessage(Base):
     edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     initiative_id: Mapped[int | None] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(32), default="notice")
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"), index=True)
     status: Mapped[OutboxStatus] = mapped_column(
         Enum(OutboxStatus, native_enum=False, length=16), default=OutboxStatus.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ChairInvite(Base):
@@ -274,8 +301,63 @@ class ChairInvite(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
-    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     branch: Mapped[Branch] = relationship()
+
+
+class ChatGroup(Base):
+    """A group chat the bot was added to; once linked, it receives its branch's (or the province's) digests."""
+
+    __tablename__ = "chat_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    # What the group follows: one branch, or the whole province (is_province); neither until linked.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id", ondelete="SET NULL"))
+    is_province: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # False once the bot is removed from the group (or the group is gone).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    branch: Mapped[Branch | None] = relationship()
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+
+class ReminderRun(Base):
+    """One period of one scheduled reminder, claimed by exactly one bot process (unique constraint).
+
+    `skipped` marks the baseline written on the first start: periods before the bot ever ran are not sent.
+    """
+
+    __tablename__ = "reminder_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (UniqueConstraint("reminder", "due_at"),)
+
+
+class Broadcast(Base):
+    """An admin's ad-hoc message to an audience; its outbox rows carry its id for the delivery report."""
+
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    # Where the delivery report goes: the admin's chat.
+    report_platform: Mapped[str] = mapped_column(String(16))
+    report_chat_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(200))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

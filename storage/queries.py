@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.config import Campaign
+from storage import branch_import
 from storage.models import (
     AuditEvent,
     Author,
     Branch,
-    BranchQuota,
     ChairInvite,
     Identity,
     Initiative,
@@ -56,19 +57,10 @@ async def branch_count(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(Branch)) or 0
 
 
-async def load_sample_branches(session: AsyncSession, csv_path: Path) -> int:
-    """Seed clearly-labelled sample branches (sandbox only). Columns: code, name, quota_<phase>..."""
-    with csv_path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        branch = Branch(code=row["code"], name=row["name"], is_sample=True)
-        branch.quotas = [
-            BranchQuota(phase_code=key.removeprefix("quota_"), quota=int(value))
-            for key, value in row.items()
-            if key.startswith("quota_") and value
-        ]
-        session.add(branch)
-    await session.flush()
+async def load_sample_branches(session: AsyncSession, path: Path, campaign: Campaign) -> int:
+    """Seed the clearly-labelled sample branches (sandbox, tests) from a spreadsheet in the import format."""
+    rows = branch_import.parse(branch_import.read_rows(path.name, await asyncio.to_thread(path.read_bytes)), campaign)
+    await branch_import.apply(session, rows, sample=True)
     return len(rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest_asyncio
 
 from bot.config import Config, load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import ROOT, TOKEN, BotProcess, Database, prepare_database
+from tests.harness import ROOT, TOKEN, BotProcess, Database, FakeClock, InProcessBot, local, prepare_database
 from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -84,5 +85,45 @@ async def bot_under_test(
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def database(bot_under_test: BotProcess) -> AsyncIterator[Database]:
     database = Database(bot_under_test.database_url)
+    yield database
+    await database.dispose()
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def live_bot(
+    request: pytest.FixtureRequest, emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InProcessBot]:
+    """The bot's runtime in the test's event loop with a controllable clock (20/04/2022 10:00, phase 1)."""
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('live')}/bot.db"
+    else:
+        database_url = request.getfixturevalue("postgres_server").create_database()
+    await prepare_database(database_url)
+    errors = _ErrorRecords()
+    logging.getLogger().addHandler(errors)
+    bot = InProcessBot(emulator, database_url, FakeClock(local(2022, 4, 20)))
+    await bot.start()
+    yield bot
+    await bot.stop()
+    logging.getLogger().removeHandler(errors)
+    assert not errors.records, f"the bot logged errors: {[r.getMessage() for r in errors.records]}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def live_database(live_bot: InProcessBot) -> AsyncIterator[Database]:
+    database = Database(live_bot.database_url)
     yield database
     await database.dispose()

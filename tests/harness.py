@@ -7,11 +7,18 @@ plays a different person, so tests do not share conversation state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import load_config
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
@@ -29,7 +36,9 @@ async def prepare_database(url: str) -> None:
     await upgrade_database(engine)
     async with session_factory(engine)() as session, session.begin():
         if await queries.branch_count(session) == 0:
-            await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+            await queries.load_sample_branches(
+                session, SAMPLE_BRANCHES, load_config(ROOT / "config.toml", environ={}).campaign
+            )
     await engine.dispose()
 
 
@@ -74,6 +83,62 @@ class BotProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+class FakeClock:
+    """A clock the test moves by hand (the bot's `Services.clock`); starts at `start`, aware UTC."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start.astimezone(dt.UTC)
+        self.listeners: list[Callable[[], None]] = []
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, when: dt.datetime) -> None:
+        self.now = when.astimezone(dt.UTC)
+        for listener in self.listeners:
+            listener()
+
+
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+    """A wall-clock time in the campaign's timezone (Asia/Ho_Chi_Minh)."""
+    return dt.datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+class InProcessBot:
+    """The bot's whole runtime (polling, outbox, scheduler) as a task in the test's event loop, with a
+    clock the test controls. `stop()` then `start()` is a restart: all state is in the database."""
+
+    def __init__(self, emulator: TelegramEmulator, database_url: str, clock: FakeClock) -> None:
+        self.emulator, self.database_url, self.clock = emulator, database_url, clock
+        self.task: asyncio.Task[None] | None = None
+        self.engine: AsyncEngine | None = None
+        self.config = load_config(
+            ROOT / "config.toml",
+            environ={
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_URL": emulator.url,
+                "DATABASE_URL": database_url,
+                "SANGKIEN_ADMINS": str(ADMIN_ID),
+            },
+        )
+
+    async def start(self) -> None:
+        from bot.app import open_database, run_telegram
+
+        polls_before = self.emulator.bots[TOKEN].polls
+        self.engine = await open_database(self.config)
+        self.task = asyncio.create_task(run_telegram(self.config, self.engine, self.clock))
+        await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=30)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+            await self.engine.dispose()
+
+
 class Person:
     """A simulated Telegram user: sends, taps buttons, and waits for what the bot shows them."""
 
@@ -90,6 +155,10 @@ class Person:
         await self.emulator.user_sends(
             self.user_id, document={"file_name": file_name, "mime_type": mime, "file_size": size}
         )
+
+    async def send_file(self, file_name: str, content: bytes) -> None:
+        """Send a real file (the bot can download its bytes)."""
+        await self.emulator.user_sends(self.user_id, document={"file_name": file_name, "content": content})
 
     async def send_photo(self) -> None:
         await self.emulator.user_sends(self.user_id, photo=True)

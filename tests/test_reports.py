@@ -26,13 +26,13 @@ def at(year: int, month: int, day: int) -> dt.datetime:
 
 
 @pytest.fixture
-async def seeded(database_url: str):
+async def seeded(database_url: str, config: Config):
     """Branch A (MAU001, quotas p1=1 p2=2) and B (MAU002, p1=2 p2=3) with initiatives in every state."""
     engine = create_engine(database_url)
     await upgrade_database(engine)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
-        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
         a = await queries.branch_by_code(session, "MAU001")
         b = await queries.branch_by_code(session, "MAU002")
         hoa = await queries.register_member(

@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bot.config import Config
 from storage import queries
-from storage.engine import create_engine, session_factory, upgrade_database
-from storage.models import AuditEvent, Identity, Initiative, Role, Status
+from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
+from storage.models import AuditEvent, Base, Identity, Initiative, Role, Status
 from tests.harness import SAMPLE_BRANCHES
 
 pytestmark = pytest.mark.asyncio
@@ -31,10 +35,13 @@ async def test_migrations_create_every_table_and_are_idempotent(database_url: st
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        drift = await connection.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
     await engine.dispose()
     assert {"branch", "branch_quota", "member", "member_role", "identity", "initiative", "author", "attachment",
-            "audit_event", "processed_update", "outbox", "chair_invite"} <= tables  # fmt: skip
-    assert version == "0003"
+            "audit_event", "processed_update", "outbox", "chair_invite", "chat_group", "reminder_run",
+            "broadcast"} <= tables  # fmt: skip
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert drift == [], "the models and the migrations disagree: write a migration"
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
@@ -54,9 +61,9 @@ async def test_an_update_is_claimed_once(sessions) -> None:
         assert not await queries.claim_update(session, "telegram", "1001")
 
 
-async def test_sample_branches_load_with_quotas_per_phase(sessions) -> None:
+async def test_sample_branches_load_with_quotas_per_phase(sessions, config: Config) -> None:
     async with sessions() as session, session.begin():
-        assert await queries.load_sample_branches(session, SAMPLE_BRANCHES) == 160
+        assert await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign) == 160
     async with sessions() as session:
         branch = await queries.branch_by_code(session, "mau002")
         assert branch is not None and branch.name.startswith("[MẪU]") and branch.is_sample
@@ -65,9 +72,9 @@ async def test_sample_branches_load_with_quotas_per_phase(sessions) -> None:
         assert await queries.branch_count(session) == 160
 
 
-async def test_one_identity_per_platform_account_and_member_registration(sessions) -> None:
+async def test_one_identity_per_platform_account_and_member_registration(sessions, config: Config) -> None:
     async with sessions() as session, session.begin():
-        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
         branch = await queries.branch_by_code(session, "MAU001")
         identity = await queries.get_or_create_identity(session, "telegram", "77", "77", "Hoa", "vi")
         again = await queries.get_or_create_identity(session, "telegram", "77", "77", "Hoa N.", "vi")
@@ -84,9 +91,9 @@ async def test_one_identity_per_platform_account_and_member_registration(session
             await session.commit()
 
 
-async def test_drafts_submissions_and_ownership(sessions) -> None:
+async def test_drafts_submissions_and_ownership(sessions, config: Config) -> None:
     async with sessions() as session, session.begin():
-        await queries.load_sample_branches(session, SAMPLE_BRANCHES)
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
         branch = await queries.branch_by_code(session, "MAU001")
         owner_identity = await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi")
         other_identity = await queries.get_or_create_identity(session, "telegram", "2", "2", "", "vi")

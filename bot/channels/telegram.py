@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router, methods
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
-COMMANDS = ("start", "new", "drafts", "mine", "help")
+COMMANDS = ("start", "new", "drafts", "mine", "progress", "help")
 _backoff = wait_exponential(multiplier=0.2, max=5)
 
 
@@ -135,6 +135,20 @@ def make_bot(token: str, api_url: str | None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     session.middleware(RetryMiddleware())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def file_downloader(bot: Bot) -> Callable[[FileRef], Awaitable[bytes]]:
+    """`Services.download` for Telegram: getFile, then the file's bytes (Telegram serves files up to 20 MB)."""
+
+    async def download(file: FileRef) -> bytes:
+        info = await bot.get_file(file.file_id)
+        if not info.file_path:
+            raise RuntimeError(f"Telegram gave no path for file {file.file_id}")
+        content = await bot.download_file(info.file_path)
+        assert content is not None
+        return content.read()
+
+    return download
 
 
 def _command(text: str) -> tuple[str, str]:
@@ -282,12 +296,11 @@ class TelegramChannel:
         markup = _markup(reply)
         if reply.file is not None:
             caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
-            if reply.file.content is not None:
-                upload = BufferedInputFile(reply.file.content, filename=reply.file.file_name)
-                return await self.bot.send_document(chat_id, upload, caption=caption, reply_markup=markup)
+            content = reply.file.content
+            file = BufferedInputFile(content, reply.file.file_name) if content is not None else reply.file.file_id
             if reply.file.kind == "photo":
-                return await self.bot.send_photo(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)
-            return await self.bot.send_document(chat_id, reply.file.file_id, caption=caption, reply_markup=markup)
+                return await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
+            return await self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
         chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
         for chunk in chunks[:-1]:
             await self.bot.send_message(chat_id, chunk)

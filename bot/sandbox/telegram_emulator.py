@@ -203,6 +203,7 @@ class TelegramEmulator:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._bot_api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._bot_file)
         app.router.add_get("/", self._page)
         app.router.add_static("/static/", STATIC_DIR)
         app.router.add_get("/_emu/personas", self._personas)
@@ -332,6 +333,11 @@ class TelegramEmulator:
                 payload["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_length(command)}]
         if document is not None:
             file_number = next(self._file_ids)
+            document = dict(document)
+            content = document.pop("content", None)
+            if content is not None:  # a real file the bot can download with getFile
+                self.files[f"DOC{file_number}"] = content
+                document["file_size"] = len(content)
             payload["document"] = {
                 "file_id": f"DOC{file_number}",
                 "file_unique_id": f"UDOC{file_number}",
@@ -666,6 +672,22 @@ class TelegramEmulator:
 
     async def _m_sendPhoto(self, bot: BotState, params: dict[str, Any]) -> Any:
         return await self._send_file(bot, params, "photo")
+
+    async def _m_getFile(self, bot: BotState, params: dict[str, Any]) -> Any:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise BotApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(self.files[file_id]),
+                "file_path": f"documents/{file_id}"}  # fmt: skip
+
+    async def _bot_file(self, request: web.Request) -> web.Response:
+        """Telegram's file download endpoint: /file/bot<token>/<file_path from getFile>."""
+        if request.match_info["token"] not in self.bots:
+            return web.Response(status=401)
+        content = self.files.get(request.match_info["path"].rsplit("/", 1)[-1])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
 
     async def _m_sendChatAction(self, bot: BotState, params: dict[str, Any]) -> Any:
         self._chat_id(params)

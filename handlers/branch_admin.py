@@ -1,0 +1,76 @@
+"""Admins load the branch list with quotas by sending a spreadsheet to the bot (`/import` explains how)."""
+
+from __future__ import annotations
+
+import logging
+
+from handlers.context import Context, esc
+from handlers.events import EventKind
+from handlers.i18n import Catalog
+from handlers.roles import is_admin, refuse
+from storage import branch_import
+from storage.branch_import import ImportRejected, Problem
+
+log = logging.getLogger(__name__)
+SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
+MAX_PROBLEMS_SHOWN = 15
+
+
+def is_spreadsheet(ctx: Context) -> bool:
+    file = ctx.event.file
+    return (
+        ctx.event.kind is EventKind.FILE
+        and file is not None
+        and (file.file_name or "").lower().endswith(SPREADSHEET_SUFFIXES)
+    )
+
+
+def describe_problems(t: Catalog, problems: list[Problem]) -> str:
+    """One line per problem, with its row (row 1 is the header), as the admin and the CLI show them."""
+    lines = []
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        message = t(problem.key, **problem.params)
+        lines.append(t("import_problem_row", row=problem.row, message=message) if problem.row else message)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(t("import_more_problems", count=len(problems) - MAX_PROBLEMS_SHOWN))
+    return "\n".join(lines)
+
+
+async def usage(ctx: Context) -> None:
+    if not is_admin(ctx):
+        refuse(ctx, None, "/import")
+        return
+    ctx.say(ctx.t("import_usage"))
+
+
+async def import_file(ctx: Context) -> None:
+    """An admin sent a .csv or .xlsx: import it whole, or explain every bad row and change nothing."""
+    file = ctx.event.file
+    assert file is not None
+    if not is_admin(ctx):
+        refuse(ctx, None, "import branches")
+        return
+    if file.size_bytes and file.size_bytes > branch_import.MAX_FILE_BYTES:
+        problems = [Problem(0, "import_err_too_big", {"limit_mb": branch_import.MAX_FILE_BYTES // (1024 * 1024)})]
+        ctx.say(
+            ctx.t("import_rejected", file=esc(file.file_name or ""), problems=esc(describe_problems(ctx.t, problems)))
+        )
+        return
+    try:
+        content = await ctx.services.download(file)
+    except Exception:
+        log.exception("could not download %s", file.file_id)
+        ctx.say(ctx.t("import_download_failed"))
+        return
+    try:
+        rows = branch_import.parse(branch_import.read_rows(file.file_name or "", content), ctx.campaign)
+        async with ctx.session.begin_nested():
+            result = await branch_import.apply(ctx.session, rows)
+    except ImportRejected as rejected:
+        text = describe_problems(ctx.t, rejected.problems)
+        ctx.say(ctx.t("import_rejected", file=esc(file.file_name or ""), problems=esc(text)))
+        return
+    ctx.say(
+        ctx.t("import_done", file=esc(file.file_name or ""), rows=len(rows), created=result.created,
+              updated=result.updated, unchanged=result.unchanged)
+    )  # fmt: skip

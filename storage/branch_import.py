@@ -1,0 +1,215 @@
+"""Importing the branch list with quotas from a spreadsheet (.xlsx or .csv), all or nothing.
+
+Columns, in any order, headers in Vietnamese or English with or without diacritics: code (`mã`), name
+(`tên`), and one quota column per phase (`quota_p1`, `chỉ tiêu giai đoạn 1`, `chi tieu gd2`, …). A
+re-import updates branches in place (matched by code); branches missing from the file are left alone,
+since members belong to them. Any bad row stops the whole import: every problem is reported with its
+row number and nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.config import Campaign
+from storage.models import Branch, BranchQuota
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 20_000
+CODE_COLUMNS = {"code", "ma", "macdcs", "madonvi", "branchcode"}
+NAME_COLUMNS = {"name", "ten", "tencdcs", "tendonvi", "branchname"}
+QUOTA_PREFIXES = ("quota", "chitieu")
+PHASE_WORDS = ("phase", "giaidoan", "gd")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file: a catalog key (`import_err_*`) and its parameters."""
+
+    row: int
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BranchRow:
+    row: int
+    code: str
+    name: str
+    quotas: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ImportRejected(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def _fold(text: str) -> str:
+    """Lower case, no diacritics (đ → d), letters and digits only: `Chỉ tiêu GĐ 1` → `chitieugd1`."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in text if not unicodedata.combining(c)).lower())
+
+
+def _quota_phase(header: str, campaign: Campaign) -> str | None:
+    """The phase code a quota column is for, or None if the header is not a quota column."""
+    folded = _fold(header)
+    prefix = next((p for p in QUOTA_PREFIXES if folded.startswith(p)), None)
+    if prefix is None:
+        return None
+    rest = folded.removeprefix(prefix)
+    for word in PHASE_WORDS:
+        rest = rest.removeprefix(word)
+    for index, phase in enumerate(campaign.phases, 1):
+        if rest in (_fold(phase.code), str(index), f"p{index}"):
+            return phase.code
+    return None
+
+
+def read_rows(file_name: str, content: bytes) -> list[list[Any]]:
+    """The sheet as rows of cell values (the first sheet of a workbook, or a CSV with , ; or tab)."""
+    if len(content) > MAX_FILE_BYTES:
+        raise ImportRejected([Problem(0, "import_err_too_big", {"limit_mb": MAX_FILE_BYTES // (1024 * 1024)})])
+    lowered = file_name.lower()
+    if lowered.endswith(".xlsx"):
+        try:
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except Exception as error:  # openpyxl raises many kinds for a damaged or foreign file
+            raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
+        sheet = workbook.worksheets[0]
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        workbook.close()
+        return rows
+    if lowered.endswith(".csv"):
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ImportRejected([Problem(0, "import_err_encoding")]) from error
+        first_line = text.split("\n", 1)[0]
+        delimiter = max(",;\t", key=first_line.count)
+        return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    raise ImportRejected([Problem(0, "import_err_format")])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
+    """Validate every row; raise ImportRejected with all problems, or return the branches to write."""
+    while rows and not any(_cell(v) for v in rows[0]):
+        rows = rows[1:]
+    if not rows:
+        raise ImportRejected([Problem(0, "import_err_empty")])
+    header, problems = [_cell(v) for v in rows[0]], []
+    columns: dict[str, int] = {}
+    for index, title in enumerate(header):
+        folded = _fold(title)
+        if not folded:
+            continue
+        key = "code" if folded in CODE_COLUMNS else "name" if folded in NAME_COLUMNS else None
+        key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign)) else None)
+        if key is None:
+            problems.append(Problem(1, "import_err_unknown_column", {"column": title[:40]}))
+        elif key in columns:
+            problems.append(Problem(1, "import_err_repeated_column", {"column": title[:40]}))
+        else:
+            columns[key] = index
+    for required in ("code", "name"):
+        if required not in columns:
+            problems.append(Problem(1, f"import_err_missing_{required}"))
+    if problems:
+        raise ImportRejected(problems)
+    if len(rows) - 1 > MAX_ROWS:
+        raise ImportRejected([Problem(0, "import_err_too_many", {"limit": MAX_ROWS})])
+
+    result: list[BranchRow] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(rows[1:], start=2):
+        values = [_cell(v) for v in raw] + [""] * len(header)
+        if not any(values):
+            continue
+        code, name = values[columns["code"]].upper(), values[columns["name"]]
+        if not code:
+            problems.append(Problem(number, "import_err_no_code"))
+        elif len(code) > 32 or not re.fullmatch(r"[A-Z0-9._-]+", code):
+            problems.append(Problem(number, "import_err_bad_code", {"code": code[:40]}))
+        elif code in seen:
+            problems.append(Problem(number, "import_err_duplicate", {"code": code, "first": seen[code]}))
+        else:
+            seen[code] = number
+        if not name:
+            problems.append(Problem(number, "import_err_no_name"))
+        elif len(name) > 255:
+            problems.append(Problem(number, "import_err_long_name"))
+        quotas: dict[str, int] = {}
+        for key, index in columns.items():
+            if not key.startswith("quota:") or not values[index]:
+                continue
+            phase = key.removeprefix("quota:")
+            raw_value = values[index].replace(".", "").replace(",", "") if values[index].isascii() else ""
+            if not re.fullmatch(r"-?\d{1,6}", raw_value):
+                problems.append(Problem(number, "import_err_quota", {"value": values[index][:20], "phase": phase}))
+            elif int(raw_value) < 0:
+                problems.append(Problem(number, "import_err_negative", {"value": raw_value, "phase": phase}))
+            else:
+                quotas[phase] = int(raw_value)
+        result.append(BranchRow(number, code, name, quotas))
+    if problems:
+        raise ImportRejected(problems)
+    if not result:
+        raise ImportRejected([Problem(0, "import_err_empty")])
+    return result
+
+
+async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = False) -> ImportResult:
+    """Create or update every branch of the file (inside the caller's transaction).
+
+    `sample` marks the branches as sample data (the sandbox's); an import of real data clears the mark."""
+    existing = {
+        b.code.upper(): b for b in (await session.scalars(select(Branch).options(selectinload(Branch.quotas)))).all()
+    }
+    created = updated = unchanged = 0
+    for row in rows:
+        branch = existing.get(row.code)
+        if branch is None:
+            branch = Branch(code=row.code, name=row.name, is_sample=sample)
+            branch.quotas = [BranchQuota(phase_code=p, quota=q) for p, q in row.quotas.items()]
+            session.add(branch)
+            created += 1
+            continue
+        current = {q.phase_code: q for q in branch.quotas}
+        changed = branch.name != row.name or branch.is_sample != sample
+        branch.name, branch.is_sample = row.name, sample
+        for phase, quota in row.quotas.items():
+            if phase not in current:
+                branch.quotas.append(BranchQuota(phase_code=phase, quota=quota))
+                changed = True
+            elif current[phase].quota != quota:
+                current[phase].quota = quota
+                changed = True
+        updated += changed
+        unchanged += not changed
+    await session.flush()
+    return ImportResult(created, updated, unchanged)

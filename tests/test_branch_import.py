@@ -1,0 +1,131 @@
+"""Importing branches and quotas: formats, every bad row reported by number, all or nothing, re-import."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from bot.config import Config
+from handlers.branch_admin import describe_problems
+from handlers.i18n import catalog
+from storage import branch_import
+from storage.branch_import import ImportRejected
+from storage.engine import create_engine, session_factory, upgrade_database
+from storage.models import Branch
+from tests.harness import ROOT
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def problems_of(file_name: str, content: bytes, config: Config) -> list[str]:
+    with pytest.raises(ImportRejected) as rejected:
+        branch_import.parse(branch_import.read_rows(file_name, content), config.campaign)
+    return describe_problems(catalog("vi"), rejected.value.problems).splitlines()
+
+
+def test_vietnamese_headers_in_excel_with_numbers_as_excel_stores_them(config: Config) -> None:
+    content = xlsx([["Mã CĐCS", "Tên CĐCS", "Chỉ tiêu giai đoạn 1", "Chỉ tiêu GĐ 2"],
+                    ["bv01", "Bệnh viện Đa khoa tỉnh", 3.0, 5], [None, None, None, None]])  # fmt: skip
+    rows = branch_import.parse(branch_import.read_rows("ds.xlsx", content), config.campaign)
+    assert [(r.code, r.name, r.quotas) for r in rows] == [("BV01", "Bệnh viện Đa khoa tỉnh", {"p1": 3, "p2": 5})]
+
+
+def test_csv_from_excel_with_bom_and_semicolons(config: Config) -> None:
+    content = "\ufeffcode;name;quota_p1;quota_p2\nTH01;Trường Tiểu học Gia Cẩm;1;2\n".encode()
+    rows = branch_import.parse(branch_import.read_rows("ds.csv", content), config.campaign)
+    assert [(r.code, r.quotas) for r in rows] == [("TH01", {"p1": 1, "p2": 2})]
+
+
+def test_every_bad_row_is_reported_with_its_number(config: Config) -> None:
+    content = (
+        "code,name,quota_p1,quota_p2\n"
+        "A1,Đơn vị A,1,2\n"
+        ",Đơn vị không mã,1,1\n"
+        "A3,Đơn vị C,-2,1\n"
+        "A1,Đơn vị trùng,1,1\n"
+        "A5,Đơn vị E,ba,1\n"
+    ).encode()
+    assert problems_of("ds.csv", content, config) == [
+        "• Dòng 3: thiếu mã CĐCS.",
+        "• Dòng 4: chỉ tiêu p1 không được âm (-2).",
+        "• Dòng 5: mã A1 trùng với dòng 2.",
+        "• Dòng 6: chỉ tiêu p1 «ba» không phải số nguyên.",
+    ]
+
+
+def test_unknown_and_missing_columns_are_named(config: Config) -> None:
+    lines = problems_of("ds.csv", "mã,ghi chú,quota_p1\nA1,x,1\n".encode(), config)
+    assert lines == [
+        "• Dòng 1: cột «ghi chú» không rõ là gì (dùng: mã, tên, chỉ tiêu giai đoạn 1, chỉ tiêu giai đoạn 2).",
+        "• Dòng 1: thiếu cột tên CĐCS (tên / name).",
+    ]
+    assert problems_of("ds.pdf", b"%PDF", config) == ["Chỉ nhận tệp .xlsx hoặc .csv."]
+    assert problems_of("ds.xlsx", b"not a zip", config) == [
+        "Không đọc được tệp Excel (.xlsx). Hãy lưu lại bằng Excel rồi gửi lại."
+    ]
+
+
+async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(database_url: str, config: Config) -> None:
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    sessions = session_factory(engine)
+
+    async def run(csv_text: str) -> branch_import.ImportResult:
+        rows = branch_import.parse(branch_import.read_rows("ds.csv", csv_text.encode()), config.campaign)
+        async with sessions() as session, session.begin():
+            return await branch_import.apply(session, rows)
+
+    first = await run("code,name,quota_p1,quota_p2\nA1,Đơn vị A,1,2\nB2,Đơn vị B,3,4\n")
+    second = await run("code,name,quota_p1\nA1,Đơn vị A,1\nB2,Đơn vị Bê,5\nC3,Đơn vị C,2\n")
+    async with sessions() as session:
+        branches = await session.scalars(select(Branch).options(selectinload(Branch.quotas)).order_by(Branch.code))
+        found = {b.code: (b.name, {q.phase_code: q.quota for q in b.quotas}) for b in branches.all()}
+    await engine.dispose()
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    assert (second.created, second.updated, second.unchanged) == (1, 1, 1)
+    assert found == {
+        "A1": ("Đơn vị A", {"p1": 1, "p2": 2}),
+        "B2": ("Đơn vị Bê", {"p1": 5, "p2": 4}),  # the file had no p2 column: p2 is kept
+        "C3": ("Đơn vị C", {"p1": 2}),
+    }
+
+
+async def test_command_line_import_is_all_or_nothing(tmp_path: Path) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    env = {**os.environ, "DATABASE_URL": database_url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,quota_p1\nA1,Đơn vị A,1\nA2,Đơn vị B,-1\n", encoding="utf-8")
+    good = tmp_path / "good.csv"
+    good.write_text("code,name,quota_p1\nA1,Đơn vị A,1\nA2,Đơn vị B,4\n", encoding="utf-8")
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot", "import-branches", str(path)]
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    refused = run(bad)
+    assert refused.returncode == 1
+    assert "Dòng 3: chỉ tiêu p1 không được âm (-1)." in refused.stderr
+    accepted = run(good)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "2 created, 0 updated, 0 unchanged" in accepted.stdout
+
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(Branch)) == 2
+    await engine.dispose()
