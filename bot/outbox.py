@@ -13,26 +13,35 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.events import Reply
+from storage import queries
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=60)
 MAX_ATTEMPTS = 8
-BATCH = 50
+BATCH = 100
 
 
 class RetryLater(Exception):
     def __init__(self, seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.seconds = seconds
+
+
+class ChatMoved(Exception):
+    """The group became a supergroup with a new chat id: deliver there (and remember it)."""
+
+    def __init__(self, new_chat_id: str) -> None:
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
 
 
 class Unreachable(Exception):
@@ -44,15 +53,12 @@ class Rejected(Exception):
 
 
 class Sender(Protocol):
-    platform: str
-    # The platform's sending limits: messages per second overall, and (count, seconds) for one chat.
-    overall_per_second: float
+    """A channel as the outbox sees it. It keeps to its platform's sending limits itself."""
 
-    def chat_limit(self, chat_id: str) -> tuple[float, float]:
-        """How many messages may go to this chat in how many seconds."""
+    platform: str
 
     async def deliver(self, chat_id: str, reply: Reply) -> str:
-        """Send and return the platform's message id."""
+        """Send (as bulk: within the chat's own limit) and return the platform's message id."""
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
         """Replace a message sent earlier."""
@@ -63,31 +69,24 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 class OutboxWorker:
+    """Leases due rows in batches and delivers them: chats in parallel, each chat's rows in order."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         senders: dict[str, Sender],
         clock: Callable[[], dt.datetime],
         poll_seconds: float = 2.0,
+        concurrency: int = 16,
     ) -> None:
         self.sessions = sessions
         self.senders = senders
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        # Called after every pass that delivered something (the broadcast reports hook in here).
+        self.after_pass: list[Callable[[], Awaitable[None]]] = []
         self._wake = asyncio.Event()
-        self._overall: dict[str, AsyncLimiter] = {}
-        self._per_chat: dict[tuple[str, str], AsyncLimiter] = {}
-
-    def _limits(self, platform: str, chat_id: str) -> tuple[AsyncLimiter, AsyncLimiter]:
-        """The platform-wide and the per-chat leaky buckets (aiolimiter) a send must pass."""
-        if platform not in self._overall:
-            self._overall[platform] = AsyncLimiter(self.senders[platform].overall_per_second, 1)
-        key = (platform, chat_id)
-        if key not in self._per_chat:
-            if len(self._per_chat) > 10_000:
-                self._per_chat.clear()
-            self._per_chat[key] = AsyncLimiter(*self.senders[platform].chat_limit(chat_id))
-        return self._overall[platform], self._per_chat[key]
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,6 +95,9 @@ class OutboxWorker:
         while True:
             try:
                 delivered = await self.deliver_due()
+                if delivered:
+                    for hook in self.after_pass:
+                        await hook()
             except Exception:
                 log.exception("outbox pass failed")
                 delivered = 0
@@ -106,53 +108,71 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def _lease(self) -> list[OutboxMessage]:
+        """Claim due rows with one conditional UPDATE: a row another process leased first has its next
+        attempt in the future, so it no longer matches; each row goes to exactly one worker."""
         now = self.clock()
         async with self.sessions() as session, session.begin():
             due = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.status == OutboxStatus.PENDING,
-                        OutboxMessage.next_attempt_at <= now,
-                        OutboxMessage.platform.in_(list(self.senders)),
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(BATCH)
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                    OutboxMessage.platform.in_(list(self.senders)),
                 )
-            ).all()
-            leased = []
-            for row in due:
-                claimed = await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id, OutboxMessage.attempts == row.attempts)
-                    .values(attempts=row.attempts + 1, next_attempt_at=now + LEASE)
+                .order_by(OutboxMessage.id)
+                .limit(BATCH)
+            )
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            leased = await session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
                 )
-                if claimed.rowcount == 1:
-                    row.attempts += 1
-                    leased.append(row)
-            return leased
+                .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
+                .returning(OutboxMessage)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted(leased.all(), key=lambda row: row.id)
 
     async def deliver_due(self) -> int:
         """Deliver every due row once; returns how many were handled."""
         rows = await self._lease()
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
-            await self._deliver(row)
+            by_chat[(row.platform, row.chat_id)].append(row)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def deliver_chat(chat_rows: list[OutboxMessage]) -> None:
+            async with gate:
+                for row in chat_rows:
+                    await self._deliver(row)
+
+        await asyncio.gather(*(deliver_chat(chat_rows) for chat_rows in by_chat.values()))
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:
         sender = self.senders[row.platform]
         reply = Reply.from_json(row.payload)
-        overall, per_chat = self._limits(row.platform, row.chat_id)
         values: dict[str, object]
         try:
-            async with overall, per_chat:
-                message_id = await self._send(sender, row, reply)
+            message_id = await self._send(sender, row, reply)
             values = {"status": OutboxStatus.SENT, "sent_at": self.clock(), "platform_message_id": message_id}
+        except ChatMoved as moved:
+            async with self.sessions() as session, session.begin():
+                await queries.move_chat(session, row.platform, row.chat_id, moved.new_chat_id)
+            row.chat_id = moved.new_chat_id
+            values = {"chat_id": moved.new_chat_id, "next_attempt_at": self.clock()}
         except RetryLater as error:
             values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error)}
             if row.attempts >= MAX_ATTEMPTS:
                 values = {"status": OutboxStatus.FAILED, "last_error": str(error)}
         except Unreachable as error:
+            async with self.sessions() as session, session.begin():
+                await queries.mark_unreachable(session, row.platform, row.chat_id, self.clock())
             values = {"status": OutboxStatus.BLOCKED, "last_error": str(error)}
         except Rejected as error:
             log.error("outbox %s refused by %s: %s", row.id, row.platform, error)
@@ -164,6 +184,8 @@ class OutboxWorker:
                 values = {"status": OutboxStatus.FAILED, "last_error": repr(error)}
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+        if "chat_id" in values:
+            self.wake()
 
     async def _send(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
         if row.edit_of_id is None:
@@ -177,5 +199,5 @@ class OutboxWorker:
             raise Unreachable("the message to edit was never delivered")
         if original.status == OutboxStatus.PENDING or original.platform_message_id is None:
             raise RetryLater(2, "the message to edit is not delivered yet")
-        await sender.replace(row.chat_id, original.platform_message_id, reply)
+        await sender.replace(original.chat_id, original.platform_message_id, reply)
         return original.platform_message_id

@@ -19,6 +19,8 @@ class EventKind(enum.StrEnum):
     OPTION = "option"
     FILE = "file"
     UNSUPPORTED = "unsupported"
+    # The bot was added to or removed from a group, or the group moved (payload: joined, left, moved:<id>).
+    MEMBERSHIP = "membership"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Event:
     payload: str = ""
     file: FileRef | None = None
     is_private: bool = True
+    chat_title: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-from handlers import branch_admin, chairs, my_initiatives, paperwork, progress, registration, review, wizard
+from handlers import branch_admin, chairs, groups, my_initiatives, paperwork, progress, registration, review, wizard
 from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
@@ -24,7 +24,7 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
             session,
             event.platform,
             event.user_id,
-            event.chat_id,
+            event.chat_id if event.is_private else None,
             event.display_name,
             services.config.settings.language,
         )
@@ -48,8 +48,7 @@ def _menu_command(ctx: Context) -> str | None:
 async def route(ctx: Context) -> None:
     event = ctx.event
     if not event.is_private:
-        if event.kind is EventKind.COMMAND:
-            ctx.say(ctx.t("group_use_private"))
+        await groups.handle(ctx)
         return
     command = event.command if event.kind is EventKind.COMMAND else _menu_command(ctx)
     if command == "start":

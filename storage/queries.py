@@ -19,6 +19,7 @@ from storage.models import (
     Author,
     Branch,
     ChairInvite,
+    ChatGroup,
     Identity,
     Initiative,
     Member,
@@ -68,8 +69,11 @@ async def load_sample_branches(session: AsyncSession, path: Path, campaign: Camp
 
 
 async def get_or_create_identity(
-    session: AsyncSession, platform: str, user_id: str, chat_id: str, display_name: str, language: str
+    session: AsyncSession, platform: str, user_id: str, chat_id: str | None, display_name: str, language: str
 ) -> Identity:
+    """The account's identity, created on first contact. `chat_id` is the private chat (None when the
+    person writes in a group: their private chat is then unknown or unchanged, and defaults to the user id).
+    Writing privately again also clears a `blocked_at` mark: they have unblocked the bot."""
     query = (
         select(Identity)
         .where(Identity.platform == platform, Identity.platform_user_id == user_id)
@@ -85,7 +89,7 @@ async def get_or_create_identity(
                 identity = Identity(
                     platform=platform,
                     platform_user_id=user_id,
-                    chat_id=chat_id,
+                    chat_id=chat_id or user_id,
                     display_name=display_name[:255],
                     language=language,
                     flow_data={},
@@ -95,9 +99,11 @@ async def get_or_create_identity(
         except IntegrityError:
             identity = await session.scalar(query)
             assert identity is not None
-    elif identity.chat_id != chat_id or (display_name and identity.display_name != display_name[:255]):
-        identity.chat_id = chat_id
-        identity.display_name = display_name[:255] or identity.display_name
+    else:
+        if chat_id is not None and (identity.chat_id != chat_id or identity.blocked_at is not None):
+            identity.chat_id, identity.blocked_at = chat_id, None
+        if display_name and identity.display_name != display_name[:255]:
+            identity.display_name = display_name[:255]
     return identity
 
 
@@ -389,3 +395,64 @@ async def mark_reported(
                    from_status=Status.APPROVED, to_status=Status.REPORTED, reason=reference)
     )  # fmt: skip
     return True
+
+
+# --- groups ----------------------------------------------------------------------------------------
+
+
+async def group_by_chat(session: AsyncSession, platform: str, chat_id: str) -> ChatGroup | None:
+    return await session.scalar(
+        select(ChatGroup)
+        .where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)
+        .options(selectinload(ChatGroup.branch))
+    )
+
+
+async def record_group(session: AsyncSession, platform: str, chat_id: str, title: str, active: bool) -> ChatGroup:
+    """Remember a group the bot was added to (or removed from); its link to a branch is kept."""
+    group = await group_by_chat(session, platform, chat_id)
+    if group is None:
+        group = ChatGroup(platform=platform, chat_id=chat_id, title=title[:255], active=active)
+        session.add(group)
+        await session.flush()
+        return group
+    group.title = title[:255] or group.title
+    group.active = active
+    return group
+
+
+async def move_chat(session: AsyncSession, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+    """A group became a supergroup with a new id: follow it, and its undelivered messages with it."""
+    await session.execute(
+        update(ChatGroup)
+        .where(ChatGroup.platform == platform, ChatGroup.chat_id == old_chat_id)
+        .values(chat_id=new_chat_id)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.platform == platform, OutboxMessage.chat_id == old_chat_id,
+               OutboxMessage.status == OutboxStatus.PENDING)
+        .values(chat_id=new_chat_id)
+    )  # fmt: skip
+
+
+async def linked_groups(session: AsyncSession, branch_ids: set[int] | None = None) -> Sequence[ChatGroup]:
+    """Active groups linked to a branch or to the province (only those of `branch_ids`, if given)."""
+    query = select(ChatGroup).where(ChatGroup.active.is_(True)).options(selectinload(ChatGroup.branch))
+    if branch_ids is None:
+        query = query.where(ChatGroup.branch_id.is_not(None) | ChatGroup.is_province.is_(True))
+    else:
+        query = query.where(ChatGroup.branch_id.in_(branch_ids))
+    return (await session.scalars(query.order_by(ChatGroup.id))).all()
+
+
+async def mark_unreachable(session: AsyncSession, platform: str, chat_id: str, now: dt.datetime) -> None:
+    """Sends to this chat are refused for good: a person who blocked the bot, a group that removed it."""
+    await session.execute(
+        update(Identity)
+        .where(Identity.platform == platform, Identity.chat_id == chat_id, Identity.blocked_at.is_(None))
+        .values(blocked_at=now)
+    )
+    await session.execute(
+        update(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id).values(active=False)
+    )

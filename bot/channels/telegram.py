@@ -8,6 +8,7 @@ opaque payload), the main menu a persistent reply keyboard. Outgoing calls that 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import logging
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +24,7 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -33,6 +35,7 @@ from aiogram.types import (
     BotCommand,
     BufferedInputFile,
     CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -48,9 +51,10 @@ from tenacity import (
     wait_exponential,
 )
 
+from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import split_text
-from bot.outbox import Rejected, RetryLater, Unreachable
+from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
@@ -121,6 +125,8 @@ def _delivery_errors() -> Iterator[None]:
         yield
     except TelegramRetryAfter as error:
         raise RetryLater(error.retry_after, str(error)) from error
+    except TelegramMigrateToChat as error:
+        raise ChatMoved(str(error.migrate_to_chat_id)) from error
     except (TelegramServerError, TelegramNetworkError) as error:
         raise RetryLater(5, str(error)) from error
     except TelegramForbiddenError as error:
@@ -165,7 +171,10 @@ def message_event(message: Message, update_id: int) -> Event:
         "chat_id": str(message.chat.id),
         "display_name": user.full_name if user else "",
         "is_private": message.chat.type == "private",
+        "chat_title": message.chat.title or "",
     }
+    if message.migrate_to_chat_id is not None:
+        return Event(kind=EventKind.MEMBERSHIP, payload=f"moved:{message.migrate_to_chat_id}", **base)
     if message.text is not None:
         if message.text.startswith("/"):
             command, args = _command(message.text)
@@ -180,6 +189,28 @@ def message_event(message: Message, update_id: int) -> Event:
         ref = FileRef(doc.file_id, "document", doc.file_name, doc.file_size, doc.mime_type)
         return Event(kind=EventKind.FILE, file=ref, **base)
     return Event(kind=EventKind.UNSUPPORTED, **base)
+
+
+def membership_event(update: ChatMemberUpdated, update_id: int) -> Event:
+    """The bot was added to a group (joined) or removed from it (left)."""
+    joined = update.new_chat_member.status in ("member", "administrator")
+    return Event(
+        platform=PLATFORM,
+        update_key=str(update_id),
+        user_id=str(update.from_user.id),
+        chat_id=str(update.chat.id),
+        display_name=update.from_user.full_name,
+        kind=EventKind.MEMBERSHIP,
+        payload="joined" if joined else "left",
+        is_private=update.chat.type == "private",
+        chat_title=update.chat.title or "",
+    )
+
+
+def addressed_elsewhere(message: Message, username: str) -> bool:
+    """A group command meant for another bot (`/progress@other_bot`): not ours to answer."""
+    head = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    return head.startswith("/") and "@" in head and head.split("@", 1)[1].lower() != username.lower()
 
 
 def callback_event(query: CallbackQuery, update_id: int) -> Event:
@@ -216,23 +247,24 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
 
 class TelegramChannel:
     platform = PLATFORM
-    # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts tolerated), 20/min in a group.
-    overall_per_second = 25.0
-
-    def chat_limit(self, chat_id: str) -> tuple[float, float]:
-        return (20, 60) if chat_id.startswith("-") else (3, 3)
 
     def __init__(self, services: Services, bot: Bot) -> None:
         self.services = services
         self.bot = bot
         self.dispatcher = Dispatcher()
         self._sequencer = KeyedSequencer()
+        self.username = ""
+        # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts are tolerated), 20/min in a
+        # group. A little under each, so that clock jitter never tips a send over.
+        self.limits = SendLimits(overall_per_second=28, private=(3, 3.0), group=(1, 3.1))
         router = Router(name="sangkien")
         router.message.register(self._on_message)
         router.callback_query.register(self._on_callback, F.data)
+        router.my_chat_member.register(self._on_membership)
         self.dispatcher.include_router(router)
 
     async def run_polling(self) -> None:
+        self.username = (await self.bot.me()).username or ""
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.bot.set_my_commands(
             [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
@@ -242,7 +274,7 @@ class TelegramChannel:
                 self.bot,
                 handle_signals=False,
                 handle_as_tasks=False,  # handlers only submit work, in update order, to the sequencer
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=["message", "callback_query", "my_chat_member"],
                 close_bot_session=False,
             )
         finally:
@@ -257,8 +289,14 @@ class TelegramChannel:
             return [Reply(text=catalog(self.services.config.settings.language)("err_internal"))]
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
+        if message.chat.type != "private" and addressed_elsewhere(message, self.username):
+            return
         event = message_event(message, event_update.update_id)
         self._sequencer.submit(event.user_id, lambda: self._reply_to_message(event, message.chat.id))
+
+    async def _on_membership(self, update: ChatMemberUpdated, event_update: Update) -> None:
+        event = membership_event(update, event_update.update_id)
+        self._sequencer.submit(event.chat_id, lambda: self._reply_to_message(event, update.chat.id))
 
     async def _on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         event = callback_event(query, event_update.update_id)
@@ -291,26 +329,33 @@ class TelegramChannel:
         except TelegramAPIError as error:
             log.warning("send to chat %s refused: %s", chat_id, error)
 
-    async def _send(self, chat_id: int | str, reply: Reply) -> Message:
-        """Send one reply (split if over Telegram's limit, options on the last part); the last message."""
+    async def _send(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> Message:
+        """Send one reply (split if over Telegram's limit, options on the last part); the last message.
+
+        Every message waits for its slot under the sending limits; `bulk` (the outbox) also keeps to the
+        chat's own limit."""
+        slot = functools.partial(self.limits.slot, str(chat_id), is_group=str(chat_id).startswith("-"), bulk=bulk)
         markup = _markup(reply)
         if reply.file is not None:
             caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
             content = reply.file.content
             file = BufferedInputFile(content, reply.file.file_name) if content is not None else reply.file.file_id
-            if reply.file.kind == "photo":
-                return await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
-            return await self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
+            async with slot():
+                if reply.file.kind == "photo":
+                    return await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
+                return await self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
         chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
         for chunk in chunks[:-1]:
-            await self.bot.send_message(chat_id, chunk)
-        return await self.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
+            async with slot():
+                await self.bot.send_message(chat_id, chunk)
+        async with slot():
+            return await self.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
 
     # --- the outbox's Sender ---------------------------------------------------------------------
 
     async def deliver(self, chat_id: str, reply: Reply) -> str:
         with _delivery_errors():
-            message = await self._send(chat_id, reply)
+            message = await self._send(chat_id, reply, bulk=True)
         return str(message.message_id)
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
@@ -338,6 +383,9 @@ class TelegramChannel:
             )
         except TelegramBadRequest as error:
             return "not modified" in str(error)
+        except TelegramAPIError as error:
+            log.warning("edit in chat %s refused: %s", origin.chat.id, error)
+            return True  # nothing more can be shown in this chat now
         return True
 
     async def _mark_chosen(self, origin: Message, data: str) -> None:
@@ -359,5 +407,5 @@ class TelegramChannel:
                 await self.bot.edit_message_reply_markup(
                     chat_id=origin.chat.id, message_id=origin.message_id, reply_markup=None
                 )
-        except TelegramBadRequest as error:
+        except TelegramAPIError as error:
             log.debug("could not mark the chosen option: %s", error)

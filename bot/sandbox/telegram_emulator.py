@@ -37,9 +37,12 @@ TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*\"[^\"]*\
 
 
 class BotApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, retry_after: int | None = None, migrate_to_chat_id: int | None = None
+    ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
 
 @cache
@@ -182,6 +185,8 @@ class TelegramEmulator:
     def __init__(self) -> None:
         self.bots: dict[str, BotState] = {}
         self.users: dict[int, dict[str, Any]] = {}
+        # Group chats by (negative) id: title, type, whether the bot is in it, and where it moved to.
+        self.groups: dict[int, dict[str, Any]] = {}
         self.messages: dict[int, list[StoredMessage]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: list[Fault] = []
@@ -293,6 +298,13 @@ class TelegramEmulator:
             return self.bots[token]
         return next(iter(self.bots.values()))
 
+    def _chat_json(self, chat_id: int) -> dict[str, Any]:
+        group = self.groups.get(chat_id)
+        if group is not None:
+            return {"id": chat_id, "type": group["type"], "title": group["title"]}
+        user = self.users.get(chat_id, {"id": chat_id, "first_name": "?", "is_bot": False})
+        return self._private_chat(user)
+
     def _private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
         chat = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
         if "last_name" in user:
@@ -314,18 +326,21 @@ class TelegramEmulator:
         photo: bool = False,
         sticker: bool = False,
         token: str | None = None,
+        chat_id: int | None = None,
     ) -> StoredMessage:
-        """A person sends a message to the bot; returns the stored message (its update is queued)."""
+        """A person sends a message to the bot, privately or in a group (`chat_id`); returns the stored
+        message (its update is queued; in a group only if the bot is a member)."""
         bot, user = self._bot(token), self.users[user_id]
-        message_id = self._next_message_id(user_id)
+        chat_id = user_id if chat_id is None else chat_id
+        message_id = self._next_message_id(chat_id)
         now = int(time.time())
         payload: dict[str, Any] = {
             "message_id": message_id,
             "from": user,
-            "chat": self._private_chat(user),
+            "chat": self._chat_json(chat_id),
             "date": now,
         }
-        stored = StoredMessage(user_id, message_id, False, user_id, now, text=text or "")
+        stored = StoredMessage(chat_id, message_id, False, user_id, now, text=text or "")
         if text is not None:
             payload["text"] = text
             if text.startswith("/"):
@@ -362,8 +377,44 @@ class TelegramEmulator:
             }  # fmt: skip
             stored.text = "👍"
         await self._store(stored)
+        if chat_id in self.groups and not self.groups[chat_id]["bot_member"]:
+            return stored
         self._enqueue(bot, {"update_id": next(self._update_ids), "message": payload})
         return stored
+
+    def _membership(self, bot: BotState, user_id: int, chat_id: int, old: str, new: str) -> None:
+        self._enqueue(
+            bot,
+            {
+                "update_id": next(self._update_ids),
+                "my_chat_member": {
+                    "chat": self._chat_json(chat_id),
+                    "from": self.users[user_id],
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": old, "user": bot.user},
+                    "new_chat_member": {"status": new, "user": bot.user},
+                },
+            },
+        )
+
+    def add_group(self, chat_id: int, title: str) -> None:
+        assert chat_id < 0, "group ids are negative"
+        self.groups[chat_id] = {"title": title, "type": "group", "bot_member": False, "moved_to": None}
+
+    def add_bot_to_group(self, user_id: int, chat_id: int, token: str | None = None) -> None:
+        """A person adds the bot to a group: the bot gets a my_chat_member update."""
+        self.groups[chat_id]["bot_member"] = True
+        self._membership(self._bot(token), user_id, chat_id, "left", "member")
+
+    def remove_bot_from_group(self, user_id: int, chat_id: int, token: str | None = None) -> None:
+        self.groups[chat_id]["bot_member"] = False
+        self._membership(self._bot(token), user_id, chat_id, "member", "kicked")
+
+    def upgrade_group(self, chat_id: int, new_chat_id: int) -> None:
+        """The group becomes a supergroup with a new id; sends to the old id answer migrate_to_chat_id."""
+        group = self.groups[chat_id]
+        group["moved_to"] = new_chat_id
+        self.groups[new_chat_id] = {**group, "type": "supergroup", "moved_to": None}
 
     async def user_presses(
         self, user_id: int, message: StoredMessage, callback_data: str, token: str | None = None
@@ -455,6 +506,8 @@ class TelegramEmulator:
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
+            if error.migrate_to_chat_id is not None:
+                body["parameters"] = {"migrate_to_chat_id": error.migrate_to_chat_id}
             return web.json_response(body, status=error.code)
         return web.json_response({"ok": True, "result": result})
 
@@ -548,11 +601,11 @@ class TelegramEmulator:
         return batch
 
     def _message_json(self, message: StoredMessage, bot: BotState) -> dict[str, Any]:
-        user = self.users.get(message.chat_id, {"id": message.chat_id, "first_name": "?", "is_bot": False})
+        sender = self.users.get(message.sender_id, {"id": message.sender_id, "first_name": "?", "is_bot": False})
         data: dict[str, Any] = {
             "message_id": message.message_id,
-            "from": bot.user if message.from_bot else user,
-            "chat": self._private_chat(user),
+            "from": bot.user if message.from_bot else sender,
+            "chat": self._chat_json(message.chat_id),
             "date": message.date,
         }
         if message.document:
@@ -590,6 +643,14 @@ class TelegramEmulator:
 
     def _chat_id(self, params: dict[str, Any]) -> int:
         chat_id = int(params["chat_id"])
+        group = self.groups.get(chat_id)
+        if group is not None:
+            if group["moved_to"] is not None:
+                raise BotApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                                  migrate_to_chat_id=group["moved_to"])  # fmt: skip
+            if not group["bot_member"]:
+                raise BotApiError(403, "Forbidden: bot was kicked from the group chat")
+            return chat_id
         if chat_id not in self.users:
             raise BotApiError(400, "Bad Request: chat not found")
         return chat_id

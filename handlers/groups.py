@@ -1,0 +1,126 @@
+"""Group chats: the bot records groups it is added to, a chair or an admin links one to a branch (or to the
+province) with `/linkgroup`, and linked groups receive digests and countdowns (bot/scheduler.py).
+
+In a group the bot answers only its commands; ordinary chatter is ignored, and the submission wizard
+never runs there: people are invited to a private chat (for a branch group, straight into that branch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Campaign
+from handlers import progress
+from handlers.context import Context, esc
+from handlers.events import EventKind
+from handlers.i18n import Catalog
+from handlers.roles import chaired_branch_ids, is_admin, refuse
+from storage import queries
+from storage.models import Branch, ChatGroup
+
+PROVINCE_WORDS = {"tinh", "tỉnh", "province"}
+
+
+async def handle(ctx: Context) -> None:
+    event = ctx.event
+    if event.kind is EventKind.MEMBERSHIP:
+        await _membership(ctx)
+        return
+    if event.kind is not EventKind.COMMAND:
+        return
+    group = await queries.group_by_chat(ctx.session, event.platform, event.chat_id)
+    if event.command == "linkgroup":
+        await link(ctx, group)
+    elif event.command == "unlinkgroup":
+        await unlink(ctx, group)
+    elif event.command == "progress":
+        await group_progress(ctx, group)
+    else:
+        ctx.say(ctx.t("group_use_private", link=private_link(ctx, group)))
+
+
+def private_link(ctx: Context, group: ChatGroup | None) -> str:
+    """Where a group member starts a private chat: in a branch group, registration in that branch."""
+    return ctx.services.deep_link(f"b_{group.branch.code}" if group and group.branch else "nhom")
+
+
+async def _membership(ctx: Context) -> None:
+    event = ctx.event
+    if event.payload.startswith("moved:"):
+        await queries.move_chat(ctx.session, event.platform, event.chat_id, event.payload.removeprefix("moved:"))
+        return
+    joined = event.payload == "joined"
+    await queries.record_group(ctx.session, event.platform, event.chat_id, event.chat_title, active=joined)
+    if joined:
+        ctx.say(ctx.t("group_hello", link=private_link(ctx, None)))
+
+
+async def link(ctx: Context, group: ChatGroup | None) -> None:
+    """`/linkgroup [CODE|tinh]`: admins link to any branch or the province, chairs to a branch they chair."""
+    if ctx.member is None:
+        ctx.say(ctx.t("group_register_first", link=private_link(ctx, group)))
+        return
+    admin, chaired = is_admin(ctx), chaired_branch_ids(ctx)
+    if not admin and not chaired:
+        refuse(ctx, None, "/linkgroup")
+        return
+    argument = ctx.event.args.strip()
+    if group is None:
+        group = await queries.record_group(ctx.session, ctx.event.platform, ctx.event.chat_id, "", active=True)
+    if argument.lower() in PROVINCE_WORDS:
+        if not admin:
+            refuse(ctx, None, "/linkgroup province")
+            return
+        group.branch_id, group.is_province = None, True
+        target = ctx.t("group_target_province")
+    else:
+        if not argument and len(chaired) != 1:
+            ctx.say(ctx.t("group_link_usage"))
+            return
+        if argument:
+            branch = await queries.branch_by_code(ctx.session, argument)
+        else:
+            branch = await ctx.session.get(Branch, next(iter(chaired)))
+        if branch is None:
+            ctx.say(ctx.t("group_unknown_branch", code=esc(argument[:32])))
+            return
+        if not admin and branch.id not in chaired:
+            refuse(ctx, None, f"/linkgroup {branch.code}")
+            return
+        group.branch_id, group.is_province = branch.id, False
+        target = esc(branch.name)
+    group.active = True
+    group.linked_by_member_id = ctx.member.id
+    group.linked_at = ctx.now()
+    ctx.say(ctx.t("group_linked", target=target))
+
+
+async def unlink(ctx: Context, group: ChatGroup | None) -> None:
+    if group is None or (group.branch_id is None and not group.is_province):
+        ctx.say(ctx.t("group_not_linked"))
+        return
+    allowed = is_admin(ctx) or (group.branch_id is not None and group.branch_id in chaired_branch_ids(ctx))
+    if ctx.member is None or not allowed:
+        refuse(ctx, None, "/unlinkgroup")
+        return
+    group.branch_id, group.is_province = None, False
+    ctx.say(ctx.t("group_unlinked"))
+
+
+async def group_progress(ctx: Context, group: ChatGroup | None) -> None:
+    """`/progress` in a group shows what the group follows (so it reveals nothing that is not its own)."""
+    if group is None or (group.branch_id is None and not group.is_province):
+        ctx.say(ctx.t("group_not_linked"))
+        return
+    ctx.say(await group_digest(ctx.session, ctx.t, ctx.campaign, ctx.today(), group))
+
+
+async def group_digest(session: AsyncSession, t: Catalog, campaign: Campaign, today: dt.date, group: ChatGroup) -> str:
+    """The progress text a group receives: its branch, or the province's ranking."""
+    if group.is_province:
+        return progress.province_text(t, await progress.load(session, campaign, today, None), top=5)
+    assert group.branch_id is not None
+    view = await progress.load(session, campaign, today, {group.branch_id})
+    return progress.branch_text(t, view, view.branches[0], with_counts=True)
