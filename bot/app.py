@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
 from bot.config import Config
 from bot.outbox import OutboxWorker, Sender
+from bot.scheduler import Scheduler
+from handlers import broadcasts
 from handlers.context import Services, utc_now
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
@@ -43,29 +46,56 @@ def telegram_deep_link(username: str) -> Callable[[str], str]:
     return link
 
 
+class Runtime:
+    """Everything a running bot is: the services, the Telegram channel, the outbox worker, the scheduler."""
+
+    def __init__(self, services: Services, channel: TelegramChannel, worker: OutboxWorker, scheduler: Scheduler):
+        self.services, self.channel, self.worker, self.scheduler = services, channel, worker, scheduler
+
+    @classmethod
+    async def create(cls, config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
+        """`clock` is replaced by the tests and the sandbox."""
+        assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
+        sessions = session_factory(engine, clock)
+        bot = make_bot(config.telegram_token, config.telegram_api_url)
+        me = await bot.get_me()
+        senders: dict[str, Sender] = {}
+        worker = OutboxWorker(sessions, senders, clock)
+        services = Services(
+            config=config,
+            sessions=sessions,
+            clock=clock,
+            download=file_downloader(bot),
+            deep_link=telegram_deep_link(me.username or ""),
+            outbox_changed=worker.wake,
+        )
+        channel = TelegramChannel(services, bot)
+        senders[channel.platform] = channel
+        worker.after_pass.append(functools.partial(broadcasts.report_finished, services))
+        return cls(services, channel, worker, Scheduler(services))
+
+    def wake(self) -> None:
+        """Look for due work now (after the clock moved, in the tests)."""
+        self.scheduler.wake()
+        self.worker.wake()
+
+    async def run(self) -> None:
+        """Long polling, the outbox worker and the scheduler, until cancelled."""
+        config = self.services.config
+        log.info("Telegram: long polling%s", f" via {config.telegram_api_url}" if config.telegram_api_url else "")
+        tasks = [
+            asyncio.create_task(self.worker.run(), name="outbox"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+        ]
+        try:
+            await self.channel.run_polling()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
 async def run_telegram(config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> None:
-    """Long polling plus the outbox worker, until cancelled. `clock` is replaced by the tests and the sandbox."""
-    assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
-    sessions = session_factory(engine)
-    bot = make_bot(config.telegram_token, config.telegram_api_url)
-    me = await bot.get_me()
-    senders: dict[str, Sender] = {}
-    worker = OutboxWorker(sessions, senders, clock)
-    services = Services(
-        config=config,
-        sessions=sessions,
-        clock=clock,
-        download=file_downloader(bot),
-        deep_link=telegram_deep_link(me.username or ""),
-        outbox_changed=worker.wake,
-    )
-    channel = TelegramChannel(services, bot)
-    senders[channel.platform] = channel
-    log.info("Telegram: long polling%s", f" via {config.telegram_api_url}" if config.telegram_api_url else "")
-    worker_task = asyncio.create_task(worker.run(), name="outbox")
-    try:
-        await channel.run_polling()
-    finally:
-        worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
+    await (await Runtime.create(config, engine, clock)).run()

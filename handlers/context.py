@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Campaign, Config
 from handlers.events import Event, FileRef, Option, Reply
 from handlers.i18n import Catalog, catalog
+from storage import queries
 from storage.models import Identity, Member, OutboxMessage
 
 
@@ -105,18 +106,9 @@ class Context:
         edit_of_id: int | None = None,
     ) -> OutboxMessage:
         """Queue a message to someone else through the outbox (delivered after this transaction commits)."""
-        row = OutboxMessage(
-            platform=platform,
-            chat_id=chat_id,
-            payload=reply.to_json(),
-            purpose=purpose,
-            initiative_id=initiative_id,
-            edit_of_id=edit_of_id,
-            next_attempt_at=self.now(),
-        )
-        self.session.add(row)
         self.queued_notifications += 1
-        return row
+        return queries.queue_message(self.session, platform, chat_id, reply.to_json(), purpose=purpose,
+                                     at=self.now(), initiative_id=initiative_id, edit_of_id=edit_of_id)  # fmt: skip
 
     def set_flow(self, flow: str | None, **data: object) -> None:
         self.identity.flow = flow

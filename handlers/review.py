@@ -321,7 +321,8 @@ async def pending(ctx: Context) -> None:
     if not items:
         ctx.say(ctx.t("pending_empty"))
         return
-    ctx.say(ctx.t("pending_title", count=len(items)))
+    # The title goes through the outbox too, so that it arrives before the cards.
+    ctx.notify(ctx.identity.platform, ctx.identity.chat_id, Reply(text=ctx.t("pending_title", count=len(items))))
     for initiative in items:
         ctx.notify(
             ctx.identity.platform,

@@ -6,7 +6,18 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-from handlers import branch_admin, chairs, groups, my_initiatives, paperwork, progress, registration, review, wizard
+from handlers import (
+    branch_admin,
+    broadcasts,
+    chairs,
+    groups,
+    my_initiatives,
+    paperwork,
+    progress,
+    registration,
+    review,
+    wizard,
+)
 from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
@@ -59,6 +70,9 @@ async def route(ctx: Context) -> None:
         await _language(ctx)
     elif ctx.member is None:
         await _unregistered(ctx)
+    elif command == "cancel" and ctx.identity.flow == broadcasts.FLOW:
+        ctx.set_flow(None)
+        ctx.say(ctx.t("broadcast_cancelled"), menu=True)
     elif command is not None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:
@@ -67,6 +81,8 @@ async def route(ctx: Context) -> None:
         await review.handle_reason_text(ctx)
     elif ctx.identity.flow == review.RECOGNITION_FLOW:
         await review.handle_recognition_text(ctx)
+    elif ctx.identity.flow == broadcasts.FLOW:
+        await broadcasts.handle_text(ctx)
     else:
         draft = await wizard.active_draft(ctx)
         spreadsheet_import = branch_admin.is_spreadsheet(ctx) and is_admin(ctx)
@@ -129,6 +145,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await paperwork.entered(ctx)
     elif command == "import":
         await branch_admin.usage(ctx)
+    elif command == "broadcast":
+        await broadcasts.start(ctx)
     elif command == "invite_chair":
         await chairs.invite_chair(ctx)
     elif command == "chairs":
@@ -155,6 +173,8 @@ async def _member_option(ctx: Context) -> None:
         await paperwork.handle_option(ctx)
     elif payload.startswith("ch:"):
         await chairs.handle_option(ctx)
+    elif payload.startswith("bc:"):
+        await broadcasts.handle_option(ctx)
     elif payload == progress.FULL_RANKING_PAYLOAD:
         await progress.full_ranking(ctx)
     else:

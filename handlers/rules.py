@@ -243,3 +243,20 @@ def check_birth_date(date: dt.date, today: dt.date) -> None:
     """A working author: born at least 15 and at most 100 years ago."""
     if not today.year - 100 <= date.year <= today.year - 15:
         raise InputError("err_birth_date", {"date": format_date(date)})
+
+
+# --- quiet hours -----------------------------------------------------------------------------------
+
+
+def after_quiet_hours(now: dt.datetime, tz: dt.tzinfo, start: dt.time, end: dt.time) -> dt.datetime:
+    """`now`, or the end of the quiet hours `start`–`end` (local times; may span midnight) if `now` is in them.
+
+    Scheduled reminders and broadcasts are postponed to this time, never dropped."""
+    local = now.astimezone(tz)
+    clock = local.time()
+    spans_midnight = start > end
+    quiet = (start <= clock or clock < end) if spans_midnight else (start <= clock < end)
+    if not quiet:
+        return now
+    end_day = local.date() + dt.timedelta(days=1) if spans_midnight and clock >= start else local.date()
+    return dt.datetime.combine(end_day, end, tz).astimezone(dt.UTC)

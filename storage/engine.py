@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, UOWTransaction
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -38,8 +41,37 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+STAMPED_COLUMNS = ("created_at", "updated_at", "added_at", "processed_at", "ran_at")
+
+
+class ClockedSession(Session):
+    """A session that stamps rows with the runtime's clock (`info["clock"]`) instead of the machine's.
+
+    Rows written by a conversation, the scheduler or the outbox then agree on what "now" is, including in
+    the tests and the sandbox, whose clock can be moved: an idle draft is idle by the bot's clock."""
+
+
+@event.listens_for(ClockedSession, "before_flush")
+def _stamp_with_clock(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    clock: Callable[[], dt.datetime] | None = session.info.get("clock")
+    if clock is None:
+        return
+    now = clock()
+    for row in session.new:
+        for name in STAMPED_COLUMNS:
+            if hasattr(row, name) and getattr(row, name) is None:
+                setattr(row, name, now)
+    for row in session.dirty:
+        if hasattr(row, "updated_at") and session.is_modified(row):
+            row.updated_at = now
+
+
+def session_factory(
+    engine: AsyncEngine, clock: Callable[[], dt.datetime] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for the engine; with `clock`, rows are stamped by it (see `ClockedSession`)."""
+    info = {"clock": clock} if clock is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ClockedSession, info=info)
 
 
 def alembic_config() -> AlembicConfig:

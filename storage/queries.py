@@ -6,8 +6,9 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -18,6 +19,7 @@ from storage.models import (
     AuditEvent,
     Author,
     Branch,
+    Broadcast,
     ChairInvite,
     ChatGroup,
     Identity,
@@ -27,6 +29,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     ProcessedUpdate,
+    ReminderRun,
     Role,
     Status,
 )
@@ -456,3 +459,166 @@ async def mark_unreachable(session: AsyncSession, platform: str, chat_id: str, n
     await session.execute(
         update(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id).values(active=False)
     )
+
+
+# --- outbox, reminders, broadcasts -----------------------------------------------------------------
+
+
+def queue_message(
+    session: AsyncSession,
+    platform: str,
+    chat_id: str,
+    payload: dict[str, Any],
+    *,
+    purpose: str,
+    at: dt.datetime,
+    initiative_id: int | None = None,
+    edit_of_id: int | None = None,
+    broadcast_id: int | None = None,
+) -> OutboxMessage:
+    """Write one message to the outbox (delivered after the caller's transaction commits, from `at`)."""
+    row = OutboxMessage(platform=platform, chat_id=chat_id, payload=payload, purpose=purpose, next_attempt_at=at,
+                        initiative_id=initiative_id, edit_of_id=edit_of_id, broadcast_id=broadcast_id)  # fmt: skip
+    session.add(row)
+    return row
+
+
+async def queue_many(
+    session: AsyncSession,
+    chats: Sequence[tuple[str, str]],
+    payload: dict[str, Any],
+    *,
+    purpose: str,
+    at: dt.datetime,
+    now: dt.datetime,
+    broadcast_id: int | None = None,
+) -> int:
+    """The same message to many (platform, chat) pairs in bulk INSERTs (broadcasts), deliverable from `at`."""
+    rows = [
+        {"platform": platform, "chat_id": chat_id, "payload": payload, "purpose": purpose, "next_attempt_at": at,
+         "broadcast_id": broadcast_id, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now}
+        for platform, chat_id in chats
+    ]  # fmt: skip
+    for start in range(0, len(rows), 2000):
+        await session.execute(insert(OutboxMessage), rows[start : start + 2000])
+    return len(rows)
+
+
+async def claim_reminder_period(
+    session: AsyncSession, reminder: str, due_at: dt.datetime, now: dt.datetime
+) -> ReminderRun | None:
+    """Claim one period of a reminder for this process; None if another process (or an earlier run)
+    has it. The very first claim of a reminder is a skipped baseline: nothing due before the bot ever
+    ran is sent."""
+    runs = select(ReminderRun.due_at).where(ReminderRun.reminder == reminder)
+    if await session.scalar(runs.where(ReminderRun.due_at == due_at)) is not None:
+        return None
+    first = await session.scalar(runs.limit(1)) is None
+    try:
+        async with session.begin_nested():
+            run = ReminderRun(reminder=reminder, due_at=due_at, ran_at=now, skipped=first)
+            session.add(run)
+            await session.flush()
+    except IntegrityError:  # another process claimed it a moment ago
+        return None
+    return run
+
+
+async def reachable_identities(session: AsyncSession, member_ids: set[int]) -> Sequence[Identity]:
+    """Every account of these members that has not blocked the bot."""
+    if not member_ids:
+        return []
+    return (
+        await session.scalars(select(Identity).where(Identity.member_id.in_(member_ids), Identity.blocked_at.is_(None)))
+    ).all()
+
+
+async def idle_drafts(session: AsyncSession, idle_since: dt.datetime) -> Sequence[Initiative]:
+    """Drafts (and initiatives returned for changes) untouched since `idle_since` and not nudged since
+    their last change."""
+    nudged = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.initiative_id == Initiative.id,
+            OutboxMessage.purpose == "draft_nudge",
+            OutboxMessage.created_at >= Initiative.updated_at,
+        )
+        .exists()
+    )
+    return (
+        await session.scalars(
+            select(Initiative)
+            .where(Initiative.status.in_(EDITABLE), Initiative.updated_at < idle_since, ~nudged)
+            .order_by(Initiative.id)
+        )
+    ).all()
+
+
+async def overdue_reviews(session: AsyncSession, submitted_before: dt.datetime) -> dict[int, int]:
+    """How many initiatives each branch has had waiting for a decision since before `submitted_before`."""
+    rows = await session.execute(
+        select(Initiative.branch_id, func.count())
+        .where(Initiative.status == Status.SUBMITTED, Initiative.submitted_at < submitted_before)
+        .group_by(Initiative.branch_id)
+    )
+    return {branch_id: count for branch_id, count in rows.all()}
+
+
+async def chairs_of(session: AsyncSession, branch_ids: set[int]) -> dict[int, set[int]]:
+    """Member id of each chair → the branches (among `branch_ids`) they chair."""
+    rows = await session.execute(
+        select(MemberRole.member_id, MemberRole.branch_id).where(
+            MemberRole.role == Role.CHAIR, MemberRole.branch_id.in_(branch_ids)
+        )
+    )
+    chairs: dict[int, set[int]] = {}
+    for member_id, branch_id in rows.all():
+        chairs.setdefault(member_id, set()).add(branch_id)
+    return chairs
+
+
+async def broadcast_recipients(
+    session: AsyncSession, audience: str, branch_ids: set[int] | None = None
+) -> list[tuple[str, str]]:
+    """(platform, chat) pairs of an audience: "groups" (every linked group), "branches" (the groups of
+    `branch_ids`), "chairs", "members" (their private chats; accounts that blocked the bot are left out)."""
+    if audience in ("groups", "branches"):
+        groups = await linked_groups(session, branch_ids if audience == "branches" else None)
+        return [(group.platform, group.chat_id) for group in groups]
+    query = select(Identity.platform, Identity.chat_id).where(
+        Identity.member_id.is_not(None), Identity.blocked_at.is_(None)
+    )
+    if audience == "chairs":
+        chairs = select(MemberRole.member_id).where(MemberRole.role == Role.CHAIR)
+        query = query.where(Identity.member_id.in_(chairs))
+    elif audience != "members":
+        raise ValueError(f"unknown audience {audience!r}")
+    rows = await session.execute(query.distinct().order_by(Identity.platform, Identity.chat_id))
+    return [(platform, chat_id) for platform, chat_id in rows.all()]
+
+
+async def finished_broadcasts(session: AsyncSession) -> list[tuple[Broadcast, dict[OutboxStatus, int]]]:
+    """Broadcasts not reported yet with nothing left to deliver, and how their messages ended."""
+    still_pending = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.broadcast_id == Broadcast.id, OutboxMessage.status == OutboxStatus.PENDING)
+        .exists()
+    )
+    broadcasts = (await session.scalars(select(Broadcast).where(Broadcast.reported_at.is_(None), ~still_pending))).all()
+    finished = []
+    for broadcast in broadcasts:
+        rows = await session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.broadcast_id == broadcast.id)
+            .group_by(OutboxMessage.status)
+        )
+        finished.append((broadcast, {OutboxStatus(status): count for status, count in rows.all()}))
+    return finished
+
+
+async def claim_broadcast_report(session: AsyncSession, broadcast_id: int, now: dt.datetime) -> bool:
+    """Mark a broadcast reported; False if another process did first (each report is sent once)."""
+    result = await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.reported_at.is_(None)).values(reported_at=now)
+    )
+    return result.rowcount == 1

@@ -12,8 +12,9 @@ import datetime as dt
 import itertools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,9 @@ from bot.config import load_config
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BRANCHES = ROOT / "sample-data" / "branches.csv"
@@ -99,9 +103,18 @@ class FakeClock:
             listener()
 
 
-def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0, second: int = 0) -> dt.datetime:
     """A wall-clock time in the campaign's timezone (Asia/Ho_Chi_Minh)."""
-    return dt.datetime(year, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    """Wait until `check()` holds (for effects that show only in the database), or fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {check.__doc__ or check}")
+        await asyncio.sleep(0.05)
 
 
 class InProcessBot:
@@ -112,6 +125,7 @@ class InProcessBot:
         self.emulator, self.database_url, self.clock = emulator, database_url, clock
         self.task: asyncio.Task[None] | None = None
         self.engine: AsyncEngine | None = None
+        self.runtime: Runtime | None = None
         self.config = load_config(
             ROOT / "config.toml",
             environ={
@@ -123,14 +137,18 @@ class InProcessBot:
         )
 
     async def start(self) -> None:
-        from bot.app import open_database, run_telegram
+        from bot.app import Runtime, open_database
 
         polls_before = self.emulator.bots[TOKEN].polls
         self.engine = await open_database(self.config)
-        self.task = asyncio.create_task(run_telegram(self.config, self.engine, self.clock))
+        self.runtime = await Runtime.create(self.config, self.engine, self.clock)
+        self.clock.listeners.append(self.runtime.wake)
+        self.task = asyncio.create_task(self.runtime.run())
         await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=30)
 
     async def stop(self) -> None:
+        if self.runtime is not None and self.runtime.wake in self.clock.listeners:
+            self.clock.listeners.remove(self.runtime.wake)
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -205,6 +223,33 @@ class Person:
         """Let in-flight work finish: the bot answers a /help probe only after everything before it."""
         await self.send("/help")
         await self.expect("/drafts")
+
+
+class GroupChat:
+    """A Telegram group in the emulator: people write in it, the test reads what the bot posts there."""
+
+    _ids = itertools.count(-100_001, -1)
+
+    def __init__(self, emulator: TelegramEmulator, title: str) -> None:
+        self.emulator = emulator
+        self.chat_id = next(self._ids)
+        self.title = title
+        self.cursor = emulator.seq
+        emulator.add_group(self.chat_id, title)
+
+    async def send(self, person: Person, text: str) -> None:
+        await self.emulator.user_sends(person.user_id, text, chat_id=self.chat_id)
+
+    async def expect(self, *fragments: str, timeout: float = 15.0) -> StoredMessage:
+        """The next bot message in the group (after the last one expected) containing every fragment."""
+        message = await self.emulator.wait_for(
+            self.chat_id, lambda m: all(f in m.plain_text for f in fragments), after_seq=self.cursor, timeout=timeout
+        )
+        self.cursor = message.seq
+        return message
+
+    def bot_texts(self) -> list[str]:
+        return [m.plain_text for m in self.emulator.chat(self.chat_id) if m.from_bot]
 
 
 async def register(person: Person, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:

@@ -7,6 +7,7 @@ opaque payload), the main menu a persistent reply keyboard. Outgoing calls that 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import html
@@ -269,14 +270,27 @@ class TelegramChannel:
         await self.bot.set_my_commands(
             [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
         )
-        try:
-            await self.dispatcher.start_polling(
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(
                 self.bot,
                 handle_signals=False,
                 handle_as_tasks=False,  # handlers only submit work, in update order, to the sequencer
                 allowed_updates=["message", "callback_query", "my_chat_member"],
                 close_bot_session=False,
             )
+        )
+        try:
+            await asyncio.shield(polling)
+        except asyncio.CancelledError:
+            # Cancelling start_polling from outside would leave its polling task running (it waits with
+            # asyncio.wait, which does not cancel what it waits for): stop it the way aiogram expects.
+            try:
+                await self.dispatcher.stop_polling()
+            except RuntimeError:  # not started yet
+                polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            raise
         finally:
             await self._sequencer.drain()
             await self.bot.session.close()

@@ -16,8 +16,10 @@ import contextlib
 import html
 import itertools
 import json
+import math
 import re
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -179,10 +181,29 @@ class BotState:
     commands: list[dict[str, Any]] = field(default_factory=list)
 
 
+SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendMediaGroup"}
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Telegram's published sending limits, enforced with sliding windows: 30 messages a second per
+    bot, 20 a minute per group. (Private chats tolerate short bursts; they are not limited here.)"""
+
+    per_second: int = 30
+    per_group_minute: int = 20
+
+
+TELEGRAM_LIMITS = RateLimits()
+
+
 class TelegramEmulator:
     """One emulator serves any number of bots (by token) and simulated people."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: RateLimits | None = TELEGRAM_LIMITS) -> None:
+        self.limits = limits
+        # Sends the limits refused with 429 (a well-behaved bot causes none).
+        self.rate_limited = 0
+        self._sent_at: dict[str, deque[float]] = defaultdict(deque)
         self.bots: dict[str, BotState] = {}
         self.users: dict[int, dict[str, Any]] = {}
         # Group chats by (negative) id: title, type, whether the bot is in it, and where it moved to.
@@ -553,11 +574,32 @@ class TelegramEmulator:
                 fault.remaining -= 1
                 raise BotApiError(fault.error_code, fault.description, fault.retry_after)
 
+    def _enforce_limits(self, bot: BotState, params: dict[str, Any]) -> None:
+        """Answer 429 with retry_after, as Telegram does, when a send would exceed the limits."""
+        assert self.limits is not None
+        now = time.monotonic()
+        windows = [(f"bot:{bot.token}", 1.0, self.limits.per_second)]
+        chat = str(params.get("chat_id", ""))
+        if chat.startswith("-"):
+            windows.append((f"group:{chat}", 60.0, self.limits.per_group_minute))
+        for key, seconds, allowed in windows:
+            sent = self._sent_at[key]
+            while sent and sent[0] <= now - seconds:
+                sent.popleft()
+            if len(sent) >= allowed:
+                self.rate_limited += 1
+                retry_after = max(1, math.ceil(sent[0] + seconds - now))
+                raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+        for key, _, _ in windows:
+            self._sent_at[key].append(now)
+
     async def _call(self, bot: BotState, method: str, params: dict[str, Any]) -> Any:
         self._validate(method, params)
         if method != "getUpdates":
             self.calls.append((method, params))
         self._fault(method, params)
+        if self.limits is not None and method in SEND_METHODS:
+            self._enforce_limits(bot, params)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise BotApiError(501, f"emulator: {method} is valid Bot API but not emulated yet")

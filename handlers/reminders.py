@@ -1,0 +1,110 @@
+"""What each scheduled reminder sends (queued in the outbox; bot/scheduler.py decides when it runs).
+
+digest: each linked group its progress. countdown: linked groups, N days before a phase ends.
+idle_drafts: members whose draft has not moved, with a Continue button. pending_reviews: chairs with
+initiatives waiting too long. Nothing is sent during quiet hours: it is queued for their end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Config, Reminder
+from handlers import groups, rules
+from handlers.context import esc
+from handlers.events import Option, Reply
+from handlers.i18n import catalog
+from storage import queries
+
+
+def deliver_at(now: dt.datetime, config: Config) -> dt.datetime:
+    """When a message queued now may go out: at once, or at the end of the quiet hours."""
+    settings = config.settings
+    return rules.after_quiet_hours(now, config.campaign.tz, settings.quiet_start, settings.quiet_end)
+
+
+async def run(session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime) -> int:
+    """Queue this period's messages; returns how many."""
+    at = deliver_at(now, config)
+    if reminder.kind == "digest":
+        return await _group_messages(session, config, now, at, "digest_title", {}, purpose="digest")
+    if reminder.kind == "countdown":
+        return await _countdown(session, config, reminder, due, now, at)
+    if reminder.kind == "idle_drafts":
+        return await _idle_drafts(session, config, reminder, now, at)
+    return await _pending_reviews(session, config, reminder, now, at)
+
+
+async def _group_messages(
+    session: AsyncSession,
+    config: Config,
+    now: dt.datetime,
+    at: dt.datetime,
+    title_key: str,
+    params: dict[str, object],
+    *,
+    purpose: str,
+) -> int:
+    t = catalog(config.settings.language)
+    today = now.astimezone(config.campaign.tz).date()
+    sent = 0
+    for group in await queries.linked_groups(session):
+        text = t(title_key, **params) + "\n\n" + await groups.group_digest(session, t, config.campaign, today, group)
+        queries.queue_message(session, group.platform, group.chat_id, Reply(text=text).to_json(), purpose=purpose,
+                              at=at)  # fmt: skip
+        sent += 1
+    return sent
+
+
+async def _countdown(
+    session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime, at: dt.datetime
+) -> int:
+    """On the days the reminder names (counted from its due date), tell the groups how many days are left."""
+    due_day = due.astimezone(config.campaign.tz).date()
+    today = now.astimezone(config.campaign.tz).date()
+    sent = 0
+    for phase in config.campaign.phases:
+        if (phase.end - due_day).days in reminder.days_before_end and today <= phase.end:
+            params = {"days": (phase.end - today).days, "phase": phase.name, "end": phase.end.strftime("%d/%m/%Y")}
+            sent += await _group_messages(session, config, now, at, "countdown_title", params, purpose="countdown")
+    return sent
+
+
+async def _idle_drafts(
+    session: AsyncSession, config: Config, reminder: Reminder, now: dt.datetime, at: dt.datetime
+) -> int:
+    drafts = await queries.idle_drafts(session, now - dt.timedelta(days=reminder.after_days))
+    identities = await queries.reachable_identities(session, {d.member_id for d in drafts})
+    sent = 0
+    for draft in drafts:
+        for identity in (i for i in identities if i.member_id == draft.member_id):
+            t = catalog(identity.language)
+            reply = Reply(
+                text=t("nudge_draft", id=draft.id, title=esc(draft.title or t("untitled")), days=reminder.after_days),
+                options=((Option(t("btn_continue"), f"d:r:{draft.id}"),),),
+            )
+            queries.queue_message(session, identity.platform, identity.chat_id, reply.to_json(),
+                                  purpose="draft_nudge", at=at, initiative_id=draft.id)  # fmt: skip
+            sent += 1
+    return sent
+
+
+async def _pending_reviews(
+    session: AsyncSession, config: Config, reminder: Reminder, now: dt.datetime, at: dt.datetime
+) -> int:
+    waiting = await queries.overdue_reviews(session, now - dt.timedelta(days=reminder.after_days))
+    if not waiting:
+        return 0
+    chairs = await queries.chairs_of(session, set(waiting))
+    sent = 0
+    for identity in await queries.reachable_identities(session, set(chairs)):
+        assert identity.member_id is not None
+        count = sum(waiting[branch_id] for branch_id in chairs[identity.member_id])
+        t = catalog(identity.language)
+        reply = Reply(text=t("nudge_reviews", count=count, days=reminder.after_days))
+        queries.queue_message(session, identity.platform, identity.chat_id, reply.to_json(), purpose="review_nudge",
+                              at=at)  # fmt: skip
+        sent += 1
+    return sent
