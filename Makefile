@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-submission bench-broadcast bench-progress install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -31,8 +31,16 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: install
+bench: bench-submission bench-progress bench-broadcast
+
+bench-submission: install
 	$(VENV)/bin/python -m bench.submission
+
+bench-broadcast: install
+	$(VENV)/bin/python -m bench.broadcast $(BENCH_ARGS)
+
+bench-progress: install
+	$(VENV)/bin/python -m bench.progress $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache sandbox-data

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.events import Reply
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 BATCH = 100
+# Messages to many people at once. Due notices to one person (a review card, a decision) go first.
+BULK_PURPOSES = ("broadcast", "digest", "countdown", "draft_nudge", "review_nudge")
 
 
 class RetryLater(Exception):
@@ -119,7 +121,7 @@ class OutboxWorker:
                     OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.platform.in_(list(self.senders)),
                 )
-                .order_by(OutboxMessage.id)
+                .order_by(case((OutboxMessage.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboxMessage.id)
                 .limit(BATCH)
             )
             ids = list((await session.scalars(due)).all())

@@ -146,13 +146,11 @@ async def _audience(ctx: Context, data: dict[str, object]) -> tuple[str, list[tu
     """The audience's description and its recipients, as of now."""
     audience = str(data.get("audience"))
     codes = [str(code) for code in data.get("branches", []) or []]  # type: ignore[union-attr]
-    branch_ids = None
-    description = ctx.t(f"broadcast_audience_{audience}")
-    if audience == "branches":
-        branches, _ = await _branches_from_codes(ctx, " ".join(codes))
-        branch_ids = {b.id for b in branches}
-        description = ctx.t("broadcast_audience_branches", codes=esc(", ".join(b.code for b in branches)))
-    return description, await queries.broadcast_recipients(ctx.session, audience, branch_ids)
+    if audience != "branches":
+        return ctx.t(f"broadcast_audience_{audience}"), await queries.broadcast_recipients(ctx.session, audience)
+    branches, _ = await _branches_from_codes(ctx, " ".join(codes))
+    description = ctx.t("broadcast_audience_branches", codes=esc(", ".join(b.code for b in branches)))
+    return description, await queries.broadcast_recipients(ctx.session, audience, {b.id for b in branches})
 
 
 def _when(ctx: Context) -> str:

@@ -17,6 +17,7 @@ from handlers.context import esc
 from handlers.events import Option, Reply
 from handlers.i18n import catalog
 from storage import queries
+from storage.models import ChatGroup
 
 
 def deliver_at(now: dt.datetime, config: Config) -> dt.datetime:
@@ -37,6 +38,17 @@ async def run(session: AsyncSession, config: Config, reminder: Reminder, due: dt
     return await _pending_reviews(session, config, reminder, now, at)
 
 
+async def group_reply(
+    session: AsyncSession, config: Config, now: dt.datetime, group: ChatGroup, title_key: str, **params: object
+) -> Reply:
+    """A titled message with the group's progress (its branch, or the province's ranking)."""
+    t = catalog(config.settings.language)
+    today = now.astimezone(config.campaign.tz).date()
+    return Reply(
+        text=t(title_key, **params) + "\n\n" + await groups.group_digest(session, t, config.campaign, today, group)
+    )
+
+
 async def _group_messages(
     session: AsyncSession,
     config: Config,
@@ -47,13 +59,10 @@ async def _group_messages(
     *,
     purpose: str,
 ) -> int:
-    t = catalog(config.settings.language)
-    today = now.astimezone(config.campaign.tz).date()
     sent = 0
     for group in await queries.linked_groups(session):
-        text = t(title_key, **params) + "\n\n" + await groups.group_digest(session, t, config.campaign, today, group)
-        queries.queue_message(session, group.platform, group.chat_id, Reply(text=text).to_json(), purpose=purpose,
-                              at=at)  # fmt: skip
+        reply = await group_reply(session, config, now, group, title_key, **params)
+        queries.queue_message(session, group.platform, group.chat_id, reply.to_json(), purpose=purpose, at=at)
         sent += 1
     return sent
 

@@ -41,11 +41,15 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 STAMPED_COLUMNS = ("created_at", "updated_at", "added_at", "processed_at", "ran_at")
 
 
 class ClockedSession(Session):
-    """A session that stamps rows with the runtime's clock (`info["clock"]`) instead of the machine's.
+    """A session that stamps rows (created_at, updated_at, …) with the runtime's clock (`info["clock"]`).
 
     Rows written by a conversation, the scheduler or the outbox then agree on what "now" is, including in
     the tests and the sandbox, whose clock can be moved: an idle draft is idle by the bot's clock."""
@@ -53,10 +57,7 @@ class ClockedSession(Session):
 
 @event.listens_for(ClockedSession, "before_flush")
 def _stamp_with_clock(session: Session, _flush: UOWTransaction, _instances: object) -> None:
-    clock: Callable[[], dt.datetime] | None = session.info.get("clock")
-    if clock is None:
-        return
-    now = clock()
+    now = session.info.get("clock", _utc_now)()
     for row in session.new:
         for name in STAMPED_COLUMNS:
             if hasattr(row, name) and getattr(row, name) is None:
@@ -69,9 +70,10 @@ def _stamp_with_clock(session: Session, _flush: UOWTransaction, _instances: obje
 def session_factory(
     engine: AsyncEngine, clock: Callable[[], dt.datetime] | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions for the engine; with `clock`, rows are stamped by it (see `ClockedSession`)."""
-    info = {"clock": clock} if clock is not None else {}
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ClockedSession, info=info)
+    """Sessions for the engine whose rows are stamped by `clock` (the machine's by default)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=ClockedSession, info={"clock": clock or _utc_now}
+    )
 
 
 def alembic_config() -> AlembicConfig:

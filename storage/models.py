@@ -138,7 +138,7 @@ class Identity(Base):
     # broadcasts skip it. Cleared when the person writes to the bot again.
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     member: Mapped[Member | None] = relationship()
     __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
 
@@ -181,7 +181,7 @@ class Initiative(Base):
     declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The last decision: who, when, and the reason given (request changes / reject).
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

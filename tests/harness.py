@@ -248,6 +248,16 @@ class GroupChat:
         self.cursor = message.seq
         return message
 
+    async def expect_each(self, *texts: str, timeout: float = 15.0) -> None:
+        """One bot message containing each text, in whatever order they arrive."""
+        start, last = self.cursor, self.cursor
+        for text in texts:
+            message = await self.emulator.wait_for(
+                self.chat_id, lambda m, text=text: text in m.plain_text, after_seq=start, timeout=timeout
+            )
+            last = max(last, message.seq)
+        self.cursor = last
+
     def bot_texts(self) -> list[str]:
         return [m.plain_text for m in self.emulator.chat(self.chat_id) if m.from_bot]
 

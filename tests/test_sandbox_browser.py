@@ -154,3 +154,17 @@ async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox
         await expect(page.locator(".msg.bot").filter(has_text="đã được duyệt bởi Phạm Thu Hà").last).to_be_visible(
             timeout=15_000
         )
+
+
+async def test_the_sample_group_has_its_digest_and_answers_progress(sandbox_url: str) -> None:
+    """The sandbox's sample group, as a new user finds it from the README: a digest, then /progress."""
+    async with phone_page(sandbox_url) as page:
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
+        await page.get_by_label("Chọn cuộc trò chuyện").select_option(label="👥 Nhóm CĐCS [MẪU] Bệnh viện Đa khoa tỉnh")
+        digest = page.locator(".msg.bot").filter(has_text="Bản tin tiến độ hằng tuần")
+        await expect(digest).to_contain_text("[MẪU] Bệnh viện Đa khoa tỉnh", timeout=15_000)
+        await page.get_by_label("Tin nhắn").fill("/progress")
+        await page.get_by_label("Tin nhắn").press("Enter")
+        mine = page.locator(".msg.user").last
+        await expect(mine).to_contain_text("Phạm Thu Hà")  # in a group, each message shows who wrote it
+        await expect(page.locator(".msg.bot").filter(has_text="Chờ duyệt")).to_have_count(2, timeout=15_000)

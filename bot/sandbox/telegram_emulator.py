@@ -96,6 +96,15 @@ def parse_html(text: str) -> str:
 def check_object(type_name: str, value: Any, path: str = "") -> None:
     """Check that an object we produce matches the reference: required fields, no unknown fields."""
     spec_type = bot_api_spec()["types"].get(type_name)
+    if spec_type is not None and spec_type.get("subtypes") and isinstance(value, dict):
+        errors = []
+        for subtype in spec_type["subtypes"]:  # a union (ChatMember, …): one of its kinds must match
+            try:
+                check_object(subtype, value, path)
+                return
+            except AssertionError as error:
+                errors.append(str(error))
+        raise AssertionError(f"emulator produced {type_name}{path} matching none of its kinds: {errors}")
     if spec_type is None or "fields" not in spec_type or not isinstance(value, dict):
         return
     fields = {f["name"]: f for f in spec_type["fields"]}
@@ -157,6 +166,7 @@ class StoredMessage:
             "photo": bool(self.photo),
             "edited": self.edited,
             "date": self.date,
+            "sender_id": self.sender_id,
         }
 
 
@@ -233,6 +243,7 @@ class TelegramEmulator:
         app.router.add_get("/", self._page)
         app.router.add_static("/static/", STATIC_DIR)
         app.router.add_get("/_emu/personas", self._personas)
+        app.router.add_get("/_emu/groups", self._groups)
         app.router.add_post("/_emu/send", self._client_send)
         app.router.add_post("/_emu/press", self._client_press)
         app.router.add_get("/_emu/chats/{chat_id}", self._client_poll)
@@ -404,6 +415,9 @@ class TelegramEmulator:
         return stored
 
     def _membership(self, bot: BotState, user_id: int, chat_id: int, old: str, new: str) -> None:
+        def member(status: str) -> dict[str, Any]:
+            return {"status": status, "user": bot.user, **({"until_date": 0} if status == "kicked" else {})}
+
         self._enqueue(
             bot,
             {
@@ -412,15 +426,16 @@ class TelegramEmulator:
                     "chat": self._chat_json(chat_id),
                     "from": self.users[user_id],
                     "date": int(time.time()),
-                    "old_chat_member": {"status": old, "user": bot.user},
-                    "new_chat_member": {"status": new, "user": bot.user},
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(new),
                 },
             },
         )
 
-    def add_group(self, chat_id: int, title: str) -> None:
+    def add_group(self, chat_id: int, title: str, *, bot_member: bool = False) -> None:
+        """A group chat; `bot_member` puts the bot in it from the start (the sandbox's sample group)."""
         assert chat_id < 0, "group ids are negative"
-        self.groups[chat_id] = {"title": title, "type": "group", "bot_member": False, "moved_to": None}
+        self.groups[chat_id] = {"title": title, "type": "group", "bot_member": bot_member, "moved_to": None}
 
     def add_bot_to_group(self, user_id: int, chat_id: int, token: str | None = None) -> None:
         """A person adds the bot to a group: the bot gets a my_chat_member update."""
@@ -809,11 +824,25 @@ class TelegramEmulator:
             ]
         )
 
+    async def _groups(self, request: web.Request) -> web.Response:
+        """The groups the bot is in (the sandbox page lets a person write in them)."""
+        return web.json_response(
+            [{"id": chat_id, "title": g["title"]} for chat_id, g in self.groups.items() if g["bot_member"]]
+        )
+
+    def _client_chat(self, body: dict[str, Any], user_id: int) -> int | None:
+        """The chat a page request is about: the person's private chat, or a group the bot is in."""
+        chat_id = int(body.get("chat_id") or user_id)
+        if chat_id == user_id or (chat_id in self.groups and self.groups[chat_id]["bot_member"]):
+            return chat_id
+        return None
+
     async def _client_send(self, request: web.Request) -> web.Response:
         body = await request.json()
         user_id = int(body["user_id"])
-        if user_id not in self.users:
-            return web.json_response({"error": "unknown user"}, status=404)
+        chat_id = self._client_chat(body, user_id)
+        if user_id not in self.users or chat_id is None:
+            return web.json_response({"error": "unknown user or chat"}, status=404)
         document = body.get("document")
         if document is not None:
             document = {
@@ -824,13 +853,17 @@ class TelegramEmulator:
         text = body.get("text")
         if text is not None and not str(text).strip():
             return web.json_response({"error": "empty"}, status=400)
-        message = await self.user_sends(user_id, text, document=document, photo=bool(body.get("photo")))
+        message = await self.user_sends(
+            user_id, text, document=document, photo=bool(body.get("photo")), chat_id=chat_id
+        )
         return web.json_response(message.as_json())
 
     async def _client_press(self, request: web.Request) -> web.Response:
         body = await request.json()
         user_id, message_id = int(body["user_id"]), int(body["message_id"])
-        message = next((m for m in self.chat(user_id) if m.message_id == message_id and m.from_bot), None)
+        chat_id = self._client_chat(body, user_id)
+        chat = self.chat(chat_id) if chat_id is not None else []
+        message = next((m for m in chat if m.message_id == message_id and m.from_bot), None)
         if message is None or user_id not in self.users:
             return web.json_response({"error": "unknown message"}, status=404)
         query_id = await self.user_presses(user_id, message, str(body["data"]))

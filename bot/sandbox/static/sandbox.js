@@ -3,8 +3,11 @@
 const chat = document.getElementById("chat");
 const menu = document.getElementById("menu");
 const personaSelect = document.getElementById("persona");
+const chatSelect = document.getElementById("chat-choice");
 const input = document.getElementById("text");
+const names = new Map();
 let userId = null;
+let chatId = null;  // the person's private chat (= userId) or a group's id
 let since = 0;
 let generation = 0;
 const rendered = new Map();
@@ -31,6 +34,12 @@ function renderMessage(message) {
   body.className = "text";
   if (message.from_bot) body.innerHTML = message.text;  // the emulator accepted it as Telegram HTML
   else body.textContent = message.document ? "📎 " + message.text : (message.photo ? "🖼 ảnh" : message.text);
+  if (chatId !== userId && !message.from_bot) {
+    const sender = document.createElement("div");
+    sender.className = "sender";
+    sender.textContent = names.get(message.sender_id) || "?";
+    node.appendChild(sender);
+  }
   node.appendChild(body);
   if (message.from_bot && message.document && message.document.file_name) {
     const link = document.createElement("a");
@@ -51,7 +60,9 @@ function renderMessage(message) {
         const b = document.createElement("button");
         b.type = "button";
         b.textContent = button.text;
-        b.onclick = () => api("/_emu/press", {user_id: userId, message_id: message.message_id, data: button.callback_data});
+        b.onclick = () => api("/_emu/press", {
+          user_id: userId, chat_id: chatId, message_id: message.message_id, data: button.callback_data,
+        });
         rowNode.appendChild(b);
       }
       box.appendChild(rowNode);
@@ -76,7 +87,7 @@ function renderMenu(keyboard) {
 async function poll(myGeneration) {
   while (myGeneration === generation) {
     try {
-      const data = await api(`/_emu/chats/${userId}?since=${since}&timeout=25`);
+      const data = await api(`/_emu/chats/${chatId}?since=${since}&timeout=25`);
       if (myGeneration !== generation) return;
       for (const message of data.messages) renderMessage(message);
       since = Math.max(since, ...data.messages.map(m => m.seq), since);
@@ -87,20 +98,25 @@ async function poll(myGeneration) {
 }
 
 function send(body) {
-  return api("/_emu/send", {user_id: userId, ...body});
+  return api("/_emu/send", {user_id: userId, chat_id: chatId, ...body});
 }
 
 async function choosePersona(id) {
   userId = Number(id);
+  await openChat(chatSelect.value === "private" ? userId : Number(chatSelect.value));
+}
+
+async function openChat(id) {
+  chatId = id;
   since = 0;
   generation += 1;
   rendered.clear();
   chat.innerHTML = "";
   menu.innerHTML = "";
-  const history = await api(`/_emu/chats/${userId}?since=0&timeout=0`);
+  const history = await api(`/_emu/chats/${chatId}?since=0&timeout=0`);
   for (const message of history.messages) renderMessage(message);
   since = history.seq;
-  if (!history.messages.length) await send({text: "/start"});
+  if (!history.messages.length && chatId === userId) await send({text: "/start"});
   poll(generation);
 }
 
@@ -115,13 +131,21 @@ document.getElementById("attach").onclick = () =>
   send({document: {file_name: "bao-cao-sang-kien.pdf", mime_type: "application/pdf", file_size: 245000}});
 document.getElementById("photo").onclick = () => send({photo: true});
 personaSelect.addEventListener("change", () => choosePersona(personaSelect.value));
+chatSelect.addEventListener("change", () => choosePersona(personaSelect.value));
 
-api("/_emu/personas").then(personas => {
+function addOption(select, value, label) {
+  const option = document.createElement("option");
+  option.value = value;
+  option.textContent = label;
+  select.appendChild(option);
+}
+
+Promise.all([api("/_emu/personas"), api("/_emu/groups")]).then(([personas, groups]) => {
   for (const persona of personas) {
-    const option = document.createElement("option");
-    option.value = persona.id;
-    option.textContent = persona.name + " (mẫu)";
-    personaSelect.appendChild(option);
+    names.set(persona.id, persona.name);
+    addOption(personaSelect, persona.id, persona.name + " (mẫu)");
   }
+  addOption(chatSelect, "private", "💬 Riêng với bot");
+  for (const group of groups) addOption(chatSelect, group.id, "👥 " + group.title);
   choosePersona(personaSelect.value);
 });
