@@ -1,4 +1,4 @@
-"""The runtime: open the database (migrating it), build the services, run the channels."""
+"""The runtime: open the database (migrating it), build the services, run the channels and the web app."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
+from bot.channels.zalo import ZaloChannel
+from bot.channels.zalo_client import ZaloClient
 from bot.config import Config
 from bot.outbox import OutboxWorker, Sender
 from bot.scheduler import Scheduler
+from bot.web import TELEGRAM_WEBHOOK_PATH, ZALO_WEBHOOK_PATH, build_app
 from handlers import broadcasts
 from handlers.context import Services, utc_now
-from storage import queries
+from handlers.events import FileRef
+from storage import files, queries
 from storage.engine import create_engine, session_factory, upgrade_database
 
 log = logging.getLogger(__name__)
@@ -47,55 +52,135 @@ def telegram_deep_link(username: str) -> Callable[[str], str]:
 
 
 class Runtime:
-    """Everything a running bot is: the services, the Telegram channel, the outbox worker, the scheduler."""
+    """Everything a running bot is: the services, its channels (Telegram, Zalo or both — whichever has a
+    token), the outbox worker, the scheduler and the web app."""
 
-    def __init__(self, services: Services, channel: TelegramChannel, worker: OutboxWorker, scheduler: Scheduler):
-        self.services, self.channel, self.worker, self.scheduler = services, channel, worker, scheduler
+    def __init__(
+        self,
+        services: Services,
+        telegram: TelegramChannel | None,
+        zalo: ZaloChannel | None,
+        worker: OutboxWorker,
+        senders: dict[str, Sender],
+    ) -> None:
+        self.services, self.telegram, self.zalo, self.worker, self.senders = services, telegram, zalo, worker, senders
+        self.scheduler = Scheduler(services)
+        self.web_url = ""
+        self._web: web.AppRunner | None = None
 
     @classmethod
     async def create(cls, config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
         """`clock` is replaced by the tests and the sandbox."""
-        assert config.telegram_token, "TELEGRAM_BOT_TOKEN is required"
+        if not (config.telegram_token or config.zalo_token):
+            raise ValueError("set TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN or both")
         sessions = session_factory(engine, clock)
-        bot = make_bot(config.telegram_token, config.telegram_api_url)
-        me = await bot.get_me()
         senders: dict[str, Sender] = {}
         worker = OutboxWorker(sessions, senders, clock)
-        services = Services(
-            config=config,
-            sessions=sessions,
-            clock=clock,
-            download=file_downloader(bot),
-            deep_link=telegram_deep_link(me.username or ""),
-            outbox_changed=worker.wake,
-        )
-        channel = TelegramChannel(services, bot)
-        senders[channel.platform] = channel
+        deep_links: dict[str, Callable[[str], str]] = {}
+        downloads: dict[str, Callable[[FileRef], Awaitable[bytes]]] = {"zalo": stored_file_downloader(sessions, clock)}
+        bot = None
+        if config.telegram_token:
+            bot = make_bot(config.telegram_token, config.telegram_api_url)
+            me = await bot.get_me()
+            deep_links["telegram"] = telegram_deep_link(me.username or "")
+            downloads["telegram"] = file_downloader(bot)
+        services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
+                            downloads=downloads, outbox_changed=worker.wake)  # fmt: skip
+        telegram = TelegramChannel(services, bot) if bot is not None else None
+        zalo = None
+        if config.zalo_token:
+            client = ZaloClient(config.zalo_token, config.zalo_api_url)
+            me = await client.get_me()  # a wrong token stops start-up here, not at the first message
+            log.info("Zalo: bot %s", me.get("account_name") or me.get("id"))
+            zalo = ZaloChannel(services, client)
+        for channel in (telegram, zalo):
+            if channel is not None:
+                senders[channel.platform] = channel
         worker.after_pass.append(functools.partial(broadcasts.report_finished, services))
-        return cls(services, channel, worker, Scheduler(services))
+        return cls(services, telegram, zalo, worker, senders)
 
     def wake(self) -> None:
         """Look for due work now (after the clock moved, in the tests)."""
         self.scheduler.wake()
         self.worker.wake()
 
-    async def run(self) -> None:
-        """Long polling, the outbox worker and the scheduler, until cancelled."""
+    async def start_web(self, host: str | None = None, port: int | None = None) -> str:
+        """Serve the web app (webhooks, review pages, files, /healthz); returns its local address."""
         config = self.services.config
-        log.info("Telegram: long polling%s", f" via {config.telegram_api_url}" if config.telegram_api_url else "")
+        self._web = web.AppRunner(build_app(self), access_log=None)
+        await self._web.setup()
+        site = web.TCPSite(self._web, host or config.web_host, config.web_port if port is None else port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+        self.web_url = f"http://{bound[0]}:{bound[1]}"
+        log.info("web app on %s (public address: %s)", self.web_url, config.public_url or "none")
+        return self.web_url
+
+    async def run(self, *, webhooks: bool = False) -> None:
+        """Until cancelled: the channels (long polling, or the webhooks registered with each platform),
+        the outbox worker, the scheduler, and the web app when there is a public address or webhooks."""
+        config = self.services.config
+        if (webhooks or config.public_url) and self._web is None:
+            await self.start_web()
         tasks = [
             asyncio.create_task(self.worker.run(), name="outbox"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
         ]
         try:
-            await self.channel.run_polling()
+            if webhooks:
+                await self._register_webhooks()
+                await asyncio.Event().wait()
+            else:
+                channels = [c.run_polling() for c in (self.telegram, self.zalo) if c is not None]
+                for name in self.senders:
+                    log.info("%s: long polling", name)
+                await asyncio.gather(*channels)
         finally:
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if self._web is not None:
+                await self._web.cleanup()
+                self._web = None
+            if webhooks:
+                for channel in (self.telegram, self.zalo):
+                    if channel is not None:
+                        await channel.close()
+
+    async def _register_webhooks(self) -> None:
+        config = self.services.config
+        if not config.public_url:
+            raise ValueError("PUBLIC_URL (the https address the platforms can reach) is required for webhooks")
+        if self.telegram is not None:
+            if not config.telegram_webhook_secret:
+                raise ValueError("TELEGRAM_WEBHOOK_SECRET is required for the Telegram webhook")
+            await self.telegram.use_webhook(config.public_url + TELEGRAM_WEBHOOK_PATH, config.telegram_webhook_secret)
+            log.info("Telegram: webhook %s%s", config.public_url, TELEGRAM_WEBHOOK_PATH)
+        if self.zalo is not None:
+            if not config.zalo_webhook_secret:
+                raise ValueError("ZALO_WEBHOOK_SECRET (8-256 characters) is required for the Zalo webhook")
+            await self.zalo.client.set_webhook(config.public_url + ZALO_WEBHOOK_PATH, config.zalo_webhook_secret)
+            log.info("Zalo: webhook %s%s", config.public_url, ZALO_WEBHOOK_PATH)
 
 
-async def run_telegram(config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> None:
-    await (await Runtime.create(config, engine, clock)).run()
+def stored_file_downloader(
+    sessions: async_sessionmaker[AsyncSession], clock: Callable[[], dt.datetime]
+) -> Callable[[FileRef], Awaitable[bytes]]:
+    """`Services.downloads` for files kept by the bot itself (photos sent on Zalo)."""
+
+    async def download(file: FileRef) -> bytes:
+        async with sessions() as session:
+            stored = await files.by_token(session, file.file_id, clock())
+        if stored is None:
+            raise RuntimeError("the file is no longer kept")
+        return stored.content
+
+    return download
+
+
+async def run_bot(
+    config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now, *, webhooks: bool = False
+) -> None:
+    await (await Runtime.create(config, engine, clock)).run(webhooks=webhooks)

@@ -30,26 +30,63 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Sandbox only: address of the web page.")
 @click.option("--port", default=8080, show_default=True, help="Sandbox only: port of the web page (0 = any).")
 def run(host: str, port: int) -> None:
-    """Start the bot with long polling; without TELEGRAM_BOT_TOKEN, the local sandbox."""
+    """Start the bot with long polling: Telegram, Zalo or both, by the tokens set; without any, the sandbox."""
     config = _load()
-    setup_logging([config.telegram_token or ""])
-    from bot.app import open_database, run_telegram
+    setup_logging(config.secrets)
+    if config.telegram_token or config.zalo_token:
+        _run_bot(config, webhooks=False)
+        return
+    from bot.sandbox.run import run_sandbox
 
-    async def telegram() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_sandbox(config, host, port, os.environ.get("DATABASE_URL")))
+
+
+@main.command()
+def serve() -> None:
+    """Serve the bot by webhooks (for several processes behind a proxy): PUBLIC_URL, the tokens and their
+    webhook secrets from the environment; the web app listens on WEB_HOST:WEB_PORT."""
+    config = _load()
+    setup_logging(config.secrets)
+    missing = [name for name, needed, value in (
+        ("TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN", True, config.telegram_token or config.zalo_token),
+        ("PUBLIC_URL", True, config.public_url),
+        ("TELEGRAM_WEBHOOK_SECRET", bool(config.telegram_token), config.telegram_webhook_secret),
+        ("ZALO_WEBHOOK_SECRET", bool(config.zalo_token), config.zalo_webhook_secret),
+    ) if needed and not value]  # fmt: skip
+    if missing:
+        click.echo(f"Configuration error: `sangkien serve` needs {', '.join(missing)} in the environment.", err=True)
+        sys.exit(2)
+    _run_bot(config, webhooks=True)
+
+
+def _run_bot(config: Config, *, webhooks: bool) -> None:
+    from aiogram.exceptions import TelegramUnauthorizedError
+
+    from bot.app import open_database, run_bot
+    from bot.channels.zalo_client import ZaloApiError
+
+    async def serve_bot() -> None:
         engine = await open_database(config)
         try:
-            await run_telegram(config, engine)
+            await run_bot(config, engine, webhooks=webhooks)
         finally:
             await engine.dispose()
 
-    if config.telegram_token:
-        coroutine = telegram()
-    else:
-        from bot.sandbox.run import run_sandbox
-
-        coroutine = run_sandbox(config, host, port, os.environ.get("DATABASE_URL"))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(coroutine)
+    try:
+        asyncio.run(serve_bot())
+    except KeyboardInterrupt:
+        pass
+    except ValueError as error:  # a missing setting, named in the message
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
+    except TelegramUnauthorizedError:
+        click.echo("Telegram refused TELEGRAM_BOT_TOKEN (unauthorized): check the token from @BotFather.", err=True)
+        sys.exit(2)
+    except ZaloApiError as error:
+        click.echo(f"Zalo refused the bot at start-up ({error.code} {error.description}): check ZALO_BOT_TOKEN.",
+                   err=True)  # fmt: skip
+        sys.exit(2)
 
 
 @main.command("invite-chair")

@@ -135,12 +135,34 @@ class Config(_Frozen):
     # From the environment only:
     telegram_token: str | None = None
     telegram_api_url: str | None = None
-    admin_telegram_ids: frozenset[str] = frozenset()
+    zalo_token: str | None = None
+    zalo_api_url: str | None = None
+    # Provincial admins as "platform:user id" ("telegram:123456", "zalo:6ede9afa66b88fe6d6a9").
+    admins: frozenset[str] = frozenset()
+    # The bot's web app: where it is reachable from outside (webhooks, review pages, files for Zalo),
+    # and where it listens.
+    public_url: str | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 8081
+    telegram_webhook_secret: str | None = None
+    zalo_webhook_secret: str | None = None
+    # Signs the chairs' review links (HMAC-SHA256).
+    link_secret: str | None = None
     base_dir: Path = Path(".")
 
     @property
     def database_url(self) -> str:
         return self.settings.database_url
+
+    @property
+    def secrets(self) -> list[str]:
+        """What must never appear in a log line."""
+        values = (self.telegram_token, self.zalo_token, self.telegram_webhook_secret, self.zalo_webhook_secret,
+                  self.link_secret)  # fmt: skip
+        return [value for value in values if value]
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return f"{platform}:{user_id}" in self.admins
 
     @model_validator(mode="after")
     def _unique_reminder_names(self) -> Config:
@@ -160,6 +182,31 @@ def _format_validation_error(error: ValidationError, source: str) -> str:
     return f"{source}: invalid value for '{key}': {first['msg']}"
 
 
+def parse_admins(value: str) -> frozenset[str]:
+    """SANGKIEN_ADMINS: comma-separated Telegram user ids ("123456"), or "zalo:<id>" / "telegram:<id>"."""
+    admins = set()
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        platform, _, user_id = entry.rpartition(":")
+        platform = platform.lower() or "telegram"
+        valid = (platform == "telegram" and user_id.lstrip("-").isdigit()) or (platform == "zalo" and user_id.isalnum())
+        if not valid:
+            raise ConfigError(
+                f"SANGKIEN_ADMINS: '{entry}' is neither a numeric Telegram user id nor zalo:<Zalo user id>"
+            )
+        admins.add(f"{platform}:{user_id}")
+    return frozenset(admins)
+
+
+def _port(value: str | None) -> int:
+    if not value:
+        return 8081
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise ConfigError(f"WEB_PORT: '{value}' is not a port number")
+    return int(value)
+
+
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the config file (``SANGKIEN_CONFIG`` or ``config.toml``) and apply environment overrides."""
     env = os.environ if environ is None else environ
@@ -176,10 +223,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     settings = dict(raw.get("settings", {}))
     if env.get("DATABASE_URL"):
         settings["database_url"] = env["DATABASE_URL"]
-    admins = frozenset(a.strip() for a in env.get("SANGKIEN_ADMINS", "").split(",") if a.strip())
-    bad_admin = next((a for a in admins if not a.lstrip("-").isdigit()), None)
-    if bad_admin is not None:
-        raise ConfigError(f"SANGKIEN_ADMINS: '{bad_admin}' is not a numeric Telegram user id")
+    admins = parse_admins(env.get("SANGKIEN_ADMINS", ""))
     unknown = set(raw) - {"campaign", "settings", "reminders"}
     if unknown:
         raise ConfigError(
@@ -194,7 +238,15 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             reminders=raw.get("reminders", []),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "").rstrip("/") or None,
-            admin_telegram_ids=admins,
+            zalo_token=env.get("ZALO_BOT_TOKEN") or None,
+            zalo_api_url=(env.get("ZALO_API_URL") or "").rstrip("/") or None,
+            admins=admins,
+            public_url=(env.get("PUBLIC_URL") or "").rstrip("/") or None,
+            web_host=env.get("WEB_HOST") or "127.0.0.1",
+            web_port=_port(env.get("WEB_PORT")),
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET") or None,
+            link_secret=env.get("SANGKIEN_LINK_SECRET") or None,
             base_dir=path.resolve().parent,
         )
     except ValidationError as error:

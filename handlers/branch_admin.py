@@ -57,7 +57,7 @@ async def import_file(ctx: Context) -> None:
         )
         return
     try:
-        content = await ctx.services.download(file)
+        content = await ctx.download(file)
     except Exception:
         log.exception("could not download %s", file.file_id)
         ctx.say(ctx.t("import_download_failed"))

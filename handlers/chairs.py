@@ -43,7 +43,7 @@ async def invite_chair(ctx: Context) -> None:
     invite = await create_invite(
         ctx.session, branch, f"{ctx.identity.platform}:{ctx.identity.platform_user_id}", ctx.now()
     )
-    link = ctx.services.deep_link(INVITE_PREFIX + invite.token)
+    link = ctx.deep_link(INVITE_PREFIX + invite.token)
     ctx.say(ctx.t("invite_created", branch=esc(branch.name), link=esc(link), days=INVITE_DAYS))
 
 

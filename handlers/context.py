@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,12 +44,13 @@ class Services:
     config: Config
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], dt.datetime] = utc_now
-    # How a person opens the bot with a start payload (Telegram: a t.me deep link).
-    deep_link: Callable[[str], str] = _start_command
+    # Per platform: how a person opens the bot with a start payload (Telegram: a t.me deep link;
+    # elsewhere the command to type).
+    deep_links: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
     # Called after a transaction that queued outbox messages commits (wakes the outbox worker).
     outbox_changed: Callable[[], None] = _nothing
-    # Fetches the bytes of a file a person sent (the platform keeps them; we keep only its id).
-    download: Callable[[FileRef], Awaitable[bytes]] = _no_download
+    # Per platform: fetches the bytes of a file a person sent (we keep only its id).
+    downloads: Mapping[str, Callable[[FileRef], Awaitable[bytes]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +80,13 @@ class Context:
 
     def now(self) -> dt.datetime:
         return self.services.clock()
+
+    def deep_link(self, payload: str) -> str:
+        """How this person opens the bot with `payload` on their platform."""
+        return self.services.deep_links.get(self.event.platform, _start_command)(payload)
+
+    async def download(self, file: FileRef) -> bytes:
+        return await self.services.downloads.get(self.event.platform, _no_download)(file)
 
     def today(self) -> dt.date:
         return self.now().astimezone(self.campaign.tz).date()

@@ -51,14 +51,26 @@ class Event:
 
 @dataclass(frozen=True)
 class Option:
-    """A choice shown to the person. `payload` comes back verbatim in an OPTION event."""
+    """A choice shown to the person. `payload` comes back verbatim in an OPTION event; an option with a
+    `url` instead opens that page (Telegram: a link button; Zalo: the link written out)."""
 
     label: str
-    payload: str
+    payload: str = ""
+    url: str = ""
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.payload.encode()) <= MAX_PAYLOAD_BYTES:
+        if self.url:
+            if self.payload:
+                raise ValueError("an option is either a payload or a url")
+        elif not 1 <= len(self.payload.encode()) <= MAX_PAYLOAD_BYTES:
             raise ValueError(f"option payload must be 1-{MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
+
+    def to_json(self) -> list[str]:
+        return [self.label, self.payload, self.url] if self.url else [self.label, self.payload]
+
+    @classmethod
+    def from_json(cls, data: list[str]) -> Option:
+        return cls(*data)
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,9 @@ class Reply:
     """One outgoing message. `text` uses a tiny HTML subset (<b>, <i>); user content must be escaped.
 
     `options` are rows of choices; `menu` asks the channel to show the persistent main menu;
-    `replace_origin` edits the message whose option was chosen instead of sending a new one.
+    `replace_origin` edits the message whose option was chosen instead of sending a new one. `ref` is a
+    short reference a person can type with their choice where there are no buttons ("1 123": the first
+    option of the message about #123), for messages answered out of order, like review cards.
     """
 
     text: str
@@ -88,6 +102,7 @@ class Reply:
     menu: tuple[str, ...] = ()
     replace_origin: bool = False
     file: OutgoingFile | None = None
+    ref: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The reply as stored in the outbox (generated files are sent directly, never queued)."""
@@ -95,9 +110,10 @@ class Reply:
             raise ValueError("generated files are not stored in the outbox")
         return {
             "text": self.text,
-            "options": [[[o.label, o.payload] for o in row] for row in self.options],
+            "options": [[o.to_json() for o in row] for row in self.options],
             "menu": list(self.menu),
             "file": [self.file.file_id, self.file.kind] if self.file else None,
+            "ref": self.ref,
         }
 
     @classmethod
@@ -105,7 +121,8 @@ class Reply:
         file = data.get("file")
         return cls(
             text=data["text"],
-            options=tuple(tuple(Option(label, payload) for label, payload in row) for row in data.get("options", [])),
+            options=tuple(tuple(Option.from_json(o) for o in row) for row in data.get("options", [])),
             menu=tuple(data.get("menu", [])),
             file=OutgoingFile(file[0], file[1]) if file else None,
+            ref=data.get("ref", ""),
         )

@@ -43,7 +43,7 @@ async def handle(ctx: Context) -> None:
 
 def private_link(ctx: Context, group: ChatGroup | None) -> str:
     """Where a group member starts a private chat: in a branch group, registration in that branch."""
-    return ctx.services.deep_link(f"b_{group.branch.code}" if group and group.branch else "nhom")
+    return ctx.deep_link(f"b_{group.branch.code}" if group and group.branch else "nhom")
 
 
 async def _membership(ctx: Context) -> None:

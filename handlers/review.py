@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from handlers import answers, paperwork, rules
+from handlers import answers, paperwork, review_links, rules
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
 from handlers.roles import can_review, can_view, chaired_branch_ids, is_admin, refuse
@@ -48,7 +48,15 @@ def _benefits(ctx: Context, initiative: Initiative) -> str:
     return "\n".join(parts)
 
 
-def review_card(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> Reply:
+def review_link(ctx: Context, initiative: Initiative, member_id: int) -> str:
+    """The chair's signed link to the review page, when the bot has a public web address and a secret."""
+    config = ctx.config
+    if not (config.public_url and config.link_secret):
+        return ""
+    return review_links.link(config.public_url, config.link_secret, initiative.id, member_id, ctx.now())
+
+
+def review_card(ctx: Context, initiative: Initiative, changed: list[str] | None = None, link: str = "") -> Reply:
     kind = ctx.campaign.type_by_code(initiative.type_code or "")
     text = ctx.t(
         "review_card",
@@ -69,16 +77,18 @@ def review_card(ctx: Context, initiative: Initiative, changed: list[str] | None 
         (Option(ctx.t("btn_approve"), f"{payload}:a"), Option(ctx.t("btn_changes"), f"{payload}:c")),
         (Option(ctx.t("btn_reject"), f"{payload}:r"), Option(ctx.t("btn_details"), f"{payload}:d")),
         (Option(ctx.t("btn_forms"), f"{payload}:w"),),
+        *(((Option(ctx.t("btn_review_page"), url=link),),) if link else ()),
     )
-    return Reply(text=text, options=options)
+    return Reply(text=text, options=options, ref=str(initiative.id))
 
 
 async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:
     """Send the review card to every chair of the initiative's branch; returns how many accounts."""
     await queries.retire_review_messages(ctx.session, initiative.id)
     chairs = await queries.branch_chair_identities(ctx.session, initiative.branch_id)
-    card = review_card(ctx, initiative, changed)
     for identity in chairs:
+        assert identity.member_id is not None
+        card = review_card(ctx, initiative, changed, review_link(ctx, initiative, identity.member_id))
         ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id)
     return len(chairs)
 
@@ -154,7 +164,7 @@ async def handle_option(ctx: Context) -> None:
 
 async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None:
     if initiative.status != Status.SUBMITTED:
-        _already_decided(ctx, initiative)
+        already_decided(ctx, initiative)
         return
     ctx.set_flow(FLOW, initiative=initiative.id, action=action)
     rows = [[Option(ctx.t(key), f"rr:{initiative.id}:{action}:{i}")] for i, key in enumerate(REASON_KEYS)]
@@ -183,7 +193,8 @@ async def handle_reason_text(ctx: Context) -> None:
     await decide(ctx, initiative, data.get("action", "r"), reason)
 
 
-def _already_decided(ctx: Context, initiative: Initiative) -> None:
+def already_decided(ctx: Context, initiative: Initiative) -> None:
+    """Say who decided the initiative and when (or that it is not waiting for a decision)."""
     if initiative.decided_at is not None and initiative.status != Status.SUBMITTED:
         who = initiative.decided_by.full_name if initiative.decided_by else "?"
         ctx.say(
@@ -208,7 +219,7 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
         await ctx.session.refresh(initiative)
         if initiative.decided_by_member_id is not None:
             initiative.decided_by = await ctx.session.get(Member, initiative.decided_by_member_id)
-        _already_decided(ctx, initiative)
+        already_decided(ctx, initiative)
         return
     when = local_time(ctx, now)
     chair = esc(ctx.member.full_name)
@@ -219,7 +230,7 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
         ctx.notify(
             message.platform,
             message.chat_id,
-            Reply(text=f"{original.text}\n\n{outcome}"),
+            Reply(text=f"{original.text}\n\n{outcome}", ref=str(initiative.id)),
             purpose="review_edit",
             initiative_id=initiative.id,
             edit_of_id=message.id,
@@ -323,11 +334,12 @@ async def pending(ctx: Context) -> None:
         return
     # The title goes through the outbox too, so that it arrives before the cards.
     ctx.notify(ctx.identity.platform, ctx.identity.chat_id, Reply(text=ctx.t("pending_title", count=len(items))))
+    assert ctx.member is not None
     for initiative in items:
         ctx.notify(
             ctx.identity.platform,
             ctx.identity.chat_id,
-            review_card(ctx, initiative),
+            review_card(ctx, initiative, link=review_link(ctx, initiative, ctx.member.id)),
             purpose="review_request",
             initiative_id=initiative.id,
         )

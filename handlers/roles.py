@@ -11,9 +11,13 @@ log = logging.getLogger(__name__)
 
 
 def is_admin(ctx: Context) -> bool:
-    """Provincial admins are the Telegram accounts listed in SANGKIEN_ADMINS."""
-    identity = ctx.identity
-    return identity.platform == "telegram" and identity.platform_user_id in ctx.config.admin_telegram_ids
+    """Provincial admins are the accounts listed in SANGKIEN_ADMINS — and, once registered, the person
+    behind them on every channel they linked."""
+    identity, config = ctx.identity, ctx.config
+    if config.is_admin(identity.platform, identity.platform_user_id):
+        return True
+    member = ctx.member
+    return member is not None and any(config.is_admin(i.platform, i.platform_user_id) for i in member.identities)
 
 
 def chaired_branch_ids(ctx: Context) -> set[int]:

@@ -6,11 +6,14 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
+import re
+
 from handlers import (
     branch_admin,
     broadcasts,
     chairs,
     groups,
+    linking,
     my_initiatives,
     paperwork,
     progress,
@@ -22,6 +25,7 @@ from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
+from handlers.rules import fold
 from storage import queries
 
 MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
@@ -46,12 +50,18 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
     return ctx.replies
 
 
+def _words(text: str) -> str:
+    """Text as typed without the menu's emoji and accents: "📊 Tiến độ" and "tien do" read the same."""
+    return fold(re.sub(r"[^\w\s]", " ", text))
+
+
 def _menu_command(ctx: Context) -> str | None:
+    """A main-menu label tapped (Telegram's keyboard) or typed (where there are no buttons)."""
     if ctx.event.kind is not EventKind.TEXT:
         return None
-    text = ctx.event.text.strip()
+    typed = _words(ctx.event.text)
     for key, label in zip(MENU_KEYS, main_menu_labels(ctx.t), strict=True):
-        if text == label:
+        if typed == _words(label):
             return MENU_COMMANDS[key]
     return None
 
@@ -62,7 +72,10 @@ async def route(ctx: Context) -> None:
         await groups.handle(ctx)
         return
     command = event.command if event.kind is EventKind.COMMAND else _menu_command(ctx)
-    if command == "start":
+    code = linking.typed_code(event.text) if event.kind in (EventKind.TEXT, EventKind.COMMAND) else None
+    if code is not None:
+        await linking.accept(ctx, code)
+    elif command == "start":
         await _start(ctx)
     elif command == "help":
         ctx.say(ctx.t("help"), menu=ctx.member is not None)
@@ -147,6 +160,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await branch_admin.usage(ctx)
     elif command == "broadcast":
         await broadcasts.start(ctx)
+    elif command == "link":
+        await linking.create_code(ctx)
     elif command == "invite_chair":
         await chairs.invite_chair(ctx)
     elif command == "chairs":

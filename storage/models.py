@@ -15,6 +15,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -102,6 +103,8 @@ class Member(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     branch: Mapped[Branch] = relationship()
     roles: Mapped[list[MemberRole]] = relationship(back_populates="member", cascade="all, delete-orphan")
+    # The person's accounts (a Telegram user, a Zalo user): drafts and roles belong to the member.
+    identities: Mapped[list[Identity]] = relationship(back_populates="member", viewonly=True)
 
 
 class MemberRole(Base):
@@ -139,7 +142,7 @@ class Identity(Base):
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    member: Mapped[Member | None] = relationship()
+    member: Mapped[Member | None] = relationship(back_populates="identities")
     __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
 
 
@@ -361,3 +364,50 @@ class Broadcast(Base):
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OptionMenu(Base):
+    """The numbered options last shown in a chat of a platform without buttons (Zalo), so that a reply "2"
+    maps back to the second option. `ref` is empty for the latest menu of the chat; a menu that may be
+    answered later (a review card) is also kept under its reference ("2 123": option 2 of the card #123)."""
+
+    __tablename__ = "option_menu"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(32), default="")
+    # [[label, payload], …] in the order shown (numbered from 1).
+    options: Mapped[list[list[str]]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "ref"),)
+
+
+class StoredFile(Base):
+    """Bytes the bot serves at an unguessable URL: documents and charts for Zalo (which cannot upload
+    files, only send a photo by URL), and photos people sent on Zalo (whose URLs expire)."""
+
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    # Generated documents expire (they hold personal data); attachments people sent do not.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkCode(Base):
+    """A short one-time code that links another account (Zalo ↔ Telegram) to a member."""
+
+    __tablename__ = "link_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="SET NULL"))

@@ -83,6 +83,7 @@ async def get_or_create_identity(
         .options(
             selectinload(Identity.member).selectinload(Member.branch),
             selectinload(Identity.member).selectinload(Member.roles),
+            selectinload(Identity.member).selectinload(Member.identities),
         )
     )
     identity = await session.scalar(query)

@@ -12,7 +12,18 @@ import pytest_asyncio
 
 from bot.config import Config, load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import ROOT, TOKEN, BotProcess, Database, FakeClock, InProcessBot, local, prepare_database
+from bot.sandbox.zalo_emulator import ZaloEmulator
+from tests.harness import (
+    ROOT,
+    TOKEN,
+    ZALO_TOKEN,
+    BotProcess,
+    Database,
+    FakeClock,
+    InProcessBot,
+    local,
+    prepare_database,
+)
 from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -54,6 +65,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def emulator() -> AsyncIterator[TelegramEmulator]:
     emulator = TelegramEmulator()
     emulator.add_bot(TOKEN)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def zalo_emulator() -> AsyncIterator[ZaloEmulator]:
+    emulator = ZaloEmulator()
+    emulator.add_bot(ZALO_TOKEN)
     await emulator.start()
     yield emulator
     await emulator.stop()
@@ -104,9 +124,13 @@ class _ErrorRecords(logging.Handler):
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
 async def live_bot(
-    request: pytest.FixtureRequest, emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator: TelegramEmulator,
+    zalo_emulator: ZaloEmulator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[InProcessBot]:
-    """The bot's runtime in the test's event loop with a controllable clock (20/04/2022 10:00, phase 1)."""
+    """The bot's runtime (Telegram and Zalo) in the test's event loop with a controllable clock
+    (20/04/2022 10:00, phase 1)."""
     if request.param == "sqlite":
         database_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('live')}/bot.db"
     else:
@@ -114,7 +138,8 @@ async def live_bot(
     await prepare_database(database_url)
     errors = _ErrorRecords()
     logging.getLogger().addHandler(errors)
-    bot = InProcessBot(emulator, database_url, FakeClock(local(2022, 4, 20)))
+    webhooks = getattr(request.module, "WEBHOOKS", False)  # a module may serve both channels by webhook
+    bot = InProcessBot(emulator, database_url, FakeClock(local(2022, 4, 20)), zalo_emulator, webhooks=webhooks)
     await bot.start()
     yield bot
     await bot.stop()

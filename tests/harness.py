@@ -11,6 +11,8 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import re
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import load_config
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
 
@@ -30,8 +33,19 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BRANCHES = ROOT / "sample-data" / "branches.csv"
 TOKEN = "4242:e2e-test-token"
+ZALO_TOKEN = "8888:zalo-e2e-test-token"
+LINK_SECRET = "e2e-review-link-secret"
+TELEGRAM_WEBHOOK_SECRET = "e2e-telegram-webhook-secret"
+ZALO_WEBHOOK_SECRET = "e2e-zalo-webhook-secret"
 ADMIN_ID = 90_001
+ZALO_ADMIN_ID = "00000000000000ad0001"
 _user_ids = itertools.count(50_001)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 async def prepare_database(url: str) -> None:
@@ -121,30 +135,62 @@ class InProcessBot:
     """The bot's whole runtime (polling, outbox, scheduler) as a task in the test's event loop, with a
     clock the test controls. `stop()` then `start()` is a restart: all state is in the database."""
 
-    def __init__(self, emulator: TelegramEmulator, database_url: str, clock: FakeClock) -> None:
-        self.emulator, self.database_url, self.clock = emulator, database_url, clock
+    def __init__(
+        self,
+        emulator: TelegramEmulator,
+        database_url: str,
+        clock: FakeClock,
+        zalo: ZaloEmulator | None = None,
+        *,
+        webhooks: bool = False,
+    ) -> None:
+        self.emulator, self.database_url, self.clock, self.zalo = emulator, database_url, clock, zalo
+        self.webhooks = webhooks
         self.task: asyncio.Task[None] | None = None
         self.engine: AsyncEngine | None = None
         self.runtime: Runtime | None = None
-        self.config = load_config(
-            ROOT / "config.toml",
-            environ={
-                "TELEGRAM_BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": emulator.url,
-                "DATABASE_URL": database_url,
-                "SANGKIEN_ADMINS": str(ADMIN_ID),
-            },
-        )
+        port = free_port()
+        environ = {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": emulator.url,
+            "DATABASE_URL": database_url,
+            "SANGKIEN_ADMINS": f"{ADMIN_ID},zalo:{ZALO_ADMIN_ID}",
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WEB_PORT": str(port),
+            "SANGKIEN_LINK_SECRET": LINK_SECRET,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
+            "ZALO_WEBHOOK_SECRET": ZALO_WEBHOOK_SECRET,
+        }
+        if zalo is not None:
+            environ |= {"ZALO_BOT_TOKEN": ZALO_TOKEN, "ZALO_API_URL": zalo.api_url}
+        self.config = load_config(ROOT / "config.toml", environ=environ)
+
+    @property
+    def web_url(self) -> str:
+        return self.config.public_url or ""
 
     async def start(self) -> None:
         from bot.app import Runtime, open_database
 
         polls_before = self.emulator.bots[TOKEN].polls
+        zalo_polls_before = self.zalo.bots[ZALO_TOKEN].polls if self.zalo is not None else 0
         self.engine = await open_database(self.config)
         self.runtime = await Runtime.create(self.config, self.engine, self.clock)
         self.clock.listeners.append(self.runtime.wake)
-        self.task = asyncio.create_task(self.runtime.run())
+        self.task = asyncio.create_task(self.runtime.run(webhooks=self.webhooks))
+        if self.webhooks:
+
+            async def registered() -> bool:
+                """both webhooks point at this runtime"""
+                own = self.config.public_url or ""
+                zalo = self.zalo is None or self.zalo.bots[ZALO_TOKEN].webhook_url.startswith(own)
+                return zalo and self.emulator.bots[TOKEN].webhook_url.startswith(own)
+
+            await eventually(registered, timeout=30)
+            return
         await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=30)
+        if self.zalo is not None:
+            await self.zalo.wait_until_polled(ZALO_TOKEN, zalo_polls_before + 1, timeout=30)
 
     async def stop(self) -> None:
         if self.runtime is not None and self.runtime.wake in self.clock.listeners:
@@ -159,6 +205,8 @@ class InProcessBot:
 
 class Person:
     """A simulated Telegram user: sends, taps buttons, and waits for what the bot shows them."""
+
+    channel = "telegram"
 
     def __init__(self, emulator: TelegramEmulator, name: str = "Nguyễn Thị Hoa", user_id: int | None = None) -> None:
         self.emulator = emulator
@@ -224,6 +272,71 @@ class Person:
         await self.send("/help")
         await self.expect("/drafts")
 
+    async def send_unsupported(self) -> None:
+        await self.send_sticker()
+
+
+class ZaloPerson:
+    """A simulated Zalo user. Zalo has no buttons: "tapping" an option types its number, as people do
+    (with the initiative's number for a review card: "1 123")."""
+
+    channel = "zalo"
+
+    def __init__(self, emulator: ZaloEmulator, name: str = "Nguyễn Thị Hoa", user_id: str | None = None) -> None:
+        self.emulator = emulator
+        self.user_id = emulator.add_user(name, user_id)
+        self.cursor = emulator.seq
+
+    async def send(self, text: str) -> ZaloStoredMessage:
+        return await self.emulator.user_sends(self.user_id, text)
+
+    async def send_photo(self) -> None:
+        await self.emulator.user_sends(self.user_id, photo=True)
+
+    async def send_sticker(self) -> None:
+        await self.emulator.user_sends(self.user_id, sticker=True)
+
+    async def send_unsupported(self) -> None:
+        await self.emulator.user_sends(self.user_id, unsupported=True)
+
+    async def expect(self, *fragments: str, timeout: float = 15.0) -> ZaloStoredMessage:
+        """The next bot message (after the last one expected) containing every fragment."""
+        message = await self.emulator.wait_for(
+            self.user_id, lambda m: all(f in m.text for f in fragments), after_seq=self.cursor, timeout=timeout
+        )
+        self.cursor = message.seq
+        return message
+
+    def last_with_buttons(self) -> ZaloStoredMessage:
+        for message in reversed(self.emulator.chat(self.user_id)):
+            if message.from_bot and re.search(r"^1\. ", message.text, re.MULTILINE):
+                return message
+        raise AssertionError("no bot message with numbered options")
+
+    @staticmethod
+    def option_number(message: ZaloStoredMessage, label_part: str) -> int:
+        for line in message.text.splitlines():
+            numbered = re.match(r"(\d+)\. (.*)", line)
+            if numbered and label_part in numbered.group(2):
+                return int(numbered.group(1))
+        raise LookupError(f"no option containing {label_part!r} in {message.text!r}")
+
+    async def tap(self, label_part: str, message: ZaloStoredMessage | None = None) -> None:
+        message = message or self.last_with_buttons()
+        number = self.option_number(message, label_part)
+        ref = re.search(r"«\d+ (\d+)»", message.text)
+        await self.send(f"{number} {ref.group(1)}" if ref else str(number))
+
+    def bot_texts(self) -> list[str]:
+        return [m.text for m in self.emulator.chat(self.user_id) if m.from_bot]
+
+    async def settle(self) -> None:
+        await self.send("/help")
+        await self.expect("/drafts")
+
+
+AnyPerson = Person | ZaloPerson
+
 
 class GroupChat:
     """A Telegram group in the emulator: people write in it, the test reads what the bot posts there."""
@@ -237,7 +350,7 @@ class GroupChat:
         self.cursor = emulator.seq
         emulator.add_group(self.chat_id, title)
 
-    async def send(self, person: Person, text: str) -> None:
+    async def send(self, person: AnyPerson, text: str) -> None:
         await self.emulator.user_sends(person.user_id, text, chat_id=self.chat_id)
 
     async def expect(self, *fragments: str, timeout: float = 15.0) -> StoredMessage:
@@ -262,7 +375,7 @@ class GroupChat:
         return [m.plain_text for m in self.emulator.chat(self.chat_id) if m.from_bot]
 
 
-async def register(person: Person, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:
+async def register(person: AnyPerson, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:
     """Register quickly through the branch deep link."""
     await person.send(f"/start b_{branch_code}")
     await person.expect("Nhập họ và tên")
@@ -356,7 +469,7 @@ SOLUTION = (
 )
 
 
-async def answer(person: Person, prompt: str, reply: str | None = None, tap: str | None = None) -> None:
+async def answer(person: AnyPerson, prompt: str, reply: str | None = None, tap: str | None = None) -> None:
     """Wait for a question, then type or tap the answer."""
     question = await person.expect(prompt)
     if tap is not None:
@@ -367,7 +480,7 @@ async def answer(person: Person, prompt: str, reply: str | None = None, tap: str
 
 
 async def fill_up_to_summary(
-    person: Person, *, type_label: str = "1.2 Giải pháp quản lý", recognised: bool = True
+    person: AnyPerson, *, type_label: str = "1.2 Giải pháp quản lý", recognised: bool = True
 ) -> None:
     """Answer every step of a complete, eligible initiative (non-research type)."""
     await person.send("/new")
@@ -394,8 +507,12 @@ async def fill_up_to_summary(
     await answer(person, "Chức danh", "Chuyên viên")
     await answer(person, "Trình độ chuyên môn", tap="Thạc sĩ")
     await person.expect("Gửi ảnh hoặc tệp")
-    await person.send_document("bao-cao.pdf")
-    await person.expect("Đã nhận bao-cao.pdf (1/10)")
+    if isinstance(person, ZaloPerson):  # Zalo carries photos, not documents
+        await person.send_photo()
+        await person.expect("Đã nhận ảnh (1/10)")
+    else:
+        await person.send_document("bao-cao.pdf")
+        await person.expect("Đã nhận bao-cao.pdf (1/10)")
     await person.send_photo()
     received = await person.expect("Đã nhận ảnh (2/10)")
     await person.tap("Xong (2 tệp)", received)
@@ -403,7 +520,7 @@ async def fill_up_to_summary(
     await answer(person, "không trái với trật tự công cộng", tap="Tôi xác nhận")
 
 
-async def submit_initiative(person: Person, *, recognised: bool = True) -> int:
+async def submit_initiative(person: AnyPerson, *, recognised: bool = True) -> int:
     """Go through the whole wizard and submit; returns the initiative's number."""
     await fill_up_to_summary(person, recognised=recognised)
     summary = await person.expect("Tóm tắt sáng kiến")

@@ -38,3 +38,19 @@ def test_vietnamese_text_carries_its_diacritics() -> None:
     vi = load("vi")
     assert "Chọn <b>công đoàn cơ sở (CĐCS)</b>" in vi["reg_choose_branch"]
     assert "Sáng kiến mới" in vi["menu_new"]
+
+
+def test_every_text_is_html_telegram_accepts() -> None:
+    """A stray "<code>" or "<mã>" in a text would make Telegram refuse the whole message."""
+    from bot.sandbox.telegram_emulator import BotApiError, parse_html
+
+    plain = ("btn_", "menu_", "command_", "chart_", "page_")  # labels and page texts are not Telegram HTML
+    for language in ("vi", "en"):
+        for key, template in load(language).items():
+            if key.startswith(plain):
+                continue
+            sample = template.format(**{name: "x" for name in placeholders(template)})
+            try:
+                parse_html(sample)
+            except BotApiError as error:
+                raise AssertionError(f"{language}.{key}: {error}") from None

@@ -39,14 +39,22 @@ def test_environment_overrides(tmp_path: Path) -> None:
             "TELEGRAM_BOT_TOKEN": "123:abc",
             "TELEGRAM_API_URL": "http://127.0.0.1:9000/",
             "DATABASE_URL": "postgresql+asyncpg://u@h/db",
-            "SANGKIEN_ADMINS": " 111, 222 ,",
+            "SANGKIEN_ADMINS": " 111, 222 ,zalo:6ede9afa66b88fe6d6a9",
+            "ZALO_BOT_TOKEN": "1459:zalo-secret",
+            "ZALO_API_URL": "http://127.0.0.1:9001/zalo/",
+            "PUBLIC_URL": "https://bot.example.vn/",
+            "WEB_PORT": "8443",
         }
     )
     assert config.base_dir == tmp_path
     assert config.telegram_token == "123:abc"
     assert config.telegram_api_url == "http://127.0.0.1:9000"
     assert config.database_url == "postgresql+asyncpg://u@h/db"
-    assert config.admin_telegram_ids == {"111", "222"}
+    assert config.admins == {"telegram:111", "telegram:222", "zalo:6ede9afa66b88fe6d6a9"}
+    assert config.is_admin("zalo", "6ede9afa66b88fe6d6a9") and not config.is_admin("zalo", "111")
+    assert (config.zalo_token, config.zalo_api_url) == ("1459:zalo-secret", "http://127.0.0.1:9001/zalo")
+    assert (config.public_url, config.web_port) == ("https://bot.example.vn", 8443)
+    assert "1459:zalo-secret" in config.secrets and "123:abc" in config.secrets
 
 
 @pytest.mark.parametrize(
@@ -75,9 +83,10 @@ def test_broken_toml_and_missing_file_are_reported(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", environ={})
 
 
-def test_admin_ids_must_be_numeric(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="SANGKIEN_ADMINS"):
-        load_config(ROOT / "config.toml", environ={"SANGKIEN_ADMINS": "123,@boss"})
+def test_admin_ids_must_be_telegram_or_zalo_ids(tmp_path: Path) -> None:
+    for bad in ("123,@boss", "zalo:ab-cd", "viber:123"):
+        with pytest.raises(ConfigError, match="SANGKIEN_ADMINS"):
+            load_config(ROOT / "config.toml", environ={"SANGKIEN_ADMINS": bad})
 
 
 def test_cli_prints_one_clear_line_for_a_bad_config(tmp_path: Path) -> None:
@@ -97,3 +106,20 @@ def test_cli_prints_one_clear_line_for_a_bad_config(tmp_path: Path) -> None:
     assert result.stderr.strip().startswith("Configuration error:")
     assert "'campaign.phases.0.target'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_names_the_settings_webhooks_need() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        env={"SANGKIEN_CONFIG": str(ROOT / "config.toml"), "PATH": "/usr/bin:/bin", "ZALO_BOT_TOKEN": "1:abc"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PUBLIC_URL" in result.stderr and "ZALO_WEBHOOK_SECRET" in result.stderr
+    assert "TELEGRAM_WEBHOOK_SECRET" not in result.stderr and "1:abc" not in result.stderr

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import expect
 
-from tests.conftest import IN_CI
+from tests.browser import phone_page
 from tests.harness import ROOT
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -32,7 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """Start the sandbox exactly as the README's first command does, on any free port."""
     folder = tmp_path_factory.mktemp("sandbox")
-    env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "PUBLIC_URL")}
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{folder}/sandbox.db"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--port", "0",
@@ -54,25 +45,8 @@ async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     drain.cancel()
 
 
-@contextlib.asynccontextmanager
-async def phone_page(url: str) -> AsyncIterator[Page]:
-    """The sandbox page in headless Chromium on a phone-size screen (required in CI, skipped elsewhere)."""
-    if not HAVE_CHROMIUM:
-        if IN_CI:
-            pytest.fail("Chromium is required in CI (Debian package 'chromium')")
-        pytest.skip("Chromium not installed")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 390, "height": 780})
-        await page.goto(url + "/")
-        try:
-            yield page
-        finally:
-            await browser.close()
-
-
 async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
-    async with phone_page(sandbox_url) as page:
+    async with phone_page(sandbox_url + "/") as page:
         await expect(page.get_by_text("SANDBOX — dữ liệu mẫu")).to_be_visible()
         await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
 
@@ -93,7 +67,7 @@ async def test_a_new_user_taps_through_registration_to_the_first_question(sandbo
 
 async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox_url: str) -> None:
     """The whole review loop as a new user plays it in the sandbox page: member, then chair, then member."""
-    async with phone_page(sandbox_url) as page:
+    async with phone_page(sandbox_url + "/") as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
         await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
 
@@ -158,7 +132,7 @@ async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox
 
 async def test_the_sample_group_has_its_digest_and_answers_progress(sandbox_url: str) -> None:
     """The sandbox's sample group, as a new user finds it from the README: a digest, then /progress."""
-    async with phone_page(sandbox_url) as page:
+    async with phone_page(sandbox_url + "/") as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
         await page.get_by_label("Chọn cuộc trò chuyện").select_option(label="👥 Nhóm CĐCS [MẪU] Bệnh viện Đa khoa tỉnh")
         digest = page.locator(".msg.bot").filter(has_text="Bản tin tiến độ hằng tuần")
@@ -168,3 +142,28 @@ async def test_the_sample_group_has_its_digest_and_answers_progress(sandbox_url:
         mine = page.locator(".msg.user").last
         await expect(mine).to_contain_text("Phạm Thu Hà")  # in a group, each message shows who wrote it
         await expect(page.locator(".msg.bot").filter(has_text="Chờ duyệt")).to_have_count(2, timeout=15_000)
+
+
+async def test_on_zalo_options_are_numbered_and_answered_by_number(sandbox_url: str) -> None:
+    """The same conversation on the Zalo side of the sandbox: no buttons, numbered options, typed answers."""
+    async with phone_page(sandbox_url + "/") as page:
+        await page.get_by_label("Chọn kênh").select_option(label="Zalo")
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
+        last = page.locator(".msg.bot").last
+        await expect(last).to_contain_text("Chọn công đoàn cơ sở", timeout=15_000)
+        await expect(page.locator(".msg.bot button")).to_have_count(0)  # Zalo has no buttons
+
+        async def say(text: str, waiting_for: str) -> None:
+            await expect(last).to_contain_text(waiting_for)
+            await page.get_by_label("Tin nhắn").fill(text)
+            await page.get_by_label("Tin nhắn").press("Enter")
+
+        await say("so tu phap", "Chọn công đoàn cơ sở")
+        await say("1", "1. [MẪU] Sở Tư pháp")
+        await say("Trần Thị Bình", "Nhập họ và tên")
+        await say("sáng kiến mới", "Đăng ký xong")
+        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 1/21")
+        await expect(last).to_contain_text("1. 1.1 Giải pháp kỹ thuật")
+        await expect(last).to_contain_text("Trả lời bằng số")
+        await say("5", "Bước 2/21")
+        await expect(last).to_contain_text("Bước 3/21")

@@ -105,7 +105,7 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("Bước 2/21", "thuộc loại nào")
 
     await an.send("loại nào cũng được")
-    await an.expect("cần chọn bằng nút", "Bước 2/21")
+    await an.expect("cần chọn một trong các mục", "Bước 2/21")
     await an.send("1.5 giai phap trong hoat dong cong doan")
     await an.expect("Bước 3/21", "Lĩnh vực áp dụng")
     await an.send("Công đoàn cơ sở")

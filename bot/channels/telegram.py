@@ -13,6 +13,7 @@ import functools
 import html
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router, methods
@@ -54,7 +55,7 @@ from tenacity import (
 
 from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
-from bot.channels.text import split_text
+from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
@@ -66,6 +67,7 @@ PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
 COMMANDS = ("start", "new", "drafts", "mine", "progress", "help")
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 _backoff = wait_exponential(multiplier=0.2, max=5)
 
 
@@ -158,11 +160,6 @@ def file_downloader(bot: Bot) -> Callable[[FileRef], Awaitable[bytes]]:
     return download
 
 
-def _command(text: str) -> tuple[str, str]:
-    head, _, args = text.strip().partition(" ")
-    return head[1:].split("@", 1)[0].lower(), args.strip()
-
-
 def message_event(message: Message, update_id: int) -> Event:
     user = message.from_user
     base: dict[str, Any] = {
@@ -178,7 +175,7 @@ def message_event(message: Message, update_id: int) -> Event:
         return Event(kind=EventKind.MEMBERSHIP, payload=f"moved:{message.migrate_to_chat_id}", **base)
     if message.text is not None:
         if message.text.startswith("/"):
-            command, args = _command(message.text)
+            command, args = parse_command(message.text)
             return Event(kind=EventKind.COMMAND, text=message.text, command=command, args=args, **base)
         return Event(kind=EventKind.TEXT, text=message.text, **base)
     if message.photo:
@@ -228,11 +225,32 @@ def callback_event(query: CallbackQuery, update_id: int) -> Event:
     )
 
 
+def _button_url(url: str) -> bool:
+    """Telegram accepts link buttons to public https addresses only (not the sandbox's loopback)."""
+    return url.startswith("https://")
+
+
+def _with_links(reply: Reply) -> Reply:
+    """Link options Telegram would refuse as buttons are written into the text instead."""
+    written = [o for row in reply.options for o in row if o.url and not _button_url(o.url)]
+    if not written:
+        return reply
+    rows = tuple(row for row in (tuple(o for o in r if o not in written) for r in reply.options) if row)
+    links = "\n".join(f'{html.escape(o.label, quote=False)}: <a href="{html.escape(o.url)}">{html.escape(o.url)}</a>'
+                      for o in written)  # fmt: skip
+    return replace(reply, text=f"{reply.text}\n\n{links}", options=rows)
+
+
 def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     if reply.options:
         return InlineKeyboardMarkup(
             inline_keyboard=[
-                [InlineKeyboardButton(text=option.label, callback_data=option.payload) for option in row]
+                [
+                    InlineKeyboardButton(text=option.label, url=option.url)
+                    if option.url
+                    else InlineKeyboardButton(text=option.label, callback_data=option.payload)
+                    for option in row
+                ]
                 for row in reply.options
             ]
         )
@@ -264,18 +282,35 @@ class TelegramChannel:
         router.my_chat_member.register(self._on_membership)
         self.dispatcher.include_router(router)
 
-    async def run_polling(self) -> None:
+    async def _prepare(self) -> None:
         self.username = (await self.bot.me()).username or ""
-        await self.bot.delete_webhook(drop_pending_updates=False)
         await self.bot.set_my_commands(
             [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
         )
+
+    async def use_webhook(self, url: str, secret: str) -> None:
+        """Have Telegram push updates to the web app (`feed`) instead of polling."""
+        await self._prepare()
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+    async def feed(self, data: dict[str, Any]) -> None:
+        """An update the webhook received: queued like a polled one (the handlers return at once)."""
+        update = Update.model_validate(data, context={"bot": self.bot})
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def close(self) -> None:
+        await self._sequencer.drain()
+        await self.bot.session.close()
+
+    async def run_polling(self) -> None:
+        await self._prepare()
+        await self.bot.delete_webhook(drop_pending_updates=False)
         polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot,
                 handle_signals=False,
                 handle_as_tasks=False,  # handlers only submit work, in update order, to the sequencer
-                allowed_updates=["message", "callback_query", "my_chat_member"],
+                allowed_updates=ALLOWED_UPDATES,
                 close_bot_session=False,
             )
         )
@@ -292,8 +327,7 @@ class TelegramChannel:
                 await polling
             raise
         finally:
-            await self._sequencer.drain()
-            await self.bot.session.close()
+            await self.close()
 
     async def _process(self, event: Event) -> list[Reply]:
         try:
@@ -349,6 +383,7 @@ class TelegramChannel:
         Every message waits for its slot under the sending limits; `bulk` (the outbox) also keeps to the
         chat's own limit."""
         slot = functools.partial(self.limits.slot, str(chat_id), is_group=str(chat_id).startswith("-"), bulk=bulk)
+        reply = _with_links(reply)
         markup = _markup(reply)
         if reply.file is not None:
             caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
@@ -373,6 +408,7 @@ class TelegramChannel:
         return str(message.message_id)
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        reply = _with_links(reply)
         markup = _markup(reply)
         with _delivery_errors():
             try:
@@ -387,6 +423,7 @@ class TelegramChannel:
                     raise
 
     async def _edit(self, origin: Message, reply: Reply) -> bool:
+        reply = _with_links(reply)
         markup = _markup(reply)
         try:
             await self.bot.edit_message_text(

@@ -1,12 +1,16 @@
-"""The local sandbox: the Bot API emulator on loopback, the real bot connected to it, a web chat page."""
+"""The local sandbox: Telegram and Zalo emulators on loopback, the real bot connected to both, a web chat
+page where a person picks a channel, a sample person and a chat."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import socket
 
-from bot.app import open_database, run_telegram, seed_sample_branches
+from bot.app import Runtime, open_database, seed_sample_branches
 from bot.config import Config
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator, zalo_id
 from handlers import reminders
 from handlers.context import Services
 from storage import queries
@@ -15,81 +19,110 @@ from storage.models import Role
 
 log = logging.getLogger(__name__)
 
-# Not a secret: it only opens the emulator running on this machine.
+# Not secrets: they only open the emulators running on this machine.
 SANDBOX_TOKEN = "1000001:sandbox-not-a-real-token"
+SANDBOX_ZALO_TOKEN = "2000002:sandbox-zalo-not-a-real-token"
 SANDBOX_DATABASE = "sqlite+aiosqlite:///sandbox-data/sandbox.db"
-# Sample people a person can play in the sandbox page (clearly labelled, never real members).
-PERSONAS = ((1001, "Nguyễn Văn An"), (1002, "Trần Thị Bình"))
-# The sample chair chairs every sample branch, so one person can play member and chair side by side.
-SAMPLE_CHAIR = (1003, "Phạm Thu Hà")
+# Sample people a person can play in the sandbox page (clearly labelled, never real members), with their
+# Telegram id and their Zalo id.
+PERSONAS = ((1001, zalo_id(0x5A1001), "Nguyễn Văn An"), (1002, zalo_id(0x5A1002), "Trần Thị Bình"))
+# The sample chair chairs every sample branch, so one person can play member and chair side by side; she
+# uses both channels (one member, two linked accounts).
+SAMPLE_CHAIR = (1003, zalo_id(0x5A1003), "Phạm Thu Hà")
 # A provincial admin, for /broadcast, /import, /export and the province's progress.
-SAMPLE_ADMIN = (1004, "Quản trị tỉnh")
-# A group chat of the first sample branch, linked from the start: it receives the weekly digest.
-SAMPLE_GROUP = (-1001, "Nhóm CĐCS [MẪU] Bệnh viện Đa khoa tỉnh", "MAU002")
+SAMPLE_ADMIN = (1004, zalo_id(0x5A1004), "Quản trị tỉnh")
+# A group chat of a sample branch on each channel, linked from the start: each receives the weekly digest.
+SAMPLE_GROUP = (-1001, zalo_id(0x5A6001), "Nhóm CĐCS [MẪU] Bệnh viện Đa khoa tỉnh", "MAU002")
 
 
-def sandbox_config(config: Config, api_url: str, database_url: str | None) -> Config:
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def sandbox_config(config: Config, emulator_url: str, database_url: str | None, host: str) -> Config:
     settings = config.settings.model_copy(update={"database_url": database_url or SANDBOX_DATABASE})
+    web_port = _free_port(host)
     return config.model_copy(
         update={
             "telegram_token": SANDBOX_TOKEN,
-            "telegram_api_url": api_url,
+            "telegram_api_url": emulator_url,
+            "zalo_token": SANDBOX_ZALO_TOKEN,
+            "zalo_api_url": emulator_url + "/zalo",
             "settings": settings,
-            "admin_telegram_ids": config.admin_telegram_ids | {str(SAMPLE_ADMIN[0])},
+            "admins": config.admins | {f"telegram:{SAMPLE_ADMIN[0]}", f"zalo:{SAMPLE_ADMIN[1]}"},
+            "public_url": f"http://{host}:{web_port}",
+            "web_host": host,
+            "web_port": web_port,
+            "link_secret": config.link_secret or secrets.token_urlsafe(32),
         }
     )
 
 
 async def run_sandbox(config: Config, host: str, port: int, database_url: str | None) -> None:
-    emulator = TelegramEmulator()
-    emulator.add_bot(SANDBOX_TOKEN, username="sangkien_sandbox_bot")
-    for user_id, name in PERSONAS:
-        emulator.add_user(user_id, first_name=name)
-    emulator.add_user(SAMPLE_CHAIR[0], first_name=SAMPLE_CHAIR[1], last_name="(chủ tịch)")
-    emulator.add_user(SAMPLE_ADMIN[0], first_name=SAMPLE_ADMIN[1], last_name="(quản trị)")
-    emulator.add_group(SAMPLE_GROUP[0], SAMPLE_GROUP[1], bot_member=True)
-    url = await emulator.start(host, port)
-    config = sandbox_config(config, url, database_url)
+    telegram, zalo = TelegramEmulator(), ZaloEmulator()
+    telegram.add_bot(SANDBOX_TOKEN, username="sangkien_sandbox_bot")
+    zalo.add_bot(SANDBOX_ZALO_TOKEN)
+    for telegram_id, zalo_user, name in PERSONAS:
+        telegram.add_user(telegram_id, first_name=name)
+        zalo.add_user(name, zalo_user)
+    telegram.add_user(SAMPLE_CHAIR[0], first_name=SAMPLE_CHAIR[2], last_name="(chủ tịch)")
+    zalo.add_user(f"{SAMPLE_CHAIR[2]} (chủ tịch)", SAMPLE_CHAIR[1])
+    telegram.add_user(SAMPLE_ADMIN[0], first_name=SAMPLE_ADMIN[2], last_name="(quản trị)")
+    zalo.add_user(f"{SAMPLE_ADMIN[2]} (quản trị)", SAMPLE_ADMIN[1])
+    telegram.add_group(SAMPLE_GROUP[0], SAMPLE_GROUP[2], bot_member=True)
+    zalo.add_group(SAMPLE_GROUP[2], group_id=SAMPLE_GROUP[1])
+    url = await telegram.start(host, port, sharing=(zalo,))
+    config = sandbox_config(config, url, database_url, host)
     engine = await open_database(config)
     services = Services(config=config, sessions=session_factory(engine))
     await seed_sample_branches(services)
     await seed_sample_chair(services)
-    await seed_sample_group(services)
+    await seed_sample_groups(services)
     print(
-        f"\n  Sáng kiến Bot — sandbox (không có TELEGRAM_BOT_TOKEN)\n  Mở trình duyệt: {url}/\n  Dừng: Ctrl+C\n",
+        f"\n  Sáng kiến Bot — sandbox (không có TELEGRAM_BOT_TOKEN / ZALO_BOT_TOKEN)\n"
+        f"  Mở trình duyệt: {url}/\n  Dừng: Ctrl+C\n",
         flush=True,
     )
     try:
-        await run_telegram(config, engine)
+        await (await Runtime.create(config, engine)).run()  # with its web app: review pages, files for Zalo
     finally:
-        await emulator.stop()
+        await zalo.stop()
+        await telegram.stop()
         await engine.dispose()
 
 
 async def seed_sample_chair(services: Services) -> None:
-    """Register the sample chair (once) as chair of every sample branch."""
-    user_id, name = SAMPLE_CHAIR
+    """Register the sample chair (once) as chair of every sample branch, on Telegram and on Zalo."""
+    telegram_id, zalo_user, name = SAMPLE_CHAIR
     async with services.sessions() as session, session.begin():
-        identity = await queries.get_or_create_identity(session, "telegram", str(user_id), str(user_id), name, "vi")
+        identity = await queries.get_or_create_identity(
+            session, "telegram", str(telegram_id), str(telegram_id), name, "vi"
+        )
         if identity.member is not None:
             return
         branches = [b for b in await queries.all_branches(session) if b.is_sample]
         member = await queries.register_member(session, identity, name, branches[0])
         for branch in branches:
             await queries.add_role(session, member, Role.CHAIR, branch.id)
+        on_zalo = await queries.get_or_create_identity(session, "zalo", zalo_user, zalo_user, name, "vi")
+        on_zalo.member_id = member.id
 
 
-async def seed_sample_group(services: Services) -> None:
-    """Record the sample group (once), linked to the first sample branch, with a digest waiting for it."""
-    chat_id, title, branch_code = str(SAMPLE_GROUP[0]), SAMPLE_GROUP[1], SAMPLE_GROUP[2]
+async def seed_sample_groups(services: Services) -> None:
+    """Record the sample groups (once), linked to a sample branch, each with a digest waiting for it."""
+    telegram_chat, zalo_chat, title, branch_code = SAMPLE_GROUP
     async with services.sessions() as session, session.begin():
-        if await queries.group_by_chat(session, "telegram", chat_id) is not None:
+        branch = await queries.branch_by_code(session, branch_code)
+        if branch is None:  # the sample data was replaced by a real branch list
             return
-        group = await queries.record_group(session, "telegram", chat_id, title, active=True)
-        group.branch = await queries.branch_by_code(session, branch_code)
-        if group.branch is None:  # the sample data was replaced by a real branch list
-            return
-        await session.flush()
-        now = services.clock()
-        digest = await reminders.group_reply(session, services.config, now, group, "digest_title")
-        queries.queue_message(session, "telegram", chat_id, digest.to_json(), purpose="digest", at=now)
+        for platform, chat_id in (("telegram", str(telegram_chat)), ("zalo", zalo_chat)):
+            if await queries.group_by_chat(session, platform, chat_id) is not None:
+                continue
+            group = await queries.record_group(session, platform, chat_id, title, active=True)
+            group.branch = branch
+            await session.flush()
+            now = services.clock()
+            digest = await reminders.group_reply(session, services.config, now, group, "digest_title")
+            queries.queue_message(session, platform, chat_id, digest.to_json(), purpose="digest", at=now)

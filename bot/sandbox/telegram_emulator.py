@@ -20,13 +20,15 @@ import math
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+
+from bot.sandbox.chat_log import ChatLog
 
 SPEC_PATH = Path(__file__).parent / "bot-api-spec.json"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -189,6 +191,8 @@ class BotState:
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     polls: int = 0
     commands: list[dict[str, Any]] = field(default_factory=list)
+    webhook_url: str = ""
+    webhook_secret: str = ""
 
 
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendMediaGroup"}
@@ -206,10 +210,11 @@ class RateLimits:
 TELEGRAM_LIMITS = RateLimits()
 
 
-class TelegramEmulator:
+class TelegramEmulator(ChatLog):
     """One emulator serves any number of bots (by token) and simulated people."""
 
     def __init__(self, limits: RateLimits | None = TELEGRAM_LIMITS) -> None:
+        super().__init__()
         self.limits = limits
         # Sends the limits refused with 429 (a well-behaved bot causes none).
         self.rate_limited = 0
@@ -218,7 +223,6 @@ class TelegramEmulator:
         self.users: dict[int, dict[str, Any]] = {}
         # Group chats by (negative) id: title, type, whether the bot is in it, and where it moved to.
         self.groups: dict[int, dict[str, Any]] = {}
-        self.messages: dict[int, list[StoredMessage]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: list[Fault] = []
         self.callback_answers: dict[str, dict[str, Any]] = {}
@@ -227,12 +231,8 @@ class TelegramEmulator:
         self.files: dict[str, bytes] = {}
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
-        self._seq = 0
-        self._changed = asyncio.Condition()
         self._file_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._stopping = False
-        self.url = ""
+        self.webhook_responses: list[int] = []
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -249,23 +249,6 @@ class TelegramEmulator:
         app.router.add_get("/_emu/chats/{chat_id}", self._client_poll)
         app.router.add_get("/_emu/files/{file_id}", self._client_file)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://{host}:{bound}"
-        return self.url
-
-    async def stop(self) -> None:
-        """Stop serving; long polls still waiting are answered at once instead of at their timeout."""
-        self._stopping = True
-        for bot in self.bots.values():
-            bot.arrived.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def add_bot(self, token: str, username: str = "sangkien_test_bot", first_name: str = "Sáng kiến Bot") -> None:
         bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else 7_000_000 + len(self.bots)
@@ -315,16 +298,6 @@ class TelegramEmulator:
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    async def _store(self, message: StoredMessage) -> StoredMessage:
-        async with self._changed:
-            self._seq += 1
-            message.seq = self._seq
-            chat = self.messages.setdefault(message.chat_id, [])
-            if message not in chat:
-                chat.append(message)
-            self._changed.notify_all()
-        return message
-
     def _bot(self, token: str | None = None) -> BotState:
         if token is not None:
             return self.bots[token]
@@ -345,9 +318,24 @@ class TelegramEmulator:
 
     def _enqueue(self, bot: BotState, update: dict[str, Any]) -> dict[str, Any]:
         check_object("Update", update)
+        if bot.webhook_url:
+            self._in_background(self._post_webhook(bot, update))
+            return update
         bot.pending.append(update)
         bot.arrived.set()
         return update
+
+    async def _post_webhook(self, bot: BotState, update: dict[str, Any]) -> None:
+        """Telegram pushes each update to the webhook with the secret in a header (and retries on errors)."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": bot.webhook_secret} if bot.webhook_secret else {}
+        http = await self._client_http()
+        try:
+            async with http.post(bot.webhook_url, json=update, headers=headers) as response:
+                self.webhook_responses.append(response.status)
+        except aiohttp.ClientError:
+            self.webhook_responses.append(0)  # (Telegram would retry later; the tests never need it)
+            return
+        self._delivered.append(update)
 
     async def user_sends(
         self,
@@ -487,47 +475,6 @@ class TelegramEmulator:
         """Updates handed to the bot by getUpdates, oldest first."""
         return self._delivered
 
-    def chat(self, chat_id: int) -> list[StoredMessage]:
-        return self.messages.get(chat_id, [])
-
-    @property
-    def seq(self) -> int:
-        return self._seq
-
-    async def wait_for(
-        self,
-        chat_id: int,
-        predicate: Callable[[StoredMessage], bool],
-        *,
-        after_seq: int = 0,
-        timeout: float = 15.0,
-    ) -> StoredMessage:
-        """Wait until a bot message (new or edited after `after_seq`) in the chat satisfies predicate."""
-
-        def found() -> StoredMessage | None:
-            for message in self.chat(chat_id):
-                if message.from_bot and message.seq > after_seq and predicate(message):
-                    return message
-            return None
-
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout)
-            except TimeoutError:
-                recent = [m.plain_text[:120] for m in self.chat(chat_id) if m.from_bot][-5:]
-                raise AssertionError(
-                    f"no matching bot message in chat {chat_id}; last bot messages: {recent}"
-                ) from None
-            result = found()
-            assert result is not None
-            return result
-
-    async def wait_until_polled(self, token: str, polls: int = 1, timeout: float = 30.0) -> None:
-        """Wait until the bot has called getUpdates at least `polls` times (i.e. it is running)."""
-        bot = self.bots[token]
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: bot.polls >= polls), timeout)
-
     # --- the Bot API -----------------------------------------------------------------------------
 
     async def _bot_api(self, request: web.Request) -> web.Response:
@@ -624,13 +571,31 @@ class TelegramEmulator:
         return bot.user
 
     async def _m_deleteWebhook(self, bot: BotState, params: dict[str, Any]) -> Any:
+        bot.webhook_url, bot.webhook_secret = "", ""
         return True
+
+    async def _m_setWebhook(self, bot: BotState, params: dict[str, Any]) -> Any:
+        url = str(params["url"])
+        if not url.startswith(("https://", "http://127.0.0.1")):  # the emulator lets loopback stand for https
+            raise BotApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = str(params.get("secret_token") or "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise BotApiError(400, "Bad Request: secret token contains unallowed characters")
+        bot.webhook_url, bot.webhook_secret = url, secret
+        while bot.pending:
+            self._enqueue(bot, bot.pending.pop(0))
+        return True
+
+    async def _m_getWebhookInfo(self, bot: BotState, params: dict[str, Any]) -> Any:
+        return {"url": bot.webhook_url, "has_custom_certificate": False, "pending_update_count": len(bot.pending)}
 
     async def _m_setMyCommands(self, bot: BotState, params: dict[str, Any]) -> Any:
         bot.commands = params["commands"]
         return True
 
     async def _m_getUpdates(self, bot: BotState, params: dict[str, Any]) -> Any:
+        if bot.webhook_url:
+            raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
@@ -687,6 +652,9 @@ class TelegramEmulator:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= 64:
                     raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                url = button.get("url")
+                if url is not None and not re.match(r"https://[a-z0-9.-]+\.[a-z]{2,}(/|$)", url):
+                    raise BotApiError(400, "Bad Request: BUTTON_URL_INVALID")  # no http, no localhost
                 if not button.get("text"):
                     raise BotApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
         return markup
@@ -886,18 +854,5 @@ class TelegramEmulator:
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    async def _client_poll(self, request: web.Request) -> web.Response:
-        """Long poll: messages of the chat changed after `since` (new or edited), up to `timeout` s."""
-        chat_id = int(request.match_info["chat_id"])
-        since = int(request.query.get("since", "0"))
-        timeout = min(float(request.query.get("timeout", "25")), 60.0)
-
-        def changed() -> list[StoredMessage]:
-            return [m for m in self.chat(chat_id) if m.seq > since]
-
-        async with self._changed:
-            if not changed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(changed())), timeout)
-            messages = changed()
-        return web.json_response({"seq": self._seq, "messages": [m.as_json() for m in messages]})
+    def _chat_key(self, raw: str) -> int:
+        return int(raw)

@@ -1,11 +1,21 @@
-// Sandbox chat page: talks to the local Bot API emulator's /_emu/ JSON API. No build step.
+// Sandbox chat page: talks to the local Telegram emulator (/_emu/) or the Zalo emulator (/zalo/_emu/).
+// Telegram shows buttons and a menu keyboard; Zalo has neither, so its messages are plain text with
+// numbered options, as on a real phone. No build step.
 "use strict";
 const chat = document.getElementById("chat");
 const menu = document.getElementById("menu");
+const channelSelect = document.getElementById("channel");
 const personaSelect = document.getElementById("persona");
 const chatSelect = document.getElementById("chat-choice");
+const attachButton = document.getElementById("attach");
 const input = document.getElementById("text");
+const CHANNELS = {
+  telegram: {api: "/_emu", label: "Telegram"},
+  zalo: {api: "/zalo/_emu", label: "Zalo"},
+};
+const directory = {};  // channel → {personas, groups}
 const names = new Map();
+let channel = "telegram";
 let userId = null;
 let chatId = null;  // the person's private chat (= userId) or a group's id
 let since = 0;
@@ -20,25 +30,59 @@ async function api(path, body) {
   return response.json();
 }
 
+function base() {
+  return CHANNELS[channel].api;
+}
+
+function linkified(text) {
+  // Zalo shows plain text; links (review pages, documents) become tappable.
+  const fragment = document.createDocumentFragment();
+  let last = 0;
+  for (const match of text.matchAll(/https?:\/\/\S+/g)) {
+    fragment.appendChild(document.createTextNode(text.slice(last, match.index)));
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.target = "_blank";
+    link.textContent = match[0];
+    fragment.appendChild(link);
+    last = match.index + match[0].length;
+  }
+  fragment.appendChild(document.createTextNode(text.slice(last)));
+  return fragment;
+}
+
 function renderMessage(message) {
-  let node = rendered.get(message.message_id + (message.from_bot ? "b" : "u"));
+  const key = message.message_id + (message.from_bot ? "b" : "u");
+  let node = rendered.get(key);
   if (!node) {
     node = document.createElement("div");
     node.className = "msg " + (message.from_bot ? "bot" : "user");
     node.dataset.messageId = message.message_id;
-    rendered.set(message.message_id + (message.from_bot ? "b" : "u"), node);
+    rendered.set(key, node);
     chat.appendChild(node);
   }
   node.innerHTML = "";
-  const body = document.createElement("div");
-  body.className = "text";
-  if (message.from_bot) body.innerHTML = message.text;  // the emulator accepted it as Telegram HTML
-  else body.textContent = message.document ? "📎 " + message.text : (message.photo ? "🖼 ảnh" : message.text);
   if (chatId !== userId && !message.from_bot) {
     const sender = document.createElement("div");
     sender.className = "sender";
-    sender.textContent = names.get(message.sender_id) || "?";
+    sender.textContent = names.get(String(message.sender_id)) || "?";
     node.appendChild(sender);
+  }
+  const body = document.createElement("div");
+  body.className = "text";
+  if (channel === "zalo") {
+    if (message.photo_url) {
+      const image = document.createElement("img");
+      image.src = message.photo_url;
+      image.alt = "ảnh";
+      image.className = "photo";
+      node.appendChild(image);
+    }
+    body.appendChild(linkified(message.text));
+  } else if (message.from_bot) {
+    body.innerHTML = message.text;  // the emulator accepted it as Telegram HTML
+  } else {
+    body.textContent = message.document ? "📎 " + message.text : (message.photo ? "🖼 ảnh" : message.text);
   }
   node.appendChild(body);
   if (message.from_bot && message.document && message.document.file_name) {
@@ -57,12 +101,18 @@ function renderMessage(message) {
       const rowNode = document.createElement("div");
       rowNode.className = "row";
       for (const button of row) {
-        const b = document.createElement("button");
-        b.type = "button";
+        const b = document.createElement(button.url ? "a" : "button");
         b.textContent = button.text;
-        b.onclick = () => api("/_emu/press", {
-          user_id: userId, chat_id: chatId, message_id: message.message_id, data: button.callback_data,
-        });
+        if (button.url) {
+          b.href = button.url;
+          b.target = "_blank";
+          b.className = "link-button";
+        } else {
+          b.type = "button";
+          b.onclick = () => api("/_emu/press", {
+            user_id: userId, chat_id: chatId, message_id: message.message_id, data: button.callback_data,
+          });
+        }
         rowNode.appendChild(b);
       }
       box.appendChild(rowNode);
@@ -87,7 +137,7 @@ function renderMenu(keyboard) {
 async function poll(myGeneration) {
   while (myGeneration === generation) {
     try {
-      const data = await api(`/_emu/chats/${chatId}?since=${since}&timeout=25`);
+      const data = await api(`${base()}/chats/${chatId}?since=${since}&timeout=25`);
       if (myGeneration !== generation) return;
       for (const message of data.messages) renderMessage(message);
       since = Math.max(since, ...data.messages.map(m => m.seq), since);
@@ -98,12 +148,33 @@ async function poll(myGeneration) {
 }
 
 function send(body) {
-  return api("/_emu/send", {user_id: userId, chat_id: chatId, ...body});
+  return api(`${base()}/send`, {user_id: userId, chat_id: chatId, ...body});
 }
 
-async function choosePersona(id) {
-  userId = Number(id);
-  await openChat(chatSelect.value === "private" ? userId : Number(chatSelect.value));
+function fill(select, entries) {
+  select.innerHTML = "";
+  for (const [value, label] of entries) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.appendChild(option);
+  }
+}
+
+async function openChannel(name) {
+  channel = name;
+  document.body.dataset.channel = name;
+  attachButton.hidden = name === "zalo";  // Zalo carries photos, not documents
+  const {personas, groups} = directory[name];
+  fill(personaSelect, personas.map(p => [p.id, p.name + " (mẫu)"]));
+  fill(chatSelect, [["private", "💬 Riêng với bot"], ...groups.map(g => [g.id, "👥 " + g.title])]);
+  await choosePersona();
+}
+
+async function choosePersona() {
+  userId = channel === "zalo" ? personaSelect.value : Number(personaSelect.value);
+  const choice = chatSelect.value;
+  await openChat(choice === "private" ? userId : (channel === "zalo" ? choice : Number(choice)));
 }
 
 async function openChat(id) {
@@ -113,7 +184,7 @@ async function openChat(id) {
   rendered.clear();
   chat.innerHTML = "";
   menu.innerHTML = "";
-  const history = await api(`/_emu/chats/${chatId}?since=0&timeout=0`);
+  const history = await api(`${base()}/chats/${chatId}?since=0&timeout=0`);
   for (const message of history.messages) renderMessage(message);
   since = history.seq;
   if (!history.messages.length && chatId === userId) await send({text: "/start"});
@@ -127,25 +198,20 @@ document.getElementById("composer").addEventListener("submit", event => {
   input.value = "";
   send({text});
 });
-document.getElementById("attach").onclick = () =>
+attachButton.onclick = () =>
   send({document: {file_name: "bao-cao-sang-kien.pdf", mime_type: "application/pdf", file_size: 245000}});
 document.getElementById("photo").onclick = () => send({photo: true});
-personaSelect.addEventListener("change", () => choosePersona(personaSelect.value));
-chatSelect.addEventListener("change", () => choosePersona(personaSelect.value));
+channelSelect.addEventListener("change", () => openChannel(channelSelect.value));
+personaSelect.addEventListener("change", () => choosePersona());
+chatSelect.addEventListener("change", () => choosePersona());
 
-function addOption(select, value, label) {
-  const option = document.createElement("option");
-  option.value = value;
-  option.textContent = label;
-  select.appendChild(option);
-}
-
-Promise.all([api("/_emu/personas"), api("/_emu/groups")]).then(([personas, groups]) => {
-  for (const persona of personas) {
-    names.set(persona.id, persona.name);
-    addOption(personaSelect, persona.id, persona.name + " (mẫu)");
-  }
-  addOption(chatSelect, "private", "💬 Riêng với bot");
-  for (const group of groups) addOption(chatSelect, group.id, "👥 " + group.title);
-  choosePersona(personaSelect.value);
-});
+Promise.all(Object.values(CHANNELS).map(c => Promise.all([api(`${c.api}/personas`), api(`${c.api}/groups`)])))
+  .then(results => {
+    Object.keys(CHANNELS).forEach((name, i) => {
+      const [personas, groups] = results[i];
+      directory[name] = {personas, groups};
+      for (const person of personas) names.set(String(person.id), person.name);
+    });
+    fill(channelSelect, Object.entries(CHANNELS).map(([name, c]) => [name, c.label]));
+    openChannel("telegram");
+  });

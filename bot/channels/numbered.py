@@ -1,0 +1,76 @@
+"""Options without buttons (Zalo): shown as a numbered list, answered with "2", "2 123" or the option's words.
+
+Pure functions; the Zalo channel keeps the menus it showed in the database (storage/option_menus.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.channels.text import html_to_plain
+from handlers.events import Option, Reply
+from handlers.i18n import Catalog
+from handlers.rules import fold
+
+# "2", "2 123", "2 #123", "2#123" — but not "1.2" (a type code typed as text).
+TYPED_CHOICE = re.compile(r"\s*(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*")
+# Words for Back / Skip / Cancel when no option of the latest menu says them.
+NAV_WORDS = {
+    "quay lai": "back", "tro lai": "back", "back": "back",
+    "bo qua": "skip", "skip": "skip",
+    "dung": "cancel", "huy": "cancel", "thoat": "cancel", "cancel": "cancel",
+}  # fmt: skip
+
+
+def choices(reply: Reply) -> list[Option]:
+    """The options a person answers by number, in the order shown (links are not numbered)."""
+    return [option for row in reply.options for option in row if not option.url]
+
+
+def words(label: str) -> str:
+    """An option's label as a person would type it: no emoji, no "(…)" remark, no accents."""
+    without_remark = re.sub(r"\(.*?\)", " ", label)
+    return fold(re.sub(r"[^\w\s]", " ", without_remark))
+
+
+def render(reply: Reply, t: Catalog) -> str:
+    """The reply as plain text: the numbered options and a hint, links written out, the menu as words."""
+    parts = [html_to_plain(reply.text).strip()]
+    numbered = choices(reply)
+    if numbered:
+        lines = [f"{number}. {option.label}" for number, option in enumerate(numbered, start=1)]
+        lines.append(t("zalo_hint_ref", ref=reply.ref) if reply.ref else t("zalo_hint"))
+        parts.append("\n".join(lines))
+    links = [option for row in reply.options for option in row if option.url]
+    if links:
+        parts.append("\n".join(f"{option.label}: {option.url}" for option in links))
+    if reply.menu and not numbered:
+        parts.append(t("zalo_menu", items=" · ".join(" ".join(re.sub(r"[^\w\s]", " ", label).split())
+                                                        for label in reply.menu)))  # fmt: skip
+    return "\n\n".join(part for part in parts if part)
+
+
+def typed_number(text: str) -> tuple[int, str] | None:
+    """("2", "") for "2"; (2, "123") for "2 123"; None for anything else."""
+    match = TYPED_CHOICE.fullmatch(text)
+    return (int(match.group(1)), match.group(2) or "") if match else None
+
+
+def pick(options: list[list[str]] | None, number: int) -> str | None:
+    """The payload of option `number` (from 1) of a stored menu."""
+    if options and 1 <= number <= len(options):
+        return options[number - 1][1]
+    return None
+
+
+def by_words(options: list[list[str]] | None, text: str) -> str | None:
+    """The payload of the option whose label the person typed (without emoji or accents)."""
+    typed = fold(re.sub(r"[^\w\s]", " ", text))
+    if not typed or not options:
+        return None
+    return next((payload for label, payload in options if words(label) == typed), None)
+
+
+def nav_command(text: str) -> str | None:
+    """ "quay lại" → "back", "bỏ qua" → "skip", "dừng" / "huỷ" → "cancel"."""
+    return NAV_WORDS.get(fold(re.sub(r"[^\w\s]", " ", text)))

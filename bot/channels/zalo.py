@@ -1,0 +1,220 @@
+"""The Zalo channel: Zalo updates → neutral Events, neutral Replies → Zalo Bot API calls.
+
+Zalo has no buttons: options are sent as a numbered list (bot/channels/numbered.py) and the menu shown
+is kept in the database, so "2" — or "2 123" for the review card of #123, or the option's words — comes
+back to the conversation as the option itself. Zalo cannot upload files either: generated documents and
+charts are stored and sent as links to the bot's web app (a chart as a photo by URL). Photos people send
+are fetched at once (their URLs expire) and kept. Updates are handled one person at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import mimetypes
+from collections.abc import Iterator
+
+import aiohttp
+
+from bot.channels import numbered
+from bot.channels.limits import SendLimits
+from bot.channels.ordering import KeyedSequencer
+from bot.channels.text import html_to_plain, parse_command
+from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage
+from bot.outbox import Rejected, RetryLater, Unreachable
+from handlers.context import Services
+from handlers.events import Event, EventKind, FileRef, OutgoingFile, Reply
+from handlers.i18n import catalog
+from handlers.router import handle_event
+from storage import files, option_menus
+
+log = logging.getLogger(__name__)
+PLATFORM = "zalo"
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+GENERATED_FILES_KEPT = dt.timedelta(days=30)
+
+
+class ZaloChannel:
+    platform = PLATFORM
+
+    def __init__(self, services: Services, client: ZaloClient) -> None:
+        self.services = services
+        self.client = client
+        self._sequencer = KeyedSequencer()
+        # Zalo publishes no numbers: stay well below Telegram's, which Zalo's own guidance resembles.
+        self.limits = SendLimits(overall_per_second=20, private=(3, 3.0), group=(1, 3.1))
+        self.t = catalog(services.config.settings.language)
+
+    # --- receiving -------------------------------------------------------------------------------
+
+    async def run_polling(self) -> None:
+        """Long polling until cancelled (the webhook is removed first: Zalo serves one or the other)."""
+        await self.client.delete_webhook()
+        failures = 0
+        try:
+            while True:
+                try:
+                    messages = await self.client.get_updates(timeout=30)
+                    failures = 0
+                except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
+                    failures += 1
+                    log.warning("Zalo getUpdates failed (%s); retrying", error)
+                    await asyncio.sleep(min(2**failures, 30))
+                    continue
+                for message in messages:
+                    self.submit(message)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self._sequencer.drain()
+        await self.client.close()
+
+    def submit(self, message: ZaloMessage) -> None:
+        """Queue an update (from polling or the webhook) behind the same person's earlier ones."""
+        self._sequencer.submit(message.user_id, lambda: self._handle(message))
+
+    async def _handle(self, message: ZaloMessage) -> None:
+        event = await self.event(message)
+        try:
+            replies = await handle_event(self.services, event)
+        except Exception:
+            log.exception("Zalo update %s failed", event.update_key)
+            replies = [Reply(text=self.t("err_internal"))]
+        for reply in replies:
+            try:
+                await self._send(message.chat_id, reply, bulk=False)
+            except (ZaloApiError, aiohttp.ClientError) as error:
+                log.warning("Zalo send to %s refused: %s", message.chat_id, error)
+
+    async def event(self, message: ZaloMessage) -> Event:
+        base = {
+            "platform": PLATFORM,
+            "update_key": message.update_key,
+            "user_id": message.user_id,
+            "chat_id": message.chat_id,
+            "display_name": message.display_name,
+            "is_private": not message.is_group,
+        }
+        if message.event_name == "message.image.received" or (message.photo_url and not message.text):
+            ref = await self._keep_photo(message.photo_url)
+            return Event(kind=EventKind.FILE, file=ref, **base) if ref else Event(kind=EventKind.UNSUPPORTED, **base)
+        text = message.text.strip()
+        if not text or message.event_name not in ("message.text.received", ""):
+            return Event(kind=EventKind.UNSUPPORTED, **base)
+        if message.is_group:  # "@Sáng kiến Bot /linkgroup MAU002": the bot only hears mentions
+            slash = text.find("/")
+            text = text[slash:] if slash >= 0 else ""
+            if not text:
+                return Event(kind=EventKind.TEXT, text=message.text, **base)
+        if text.startswith("/"):
+            command, args = parse_command(text)
+            return Event(kind=EventKind.COMMAND, text=text, command=command, args=args, **base)
+        payload = await self._typed_choice(message.chat_id, text)
+        if payload is not None:
+            return Event(kind=EventKind.OPTION, payload=payload, text=text, **base)
+        nav = numbered.nav_command(text)
+        if nav is not None:
+            return Event(kind=EventKind.COMMAND, text=text, command=nav, **base)
+        return Event(kind=EventKind.TEXT, text=text, **base)
+
+    async def _typed_choice(self, chat_id: str, text: str) -> str | None:
+        """The payload of the option the person typed ("2", "2 123", its words), if any."""
+        async with self.services.sessions() as session:
+            typed = numbered.typed_number(text)
+            if typed is not None:
+                number, ref = typed
+                return numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number)
+            return numbered.by_words(await option_menus.find(session, PLATFORM, chat_id), text)
+
+    async def _keep_photo(self, url: str) -> FileRef | None:
+        """Fetch a photo at once (Zalo's URLs expire) and keep it; None if it cannot be fetched."""
+        if not url:
+            return None
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response,
+            ):
+                if response.status != 200:
+                    raise aiohttp.ClientError(f"status {response.status}")
+                content = await response.content.read(MAX_PHOTO_BYTES + 1)
+                mime = response.content_type or "image/jpeg"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("could not fetch a Zalo photo: %s", type(error).__name__)
+            return None
+        if len(content) > MAX_PHOTO_BYTES:
+            return FileRef(file_id="", kind="photo", size_bytes=len(content), mime_type=mime)
+        extension = mimetypes.guess_extension(mime) or ".jpg"
+        async with self.services.sessions() as session, session.begin():
+            stored = await files.store(session, content, f"anh{extension}", mime, self.services.clock())
+        return FileRef(file_id=stored.token, kind="photo", size_bytes=len(content), mime_type=mime)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def _send(self, chat_id: str, reply: Reply, *, bulk: bool) -> str:
+        """Send one reply; the platform's id of the (last) message."""
+        choices = numbered.choices(reply)
+        if choices:  # kept before sending: the answer may come back at once
+            options = [[option.label, option.payload] for option in choices]
+            async with self.services.sessions() as session, session.begin():
+                await option_menus.remember(session, PLATFORM, chat_id, options, reply.ref)
+        text = numbered.render(reply, self.t)
+        async with self.limits.slot(chat_id, is_group=False, bulk=bulk):
+            if reply.file is None:
+                return await self.client.send_message(chat_id, text)
+            url = await self._file_url(reply.file)
+            if url and reply.file.kind == "photo":
+                return await self.client.send_photo(chat_id, url, caption=text)
+            name = reply.file.file_name or self.t(f"file_kind_{reply.file.kind}")
+            line = self.t("zalo_file_link", name=name, url=url) if url else self.t("zalo_file_unavailable", name=name)
+            return await self.client.send_message(chat_id, f"{text}\n{line}" if text else line)
+
+    async def _file_url(self, file: OutgoingFile) -> str | None:
+        """Where Zalo can fetch the file: generated bytes are stored; a photo kept from Zalo has its token."""
+        public_url = self.services.config.public_url
+        if not public_url:
+            return None
+        async with self.services.sessions() as session, session.begin():
+            if file.content is not None:
+                mime = mimetypes.guess_type(file.file_name)[0] or "application/octet-stream"
+                now = self.services.clock()
+                stored = await files.store(session, file.content, file.file_name, mime, now, GENERATED_FILES_KEPT)
+            else:
+                stored = await files.by_token(session, file.file_id, self.services.clock())
+            if stored is None:
+                return None
+            return f"{public_url}/f/{stored.token}/{stored.file_name}"
+
+    # --- the outbox's Sender ---------------------------------------------------------------------
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str:
+        with _delivery_errors():
+            return await self._send(chat_id, reply, bulk=True)
+
+    async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        """Zalo cannot edit a sent message: what changed (the replacement's last paragraph) goes out as a
+        short new message, naming the initiative it is about."""
+        change = html_to_plain(reply.text.strip().split("\n\n")[-1])
+        text = self.t("zalo_update_ref", ref=reply.ref, text=change) if reply.ref else change
+        with _delivery_errors():
+            await self._send(chat_id, Reply(text=text), bulk=True)
+
+
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Translate Zalo's errors into the outbox's: retry later, unreachable, or refused."""
+    try:
+        yield
+    except ZaloApiError as error:
+        if error.code == 429:
+            raise RetryLater(30, str(error)) from error
+        if error.code >= 500:
+            raise RetryLater(5, str(error)) from error
+        if error.code == 403 or "chat not found" in error.description:
+            raise Unreachable(str(error)) from error
+        raise Rejected(str(error)) from error
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise RetryLater(5, str(error)) from error

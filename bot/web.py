@@ -1,0 +1,119 @@
+"""The bot's one web app (aiohttp): the two webhooks, /healthz, stored files, the chairs' review pages.
+
+Webhooks check their platform's secret header in constant time (401 otherwise), answer 200 at once and
+hand the update to the channel's per-person queue; the work happens after the response, so a slow
+database never makes Telegram or Zalo retry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot import review_pages
+from bot.channels.zalo_client import parse_updates
+from storage import files
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
+TELEGRAM_WEBHOOK_PATH = "/webhook/telegram"
+ZALO_WEBHOOK_PATH = "/webhook/zalo"
+
+
+def secret_matches(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; no secret configured means no webhook."""
+    return bool(expected) and hmac.compare_digest((given or "").encode(), (expected or "").encode())
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=10 * 1024 * 1024)
+    app.router.add_get("/healthz", _healthz(runtime))
+    app.router.add_get("/f/{token}/{name}", _file(runtime))
+    if runtime.telegram is not None:
+        app.router.add_post(TELEGRAM_WEBHOOK_PATH, _telegram_webhook(runtime))
+    if runtime.zalo is not None:
+        app.router.add_post(ZALO_WEBHOOK_PATH, _zalo_webhook(runtime))
+    review_pages.add_routes(app, runtime.services)
+    return app
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _healthz(runtime: Runtime) -> Handler:
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            async with runtime.services.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check: database unavailable: %s", type(error).__name__)
+            return web.json_response({"ok": False, "database": "unavailable"}, status=503)
+        return web.json_response({"ok": True, "database": "ok", "channels": sorted(runtime.senders)})
+
+    return healthz
+
+
+def _file(runtime: Runtime) -> Handler:
+    async def serve_file(request: web.Request) -> web.Response:
+        services = runtime.services
+        async with services.sessions() as session:
+            stored = await files.by_token(session, request.match_info["token"], services.clock())
+        if stored is None:
+            return web.Response(status=404, text="Tệp không tồn tại hoặc đã hết hạn.")
+        inline = stored.mime_type.startswith("image/")
+        disposition = "inline" if inline else f"attachment; filename*=UTF-8''{quote(stored.file_name)}"
+        return web.Response(
+            body=stored.content,
+            content_type=stored.mime_type,
+            headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=3600"},
+        )
+
+    return serve_file
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _telegram_webhook(runtime: Runtime) -> Handler:
+    async def telegram_webhook(request: web.Request) -> web.Response:
+        expected = runtime.services.config.telegram_webhook_secret
+        if not secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER), expected):
+            return web.Response(status=401, text="unauthorized")
+        body = await _json_body(request)
+        if isinstance(body, dict) and runtime.telegram is not None:
+            await runtime.telegram.feed(body)
+        return web.Response(text="ok")
+
+    return telegram_webhook
+
+
+def _zalo_webhook(runtime: Runtime) -> Handler:
+    async def zalo_webhook(request: web.Request) -> web.Response:
+        expected = runtime.services.config.zalo_webhook_secret
+        if not secret_matches(request.headers.get(ZALO_SECRET_HEADER), expected):
+            return web.Response(status=401, text="unauthorized")
+        body = await _json_body(request)  # an empty probe gets 200 too
+        if body is not None and runtime.zalo is not None:
+            for message in parse_updates(body):
+                runtime.zalo.submit(message)
+        return web.Response(text="ok")
+
+    return zalo_webhook

@@ -1,0 +1,209 @@
+"""The members' and chairs' journeys on both channels, from one suite: Telegram (buttons) and Zalo
+(numbered options typed as numbers or words). The same handlers serve both; each test runs once per
+channel (and once per database), against the Telegram and Zalo emulators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
+from storage.models import Identity, OutboxMessage, Status
+from tests.harness import (
+    ADMIN_ID,
+    PROBLEM,
+    TITLE,
+    AnyPerson,
+    Database,
+    InProcessBot,
+    Person,
+    ZaloPerson,
+    answer,
+    local,
+    register,
+    submit_initiative,
+)
+from tests.test_progress import png_size
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+CHANNELS = ["telegram", "zalo"]
+
+
+class People:
+    """Makes people on the channel under test."""
+
+    def __init__(self, channel: str, telegram: TelegramEmulator, zalo: ZaloEmulator) -> None:
+        self.channel, self.telegram, self.zalo = channel, telegram, zalo
+
+    def new(self, name: str) -> AnyPerson:
+        return ZaloPerson(self.zalo, name) if self.channel == "zalo" else Person(self.telegram, name)
+
+
+@pytest.fixture(params=CHANNELS)
+def people(
+    request: pytest.FixtureRequest, emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> People:
+    return People(request.param, emulator, zalo_emulator)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
+    admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
+    await register(admin, "MAU004", "Quản Trị Tỉnh")
+    return admin
+
+
+async def make_chair(admin: Person, people: People, branch: str, name: str) -> AnyPerson:
+    """The admin invites; the chair opens the invitation on the channel under test."""
+    await admin.send(f"/invite_chair {branch}")
+    invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
+    token = invitation.plain_text.split("?start=", 1)[1].split()[0]
+    chair = people.new(name)
+    await chair.send(f"/start {token}")
+    await chair.expect("Nhập họ và tên")
+    await chair.send(name)
+    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    return chair
+
+
+async def test_registration_by_search_and_choice(people: People, live_database: Database) -> None:
+    hoa = people.new("Nguyễn Thị Hoa")
+    await hoa.send("/start")
+    await hoa.expect("Chào mừng", "hệ thống tự động")
+    await hoa.expect("Chọn công đoàn cơ sở")
+    await hoa.send("benh vien da khoa")
+    found = await hoa.expect("phù hợp")
+    await hoa.tap("[MẪU] Bệnh viện Đa khoa tỉnh", found)
+    await hoa.expect("Nhập họ và tên")
+    await hoa.send("hoa")
+    await hoa.expect("ít nhất 2 từ")
+    await hoa.send("Nguyễn Thị Hoa")
+    await hoa.expect("Đăng ký xong", "Nguyễn Thị Hoa", "[MẪU] Bệnh viện Đa khoa tỉnh")
+    member = await live_database.member_of(hoa.user_id)
+    assert member is not None and member.branch.code == "MAU002"
+
+
+async def test_the_wizard_with_bad_answers_keeps_what_was_typed(people: People, live_database: Database) -> None:
+    lan = people.new("Trần Thị Lan")
+    await register(lan, "MAU002", "Trần Thị Lan")
+    await lan.send("/new")
+    await answer(lan, "Tên sáng kiến", "Ngắn")
+    await lan.expect("hơi ngắn", "Bước 1/")
+    await lan.send(TITLE)
+    question = await lan.expect("Bước 2/", "thuộc loại nào")
+    await lan.send("loại gì đó")
+    await lan.expect("chọn", "Bước 2/")
+    await lan.tap("1.2 Giải pháp quản lý", question)
+    await answer(lan, "Lĩnh vực áp dụng", tap="Y tế")
+    await lan.send_unsupported()
+    await lan.expect("bằng chữ", "Thực trạng")
+    await lan.send(PROBLEM)
+    await lan.expect("Nội dung giải pháp")
+    await lan.tap("Quay lại")
+    back = await lan.expect("Thực trạng", "Đang lưu")
+    assert PROBLEM[:40] in back.plain_text
+    if people.channel == "zalo":
+        await lan.send("dừng")  # words work where there are no buttons
+    else:
+        await lan.tap("Dừng")
+    await lan.expect("Đã tạm dừng", "vẫn được giữ")
+    [draft] = await live_database.initiatives_of(lan.user_id)
+    assert (draft.title, draft.type_code, draft.field, draft.problem) == (TITLE, "1.2", "Y tế", PROBLEM)
+
+
+async def test_a_draft_resumes_at_its_step_after_a_restart(
+    people: People, live_bot: InProcessBot, live_database: Database
+) -> None:
+    minh = people.new("Lê Văn Minh")
+    await register(minh, "MAU003", "Lê Văn Minh")
+    await minh.send("/new")
+    await answer(minh, "Tên sáng kiến", "Phần mềm quản lý hồ sơ đoàn viên trực tuyến")
+    await minh.expect("Bước 2/")
+    await live_bot.stop()
+    await live_bot.start()
+    await minh.send("/start")
+    resumed = await minh.expect("đang mô tả dở", "Bước 2/", "thuộc loại nào")
+    await minh.tap("1.5", resumed)
+    await minh.expect("Bước 3/", "Lĩnh vực")
+
+
+async def test_submit_then_the_chair_approves(people: People, admin: Person, live_database: Database) -> None:
+    chair = await make_chair(admin, people, "MAU005", "Chu Tịch Trường")
+    author = people.new("Đỗ Văn Tác Giả")
+    await register(author, "MAU005", "Đỗ Văn Tác Giả")
+    number = await submit_initiative(author)
+    card = await chair.expect(f"Sáng kiến #{number} chờ duyệt", "Đỗ Văn Tác Giả")
+    await chair.tap("Duyệt", card)
+    await chair.expect(f"Đã duyệt sáng kiến #{number}")
+    await author.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chu Tịch Trường")
+    assert (await live_database.initiative(number)).status == Status.APPROVED
+
+
+async def test_request_changes_resubmit_then_reject(people: People, admin: Person, live_database: Database) -> None:
+    chair = await make_chair(admin, people, "MAU006", "Chu Tịch Sáu")
+    author = people.new("Vũ Thị Sửa")
+    await register(author, "MAU006", "Vũ Thị Sửa")
+    first = await submit_initiative(author)
+    second = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{first} chờ duyệt")
+    card = await chair.expect(f"Sáng kiến #{second} chờ duyệt")
+    first_card = next(m for m in reversed(chair.emulator.chat(chair.user_id))
+                      if m.from_bot and f"Sáng kiến #{first} chờ duyệt" in m.plain_text)  # fmt: skip
+    await chair.tap("Yêu cầu bổ sung", first_card)  # the older card, answered after a newer one arrived
+    await chair.expect(f"Yêu cầu bổ sung sáng kiến #{first}")
+    await chair.send("Cần ghi rõ số liệu trước và sau khi áp dụng")
+    await chair.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{first}")
+    notice = await author.expect(f"Sáng kiến #{first}", "cần bổ sung", "Cần ghi rõ số liệu")
+    assert (await live_database.initiative(second)).status == Status.SUBMITTED
+    await author.tap("Sửa và gửi lại", notice)
+    summary = await author.expect("Tóm tắt sáng kiến")
+    await author.tap("Gửi sáng kiến", summary)
+    await author.expect(f"Đã gửi lại sáng kiến #{first}")
+    again = await chair.expect(f"Sáng kiến #{first} chờ duyệt")
+    await chair.tap("Từ chối", again)
+    reasons = await chair.expect(f"Từ chối sáng kiến #{first}")
+    await chair.tap("Trùng lặp", reasons)
+    await chair.expect(f"Đã từ chối sáng kiến #{first}")
+    await author.expect(f"Sáng kiến #{first}", "không được duyệt", "Trùng lặp với sáng kiến đã có")
+    assert (await live_database.initiative(first)).status == Status.REJECTED
+    assert card is not None
+
+
+async def test_progress_for_a_member_with_the_chart(people: People) -> None:
+    tam = people.new("Hà Văn Tâm")
+    await register(tam, "MAU007", "Hà Văn Tâm")
+    await tam.send("📊 Tiến độ" if people.channel == "telegram" else "tiến độ")  # the menu, tapped or typed
+    await tam.expect("Tiến độ Giai đoạn 1", "Đã duyệt: 0/", "ngày")
+    chart = await tam.expect("Biểu đồ tiến độ Giai đoạn 1")
+    if isinstance(chart, ZaloStoredMessage):  # a photo Zalo fetched from the bot's web app
+        content = people.zalo.fetched[chart.message_id]
+    else:
+        content = people.telegram.files[chart.photo[-1]["file_id"]]
+    width, height = png_size(content)
+    assert width >= 500 and height >= 400
+
+
+async def test_an_idle_draft_nudge_reaches_the_member_on_their_channel(
+    people: People, live_bot: InProcessBot, live_database: Database
+) -> None:
+    writer = people.new("Phan Thị Nhắc")
+    await register(writer, "MAU008", "Phan Thị Nhắc")
+    await writer.send("/new")
+    await answer(writer, "Tên sáng kiến", "Bảng theo dõi ca trực điện tử")
+    await writer.expect("Bước 2/")
+    today = live_bot.clock.now.astimezone(live_bot.config.campaign.tz).date()
+    in_four_days = today + dt.timedelta(days=4)  # the daily 09:30 run after 3 idle days
+    live_bot.clock.set(local(in_four_days.year, in_four_days.month, in_four_days.day, 9, 30, 30))
+    nudge = await writer.expect("Bảng theo dõi ca trực điện tử", "chưa có thêm câu trả lời")
+    await writer.tap("Tiếp tục", nudge)
+    await writer.expect("Bước 2/", "thuộc loại nào")
+    async with live_database.sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "draft_nudge"))).all()
+        platforms = {row.platform for row in rows}
+        mine = await session.scalar(select(Identity).where(Identity.platform_user_id == str(writer.user_id)))
+    assert mine is not None and mine.platform in platforms

@@ -1,0 +1,139 @@
+"""The chairs' review page in real headless Chromium, from the signed link in the review request.
+
+A valid link: see the initiative, decide, the member is told. Refused, with nothing changed: a link used
+once already, an expired one, a tampered one, one whose chair has lost the role, and one signed for a
+chair of another branch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import expect
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator
+from handlers import review_links
+from storage.models import Status
+from tests.browser import phone_page
+from tests.harness import (
+    ADMIN_ID,
+    LINK_SECRET,
+    Database,
+    InProcessBot,
+    Person,
+    ZaloPerson,
+    register,
+    submit_initiative,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+LINK = re.compile(r"https?://\S+/r/[A-Za-z0-9_.-]+")
+
+
+class Cast:
+    def __init__(self, admin: Person, chair: ZaloPerson, member: Person) -> None:
+        self.admin, self.chair, self.member = admin, chair, member
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cast(emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot) -> Cast:
+    admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
+    await register(admin, "MAU004", "Quản Trị Tỉnh")
+    await admin.send("/invite_chair MAU002")
+    token = (await admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
+    chair = ZaloPerson(zalo_emulator, "Chủ Tịch Zalo")
+    await chair.send(f"/start {token}")
+    await chair.expect("Nhập họ và tên")
+    await chair.send("Chủ Tịch Zalo")
+    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    return Cast(admin, chair, Person(emulator, "Nguyễn Thị Tác Giả"))
+
+
+async def review_request(cast: Cast) -> tuple[int, str]:
+    """A new submission (by a new member of the branch), and the review page link in the chair's request."""
+    cast.member = Person(cast.member.emulator, "Nguyễn Thị Tác Giả")
+    await register(cast.member, "MAU002", "Nguyễn Thị Tác Giả")
+    number = await submit_initiative(cast.member)
+    card = await cast.chair.expect(f"Sáng kiến #{number} chờ duyệt", "Mở trang duyệt")
+    match = LINK.search(card.text)
+    assert match, card.text
+    return number, match.group(0)
+
+
+async def test_a_chair_approves_from_the_page_and_the_member_is_told(cast: Cast, live_database: Database) -> None:
+    number, link = await review_request(cast)
+    async with phone_page(link) as page:
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Duyệt sáng kiến #{number}")
+        await expect(page.get_by_text("Số hoá quy trình tiếp nhận hồ sơ một cửa")).to_be_visible()
+        await expect(page.get_by_text("Nguyễn Thị Tác Giả").first).to_be_visible()
+        for attachment in ("bao-cao.pdf", "ảnh"):  # the attachments, to open
+            await expect(page.get_by_role("link", name=attachment)).to_be_visible()
+        await page.get_by_role("button", name="✅ Duyệt").click()
+        await expect(page.get_by_role("status")).to_contain_text(f"Đã duyệt sáng kiến #{number}")
+    await cast.member.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chủ Tịch Zalo")
+    assert (await live_database.initiative(number)).status == Status.APPROVED
+
+    async with phone_page(link) as page:  # the same link again: decided, no buttons
+        await expect(page.get_by_role("status")).to_contain_text("đã được xử lý")
+        await expect(page.get_by_role("button")).to_have_count(0)
+    async with aiohttp.ClientSession() as http, http.post(link, data={"action": "r", "reason": "Trùng lặp"}) as reply:
+        assert reply.status == 200 and "đã được xử lý" in await reply.text()
+    assert (await live_database.initiative(number)).status == Status.APPROVED
+
+
+async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_database: Database) -> None:
+    number, link = await review_request(cast)
+    async with phone_page(link) as page:
+        await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
+        await expect(page.get_by_role("status")).to_contain_text("Hãy chọn hoặc ghi lý do")
+        assert (await live_database.initiative(number)).status == Status.SUBMITTED
+        await page.get_by_label("Lý do").fill("Cần thêm số liệu <trước> & sau khi áp dụng")
+        await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
+        await expect(page.get_by_role("status")).to_contain_text(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
+    await cast.member.expect(f"Sáng kiến #{number}", "cần bổ sung", "Cần thêm số liệu <trước> & sau khi áp dụng")
+    assert (await live_database.initiative(number)).status == Status.CHANGES_REQUESTED
+
+
+async def test_refused_links_change_nothing(
+    emulator: TelegramEmulator, cast: Cast, live_bot: InProcessBot, live_database: Database
+) -> None:
+    number, link = await review_request(cast)
+    token = link.rsplit("/", 1)[1]
+    tampered = link[: -len(token)] + token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    other_initiative = review_links.link(live_bot.web_url, LINK_SECRET, number + 1000, 1, live_bot.clock.now)
+
+    other = Person(emulator, "Chủ Tịch Khác")
+    await cast.admin.send("/invite_chair MAU003")
+    invite = (await cast.admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
+    await other.send(f"/start {invite}")
+    await other.expect("Nhập họ và tên")
+    await other.send("Chủ Tịch Khác")
+    await other.expect("Bạn đã là chủ tịch CĐCS")
+    other_member = await live_database.member_of(other.user_id)
+    assert other_member is not None
+    other_branch_chair = review_links.link(live_bot.web_url, LINK_SECRET, number, other_member.id, live_bot.clock.now)
+
+    async with phone_page(tampered) as page:
+        await expect(page.get_by_role("status")).to_contain_text("không hợp lệ hoặc đã hết hạn")
+    async with phone_page(other_initiative) as page:
+        await expect(page.get_by_role("status")).to_contain_text("không có quyền")
+    async with phone_page(other_branch_chair) as page:
+        await expect(page.get_by_role("status")).to_contain_text("không có quyền")
+        await expect(page.get_by_role("button")).to_have_count(0)
+    async with aiohttp.ClientSession() as http:
+        for forged in (tampered, other_branch_chair):
+            async with http.post(forged, data={"action": "a"}) as reply:
+                assert reply.status == 403
+
+    live_bot.clock.set(live_bot.clock.now + review_links.LIFETIME + dt.timedelta(hours=1))
+    async with phone_page(link) as page:
+        await expect(page.get_by_role("status")).to_contain_text("không hợp lệ hoặc đã hết hạn")
+    async with aiohttp.ClientSession() as http, http.post(link, data={"action": "a"}) as reply:
+        assert reply.status == 403
+    assert (await live_database.initiative(number)).status == Status.SUBMITTED
+    assert [a for a in await live_database.audit_actions(number) if a[0] == "decided"] == []

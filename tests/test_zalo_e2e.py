@@ -1,0 +1,183 @@
+"""What only Zalo needs, with both channels served by webhook from one web app (`sangkien serve`'s mode):
+secrets and /healthz, both payload shapes, what Zalo cannot carry, 2000-character splitting, replays,
+linking a Telegram member's Zalo account (the draft continues), and Zalo groups.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
+from storage.models import ChatGroup, Identity, OutboxMessage
+from tests.harness import (
+    ADMIN_ID,
+    ZALO_ADMIN_ID,
+    ZALO_WEBHOOK_SECRET,
+    Database,
+    InProcessBot,
+    Person,
+    ZaloPerson,
+    answer,
+    local,
+    register,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+WEBHOOKS = True  # conftest's live_bot serves this module by webhook
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
+    admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
+    await register(admin, "MAU004", "Quản Trị Tỉnh")
+    return admin
+
+
+async def test_webhooks_refuse_a_wrong_secret_and_health_is_reported(live_bot: InProcessBot) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path, header in (("/webhook/zalo", "X-Bot-Api-Secret-Token"),
+                             ("/webhook/telegram", "X-Telegram-Bot-Api-Secret-Token")):  # fmt: skip
+            async with http.post(live_bot.web_url + path, json={"event_name": "x"}) as response:
+                assert response.status == 401
+            async with http.post(live_bot.web_url + path, json={}, headers={header: "wrong-secret"}) as response:
+                assert response.status == 401
+        async with http.post(
+            live_bot.web_url + "/webhook/zalo", data=b"", headers={"X-Bot-Api-Secret-Token": ZALO_WEBHOOK_SECRET}
+        ) as response:
+            assert response.status == 200, "an empty probe is answered 200"
+        async with http.get(live_bot.web_url + "/healthz") as response:
+            assert response.status == 200
+            assert await response.json() == {"ok": True, "database": "ok", "channels": ["telegram", "zalo"]}
+
+
+async def test_both_payload_shapes_and_what_zalo_cannot_carry(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    binh = ZaloPerson(zalo_emulator, "Trần Văn Bình")
+    shapes_before = len(zalo_emulator.webhook_shapes)
+    await register(binh, "MAU002", "Trần Văn Bình")
+    assert set(zalo_emulator.webhook_shapes[shapes_before:]) == {"flat", "wrapped"}
+    await binh.send("/new")
+    await binh.expect("Bước 1/", "Tên sáng kiến")
+    await binh.send_sticker()
+    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.send_unsupported()
+    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.send_photo()
+    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.send("Sổ tay điện tử cho tổ công đoàn")
+    question = await binh.expect("Bước 2/", "1. 1.1 Giải pháp kỹ thuật", "Trả lời bằng số")
+    await binh.send("42")  # not an option: the question again
+    await binh.expect("chọn một trong các mục", "Bước 2/")
+    await binh.send("1.3")  # a type's code works as well as its number
+    await binh.expect("Bước 3/", "Lĩnh vực")
+    await binh.tap("Quay lại")
+    await binh.expect("Bước 2/", "Đang lưu", "1.3")
+    assert question is not None
+    [draft] = await live_database.initiatives_of(binh.user_id)
+    assert draft.type_code == "1.3" and draft.current_step == "type"
+
+
+async def test_long_texts_are_split_at_line_boundaries(zalo_emulator: ZaloEmulator, live_bot: InProcessBot) -> None:
+    admin = ZaloPerson(zalo_emulator, "Quản Trị Zalo", user_id=ZALO_ADMIN_ID)
+    await register(admin, "MAU004", "Quản Trị Zalo")
+    await admin.send("/progress")
+    overview = await admin.expect("Toàn tỉnh", "Dẫn đầu")
+    await admin.tap("Xem xếp hạng đầy đủ", overview)
+    await admin.expect("Xếp hạng 160 CĐCS")
+    last = await admin.expect("160. ")
+    ranking = [m.text for m in zalo_emulator.chat(admin.user_id) if m.from_bot and m.seq > overview.seq]
+    ranking = ranking[: ranking.index(last.text) + 1]
+    assert len(ranking) >= 3 and all(len(text) <= TEXT_LIMIT for text in ranking)
+    lines = "\n".join(ranking).splitlines()
+    assert [line.split(".", 1)[0] for line in lines if line[:1].isdigit()] == [str(n) for n in range(1, 161)]
+
+
+async def test_a_replayed_update_has_one_effect(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    chi = ZaloPerson(zalo_emulator, "Lê Thị Chi")
+    await register(chi, "MAU003", "Lê Thị Chi")
+    await chi.send("/new")
+    await chi.expect("Bước 1/")
+    zalo_emulator.redeliver_last()
+    zalo_emulator.redeliver_last()
+    await chi.settle()
+    assert len(await live_database.initiatives_of(chi.user_id)) == 1
+    assert sum("Bước 1/" in text for text in chi.bot_texts()) == 1
+
+
+async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    on_telegram = Person(emulator, "Nguyễn Văn Hai Kênh")
+    await register(on_telegram, "MAU002", "Nguyễn Văn Hai Kênh")
+    await on_telegram.send("/new")
+    await answer(on_telegram, "Tên sáng kiến", "Phiếu khảo sát trực tuyến cho đoàn viên")
+    await on_telegram.expect("Bước 2/")
+    await on_telegram.send("/link")
+    code = (await on_telegram.expect("Mã liên kết của bạn")).plain_text.split("LIENKET ", 1)[1].split()[0]
+
+    on_zalo = ZaloPerson(zalo_emulator, "Hai Kênh")
+    await on_zalo.send("xin chào")
+    await on_zalo.expect("Chọn công đoàn cơ sở")
+    await on_zalo.send("LIENKET 000000")
+    await on_zalo.expect("không đúng hoặc đã hết hạn")
+    await on_zalo.send(f"LIENKET {code}")
+    await on_zalo.expect("Đã liên kết", "Nguyễn Văn Hai Kênh", "[MẪU] Bệnh viện Đa khoa tỉnh")
+    question = await on_zalo.expect("Bước 2/", "thuộc loại nào")
+    await on_zalo.tap("1.6", question)
+    await on_zalo.expect("Bước 3/")
+
+    member = await live_database.member_of(on_telegram.user_id)
+    async with live_database.sessions() as session:
+        accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
+    assert sorted(a.platform for a in accounts) == ["telegram", "zalo"]
+    [draft] = await live_database.initiatives_of(on_telegram.user_id)
+    assert (draft.type_code, draft.current_step) == ("1.6", "field")
+    await on_telegram.send("/drafts")
+    await on_telegram.expect("Phiếu khảo sát trực tuyến cho đoàn viên")
+    await on_zalo.send(f"LIENKET {code}")  # a code works once
+    await on_zalo.expect("không đúng hoặc đã hết hạn")
+
+
+async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
+    emulator: TelegramEmulator,
+    zalo_emulator: ZaloEmulator,
+    admin: Person,
+    live_bot: InProcessBot,
+    live_database: Database,
+) -> None:
+    await admin.send("/invite_chair MAU005")
+    token = (await admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
+    chair = ZaloPerson(zalo_emulator, "Chủ Tịch Zalo")
+    await chair.send(f"/start {token}")
+    await chair.expect("Nhập họ và tên")
+    await chair.send("Chủ Tịch Zalo")
+    await chair.expect("Bạn đã là chủ tịch CĐCS")
+
+    group = zalo_emulator.add_group("Nhóm Zalo Trường ĐH Hùng Vương")
+    cursor = zalo_emulator.seq
+    await zalo_emulator.user_sends(chair.user_id, "Chào cả nhà", chat_id=group)  # no mention: not for the bot
+    await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /linkgroup", chat_id=group)
+    linked = await zalo_emulator.wait_for(group, lambda m: "Đã liên kết nhóm" in m.text, after_seq=cursor)
+    assert "Hùng Vương" in linked.text
+    await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot cảm ơn nhé", chat_id=group)
+    await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /progress", chat_id=group)
+    await zalo_emulator.wait_for(group, lambda m: "Tiến độ Giai đoạn 1" in m.text, after_seq=linked.seq)
+    assert len([m for m in zalo_emulator.chat(group) if m.from_bot]) == 2, "chatter, even a mention, gets nothing"
+
+    live_bot.clock.set(local(2022, 4, 25, 8, 0, 30))
+    digest = await zalo_emulator.wait_for(group, lambda m: "Bản tin tiến độ hằng tuần" in m.text)
+    assert "Hùng Vương" in digest.text and "<b>" not in digest.text
+    async with live_database.sessions() as session:
+        stored = await session.scalar(select(ChatGroup).where(ChatGroup.chat_id == group))
+        sent = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == group)
+        )
+    assert stored is not None and stored.platform == "zalo" and stored.branch_id is not None and sent == 1
+    assert await live_database.initiatives_of(chair.user_id) == []
