@@ -18,7 +18,7 @@ from croniter import croniter
 from bot.config import Reminder
 from handlers import reminders
 from handlers.context import Services
-from storage import queries
+from storage import files, queries
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class Scheduler:
                 claimed.recipients = await reminders.run(session, config, reminder, due, now)
                 queued += claimed.recipients
             log.info("reminder %s for %s: %d messages queued", reminder.name, due.isoformat(), claimed.recipients)
+        async with self.services.sessions() as session, session.begin():
+            await files.delete_expired(session, self.services.clock())
         if queued:
             self.services.outbox_changed()
         return queued

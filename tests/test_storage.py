@@ -39,7 +39,7 @@ async def test_migrations_create_every_table_and_are_idempotent(database_url: st
     await engine.dispose()
     assert {"branch", "branch_quota", "member", "member_role", "identity", "initiative", "author", "attachment",
             "audit_event", "processed_update", "outbox", "chair_invite", "chat_group", "reminder_run",
-            "broadcast"} <= tables  # fmt: skip
+            "broadcast", "option_menu", "stored_file", "link_code"} <= tables  # fmt: skip
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert drift == [], "the models and the migrations disagree: write a migration"
 
@@ -125,3 +125,20 @@ async def test_foreign_keys_are_enforced(sessions) -> None:
         session.add(Initiative(member_id=999, branch_id=999, status=Status.DRAFT))
         with pytest.raises(IntegrityError):
             await session.commit()
+
+
+async def test_generated_files_expire_and_are_forgotten_while_photos_people_sent_stay(sessions) -> None:
+    from storage import files
+
+    now = dt.datetime(2022, 4, 20, 3, tzinfo=dt.UTC)
+    async with sessions() as session, session.begin():
+        form = await files.store(session, b"PK docx", "mo-ta.docx", "application/msword", now, dt.timedelta(days=30))
+        photo = await files.store(session, b"\x89PNG", "anh.png", "image/png", now)
+    later = now + dt.timedelta(days=31)
+    async with sessions() as session, session.begin():
+        assert (await files.by_token(session, form.token, now)).content == b"PK docx"
+        assert await files.by_token(session, form.token, later) is None, "an expired link serves nothing"
+        assert await files.delete_expired(session, later) == 1
+    async with sessions() as session:
+        assert (await files.by_token(session, photo.token, later)).file_name == "anh.png"
+        assert await session.scalar(text("SELECT count(*) FROM stored_file")) == 1

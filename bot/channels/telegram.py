@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
-COMMANDS = ("start", "new", "drafts", "mine", "progress", "help")
+COMMANDS = ("start", "new", "drafts", "mine", "progress", "link", "help")
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 _backoff = wait_exponential(multiplier=0.2, max=5)
 
