@@ -98,10 +98,12 @@ class Context:
         *,
         menu: bool = False,
         replace_origin: bool = False,
+        numbers_answer: bool = False,
     ) -> None:
         rows = tuple(tuple(row) for row in options if row)
         menu_labels = main_menu_labels(self.t) if menu else ()
-        self.replies.append(Reply(text=text, options=rows, menu=menu_labels, replace_origin=replace_origin))
+        self.replies.append(Reply(text=text, options=rows, menu=menu_labels, replace_origin=replace_origin,
+                                  numbers_answer=numbers_answer))  # fmt: skip
 
     def notify(
         self,

@@ -95,6 +95,7 @@ class Reply:
     `replace_origin` edits the message whose option was chosen instead of sending a new one. `ref` is a
     short reference a person can type with their choice where there are no buttons ("1 123": the first
     option of the message about #123), for messages answered out of order, like review cards.
+    `numbers_answer` says a bare number typed is an answer (a day, an amount), not the number of an option.
     """
 
     text: str
@@ -103,6 +104,7 @@ class Reply:
     replace_origin: bool = False
     file: OutgoingFile | None = None
     ref: str = ""
+    numbers_answer: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The reply as stored in the outbox (generated files are sent directly, never queued)."""

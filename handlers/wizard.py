@@ -109,7 +109,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
     elif step.kind is Kind.FILES:
         rows = _files_rows(ctx, draft, step)
     rows.append(_nav_row(ctx, draft, step))
-    ctx.say("\n\n".join(parts), rows)
+    ctx.say("\n\n".join(parts), rows, numbers_answer=step.kind in (Kind.DATE, Kind.AMOUNT))
 
 
 def _files_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -205,6 +206,11 @@ class Initiative(Base):
     )
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="initiative", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+    # Progress counts read only these columns: from this index, without touching the wide rows.
+    __table_args__ = (
+        Index("ix_initiative_progress", "branch_id", "status", "decided_at"),
+        Index("ix_initiative_decided", "status", "decided_at"),
     )
 
 

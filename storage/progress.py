@@ -1,7 +1,8 @@
 """Campaign progress as SQL aggregates: counts per branch and approvals per day, never rows in memory.
 
 These queries serve /progress, the digests and the benchmark over 1,000,000 initiatives, so each is one
-GROUP BY the database does on SQLite and PostgreSQL alike.
+GROUP BY the database does on SQLite and PostgreSQL alike, over the index (branch_id, status, decided_at)
+that holds every column they read (migration 0006).
 """
 
 from __future__ import annotations
@@ -52,16 +53,15 @@ async def branch_progress(
     Approved means approved (or already entered on the portal) with the approval inside the phase.
     """
     start, end = (value.astimezone(dt.UTC) for value in bounds)
-    counts = (
-        select(
-            Initiative.branch_id.label("branch_id"),
-            func.count().filter(_approved_between(start, end)).label("approved"),
-            func.count().filter(Initiative.status == Status.SUBMITTED).label("pending"),
-            func.count().filter(Initiative.status.in_(IN_PROGRESS)).label("in_progress"),
-        )
-        .group_by(Initiative.branch_id)
-        .subquery()
+    counted = select(
+        Initiative.branch_id.label("branch_id"),
+        func.count().filter(_approved_between(start, end)).label("approved"),
+        func.count().filter(Initiative.status == Status.SUBMITTED).label("pending"),
+        func.count().filter(Initiative.status.in_(IN_PROGRESS)).label("in_progress"),
     )
+    if branch_ids is not None:  # a member's or a chair's view reads their branches' rows only
+        counted = counted.where(Initiative.branch_id.in_(branch_ids))
+    counts = counted.group_by(Initiative.branch_id).subquery()
     query = (
         select(
             Branch.id,

@@ -5,6 +5,9 @@ linking a Telegram member's Zalo account (the draft continues), and Zalo groups.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import aiohttp
 import pytest
 import pytest_asyncio
@@ -15,6 +18,8 @@ from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
 from storage.models import ChatGroup, Identity, OutboxMessage
 from tests.harness import (
     ADMIN_ID,
+    PROBLEM,
+    SOLUTION,
     ZALO_ADMIN_ID,
     ZALO_WEBHOOK_SECRET,
     Database,
@@ -80,6 +85,26 @@ async def test_both_payload_shapes_and_what_zalo_cannot_carry(
     assert question is not None
     [draft] = await live_database.initiatives_of(binh.user_id)
     assert draft.type_code == "1.3" and draft.current_step == "type"
+
+
+async def test_where_a_day_is_asked_a_bare_number_is_the_day(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    dung = ZaloPerson(zalo_emulator, "Phạm Văn Dũng")
+    await register(dung, "MAU003", "Phạm Văn Dũng")
+    await dung.send("/new")
+    await answer(dung, "Tên sáng kiến", "Lịch trực điện tử cho khoa cấp cứu")
+    await answer(dung, "thuộc loại nào", "2")
+    await answer(dung, "Lĩnh vực áp dụng", "1")
+    await answer(dung, "Thực trạng", PROBLEM)
+    await answer(dung, "Nội dung giải pháp", SOLUTION)
+    await answer(dung, "Ngày áp dụng lần đầu", "tháng 10/2021")
+    asked = await dung.expect("Hãy cho biết ngày")
+    assert not re.search(r"^1\. ", asked.text, re.M) and "• ⬅️ Quay lại" in asked.text, "options by words"
+    await dung.send("2")
+    await dung.expect("áp dụng thử?")
+    [draft] = await live_database.initiatives_of(dung.user_id)
+    assert draft.first_applied_on == dt.date(2021, 10, 2) and draft.type_code == "1.2"
 
 
 async def test_long_texts_are_split_at_line_boundaries(zalo_emulator: ZaloEmulator, live_bot: InProcessBot) -> None:

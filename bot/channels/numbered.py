@@ -27,6 +27,11 @@ def choices(reply: Reply) -> list[Option]:
     return [option for row in reply.options for option in row if not option.url]
 
 
+def typed_label(label: str) -> str:
+    """An option's label without emoji or "(…)" remark, as a hint of what to type: "Quay lại"."""
+    return " ".join(re.sub(r"[^\w\s]", " ", re.sub(r"\(.*?\)", " ", label)).split())
+
+
 def words(label: str) -> str:
     """An option's label as a person would type it: no emoji, no "(…)" remark, no accents."""
     without_remark = re.sub(r"\(.*?\)", " ", label)
@@ -37,7 +42,11 @@ def render(reply: Reply, t: Catalog) -> str:
     """The reply as plain text: the numbered options and a hint, links written out, the menu as words."""
     parts = [html_to_plain(reply.text).strip()]
     numbered = choices(reply)
-    if numbered:
+    if numbered and reply.numbers_answer:  # "15" is the answer (a day, an amount): options go by their words
+        lines = [f"• {option.label}" for option in numbered]
+        lines.append(t("zalo_hint_words", example=typed_label(numbered[0].label)))
+        parts.append("\n".join(lines))
+    elif numbered:
         lines = [f"{number}. {option.label}" for number, option in enumerate(numbered, start=1)]
         lines.append(t("zalo_hint_ref", ref=reply.ref) if reply.ref else t("zalo_hint"))
         parts.append("\n".join(lines))
@@ -56,9 +65,18 @@ def typed_number(text: str) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2) or "") if match else None
 
 
+WORDS_ONLY = "words"
+
+
+def stored(reply: Reply) -> list[list[str]]:
+    """The menu as kept for the chat: [label, payload], marked when numbers are answers, not choices."""
+    mark = [WORDS_ONLY] if reply.numbers_answer else []
+    return [[option.label, option.payload, *mark] for option in choices(reply)]
+
+
 def pick(options: list[list[str]] | None, number: int) -> str | None:
-    """The payload of option `number` (from 1) of a stored menu."""
-    if options and 1 <= number <= len(options):
+    """The payload of option `number` (from 1) of a stored menu (None where numbers are answers)."""
+    if options and 1 <= number <= len(options) and WORDS_ONLY not in options[number - 1][2:]:
         return options[number - 1][1]
     return None
 
@@ -68,7 +86,7 @@ def by_words(options: list[list[str]] | None, text: str) -> str | None:
     typed = fold(re.sub(r"[^\w\s]", " ", text))
     if not typed or not options:
         return None
-    return next((payload for label, payload in options if words(label) == typed), None)
+    return next((option[1] for option in options if words(option[0]) == typed), None)
 
 
 def nav_command(text: str) -> str | None:

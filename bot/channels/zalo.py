@@ -156,11 +156,9 @@ class ZaloChannel:
 
     async def _send(self, chat_id: str, reply: Reply, *, bulk: bool) -> str:
         """Send one reply; the platform's id of the (last) message."""
-        choices = numbered.choices(reply)
-        if choices:  # kept before sending: the answer may come back at once
-            options = [[option.label, option.payload] for option in choices]
+        if numbered.choices(reply):  # kept before sending: the answer may come back at once
             async with self.services.sessions() as session, session.begin():
-                await option_menus.remember(session, PLATFORM, chat_id, options, reply.ref)
+                await option_menus.remember(session, PLATFORM, chat_id, numbered.stored(reply), reply.ref)
         text = numbered.render(reply, self.t)
         async with self.limits.slot(chat_id, is_group=False, bulk=bulk):
             if reply.file is None:
