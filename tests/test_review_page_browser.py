@@ -8,6 +8,7 @@ chair of another branch.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 
 import aiohttp
@@ -73,6 +74,8 @@ async def test_a_chair_approves_from_the_page_and_the_member_is_told(cast: Cast,
         await expect(page.get_by_text("Nguyễn Thị Tác Giả").first).to_be_visible()
         for attachment in ("bao-cao.pdf", "ảnh"):  # the attachments, to open
             await expect(page.get_by_role("link", name=attachment)).to_be_visible()
+        if os.environ.get("REVIEW_SCREENSHOT"):
+            await page.screenshot(path=os.environ["REVIEW_SCREENSHOT"], full_page=True)
         await page.get_by_role("button", name="✅ Duyệt").click()
         await expect(page.get_by_role("status")).to_contain_text(f"Đã duyệt sáng kiến #{number}")
     await cast.member.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chủ Tịch Zalo")
