@@ -6,8 +6,6 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
-import re
-
 from handlers import (
     branch_admin,
     broadcasts,
@@ -25,7 +23,7 @@ from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from handlers.rules import fold
+from handlers.rules import plain_words
 from storage import queries
 
 MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
@@ -50,18 +48,13 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
     return ctx.replies
 
 
-def _words(text: str) -> str:
-    """Text as typed without the menu's emoji and accents: "📊 Tiến độ" and "tien do" read the same."""
-    return fold(re.sub(r"[^\w\s]", " ", text))
-
-
 def _menu_command(ctx: Context) -> str | None:
     """A main-menu label tapped (Telegram's keyboard) or typed (where there are no buttons)."""
     if ctx.event.kind is not EventKind.TEXT:
         return None
-    typed = _words(ctx.event.text)
+    typed = plain_words(ctx.event.text)
     for key, label in zip(MENU_KEYS, main_menu_labels(ctx.t), strict=True):
-        if typed == _words(label):
+        if typed == plain_words(label):
             return MENU_COMMANDS[key]
     return None
 

@@ -28,6 +28,11 @@ def fold(text: str) -> str:
     return " ".join(stripped.lower().split())
 
 
+def plain_words(text: str) -> str:
+    """Words only, folded: "📊 Tiến độ" → "tien do" (what people type for a label without buttons)."""
+    return fold(re.sub(r"[^\w\s]", " ", text))
+
+
 # --- free text -------------------------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -10,7 +10,7 @@ import re
 from bot.channels.text import html_to_plain
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog
-from handlers.rules import fold
+from handlers.rules import plain_words
 
 # "2", "2 123", "2 #123", "2#123" — but not "1.2" (a type code typed as text).
 TYPED_CHOICE = re.compile(r"\s*(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*")
@@ -34,8 +34,7 @@ def typed_label(label: str) -> str:
 
 def words(label: str) -> str:
     """An option's label as a person would type it: no emoji, no "(…)" remark, no accents."""
-    without_remark = re.sub(r"\(.*?\)", " ", label)
-    return fold(re.sub(r"[^\w\s]", " ", without_remark))
+    return plain_words(re.sub(r"\(.*?\)", " ", label))
 
 
 def render(reply: Reply, t: Catalog) -> str:
@@ -83,7 +82,7 @@ def pick(options: list[list[str]] | None, number: int) -> str | None:
 
 def by_words(options: list[list[str]] | None, text: str) -> str | None:
     """The payload of the option whose label the person typed (without emoji or accents)."""
-    typed = fold(re.sub(r"[^\w\s]", " ", text))
+    typed = plain_words(text)
     if not typed or not options:
         return None
     return next((option[1] for option in options if words(option[0]) == typed), None)
@@ -91,4 +90,4 @@ def by_words(options: list[list[str]] | None, text: str) -> str | None:
 
 def nav_command(text: str) -> str | None:
     """ "quay lại" → "back", "bỏ qua" → "skip", "dừng" / "huỷ" → "cancel"."""
-    return NAV_WORDS.get(fold(re.sub(r"[^\w\s]", " ", text)))
+    return NAV_WORDS.get(plain_words(text))
