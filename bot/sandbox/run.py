@@ -71,6 +71,8 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     zalo.add_user(f"{SAMPLE_CHAIR[2]} (chủ tịch)", SAMPLE_CHAIR[1])
     telegram.add_user(SAMPLE_ADMIN[0], first_name=SAMPLE_ADMIN[2], last_name="(quản trị)")
     zalo.add_user(f"{SAMPLE_ADMIN[2]} (quản trị)", SAMPLE_ADMIN[1])
+    # Zalo lets a bot write only to people who wrote first: the sample people have, long ago.
+    zalo.known_chats.update(user for _, user, _ in (*PERSONAS, SAMPLE_CHAIR, SAMPLE_ADMIN))
     telegram.add_group(SAMPLE_GROUP[0], SAMPLE_GROUP[2], bot_member=True)
     zalo.add_group(SAMPLE_GROUP[2], group_id=SAMPLE_GROUP[1])
     url = await telegram.start(host, port, sharing=(zalo,))
