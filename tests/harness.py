@@ -529,12 +529,12 @@ async def submit_initiative(person: AnyPerson, *, recognised: bool = True) -> in
     return int(sent.plain_text.split("#", 1)[1].split()[0])
 
 
-async def invite_chair(admin: Person, emulator: TelegramEmulator, branch_code: str, name: str) -> Person:
-    """The admin creates an invitation; a new person opens it, registers and becomes chair."""
+async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: str) -> AnyPerson:
+    """The admin (on Telegram) creates an invitation; `chair`, a new person on either channel, opens it
+    (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
     invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
     token = invitation.plain_text.split("?start=", 1)[1].split()[0]
-    chair = Person(emulator, name)
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")
     await chair.send(name)

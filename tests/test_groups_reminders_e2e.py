@@ -45,7 +45,7 @@ class Cast:
 async def cast(emulator: TelegramEmulator, live_bot: InProcessBot) -> Cast:
     admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
     await register(admin, "MAU004", "Quản Trị Tỉnh")
-    chair = await invite_chair(admin, emulator, "MAU002", "Lê Thị Chủ Tịch")
+    chair = await invite_chair(admin, Person(emulator, "Lê Thị Chủ Tịch"), "MAU002", "Lê Thị Chủ Tịch")
     member = Person(emulator, "Nguyễn Văn Nhóm")
     await register(member, "MAU002", "Nguyễn Văn Nhóm")
     return Cast(admin, chair, member, GroupChat(emulator, "CĐ Bệnh viện — cả nhóm"), GroupChat(emulator, "Toàn tỉnh"))

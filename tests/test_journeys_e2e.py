@@ -24,6 +24,7 @@ from tests.harness import (
     Person,
     ZaloPerson,
     answer,
+    invite_chair,
     local,
     register,
     submit_initiative,
@@ -56,19 +57,6 @@ async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
     admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
     await register(admin, "MAU004", "Quản Trị Tỉnh")
     return admin
-
-
-async def make_chair(admin: Person, people: People, branch: str, name: str) -> AnyPerson:
-    """The admin invites; the chair opens the invitation on the channel under test."""
-    await admin.send(f"/invite_chair {branch}")
-    invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
-    token = invitation.plain_text.split("?start=", 1)[1].split()[0]
-    chair = people.new(name)
-    await chair.send(f"/start {token}")
-    await chair.expect("Nhập họ và tên")
-    await chair.send(name)
-    await chair.expect("Bạn đã là chủ tịch CĐCS")
-    return chair
 
 
 async def test_registration_by_search_and_choice(people: People, live_database: Database) -> None:
@@ -133,7 +121,7 @@ async def test_a_draft_resumes_at_its_step_after_a_restart(
 
 
 async def test_submit_then_the_chair_approves(people: People, admin: Person, live_database: Database) -> None:
-    chair = await make_chair(admin, people, "MAU005", "Chu Tịch Trường")
+    chair = await invite_chair(admin, people.new("Chu Tịch Trường"), "MAU005", "Chu Tịch Trường")
     author = people.new("Đỗ Văn Tác Giả")
     await register(author, "MAU005", "Đỗ Văn Tác Giả")
     number = await submit_initiative(author)
@@ -145,7 +133,7 @@ async def test_submit_then_the_chair_approves(people: People, admin: Person, liv
 
 
 async def test_request_changes_resubmit_then_reject(people: People, admin: Person, live_database: Database) -> None:
-    chair = await make_chair(admin, people, "MAU006", "Chu Tịch Sáu")
+    chair = await invite_chair(admin, people.new("Chu Tịch Sáu"), "MAU006", "Chu Tịch Sáu")
     author = people.new("Vũ Thị Sửa")
     await register(author, "MAU006", "Vũ Thị Sửa")
     first = await submit_initiative(author)

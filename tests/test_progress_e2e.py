@@ -32,7 +32,7 @@ async def expect_chart(person: Person, emulator: TelegramEmulator) -> None:
 
 
 async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmulator, admin: Person) -> None:
-    chair = await invite_chair(admin, emulator, "MAU002", "Lê Thị Chủ Tịch")
+    chair = await invite_chair(admin, Person(emulator, "Lê Thị Chủ Tịch"), "MAU002", "Lê Thị Chủ Tịch")
     member = Person(emulator, "Nguyễn Thị Hoa")
     await register(member, "MAU002", "Nguyễn Thị Hoa")
     await member.send("📊 Tiến độ")

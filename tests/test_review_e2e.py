@@ -41,9 +41,9 @@ class Cast:
 async def cast(emulator: TelegramEmulator, bot_under_test: BotProcess) -> Cast:
     admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
     await register(admin, "MAU001", "Quản Trị Tỉnh")
-    chair_one = await invite_chair(admin, emulator, "MAU002", "Chu Tịch Một")
-    chair_two = await invite_chair(admin, emulator, "MAU002", "Phó Chủ Tịch Hai")
-    other_chair = await invite_chair(admin, emulator, "MAU003", "Chủ Tịch Khác")
+    chair_one = await invite_chair(admin, Person(emulator, "Chu Tịch Một"), "MAU002", "Chu Tịch Một")
+    chair_two = await invite_chair(admin, Person(emulator, "Phó Chủ Tịch Hai"), "MAU002", "Phó Chủ Tịch Hai")
+    other_chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Khác"), "MAU003", "Chủ Tịch Khác")
     outsider = Person(emulator, "Người Ngoài Cuộc")
     await register(outsider, "MAU002", "Người Ngoài Cuộc")
     return Cast(admin, chair_one, chair_two, other_chair, outsider)

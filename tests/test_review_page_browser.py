@@ -24,10 +24,12 @@ from tests.browser import phone_page
 from tests.harness import (
     ADMIN_ID,
     LINK_SECRET,
+    AnyPerson,
     Database,
     InProcessBot,
     Person,
     ZaloPerson,
+    invite_chair,
     register,
     submit_initiative,
 )
@@ -37,7 +39,7 @@ LINK = re.compile(r"https?://\S+/r/[A-Za-z0-9_.-]+")
 
 
 class Cast:
-    def __init__(self, admin: Person, chair: ZaloPerson, member: Person) -> None:
+    def __init__(self, admin: Person, chair: AnyPerson, member: Person) -> None:
         self.admin, self.chair, self.member = admin, chair, member
 
 
@@ -45,13 +47,7 @@ class Cast:
 async def cast(emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot) -> Cast:
     admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
     await register(admin, "MAU004", "Quản Trị Tỉnh")
-    await admin.send("/invite_chair MAU002")
-    token = (await admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
-    chair = ZaloPerson(zalo_emulator, "Chủ Tịch Zalo")
-    await chair.send(f"/start {token}")
-    await chair.expect("Nhập họ và tên")
-    await chair.send("Chủ Tịch Zalo")
-    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Zalo"), "MAU002", "Chủ Tịch Zalo")
     return Cast(admin, chair, Person(emulator, "Nguyễn Thị Tác Giả"))
 
 
@@ -110,13 +106,7 @@ async def test_refused_links_change_nothing(
     tampered = link[: -len(token)] + token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     other_initiative = review_links.link(live_bot.web_url, LINK_SECRET, number + 1000, 1, live_bot.clock.now)
 
-    other = Person(emulator, "Chủ Tịch Khác")
-    await cast.admin.send("/invite_chair MAU003")
-    invite = (await cast.admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
-    await other.send(f"/start {invite}")
-    await other.expect("Nhập họ và tên")
-    await other.send("Chủ Tịch Khác")
-    await other.expect("Bạn đã là chủ tịch CĐCS")
+    other = await invite_chair(cast.admin, Person(emulator, "Chủ Tịch Khác"), "MAU003", "Chủ Tịch Khác")
     other_member = await live_database.member_of(other.user_id)
     assert other_member is not None
     other_branch_chair = review_links.link(live_bot.web_url, LINK_SECRET, number, other_member.id, live_bot.clock.now)

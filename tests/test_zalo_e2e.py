@@ -27,6 +27,7 @@ from tests.harness import (
     Person,
     ZaloPerson,
     answer,
+    invite_chair,
     local,
     register,
 )
@@ -177,13 +178,7 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     live_bot: InProcessBot,
     live_database: Database,
 ) -> None:
-    await admin.send("/invite_chair MAU005")
-    token = (await admin.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
-    chair = ZaloPerson(zalo_emulator, "Chủ Tịch Zalo")
-    await chair.send(f"/start {token}")
-    await chair.expect("Nhập họ và tên")
-    await chair.send("Chủ Tịch Zalo")
-    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Zalo"), "MAU005", "Chủ Tịch Zalo")
 
     group = zalo_emulator.add_group("Nhóm Zalo Trường ĐH Hùng Vương")
     cursor = zalo_emulator.seq
