@@ -141,13 +141,14 @@ class Runtime:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # Channels close after the outbox worker has stopped: a delivery still running would reopen
+            # a closed HTTP session and leave it open.
+            for channel in (self.telegram, self.zalo):
+                if channel is not None:
+                    await channel.close()
             if self._web is not None:
                 await self._web.cleanup()
                 self._web = None
-            if webhooks:
-                for channel in (self.telegram, self.zalo):
-                    if channel is not None:
-                        await channel.close()
 
     async def _register_webhooks(self) -> None:
         config = self.services.config

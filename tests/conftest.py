@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -143,6 +144,7 @@ async def live_bot(
     await bot.start()
     yield bot
     await bot.stop()
+    gc.collect()  # an HTTP session left open by this module is reported here, not in a later one
     logging.getLogger().removeHandler(errors)
     assert not errors.records, f"the bot logged errors: {[r.getMessage() for r in errors.records]}"
 

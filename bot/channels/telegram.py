@@ -299,6 +299,8 @@ class TelegramChannel:
         await self.dispatcher.feed_update(self.bot, update)
 
     async def close(self) -> None:
+        """Finish queued work, then close the HTTP session (the runtime calls this last, after the outbox
+        worker has stopped: a send after it would open a session nobody closes)."""
         await self._sequencer.drain()
         await self.bot.session.close()
 
@@ -326,8 +328,6 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
             raise
-        finally:
-            await self.close()
 
     async def _process(self, event: Event) -> list[Reply]:
         try:

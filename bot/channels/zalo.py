@@ -53,22 +53,20 @@ class ZaloChannel:
         """Long polling until cancelled (the webhook is removed first: Zalo serves one or the other)."""
         await self.client.delete_webhook()
         failures = 0
-        try:
-            while True:
-                try:
-                    messages = await self.client.get_updates(timeout=30)
-                    failures = 0
-                except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
-                    failures += 1
-                    log.warning("Zalo getUpdates failed (%s); retrying", error)
-                    await asyncio.sleep(min(2**failures, 30))
-                    continue
-                for message in messages:
-                    self.submit(message)
-        finally:
-            await self.close()
+        while True:
+            try:
+                messages = await self.client.get_updates(timeout=30)
+                failures = 0
+            except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
+                failures += 1
+                log.warning("Zalo getUpdates failed (%s); retrying", error)
+                await asyncio.sleep(min(2**failures, 30))
+                continue
+            for message in messages:
+                self.submit(message)
 
     async def close(self) -> None:
+        """Finish queued work, then close the client (called by the runtime after the outbox has stopped)."""
         await self._sequencer.drain()
         await self.client.close()
 
