@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import logging
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.background import BackgroundLoop
 from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloClient
@@ -122,10 +122,9 @@ class Runtime:
         config = self.services.config
         if (webhooks or config.public_url) and self._web is None:
             await self.start_web()
-        tasks = [
-            asyncio.create_task(self.worker.run(), name="outbox"),
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
-        ]
+        loops = (self.worker.loop, self.scheduler.loop)
+        for loop in loops:
+            loop.start()
         try:
             if webhooks:
                 await self._register_webhooks()
@@ -136,19 +135,20 @@ class Runtime:
                     log.info("%s: long polling", name)
                 await asyncio.gather(*channels)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            # Channels close after the outbox worker has stopped: a delivery still running would reopen
-            # a closed HTTP session and leave it open.
-            for channel in (self.telegram, self.zalo):
-                if channel is not None:
-                    await channel.close()
-            if self._web is not None:
-                await self._web.cleanup()
-                self._web = None
+            await self._shut_down(loops)
+
+    async def _shut_down(self, loops: tuple[BackgroundLoop, ...]) -> None:
+        """Stop in order, cancelling nothing in the middle of a transaction: the web app (no new webhooks
+        or review decisions; those in flight finish), the background loops (each finishes its pass), then
+        the channels (their queued work finishes, then their HTTP sessions close — after the outbox, whose
+        delivery in flight would otherwise reopen a closed session)."""
+        if self._web is not None:
+            await self._web.cleanup()
+            self._web = None
+        await asyncio.gather(*(loop.stop() for loop in loops))
+        for channel in (self.telegram, self.zalo):
+            if channel is not None:
+                await channel.close()
 
     async def _register_webhooks(self) -> None:
         config = self.services.config

@@ -10,7 +10,6 @@ blocked the bot or the account is gone: the decision still stands), failed (give
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -20,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.background import BackgroundLoop
 from handlers.events import Reply
 from storage import queries
 from storage.models import OutboxMessage, OutboxStatus
@@ -88,26 +88,17 @@ class OutboxWorker:
         self.concurrency = concurrency
         # Called after every pass that delivered something (the broadcast reports hook in here).
         self.after_pass: list[Callable[[], Awaitable[None]]] = []
-        self._wake = asyncio.Event()
+        self.loop = BackgroundLoop("outbox", self._pass, poll_seconds)
 
     def wake(self) -> None:
-        self._wake.set()
+        self.loop.wake()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                delivered = await self.deliver_due()
-                if delivered:
-                    for hook in self.after_pass:
-                        await hook()
-            except Exception:
-                log.exception("outbox pass failed")
-                delivered = 0
-            if delivered:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+    async def _pass(self) -> bool:
+        delivered = await self.deliver_due()
+        if delivered:
+            for hook in self.after_pass:
+                await hook()
+        return delivered > 0 and not self.loop.stopping
 
     async def _lease(self) -> list[OutboxMessage]:
         """Claim due rows with one conditional UPDATE: a row another process leased first has its next
@@ -142,19 +133,37 @@ class OutboxWorker:
 
     async def deliver_due(self) -> int:
         """Deliver every due row once; returns how many were handled."""
+        if self.loop.stopping:
+            return 0
         rows = await self._lease()
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[(row.platform, row.chat_id)].append(row)
         gate = asyncio.Semaphore(self.concurrency)
 
+        left: list[int] = []
+
         async def deliver_chat(chat_rows: list[OutboxMessage]) -> None:
             async with gate:
                 for row in chat_rows:
-                    await self._deliver(row)
+                    if self.loop.stopping:  # shutting down: the rest goes out with the next process
+                        left.append(row.id)
+                    else:
+                        await self._deliver(row)
 
         await asyncio.gather(*(deliver_chat(chat_rows) for chat_rows in by_chat.values()))
-        return len(rows)
+        if left:
+            await self._release(left)
+        return len(rows) - len(left)
+
+    async def _release(self, ids: list[int]) -> None:
+        """Give back leased rows this process will not send (it is stopping): due again at once."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
+                .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=self.clock())
+            )
 
     async def _deliver(self, row: OutboxMessage) -> None:
         sender = self.senders[row.platform]

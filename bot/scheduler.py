@@ -8,13 +8,12 @@ twice, and of several bot processes exactly one sends each period.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 
 from croniter import croniter
 
+from bot.background import BackgroundLoop
 from bot.config import Reminder
 from handlers import reminders
 from handlers.context import Services
@@ -32,28 +31,23 @@ def latest_due(reminder: Reminder, now: dt.datetime, tz: dt.tzinfo) -> dt.dateti
 class Scheduler:
     def __init__(self, services: Services, poll_seconds: float = 20.0) -> None:
         self.services = services
-        self.poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
+        self.loop = BackgroundLoop("scheduler", self._pass, poll_seconds)
 
     def wake(self) -> None:
         """Check now (the tests call this after moving their clock)."""
-        self._wake.set()
+        self.loop.wake()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduler pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+    async def _pass(self) -> bool:
+        await self.tick()
+        return False
 
     async def tick(self) -> int:
         """Run every reminder whose latest period is unclaimed; returns how many messages were queued."""
         config = self.services.config
         queued = 0
         for reminder in config.reminders:
+            if self.loop.stopping:
+                break
             now = self.services.clock()
             due = latest_due(reminder, now, config.campaign.tz)
             async with self.services.sessions() as session, session.begin():
