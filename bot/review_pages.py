@@ -24,6 +24,7 @@ from handlers.events import Event, EventKind, FileRef
 from handlers.i18n import Catalog, catalog
 from handlers.roles import can_review
 from handlers.wizard_steps import applicable_steps
+from storage import claims as storage_claims
 from storage import queries
 from storage.models import Attachment, Identity, Initiative, ProcessedUpdate, Status
 
@@ -186,7 +187,7 @@ async def _decide(services: Services, request: web.Request, claims: review_links
         if action in ("c", "r") and len(typed) < 3:
             body = _notice(t("page_reason_needed")) + _details(ctx, initiative, request.match_info["token"])
             return _page(t, t("page_title", id=initiative.id), body + _form(t), status=400)
-        if not await queries.claim_update(session, "review_link", claims.nonce):
+        if not await storage_claims.claim_update(session, "review_link", claims.nonce, services.clock()):
             return _page(t, t("page_title", id=initiative.id), _notice(t("page_link_used")), status=409)
         await review.decide(ctx, initiative, action, typed[:1000] if action != "a" else None)
         outcome = ctx.replies[0].text if ctx.replies else ""

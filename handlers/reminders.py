@@ -11,7 +11,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config, Reminder
+from bot.config import Config, Phase, Reminder
 from handlers import groups, rules
 from handlers.context import esc
 from handlers.events import Option, Reply
@@ -24,6 +24,23 @@ def deliver_at(now: dt.datetime, config: Config) -> dt.datetime:
     """When a message queued now may go out: at once, or at the end of the quiet hours."""
     settings = config.settings
     return rules.after_quiet_hours(now, config.campaign.tz, settings.quiet_start, settings.quiet_end)
+
+
+def period_to_send(reminder: Reminder, missed: list[dt.datetime], config: Config) -> dt.datetime:
+    """Of the periods missed while the bot was down (oldest first), the one to send: for a countdown the
+    latest that fell on a countdown day (its message counts the days left from today); for the others,
+    which report the state now, the latest."""
+    if reminder.kind == "countdown":
+        counting = [due for due in missed if _countdown_phases(config, reminder, due)]
+        if counting:
+            return counting[-1]
+    return missed[-1]
+
+
+def _countdown_phases(config: Config, reminder: Reminder, due: dt.datetime) -> list[Phase]:
+    """The phases that end a countdown number of days after the period's day."""
+    due_day = due.astimezone(config.campaign.tz).date()
+    return [phase for phase in config.campaign.phases if (phase.end - due_day).days in reminder.days_before_end]
 
 
 async def run(session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime) -> int:
@@ -71,11 +88,10 @@ async def _countdown(
     session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime, at: dt.datetime
 ) -> int:
     """On the days the reminder names (counted from its due date), tell the groups how many days are left."""
-    due_day = due.astimezone(config.campaign.tz).date()
     today = now.astimezone(config.campaign.tz).date()
     sent = 0
-    for phase in config.campaign.phases:
-        if (phase.end - due_day).days in reminder.days_before_end and today <= phase.end:
+    for phase in _countdown_phases(config, reminder, due):
+        if today <= phase.end:
             params = {"days": (phase.end - today).days, "phase": phase.name, "end": phase.end.strftime("%d/%m/%Y")}
             sent += await _group_messages(session, config, now, at, "countdown_title", params, purpose="countdown")
     return sent

@@ -24,14 +24,14 @@ from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
 from handlers.rules import plain_words
-from storage import queries
+from storage import claims, queries
 
 MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
 
 
 async def handle_event(services: Services, event: Event) -> list[Reply]:
     async with services.sessions() as session, session.begin():
-        if not await queries.claim_update(session, event.platform, event.update_key):
+        if not await claims.claim_update(session, event.platform, event.update_key, services.clock()):
             return []
         identity = await queries.get_or_create_identity(
             session,

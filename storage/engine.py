@@ -18,12 +18,27 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's legacy transaction control emits no BEGIN before a SAVEPOINT, so a savepoint
+    # opened first would commit on its own when released (an update claimed by a handler that then
+    # failed stayed claimed). SQLAlchemy takes over BEGIN instead (`_sqlite_begin`), as its docs advise.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+READ_ONLY = {"sangkien_read_only": True}
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take SQLite's write lock at BEGIN (IMMEDIATE), so a transaction that read first never fails
+    to upgrade because another process wrote meanwhile; it waits (busy_timeout) instead. Long reads (reports)
+    pass `READ_ONLY` as execution options and begin DEFERRED, holding no lock that would block the bot."""
+    read_only = connection.get_execution_options().get("sangkien_read_only", False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -37,6 +52,7 @@ def create_engine(url: str) -> AsyncEngine:
         # instead (each is a few milliseconds); busy_timeout still covers other processes.
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 

@@ -28,23 +28,10 @@ from storage.models import (
     MemberRole,
     OutboxMessage,
     OutboxStatus,
-    ProcessedUpdate,
     ReminderRun,
     Role,
     Status,
 )
-
-
-async def claim_update(session: AsyncSession, platform: str, update_key: str) -> bool:
-    """Record an update as processed; False if it already was (a redelivery must have no effect)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(platform=platform, update_key=update_key))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
-
 
 # --- branches --------------------------------------------------------------------------------------
 
@@ -505,24 +492,17 @@ async def queue_many(
     return len(rows)
 
 
-async def claim_reminder_period(
-    session: AsyncSession, reminder: str, due_at: dt.datetime, now: dt.datetime
-) -> ReminderRun | None:
-    """Claim one period of a reminder for this process; None if another process (or an earlier run)
-    has it. The very first claim of a reminder is a skipped baseline: nothing due before the bot ever
-    ran is sent."""
-    runs = select(ReminderRun.due_at).where(ReminderRun.reminder == reminder)
-    if await session.scalar(runs.where(ReminderRun.due_at == due_at)) is not None:
-        return None
-    first = await session.scalar(runs.limit(1)) is None
-    try:
-        async with session.begin_nested():
-            run = ReminderRun(reminder=reminder, due_at=due_at, ran_at=now, skipped=first)
-            session.add(run)
-            await session.flush()
-    except IntegrityError:  # another process claimed it a moment ago
-        return None
-    return run
+async def last_reminder_period(session: AsyncSession, reminder: str) -> dt.datetime | None:
+    """The latest period of a reminder that was claimed (sent or skipped), or None before its first run."""
+    return await session.scalar(select(func.max(ReminderRun.due_at)).where(ReminderRun.reminder == reminder))
+
+
+async def record_reminder_recipients(session: AsyncSession, reminder: str, due_at: dt.datetime, count: int) -> None:
+    await session.execute(
+        update(ReminderRun)
+        .where(ReminderRun.reminder == reminder, ReminderRun.due_at == due_at)
+        .values(recipients=count)
+    )
 
 
 async def reachable_identities(session: AsyncSession, member_ids: set[int]) -> Sequence[Identity]:

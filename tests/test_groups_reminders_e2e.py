@@ -191,14 +191,23 @@ async def test_quiet_hours_postpone_a_reminder_rather_than_drop_it(
     await cast.chair.expect("Có 1 sáng kiến đã chờ bạn duyệt hơn 2 ngày")
 
 
-async def test_phase_countdown_on_the_configured_days_only(
+async def test_phase_countdown_on_the_configured_days_only_and_a_missed_day_is_caught_up(
     cast: Cast, live_bot: InProcessBot, live_database: Database
 ) -> None:
-    await move_clock(live_bot, local(2022, 5, 17, 8, 0, 30))
-    await cast.branch_group.expect("Còn 14 ngày là hết Giai đoạn 1", "31/05/2022", "[MẪU] Bệnh viện Đa khoa tỉnh")
-    await cast.province.expect("Còn 14 ngày là hết", "Toàn tỉnh")
-    await move_clock(live_bot, local(2022, 5, 18, 8, 0, 30))  # 13 days left: not a countdown day
-    assert len(await outbox_rows(live_database, "countdown")) == 2
+    await move_clock(live_bot, local(2022, 5, 16, 8, 0, 30))  # 15 days left: not a countdown day
+    assert await outbox_rows(live_database, "countdown") == []
+    await live_bot.stop()  # down over Tuesday 17/05 08:00, the 14-day countdown
+    live_bot.clock.set(local(2022, 5, 18, 9, 0))
+    await live_bot.start()
+    await cast.branch_group.expect("Còn 13 ngày là hết Giai đoạn 1", "31/05/2022", "[MẪU] Bệnh viện Đa khoa tỉnh")
+    await cast.province.expect("Còn 13 ngày là hết", "Toàn tỉnh")
+    assert await move_clock(live_bot, local(2022, 5, 18, 9, 5)) == 0
+    await cast.member.settle()
+    assert len(await outbox_rows(live_database, "countdown")) == 2, "one countdown per group, not one per missed day"
+    async with live_database.sessions() as session:
+        runs = (await session.scalars(select(ReminderRun).where(ReminderRun.reminder == "phase-countdown"))).all()
+    sent = [(run.due_at, run.recipients) for run in runs if not run.skipped]
+    assert sent[-1] == (local(2022, 5, 17, 8, 0), 2), "the missed countdown day was sent, with today's count"
 
 
 async def test_a_group_that_became_a_supergroup_is_followed(

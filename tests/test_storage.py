@@ -8,11 +8,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config
-from storage import queries
+from storage import claims, queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Base, Identity, Initiative, Role, Status
 from tests.harness import SAMPLE_BRANCHES
@@ -52,13 +52,38 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
     await engine.dispose()
 
 
+NOW = dt.datetime(2022, 4, 20, 3, tzinfo=dt.UTC)
+
+
 async def test_an_update_is_claimed_once(sessions) -> None:
     async with sessions() as session, session.begin():
-        assert await queries.claim_update(session, "telegram", "1001")
-        assert not await queries.claim_update(session, "telegram", "1001")
-        assert await queries.claim_update(session, "zalo", "1001")
+        assert await claims.claim_update(session, "telegram", "1001", NOW)
+        assert not await claims.claim_update(session, "telegram", "1001", NOW)
+        assert await claims.claim_update(session, "zalo", "1001", NOW)
     async with sessions() as session, session.begin():
-        assert not await queries.claim_update(session, "telegram", "1001")
+        assert not await claims.claim_update(session, "telegram", "1001", NOW)
+
+
+async def test_a_claim_commits_with_the_work_it_guards_or_not_at_all(sessions) -> None:
+    """A handler that fails after claiming its update leaves it unclaimed, so the redelivery is handled
+    (on SQLite the claim used to commit on its own: the driver emitted no BEGIN before a savepoint)."""
+
+    class HandlerFailed(Exception):
+        pass
+
+    for savepoint_first in (True, False):
+        with pytest.raises(HandlerFailed):
+            async with sessions() as session, session.begin():
+                if savepoint_first:  # as the first write of a transaction, the case the driver got wrong
+                    async with session.begin_nested():
+                        session.add(AuditEvent(action="created"))
+                assert await claims.claim_update(session, "telegram", "2002", NOW)
+                async with session.begin_nested():
+                    session.add(AuditEvent(action="created"))
+                raise HandlerFailed
+    async with sessions() as session, session.begin():
+        assert await claims.claim_update(session, "telegram", "2002", NOW), "the failed handler's claim was kept"
+        assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
 async def test_sample_branches_load_with_quotas_per_phase(sessions, config: Config) -> None:

@@ -1,0 +1,73 @@
+"""The scheduler's periods on a real database: a baseline on the first start, catching up after an
+outage, and a period whose messages could not be queued is tried again, never lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Config
+from bot.scheduler import Scheduler
+from handlers import reminders
+from handlers.context import Services
+from storage.engine import create_engine, session_factory, upgrade_database
+from storage.models import ReminderRun
+from tests.harness import FakeClock, local
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def scheduler(database_url: str, config: Config):
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    clock = FakeClock(local(2022, 5, 10, 10))
+    countdown = next(r for r in config.reminders if r.kind == "countdown")
+    services = Services(config=config.model_copy(update={"reminders": (countdown,)}),
+                        sessions=session_factory(engine, clock), clock=clock)  # fmt: skip
+    yield Scheduler(services), clock
+    await engine.dispose()
+
+
+async def runs(scheduler: Scheduler) -> list[tuple[dt.datetime, bool]]:
+    async with scheduler.services.sessions() as session:
+        rows = (await session.scalars(select(ReminderRun).order_by(ReminderRun.due_at))).all()
+    return [(row.due_at, row.skipped) for row in rows]
+
+
+async def test_missed_countdown_days_are_caught_up_once(scheduler) -> None:
+    scheduler, clock = scheduler
+    await scheduler.tick()
+    assert await runs(scheduler) == [(local(2022, 5, 10, 8), True)], "first start: a baseline, nothing sent"
+    clock.set(local(2022, 5, 19, 9))  # down from 11/05 to 19/05: the 14-day countdown (17/05) was missed
+    await scheduler.tick()
+    assert await runs(scheduler) == [
+        (local(2022, 5, 10, 8), True),
+        (local(2022, 5, 17, 8), False),  # sent (today: 12 days left)
+        (local(2022, 5, 19, 8), True),  # the latest period, recorded so it is not looked at again
+    ]
+    await scheduler.tick()
+    assert len(await runs(scheduler)) == 3
+
+
+async def test_a_period_that_failed_is_tried_again(scheduler, monkeypatch: pytest.MonkeyPatch) -> None:
+    scheduler, clock = scheduler
+    await scheduler.tick()  # baseline
+    real_run = reminders.run
+    failures = []
+
+    async def failing_once(*args, **kwargs) -> int:
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("the database went away mid-period")
+        return await real_run(*args, **kwargs)
+
+    monkeypatch.setattr(reminders, "run", failing_once)
+    clock.set(local(2022, 5, 17, 8, 1))
+    with pytest.raises(ConnectionError):
+        await scheduler.tick()
+    assert await runs(scheduler) == [(local(2022, 5, 10, 8), True)], "nothing claimed by the failed pass"
+    await scheduler.tick()
+    assert await runs(scheduler) == [(local(2022, 5, 10, 8), True), (local(2022, 5, 17, 8), False)]
