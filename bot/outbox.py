@@ -2,7 +2,10 @@
 
 Rows are written in the same transaction as the change that caused them (a decision, a submission), so
 a crash between the two loses nothing: the next worker to start delivers what is due. A row is leased
-before sending (its next attempt moved into the future), so two bot processes never send it twice.
+before sending (its next attempt moved into the future, a lease token set), so two bot processes never
+send it twice: the lease is renewed just before the send and every third of its length while the send
+runs (a send may wait long for its slot under the rate limits), a worker whose lease was taken over does
+not send, and only the lease's holder records the outcome.
 Outcomes are recorded: sent (with the platform's message id, for later edits), blocked (the person
 blocked the bot or the account is gone: the decision still stands), failed (given up).
 """
@@ -10,13 +13,15 @@ blocked the bot or the account is gone: the decision still stands), failed (give
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import BackgroundLoop
@@ -80,12 +85,14 @@ class OutboxWorker:
         clock: Callable[[], dt.datetime],
         poll_seconds: float = 2.0,
         concurrency: int = 16,
+        lease: dt.timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.senders = senders
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
+        self.lease = lease
         # Called after every pass that delivered something (the broadcast reports hook in here).
         self.after_pass: list[Callable[[], Awaitable[None]]] = []
         self.loop = BackgroundLoop("outbox", self._pass, poll_seconds)
@@ -118,6 +125,7 @@ class OutboxWorker:
             ids = list((await session.scalars(due)).all())
             if not ids:
                 return []
+            token = secrets.token_hex(16)
             leased = await session.scalars(
                 update(OutboxMessage)
                 .where(
@@ -125,7 +133,7 @@ class OutboxWorker:
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                 )
-                .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
+                .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + self.lease, lease_token=token)
                 .returning(OutboxMessage)
                 .execution_options(synchronize_session=False)
             )
@@ -165,12 +173,44 @@ class OutboxWorker:
                 .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=self.clock())
             )
 
+    def _held(self, row: OutboxMessage) -> ColumnElement[bool]:
+        return (OutboxMessage.id == row.id) & (OutboxMessage.lease_token == row.lease_token)
+
+    async def _renew(self, row: OutboxMessage) -> bool:
+        """Extend this worker's lease on the row; False if the lease is no longer this worker's."""
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(self._held(row), OutboxMessage.status == OutboxStatus.PENDING)
+                .values(next_attempt_at=self.clock() + self.lease)
+            )
+        return result.rowcount == 1
+
+    async def _send_holding_lease(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
+        """Send while renewing the lease every third of it, so that nobody else takes the row over."""
+
+        async def keep_renewing() -> None:
+            while True:
+                await asyncio.sleep(self.lease.total_seconds() / 3)
+                await self._renew(row)
+
+        renewing = asyncio.create_task(keep_renewing())
+        try:
+            return await self._send(sender, row, reply)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
     async def _deliver(self, row: OutboxMessage) -> None:
         sender = self.senders[row.platform]
         reply = Reply.from_json(row.payload)
         values: dict[str, object]
+        if not await self._renew(row):
+            log.warning("outbox %s: its lease was taken over; not sending it from here", row.id)
+            return
         try:
-            message_id = await self._send(sender, row, reply)
+            message_id = await self._send_holding_lease(sender, row, reply)
             values = {"status": OutboxStatus.SENT, "sent_at": self.clock(), "platform_message_id": message_id}
         except ChatMoved as moved:
             async with self.sessions() as session, session.begin():
@@ -194,7 +234,9 @@ class OutboxWorker:
             if row.attempts >= MAX_ATTEMPTS:
                 values = {"status": OutboxStatus.FAILED, "last_error": repr(error)}
         async with self.sessions() as session, session.begin():
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values))
+            recorded = await session.execute(update(OutboxMessage).where(self._held(row)).values(**values))
+        if recorded.rowcount != 1:
+            log.warning("outbox %s: the outcome was not recorded (the lease was taken over)", row.id)
         if "chat_id" in values:
             self.wake()
 

@@ -6,13 +6,21 @@ than 7 days ago": every view and every decision re-checks, from the database, th
 chairs the initiative's branch (or is an admin) and that the initiative still waits for a decision. The
 decision runs the same code as a Telegram button (handlers.review.decide) and claims the link's nonce in
 the same transaction, so a link decides once. Server-rendered HTML, no script: it works on any phone.
+
+Nothing a member sent can act on the page: attachments are served from URLs of their own (a token that
+opens that file and nothing else), as downloads unless they are images, with `nosniff` and a sandboxing
+Content-Security-Policy; every page forbids scripts; and a decision must post the form's own token, so
+knowing the page's address is not enough to decide.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
@@ -44,25 +52,40 @@ textarea{width:100%;box-sizing:border-box;font-size:17px;padding:10px;min-height
 border:1px solid #b9c3cc}
 label.reason{display:block;padding:6px 0}
 """
+# Scripts are forbidden everywhere; the one inline style is allowed by its hash.
+PAGE_CSP = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()}'; "
+    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+# Images a phone shows inline; anything else is a download, never rendered by the browser (typed as
+# itself only when no browser would run it, so the phone picks the right app).
+INLINE_IMAGES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+OFFICE_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def add_routes(app: web.Application, services: Services) -> None:
-    app.router.add_get("/r/{token}", _handler(services, _show))
-    app.router.add_post("/r/{token}", _handler(services, _decide))
-    app.router.add_get("/r/{token}/a/{attachment_id}", _handler(services, _attachment))
+    app.router.add_get("/r/{token}", _handler(services, _show, review_links.REVIEW))
+    app.router.add_post("/r/{token}", _handler(services, _decide, review_links.REVIEW))
+    app.router.add_get("/a/{token}", _handler(services, _attachment, review_links.ATTACHMENT))
 
 
 Page = Callable[[Services, web.Request, review_links.LinkClaims], Awaitable[web.StreamResponse]]
 
 
-def _handler(services: Services, page: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _handler(services: Services, page: Page, purpose: bytes) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         t = catalog(services.config.settings.language)
         secret = services.config.link_secret
         if not secret:
             return _page(t, t("page_refused_title"), _notice(t("page_link_invalid")), status=404)
         try:
-            claims = review_links.verify(secret, request.match_info["token"], services.clock())
+            claims = review_links.verify(secret, request.match_info["token"], services.clock(), purpose=purpose)
         except review_links.BadLink as error:
             log.warning("review link refused: %s", error)
             return _page(t, t("page_refused_title"), _notice(t("page_link_invalid")), status=403)
@@ -78,7 +101,8 @@ def _page(t: Catalog, title: str, body: str, status: int = 200) -> web.Response:
         f"<title>{html.escape(title)} — {html.escape(t('page_app_name'))}</title><style>{STYLE}</style></head>"
         f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
     )
-    return web.Response(text=document, content_type="text/html", status=status, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": PAGE_CSP}
+    return web.Response(text=document, content_type="text/html", status=status, headers=headers)
 
 
 def _notice(text: str, *, ok: bool = False) -> str:
@@ -119,13 +143,13 @@ async def _show(services: Services, request: web.Request, claims: review_links.L
             return _page(t, t("page_refused_title"), _notice(t("review_not_allowed")), status=403)
         ctx, initiative = loaded
         used = await session.get(ProcessedUpdate, ("review_link", claims.nonce)) is not None
-        body = _details(ctx, initiative, request.match_info["token"])
+        body = _details(ctx, initiative, claims)
         if initiative.status != Status.SUBMITTED:
             body = _decided_notice(ctx, initiative) + body
         elif used:
             body = _notice(t("page_link_used")) + body
         else:
-            body += _form(t)
+            body += _form(ctx, claims)
     return _page(t, t("page_title", id=initiative.id), body)
 
 
@@ -134,7 +158,7 @@ def _decided_notice(ctx: Context, initiative: Initiative) -> str:
     return _notice(ctx.replies.pop().text)
 
 
-def _details(ctx: Context, initiative: Initiative, token: str) -> str:
+def _details(ctx: Context, initiative: Initiative, claims: review_links.LinkClaims) -> str:
     t = ctx.t
     rows = [f"<dt>{html.escape(t('page_branch'))}</dt><dd>{html.escape(initiative.branch.name)}</dd>",
             f"<dt>{html.escape(t('page_member'))}</dt><dd>{html.escape(initiative.member.full_name)}</dd>"]  # fmt: skip
@@ -143,15 +167,19 @@ def _details(ctx: Context, initiative: Initiative, token: str) -> str:
             continue
         value = answers.display_value(ctx, initiative, step, full=True)  # escaped reply markup
         rows.append(f"<dt>{html.escape(t(step.label_key))}</dt><dd>{value}</dd>")
+    secret, now = ctx.config.link_secret or "", ctx.now()
     files = "".join(
-        f'<li><a href="/r/{token}/a/{a.id}">{html.escape(a.file_name or t(f"file_kind_{a.kind}"))}</a></li>'
+        f'<li><a href="/a/{review_links.attachment_token(secret, claims, a.id, now)}" rel="noreferrer">'
+        f"{html.escape(a.file_name or t(f'file_kind_{a.kind}'))}</a></li>"
         for a in initiative.attachments
     )
     attachments = f"<h2>{html.escape(t('page_attachments'))}</h2><ul>{files}</ul>" if files else ""
     return f'<div class="card"><dl>{"".join(rows)}</dl>{attachments}</div>'
 
 
-def _form(t: Catalog) -> str:
+def _form(ctx: Context, claims: review_links.LinkClaims) -> str:
+    t = ctx.t
+    form_token = review_links.form_token(ctx.config.link_secret or "", claims, ctx.now())
     reasons = "".join(
         f'<label class="reason"><input type="radio" name="preset" value="{i}"> {html.escape(t(key))}</label>'
         for i, key in enumerate(review.REASON_KEYS)
@@ -161,7 +189,8 @@ def _form(t: Catalog) -> str:
         for action, key in ACTIONS.items()
     )
     return (
-        f'<form method="post" class="card"><p>{html.escape(t("page_reason_hint"))}</p>{reasons}'
+        f'<form method="post" class="card"><input type="hidden" name="form" value="{form_token}">'
+        f"<p>{html.escape(t('page_reason_hint'))}</p>{reasons}"
         f'<textarea name="reason" aria-label="{html.escape(t("page_reason_label"))}"'
         f' placeholder="{html.escape(t("page_reason_label"))}"></textarea>{buttons}</form>'
     )
@@ -173,10 +202,14 @@ async def _decide(services: Services, request: web.Request, claims: review_links
     action = str(form.get("action", ""))
     typed = " ".join(str(form.get("reason", "")).split())
     preset = str(form.get("preset", ""))
-    if not typed and preset.isdigit() and int(preset) < len(review.REASON_KEYS):
-        typed = t(review.REASON_KEYS[int(preset)])
+    if preset.isdecimal() and preset.isascii() and int(preset) < len(review.REASON_KEYS):
+        typed = "\n".join(filter(None, [t(review.REASON_KEYS[int(preset)]), typed]))  # the preset and the words
     if action not in ACTIONS:
         return _page(t, t("page_refused_title"), _notice(t("page_bad_request")), status=400)
+    if not review_links.form_matches(services.config.link_secret or "", str(form.get("form", "")), claims,
+                                     services.clock()):  # fmt: skip
+        log.warning("review decision without the page's form token (initiative %s)", claims.initiative_id)
+        return _page(t, t("page_refused_title"), _notice(t("page_bad_request")), status=403)
     async with services.sessions() as session, session.begin():
         loaded = await _load(services, session, claims)
         if loaded is None:
@@ -185,8 +218,8 @@ async def _decide(services: Services, request: web.Request, claims: review_links
         if initiative.status != Status.SUBMITTED:
             return _page(t, t("page_title", id=initiative.id), _decided_notice(ctx, initiative))
         if action in ("c", "r") and len(typed) < 3:
-            body = _notice(t("page_reason_needed")) + _details(ctx, initiative, request.match_info["token"])
-            return _page(t, t("page_title", id=initiative.id), body + _form(t), status=400)
+            body = _notice(t("page_reason_needed")) + _details(ctx, initiative, claims)
+            return _page(t, t("page_title", id=initiative.id), body + _form(ctx, claims), status=400)
         if not await storage_claims.claim_update(session, "review_link", claims.nonce, services.clock()):
             return _page(t, t("page_title", id=initiative.id), _notice(t("page_link_used")), status=409)
         await review.decide(ctx, initiative, action, typed[:1000] if action != "a" else None)
@@ -198,11 +231,12 @@ async def _decide(services: Services, request: web.Request, claims: review_links
 
 
 async def _attachment(services: Services, request: web.Request, claims: review_links.LinkClaims) -> web.Response:
+    """One attachment of the initiative, for a chair who may still review it. Served so that nothing in it
+    can run: images inline as images, everything else as a download (see the module's docstring)."""
     t = catalog(services.config.settings.language)
-    raw_id = request.match_info["attachment_id"]
     async with services.sessions() as session:
         loaded = await _load(services, session, claims)
-        attachment = await session.get(Attachment, int(raw_id)) if raw_id.isdigit() else None
+        attachment = await session.get(Attachment, claims.extra)
         if loaded is None or attachment is None or attachment.initiative_id != claims.initiative_id:
             return _page(t, t("page_refused_title"), _notice(t("review_not_allowed")), status=403)
     download = services.downloads.get(attachment.platform)
@@ -213,8 +247,22 @@ async def _attachment(services: Services, request: web.Request, claims: review_l
     except Exception as error:
         log.warning("attachment %s could not be fetched: %s", attachment.id, type(error).__name__)
         return _page(t, t("page_refused_title"), _notice(t("page_file_unavailable")), status=502)
-    return web.Response(
-        body=content,
-        content_type=attachment.mime_type or "application/octet-stream",
-        headers={"Content-Disposition": "inline", "Cache-Control": "private, no-store"},
-    )
+    name = attachment.file_name or t(f"file_kind_{attachment.kind}")
+    return file_response(content, attachment.mime_type or "", name)
+
+
+def file_response(content: bytes, mime_type: str, file_name: str) -> web.Response:
+    """A file someone sent, served so that a browser never runs it: an image inline (as that image type
+    only), anything else as a download; `nosniff` and a sandboxing CSP come from the app's middleware."""
+    headers = {"Cache-Control": "private, no-store"}
+    if mime_type in INLINE_IMAGES:
+        return web.Response(body=content, content_type=mime_type, headers={**headers, "Content-Disposition": "inline"})
+    content_type = mime_type if mime_type in OFFICE_TYPES else "application/octet-stream"
+    return web.Response(body=content, content_type=content_type,
+                        headers={**headers, "Content-Disposition": download_disposition(file_name)})  # fmt: skip
+
+
+def download_disposition(file_name: str) -> str:
+    """`Content-Disposition` for a download, with an ASCII fallback name and the real one (RFC 6266)."""
+    fallback = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in ".-_" else "_" for ch in file_name) or "tep"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name)}"

@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import text
@@ -36,8 +35,24 @@ def secret_matches(given: str | None, expected: str | None) -> bool:
     return bool(expected) and hmac.compare_digest((given or "").encode(), (expected or "").encode())
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Anything that is not one of our pages (files, JSON) may run nothing and load nothing.
+FILE_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", FILE_CSP)
+
+
 def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/healthz", _healthz(runtime))
     app.router.add_get("/f/{token}/{name}", _file(runtime))
     if runtime.telegram is not None:
@@ -71,13 +86,7 @@ def _file(runtime: Runtime) -> Handler:
             stored = await files.by_token(session, request.match_info["token"], services.clock())
         if stored is None:
             return web.Response(status=404, text="Tệp không tồn tại hoặc đã hết hạn.")
-        inline = stored.mime_type.startswith("image/")
-        disposition = "inline" if inline else f"attachment; filename*=UTF-8''{quote(stored.file_name)}"
-        return web.Response(
-            body=stored.content,
-            content_type=stored.mime_type,
-            headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=3600"},
-        )
+        return review_pages.file_response(stored.content, stored.mime_type, stored.file_name)
 
     return serve_file
 
@@ -92,32 +101,35 @@ async def _json_body(request: web.Request) -> Any:
         return None
 
 
-def _webhook(header: str, secret: str | None, feed: Callable[[Any], Awaitable[None]]) -> Handler:
-    """A platform's webhook: its secret header checked, the body handed on, 200 at once (an empty probe too)."""
+def _webhook(header: str, secret: str | None, feed: Callable[[Any], Awaitable[bool]]) -> Handler:
+    """A platform's webhook: its secret header checked, the body handed on, 200 at once (an empty probe
+    too); a body that is not an update the platform would send is answered 400, never 500."""
 
     async def webhook(request: web.Request) -> web.Response:
         if not secret_matches(request.headers.get(header), secret):
             return web.Response(status=401, text="unauthorized")
         body = await _json_body(request)
-        if body is not None:
-            await feed(body)
+        if body is not None and not await feed(body):
+            log.warning("webhook %s: a body that is not an update was refused", request.path)
+            return web.Response(status=400, text="not an update")
         return web.Response(text="ok")
 
     return webhook
 
 
 def _telegram_webhook(runtime: Runtime) -> Handler:
-    async def feed(body: Any) -> None:
-        if isinstance(body, dict) and runtime.telegram is not None:
-            await runtime.telegram.feed(body)
+    async def feed(body: Any) -> bool:
+        return isinstance(body, dict) and runtime.telegram is not None and await runtime.telegram.feed(body)
 
     return _webhook(TELEGRAM_SECRET_HEADER, runtime.services.config.telegram_webhook_secret, feed)
 
 
 def _zalo_webhook(runtime: Runtime) -> Handler:
-    async def feed(body: Any) -> None:
-        for message in parse_updates(body):
+    async def feed(body: Any) -> bool:
+        messages = parse_updates(body)
+        for message in messages:
             if runtime.zalo is not None:
                 runtime.zalo.submit(message)
+        return bool(messages) or body == {} or (isinstance(body, dict) and "event_name" in body)
 
     return _webhook(ZALO_SECRET_HEADER, runtime.services.config.zalo_webhook_secret, feed)

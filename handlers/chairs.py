@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.context import Context, esc
 from handlers.events import Option
 from handlers.roles import is_admin, refuse
+from handlers.rules import parse_id
 from storage import queries
 from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
 
@@ -82,7 +83,7 @@ async def handle_option(ctx: Context) -> None:
     parts = ctx.event.payload.split(":")
     if _refuse_non_admin(ctx, ctx.event.payload):
         return
-    role_id = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 0
+    role_id = (parse_id(parts[2]) if len(parts) == 3 else None) or 0
     role = await ctx.session.get(MemberRole, role_id)
     if role is None or role.role != Role.CHAIR:
         ctx.say(ctx.t("chair_already_removed"))

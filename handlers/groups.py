@@ -69,6 +69,12 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
     argument = ctx.event.args.strip()
     if group is None:
         group = await queries.record_group(ctx.session, ctx.event.platform, ctx.event.chat_id, "", active=True)
+    if not admin and (group.is_province or (group.branch_id is not None and group.branch_id not in chaired)):
+        # A chair may link an unlinked group or relink one of their own; not take over the province's
+        # group or another branch's.
+        target = "the province" if group.is_province else "another branch"
+        refuse(ctx, None, f"/linkgroup over a group linked to {target}", "group_linked_elsewhere")
+        return
     if argument.lower() in PROVINCE_WORDS:
         if not admin:
             refuse(ctx, None, "/linkgroup province")

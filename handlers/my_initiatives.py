@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import wizard
 from handlers.context import Context, esc
 from handlers.events import Option
+from handlers.rules import parse_id
 from storage import queries
 from storage.models import Status
 
@@ -84,7 +85,7 @@ async def handle_option(ctx: Context) -> None:
     if action == "keep":
         ctx.say(ctx.t("draft_kept"), menu=True)
         return
-    draft_id = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    draft_id = (parse_id(parts[2]) if len(parts) > 2 else None) or 0
     draft = await queries.member_initiative(ctx.session, ctx.member.id, draft_id)
     if draft is None or draft.status not in queries.EDITABLE:
         ctx.say(ctx.t("err_draft_gone"), menu=True)

@@ -3,27 +3,33 @@ marking an approved initiative as entered on the national portal (`/entered`, or
 
 from __future__ import annotations
 
+import asyncio
+
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
 from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
-from handlers.rules import InputError, clean_text
+from handlers.rules import InputError, clean_text, parse_id
 from storage import queries
 from storage.models import Initiative, Status
 
 
-def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
-    """The two council documents as files, ready to send to the person asking."""
+async def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
+    """The two council documents as files, ready to send to the person asking (built in a worker thread:
+    the event loop keeps serving everyone else)."""
     request_name, description_name = forms.file_names(initiative)
+    request, description = await asyncio.to_thread(
+        lambda: (forms.request_form(initiative, ctx.campaign), forms.description(initiative, ctx.campaign))
+    )
     return [
         Reply(
             text=ctx.t("docx_request_caption", id=initiative.id),
-            file=OutgoingFile.generated(request_name, forms.request_form(initiative, ctx.campaign)),
+            file=OutgoingFile.generated(request_name, request),
         ),
         Reply(
             text=ctx.t("docx_description_caption", id=initiative.id),
-            file=OutgoingFile.generated(description_name, forms.description(initiative, ctx.campaign)),
+            file=OutgoingFile.generated(description_name, description),
         ),
     ]
 
@@ -44,7 +50,7 @@ async def export(ctx: Context) -> None:
         ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
         return
     branches, initiatives = await queries.report_data(ctx.session, branch_ids)
-    content = excel.build_workbook(ctx.campaign, branches, initiatives, report_filter)
+    content = await asyncio.to_thread(excel.build_workbook, ctx.campaign, branches, initiatives, report_filter)
     stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "tinh" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
     ctx.replies.append(
@@ -56,10 +62,10 @@ async def export(ctx: Context) -> None:
 
 
 async def _viewable(ctx: Context, raw: str, what: str) -> Initiative | None:
-    raw = raw.strip().lstrip("#")
-    initiative = await queries.initiative_by_id(ctx.session, int(raw)) if raw.isdigit() else None
+    number = parse_id(raw)
+    initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
     if initiative is None or not can_view(ctx, initiative) or initiative.status == Status.DRAFT:
-        refuse(ctx, int(raw) if raw.isdigit() else None, what)
+        refuse(ctx, number, what)
         return None
     return initiative
 
@@ -72,7 +78,7 @@ async def docx(ctx: Context, raw_id: str | None = None) -> None:
         return
     initiative = await _viewable(ctx, raw, "/docx")
     if initiative is not None:
-        ctx.replies.extend(form_replies(ctx, initiative))
+        ctx.replies.extend(await form_replies(ctx, initiative))
 
 
 async def entered(ctx: Context, raw_id: str | None = None, reference_text: str = "") -> None:

@@ -126,8 +126,8 @@ async def _handle_option(ctx: Context, data: str, step: str) -> None:
             await _show_branches(ctx)
         else:
             await _ask_name(ctx, branch)
-    elif action == "p" and arg.isdigit() and step == "branch":
-        ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=int(arg))
+    elif action == "p" and rules.parse_id(arg) is not None and step == "branch":
+        ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=rules.parse_id(arg))
         await _show_branches(ctx, replace=True)
     elif action in ("all", "chg"):
         ctx.set_flow(FLOW, step="branch", query="", page=0)

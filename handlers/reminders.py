@@ -109,6 +109,7 @@ async def _idle_drafts(
             reply = Reply(
                 text=t("nudge_draft", id=draft.id, title=esc(draft.title or t("untitled")), days=reminder.after_days),
                 options=((Option(t("btn_continue"), f"d:r:{draft.id}"),),),
+                ref=str(draft.id),
             )
             queries.queue_message(session, identity.platform, identity.chat_id, reply.to_json(),
                                   purpose="draft_nudge", at=at, initiative_id=draft.id)  # fmt: skip

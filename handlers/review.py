@@ -118,7 +118,8 @@ def local_time(ctx: Context, value: dt.datetime) -> str:
 
 
 async def _load(ctx: Context, raw_id: str) -> Initiative | None:
-    return await queries.initiative_by_id(ctx.session, int(raw_id)) if raw_id.isdigit() else None
+    number = rules.parse_id(raw_id)
+    return await queries.initiative_by_id(ctx.session, number) if number is not None else None
 
 
 async def handle_option(ctx: Context) -> None:
@@ -127,11 +128,11 @@ async def handle_option(ctx: Context) -> None:
     initiative = await _load(ctx, parts[1]) if len(parts) >= 3 else None
     if initiative is None or not can_review(ctx, initiative):
         # An initiative that does not exist and one the person may not review look the same.
-        refuse(ctx, int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None, ctx.event.payload)
+        refuse(ctx, rules.parse_id(parts[1]) if len(parts) > 1 else None, ctx.event.payload)
         return
     action = parts[2]
-    if parts[0] == "rr" and action in ("c", "r") and len(parts) == 4 and parts[3].isdigit():
-        index = int(parts[3])
+    if parts[0] == "rr" and action in ("c", "r") and len(parts) == 4 and rules.parse_id(parts[3]) is not None:
+        index = rules.parse_id(parts[3]) or 0
         if index < len(REASON_KEYS):
             ctx.set_flow(None)
             await decide(ctx, initiative, action, ctx.t(REASON_KEYS[index]))
@@ -146,7 +147,7 @@ async def handle_option(ctx: Context) -> None:
         _details(ctx, initiative)
         return
     elif parts[0] == "rv" and action == "w":
-        ctx.replies.extend(paperwork.form_replies(ctx, initiative))
+        ctx.replies.extend(await paperwork.form_replies(ctx, initiative))
         return
     elif parts[0] == "rv" and action == "g":
         _ask_recognition_kind(ctx, initiative)
@@ -301,11 +302,13 @@ def _member_notice(
         return Reply(
             text=ctx.t("notify_approved", portal=esc(ctx.campaign.portal_url), **params),
             options=((paperwork.portal_button(ctx, initiative.id),),),
+            ref=str(initiative.id),
         )
     if status == Status.CHANGES_REQUESTED:
         return Reply(
             text=ctx.t("notify_changes", **params),
             options=((Option(ctx.t("btn_fix_and_resubmit"), f"d:r:{initiative.id}"),),),
+            ref=str(initiative.id),
         )
     return Reply(text=ctx.t("notify_rejected", **params))
 
@@ -348,12 +351,13 @@ async def pending(ctx: Context) -> None:
 async def history(ctx: Context) -> None:
     """`/history <id>`: the audit trail, for the author, the branch's chairs and admins."""
     raw = ctx.event.args.strip().lstrip("#")
-    initiative = await _load(ctx, raw)
-    if not raw.isdigit():
+    number = rules.parse_id(raw)
+    if number is None:
         ctx.say(ctx.t("history_usage"))
         return
+    initiative = await _load(ctx, raw)
     if initiative is None or not can_view(ctx, initiative):
-        refuse(ctx, int(raw), "/history")
+        refuse(ctx, number, "/history")
         return
     lines = [ctx.t("history_title", id=initiative.id, title=esc(initiative.title or ctx.t("untitled")))]
     for event, actor in await queries.audit_trail(ctx.session, initiative.id):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from handlers.context import Context
-from storage.models import AuditEvent, Initiative, Role
+from storage.models import AuditEvent, Initiative, Role, Status
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,20 @@ def chaired_branch_ids(ctx: Context) -> set[int]:
 
 
 def can_review(ctx: Context, initiative: Initiative) -> bool:
-    return ctx.member is not None and (is_admin(ctx) or initiative.branch_id in chaired_branch_ids(ctx))
+    """Chairs of the initiative's branch and admins, once it has been submitted: a draft is its author's
+    alone (nobody else reads it, or its Word form with the author's date of birth)."""
+    return (
+        ctx.member is not None
+        and initiative.status != Status.DRAFT
+        and (is_admin(ctx) or initiative.branch_id in chaired_branch_ids(ctx))
+    )
 
 
 def can_view(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and (initiative.member_id == ctx.member.id or can_review(ctx, initiative))
 
 
-def refuse(ctx: Context, initiative_id: int | None, what: str) -> None:
+def refuse(ctx: Context, initiative_id: int | None, what: str, message_key: str = "review_not_allowed") -> None:
     """A polite refusal that reveals nothing, with the attempt logged and audited."""
     member_id = ctx.member.id if ctx.member else None
     log.warning(
@@ -49,4 +55,4 @@ def refuse(ctx: Context, initiative_id: int | None, what: str) -> None:
             reason=what[:200],
         )
     )
-    ctx.say(ctx.t("review_not_allowed"))
+    ctx.say(ctx.t(message_key))

@@ -6,6 +6,9 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from domain.text import clean_input
 from handlers import (
     branch_admin,
     broadcasts,
@@ -23,13 +26,24 @@ from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from handlers.rules import plain_words
+from handlers.rules import parse_id, plain_words
 from storage import claims, queries
 
 MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
 
 
+def cleaned(event: Event) -> Event:
+    """The event with every text in it cleaned at the door (domain.text.clean_input)."""
+    file = event.file
+    if file is not None and file.file_name:
+        file = replace(file, file_name=clean_input(file.file_name)[:255])
+    return replace(event, text=clean_input(event.text), args=clean_input(event.args),
+                   display_name=clean_input(event.display_name), chat_title=clean_input(event.chat_title),
+                   payload=clean_input(event.payload), file=file)  # fmt: skip
+
+
 async def handle_event(services: Services, event: Event) -> list[Reply]:
+    event = cleaned(event)
     async with services.sessions() as session, session.begin():
         if not await claims.claim_update(session, event.platform, event.update_key, services.clock()):
             return []
@@ -197,7 +211,7 @@ async def _wizard_option(ctx: Context, payload: str) -> None:
         await wizard.handle(ctx, draft)
         return
     draft_id = payload.split(":")[1]
-    draft = await queries.member_initiative(ctx.session, ctx.member.id, int(draft_id) if draft_id.isdigit() else 0)
+    draft = await queries.member_initiative(ctx.session, ctx.member.id, parse_id(draft_id) or 0)
     if draft is None or draft.status not in queries.EDITABLE:
         ctx.say(ctx.t("err_draft_gone"), menu=True)
         return

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.text import clean_input
+
 
 @dataclass
 class InputError(Exception):
@@ -33,14 +35,26 @@ def plain_words(text: str) -> str:
     return fold(re.sub(r"[^\w\s]", " ", text))
 
 
-# --- free text -------------------------------------------------------------------------------------
+# --- numbers people and buttons send ---------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_ID = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """A record number from a payload or a command ("123", "#123"): ASCII digits only (`"²".isdigit()` is
+    True, and int() refuses it), at most MAX_ID (a larger number would overflow the database's integer)."""
+    value = text.strip().lstrip("#")
+    if not (value.isascii() and value.isdecimal()) or len(value) > 10 or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
+# --- free text -------------------------------------------------------------------------------------
 
 
 def clean_text(text: str, *, min_len: int, max_len: int) -> str:
-    """Normalise a free-text answer and enforce its length limits (counted in characters)."""
-    value = _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+    """Normalise a free-text answer and enforce its length limits (counted in visible characters)."""
+    value = clean_input(text).strip()
     value = re.sub(r"\n{3,}", "\n\n", value)
     if not value:
         raise InputError("err_empty", {"min": min_len, "max": max_len})

@@ -23,7 +23,7 @@ from handlers.wizard_steps import (
     counted_steps,
     first_missing_step,
 )
-from storage import queries
+from storage import files, queries
 from storage.models import Attachment, Initiative, Status
 
 FLOW = "wizard"
@@ -215,8 +215,8 @@ async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str
         if value not in valid:
             raise InputError("err_stale_button")
         await _store_choice(ctx, draft, step, value)
-    elif step.kind is Kind.TEXT and value.startswith("s") and value[1:].isdigit():
-        index = int(value[1:])
+    elif step.kind is Kind.TEXT and value.startswith("s") and rules.parse_id(value[1:]) is not None:
+        index = rules.parse_id(value[1:]) or 0
         if index >= len(step.suggestions):
             raise InputError("err_stale_button")
         await _accept_text(ctx, draft, step, ctx.t(step.suggestions[index]))
@@ -274,8 +274,9 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
 def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
     pending = ctx.identity.flow_data.get("pending_month")
     stripped = text.strip()
-    if pending and stripped.isdigit() and 1 <= int(stripped) <= 31:
-        date = rules.parse_date(f"{int(stripped)}/{pending[0]}/{pending[1]}")
+    day = rules.parse_id(stripped)
+    if pending and day is not None and 1 <= day <= 31:
+        date = rules.parse_date(f"{day}/{pending[0]}/{pending[1]}")
     else:
         try:
             date = rules.parse_date(text)
@@ -306,16 +307,17 @@ async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef |
     if file.size_bytes and file.size_bytes > MAX_ATTACHMENT_BYTES:
         await ask(ctx, draft, ctx.t("err_file_too_big", max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)))
         return
-    draft.attachments.append(
-        Attachment(
-            platform=ctx.event.platform,
-            file_id=file.file_id,
-            kind=file.kind,
-            file_name=file.file_name,
-            size_bytes=file.size_bytes,
-            mime_type=file.mime_type,
-        ),
+    attachment = Attachment(
+        platform=ctx.event.platform,
+        file_id=file.file_id,
+        kind=file.kind,
+        file_name=file.file_name,
+        size_bytes=file.size_bytes,
+        mime_type=file.mime_type,
     )
+    draft.attachments.append(attachment)
+    await ctx.session.flush()
+    await files.attach(ctx.session, file.file_id, attachment.id)
     name = file.file_name or ctx.t(f"file_kind_{file.kind}")
     ctx.say(
         ctx.t("file_received", name=esc(name), count=len(draft.attachments), max=MAX_ATTACHMENTS),
@@ -390,12 +392,13 @@ def show_summary(ctx: Context, draft: Initiative, note: str = "") -> None:
 
 
 async def _summary_action(ctx: Context, draft: Initiative, value: str) -> None:
+    edit = rules.parse_id(value[1:]) if value.startswith("e") else None
     if value == CANCEL:
         leave(ctx, draft)
     elif value == "go":
         await submit(ctx, draft)
-    elif value.startswith("e") and value[1:].isdigit() and int(value[1:]) < len(STEPS):
-        step = STEPS[int(value[1:])]
+    elif edit is not None and edit < len(STEPS):
+        step = STEPS[edit]
         if step not in applicable_steps(draft, ctx.campaign):
             await ask(ctx, draft, ctx.t("err_stale_button"))
             return
@@ -451,4 +454,4 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(ctx.member.branch.name)), menu=True)
     if not chairs:
         ctx.say(ctx.t("submitted_no_chair"))
-    ctx.replies.extend(paperwork.form_replies(ctx, draft))
+    ctx.replies.extend(await paperwork.form_replies(ctx, draft))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.config import Campaign
+from domain.text import clean_input
 from storage.models import Branch, BranchQuota
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# A spreadsheet is a zip: what it unpacks to is bounded before it is parsed (a few KB can declare GBs).
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_ROWS = 20_000
+MAX_COLUMNS = 40
+MAX_FIELD_CHARS = 1000
 CODE_COLUMNS = {"code", "ma", "macdcs", "madonvi", "branchcode"}
 NAME_COLUMNS = {"name", "ten", "tencdcs", "tendonvi", "branchname"}
 QUOTA_PREFIXES = ("quota", "chitieu")
@@ -89,14 +96,7 @@ def read_rows(file_name: str, content: bytes) -> list[list[Any]]:
         raise ImportRejected([Problem(0, "import_err_too_big", {"limit_mb": MAX_FILE_BYTES // (1024 * 1024)})])
     lowered = file_name.lower()
     if lowered.endswith(".xlsx"):
-        try:
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as error:  # openpyxl raises many kinds for a damaged or foreign file
-            raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
-        sheet = workbook.worksheets[0]
-        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
-        return rows
+        return _xlsx_rows(content)
     if lowered.endswith(".csv"):
         try:
             text = content.decode("utf-8-sig")
@@ -104,8 +104,34 @@ def read_rows(file_name: str, content: bytes) -> list[list[Any]]:
             raise ImportRejected([Problem(0, "import_err_encoding")]) from error
         first_line = text.split("\n", 1)[0]
         delimiter = max(",;\t", key=first_line.count)
-        return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        try:
+            reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+            return [row[:MAX_COLUMNS] for row in itertools.islice(reader, MAX_ROWS + 2)]
+        except csv.Error as error:  # e.g. a field longer than csv's limit (128 KiB)
+            raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
     raise ImportRejected([Problem(0, "import_err_format")])
+
+
+def _xlsx_rows(content: bytes) -> list[list[Any]]:
+    """The first sheet's rows, reading no more than MAX_ROWS (+ header) rows of MAX_COLUMNS cells, after
+    checking what the file unpacks to."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ImportRejected([Problem(0, "import_err_unpacked_too_big", {"limit_mb": MAX_UNPACKED_BYTES // 2**20})])
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            cells = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+            return [list(row) for row in itertools.islice(cells, MAX_ROWS + 2)]
+        finally:
+            workbook.close()
+    except Exception as error:  # openpyxl raises many kinds for a damaged or foreign file
+        raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
 
 
 def _cell(value: Any) -> str:
@@ -113,7 +139,19 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return clean_input(str(value))[:MAX_FIELD_CHARS].strip()
+
+
+def _whole_number(text: str) -> str | None:
+    """A quota as typed: "12", "-3", "1.200" or "1,200" (thousands grouped by 3); not "2.5" or "1,5" —
+    which used to lose their separator and import as 25 and 15."""
+    if not text.isascii():
+        return None
+    if re.fullmatch(r"-?\d{1,6}", text):
+        return text
+    if re.fullmatch(r"-?\d{1,3}(?:([.,])\d{3})(?:\1\d{3})?", text):
+        return text.replace(".", "").replace(",", "")
+    return None
 
 
 def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
@@ -168,8 +206,8 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
             if not key.startswith("quota:") or not values[index]:
                 continue
             phase = key.removeprefix("quota:")
-            raw_value = values[index].replace(".", "").replace(",", "") if values[index].isascii() else ""
-            if not re.fullmatch(r"-?\d{1,6}", raw_value):
+            raw_value = _whole_number(values[index])
+            if raw_value is None:
                 problems.append(Problem(number, "import_err_quota", {"value": values[index][:20], "phase": phase}))
             elif int(raw_value) < 0:
                 problems.append(Problem(number, "import_err_negative", {"value": raw_value, "phase": phase}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import StoredFile
@@ -24,6 +24,17 @@ async def store(
     session.add(row)
     await session.flush()
     return row
+
+
+async def attach(session: AsyncSession, token: str, attachment_id: int) -> None:
+    """A file someone sent becomes an initiative's attachment: it is kept as long as that attachment (the
+    database deletes it with the attachment, its initiative or its draft). Tokens of files the bot does
+    not keep (Telegram's file ids) match nothing."""
+    await session.execute(
+        update(StoredFile)
+        .where(StoredFile.token == token, StoredFile.attachment_id.is_(None))
+        .values(attachment_id=attachment_id, expires_at=None)
+    )
 
 
 async def by_token(session: AsyncSession, token: str, now: dt.datetime) -> StoredFile | None:

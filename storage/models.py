@@ -296,6 +296,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The lease of the worker sending it now: only that worker may record the outcome, and a worker
+    # whose lease was taken over (its send outlived it) does not send again.
+    lease_token: Mapped[str | None] = mapped_column(String(32))
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -401,8 +404,26 @@ class StoredFile(Base):
     mime_type: Mapped[str] = mapped_column(String(100))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    # Generated documents expire (they hold personal data); attachments people sent do not.
+    # Everything expires (generated documents hold personal data; a photo not attached to anything is of
+    # no use) except a file attached to an initiative: it lives as long as that attachment.
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id", ondelete="CASCADE"), index=True)
+
+
+class LinkAttempt(Base):
+    """A `LIENKET <code>` typed: who tried which code and whether it worked. Failures are counted per
+    account and across all accounts (to lock the live codes under a spread-out guessing attack), and
+    survive /start, unlike a conversation's scratch data."""
+
+    __tablename__ = "link_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(16))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
+    __table_args__ = (Index("ix_link_attempt_account", "platform", "platform_user_id", "created_at"),)
 
 
 class LinkCode(Base):

@@ -10,9 +10,12 @@ from storage.models import OptionMenu
 LATEST = ""
 
 
-async def remember(session: AsyncSession, platform: str, chat_id: str, options: list[list[str]], ref: str) -> None:
-    """Keep the options as the chat's latest menu, and under `ref` too when given."""
-    for key in {LATEST, ref}:
+async def remember(
+    session: AsyncSession, platform: str, chat_id: str, options: list[list[str]], ref: str, *, latest: bool = True
+) -> None:
+    """Keep the options under `ref` when given, and as the chat's latest menu when `latest`."""
+    keys = {ref} - {LATEST} | ({LATEST} if latest else set())
+    for key in keys:
         await session.execute(
             delete(OptionMenu).where(
                 OptionMenu.platform == platform, OptionMenu.chat_id == chat_id, OptionMenu.ref == key

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.config import Campaign
-from storage import branch_import
+from storage import branch_import, claims
 from storage.models import (
     AuditEvent,
     Author,
@@ -400,12 +400,15 @@ async def group_by_chat(session: AsyncSession, platform: str, chat_id: str) -> C
 
 
 async def record_group(session: AsyncSession, platform: str, chat_id: str, title: str, active: bool) -> ChatGroup:
-    """Remember a group the bot was added to (or removed from); its link to a branch is kept."""
+    """Remember a group the bot was added to (or removed from); its link to a branch is kept. Two events of
+    one group may arrive at once (the bot added, a command): the row is inserted by whichever is first."""
     group = await group_by_chat(session, platform, chat_id)
     if group is None:
-        group = ChatGroup(platform=platform, chat_id=chat_id, title=title[:255], active=active)
-        session.add(group)
-        await session.flush()
+        await claims.insert_if_absent(
+            session, ChatGroup, platform=platform, chat_id=chat_id, title=title[:255], active=active, is_province=False
+        )
+        group = await group_by_chat(session, platform, chat_id)
+        assert group is not None
         return group
     group.title = title[:255] or group.title
     group.active = active

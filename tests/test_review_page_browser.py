@@ -29,6 +29,7 @@ from tests.harness import (
     InProcessBot,
     Person,
     ZaloPerson,
+    fill_up_to_summary,
     invite_chair,
     register,
     submit_initiative,
@@ -81,7 +82,7 @@ async def test_a_chair_approves_from_the_page_and_the_member_is_told(cast: Cast,
         await expect(page.get_by_role("status")).to_contain_text("đã được xử lý")
         await expect(page.get_by_role("button")).to_have_count(0)
     async with aiohttp.ClientSession() as http, http.post(link, data={"action": "r", "reason": "Trùng lặp"}) as reply:
-        assert reply.status == 200 and "đã được xử lý" in await reply.text()
+        assert reply.status == 403, "a decision without the page's form is refused"
     assert (await live_database.initiative(number)).status == Status.APPROVED
 
 
@@ -96,6 +97,61 @@ async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_d
         await expect(page.get_by_role("status")).to_contain_text(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
     await cast.member.expect(f"Sáng kiến #{number}", "cần bổ sung", "Cần thêm số liệu <trước> & sau khi áp dụng")
     assert (await live_database.initiative(number)).status == Status.CHANGES_REQUESTED
+
+
+MALICIOUS_REPORT = b"""<!doctype html><html><body><h1>Bao cao</h1>
+<script>
+  // Posts "approve" to the review page it was opened from (the old attachment URLs sat under it).
+  fetch(location.href.split("/a/")[0], {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"},
+        body: "action=a"});
+</script></body></html>"""
+
+
+async def test_an_attachment_cannot_approve_for_the_chair(
+    emulator: TelegramEmulator, cast: Cast, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """A member attaches bao-cao.html whose script posts "approve"; the chair only opens the attachment."""
+    cast.member = Person(emulator, "Nguyễn Thị Tác Giả")
+    await register(cast.member, "MAU002", "Nguyễn Thị Tác Giả")
+    await fill_up_to_summary(cast.member)
+    summary = await cast.member.expect("Tóm tắt sáng kiến")
+    await cast.member.tap("✏️ Tệp đính kèm", summary)
+    await cast.member.expect("Gửi ảnh hoặc tệp")
+    await cast.member.send_file("bao-cao.html", MALICIOUS_REPORT)
+    received = await cast.member.expect("Đã nhận bao-cao.html")
+    await cast.member.tap("Xong", received)
+    await cast.member.tap("Gửi sáng kiến", await cast.member.expect("Tóm tắt sáng kiến"))
+    number = int((await cast.member.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    link = LINK.search((await cast.chair.expect(f"Sáng kiến #{number} chờ duyệt")).text).group(0)
+
+    async with phone_page(link) as page:
+        report = page.get_by_role("link", name="bao-cao.html")
+        attachment_url = await report.get_attribute("href")
+        async with page.expect_download() as downloading:
+            await report.click()
+        assert (await downloading.value).suggested_filename == "bao-cao.html"
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Duyệt sáng kiến #{number}")
+    token = link.rsplit("/", 1)[1]
+    assert attachment_url and token not in attachment_url, "the attachment's address does not hold the page's"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(live_bot.web_url + attachment_url) as served:
+            assert served.status == 200 and await served.read() == MALICIOUS_REPORT
+            assert served.headers["Content-Type"] == "application/octet-stream"
+            assert served.headers["Content-Disposition"].startswith("attachment;")
+            assert served.headers["X-Content-Type-Options"] == "nosniff"
+            assert "sandbox" in served.headers["Content-Security-Policy"]
+        async with http.get(link) as page_reply:
+            assert "script-src" not in page_reply.headers["Content-Security-Policy"]
+            assert page_reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        # Knowing the page's address is not enough to decide: the form's own token is needed.
+        for form in ({"action": "a"}, {"action": "a", "form": "forged"}, {"action": "a", "form": token}):
+            async with http.post(link, data=form) as reply:
+                assert reply.status == 403, form
+        attachment_token = attachment_url.rsplit("/", 1)[1]
+        async with http.post(f"{live_bot.web_url}/r/{attachment_token}", data={"action": "a"}) as reply:
+            assert reply.status == 403, "an attachment's token is not a review link"
+    assert (await live_database.initiative(number)).status == Status.SUBMITTED
+    assert [a for a in await live_database.audit_actions(number) if a[0] == "decided"] == []
 
 
 async def test_refused_links_change_nothing(

@@ -45,6 +45,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -293,10 +294,15 @@ class TelegramChannel:
         await self._prepare()
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
 
-    async def feed(self, data: dict[str, Any]) -> None:
-        """An update the webhook received: queued like a polled one (the handlers return at once)."""
-        update = Update.model_validate(data, context={"bot": self.bot})
+    async def feed(self, data: dict[str, Any]) -> bool:
+        """An update the webhook received: queued like a polled one (the handlers return at once). False
+        for a body that is not an Update."""
+        try:
+            update = Update.model_validate(data, context={"bot": self.bot})
+        except ValidationError:
+            return False
         await self.dispatcher.feed_update(self.bot, update)
+        return True
 
     async def close(self) -> None:
         """Finish queued work, then close the HTTP session (the runtime calls this last, after the outbox
@@ -386,14 +392,14 @@ class TelegramChannel:
         reply = _with_links(reply)
         markup = _markup(reply)
         if reply.file is not None:
-            caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT)[0] if reply.text else None
+            caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT, markup=True)[0] if reply.text else None
             content = reply.file.content
             file = BufferedInputFile(content, reply.file.file_name) if content is not None else reply.file.file_id
             async with slot():
                 if reply.file.kind == "photo":
                     return await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
                 return await self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
-        chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT)
+        chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)
         for chunk in chunks[:-1]:
             async with slot():
                 await self.bot.send_message(chat_id, chunk)
@@ -413,7 +419,7 @@ class TelegramChannel:
         with _delivery_errors():
             try:
                 await self.bot.edit_message_text(
-                    text=split_text(reply.text, TELEGRAM_TEXT_LIMIT)[0],
+                    text=split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
                     chat_id=chat_id,
                     message_id=int(message_id),
                     reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
@@ -427,7 +433,7 @@ class TelegramChannel:
         markup = _markup(reply)
         try:
             await self.bot.edit_message_text(
-                text=split_text(reply.text, TELEGRAM_TEXT_LIMIT)[0],
+                text=split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
                 chat_id=origin.chat.id,
                 message_id=origin.message_id,
                 reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,

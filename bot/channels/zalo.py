@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "zalo"
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 GENERATED_FILES_KEPT = dt.timedelta(days=30)
+# A photo sent is kept this long unless it becomes an attachment (then it lives as long as the attachment).
+UNATTACHED_PHOTO_KEPT = dt.timedelta(days=1)
 
 
 class ZaloChannel:
@@ -147,7 +149,8 @@ class ZaloChannel:
             return FileRef(file_id="", kind="photo", size_bytes=len(content), mime_type=mime)
         extension = mimetypes.guess_extension(mime) or ".jpg"
         async with self.services.sessions() as session, session.begin():
-            stored = await files.store(session, content, f"anh{extension}", mime, self.services.clock())
+            stored = await files.store(session, content, f"anh{extension}", mime, self.services.clock(),
+                                       UNATTACHED_PHOTO_KEPT)  # fmt: skip
         return FileRef(file_id=stored.token, kind="photo", size_bytes=len(content), mime_type=mime)
 
     # --- sending ---------------------------------------------------------------------------------
@@ -155,8 +158,11 @@ class ZaloChannel:
     async def _send(self, chat_id: str, reply: Reply, *, bulk: bool) -> str:
         """Send one reply; the platform's id of the (last) message."""
         if numbered.choices(reply):  # kept before sending: the answer may come back at once
+            # A notice (bulk: from the outbox) arrives while the person may be answering something else:
+            # it is answered only with its reference ("1 123"), and a bare "1" still answers the question.
             async with self.services.sessions() as session, session.begin():
-                await option_menus.remember(session, PLATFORM, chat_id, numbered.stored(reply), reply.ref)
+                await option_menus.remember(session, PLATFORM, chat_id, numbered.stored(reply), reply.ref,
+                                            latest=not bulk)  # fmt: skip
         text = numbered.render(reply, self.t)
         async with self.limits.slot(chat_id, is_group=False, bulk=bulk):
             if reply.file is None:

@@ -90,10 +90,19 @@ def parse_update(update: Any) -> ZaloMessage | None:
         display_name=str(sender.get("display_name") or sender.get("first_name") or sender.get("name") or ""),
         chat_id=str(chat.get("id") or user_id),
         is_group=str(chat.get("chat_type", "PRIVATE")).upper() == "GROUP",
-        date_ms=int(message.get("date") or 0),
+        date_ms=_milliseconds(message.get("date")),
         text=text if isinstance(text, str) else str(message.get("caption") or ""),
         photo_url=str(photo) if isinstance(photo, str) else "",
     )
+
+
+def _milliseconds(value: Any) -> int:
+    """Zalo's `date` (milliseconds since the epoch); anything else (a string like "yesterday") is 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        return int(value) if 0 <= value < 10**15 else 0
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) < 16 else 0
 
 
 def _guess_event(text: Any, photo: Any, message: dict[str, Any]) -> str:

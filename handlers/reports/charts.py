@@ -10,8 +10,13 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
+import matplotlib
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+
+# Branch names are data: "$…$" in one must print as typed, not be parsed as mathtext (which can fail).
+# Set once for the process (the charts are drawn in worker threads, where rc_context is not safe).
+matplotlib.rcParams["text.parse_math"] = False
 
 MAX_BARS = 25
 GREEN, GREY, RED, BLUE = "#2e7d32", "#cfd8dc", "#c62828", "#1565c0"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -131,7 +132,10 @@ def _write(
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for row in rows:
-        sheet.append(row)
+        sheet.append([_text_safe(value) for value in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text is text: "=HYPERLINK(…)" typed by a member is not a formula
     for index, (width, number_format) in enumerate(zip(widths, formats, strict=True), start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = width
@@ -140,6 +144,11 @@ def _write(
                 cell.number_format = number_format
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
+
+
+def _text_safe(value: Any) -> Any:
+    """Strings without the characters a workbook cannot hold (control characters from old data)."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _table(sheet: Worksheet, columns: list[Column], items: Sequence[Initiative]) -> None:

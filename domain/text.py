@@ -1,0 +1,45 @@
+"""What people send, cleaned at the door: one function for every text that enters the bot (messages,
+button payloads, names, file names, spreadsheet cells).
+
+It removes what no one types on purpose and what breaks things later: control characters (an Excel export
+refuses them: "All strings must be XML compatible"), Unicode non-characters (U+FFFE, U+FFFF…) and lone
+surrogates, zero-width characters and bidirectional overrides (they count toward minimum lengths while
+showing nothing, and can make a text read backwards). The zero-width joiner is kept inside emoji
+sequences (👨‍👩‍👧), where it is part of the picture. Line breaks and tabs stay; the result is NFC.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 and C1 controls (not \t \n \r)
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"  # soft hyphen, invisible fillers
+    "\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"  # zero-width, bidi controls
+    "\ufeff\ufff9-\ufffb\ufdd0-\ufdef"  # byte-order mark, annotations, non-characters
+    "\ud800-\udfff]"  # lone surrogates
+)
+_ZWJ = "\u200d"
+
+
+def _is_noncharacter(char: str) -> bool:
+    return (ord(char) & 0xFFFE) == 0xFFFE  # U+FFFE, U+FFFF, U+1FFFE … U+10FFFF
+
+
+def _keeps_zwj(before: str, after: str) -> bool:
+    """The zero-width joiner between two parts of an emoji (or after a variation selector)."""
+    emoji = ("So", "Sk", "Mn")
+    return bool(before and after) and unicodedata.category(before) in emoji and unicodedata.category(after) == "So"
+
+
+def clean_input(text: str) -> str:
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
+    if any(_is_noncharacter(char) for char in text):
+        text = "".join(char for char in text if not _is_noncharacter(char))
+    if _ZWJ in text:
+        parts = text.split(_ZWJ)
+        text = parts[0]
+        for part in parts[1:]:
+            text += (_ZWJ if _keeps_zwj(text[-1:], part[:1]) else "") + part
+    return text

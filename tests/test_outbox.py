@@ -1,0 +1,70 @@
+"""The outbox worker on a real database: a send that outlives its lease is not sent twice by a second
+worker (found by the audit: with several processes, a slow send was delivered twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from bot.outbox import OutboxWorker
+from handlers.events import Reply
+from storage import queries
+from storage.engine import create_engine, session_factory, upgrade_database
+from storage.models import OutboxMessage, OutboxStatus
+
+pytestmark = pytest.mark.asyncio
+LEASE = dt.timedelta(seconds=0.6)
+
+
+class SlowPlatform:
+    """A platform whose sends take three leases long, recording each message it receives."""
+
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+        self.sending = asyncio.Event()
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str:
+        self.sending.set()
+        await asyncio.sleep(LEASE.total_seconds() * 3)
+        self.received.append((chat_id, reply.text))
+        return str(len(self.received))
+
+    async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        raise AssertionError("not used")
+
+
+@pytest.fixture
+async def sessions(database_url: str):
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def test_a_send_outliving_its_lease_is_not_sent_again_by_another_worker(sessions) -> None:
+    async with sessions() as session, session.begin():
+        queries.queue_message(session, "telegram", "42", Reply(text="Sáng kiến #1 đã được công nhận").to_json(),
+                              purpose="decision", at=utc_now())  # fmt: skip
+    platform = SlowPlatform()
+    first, second = (OutboxWorker(sessions, {"telegram": platform}, utc_now, lease=LEASE) for _ in range(2))
+    sending = asyncio.create_task(first.deliver_due())
+    await asyncio.wait_for(platform.sending.wait(), 10)
+    deadline = asyncio.get_running_loop().time() + 10
+    while not sending.done():  # the second worker keeps looking while the first one's send is slow
+        assert asyncio.get_running_loop().time() < deadline, "the slow send never finished"
+        await second.deliver_due()
+        await asyncio.sleep(LEASE.total_seconds() / 4)
+    assert await sending == 1
+    assert platform.received == [("42", "Sáng kiến #1 đã được công nhận")], "sent exactly once"
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxMessage))
+    assert (row.status, row.attempts, row.platform_message_id) == (OutboxStatus.SENT, 1, "1")

@@ -1,0 +1,269 @@
+"""The security audit's findings, each reproduced as the attack it was, through the real transport, and now
+refused. (The review page's attachment attack is in test_review_page_browser.py: it needs Chromium.)"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator
+from storage.models import AuditEvent, ChatGroup, Identity, LinkAttempt, Status, StoredFile
+from tests.harness import (
+    ADMIN_ID,
+    TELEGRAM_WEBHOOK_SECRET,
+    ZALO_WEBHOOK_SECRET,
+    Database,
+    GroupChat,
+    InProcessBot,
+    Person,
+    ZaloPerson,
+    answer,
+    fill_up_to_summary,
+    invite_chair,
+    register,
+    submit_initiative,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
+    admin = Person(emulator, "Quản Trị Tỉnh", user_id=ADMIN_ID)
+    await register(admin, "MAU004", "Quản Trị Tỉnh")
+    return admin
+
+
+async def link_code(person: Person) -> str:
+    await person.send("/link")
+    return (await person.expect("LIENKET")).plain_text.split("LIENKET ", 1)[1].split()[0]
+
+
+def wrong(code: str, attempt: int) -> str:
+    return f"{(int(code) + 1 + attempt) % 1_000_000:06d}"
+
+
+async def test_guessing_link_codes_is_bounded_per_account_and_per_code(
+    zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
+) -> None:
+    """Found: the wrong-code counter lived in the conversation's data, which /start replaced; 21 guesses
+    went through and the right code made the attacker the admin."""
+    code = await link_code(admin)
+    attacker = ZaloPerson(zalo_emulator, "Kẻ Dò Mã")
+    for attempt in range(5):
+        await attacker.send(f"LIENKET {wrong(code, attempt)}")
+        await attacker.expect("không đúng hoặc đã hết hạn")
+    await attacker.send("/start")  # used to reset the counter
+    await attacker.expect("Chọn công đoàn cơ sở")
+    await attacker.send(f"LIENKET {code}")
+    await attacker.expect("sai mã quá nhiều lần")
+
+    # Spread over many accounts: after 20 wrong codes since it was made, the live code stops working.
+    for number in range(3):
+        helper = ZaloPerson(zalo_emulator, f"Kẻ Dò Mã {number}")
+        for attempt in range(5):
+            await helper.send(f"LIENKET {wrong(code, 10 + 5 * number + attempt)}")
+            await helper.expect("không đúng hoặc đã hết hạn")
+    await admin.expect("Mã liên kết của đồng chí đã bị khoá")
+    last = ZaloPerson(zalo_emulator, "Kẻ Dò Mã Cuối")
+    await last.send(f"LIENKET {code}")
+    await last.expect("không đúng hoặc đã hết hạn")
+
+    admin_member = await live_database.member_of(admin.user_id)
+    async with live_database.sessions() as session:
+        accounts = (await session.scalars(select(Identity).where(Identity.member_id == admin_member.id))).all()
+        attempts = (await session.scalars(select(LinkAttempt))).all()
+        locks = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "link_code_locked"))).all()
+    assert [a.platform for a in accounts] == ["telegram"], "no attacker became the admin"
+    assert sum(not a.succeeded for a in attempts) == 21 and not any(a.succeeded for a in attempts)
+    assert [lock.actor_member_id for lock in locks] == [admin_member.id]
+
+    # The owner makes a new code and links their own Zalo account; their Telegram account is told.
+    fresh = await link_code(admin)
+    own = ZaloPerson(zalo_emulator, "Quản Trị Tỉnh")
+    await own.send(f"LIENKET {fresh}")
+    await own.expect("Đã liên kết", "Quản Trị Tỉnh")
+    await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa được liên kết với đồng chí")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chair(emulator: TelegramEmulator, admin: Person) -> Person:
+    return await invite_chair(admin, Person(emulator, "Chủ Tịch Kiểm Tra"), "MAU002", "Chủ Tịch Kiểm Tra")
+
+
+async def test_a_chair_cannot_read_a_members_unsubmitted_draft(
+    emulator: TelegramEmulator, chair: Person, live_database: Database
+) -> None:
+    """Found: forged `rv:<draft>:d` / `:w` showed a chair the draft and its Word form with the date of birth."""
+    writer = Person(emulator, "Trần Thị Bản Nháp")
+    await register(writer, "MAU002", "Trần Thị Bản Nháp")
+    await writer.send("/new")
+    await answer(writer, "Tên sáng kiến", "Bí mật chưa gửi: sổ tay điện tử")
+    await writer.expect("thuộc loại nào")
+    [draft] = await live_database.initiatives_of(writer.user_id)
+    start = emulator.seq
+    last = [m for m in emulator.chat(chair.user_id) if m.from_bot][-1]
+    for action in ("d", "w", "a", "g"):
+        await emulator.user_presses(chair.user_id, last, f"rv:{draft.id}:{action}")
+        await chair.expect("không có quyền")
+    await chair.send(f"/history {draft.id}")
+    await chair.expect("không có quyền")
+    await chair.send(f"/docx {draft.id}")
+    await chair.expect("không có quyền")
+    await chair.settle()
+    seen = [m for m in emulator.chat(chair.user_id) if m.from_bot and m.seq > start]
+    assert not any("Bí mật chưa gửi" in m.plain_text or m.document for m in seen), "nothing of the draft shown"
+    assert (await live_database.initiative(draft.id)).status == Status.DRAFT
+
+
+async def test_a_chair_cannot_take_over_a_group_the_admin_linked_to_the_province(
+    emulator: TelegramEmulator, admin: Person, chair: Person, live_database: Database
+) -> None:
+    group = GroupChat(emulator, "Nhóm toàn tỉnh")
+    emulator.add_bot_to_group(admin.user_id, group.chat_id)
+    await group.send(admin, "/linkgroup tinh")
+    await group.expect("toàn tỉnh")
+    await group.send(chair, "/linkgroup MAU002")
+    await group.expect("Chỉ quản trị viên mới đổi được liên kết của nhóm")
+    async with live_database.sessions() as session:
+        stored = await session.scalar(select(ChatGroup).where(ChatGroup.chat_id == str(group.chat_id)))
+        refused = await session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "refused", AuditEvent.reason.like("/linkgroup over%"))
+        )
+    assert stored.is_province and stored.branch_id is None
+    assert refused is not None
+
+
+async def test_on_zalo_a_review_card_arriving_mid_wizard_does_not_take_the_chairs_bare_number(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
+) -> None:
+    """Found: the card became the chat's latest menu, so the chair's "1" meant for the wizard approved it."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Zalo"), "MAU003", "Chủ Tịch Zalo")
+    await chair.send("/new")
+    await answer(chair, "Tên sáng kiến", "Sáng kiến riêng của chủ tịch")
+    await chair.expect("thuộc loại nào")
+    author = Person(emulator, "Tác Giả Chi Nhánh Ba")
+    await register(author, "MAU003", "Tác Giả Chi Nhánh Ba")
+    number = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{number} chờ duyệt", f"«1 {number}»")
+    await chair.send("1")
+    await chair.expect("Lĩnh vực áp dụng")  # the wizard's next question: "1" chose the first type
+    assert (await live_database.initiative(number)).status == Status.SUBMITTED
+    [own] = await live_database.initiatives_of(chair.user_id)
+    assert own.type_code == "1.1"
+    await chair.send(f"1 {number}")  # the card, answered with its number
+    await chair.expect(f"#{number}")
+    assert (await live_database.initiative(number)).status != Status.SUBMITTED
+
+
+async def test_what_people_send_is_cleaned_at_the_door_and_exports_keep_working(
+    emulator: TelegramEmulator, admin: Person, live_database: Database
+) -> None:
+    """Found: U+FFFF in any answer broke every later export; zero-width and bidi characters counted toward
+    minimum lengths and were stored; "=HYPERLINK(…)" became a formula in the workbook."""
+    member = Person(emulator, "Lê Văn Sạch")
+    await register(member, "MAU005", "Lê Văn Sạch")
+    await fill_up_to_summary(member)
+    summary = await member.expect("Tóm tắt sáng kiến")
+    await member.tap("✏️ Tên sáng kiến", summary)
+    await member.expect("Tên sáng kiến")
+    await member.send("\u200b" * 30 + "Ab\u202e")
+    await member.expect("hơi ngắn (2 ký tự)")
+    await member.send('=HYPERLINK("http://evil.example","Bấm")\uffff\u202e\u0007 sổ tay')
+    await member.tap("Gửi sáng kiến", await member.expect("Tóm tắt sáng kiến"))
+    number = int((await member.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    stored = await live_database.initiative(number)
+    assert stored.title == '=HYPERLINK("http://evil.example","Bấm") sổ tay'
+
+    await admin.send("/export")
+    workbook = load_workbook(io.BytesIO(await admin.expect_file(".xlsx")))
+    sheet = workbook.worksheets[0]
+    [cell] = [row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == number]
+    assert (cell.value, cell.data_type) == (stored.title, "s"), "text, not a formula"
+
+
+async def test_numbers_ids_and_bodies_that_used_to_crash_get_a_clean_refusal(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_bot: InProcessBot
+) -> None:
+    """Found: "²".isdigit() is True (int() then raised), huge ids overflowed SQLite, a non-ASCII link
+    signature raised in compare_digest, a non-Update body or a Zalo date "yesterday" gave HTTP 500."""
+    prober = Person(emulator, "Người Thử Số")
+    await register(prober, "MAU002", "Người Thử Số")
+    await prober.send("/new")
+    question = await prober.expect("Tên sáng kiến")
+    huge = "9" * 25
+    for payload in ("rv:²:d", "rr:1:c:²", f"rv:{huge}:d", f"d:r:{huge}", "d:del:²", "w:²:title:<", "pt:²",
+                    f"ch:rm:{huge}", "reg:p:²", "w:1:summary:e²"):  # fmt: skip
+        await emulator.user_presses(prober.user_id, question, payload)
+        await prober.expect()
+    for command in (f"/history {huge}", "/history ²", f"/docx {huge}", f"/entered {huge} x"):
+        await prober.send(command)
+        await prober.expect()
+    await prober.settle()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{live_bot.web_url}/r/ẞẞẞẞ.ẞẞẞ") as reply:
+            assert reply.status == 403
+        secret = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_WEBHOOK_SECRET}
+        for body in ({"hello": "world"}, [1, 2], {"update_id": "x", "message": 5}):
+            async with http.post(f"{live_bot.web_url}/webhook/telegram", json=body, headers=secret) as reply:
+                assert reply.status == 400, body
+    odd = ZaloPerson(zalo_emulator, "Ngày Hôm Qua")
+    zalo_emulator.known_chats.add(odd.user_id)  # it wrote to the bot: the platform lets the bot answer
+    update = {"event_name": "message.text.received",
+              "message": {"from": {"id": odd.user_id, "display_name": "Ngày Hôm Qua"}, "chat": {"id": odd.user_id},
+                          "message_id": "m-yesterday", "date": "yesterday", "text": "/help"}}  # fmt: skip
+    async with aiohttp.ClientSession() as http, http.post(f"{live_bot.web_url}/webhook/zalo", json=update,
+                         headers={"X-Bot-Api-Secret-Token": ZALO_WEBHOOK_SECRET}) as reply:  # fmt: skip
+        assert reply.status == 200
+    await odd.expect("/drafts")
+
+
+async def test_spreadsheets_that_unpack_to_gigabytes_or_hold_huge_fields_are_refused(
+    emulator: TelegramEmulator, admin: Person
+) -> None:
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (200 * 2**20))  # 200 MB of spaces, ~200 KB packed
+    await admin.send_file("chi-tieu.xlsx", bomb.getvalue())
+    await admin.expect("Chưa nhập chi-tieu.xlsx", "giải nén ra quá lớn")
+    huge_field = "code,name,quota_p1\nMAU900," + "x" * (200 * 1024) + ",3\n"
+    await admin.send_file("chi-tieu.csv", huge_field.encode())
+    await admin.expect("Chưa nhập chi-tieu.csv", "Không đọc được tệp")
+    await admin.send_file("thap-phan.csv", 'code,name,quota_p1\nMAU901,Chi nhánh thập phân,"2,5"\n'.encode())
+    await admin.expect("Chưa nhập thap-phan.csv", "Dòng 2", "«2,5» không phải số nguyên")
+
+
+async def test_a_zalo_photo_lives_as_long_as_its_attachment(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """Found: photos sent on Zalo were kept forever and stayed downloadable after their draft was deleted."""
+    member = ZaloPerson(zalo_emulator, "Nguyễn Văn Ảnh")
+    await register(member, "MAU002", "Nguyễn Văn Ảnh")
+    await member.send_photo()  # not in the wizard: kept for a day only
+    await member.expect()
+    await fill_up_to_summary(member)
+    await member.expect("Tóm tắt sáng kiến")
+    [draft] = await live_database.initiatives_of(member.user_id)
+    tokens = [a.file_id for a in draft.attachments]
+    async with live_database.sessions() as session:
+        kept = (await session.scalars(select(StoredFile).order_by(StoredFile.id))).all()
+    mine = [f for f in kept if f.token in tokens]
+    assert len(mine) == 2 and all(f.expires_at is None and f.attachment_id for f in mine)
+    async with aiohttp.ClientSession() as http, http.get(f"{live_bot.web_url}/f/{tokens[0]}/anh.jpg") as reply:
+        assert reply.status == 200
+    await member.send("/drafts")
+    await member.tap("Xoá", await member.expect("Bản nháp"))
+    await member.tap("Xoá", await member.expect("Xoá bản nháp"))
+    await member.expect("Đã xoá")
+    async with live_database.sessions() as session:
+        left = (await session.scalars(select(StoredFile).where(StoredFile.token.in_(tokens)))).all()
+    assert left == []
+    async with aiohttp.ClientSession() as http, http.get(f"{live_bot.web_url}/f/{tokens[0]}/anh.jpg") as reply:
+        assert reply.status == 404
