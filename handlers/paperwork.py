@@ -65,7 +65,7 @@ async def _viewable(ctx: Context, raw: str, what: str) -> Initiative | None:
     number = parse_id(raw)
     initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
     if initiative is None or not can_view(ctx, initiative) or initiative.status == Status.DRAFT:
-        refuse(ctx, number, what)
+        refuse(ctx, initiative, f"{what} {raw.strip()[:20]}")
         return None
     return initiative
 

@@ -128,7 +128,7 @@ async def handle_option(ctx: Context) -> None:
     initiative = await _load(ctx, parts[1]) if len(parts) >= 3 else None
     if initiative is None or not can_review(ctx, initiative):
         # An initiative that does not exist and one the person may not review look the same.
-        refuse(ctx, rules.parse_id(parts[1]) if len(parts) > 1 else None, ctx.event.payload)
+        refuse(ctx, initiative, ctx.event.payload)
         return
     action = parts[2]
     if parts[0] == "rr" and action in ("c", "r") and len(parts) == 4 and rules.parse_id(parts[3]) is not None:
@@ -160,7 +160,7 @@ async def handle_option(ctx: Context) -> None:
         ctx.set_flow(None)
         ctx.say(ctx.t("review_reason_cancelled", id=initiative.id))
         return
-    refuse(ctx, initiative.id, ctx.event.payload)
+    refuse(ctx, initiative, ctx.event.payload)
 
 
 async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None:
@@ -357,7 +357,7 @@ async def history(ctx: Context) -> None:
         return
     initiative = await _load(ctx, raw)
     if initiative is None or not can_view(ctx, initiative):
-        refuse(ctx, number, "/history")
+        refuse(ctx, initiative, f"/history {number}")
         return
     lines = [ctx.t("history_title", id=initiative.id, title=esc(initiative.title or ctx.t("untitled")))]
     for event, actor in await queries.audit_trail(ctx.session, initiative.id):

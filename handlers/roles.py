@@ -41,15 +41,18 @@ def can_view(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and (initiative.member_id == ctx.member.id or can_review(ctx, initiative))
 
 
-def refuse(ctx: Context, initiative_id: int | None, what: str, message_key: str = "review_not_allowed") -> None:
-    """A polite refusal that reveals nothing, with the attempt logged and audited."""
+def refuse(
+    ctx: Context, initiative: Initiative | None, what: str, message_key: str = "review_not_allowed"
+) -> None:
+    """A polite refusal that reveals nothing, with the attempt logged and audited (on the initiative's own
+    trail when it exists; what was asked for — a forged number too — is in the reason)."""
     member_id = ctx.member.id if ctx.member else None
     log.warning(
         "refused %s by %s:%s (member %s)", what, ctx.identity.platform, ctx.identity.platform_user_id, member_id
     )
     ctx.session.add(
         AuditEvent(
-            initiative_id=initiative_id if initiative_id and initiative_id > 0 else None,
+            initiative_id=initiative.id if initiative is not None else None,
             actor_member_id=member_id,
             action="refused",
             reason=what[:200],

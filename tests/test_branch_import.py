@@ -76,8 +76,23 @@ def test_unknown_and_missing_columns_are_named(config: Config) -> None:
     ]
     assert problems_of("ds.pdf", b"%PDF", config) == ["Chỉ nhận tệp .xlsx hoặc .csv."]
     assert problems_of("ds.xlsx", b"not a zip", config) == [
-        "Không đọc được tệp Excel (.xlsx). Hãy lưu lại bằng Excel rồi gửi lại."
+        "Không đọc được tệp. Hãy lưu lại bằng Excel (.xlsx) hoặc CSV (UTF-8) rồi gửi lại."
     ]
+
+
+def test_a_quota_is_a_whole_number_and_grouped_thousands_are_read_as_such(config: Config) -> None:
+    """Found: "2.5" and "1,5" lost their separator and imported as 25 and 15."""
+    content = 'code,name,quota_p1,quota_p2\nA1,Đơn vị A,2.5,"1,5"\nA2,Đơn vị B,1.200,"2,000"\n'.encode()
+    assert problems_of("ds.csv", content, config) == [
+        "• Dòng 2: chỉ tiêu p1 «2.5» không phải số nguyên.",
+        "• Dòng 2: chỉ tiêu p2 «1,5» không phải số nguyên.",
+    ]
+    assert problems_of("ds.xlsx", xlsx([["code", "name", "quota_p1"], ["A1", "Đơn vị A", 2.5]]), config) == [
+        "• Dòng 2: chỉ tiêu p1 «2.5» không phải số nguyên."
+    ]
+    good = 'code,name,quota_p1,quota_p2\nA2,Đơn vị B,1.200,"2,000"\n'.encode()
+    [row] = branch_import.parse(branch_import.read_rows("ds.csv", good), config.campaign)
+    assert row.quotas == {"p1": 1200, "p2": 2000}
 
 
 async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(database_url: str, config: Config) -> None:
