@@ -41,9 +41,7 @@ def can_view(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and (initiative.member_id == ctx.member.id or can_review(ctx, initiative))
 
 
-def refuse(
-    ctx: Context, initiative: Initiative | None, what: str, message_key: str = "review_not_allowed"
-) -> None:
+def refuse(ctx: Context, initiative: Initiative | None, what: str, message_key: str = "review_not_allowed") -> None:
     """A polite refusal that reveals nothing, with the attempt logged and audited (on the initiative's own
     trail when it exists; what was asked for — a forged number too — is in the reason)."""
     member_id = ctx.member.id if ctx.member else None
