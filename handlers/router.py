@@ -17,6 +17,7 @@ from handlers import (
     linking,
     my_initiatives,
     paperwork,
+    personal_data,
     progress,
     registration,
     review,
@@ -173,6 +174,10 @@ async def _member_command(ctx: Context, command: str) -> None:
         await chairs.invite_chair(ctx)
     elif command == "chairs":
         await chairs.list_chairs(ctx)
+    elif command == "dulieu":
+        await personal_data.show(ctx)
+    elif command == "xoadulieu":
+        await personal_data.ask_erase(ctx)
     elif command in ("back", "skip", "cancel"):
         draft = await wizard.active_draft(ctx)
         if draft is None or not await wizard.handle_command(ctx, draft, command):
@@ -197,6 +202,8 @@ async def _member_option(ctx: Context) -> None:
         await chairs.handle_option(ctx)
     elif payload.startswith("bc:"):
         await broadcasts.handle_option(ctx)
+    elif payload.startswith("pd:"):
+        await personal_data.handle_option(ctx)
     elif payload == progress.FULL_RANKING_PAYLOAD:
         await progress.full_ranking(ctx)
     else:

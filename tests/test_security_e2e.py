@@ -4,6 +4,7 @@ refused. (The review page's attachment attack is in test_review_page_browser.py:
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import aiohttp
@@ -267,3 +268,45 @@ async def test_a_zalo_photo_lives_as_long_as_its_attachment(
     assert left == []
     async with aiohttp.ClientSession() as http, http.get(f"{live_bot.web_url}/f/{tokens[0]}/anh.jpg") as reply:
         assert reply.status == 404
+
+
+async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign_needs(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, chair: Person, live_database: Database
+) -> None:
+    member = Person(emulator, "Phạm Thị Riêng Tư")
+    await register(member, "MAU002", "Phạm Thị Riêng Tư")
+    approved = await submit_initiative(member)
+    await chair.tap("Duyệt", await chair.expect(f"Sáng kiến #{approved} chờ duyệt"))
+    await member.expect(f"#{approved}", "đã được duyệt")
+    pending = await submit_initiative(member)
+    await member.send("/new")
+    await answer(member, "Tên sáng kiến", "Bản nháp riêng tư chưa gửi")
+    await member.send("/cancel")
+    await member.expect("Đã tạm dừng")
+    await member.send("/link")
+    code = (await member.expect("LIENKET")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    on_zalo = ZaloPerson(zalo_emulator, "Riêng Tư")
+    await on_zalo.send(f"LIENKET {code}")
+    await on_zalo.expect("Đã liên kết")
+
+    await member.send("/dulieu")
+    summary = await member.expect("Dữ liệu bot lưu về đồng chí", "Phạm Thị Riêng Tư", "Bản nháp riêng tư chưa gửi")
+    data = json.loads(await member.expect_file("du-lieu-ca-nhan.json"))
+    assert sorted(a["platform"] for a in data["accounts"]) == ["telegram", "zalo"]
+    assert {i["id"] for i in data["initiatives"]} >= {approved, pending}
+    assert any(i["author_birth_date"] == "1985-05-12" for i in data["initiatives"])
+    await member.tap("Yêu cầu xoá dữ liệu", summary)
+    await member.tap("Xoá dữ liệu của tôi", await member.expect("Xoá dữ liệu cá nhân?"))
+    await member.expect("Đã xoá dữ liệu cá nhân", "1 sáng kiến đã duyệt được giữ")
+
+    kept = await live_database.initiative(approved)
+    assert kept is not None and kept.status == Status.APPROVED
+    assert (kept.author_birth_date, kept.author_job_title, kept.author_qualification) == (None, None, None)
+    assert kept.member.full_name.startswith("(đã xoá")
+    assert await live_database.initiative(pending) is None
+    async with live_database.sessions() as session:
+        accounts = (await session.scalars(select(Identity).where(Identity.member_id == kept.member_id))).all()
+        erased = await session.scalar(select(AuditEvent).where(AuditEvent.action == "data_erased"))
+    assert accounts == [] and erased is not None and erased.actor_member_id == kept.member_id
+    await member.send("/start")
+    await member.expect("Chọn công đoàn cơ sở")  # a new person to the bot

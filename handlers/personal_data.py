@@ -1,0 +1,50 @@
+"""`/dulieu`: a member sees everything the bot stores about them and may ask for it to be erased
+(Nghị định 13/2023/NĐ-CP). What erasure keeps and removes is in storage/personal_data.py."""
+
+from __future__ import annotations
+
+import json
+
+from handlers.context import Context, esc
+from handlers.events import Option, OutgoingFile, Reply
+from storage import personal_data
+
+ERASE, CONFIRM, KEEP = "pd:erase", "pd:erase:ok", "pd:keep"
+
+
+async def show(ctx: Context) -> None:
+    assert ctx.member is not None
+    data = await personal_data.collect(ctx.session, ctx.member)
+    accounts = ", ".join(f"{a['platform']} {esc(a['name'] or a['user_id'])}" for a in data["accounts"])
+    initiatives = "\n".join(
+        ctx.t("data_initiative_line", id=i["id"], title=esc(i["title"] or ctx.t("untitled")),
+              status=ctx.t(f"status_{i['status']}"))
+        for i in data["initiatives"]
+    ) or ctx.t("none")  # fmt: skip
+    ctx.say(
+        ctx.t("data_summary", name=esc(data["member"]["full_name"]), branch=esc(data["member"]["branch"]),
+              accounts=accounts, initiatives=initiatives, coauthored=len(data["co_author_of"]),
+              actions=sum(data["actions_recorded"].values())),
+        [[Option(ctx.t("btn_data_erase"), ERASE)]],
+    )  # fmt: skip
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    ctx.replies.append(Reply(text=ctx.t("data_file_caption"), file=OutgoingFile.generated("du-lieu-ca-nhan.json",
+                                                                                          content)))  # fmt: skip
+
+
+async def ask_erase(ctx: Context) -> None:
+    ctx.say(ctx.t("data_erase_confirm"), [[Option(ctx.t("btn_data_erase_yes"), CONFIRM)],
+                                          [Option(ctx.t("btn_data_erase_no"), KEEP)]])  # fmt: skip
+
+
+async def handle_option(ctx: Context) -> None:
+    payload = ctx.event.payload
+    if payload == ERASE:
+        await ask_erase(ctx)
+    elif payload == CONFIRM:
+        assert ctx.member is not None
+        erased = await personal_data.erase(ctx.session, ctx.member, ctx.now())
+        ctx.session.expunge_all()  # the account's rows are gone: nothing of it is written back
+        ctx.say(ctx.t("data_erased", kept=erased.kept, deleted=erased.deleted))
+    else:
+        ctx.say(ctx.t("data_kept"), menu=True)

@@ -1,0 +1,141 @@
+"""Personal data (Nghị định 13/2023/NĐ-CP): everything stored about one member, and its erasure.
+
+Erasure keeps what the campaign's records must keep — initiatives that were approved or entered on the
+portal (they count toward the campaign and name their authors) — with the author's personal details
+(date of birth, job title, qualification) removed, and deletes everything else: the other initiatives
+with their files, the accounts on every platform (ids, chats, names), roles, link codes and attempts,
+messages queued or sent to those chats, and the member's name (replaced by a number). The audit trail
+keeps its rows (they point at the anonymised member) and records the erasure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AuditEvent,
+    Author,
+    Identity,
+    Initiative,
+    LinkAttempt,
+    LinkCode,
+    Member,
+    MemberRole,
+    OptionMenu,
+    OutboxMessage,
+    Status,
+)
+
+# Counted toward the campaign: kept on erasure (anonymised).
+KEPT = (Status.APPROVED, Status.REPORTED)
+PERSONAL_FIELDS = ("author_birth_date", "author_job_title", "author_qualification")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+async def collect(session: AsyncSession, member: Member) -> dict[str, Any]:
+    """Everything stored about the member, as plain data (shown to them and given as a file)."""
+    identities = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
+    initiatives = (
+        await session.scalars(select(Initiative).where(Initiative.member_id == member.id).order_by(Initiative.id))
+    ).all()
+    coauthored = (
+        await session.execute(
+            select(Author.initiative_id, Author.full_name, Author.share_percent).where(
+                Author.member_id == member.id, Author.initiative_id.not_in([i.id for i in initiatives] or [0])
+            )
+        )
+    ).all()
+    actions = (
+        await session.execute(
+            select(AuditEvent.action, func.count())
+            .where(AuditEvent.actor_member_id == member.id)
+            .group_by(AuditEvent.action)
+        )
+    ).all()
+    roles = (await session.scalars(select(MemberRole).where(MemberRole.member_id == member.id))).all()
+    return {
+        "member": {
+            "id": member.id,
+            "full_name": member.full_name,
+            "branch": member.branch.name,
+            "registered_at": _iso(member.created_at),
+        },
+        "roles": [{"role": role.role.value, "branch_id": role.branch_id} for role in roles],
+        "accounts": [
+            {
+                "platform": i.platform,
+                "user_id": i.platform_user_id,
+                "chat_id": i.chat_id,
+                "name": i.display_name,
+                "language": i.language,
+                "first_seen": _iso(i.created_at),
+            }
+            for i in identities
+        ],
+        "initiatives": [
+            {
+                "id": i.id,
+                "title": i.title,
+                "status": i.status.value,
+                "created_at": _iso(i.created_at),
+                **{name: _iso(getattr(i, name)) for name in PERSONAL_FIELDS},
+            }
+            for i in initiatives
+        ],
+        "co_author_of": [{"initiative": row[0], "name": row[1], "share_percent": row[2]} for row in coauthored],
+        "actions_recorded": {action: count for action, count in actions},
+    }
+
+
+@dataclass(frozen=True)
+class Erased:
+    kept: int
+    deleted: int
+
+
+async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Erased:
+    """Erase the member's personal data (see the module's docstring), inside the caller's transaction. The
+    caller's ORM objects of the member's accounts are stale afterwards: expunge them."""
+    await session.flush()
+    chats = (
+        await session.execute(select(Identity.platform, Identity.chat_id).where(Identity.member_id == member.id))
+    ).all()
+    accounts = (
+        await session.execute(
+            select(Identity.platform, Identity.platform_user_id).where(Identity.member_id == member.id)
+        )
+    ).all()
+    own = Initiative.member_id == member.id
+    kept = await session.scalar(select(func.count()).where(own, Initiative.status.in_(KEPT))) or 0
+    deleted = await session.scalar(select(func.count()).where(own, Initiative.status.not_in(KEPT))) or 0
+    await session.execute(delete(Initiative).where(own, Initiative.status.not_in(KEPT)))
+    await session.execute(update(Initiative).where(own).values(**dict.fromkeys(PERSONAL_FIELDS)))
+    await session.execute(update(Author).where(Author.member_id == member.id).values(member_id=None))
+    if chats:
+        pairs = [tuple(chat) for chat in chats]
+        await session.execute(
+            delete(OutboxMessage).where(tuple_(OutboxMessage.platform, OutboxMessage.chat_id).in_(pairs))
+        )
+        await session.execute(delete(OptionMenu).where(tuple_(OptionMenu.platform, OptionMenu.chat_id).in_(pairs)))
+    if accounts:
+        await session.execute(
+            delete(LinkAttempt).where(
+                or_(*((LinkAttempt.platform == p) & (LinkAttempt.platform_user_id == u) for p, u in accounts))
+            )
+        )
+    await session.execute(delete(LinkCode).where(LinkCode.member_id == member.id))
+    await session.execute(delete(MemberRole).where(MemberRole.member_id == member.id))
+    await session.execute(delete(Identity).where(Identity.member_id == member.id))
+    await session.execute(update(Member).where(Member.id == member.id).values(full_name=f"(đã xoá #{member.id})"))
+    session.add(AuditEvent(actor_member_id=member.id, action="data_erased", created_at=now,
+                           reason=f"kept {kept} approved or entered initiative(s), deleted {deleted}"))  # fmt: skip
+    await session.flush()
+    return Erased(kept=kept, deleted=deleted)
