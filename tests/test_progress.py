@@ -118,3 +118,15 @@ async def test_chart_is_a_phone_sized_png(sessions, config: Config) -> None:
     width, height = png_size(reply.file.content)
     assert 500 <= width <= 1200 and 400 <= height <= 2000
     assert 10_000 < len(reply.file.content) < 500_000
+
+
+def test_a_branch_name_with_dollar_signs_is_drawn_as_typed() -> None:
+    """Found: a branch named with "$…$" crashed the chart (matplotlib parsed it as mathtext)."""
+    from handlers.reports import charts
+
+    data = charts.ChartData(
+        title="Tiến độ $\\frac{1}{$", bars_title="$x^{", bars=[("CĐCS $\\frac{1}{0}$ 100$", 1, 3)],
+        phase_start=dt.date(2022, 2, 28), phase_end=dt.date(2022, 5, 31), today=dt.date(2022, 4, 20), target=10,
+        daily=[(dt.date(2022, 3, 1), 1)], labels={"quota": "q", "approved": "$a$", "target": "t", "cumulative": "c"},
+    )  # fmt: skip
+    assert png_size(charts.render_progress(data))[0] > 500
