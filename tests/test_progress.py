@@ -120,7 +120,7 @@ async def test_chart_is_a_phone_sized_png(sessions, config: Config) -> None:
     assert 10_000 < len(reply.file.content) < 500_000
 
 
-def test_a_branch_name_with_dollar_signs_is_drawn_as_typed() -> None:
+async def test_a_branch_name_with_dollar_signs_is_drawn_as_typed() -> None:
     """Found: a branch named with "$…$" crashed the chart (matplotlib parsed it as mathtext)."""
     from handlers.reports import charts
 
