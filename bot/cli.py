@@ -134,18 +134,23 @@ def invite_chair(branch_code: str) -> None:
 
 @main.command("export")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The .xlsx file to write.")
-@click.option("--phase", default=None, help="Only initiatives approved in this phase (its code, e.g. p1).")
-@click.option("--status", default=None, help="Only this status (submitted, approved, rejected, reported, …).")
-@click.option("--from", "date_from", default=None, help="Submitted on or after this date (d/m/yyyy).")
-@click.option("--to", "date_to", default=None, help="Submitted on or before this date (d/m/yyyy).")
+@click.option("--phase", default=None, help="Only initiatives counted in this phase (its code, e.g. p1).")
+@click.option(
+    "--status",
+    default=None,
+    help="Only this status: 'chờ xác nhận', 'chờ công nhận', 'đã công nhận', "
+    "'đã nhập cổng', 'cần bổ sung', 'từ chối' (or submitted, verified, recognised, reported, …).",
+)
+@click.option("--from", "date_from", default=None, help="Period start (d/m/yyyy): recognised, or submitted, from then.")
+@click.option("--to", "date_to", default=None, help="Period end (d/m/yyyy).")
 def export(out_path: str, phase: str | None, status: str | None, date_from: str | None, date_to: str | None) -> None:
-    """Write the province's Excel report (the same workbook as /export in the chat)."""
+    """Write the whole unit's Excel report (the same workbook as /export in the chat)."""
     config = _load()
     from bot.app import open_database
-    from handlers.reports.excel import build_workbook
+    from handlers.context import utc_now
+    from handlers.reports import excel
     from handlers.reports.scope import parse_filter
     from handlers.rules import InputError
-    from storage import queries
     from storage.engine import session_factory
 
     words = [w for w in (phase, status) if w]
@@ -159,10 +164,12 @@ def export(out_path: str, phase: str | None, status: str | None, date_from: str 
 
     async def build() -> bytes:
         engine = await open_database(config)
+        campaign = config.campaign
         try:
             async with session_factory(engine)() as session:
-                branches, initiatives = await queries.report_data(session, None)
-                return build_workbook(config.campaign, branches, initiatives, report_filter)
+                today = utc_now().astimezone(campaign.tz).date()
+                return await excel.build(session, campaign, None, report_filter, scope_name=campaign.organisation,
+                                         today=today, place=campaign.place)  # fmt: skip
         finally:
             await engine.dispose()
 

@@ -41,17 +41,32 @@ class Phase(_Frozen):
     start: dt.date
     end: dt.date
     target: int = Field(ge=0)
+    # Recognitions dated from this day count in the phase (the plan's phase 1: "Sáng kiến được tính từ
+    # 01/9/2021", before the phase itself began); the phase's start when not given.
+    counts_from: dt.date | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Phase:
         if self.end < self.start:
             raise ValueError("end must not be before start")
+        if self.counts_from is not None and self.counts_from > self.start:
+            raise ValueError("counts_from must not be after start")
         return self
+
+    @property
+    def counting_from(self) -> dt.date:
+        return self.counts_from or self.start
+
+    def counts(self, recognised_on: dt.date) -> bool:
+        """Whether an initiative recognised on that day counts in this phase."""
+        return self.counting_from <= recognised_on <= self.end
 
 
 class Campaign(_Frozen):
     name: str = Field(min_length=1)
     organisation: str = Field(min_length=1)
+    # Where documents are signed ("Phú Thọ, ngày … tháng … năm …").
+    place: str = ""
     timezone: str
     portal_url: str = ""
     eligible_from: dt.date
@@ -73,6 +88,9 @@ class Campaign(_Frozen):
     def _consistent(self) -> Campaign:
         if self.eligible_until < self.eligible_from:
             raise ValueError("eligible_until must not be before eligible_from")
+        for earlier, later in zip(self.phases, self.phases[1:], strict=False):
+            if later.counting_from <= earlier.end:
+                raise ValueError(f"phases: {later.code} counts from before {earlier.code} ends")
         codes = [t.code for t in self.types]
         if len(set(codes)) != len(codes):
             raise ValueError("types: each code must be unique")
@@ -91,6 +109,15 @@ class Campaign(_Frozen):
             if today <= phase.end:
                 return phase
         return self.phases[-1]
+
+    def phase_counting(self, recognised_on: dt.date | None) -> Phase | None:
+        """The phase a recognition dated that day counts in; None outside every phase ("ngoài các giai đoạn")."""
+        if recognised_on is None:
+            return None
+        return next((phase for phase in self.phases if phase.counts(recognised_on)), None)
+
+    def is_over(self, today: dt.date) -> bool:
+        return today > self.phases[-1].end
 
     def phase_bounds(self, phase: Phase) -> tuple[dt.datetime, dt.datetime]:
         """The phase as a half-open range of aware datetimes: local midnight of its first day to the day after."""

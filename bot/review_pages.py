@@ -30,14 +30,14 @@ from handlers import answers, review, review_links
 from handlers.context import Context, Services
 from handlers.events import Event, EventKind, FileRef
 from handlers.i18n import Catalog, catalog
-from handlers.roles import can_review
+from handlers.roles import can_decide, can_review
 from handlers.wizard_steps import applicable_steps
 from storage import claims as storage_claims
 from storage import queries
 from storage.models import Attachment, Identity, Initiative, ProcessedUpdate, Status
 
 log = logging.getLogger(__name__)
-ACTIONS = {"a": "btn_approve", "c": "btn_changes", "r": "btn_reject"}
+ACTIONS = {"a": "btn_verify", "c": "btn_changes", "r": "btn_reject"}
 STYLE = """
 body{font-family:system-ui,Roboto,sans-serif;margin:0;background:#f2f5f7;color:#1d2630;font-size:17px}
 main{max-width:640px;margin:0 auto;padding:14px}
@@ -148,6 +148,8 @@ async def _show(services: Services, request: web.Request, claims: review_links.L
             body = _decided_notice(ctx, initiative) + body
         elif used:
             body = _notice(t("page_link_used")) + body
+        elif not can_decide(ctx, initiative):
+            body = _notice(t("review_own_work")) + body
         else:
             body += _form(ctx, claims)
     return _page(t, t("page_title", id=initiative.id), body)
@@ -180,9 +182,10 @@ def _details(ctx: Context, initiative: Initiative, claims: review_links.LinkClai
 def _form(ctx: Context, claims: review_links.LinkClaims) -> str:
     t = ctx.t
     form_token = review_links.form_token(ctx.config.link_secret or "", claims, ctx.now())
+    presets = (html.escape(review.reason_text(t, ctx.campaign, i)) for i in range(len(review.REASON_KEYS)))
     reasons = "".join(
-        f'<label class="reason"><input type="radio" name="preset" value="{i}"> {html.escape(t(key))}</label>'
-        for i, key in enumerate(review.REASON_KEYS)
+        f'<label class="reason"><input type="radio" name="preset" value="{i}"> {text}</label>'
+        for i, text in enumerate(presets)
     )
     buttons = "".join(
         f'<button class="{action}" type="submit" name="action" value="{action}">{html.escape(t(key))}</button>'
@@ -203,7 +206,8 @@ async def _decide(services: Services, request: web.Request, claims: review_links
     typed = " ".join(str(form.get("reason", "")).split())
     preset = str(form.get("preset", ""))
     if preset.isdecimal() and preset.isascii() and int(preset) < len(review.REASON_KEYS):
-        typed = "\n".join(filter(None, [t(review.REASON_KEYS[int(preset)]), typed]))  # the preset and the words
+        chosen = review.reason_text(t, services.config.campaign, int(preset))
+        typed = "\n".join(filter(None, [chosen, typed]))  # the preset and the words
     if action not in ACTIONS:
         return _page(t, t("page_refused_title"), _notice(t("page_bad_request")), status=400)
     if not review_links.form_matches(services.config.link_secret or "", str(form.get("form", "")), claims,

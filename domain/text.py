@@ -43,3 +43,11 @@ def clean_input(text: str) -> str:
         for part in parts[1:]:
             text += (_ZWJ if _keeps_zwj(text[-1:], part[:1]) else "") + part
     return text
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form for searching and comparing: "Bệnh viện Đa khoa" -> "benh vien da khoa"."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.lower().split())

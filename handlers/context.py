@@ -15,6 +15,9 @@ from handlers.i18n import Catalog, catalog
 from storage import queries
 from storage.models import Identity, Member, OutboxMessage
 
+# Placeholder for "the person's main menu" in a Reply, filled in by the router with their role's menu.
+MENU = ("\x00menu",)
+
 
 def esc(text: object) -> str:
     """Escape user-provided text for the reply markup (a tiny HTML subset)."""
@@ -61,6 +64,7 @@ class Context:
     identity: Identity
     replies: list[Reply] = field(default_factory=list)
     queued_notifications: int = 0
+    keeps_origin: bool = False
 
     @property
     def t(self) -> Catalog:
@@ -101,8 +105,7 @@ class Context:
         numbers_answer: bool = False,
     ) -> None:
         rows = tuple(tuple(row) for row in options if row)
-        menu_labels = main_menu_labels(self.t) if menu else ()
-        self.replies.append(Reply(text=text, options=rows, menu=menu_labels, replace_origin=replace_origin,
+        self.replies.append(Reply(text=text, options=rows, menu=MENU if menu else (), replace_origin=replace_origin,
                                   numbers_answer=numbers_answer))  # fmt: skip
 
     def notify(
@@ -120,13 +123,10 @@ class Context:
         return queries.queue_message(self.session, platform, chat_id, reply.to_json(), purpose=purpose,
                                      at=self.now(), initiative_id=initiative_id, edit_of_id=edit_of_id)  # fmt: skip
 
+    def keep_origin(self) -> None:
+        """Leave the message the pressed option belongs to as it is (see Reply.keeps_origin)."""
+        self.keeps_origin = True
+
     def set_flow(self, flow: str | None, **data: object) -> None:
         self.identity.flow = flow
         self.identity.flow_data = dict(data)
-
-
-MENU_KEYS = ("menu_new", "menu_drafts", "menu_mine", "menu_progress", "menu_help")
-
-
-def main_menu_labels(t: Catalog) -> tuple[str, ...]:
-    return tuple(t(key) for key in MENU_KEYS)

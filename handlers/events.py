@@ -96,6 +96,8 @@ class Reply:
     short reference a person can type with their choice where there are no buttons ("1 123": the first
     option of the message about #123), for messages answered out of order, like review cards.
     `numbers_answer` says a bare number typed is an answer (a day, an amount), not the number of an option.
+    `keeps_origin` asks the channel to leave the message whose option was chosen as it is, buttons included
+    (the review card after "📄 Chi tiết": its decision buttons stay).
     """
 
     text: str
@@ -105,6 +107,9 @@ class Reply:
     file: OutgoingFile | None = None
     ref: str = ""
     numbers_answer: bool = False
+    keeps_origin: bool = False
+    # With the menu: the person's role ("member", "chair", "admin"), for the platform's command list.
+    commands: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The reply as stored in the outbox (generated files are sent directly, never queued)."""

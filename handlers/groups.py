@@ -54,7 +54,7 @@ async def _membership(ctx: Context) -> None:
     joined = event.payload == "joined"
     await queries.record_group(ctx.session, event.platform, event.chat_id, event.chat_title, active=joined)
     if joined:
-        ctx.say(ctx.t("group_hello", link=private_link(ctx, None)))
+        ctx.say(ctx.t("group_hello", link=private_link(ctx, None), campaign=esc(ctx.campaign.name)))
 
 
 async def link(ctx: Context, group: ChatGroup | None) -> None:

@@ -130,7 +130,8 @@ async def accept(ctx: Context, code: str) -> None:
     ctx.session.add(AuditEvent(actor_member_id=member.id, action="linked",
                                reason=f"{ctx.identity.platform}:{ctx.identity.platform_user_id}"))  # fmt: skip
     ctx.set_flow(None)
-    ctx.say(ctx.t("link_done", name=esc(member.full_name), branch=esc(member.branch.name)), menu=True)
+    branch = member.branch.name if member.branch else ctx.t("none")
+    ctx.say(ctx.t("link_done", name=esc(member.full_name), branch=esc(branch)), menu=True)
     drafts = await queries.member_drafts(ctx.session, member.id)
     if drafts:  # the draft begun on the other channel continues here, at its step
         await wizard.open_draft(ctx, drafts[0])

@@ -17,6 +17,9 @@ def _title(ctx: Context, title: str | None) -> str:
 async def new(ctx: Context) -> None:
     """`/new`: with drafts in progress, offer to continue one first (a new draft is one tap away)."""
     assert ctx.member is not None
+    if ctx.member.branch_id is None:
+        ctx.say(ctx.t("admin_needs_branch"))
+        return
     drafts = list(await queries.member_drafts(ctx.session, ctx.member.id))
     if not drafts:
         await wizard.start_new(ctx)
@@ -54,24 +57,32 @@ async def list_drafts(ctx: Context) -> None:
 
 
 async def list_submissions(ctx: Context) -> None:
+    """`/mine`: what the member submitted (or entered for others), and what they are co-author of."""
     assert ctx.member is not None
-    items = await queries.member_submissions(ctx.session, ctx.member.id)
-    if not items:
+    items = list(await queries.member_submissions(ctx.session, ctx.member.id))
+    coauthored = await queries.member_coauthored(ctx.session, ctx.member.id)
+    if not items and not coauthored:
         ctx.say(ctx.t("mine_empty"), menu=True)
         return
-    lines = [ctx.t("mine_title", count=len(items))]
+    lines = [ctx.t("mine_title", count=len(items))] if items else []
     for item in items[:30]:
         submitted = item.submitted_at.strftime("%d/%m/%Y") if item.submitted_at else ""
-        lines.append(
-            ctx.t(
-                "mine_line",
-                id=item.id,
-                title=esc(_title(ctx, item.title)),
-                status=ctx.t(f"status_{item.status.value}"),
-                submitted=submitted,
-            )
-        )
-    ctx.say("\n".join(lines))
+        lines.append(ctx.t("mine_line", id=item.id, title=esc(_title(ctx, item.title)),
+                           status=ctx.t(f"status_{item.status.value}"), submitted=submitted))  # fmt: skip
+    rows: list[list[Option]] = []
+    if coauthored:
+        lines += ["", ctx.t("mine_coauthored_title", count=len(coauthored))]
+        for initiative, author in coauthored[:30]:
+            status = ctx.t(f"status_{initiative.status.value}")
+            lines.append(ctx.t("mine_coauthored_line", id=initiative.id, title=esc(_title(ctx, initiative.title)),
+                               share=author.share_percent, status=status))  # fmt: skip
+            if author.confirmed is None:
+                rows.append([Option(ctx.t("btn_coauthor_yes_id", id=initiative.id), f"ca:{author.id}:y"),
+                             Option(ctx.t("btn_coauthor_no_id", id=initiative.id), f"ca:{author.id}:n")])  # fmt: skip
+    waiting = [i for i in items if i.status == Status.VERIFIED]
+    if waiting:
+        lines += ["", ctx.t("mine_waiting_recognition", count=len(waiting))]
+    ctx.say("\n".join(lines), rows)
 
 
 async def handle_option(ctx: Context) -> None:
@@ -80,7 +91,7 @@ async def handle_option(ctx: Context) -> None:
     parts = ctx.event.payload.split(":")
     action = parts[1] if len(parts) > 1 else ""
     if action == "new":
-        await wizard.start_new(ctx)
+        await new(ctx) if ctx.member.branch_id is None else await wizard.start_new(ctx)
         return
     if action == "keep":
         ctx.say(ctx.t("draft_kept"), menu=True)

@@ -39,7 +39,7 @@ def portal_button(ctx: Context, initiative_id: int) -> Option:
 
 
 async def export(ctx: Context) -> None:
-    """`/export [p1|p2] [status] [d/m/yyyy-d/m/yyyy]`: admins get the province, chairs their branches."""
+    """`/export [p1|p2] [status words] [d/m/yyyy-d/m/yyyy]`: admins get the whole unit, chairs their branches."""
     branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
     if branch_ids is not None and not branch_ids:
         refuse(ctx, None, "/export")
@@ -49,16 +49,20 @@ async def export(ctx: Context) -> None:
     except InputError as error:
         ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
         return
-    branches, initiatives = await queries.report_data(ctx.session, branch_ids)
-    content = await asyncio.to_thread(excel.build_workbook, ctx.campaign, branches, initiatives, report_filter)
+    branches = await queries.branches_by_id(ctx.session, branch_ids)
+    scope_name = ctx.campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
+    content = await excel.build(ctx.session, ctx.campaign, branch_ids, report_filter, scope_name=scope_name,
+                                today=ctx.today(), place=ctx.campaign.place)  # fmt: skip
     stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
-    scope = "tinh" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
+    scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
+    described = esc(excel.describe(report_filter) or ctx.t("none"))
     ctx.replies.append(
         Reply(
-            text=ctx.t("export_ready", branches=len(branches), filter=esc(report_filter.describe() or ctx.t("none"))),
+            text=ctx.t("export_ready", branches=len(branches) if branch_ids else ctx.t("all_branches"),
+                       filter=described),
             file=OutgoingFile.generated(f"sang-kien-{scope}-{stamp}.xlsx", content),
         )
-    )
+    )  # fmt: skip
 
 
 async def _viewable(ctx: Context, raw: str, what: str) -> Initiative | None:
@@ -99,7 +103,7 @@ async def entered(ctx: Context, raw_id: str | None = None, reference_text: str =
     if await queries.mark_reported(ctx.session, initiative.id, ctx.member, reference_value, ctx.now()):
         ctx.say(ctx.t("entered_done", id=initiative.id, title=esc(initiative.title)))
     else:
-        ctx.say(ctx.t("entered_not_approved", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
+        ctx.say(ctx.t("entered_not_recognised", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
 
 
 async def handle_option(ctx: Context) -> None:

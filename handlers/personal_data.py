@@ -21,9 +21,12 @@ async def show(ctx: Context) -> None:
               status=ctx.t(f"status_{i['status']}"))
         for i in data["initiatives"]
     ) or ctx.t("none")  # fmt: skip
+    branch = data["member"]["branch"] or ctx.t("none")
+    own = {i["id"] for i in data["initiatives"]}
+    coauthored = sum(1 for a in data["author_of"] if a["initiative"] not in own)
     ctx.say(
-        ctx.t("data_summary", name=esc(data["member"]["full_name"]), branch=esc(data["member"]["branch"]),
-              accounts=accounts, initiatives=initiatives, coauthored=len(data["co_author_of"]),
+        ctx.t("data_summary", name=esc(data["member"]["full_name"]), branch=esc(branch),
+              accounts=accounts, initiatives=initiatives, coauthored=coauthored,
               actions=sum(data["actions_recorded"].values())),
         [[Option(ctx.t("btn_data_erase"), ERASE)]],
     )  # fmt: skip

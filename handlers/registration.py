@@ -19,6 +19,10 @@ async def start(ctx: Context, args: str) -> None:
     """`/start [b_<branchcode>]` for someone not registered yet."""
     campaign = ctx.campaign
     ctx.say(ctx.t("intro", campaign=esc(campaign.name), organisation=esc(campaign.organisation)))
+    if await queries.branch_count(ctx.session) == 0:  # a fresh deployment: nothing to choose from yet
+        ctx.set_flow(None)
+        ctx.say(ctx.t("reg_no_branches"))
+        return
     branch = None
     invite = None
     if args.startswith(INVITE_PREFIX):
@@ -94,6 +98,16 @@ async def _finish(ctx: Context, full_name: str) -> None:
     ctx.say(ctx.t("reg_done", name=esc(full_name), branch=esc(branch.name)), menu=True)
     if invite:
         await accept_invite(ctx, member, invite)
+
+
+async def ask_again(ctx: Context) -> None:
+    """The current registration question again (after something that was not an answer to it)."""
+    data = ctx.identity.flow_data
+    branch = await queries.branch_by_code(ctx.session, data.get("branch", "")) if data.get("step") == "name" else None
+    if branch is not None:
+        await _ask_name(ctx, branch, invite=data.get("invite", ""))
+    else:
+        await _show_branches(ctx)
 
 
 async def handle(ctx: Context) -> None:

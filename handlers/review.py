@@ -1,9 +1,14 @@
-"""Branch chairs review submissions: approve, request changes, reject (with a reason), details, queue, history.
+"""Branch chairs verify submissions ("Xác nhận hồ sơ"), send them back for changes or reject them (with a
+reason); the card, its details, the queue and the history.
 
-Every press is re-authorised here against the stored roles and the initiative's current state; the
-decision itself is a conditional update (queries.decide), so two chairs pressing at once, a double tap
-or a stale button yield exactly one decision and a polite "already decided by X at T" for the others.
-Everything sent to other people goes through the outbox.
+A chair verifies the dossier; recognition ("công nhận") is a council's or a unit head's decision, recorded
+with it (handlers/recognition.py): verifying an initiative that already has its decision makes it
+recognised, one without waits for it ("chờ công nhận").
+
+Every press is re-authorised here against the stored roles and the initiative's current state, and nobody
+decides on their own work; the decision itself is a conditional update (queries.decide), so two chairs
+pressing at once, a double tap or a stale button yield exactly one decision and a polite "already decided
+by X at T" for the others. Everything sent to other people goes through the outbox, one notice per person.
 """
 
 from __future__ import annotations
@@ -11,20 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from handlers import answers, paperwork, review_links, rules
+from bot.config import Campaign
+from handlers import answers, notices, paperwork, recognition, review_links, rules
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
-from handlers.roles import can_review, can_view, chaired_branch_ids, is_admin, refuse
+from handlers.i18n import Catalog
+from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, refuse
 from handlers.rules import InputError
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import queries
-from storage.models import AuditEvent, Initiative, Member, Status
+from storage.models import Initiative, Member, Status
 
 log = logging.getLogger(__name__)
 FLOW = "review_reason"
-RECOGNITION_FLOW = "review_recognition"
-RECOGNITION_KINDS = {"gc": "council", "gh": "head"}
-DECISIONS = {"a": Status.APPROVED, "c": Status.CHANGES_REQUESTED, "r": Status.REJECTED}
+VERIFY, CHANGES, REJECT = "a", "c", "r"
 REASON_KEYS = (
     "reason_outside_window",
     "reason_not_recognised",
@@ -56,41 +61,74 @@ def review_link(ctx: Context, initiative: Initiative, member_id: int) -> str:
     return review_links.link(config.public_url, config.link_secret, initiative.id, member_id, ctx.now())
 
 
-def review_card(ctx: Context, initiative: Initiative, changed: list[str] | None = None, link: str = "") -> Reply:
-    kind = ctx.campaign.type_by_code(initiative.type_code or "")
-    text = ctx.t(
-        "review_card",
-        id=initiative.id,
-        title=esc(initiative.title),
-        type=esc(f"{kind.code} {kind.label}" if kind else ""),
-        member=esc(initiative.member.full_name),
-        branch=esc(initiative.branch.name),
-        authors=", ".join(f"{esc(a.full_name)} ({a.share_percent}%)" for a in initiative.authors),
-        first_applied=rules.format_date(initiative.first_applied_on),
-        benefits=_benefits(ctx, initiative),
-        attachments=len(initiative.attachments),
-    )
-    if changed:
-        text += "\n\n" + ctx.t("review_changed", fields=", ".join(changed))
+def decision_buttons(ctx: Context, initiative: Initiative) -> list[list[Option]]:
     payload = f"rv:{initiative.id}"
-    options = (
-        (Option(ctx.t("btn_approve"), f"{payload}:a"), Option(ctx.t("btn_changes"), f"{payload}:c")),
-        (Option(ctx.t("btn_reject"), f"{payload}:r"), Option(ctx.t("btn_details"), f"{payload}:d")),
-        (Option(ctx.t("btn_forms"), f"{payload}:w"),),
-        *(((Option(ctx.t("btn_review_page"), url=link),),) if link else ()),
-    )
-    return Reply(text=text, options=options, ref=str(initiative.id))
+    return [
+        [Option(ctx.t("btn_verify"), f"{payload}:{VERIFY}")],
+        [Option(ctx.t("btn_changes"), f"{payload}:{CHANGES}"), Option(ctx.t("btn_reject"), f"{payload}:{REJECT}")],
+    ]
+
+
+def review_card(
+    ctx: Context,
+    initiative: Initiative,
+    changed: list[str] | None = None,
+    link: str = "",
+    *,
+    outcome: str = "",
+    duplicates: list[int] | None = None,
+) -> Reply:
+    """The card a chair decides from. With `outcome` it is the card after the decision: the outcome in its
+    header, no buttons."""
+    kind = ctx.campaign.type_by_code(initiative.type_code or "")
+    header = outcome or ctx.t("review_header_waiting", id=initiative.id)
+    lines = [
+        ctx.t(
+            "review_card",
+            header=header,
+            title=esc(initiative.title),
+            type=esc(f"{kind.code} {kind.label}" if kind else ""),
+            member=esc(initiative.member.full_name),
+            branch=esc(initiative.branch.name),
+            authors=answers.authors_line(ctx, initiative),
+            first_applied=rules.format_date(initiative.first_applied_on),
+            benefits=_benefits(ctx, initiative),
+            recognition=answers.recognition_line(ctx, initiative),
+            attachments=len(initiative.attachments),
+        )
+    ]
+    if initiative.entered_by is not None:
+        lines.append(ctx.t("review_entered_by", name=esc(initiative.entered_by.full_name)))
+    if changed:
+        lines.append(ctx.t("review_changed", fields=", ".join(changed)))
+    if duplicates:
+        lines.append(ctx.t("review_duplicate", ids=", ".join(f"#{number}" for number in duplicates)))
+    text = "\n\n".join(lines)
+    if outcome:
+        return Reply(text=text, ref=str(initiative.id))
+    payload = f"rv:{initiative.id}"
+    options = [
+        *decision_buttons(ctx, initiative),
+        [Option(ctx.t("btn_details"), f"{payload}:d"), Option(ctx.t("btn_forms"), f"{payload}:w")],
+    ]
+    if link:
+        options.append([Option(ctx.t("btn_review_page"), url=link)])
+    return Reply(text=text, options=tuple(tuple(row) for row in options), ref=str(initiative.id))
 
 
 async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:
-    """Send the review card to every chair of the initiative's branch; returns how many accounts."""
+    """Send the review card to each chair of the initiative's branch who is not one of its authors (one
+    account each); returns how many."""
     await queries.retire_review_messages(ctx.session, initiative.id)
-    chairs = await queries.branch_chair_identities(ctx.session, initiative.branch_id)
-    for identity in chairs:
-        assert identity.member_id is not None
-        card = review_card(ctx, initiative, changed, review_link(ctx, initiative, identity.member_id))
+    # Not to its authors (they may not verify it), nor to the officer who entered it (they know it).
+    authors = {initiative.member_id, *(a.member_id for a in initiative.authors if a.member_id)}
+    chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - authors
+    duplicates = await queries.possible_duplicates(ctx.session, initiative)
+    identities = await queries.preferred_identities(ctx.session, chair_ids)
+    for member_id, identity in identities.items():
+        card = review_card(ctx, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)
         ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id)
-    return len(chairs)
+    return len(identities)
 
 
 def snapshot(ctx: Context, initiative: Initiative) -> dict[str, str]:
@@ -117,70 +155,68 @@ def local_time(ctx: Context, value: dt.datetime) -> str:
     return aware.astimezone(ctx.campaign.tz).strftime("%H:%M %d/%m/%Y")
 
 
-async def _load(ctx: Context, raw_id: str) -> Initiative | None:
+async def load(ctx: Context, raw_id: str) -> Initiative | None:
     number = rules.parse_id(raw_id)
     return await queries.initiative_by_id(ctx.session, number) if number is not None else None
 
 
 async def handle_option(ctx: Context) -> None:
-    """rv:<id>:<a|c|r|d|n> (card buttons, n = cancel the reason) and rr:<id>:<c|r>:<reason index>."""
+    """rv:<id>:<a|c|r|d|w|n> (card buttons; n = no decision after all) and rr:<id>:<c|r>:<reason index>."""
     parts = ctx.event.payload.split(":")
-    initiative = await _load(ctx, parts[1]) if len(parts) >= 3 else None
+    initiative = await load(ctx, parts[1]) if len(parts) >= 3 else None
     if initiative is None or not can_review(ctx, initiative):
         # An initiative that does not exist and one the person may not review look the same.
         refuse(ctx, initiative, ctx.event.payload)
         return
     action = parts[2]
-    if parts[0] == "rr" and action in ("c", "r") and len(parts) == 4 and rules.parse_id(parts[3]) is not None:
-        index = rules.parse_id(parts[3]) or 0
-        if index < len(REASON_KEYS):
-            ctx.set_flow(None)
-            await decide(ctx, initiative, action, ctx.t(REASON_KEYS[index]))
-            return
-    elif parts[0] == "rv" and action == "a":
+    index = rules.parse_id(parts[3]) if len(parts) == 4 else None
+    if parts[0] == "rr" and action in (CHANGES, REJECT) and index is not None and index < len(REASON_KEYS):
+        ctx.set_flow(None)
+        await decide(ctx, initiative, action, reason_text(ctx.t, ctx.campaign, index))
+    elif parts[0] == "rv" and action == VERIFY:
         await decide(ctx, initiative, action, None)
-        return
-    elif parts[0] == "rv" and action in ("c", "r"):
+    elif parts[0] == "rv" and action in (CHANGES, REJECT):
         await _ask_reason(ctx, initiative, action)
-        return
     elif parts[0] == "rv" and action == "d":
-        _details(ctx, initiative)
-        return
+        details(ctx, initiative)
     elif parts[0] == "rv" and action == "w":
         ctx.replies.extend(await paperwork.form_replies(ctx, initiative))
-        return
-    elif parts[0] == "rv" and action == "g":
-        _ask_recognition_kind(ctx, initiative)
-        return
-    elif parts[0] == "rv" and action in RECOGNITION_KINDS and initiative.status == Status.APPROVED:
-        ctx.set_flow(RECOGNITION_FLOW, initiative=initiative.id, kind=RECOGNITION_KINDS[action])
-        ctx.say(ctx.t("recognition_ask_decision", id=initiative.id))
-        return
+        ctx.keep_origin()
     elif parts[0] == "rv" and action == "n":
         ctx.set_flow(None)
         ctx.say(ctx.t("review_reason_cancelled", id=initiative.id))
-        return
-    refuse(ctx, initiative, ctx.event.payload)
+    else:
+        refuse(ctx, initiative, ctx.event.payload)
+
+
+def reason_text(t: Catalog, campaign: Campaign, index: int) -> str:
+    """A preset reason, in the catalog's language (the chat's buttons and the review page share them)."""
+    return t(REASON_KEYS[index], start=rules.format_date(campaign.eligible_from),
+             end=rules.format_date(campaign.eligible_until))  # fmt: skip
 
 
 async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None:
     if initiative.status != Status.SUBMITTED:
         already_decided(ctx, initiative)
         return
+    if not can_decide(ctx, initiative):
+        refuse(ctx, initiative, ctx.event.payload, "review_own_work")
+        return
     ctx.set_flow(FLOW, initiative=initiative.id, action=action)
-    rows = [[Option(ctx.t(key), f"rr:{initiative.id}:{action}:{i}")] for i, key in enumerate(REASON_KEYS)]
+    rows = [[Option(reason_text(ctx.t, ctx.campaign, i), f"rr:{initiative.id}:{action}:{i}")]
+            for i in range(len(REASON_KEYS))]  # fmt: skip
     rows.append([Option(ctx.t("btn_reason_cancel"), f"rv:{initiative.id}:n")])
-    prompt = "review_ask_reason_changes" if action == "c" else "review_ask_reason_reject"
+    prompt = "review_ask_reason_changes" if action == CHANGES else "review_ask_reason_reject"
     ctx.say(ctx.t(prompt, id=initiative.id, title=esc(initiative.title)), rows)
 
 
 async def handle_reason_text(ctx: Context) -> None:
     """Free text while a chair is asked for a reason."""
     data = ctx.identity.flow_data
-    initiative = await queries.initiative_by_id(ctx.session, int(data.get("initiative", 0)))
+    initiative = await queries.initiative_by_id(ctx.session, rules.parse_id(str(data.get("initiative", ""))) or 0)
     if initiative is None or not can_review(ctx, initiative):
         ctx.set_flow(None)
-        refuse(ctx, None, "reason text")
+        refuse(ctx, initiative, "reason text")
         return
     if ctx.event.kind is not EventKind.TEXT:
         ctx.say(ctx.t("err_text_expected"))
@@ -191,7 +227,7 @@ async def handle_reason_text(ctx: Context) -> None:
         ctx.say("⚠️ " + ctx.t(error.key, **error.params))
         return
     ctx.set_flow(None)
-    await decide(ctx, initiative, data.get("action", "r"), reason)
+    await decide(ctx, initiative, data.get("action", REJECT), reason)
 
 
 def already_decided(ctx: Context, initiative: Initiative) -> None:
@@ -211,9 +247,18 @@ def already_decided(ctx: Context, initiative: Initiative) -> None:
         ctx.say(ctx.t("review_not_waiting", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
 
 
+def outcome_status(initiative: Initiative, action: str) -> Status:
+    if action == VERIFY:
+        return Status.RECOGNISED if recognition.is_recorded(initiative) else Status.VERIFIED
+    return Status.CHANGES_REQUESTED if action == CHANGES else Status.REJECTED
+
+
 async def decide(ctx: Context, initiative: Initiative, action: str, reason: str | None) -> None:
     assert ctx.member is not None
-    new_status = DECISIONS[action]
+    if initiative.status == Status.SUBMITTED and not can_decide(ctx, initiative):
+        refuse(ctx, initiative, f"decision on own work #{initiative.id}", "review_own_work")
+        return
+    new_status = outcome_status(initiative, action)
     reopen_at = SUMMARY if new_status == Status.CHANGES_REQUESTED else None
     now = ctx.now()
     if not await queries.decide(ctx.session, initiative.id, new_status, ctx.member, reason, now, reopen_at):
@@ -224,105 +269,56 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
         return
     when = local_time(ctx, now)
     chair = esc(ctx.member.full_name)
-    title = esc(initiative.title)
-    outcome = ctx.t(f"review_outcome_{new_status.value}", who=chair, when=when)
+    outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when)
+    decided_card = review_card(ctx, initiative, outcome=outcome)
     for message in await queries.review_messages(ctx.session, initiative.id):
-        original = Reply.from_json(message.payload)
-        ctx.notify(
-            message.platform,
-            message.chat_id,
-            Reply(text=f"{original.text}\n\n{outcome}", ref=str(initiative.id)),
-            purpose="review_edit",
-            initiative_id=initiative.id,
-            edit_of_id=message.id,
-        )
+        ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",
+                   initiative_id=initiative.id, edit_of_id=message.id)  # fmt: skip
     await queries.retire_review_messages(ctx.session, initiative.id)
     notice = _member_notice(ctx, initiative, new_status, chair, when, reason)
-    for identity in await queries.member_identities(ctx.session, initiative.member_id):
-        ctx.notify(identity.platform, identity.chat_id, notice, purpose="decision", initiative_id=initiative.id)
+    await notices.notify_authors(ctx, initiative, notice, purpose="decision")
     offer = []
-    if new_status == Status.APPROVED and initiative.recognition_kind is None:
-        offer = [[Option(ctx.t("btn_add_recognition"), f"rv:{initiative.id}:g")]]
-    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=title), offer)
-
-
-def _ask_recognition_kind(ctx: Context, initiative: Initiative) -> None:
-    if initiative.status != Status.APPROVED:
-        ctx.say(ctx.t("review_not_waiting", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))
-        return
-    rows = [
-        [Option(ctx.t("choice_recognised_council"), f"rv:{initiative.id}:gc")],
-        [Option(ctx.t("choice_recognised_head"), f"rv:{initiative.id}:gh")],
-    ]
-    ctx.say(ctx.t("recognition_ask_kind", id=initiative.id), rows)
-
-
-async def handle_recognition_text(ctx: Context) -> None:
-    """The decision number and date a chair adds to an approved initiative ("45/QĐ-CĐCS 15/03/2022")."""
-    data = ctx.identity.flow_data
-    initiative = await queries.initiative_by_id(ctx.session, int(data.get("initiative", 0)))
-    if initiative is None or not can_review(ctx, initiative) or initiative.status != Status.APPROVED:
-        ctx.set_flow(None)
-        refuse(ctx, None, "recognition text")
-        return
-    number, _, date_text = " ".join(ctx.event.text.split()).rpartition(" ")
-    try:
-        if not number:
-            raise InputError("recognition_format")
-        date = rules.parse_date(date_text)
-        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
-        number = rules.clean_text(number, min_len=1, max_len=100)
-    except InputError as error:
-        params = {"start": rules.format_date(ctx.campaign.eligible_from), "date": date_text, **error.params}
-        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + ctx.t("recognition_ask_decision", id=initiative.id))
-        return
-    initiative.recognition_kind = data.get("kind", "council")
-    initiative.recognition_decision_no = number
-    initiative.recognition_date = date
-    assert ctx.member is not None
-    ctx.session.add(
-        AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id, action="recognition_added",
-                   reason=f"{number} {rules.format_date(date)}")
-    )  # fmt: skip
-    ctx.set_flow(None)
-    ctx.say(ctx.t("recognition_saved", id=initiative.id, number=esc(number), date=rules.format_date(date)))
+    if new_status == Status.VERIFIED:
+        offer = [[recognition.button(ctx, initiative.id)]]
+    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)), offer)
 
 
 def _member_notice(
     ctx: Context, initiative: Initiative, status: Status, chair: str, when: str, reason: str | None
 ) -> Reply:
-    params = {
-        "id": initiative.id,
-        "title": esc(initiative.title),
-        "who": chair,
-        "when": when,
-        "reason": esc(reason or ""),
-    }
-    if status == Status.APPROVED:
-        return Reply(
-            text=ctx.t("notify_approved", portal=esc(ctx.campaign.portal_url), **params),
-            options=((paperwork.portal_button(ctx, initiative.id),),),
-            ref=str(initiative.id),
-        )
+    params = {"id": initiative.id, "title": esc(initiative.title), "who": chair, "when": when,
+              "reason": esc(reason or "")}  # fmt: skip
+    ref = str(initiative.id)
+    if status == Status.RECOGNISED:
+        return Reply(text=ctx.t("notify_recognised", portal=esc(ctx.campaign.portal_url),
+                                recognition=answers.recognition_line(ctx, initiative), **params),
+                     options=((paperwork.portal_button(ctx, initiative.id),),), ref=ref)  # fmt: skip
+    if status == Status.VERIFIED:
+        return Reply(text=ctx.t("notify_verified", **params), options=((recognition.button(ctx, initiative.id),),),
+                     ref=ref)  # fmt: skip
     if status == Status.CHANGES_REQUESTED:
         return Reply(
             text=ctx.t("notify_changes", **params),
             options=((Option(ctx.t("btn_fix_and_resubmit"), f"d:r:{initiative.id}"),),),
-            ref=str(initiative.id),
+            ref=ref,
         )
     return Reply(text=ctx.t("notify_rejected", **params))
 
 
-def _details(ctx: Context, initiative: Initiative) -> None:
+def details(ctx: Context, initiative: Initiative) -> None:
+    """Every answer, the decision buttons again (the card keeps its own), and the attachments."""
     lines = [ctx.t("details_title", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}"))]
     for number, step in enumerate(applicable_steps(initiative, ctx.campaign), start=1):
         value = answers.display_value(ctx, initiative, step, full=True)
         lines.append(f"{number}. <b>{ctx.t(step.label_key)}</b>: {value}")
-    ctx.say("\n".join(lines))
-    for attachment in initiative.attachments:
+    buttons = decision_buttons(ctx, initiative) if initiative.status == Status.SUBMITTED else []
+    if initiative.status == Status.SUBMITTED and is_author(ctx, initiative):
+        buttons = []
+    ctx.say("\n".join(lines), buttons)
+    ctx.keep_origin()
+    for attachment, name in zip(initiative.attachments, answers.attachment_names(ctx, initiative), strict=True):
         if attachment.platform == ctx.identity.platform:
-            caption = esc(attachment.file_name or ctx.t(f"file_kind_{attachment.kind}"))
-            ctx.replies.append(Reply(text=caption, file=OutgoingFile(attachment.file_id, attachment.kind)))
+            ctx.replies.append(Reply(text=esc(name), file=OutgoingFile(attachment.file_id, attachment.kind)))
 
 
 async def pending(ctx: Context) -> None:
@@ -331,7 +327,7 @@ async def pending(ctx: Context) -> None:
     if branch_ids is not None and not branch_ids:
         refuse(ctx, None, "/pending")
         return
-    items = await queries.pending_reviews(ctx.session, branch_ids)
+    items = [i for i in await queries.pending_reviews(ctx.session, branch_ids) if not is_author(ctx, i)]
     if not items:
         ctx.say(ctx.t("pending_empty"))
         return
@@ -355,7 +351,7 @@ async def history(ctx: Context) -> None:
     if number is None:
         ctx.say(ctx.t("history_usage"))
         return
-    initiative = await _load(ctx, raw)
+    initiative = await load(ctx, raw)
     if initiative is None or not can_view(ctx, initiative):
         refuse(ctx, initiative, f"/history {number}")
         return

@@ -37,6 +37,22 @@ def can_review(ctx: Context, initiative: Initiative) -> bool:
     )
 
 
+def is_author(ctx: Context, initiative: Initiative) -> bool:
+    """The person is one of its authors: named among them as a registered member, or its submitter (unless
+    an officer who entered it for members: entering is not authorship)."""
+    member = ctx.member
+    if member is None:
+        return False
+    own_entry = initiative.member_id == member.id and initiative.entered_by_member_id is None
+    return own_entry or any(a.member_id == member.id for a in initiative.authors)
+
+
+def can_decide(ctx: Context, initiative: Initiative) -> bool:
+    """May verify, send back or reject it: a reviewer who is not one of its authors (nobody judges their
+    own work, admins included)."""
+    return can_review(ctx, initiative) and not is_author(ctx, initiative)
+
+
 def can_view(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and (initiative.member_id == ctx.member.id or can_review(ctx, initiative))
 

@@ -13,24 +13,26 @@ from handlers import (
     branch_admin,
     broadcasts,
     chairs,
+    coauthors,
     groups,
     linking,
+    menus,
     my_initiatives,
+    on_behalf,
     paperwork,
     personal_data,
     progress,
+    recognition,
     registration,
     review,
     wizard,
 )
-from handlers.context import MENU_KEYS, Context, Services, esc, main_menu_labels
+from handlers.context import MENU, Context, Services, esc
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from handlers.rules import parse_id, plain_words
+from handlers.rules import parse_id
 from storage import claims, queries
-
-MENU_COMMANDS = dict(zip(MENU_KEYS, ("new", "drafts", "mine", "progress", "help"), strict=True))
 
 
 def cleaned(event: Event) -> Event:
@@ -58,20 +60,28 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
         )
         ctx = Context(services=services, session=session, event=event, identity=identity)
         await route(ctx)
+        replies = await _with_menus(ctx)
     if ctx.queued_notifications:
         services.outbox_changed()
-    return ctx.replies
+    return replies
+
+
+async def _with_menus(ctx: Context) -> list[Reply]:
+    """The replies with the person's role menu where a menu was asked for, and the origin kept if asked."""
+    replies = ctx.replies
+    if any(reply.menu == MENU for reply in replies):
+        labels, role = await menus.labels(ctx), menus.role(ctx)
+        replies = [replace(r, menu=labels, commands=role) if r.menu == MENU else r for r in replies]
+    if ctx.keeps_origin:
+        replies = [replace(reply, keeps_origin=True) for reply in replies]
+    return replies
 
 
 def _menu_command(ctx: Context) -> str | None:
     """A main-menu label tapped (Telegram's keyboard) or typed (where there are no buttons)."""
     if ctx.event.kind is not EventKind.TEXT:
         return None
-    typed = plain_words(ctx.event.text)
-    for key, label in zip(MENU_KEYS, main_menu_labels(ctx.t), strict=True):
-        if typed == plain_words(label):
-            return MENU_COMMANDS[key]
-    return None
+    return menus.command_for(ctx.t, ctx.event.text)
 
 
 async def route(ctx: Context) -> None:
@@ -81,12 +91,14 @@ async def route(ctx: Context) -> None:
         return
     command = event.command if event.kind is EventKind.COMMAND else _menu_command(ctx)
     code = linking.typed_code(event.text) if event.kind in (EventKind.TEXT, EventKind.COMMAND) else None
+    if ctx.member is None and code is None and is_admin(ctx):
+        await _adopt_admin(ctx)  # admins need no branch: their first message makes them known
     if code is not None:
         await linking.accept(ctx, code)
     elif command == "start":
         await _start(ctx)
     elif command == "help":
-        ctx.say(ctx.t("help"), menu=ctx.member is not None)
+        ctx.say(menus.help_text(ctx), menu=ctx.member is not None)
     elif command == "lang":
         await _language(ctx)
     elif ctx.member is None:
@@ -100,11 +112,15 @@ async def route(ctx: Context) -> None:
         await _member_option(ctx)
     elif ctx.identity.flow == review.FLOW:
         await review.handle_reason_text(ctx)
-    elif ctx.identity.flow == review.RECOGNITION_FLOW:
-        await review.handle_recognition_text(ctx)
+    elif ctx.identity.flow == recognition.FLOW:
+        await recognition.handle_text(ctx)
+    elif ctx.identity.flow == recognition.SCAN_FLOW and event.kind is EventKind.FILE:
+        await recognition.attach_scan(ctx)
     elif ctx.identity.flow == broadcasts.FLOW:
         await broadcasts.handle_text(ctx)
     else:
+        if ctx.identity.flow == recognition.SCAN_FLOW:  # anything but the scan: the scan was not wanted
+            ctx.set_flow(None)
         draft = await wizard.active_draft(ctx)
         spreadsheet_import = branch_admin.is_spreadsheet(ctx) and is_admin(ctx)
         if draft is not None and not (spreadsheet_import and draft.current_step != "attachments"):
@@ -115,6 +131,16 @@ async def route(ctx: Context) -> None:
             ctx.say(ctx.t("not_understood"), menu=True)
 
 
+async def _adopt_admin(ctx: Context) -> None:
+    """An admin (SANGKIEN_ADMINS) writing for the first time: known at once, without a branch; told how to
+    load the branch list if there is none."""
+    name = " ".join(ctx.event.display_name.split())[:120] or ctx.t("page_app_name")
+    await queries.register_admin(ctx.session, ctx.identity, name)
+    ctx.say(ctx.t("welcome_admin", name=esc(name)), menu=True)
+    if await queries.branch_count(ctx.session) == 0:
+        ctx.say(ctx.t("admin_no_branches"))
+
+
 async def _start(ctx: Context) -> None:
     args = ctx.event.args.strip()
     if ctx.member is None:
@@ -123,6 +149,14 @@ async def _start(ctx: Context) -> None:
     if args.startswith(chairs.INVITE_PREFIX):
         await chairs.accept_invite(ctx, ctx.member, args.removeprefix(chairs.INVITE_PREFIX))
         return
+    if ctx.member.branch is None:  # an admin without a branch; "/start b_CODE" makes them a member of one
+        branch = await queries.branch_by_code(ctx.session, args[2:]) if args.lower().startswith("b_") else None
+        if branch is not None:
+            ctx.member.branch = branch
+        else:
+            if not ctx.replies:
+                ctx.say(ctx.t("welcome_admin", name=esc(ctx.member.full_name)), menu=True)
+            return
     ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name)), menu=True)
     draft = await wizard.active_draft(ctx)
     if draft is not None:
@@ -137,12 +171,13 @@ async def _language(ctx: Context) -> None:
 
 
 async def _unregistered(ctx: Context) -> None:
-    if ctx.identity.flow == registration.FLOW:
-        if ctx.event.kind is EventKind.COMMAND:
-            ctx.say(ctx.t("reg_finish_first"))
-        await registration.handle(ctx)
-    else:
+    if ctx.identity.flow != registration.FLOW:
         await registration.start(ctx, "")
+    elif ctx.event.kind is EventKind.COMMAND:  # a command is never taken for an answer to the question
+        ctx.say(ctx.t("reg_finish_first"))
+        await registration.ask_again(ctx)
+    else:
+        await registration.handle(ctx)
 
 
 async def _member_command(ctx: Context, command: str) -> None:
@@ -174,6 +209,10 @@ async def _member_command(ctx: Context, command: str) -> None:
         await chairs.invite_chair(ctx)
     elif command == "chairs":
         await chairs.list_chairs(ctx)
+    elif command == "congnhan":
+        await recognition.command(ctx)
+    elif command == "nhapho":
+        await on_behalf.start(ctx, ctx.event.args)
     elif command == "dulieu":
         await personal_data.show(ctx)
     elif command == "xoadulieu":
@@ -189,7 +228,8 @@ async def _member_command(ctx: Context, command: str) -> None:
 async def _member_option(ctx: Context) -> None:
     payload = ctx.event.payload
     if payload.startswith("reg:"):
-        ctx.say(ctx.t("already_registered", branch=esc(ctx.member.branch.name) if ctx.member else ""), menu=True)
+        branch = ctx.member.branch.name if ctx.member and ctx.member.branch else ""
+        ctx.say(ctx.t("already_registered", branch=esc(branch)), menu=True)
     elif payload.startswith("d:"):
         await my_initiatives.handle_option(ctx)
     elif payload.startswith("w:"):
@@ -202,6 +242,12 @@ async def _member_option(ctx: Context) -> None:
         await chairs.handle_option(ctx)
     elif payload.startswith("bc:"):
         await broadcasts.handle_option(ctx)
+    elif payload.startswith("rc:"):
+        await recognition.handle_option(ctx)
+    elif payload.startswith("ca:"):
+        await coauthors.handle_option(ctx)
+    elif payload.startswith("ob:"):
+        await on_behalf.handle_option(ctx)
     elif payload.startswith("pd:"):
         await personal_data.handle_option(ctx)
     elif payload == progress.FULL_RANKING_PAYLOAD:

@@ -13,21 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.text import clean_input
+from domain.credit import AuthorShare
+from domain.text import clean_input, fold
 
 
 @dataclass
 class InputError(Exception):
     key: str
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free form for searching: "Bệnh viện Đa khoa" -> "benh vien da khoa"."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.lower().split())
 
 
 def plain_words(text: str) -> str:
@@ -47,6 +40,22 @@ def parse_id(text: str) -> int | None:
     if not (value.isascii() and value.isdecimal()) or len(value) > 10 or int(value) > MAX_ID:
         return None
     return int(value)
+
+
+# --- yes and no as people type them ------------------------------------------------------------------
+
+YES_WORDS = {"co", "roi", "da co", "dung", "vang", "da", "yes", "y", "ok", "dong y", "xac nhan", "toi xac nhan"}
+NO_WORDS = {"khong", "chua", "no", "n", "sai", "khong phai", "chua co", "khong co"}
+
+
+def yes_or_no(text: str, values: set[str]) -> str | None:
+    """ "có", "rồi", "chưa", "không"… as the step's "yes" or "no" answer, when it has one."""
+    words = plain_words(text)
+    if "yes" in values and words in YES_WORDS:
+        return "yes"
+    if "no" in values and words in NO_WORDS:
+        return "no"
+    return None
 
 
 # --- free text -------------------------------------------------------------------------------------
@@ -121,6 +130,8 @@ def _checked_date(year: int, month: int, day: int) -> dt.date:
     try:
         return dt.date(year, month, day)
     except ValueError as error:
+        if 1 <= month <= 12 and 1 <= day <= 31 and 1 <= year <= 9999:  # "31/2/2022": February has no 31st
+            raise InputError("err_date_no_such_day", {"day": day, "month": month, "year": year}) from error
         raise InputError("err_date") from error
 
 
@@ -147,9 +158,21 @@ _AMOUNT = re.compile(r"^([\d.,\s]+?)\s*(" + "|".join(sorted(_UNITS, key=len, rev
 MAX_AMOUNT_VND = 10**15
 
 
+# Words around an amount that do not change it: "khoảng 15 triệu đồng/năm", "ước tính 15 triệu mỗi năm".
+_AMOUNT_FILLER = re.compile(
+    r"^(?:khoang|tam|gan|hon|tren|duoi|uoc tinh|uoc|chung|about|around)\s+|"
+    r"\s*(?:/|moi|mot|1|per)\s*(?:nam|thang|year|month)$"
+)
+
+
 def parse_amount(text: str) -> int:
-    """Read an amount in VND: "15 triệu", "15tr", "1,5 tỷ", "15.000.000", "15,000,000 đ", "500k"."""
-    value = fold(text).replace("₫", "d").strip()
+    """Read an amount in VND: "15 triệu", "15 triệu đồng", "khoảng 15 triệu/năm", "15tr", "1,5 tỷ",
+    "15.000.000", "15,000,000 đ", "500k"."""
+    value = fold(text).replace("₫", "d").strip(" .")
+    for _ in range(3):
+        value = _AMOUNT_FILLER.sub("", value).strip()
+    if re.search(r"(?:ty|ti|trieu|tr|nghin|ngan|k|m)\s+(?:dong|d|vnd)$", value):  # "15 triệu đồng"
+        value = re.sub(r"\s+(?:dong|d|vnd)$", "", value)
     match = _AMOUNT.match(value)
     if not match:
         raise InputError("err_amount")
@@ -186,44 +209,64 @@ def format_amount(amount: int | None) -> str:
 
 # --- authors ---------------------------------------------------------------------------------------
 
-_COAUTHOR_LINE = re.compile(r"^(.+?)[\s,:;\-–]+(\d{1,3}(?:[.,]\d+)?)\s*%?$")
+# "Trần Văn Bình 30", "Trần Văn Bình - 30%", "Bình 30% MAU003", "Bình 30 (MAU003)": a name, a share, a branch.
+_AUTHOR_LINE = re.compile(
+    r"^(?P<name>.+?)[\s,:;\-–]+(?P<share>\d{1,3}(?:[.,]\d+)?)\s*%?"
+    r"(?:[\s,;\-–]*\(?\s*(?P<branch>[A-Za-z][A-Za-z0-9._-]{1,31})\s*\)?)?$"
+)
+# People write several on one line: "Mai 30%, Hùng 20%".
+_AFTER_SHARE = re.compile(r"(?<=[\d%])\s*[,;]\s*(?=[^\d\s])|(?<=[\w)])\s*[,;]\s*(?=[^\W\d_])")
+_SHORT_NAME = re.compile(r"^[^\W\d_]{2,}(?:[ '.\-][^\W\d_]+)*$")
 
 
-@dataclass(frozen=True)
-class AuthorShare:
-    full_name: str
-    share_percent: int
-
-
-def parse_coauthors(text: str) -> list[AuthorShare]:
-    """One co-author a line, "Full Name 30" or "Full Name - 30%"; the submitter keeps the remainder."""
-    lines = [line.strip(" •*-\t") for line in text.replace(";", "\n").splitlines() if line.strip()]
+def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]:
+    """Authors as people type them: one a line, or several on a line separated by commas ("Mai 30%,
+    Hùng 20%"), each "Name share[%] [branch code]". Without `total` they are co-authors and the submitter
+    keeps the remainder (so they add up to under 100); with `total` (entering for others) they add up to it."""
+    text = _AFTER_SHARE.sub("\n", text.replace(";", "\n"))
+    lines = [line.strip(" •*-\t,") for line in text.splitlines() if line.strip(" •*-\t,")]
     if not lines:
         raise InputError("err_coauthors_format")
     if len(lines) > 20:
         raise InputError("err_coauthors_too_many", {"max": 20})
     authors: list[AuthorShare] = []
     for number, line in enumerate(lines, start=1):
-        match = _COAUTHOR_LINE.match(line)
-        if not match:
+        match = _AUTHOR_LINE.match(line)
+        name = " ".join(unicodedata.normalize("NFC", match.group("name")).split()) if match else ""
+        if not match or not _SHORT_NAME.match(name) or len(name) > 80:
             raise InputError("err_coauthors_line", {"line": number})
-        try:
-            name = parse_person_name(match.group(1))
-        except InputError as error:
-            raise InputError("err_coauthors_line", {"line": number}) from error
-        share = float(match.group(2).replace(",", "."))
-        if share != int(share) or not 1 <= share <= 99:
+        share = float(match.group("share").replace(",", "."))
+        if share != int(share) or not 1 <= share <= (100 if total else 99):
             raise InputError("err_coauthors_share", {"line": number})
-        authors.append(AuthorShare(name, int(share)))
-    total = sum(a.share_percent for a in authors)
-    if total >= 100:
-        raise InputError("err_coauthors_total", {"total": total})
+        authors.append(AuthorShare(name, int(share), (match.group("branch") or "").upper()))
+    shares = sum(a.share_percent for a in authors)
+    if total is None and shares >= 100:
+        raise InputError("err_coauthors_total", {"total": shares})
+    if total is not None and shares != total:
+        raise InputError("err_authors_total", {"total": shares, "expected": total})
     return authors
 
 
-def credited_author(authors: list[AuthorShare]) -> AuthorShare:
-    """Plan IV.2.5: credit goes to the author with the highest share (the first listed on a tie)."""
-    return max(authors, key=lambda a: a.share_percent)
+# --- recognition -----------------------------------------------------------------------------------
+
+_TRAILING_DATE = re.compile(
+    r"(?:\s*[,(]?\s*(?:ng[aà]y)?\s*)"
+    r"(?P<date>\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+th[aá]ng\s+\d{1,2}\s+n[aă]m\s+\d{4})\)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_decision(text: str) -> tuple[str, dt.date]:
+    """A recognition decision as people type it: its number, then its date ("45/QĐ-CĐCS 15/03/2022",
+    "45/QĐ-CĐCS ngày 15/3/2022")."""
+    value = " ".join(text.split())
+    match = _TRAILING_DATE.search(value)
+    if not match:
+        raise InputError("recognition_format")
+    number = value[: match.start()].strip(" ,;-–")
+    if not number:
+        raise InputError("recognition_format")
+    return clean_text(number, min_len=1, max_len=100), parse_date(match.group("date"))
 
 
 # --- eligibility -----------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 """The submission wizard's mechanics over the step table: ask, answer, back, skip, edit, summary, submit.
 
 Every answer is written to the draft row the moment it is accepted; the draft's `current_step` is the
-conversation, so a restart (or another channel) resumes exactly there.
+conversation, so a restart (or another channel) resumes exactly there. A new draft exists only once its
+first answer is given: starting and leaving leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from handlers import answers, paperwork, review, rules
+from sqlalchemy import select
+
+from domain.text import fold
+from handlers import answers, notices, paperwork, review, rules
 from handlers.context import Context, esc
-from handlers.events import EventKind, FileRef, Option
+from handlers.events import EventKind, FileRef, Option, Reply
 from handlers.rules import InputError
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
@@ -22,26 +26,53 @@ from handlers.wizard_steps import (
     applicable_steps,
     counted_steps,
     first_missing_step,
+    is_research,
 )
 from storage import files, queries
-from storage.models import Attachment, Initiative, Status
+from storage.models import Attachment, AuditEvent, Author, Branch, Initiative, Member, Status
 
 FLOW = "wizard"
-BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES = "<", ">", "x", "ok", "solo", "clr"
+BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES, EXPLAIN = "<", ">", "x", "ok", "solo", "clr", "help"
+EDIT_LIST, SUBMIT = "edit", "go"
+NEW = 0  # the draft number of a new draft not saved yet
 
 
 def payload(draft: Initiative, step_key: str, value: str) -> str:
-    return f"w:{draft.id}:{step_key}:{value}"
+    return f"w:{draft.id or NEW}:{step_key}:{value}"
 
 
 # --- entering and leaving --------------------------------------------------------------------------
 
 
-async def start_new(ctx: Context) -> None:
+def _new_draft(ctx: Context, for_branch_id: int | None) -> Initiative:
+    """A draft not saved yet (saved with its first answer)."""
     assert ctx.member is not None
-    draft = await queries.create_draft(ctx.session, ctx.member, STEPS[0].key)
-    ctx.say(ctx.t("wizard_intro", id=draft.id))
-    await open_draft(ctx, draft)
+    branch_id = for_branch_id or ctx.member.branch_id
+    draft = Initiative(member_id=ctx.member.id, branch_id=branch_id, credited_branch_id=branch_id,
+                       status=Status.DRAFT, current_step=STEPS[0].key,
+                       entered_by_member_id=ctx.member.id if for_branch_id else None)  # fmt: skip
+    draft.authors, draft.attachments = [], []
+    return draft
+
+
+async def start_new(ctx: Context, for_branch: Branch | None = None) -> None:
+    """`/new` — or, for an officer entering an initiative for members, `for_branch`."""
+    ctx.set_flow(FLOW, draft=NEW, branch=for_branch.id if for_branch else None)
+    intro = ctx.t("wizard_intro_for", branch=esc(for_branch.name)) if for_branch else ctx.t("wizard_intro")
+    await ask(ctx, _new_draft(ctx, for_branch.id if for_branch else None), intro)
+
+
+async def _save(ctx: Context, draft: Initiative) -> None:
+    """Save a new draft with its first answer (and give it its number)."""
+    if draft.id is not None:
+        return
+    assert ctx.member is not None
+    ctx.session.add(draft)
+    await ctx.session.flush()
+    entered_for = f"entered for the members of branch {draft.branch_id}" if draft.entered_by_member_id else None
+    ctx.session.add(AuditEvent(initiative_id=draft.id, actor_member_id=ctx.member.id, action="created",
+                               to_status=Status.DRAFT, reason=entered_for))  # fmt: skip
+    ctx.identity.flow_data = {**ctx.identity.flow_data, "draft": draft.id}
 
 
 async def open_draft(ctx: Context, draft: Initiative) -> None:
@@ -55,7 +86,10 @@ async def open_draft(ctx: Context, draft: Initiative) -> None:
 async def active_draft(ctx: Context) -> Initiative | None:
     if ctx.identity.flow != FLOW or ctx.member is None:
         return None
-    draft = await queries.member_initiative(ctx.session, ctx.member.id, int(ctx.identity.flow_data.get("draft", 0)))
+    number = rules.parse_id(str(ctx.identity.flow_data.get("draft", "")))
+    if number == NEW:
+        return _new_draft(ctx, ctx.identity.flow_data.get("branch"))
+    draft = await queries.member_initiative(ctx.session, ctx.member.id, number or -1)
     if draft is None or draft.status not in queries.EDITABLE:
         ctx.set_flow(None)
         return None
@@ -64,6 +98,9 @@ async def active_draft(ctx: Context) -> Initiative | None:
 
 def leave(ctx: Context, draft: Initiative) -> None:
     ctx.set_flow(None)
+    if draft.id is None:
+        ctx.say(ctx.t("wizard_left_unsaved"), menu=True)
+        return
     ctx.say(ctx.t("wizard_cancelled", id=draft.id, title=esc(draft.title or ctx.t("untitled"))), menu=True)
 
 
@@ -71,49 +108,65 @@ def leave(ctx: Context, draft: Initiative) -> None:
 
 
 def _nav_row(ctx: Context, draft: Initiative, step: Step) -> list[Option]:
-    row = [Option(ctx.t("btn_back"), payload(draft, step.key, BACK))]
+    row = []
+    if step is not applicable_steps(draft, ctx.campaign)[0]:
+        row.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
     if step.optional:
         row.append(Option(ctx.t("btn_skip"), payload(draft, step.key, SKIP)))
     row.append(Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL)))
     return row
 
 
-async def ask(ctx: Context, draft: Initiative, note: str = "") -> None:
-    """Send the current step's question, with its options and the Back/Skip/Cancel row."""
+def _prompt(ctx: Context, draft: Initiative, step: Step) -> str:
+    key = step.prompt_key
+    if step.key == "recognition_kind" and is_research(draft, ctx.campaign):
+        key = "step_recognition_kind_research"
+    elif step.key == "authors" and draft.entered_by_member_id:
+        key = "step_authors_for"
+    return ctx.t(key, **_prompt_params(ctx, draft, step))
+
+
+async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool = False, explain: bool = False) -> None:
+    """Send the current step's question, with its options and the Back/Skip/Stop row."""
     key = draft.current_step or STEPS[0].key
     if key == SUMMARY:
-        show_summary(ctx, draft, note)
+        show_summary(ctx, draft, note, replace=replace)
         return
     step = STEPS_BY_KEY[key]
     steps = counted_steps(draft, ctx.campaign, step)
-    number = steps.index(step) + 1
+    number = steps.index(step) + 1 if step in steps else len(steps)
     parts = [note] if note else []
     parts.append(ctx.t("step_counter", k=number, n=len(steps)))
-    parts.append(ctx.t(step.prompt_key, **_prompt_params(ctx, draft, step)))
+    parts.append(_prompt(ctx, draft, step))
+    if explain and step.key == "type":
+        parts.append("\n".join(f"<b>{t.code}</b> {esc(t.label)}: {esc(t.explanation)}" for t in ctx.campaign.types))
     if step.optional:
         parts.append(ctx.t("hint_optional"))
     current = answers.display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
     if current:
         parts.append(ctx.t("hint_current", value=current))
     rows: list[list[Option]] = []
-    if step.kind is Kind.CHOICE:
-        rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, step)]
+    if step.kind in (Kind.CHOICE, Kind.LEAD):
+        rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, draft, step)]
+        if step.key == "type" and not explain:
+            rows.append([Option(ctx.t("btn_explain_types"), payload(draft, step.key, EXPLAIN))])
     elif step.kind is Kind.TEXT and step.suggestions:
         labels = [ctx.t(key) for key in step.suggestions]
         rows = [
             [Option(label, payload(draft, step.key, f"s{i}")) for i, label in enumerate(labels[j : j + 2], start=j)]
             for j in range(0, len(labels), 2)
         ]
-    elif step.kind is Kind.AUTHORS:
+    elif step.kind is Kind.AUTHORS and not draft.entered_by_member_id:
         rows = [[Option(ctx.t("btn_solo_author"), payload(draft, step.key, SOLO))]]
     elif step.kind is Kind.FILES:
         rows = _files_rows(ctx, draft, step)
     rows.append(_nav_row(ctx, draft, step))
-    ctx.say("\n\n".join(parts), rows, numbers_answer=step.kind in (Kind.DATE, Kind.AMOUNT))
+    ctx.say("\n\n".join(parts), rows, numbers_answer=step.kind in (Kind.DATE, Kind.AMOUNT, Kind.DECISION),
+            replace_origin=replace)  # fmt: skip
 
 
 def _files_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]:
-    count = len(draft.attachments)
+    count = len([a for a in draft.attachments if a.purpose == "evidence"])
     rows = [[Option(ctx.t("btn_files_done", count=count), payload(draft, step.key, DONE))]]
     if count:
         rows.append([Option(ctx.t("btn_files_clear"), payload(draft, step.key, CLEAR_FILES))])
@@ -130,8 +183,6 @@ def _prompt_params(ctx: Context, draft: Initiative, step: Step) -> dict[str, obj
         "max_files": MAX_ATTACHMENTS,
         "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
     }
-    if step.key == "type":
-        params["types"] = "\n".join(f"<b>{t.code}</b> {esc(t.label)}: {esc(t.explanation)}" for t in campaign.types)
     if step.key == "authors" and ctx.member is not None:
         params["name"] = esc(ctx.member.full_name)
     return params
@@ -148,7 +199,7 @@ async def handle(ctx: Context, draft: Initiative) -> None:
         await _handle_option(ctx, draft, step_key)
         return
     if step_key == SUMMARY:
-        show_summary(ctx, draft, ctx.t("err_use_buttons"))
+        await _summary_text(ctx, draft, event.text if event.kind is EventKind.TEXT else "")
         return
     step = STEPS_BY_KEY[step_key]
     if event.kind is EventKind.FILE:
@@ -164,17 +215,26 @@ async def handle(ctx: Context, draft: Initiative) -> None:
     try:
         await _accept_text(ctx, draft, step, event.text)
     except InputError as error:
-        await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **error.params))
+        await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **_error_params(ctx, draft, error)))
+
+
+def _error_params(ctx: Context, draft: Initiative, error: InputError) -> dict[str, object]:
+    campaign = ctx.campaign
+    return {"start": rules.format_date(campaign.eligible_from), "end": rules.format_date(campaign.eligible_until),
+            "organisation": esc(campaign.organisation), **error.params}  # fmt: skip
 
 
 async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None:
     parts = ctx.event.payload.split(":", 3)
-    if len(parts) != 4 or parts[1] != str(draft.id) or parts[2] != step_key:
+    if len(parts) != 4 or parts[1] != str(draft.id or NEW):
         await ask(ctx, draft, ctx.t("err_stale_button"))
         return
     value = parts[3]
-    if step_key == SUMMARY:
+    if step_key == SUMMARY and parts[2] in (SUMMARY, EDIT_LIST):
         await _summary_action(ctx, draft, value)
+        return
+    if parts[2] != step_key:
+        await ask(ctx, draft, ctx.t("err_stale_button"))
         return
     step = STEPS_BY_KEY[step_key]
     if value == CANCEL:
@@ -183,11 +243,13 @@ async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None
         await go_back(ctx, draft, step)
     elif value == SKIP and step.optional:
         await _skip(ctx, draft, step)
+    elif value == EXPLAIN and step.key == "type":
+        await ask(ctx, draft, replace=True, explain=True)
     else:
         try:
             await _accept_option(ctx, draft, step, value)
         except InputError as error:
-            await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **error.params))
+            await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **_error_params(ctx, draft, error)))
 
 
 async def handle_command(ctx: Context, draft: Initiative, command: str) -> bool:
@@ -210,24 +272,24 @@ async def handle_command(ctx: Context, draft: Initiative, command: str) -> bool:
 
 
 async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str) -> None:
-    if step.kind is Kind.CHOICE:
-        valid = {v for v, _ in answers.choices(ctx, step)}
-        if value not in valid:
+    index = rules.parse_id(value[1:]) if value.startswith("s") else None
+    if step.kind in (Kind.CHOICE, Kind.LEAD):
+        if value not in {v for v, _ in answers.choices(ctx, draft, step)}:
             raise InputError("err_stale_button")
         await _store_choice(ctx, draft, step, value)
-    elif step.kind is Kind.TEXT and value.startswith("s") and rules.parse_id(value[1:]) is not None:
-        index = rules.parse_id(value[1:]) or 0
+    elif step.kind is Kind.TEXT and index is not None:
         if index >= len(step.suggestions):
             raise InputError("err_stale_button")
         await _accept_text(ctx, draft, step, ctx.t(step.suggestions[index]))
-    elif step.kind is Kind.AUTHORS and value == SOLO:
+    elif step.kind is Kind.AUTHORS and value == SOLO and not draft.entered_by_member_id:
         assert ctx.member is not None
-        queries.replace_authors(draft, [(ctx.member.full_name, 100, ctx.member.id)])
+        queries.replace_authors(draft, [_own_author_row(ctx.member, 100)], research=is_research(draft, ctx.campaign))
         await advance(ctx, draft, step)
     elif step.kind is Kind.FILES and value == DONE:
         await advance(ctx, draft, step)
     elif step.kind is Kind.FILES and value == CLEAR_FILES:
-        draft.attachments.clear()
+        for attachment in [a for a in draft.attachments if a.purpose == "evidence"]:
+            draft.attachments.remove(attachment)
         await ask(ctx, draft, ctx.t("files_cleared"))
     else:
         raise InputError("err_stale_button")
@@ -236,22 +298,38 @@ async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str
 async def _store_choice(ctx: Context, draft: Initiative, step: Step, value: str) -> None:
     if value == step.refused_value:
         raise InputError(f"err_refused_{step.key}")
-    stored = STORED_VALUE.get(step.key, {}).get(value, value)
-    setattr(draft, step.attr, stored)
+    if step.kind is Kind.LEAD:
+        for index, author in enumerate(draft.authors):
+            author.is_lead = str(index) == value
+        queries.apply_credit(draft, research=True)
+    else:
+        stored = STORED_VALUE.get(step.key, {}).get(value, value)
+        for attr in (step.attr, *step.also_sets):
+            setattr(draft, attr, stored)
+        if step.key == "type":
+            queries.apply_credit(draft, research=is_research(draft, ctx.campaign))
     await advance(ctx, draft, step)
 
 
+SKIP_WORDS = {"bo qua", "skip", "khong co", "khong", "chua", "chua co"}
+
+
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
-    if step.kind is Kind.CHOICE:
-        folded = rules.fold(text)
-        match = next(
-            (v for v, label in answers.choices(ctx, step) if folded in (rules.fold(label), rules.fold(v))), None
-        )
+    if step.optional and rules.plain_words(text) in SKIP_WORDS:  # "bỏ qua", "không có": nothing to give
+        await _skip(ctx, draft, step)
+        return
+    if step.kind in (Kind.CHOICE, Kind.LEAD):
+        options = answers.choices(ctx, draft, step)
+        folded = fold(text)
+        match = next((v for v, label in options if folded in (fold(label), fold(v))), None)
+        match = match or rules.yes_or_no(text, {v for v, _ in options})
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)
     elif step.kind is Kind.TEXT:
         setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len))
+        if step.key == "title":
+            draft.title_key = fold(draft.title or "")
         await advance(ctx, draft, step)
     elif step.kind is Kind.DATE:
         setattr(draft, step.attr, _parse_step_date(ctx, step, text))
@@ -259,22 +337,61 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
     elif step.kind is Kind.AMOUNT:
         draft.economic_amount_vnd = rules.parse_amount(text)
         await advance(ctx, draft, step)
+    elif step.kind is Kind.DECISION:
+        number, date = rules.parse_decision(text)
+        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
+        draft.recognition_decision_no, draft.recognition_date = number, date
+        note = ""
+        if draft.first_applied_on and date < draft.first_applied_on:
+            note = ctx.t("recognition_before_application", date=rules.format_date(date),
+                         applied=rules.format_date(draft.first_applied_on))  # fmt: skip
+        await advance(ctx, draft, step, note)
     elif step.kind is Kind.AUTHORS:
-        assert ctx.member is not None
-        coauthors = rules.parse_coauthors(text)
-        own_share = 100 - sum(a.share_percent for a in coauthors)
-        rows = [(ctx.member.full_name, own_share, ctx.member.id)]
-        rows += [(a.full_name, a.share_percent, None) for a in coauthors]
-        queries.replace_authors(draft, rows)
+        rows = await _author_rows(ctx, draft, text)
+        queries.replace_authors(draft, rows, research=is_research(draft, ctx.campaign))
         await advance(ctx, draft, step, ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft)))
     elif step.kind is Kind.FILES:
         raise InputError("err_file_expected")
 
 
+def _own_author_row(member: Member, share: int) -> Author:
+    return Author(full_name=member.full_name, share_percent=share, member_id=member.id, branch_id=member.branch_id,
+                  confirmed=True)  # fmt: skip
+
+
+async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Author]:
+    """The authors typed ("Name share [branch code]"): the submitter keeps the remainder unless entering for
+    others; each co-author is a registered member when exactly one member of their branch has that name
+    (they are asked to confirm), otherwise a name with a branch."""
+    assert ctx.member is not None
+    on_behalf = draft.entered_by_member_id is not None
+    typed = rules.parse_coauthors(text, total=100 if on_behalf else None)
+    rows = [] if on_behalf else [_own_author_row(ctx.member, 100 - sum(a.share_percent for a in typed))]
+    for number, author in enumerate(typed, start=1):
+        branch_id = draft.branch_id
+        if author.branch_code:
+            branch = await queries.branch_by_code(ctx.session, author.branch_code)
+            if branch is None:
+                raise InputError("err_author_branch", {"line": number, "code": esc(author.branch_code)})
+            branch_id = branch.id
+        member = await _registered_namesake(ctx, author.full_name, branch_id)
+        rows.append(Author(full_name=member.full_name if member else author.full_name,
+                           share_percent=author.share_percent, member_id=member.id if member else None,
+                           branch_id=branch_id, confirmed=None))  # fmt: skip
+    return rows
+
+
+async def _registered_namesake(ctx: Context, name: str, branch_id: int) -> Member | None:
+    """The one registered member of the branch with this name (accents and case aside), if exactly one."""
+    assert ctx.member is not None
+    candidates = (await ctx.session.scalars(select(Member).where(Member.branch_id == branch_id))).all()
+    found = [m for m in candidates if fold(m.full_name) == fold(name) and m.id != ctx.member.id]
+    return found[0] if len(found) == 1 else None
+
+
 def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
     pending = ctx.identity.flow_data.get("pending_month")
-    stripped = text.strip()
-    day = rules.parse_id(stripped)
+    day = rules.parse_id(text.strip())
     if pending and day is not None and 1 <= day <= 31:
         date = rules.parse_date(f"{day}/{pending[0]}/{pending[1]}")
     else:
@@ -290,10 +407,6 @@ def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
     today = ctx.today()
     if step.date_rule == "applied":
         rules.check_first_application(date, ctx.campaign.eligible_from, ctx.campaign.eligible_until, today)
-    elif step.date_rule == "recognised":
-        rules.check_recognition_date(date, ctx.campaign.eligible_from, today)
-    elif step.date_rule == "birth":
-        rules.check_birth_date(date, today)
     else:
         rules.check_not_future(date, today)
     return date
@@ -301,26 +414,21 @@ def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
 
 async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef | None) -> None:
     assert file is not None
-    if len(draft.attachments) >= MAX_ATTACHMENTS:
+    evidence = [a for a in draft.attachments if a.purpose == "evidence"]
+    if len(evidence) >= MAX_ATTACHMENTS:
         await ask(ctx, draft, ctx.t("err_too_many_files", max=MAX_ATTACHMENTS))
         return
     if file.size_bytes and file.size_bytes > MAX_ATTACHMENT_BYTES:
         await ask(ctx, draft, ctx.t("err_file_too_big", max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)))
         return
-    attachment = Attachment(
-        platform=ctx.event.platform,
-        file_id=file.file_id,
-        kind=file.kind,
-        file_name=file.file_name,
-        size_bytes=file.size_bytes,
-        mime_type=file.mime_type,
-    )
+    attachment = Attachment(platform=ctx.event.platform, file_id=file.file_id, kind=file.kind,
+                            file_name=file.file_name, size_bytes=file.size_bytes, mime_type=file.mime_type)  # fmt: skip
     draft.attachments.append(attachment)
     await ctx.session.flush()
     await files.attach(ctx.session, file.file_id, attachment.id)
     name = file.file_name or ctx.t(f"file_kind_{file.kind}")
     ctx.say(
-        ctx.t("file_received", name=esc(name), count=len(draft.attachments), max=MAX_ATTACHMENTS),
+        ctx.t("file_received", name=esc(name), count=len(evidence) + 1, max=MAX_ATTACHMENTS),
         [*_files_rows(ctx, draft, step), _nav_row(ctx, draft, step)],
     )
 
@@ -330,6 +438,7 @@ async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef |
 
 async def advance(ctx: Context, draft: Initiative, step: Step, note: str = "") -> None:
     """After an accepted answer: the next step, or back to the summary when editing from it."""
+    await _save(ctx, draft)
     ctx.identity.flow_data = {"draft": draft.id}
     applicable = applicable_steps(draft, ctx.campaign)
     if draft.editing_from_summary:
@@ -346,8 +455,9 @@ async def _skip(ctx: Context, draft: Initiative, step: Step) -> None:
     if step.key == "social_benefit" and draft.economic_benefit is None:
         await ask(ctx, draft, "⚠️ " + ctx.t("err_benefit_needed"))
         return
-    if step.attr:
-        setattr(draft, step.attr, None)
+    for attr in (step.attr, *step.also_sets):
+        if attr:
+            setattr(draft, attr, None)
     if step.key == "economic_benefit":
         draft.economic_amount_vnd = None
     if step.key == "recognition_kind":
@@ -357,7 +467,7 @@ async def _skip(ctx: Context, draft: Initiative, step: Step) -> None:
 
 
 async def go_back(ctx: Context, draft: Initiative, step: Step) -> None:
-    ctx.identity.flow_data = {"draft": draft.id}
+    ctx.identity.flow_data = {**ctx.identity.flow_data, "pending_month": None}
     if draft.editing_from_summary:
         draft.current_step = SUMMARY
         draft.editing_from_summary = False
@@ -374,39 +484,59 @@ async def go_back(ctx: Context, draft: Initiative, step: Step) -> None:
 # --- summary and submission ------------------------------------------------------------------------
 
 
-def show_summary(ctx: Context, draft: Initiative, note: str = "") -> None:
+def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bool = False) -> None:
+    """The answers folded to a line each, 📨 Send first; one ✏️ opens the list of fields to change."""
     lines = [note] if note else []
     lines.append(ctx.t("summary_title", id=draft.id))
-    steps = applicable_steps(draft, ctx.campaign)
-    for number, step in enumerate(steps, start=1):
-        lines.append(f"{number}. <b>{ctx.t(step.label_key)}</b>: {answers.display_value(ctx, draft, step)}")
+    for step in applicable_steps(draft, ctx.campaign):
+        if step.kind is Kind.CHOICE and step.key == "eligibility":
+            continue
+        lines.append(f"<b>{ctx.t(step.label_key)}</b>: {answers.display_value(ctx, draft, step)}")
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
-    edit_buttons = [
-        Option("✏️ " + ctx.t(step.label_key), payload(draft, SUMMARY, f"e{STEPS.index(step)}")) for step in steps
-    ]
-    rows: list[list[Option]] = [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
-    rows.append([Option(ctx.t("btn_submit"), payload(draft, SUMMARY, "go"))])
-    rows.append([Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))])
-    ctx.say("\n".join(lines), rows)
+    rows = [
+        [Option(ctx.t("btn_submit"), payload(draft, SUMMARY, SUBMIT))],
+        [Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
+         Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))],
+    ]  # fmt: skip
+    ctx.say("\n".join(lines), rows, replace_origin=replace)
+
+
+def _edit_list(ctx: Context, draft: Initiative) -> None:
+    steps = [s for s in applicable_steps(draft, ctx.campaign) if s.key != "eligibility"]
+    buttons = [Option("✏️ " + ctx.t(s.label_key), payload(draft, EDIT_LIST, f"e{STEPS.index(s)}")) for s in steps]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([Option(ctx.t("btn_back_to_summary"), payload(draft, EDIT_LIST, SUMMARY))])
+    ctx.say(ctx.t("summary_edit_title", id=draft.id), rows, replace_origin=True)
 
 
 async def _summary_action(ctx: Context, draft: Initiative, value: str) -> None:
     edit = rules.parse_id(value[1:]) if value.startswith("e") else None
     if value == CANCEL:
         leave(ctx, draft)
-    elif value == "go":
+    elif value == SUBMIT:
         await submit(ctx, draft)
-    elif edit is not None and edit < len(STEPS):
-        step = STEPS[edit]
-        if step not in applicable_steps(draft, ctx.campaign):
-            await ask(ctx, draft, ctx.t("err_stale_button"))
-            return
-        draft.current_step = step.key
+    elif value == EDIT_LIST:
+        _edit_list(ctx, draft)
+    elif value == SUMMARY:
+        show_summary(ctx, draft, replace=True)
+    elif edit is not None and edit < len(STEPS) and STEPS[edit] in applicable_steps(draft, ctx.campaign):
+        draft.current_step = STEPS[edit].key
         draft.editing_from_summary = True
-        await ask(ctx, draft)
+        await ask(ctx, draft, replace=True)
     else:
         await ask(ctx, draft, ctx.t("err_stale_button"))
+
+
+async def _summary_text(ctx: Context, draft: Initiative, text: str) -> None:
+    """Words typed at the summary (where there are no buttons): "gửi", "sửa" — else the summary again."""
+    typed = rules.plain_words(text)
+    if typed in rules.plain_words(ctx.t("words_submit")).split("|"):
+        await submit(ctx, draft)
+    elif typed in rules.plain_words(ctx.t("words_edit")).split("|"):
+        _edit_list(ctx, draft)
+    else:
+        show_summary(ctx, draft, ctx.t("err_use_buttons"))
 
 
 def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:
@@ -414,24 +544,31 @@ def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:
     for step in STEPS:
         if step not in applicable and step.attr:
             setattr(draft, step.attr, None)
+    if not is_research(draft, ctx.campaign):
+        for author in draft.authors:
+            author.is_lead = False
+
+
+def _problem(ctx: Context, draft: Initiative) -> tuple[str, Step] | None:
+    """What still stops the submission: a missing answer, no benefit, a date outside the window."""
+    missing = first_missing_step(draft, ctx.campaign)
+    if missing is not None:
+        return "err_missing_step", missing
+    if draft.economic_benefit is None and draft.social_benefit is None:
+        return "err_benefit_needed", STEPS_BY_KEY["economic_benefit"]
+    try:
+        rules.check_first_application(
+            draft.first_applied_on, ctx.campaign.eligible_from, ctx.campaign.eligible_until, ctx.today()
+        )
+    except InputError as error:
+        return error.key, STEPS_BY_KEY["first_applied_on"]
+    return None
 
 
 async def submit(ctx: Context, draft: Initiative) -> None:
     """Final check of every rule, then hand the initiative to the branch."""
     assert ctx.member is not None
-    missing = first_missing_step(draft, ctx.campaign)
-    problem = None
-    if missing is not None:
-        problem = ("err_missing_step", missing)
-    elif draft.economic_benefit is None and draft.social_benefit is None:
-        problem = ("err_benefit_needed", STEPS_BY_KEY["economic_benefit"])
-    else:
-        try:
-            rules.check_first_application(
-                draft.first_applied_on, ctx.campaign.eligible_from, ctx.campaign.eligible_until, ctx.today()
-            )
-        except InputError as error:
-            problem = (error.key, STEPS_BY_KEY["first_applied_on"])
+    problem = _problem(ctx, draft)
     if problem is not None:
         key, step = problem
         draft.current_step = step.key
@@ -444,14 +581,34 @@ async def submit(ctx: Context, draft: Initiative) -> None:
         await ask(ctx, draft, "⚠️ " + ctx.t(key, field=ctx.t(step.label_key), **date_params))
         return
     _clear_inapplicable(ctx, draft)
+    queries.apply_credit(draft, research=is_research(draft, ctx.campaign))
+    for author in draft.authors:
+        if author.member_id == ctx.member.id:
+            queries.copy_profile(author, ctx.member)
     after = review.snapshot(ctx, draft)
     resubmission = draft.status != Status.DRAFT
     changed = review.changed_fields(ctx, draft, draft.submitted_snapshot, after) if resubmission else None
     queries.submit(ctx.session, draft, ctx.member, ctx.now(), after)
     ctx.set_flow(None)
     chairs = await review.notify_chairs(ctx, draft, changed)
+    await _ask_coauthors_to_confirm(ctx, draft)
     key = "resubmitted" if changed is not None else "submitted"
-    ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(ctx.member.branch.name)), menu=True)
+    ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)
     if not chairs:
         ctx.say(ctx.t("submitted_no_chair"))
     ctx.replies.extend(await paperwork.form_replies(ctx, draft))
+
+
+async def _ask_coauthors_to_confirm(ctx: Context, draft: Initiative) -> None:
+    """A registered co-author is asked, once, whether the initiative is theirs (they see it in /mine)."""
+    assert ctx.member is not None
+    for author in draft.authors:
+        if author.member_id and author.confirmed is None and author.member_id != ctx.member.id:
+            reply = Reply(
+                text=ctx.t("coauthor_ask", id=draft.id, title=esc(draft.title), who=esc(ctx.member.full_name),
+                           share=author.share_percent),
+                options=((Option(ctx.t("btn_coauthor_yes"), f"ca:{author.id}:y"),
+                          Option(ctx.t("btn_coauthor_no"), f"ca:{author.id}:n")),),
+                ref=str(draft.id),
+            )  # fmt: skip
+            await notices.notify_members(ctx, {author.member_id}, reply, purpose="notice", initiative_id=draft.id)

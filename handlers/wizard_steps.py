@@ -2,6 +2,12 @@
 
 Back, Skip, Edit-from-summary and the "Bước k/N" counter are one mechanism (handlers/wizard.py) over
 this table. A step's prompt is catalog key `step_<key>`, its name in the summary `field_<key>`.
+
+Eligibility comes first (plan IV.2.2, IV.3): an initiative that is not novel in its unit, is under
+intellectual-property protection or is contrary to public order stops before its author writes anything;
+a research topic (1.7) must have been accepted and its effect confirmed by the applying unit's head
+(plan IV.2.4). The author's own details (workplace, date of birth…) are not asked here: they are the
+member's profile, asked once.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ class Kind(enum.Enum):
     CHOICE = "choice"
     DATE = "date"
     AMOUNT = "amount"
+    DECISION = "decision"  # a decision's number and date, typed together
     AUTHORS = "authors"
+    LEAD = "lead"  # one of the authors, chosen
     FILES = "files"
 
 
@@ -27,7 +35,7 @@ def _always(_initiative: Initiative, _campaign: Campaign) -> bool:
     return True
 
 
-def _is_research(initiative: Initiative, campaign: Campaign) -> bool:
+def is_research(initiative: Initiative, campaign: Campaign) -> bool:
     kind = campaign.type_by_code(initiative.type_code or "")
     return bool(kind and kind.research)
 
@@ -38,6 +46,10 @@ def _has_economic_benefit(initiative: Initiative, _campaign: Campaign) -> bool:
 
 def _is_recognised(initiative: Initiative, _campaign: Campaign) -> bool:
     return initiative.recognition_kind is not None
+
+
+def _research_with_coauthors(initiative: Initiative, campaign: Campaign) -> bool:
+    return is_research(initiative, campaign) and len(initiative.authors) > 1
 
 
 @dataclass(frozen=True)
@@ -53,10 +65,12 @@ class Step:
     choices: tuple[tuple[str, str], ...] = ()
     # TEXT: one-tap suggestions (catalog keys) that fill the answer.
     suggestions: tuple[str, ...] = ()
-    # DATE: which rule checks it ("applied", "recognised", "birth", "past").
+    # DATE: which rule checks it ("applied", "past").
     date_rule: str = "past"
     # A CHOICE value that is refused with an explanation (the ineligible answer).
     refused_value: str = ""
+    # CHOICE: other attributes set to the same stored value (one declaration answering three conditions).
+    also_sets: tuple[str, ...] = ()
     # The optional step whose answer decides whether this one is asked: until the member has passed
     # it, the step counter counts this one too, so "Bước k/N" never grows while they answer.
     decided_by: str = ""
@@ -72,22 +86,39 @@ class Step:
     def is_answered(self, initiative: Initiative) -> bool:
         if self.kind is Kind.AUTHORS:
             return bool(initiative.authors)
+        if self.kind is Kind.LEAD:
+            return any(a.is_lead for a in initiative.authors)
         if self.kind is Kind.FILES:
             return True
-        return getattr(initiative, self.attr) is not None
+        return all(getattr(initiative, attr) is not None for attr in (self.attr, *self.also_sets))
 
 
 STEPS: tuple[Step, ...] = (
+    Step(
+        "eligibility",
+        Kind.CHOICE,
+        "declared_novel",
+        choices=(("yes", "choice_eligible_yes"), ("no", "choice_eligible_no")),
+        refused_value="no",
+        also_sets=("declared_no_ip", "declared_lawful"),
+    ),
     Step("title", Kind.TEXT, "title", min_len=10, max_len=250),
     Step("type", Kind.CHOICE, "type_code"),
     Step(
         "research_level",
         Kind.CHOICE,
         "research_level",
-        applies=_is_research,
+        applies=is_research,
         choices=(("province", "choice_research_province"), ("ministry", "choice_research_ministry")),
     ),
-    Step("acceptance_date", Kind.DATE, "acceptance_date", applies=_is_research, date_rule="past"),
+    Step(
+        "head_confirmed",
+        Kind.CHOICE,
+        "head_confirmed",
+        applies=is_research,
+        choices=(("yes", "choice_head_confirmed_yes"), ("no", "choice_head_confirmed_no")),
+        refused_value="no",
+    ),
     Step(
         "field",
         Kind.TEXT,
@@ -132,47 +163,15 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "recognition_decision",
-        Kind.TEXT,
+        Kind.DECISION,
         "recognition_decision_no",
         applies=_is_recognised,
-        min_len=1,
-        max_len=100,
-        decided_by="recognition_kind",
-    ),
-    Step(
-        "recognition_date",
-        Kind.DATE,
-        "recognition_date",
-        applies=_is_recognised,
-        date_rule="recognised",
+        also_sets=("recognition_date",),
         decided_by="recognition_kind",
     ),
     Step("authors", Kind.AUTHORS),
-    Step("birth_date", Kind.DATE, "author_birth_date", optional=True, date_rule="birth"),
-    Step("job_title", Kind.TEXT, "author_job_title", optional=True, min_len=2, max_len=120),
-    Step(
-        "qualification",
-        Kind.TEXT,
-        "author_qualification",
-        optional=True,
-        min_len=2,
-        max_len=120,
-        suggestions=(
-            "suggest_qual_college",
-            "suggest_qual_bachelor",
-            "suggest_qual_master",
-            "suggest_qual_doctor",
-        ),
-    ),
+    Step("lead", Kind.LEAD, applies=_research_with_coauthors, decided_by="authors"),
     Step("attachments", Kind.FILES, optional=True),
-    Step(
-        "ip",
-        Kind.CHOICE,
-        "declared_no_ip",
-        choices=(("no", "choice_ip_no"), ("yes", "choice_ip_yes")),
-        refused_value="yes",
-    ),
-    Step("lawful", Kind.CHOICE, "declared_lawful", choices=(("yes", "choice_lawful_yes"),)),
 )
 
 STEPS_BY_KEY = {step.key: step for step in STEPS}
@@ -181,7 +180,9 @@ MAX_ATTACHMENTS = 10
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 # How CHOICE values are stored on the initiative when they are not stored verbatim.
-STORED_VALUE = {"ip": {"no": True, "yes": False}, "lawful": {"yes": True}}
+STORED_VALUE = {"eligibility": {"yes": True}, "head_confirmed": {"yes": True}}
+# A research topic is recognised by its acceptance council (nghiệm thu): the only choice it is offered.
+RESEARCH_RECOGNITION = (("acceptance", "choice_recognised_acceptance"),)
 
 
 def applicable_steps(initiative: Initiative, campaign: Campaign) -> list[Step]:
@@ -193,7 +194,9 @@ def counted_steps(initiative: Initiative, campaign: Campaign, current: Step) -> 
     position = STEPS.index(current)
 
     def undecided(step: Step) -> bool:
-        return bool(step.decided_by) and STEPS.index(STEPS_BY_KEY[step.decided_by]) >= position
+        if not step.decided_by or STEPS.index(STEPS_BY_KEY[step.decided_by]) < position:
+            return False
+        return step.key != "lead" or is_research(initiative, campaign)
 
     return [step for step in STEPS if step.applies(initiative, campaign) or undecided(step)]
 

@@ -57,12 +57,21 @@ def _now() -> dt.datetime:
 
 
 class Status(enum.StrEnum):
+    """The plan's lifecycle: written (draft) → submitted to the CĐCS → its dossier verified by a chair
+    ("xác nhận"; or sent back, or rejected) → recognised by a council or the head of the unit ("công
+    nhận": only these count) → entered on the national portal."""
+
     DRAFT = "draft"
     SUBMITTED = "submitted"
     CHANGES_REQUESTED = "changes_requested"
-    APPROVED = "approved"
     REJECTED = "rejected"
+    VERIFIED = "verified"
+    RECOGNISED = "recognised"
     REPORTED = "reported"
+
+
+# Counted toward quotas and targets (with a recognition date): recognised, and entered on the portal.
+COUNTED = (Status.RECOGNISED, Status.REPORTED)
 
 
 class Role(enum.StrEnum):
@@ -79,6 +88,8 @@ class Branch(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who recognises this branch's initiatives ("Hội đồng sáng kiến Bệnh viện …"): the Đơn's "Kính gửi".
+    recognising_body: Mapped[str | None] = mapped_column(String(255))
     quotas: Mapped[list[BranchQuota]] = relationship(back_populates="branch", cascade="all, delete-orphan")
 
 
@@ -100,9 +111,16 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(String(120))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    # The member's CĐCS; none for an admin who belongs to no branch.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    branch: Mapped[Branch] = relationship()
+    # The author's profile, asked once and used by every form (Đơn yêu cầu công nhận sáng kiến).
+    workplace: Mapped[str | None] = mapped_column(String(255))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    qualification: Mapped[str | None] = mapped_column(String(120))
+    profile_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    branch: Mapped[Branch | None] = relationship()
     roles: Mapped[list[MemberRole]] = relationship(back_populates="member", cascade="all, delete-orphan")
     # The person's accounts (a Telegram user, a Zalo user): drafts and roles belong to the member.
     identities: Mapped[list[Identity]] = relationship(back_populates="member", viewonly=True)
@@ -148,23 +166,37 @@ class Identity(Base):
 
 
 class Initiative(Base):
-    """An initiative from first answer (status draft) to approval; the draft is the conversation."""
+    """An initiative from its first answer (a draft: the conversation) to the portal.
+
+    `member_id` is whoever writes it (the author, or an officer entering it for members: then
+    `entered_by_member_id` says so); `branch_id` the CĐCS it is submitted to; `credited_branch_id` the
+    branch of its credited author (plan IV.2.5), which is where it counts."""
 
     __tablename__ = "initiative"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    credited_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    entered_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=24), default=Status.DRAFT)
     # The wizard step the member is on (a step key of handlers.wizard_steps), and whether they came
     # to it from the summary's Edit button (then the step returns to the summary when answered).
     current_step: Mapped[str | None] = mapped_column(String(32))
     editing_from_summary: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Eligibility, declared first (plan IV.2.2, IV.3): novel in the unit, not under IP protection, lawful.
+    declared_novel: Mapped[bool | None] = mapped_column(Boolean)
+    declared_no_ip: Mapped[bool | None] = mapped_column(Boolean)
+    declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
     title: Mapped[str | None] = mapped_column(String(300))
+    # The title folded (no accents, case or extra spaces), to find the same initiative sent twice.
+    title_key: Mapped[str | None] = mapped_column(String(300), index=True)
     type_code: Mapped[str | None] = mapped_column(String(8))
     research_level: Mapped[str | None] = mapped_column(String(16))
-    acceptance_date: Mapped[dt.date | None] = mapped_column(Date)
+    # A research topic (1.7, plan IV.2.4): accepted by an acceptance council (its decision is the
+    # recognition below) and its effect confirmed by the head of the unit applying it.
+    head_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     field: Mapped[str | None] = mapped_column(String(200))
     problem: Mapped[str | None] = mapped_column(Text)
     solution: Mapped[str | None] = mapped_column(Text)
@@ -174,20 +206,16 @@ class Initiative(Base):
     economic_benefit: Mapped[str | None] = mapped_column(Text)
     economic_amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
     social_benefit: Mapped[str | None] = mapped_column(Text)
+    # Recognition (công nhận, plan IV.2.2): by a council, the head of the unit, or (1.7) the acceptance
+    # council; its decision's number and date — the date decides the phase it counts in.
     recognition_kind: Mapped[str | None] = mapped_column(String(16))
     recognition_decision_no: Mapped[str | None] = mapped_column(String(100))
     recognition_date: Mapped[dt.date | None] = mapped_column(Date)
-    # The submitting author's details for the council's form (optional wizard steps).
-    author_birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    author_job_title: Mapped[str | None] = mapped_column(String(120))
-    author_qualification: Mapped[str | None] = mapped_column(String(120))
-    declared_no_ip: Mapped[bool | None] = mapped_column(Boolean)
-    declared_lawful: Mapped[bool | None] = mapped_column(Boolean)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # The last decision: who, when, and the reason given (request changes / reject).
+    # The chair's last decision (verified, changes requested, rejected): who, when, the reason given.
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
@@ -200,21 +228,26 @@ class Initiative(Base):
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id])
     decided_by: Mapped[Member | None] = relationship(foreign_keys=[decided_by_member_id])
-    branch: Mapped[Branch] = relationship()
+    entered_by: Mapped[Member | None] = relationship(foreign_keys=[entered_by_member_id])
+    branch: Mapped[Branch] = relationship(foreign_keys=[branch_id])
+    credited_branch: Mapped[Branch | None] = relationship(foreign_keys=[credited_branch_id])
     authors: Mapped[list[Author]] = relationship(
         back_populates="initiative", cascade="all, delete-orphan", order_by="Author.position"
     )
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="initiative", cascade="all, delete-orphan", order_by="Attachment.id"
     )
-    # Progress counts read only these columns: from this index, without touching the wide rows.
+    # Progress counts read only these columns: from these indexes, without touching the wide rows.
     __table_args__ = (
-        Index("ix_initiative_progress", "branch_id", "status", "decided_at"),
-        Index("ix_initiative_decided", "status", "decided_at"),
+        Index("ix_initiative_credit", "credited_branch_id", "status", "recognition_date"),
+        Index("ix_initiative_recognised", "status", "recognition_date"),
+        Index("ix_initiative_branch_status", "branch_id", "status"),
     )
 
 
 class Author(Base):
+    """One author of an initiative: a registered member (who can confirm it), or a name with a branch."""
+
     __tablename__ = "author"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,9 +255,20 @@ class Author(Base):
     position: Mapped[int] = mapped_column(Integer)
     full_name: Mapped[str] = mapped_column(String(120))
     share_percent: Mapped[int] = mapped_column(Integer)
-    # The submitting member's own row (the other rows are co-authors typed by name).
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
+    # The author's branch: where the initiative counts if this author is the credited one.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    # The project leader (chủ nhiệm) of a research topic: credited whatever the shares.
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A registered co-author's answer to "is this you?": None until they answer, then True or False.
+    confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    # Details for the council's form (from the member's profile, or given for a typed co-author).
+    workplace: Mapped[str | None] = mapped_column(String(255))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    qualification: Mapped[str | None] = mapped_column(String(120))
     initiative: Mapped[Initiative] = relationship(back_populates="authors")
+    branch: Mapped[Branch | None] = relationship()
 
 
 class Attachment(Base):
@@ -238,6 +282,8 @@ class Attachment(Base):
     file_name: Mapped[str | None] = mapped_column(String(255))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     mime_type: Mapped[str | None] = mapped_column(String(100))
+    # "evidence" (what the author sent to illustrate it) or "decision" (the recognition decision's scan).
+    purpose: Mapped[str] = mapped_column(String(16), default="evidence")
     initiative: Mapped[Initiative] = relationship(back_populates="attachments")
 
 

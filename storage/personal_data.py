@@ -1,8 +1,8 @@
 """Personal data (Nghị định 13/2023/NĐ-CP): everything stored about one member, and its erasure.
 
-Erasure keeps what the campaign's records must keep — initiatives that were approved or entered on the
+Erasure keeps what the campaign's records must keep — recognised initiatives, and those entered on the
 portal (they count toward the campaign and name their authors) — with the author's personal details
-(date of birth, job title, qualification) removed, and deletes everything else: the other initiatives
+(workplace, date of birth, job title, qualification) removed, and deletes everything else: the other initiatives
 with their files, the accounts on every platform (ids, chats, names), roles, link codes and attempts,
 messages queued or sent to those chats, and the member's name (replaced by a number). The audit trail
 keeps its rows (they point at the anonymised member) and records the erasure.
@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    COUNTED,
     AuditEvent,
     Author,
     Identity,
@@ -28,12 +29,11 @@ from storage.models import (
     MemberRole,
     OptionMenu,
     OutboxMessage,
-    Status,
 )
 
 # Counted toward the campaign: kept on erasure (anonymised).
-KEPT = (Status.APPROVED, Status.REPORTED)
-PERSONAL_FIELDS = ("author_birth_date", "author_job_title", "author_qualification")
+KEPT = COUNTED
+PERSONAL_FIELDS = ("workplace", "birth_date", "job_title", "qualification")
 
 
 def _iso(value: Any) -> Any:
@@ -46,13 +46,11 @@ async def collect(session: AsyncSession, member: Member) -> dict[str, Any]:
     initiatives = (
         await session.scalars(select(Initiative).where(Initiative.member_id == member.id).order_by(Initiative.id))
     ).all()
-    coauthored = (
-        await session.execute(
-            select(Author.initiative_id, Author.full_name, Author.share_percent).where(
-                Author.member_id == member.id, Author.initiative_id.not_in([i.id for i in initiatives] or [0])
-            )
-        )
-    ).all()
+    authorships = (
+        (await session.execute(select(Author).where(Author.member_id == member.id).order_by(Author.initiative_id)))
+        .scalars()
+        .all()
+    )
     actions = (
         await session.execute(
             select(AuditEvent.action, func.count())
@@ -65,8 +63,9 @@ async def collect(session: AsyncSession, member: Member) -> dict[str, Any]:
         "member": {
             "id": member.id,
             "full_name": member.full_name,
-            "branch": member.branch.name,
+            "branch": member.branch.name if member.branch else None,
             "registered_at": _iso(member.created_at),
+            **{name: _iso(getattr(member, name)) for name in PERSONAL_FIELDS},
         },
         "roles": [{"role": role.role.value, "branch_id": role.branch_id} for role in roles],
         "accounts": [
@@ -86,11 +85,18 @@ async def collect(session: AsyncSession, member: Member) -> dict[str, Any]:
                 "title": i.title,
                 "status": i.status.value,
                 "created_at": _iso(i.created_at),
-                **{name: _iso(getattr(i, name)) for name in PERSONAL_FIELDS},
             }
             for i in initiatives
         ],
-        "co_author_of": [{"initiative": row[0], "name": row[1], "share_percent": row[2]} for row in coauthored],
+        "author_of": [
+            {
+                "initiative": author.initiative_id,
+                "name": author.full_name,
+                "share_percent": author.share_percent,
+                **{name: _iso(getattr(author, name)) for name in PERSONAL_FIELDS},
+            }
+            for author in authorships
+        ],
         "actions_recorded": {action: count for action, count in actions},
     }
 
@@ -117,8 +123,9 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     kept = await session.scalar(select(func.count()).where(own, Initiative.status.in_(KEPT))) or 0
     deleted = await session.scalar(select(func.count()).where(own, Initiative.status.not_in(KEPT))) or 0
     await session.execute(delete(Initiative).where(own, Initiative.status.not_in(KEPT)))
-    await session.execute(update(Initiative).where(own).values(**dict.fromkeys(PERSONAL_FIELDS)))
-    await session.execute(update(Author).where(Author.member_id == member.id).values(member_id=None))
+    await session.execute(
+        update(Author).where(Author.member_id == member.id).values(member_id=None, **dict.fromkeys(PERSONAL_FIELDS))
+    )
     if chats:
         pairs = [tuple(chat) for chat in chats]
         await session.execute(
@@ -134,7 +141,11 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     await session.execute(delete(LinkCode).where(LinkCode.member_id == member.id))
     await session.execute(delete(MemberRole).where(MemberRole.member_id == member.id))
     await session.execute(delete(Identity).where(Identity.member_id == member.id))
-    await session.execute(update(Member).where(Member.id == member.id).values(full_name=f"(đã xoá #{member.id})"))
+    await session.execute(
+        update(Member)
+        .where(Member.id == member.id)
+        .values(full_name=f"(đã xoá #{member.id})", **dict.fromkeys(PERSONAL_FIELDS))
+    )
     session.add(AuditEvent(actor_member_id=member.id, action="data_erased", created_at=now,
                            reason=f"kept {kept} approved or entered initiative(s), deleted {deleted}"))  # fmt: skip
     await session.flush()

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.config import Campaign
+from domain.credit import AuthorShare, credited_author
+from domain.text import fold
 from storage import branch_import, claims
 from storage.models import (
     AuditEvent,
@@ -98,6 +100,20 @@ async def get_or_create_identity(
     return identity
 
 
+async def register_admin(session: AsyncSession, identity: Identity, full_name: str) -> Member:
+    """An admin known to the bot without a branch (they need none to oversee every branch)."""
+    member = Member(full_name=full_name, branch_id=None)
+    member.roles = []
+    session.add(member)
+    await session.flush()
+    identity.member = member
+    identity.member_id = member.id
+    session.add(AuditEvent(actor_member_id=member.id, action="registered", reason="admin"))
+    await session.flush()
+    await session.refresh(member, ["identities", "roles", "branch"])
+    return member
+
+
 async def register_member(session: AsyncSession, identity: Identity, full_name: str, branch: Branch) -> Member:
     member = Member(full_name=full_name, branch=branch)
     member.roles = [MemberRole(role=Role.MEMBER, branch_id=branch.id)]
@@ -106,18 +122,26 @@ async def register_member(session: AsyncSession, identity: Identity, full_name: 
     identity.member = member
     identity.member_id = member.id
     session.add(AuditEvent(actor_member_id=member.id, action="registered", reason=branch.code))
+    await session.flush()
+    await session.refresh(member, ["identities", "roles", "branch"])
     return member
 
 
 # --- initiatives -----------------------------------------------------------------------------------
 
-_FULL = (selectinload(Initiative.authors), selectinload(Initiative.attachments))
+_FULL = (selectinload(Initiative.authors).selectinload(Author.branch), selectinload(Initiative.attachments))
 # A member edits a draft, and an initiative sent back to them for changes.
 EDITABLE = (Status.DRAFT, Status.CHANGES_REQUESTED)
 
 
-async def create_draft(session: AsyncSession, member: Member, first_step: str) -> Initiative:
-    draft = Initiative(member_id=member.id, branch_id=member.branch_id, status=Status.DRAFT, current_step=first_step)
+async def create_draft(
+    session: AsyncSession, member: Member, first_step: str, *, for_branch: Branch | None = None
+) -> Initiative:
+    """A new draft written by `member`: their own, or (`for_branch`) one an officer enters for members of
+    that branch (then the officer is not an author, and the audit says who entered it)."""
+    branch_id = for_branch.id if for_branch else member.branch_id
+    draft = Initiative(member_id=member.id, branch_id=branch_id, credited_branch_id=branch_id, status=Status.DRAFT,
+                       current_step=first_step, entered_by_member_id=member.id if for_branch else None)  # fmt: skip
     draft.authors = []
     draft.attachments = []
     session.add(draft)
@@ -153,16 +177,51 @@ async def member_submissions(session: AsyncSession, member_id: int) -> Sequence[
     ).all()
 
 
+async def member_coauthored(session: AsyncSession, member_id: int) -> list[tuple[Initiative, Author]]:
+    """Initiatives someone else submitted that name this member as a co-author (and that author row)."""
+    rows = await session.execute(
+        select(Initiative, Author)
+        .join(Author, Author.initiative_id == Initiative.id)
+        .where(Author.member_id == member_id, Initiative.member_id != member_id, Initiative.status != Status.DRAFT)
+        .order_by(Initiative.submitted_at.desc(), Initiative.id.desc())
+    )
+    return [(initiative, author) for initiative, author in rows.all()]
+
+
 async def delete_draft(session: AsyncSession, draft: Initiative, actor: Member) -> None:
     await session.execute(delete(Initiative).where(Initiative.id == draft.id, Initiative.status == Status.DRAFT))
     session.add(AuditEvent(actor_member_id=actor.id, action="draft_deleted", reason=f"#{draft.id}"))
 
 
-def replace_authors(initiative: Initiative, authors: list[tuple[str, int, int | None]]) -> None:
-    initiative.authors = [
-        Author(position=index, full_name=name, share_percent=share, member_id=member_id)
-        for index, (name, share, member_id) in enumerate(authors)
-    ]
+def replace_authors(initiative: Initiative, authors: list[Author], *, research: bool) -> None:
+    """Set the authors (in this order) and the branch the initiative is credited to."""
+    for position, author in enumerate(authors):
+        author.position = position
+    initiative.authors = authors
+    apply_credit(initiative, research=research)
+
+
+def credited(initiative: Initiative, *, research: bool) -> Author | None:
+    """The credited author (plan IV.2.5, domain/credit.py); None before any author is given."""
+    if not initiative.authors:
+        return None
+    submitter = initiative.member_id if initiative.entered_by_member_id is None else None
+    shares = [AuthorShare(a.full_name, a.share_percent, is_lead=a.is_lead, is_submitter=a.member_id == submitter)
+              for a in initiative.authors]  # fmt: skip
+    return initiative.authors[credited_author(shares, research=research)]
+
+
+def copy_profile(author: Author, member: Member) -> None:
+    """The member's profile onto their author row (what the council's form prints)."""
+    author.full_name = member.full_name
+    author.workplace, author.birth_date = member.workplace, member.birth_date
+    author.job_title, author.qualification = member.job_title, member.qualification
+
+
+def apply_credit(initiative: Initiative, *, research: bool) -> None:
+    """The initiative counts for its credited author's branch (the branch it was submitted to until then)."""
+    author = credited(initiative, research=research)
+    initiative.credited_branch_id = (author.branch_id if author else None) or initiative.branch_id
 
 
 def submit(
@@ -193,7 +252,7 @@ async def initiative_by_id(session: AsyncSession, initiative_id: int) -> Initiat
         select(Initiative)
         .where(Initiative.id == initiative_id)
         .options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch),
-                 selectinload(Initiative.decided_by))
+                 selectinload(Initiative.decided_by), selectinload(Initiative.entered_by))
     )  # fmt: skip
 
 
@@ -211,6 +270,43 @@ async def branch_chair_identities(session: AsyncSession, branch_id: int) -> Sequ
 
 async def member_identities(session: AsyncSession, member_id: int) -> Sequence[Identity]:
     return (await session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+
+
+async def preferred_identities(session: AsyncSession, member_ids: set[int]) -> dict[int, Identity]:
+    """One account per member to tell something (one person, one notice, whatever channels they linked):
+    the one they used last and that has not blocked the bot."""
+    if not member_ids:
+        return {}
+    rows = (
+        await session.scalars(
+            select(Identity)
+            .where(Identity.member_id.in_(member_ids), Identity.blocked_at.is_(None))
+            .order_by(Identity.updated_at, Identity.id)
+        )
+    ).all()
+    return {identity.member_id: identity for identity in rows if identity.member_id is not None}
+
+
+async def branch_chair_ids(session: AsyncSession, branch_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(MemberRole.member_id).where(MemberRole.role == Role.CHAIR, MemberRole.branch_id == branch_id)
+    )
+    return set(rows.all())
+
+
+async def possible_duplicates(session: AsyncSession, initiative: Initiative) -> list[int]:
+    """Other submitted initiatives with the same title and the same set of author names (accents and case
+    ignored): the same initiative sent by two of its authors."""
+    names = sorted(fold(a.full_name) for a in initiative.authors)
+    candidates = (
+        await session.scalars(
+            select(Initiative)
+            .where(Initiative.id != initiative.id, Initiative.status.not_in((Status.DRAFT, Status.REJECTED)))
+            .where(Initiative.title_key == fold(initiative.title or ""))
+            .options(selectinload(Initiative.authors))
+        )
+    ).all()
+    return [other.id for other in candidates if sorted(fold(a.full_name) for a in other.authors) == names]
 
 
 async def decide(
@@ -253,12 +349,21 @@ async def decide(
     return True
 
 
+async def count_pending(session: AsyncSession, branch_ids: set[int], exclude_member: Member | None = None) -> int:
+    """How many submitted initiatives of these branches wait for verification (not counting the person's own)."""
+    query = select(func.count()).where(Initiative.status == Status.SUBMITTED, Initiative.branch_id.in_(branch_ids))
+    if exclude_member is not None:
+        query = query.where(Initiative.member_id != exclude_member.id)
+    return await session.scalar(query) or 0
+
+
 async def pending_reviews(session: AsyncSession, branch_ids: set[int] | None, limit: int = 20) -> Sequence[Initiative]:
     """Submitted initiatives awaiting a decision, oldest first (all branches when branch_ids is None)."""
     query = select(Initiative).where(Initiative.status == Status.SUBMITTED)
     if branch_ids is not None:
         query = query.where(Initiative.branch_id.in_(branch_ids))
-    query = query.options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch))
+    query = query.options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch),
+                          selectinload(Initiative.entered_by))  # fmt: skip
     return (await session.scalars(query.order_by(Initiative.submitted_at, Initiative.id).limit(limit))).all()
 
 
@@ -355,27 +460,22 @@ async def valid_chair_invite(session: AsyncSession, token: str, now: dt.datetime
 # --- paperwork -------------------------------------------------------------------------------------
 
 
-async def report_data(
-    session: AsyncSession, branch_ids: set[int] | None
-) -> tuple[Sequence[Branch], Sequence[Initiative]]:
-    """The branches (with quotas) and all their initiatives, for reports; every branch when None."""
-    branches = select(Branch).options(selectinload(Branch.quotas)).order_by(Branch.code)
-    initiatives = select(Initiative).options(
-        *_FULL, selectinload(Initiative.branch), selectinload(Initiative.decided_by)
-    )
+async def branches_by_id(session: AsyncSession, branch_ids: set[int] | None) -> Sequence[Branch]:
+    """The branches of a scope (every branch when None), by code."""
+    query = select(Branch).order_by(Branch.code)
     if branch_ids is not None:
-        branches = branches.where(Branch.id.in_(branch_ids))
-        initiatives = initiatives.where(Initiative.branch_id.in_(branch_ids))
-    return (await session.scalars(branches)).all(), (await session.scalars(initiatives.order_by(Initiative.id))).all()
+        query = query.where(Branch.id.in_(branch_ids))
+    return (await session.scalars(query)).all()
 
 
 async def mark_reported(
     session: AsyncSession, initiative_id: int, actor: Member, reference: str | None, now: dt.datetime
 ) -> bool:
-    """Approved → reported (entered on the national portal); False if it was not approved (any more)."""
+    """Recognised → reported (entered on the national portal, plan V.4: after recognition); False if it is
+    not recognised (yet, or any more)."""
     result = await session.execute(
         update(Initiative)
-        .where(Initiative.id == initiative_id, Initiative.status == Status.APPROVED)
+        .where(Initiative.id == initiative_id, Initiative.status == Status.RECOGNISED)
         .values(status=Status.REPORTED, reported_at=now, reported_by_member_id=actor.id, portal_reference=reference)
         .execution_options(synchronize_session=False)
     )
@@ -383,7 +483,7 @@ async def mark_reported(
         return False
     session.add(
         AuditEvent(initiative_id=initiative_id, actor_member_id=actor.id, action="reported",
-                   from_status=Status.APPROVED, to_status=Status.REPORTED, reason=reference)
+                   from_status=Status.RECOGNISED, to_status=Status.REPORTED, reason=reference)
     )  # fmt: skip
     return True
 

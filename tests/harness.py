@@ -270,7 +270,7 @@ class Person:
     async def settle(self) -> None:
         """Let in-flight work finish: the bot answers a /help probe only after everything before it."""
         await self.send("/help")
-        await self.expect("/drafts")
+        await self.expect("Hướng dẫn", "/dulieu")
 
     async def send_unsupported(self) -> None:
         await self.send_sticker()
@@ -332,7 +332,7 @@ class ZaloPerson:
 
     async def settle(self) -> None:
         await self.send("/help")
-        await self.expect("/drafts")
+        await self.expect("Hướng dẫn", "/dulieu")
 
 
 AnyPerson = Person | ZaloPerson
@@ -376,8 +376,13 @@ class GroupChat:
 
 
 async def register(person: AnyPerson, branch_code: str = "MAU002", name: str = "Nguyễn Thị Hoa") -> None:
-    """Register quickly through the branch deep link."""
+    """Register quickly through the branch deep link. An admin is known at once (they need no branch; the
+    deep link makes them a member of that branch too)."""
     await person.send(f"/start b_{branch_code}")
+    if str(person.user_id) in (str(ADMIN_ID), ZALO_ADMIN_ID):
+        await person.expect("vai trò quản trị viên")
+        await person.expect("Chào đồng chí")
+        return
     await person.expect("Nhập họ và tên")
     await person.send(name)
     await person.expect("Đăng ký xong")
@@ -480,10 +485,16 @@ async def answer(person: AnyPerson, prompt: str, reply: str | None = None, tap: 
 
 
 async def fill_up_to_summary(
-    person: AnyPerson, *, type_label: str = "1.2 Giải pháp quản lý", recognised: bool = True
+    person: AnyPerson,
+    *,
+    type_label: str = "1.2 Giải pháp quản lý",
+    recognised: bool = True,
+    coauthors: str = "Trần Văn Bình 30",
+    decision: str = "123/QĐ-BV 20/12/2021",
 ) -> None:
     """Answer every step of a complete, eligible initiative (non-research type)."""
     await person.send("/new")
+    await answer(person, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(person, "Tên sáng kiến", TITLE)
     await answer(person, "thuộc loại nào", tap=type_label)
     await answer(person, "Lĩnh vực áp dụng", tap="Y tế")
@@ -496,17 +507,12 @@ async def fill_up_to_summary(
     await answer(person, "quy ra tiền", "15 triệu")
     await answer(person, "Lợi ích xã hội", "Người dân chờ ít hơn, hài lòng hơn với dịch vụ công.")
     if recognised:
-        await answer(person, "đã được công nhận chưa", tap="Hội đồng sáng kiến")
-        await answer(person, "Số quyết định", "123/QĐ-BV")
-        await answer(person, "Ngày của quyết định", "20/12/2021")
+        await answer(person, "đã được công nhận", tap="Hội đồng sáng kiến")
+        await answer(person, "Số và ngày", decision)
     else:
-        await answer(person, "đã được công nhận chưa", tap="Bỏ qua")
-    await answer(person, "Đồng tác giả", "Trần Văn Bình 30")
-    await person.expect("Đã ghi tác giả", "Trần Văn Bình (30%)", "Ngày sinh")
-    await person.send("12/05/1985")
-    await answer(person, "Chức danh", "Chuyên viên")
-    await answer(person, "Trình độ chuyên môn", tap="Thạc sĩ")
-    await person.expect("Gửi ảnh hoặc tệp")
+        await answer(person, "đã được công nhận", tap="Bỏ qua")
+    await answer(person, "Tác giả.", coauthors)
+    await person.expect("Đã ghi tác giả", "Gửi ảnh hoặc tệp")
     if isinstance(person, ZaloPerson):  # Zalo carries photos, not documents
         await person.send_photo()
         await person.expect("Đã nhận ảnh (1/10)")
@@ -516,13 +522,11 @@ async def fill_up_to_summary(
     await person.send_photo()
     received = await person.expect("Đã nhận ảnh (2/10)")
     await person.tap("Xong (2 tệp)", received)
-    await answer(person, "bảo hộ quyền sở hữu trí tuệ", tap="Không, không được bảo hộ")
-    await answer(person, "không trái với trật tự công cộng", tap="Tôi xác nhận")
 
 
-async def submit_initiative(person: AnyPerson, *, recognised: bool = True) -> int:
+async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **answers: str) -> int:
     """Go through the whole wizard and submit; returns the initiative's number."""
-    await fill_up_to_summary(person, recognised=recognised)
+    await fill_up_to_summary(person, recognised=recognised, **answers)
     summary = await person.expect("Tóm tắt sáng kiến")
     await person.tap("Gửi sáng kiến", summary)
     sent = await person.expect("Đã gửi sáng kiến")
@@ -538,5 +542,5 @@ async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: 
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")
     await chair.send(name)
-    await chair.expect("Bạn đã là chủ tịch CĐCS")
+    await chair.expect("Đồng chí đã là chủ tịch CĐCS")
     return chair

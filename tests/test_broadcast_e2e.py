@@ -81,7 +81,7 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     report = await admin.expect("Báo cáo gửi thông báo", "Đã gửi: 1/1", "Đã chặn bot: 0", "Không gửi được: 0")
     assert report is not None
     await emulator.user_presses(admin.user_id, preview, "bc:ok")  # a second tap from a slow phone
-    await admin.expect("Nút đó đã cũ")
+    await admin.expect("Lựa chọn đó đã cũ")
     await cast.member.settle()
     assert not any(text in t for t in cast.school.bot_texts()), "other branches' groups are not written to"
     stored = await broadcasts(live_database)

@@ -41,7 +41,7 @@ ADMIN = "7001"
 COMMANDS = ("start", "new", "drafts", "mine", "progress", "pending", "history", "export", "docx", "entered",
             "import", "broadcast", "link", "invite_chair", "chairs", "back", "skip", "cancel", "help", "lang",
             "linkgroup", "unlinkgroup", "dulieu", "xoadulieu", "hoso", "nhapho", "zzz")  # fmt: skip
-PREFIXES = ("reg:", "d:", "w:", "rv:", "rr:", "pt:", "ch:", "bc:", "pg:", "pd:", "pf:", "ca:", "")
+PREFIXES = ("reg:", "d:", "w:", "rv:", "rr:", "pt:", "ch:", "bc:", "pg:", "pd:", "pf:", "ca:", "rc:", "ob:", "")
 ERROR_TEXT = catalog("vi")("err_internal")
 
 
@@ -85,7 +85,7 @@ async def build_world(config: Config, url: str, clock: FakeClock) -> Services:
             person.member_id, person.branch_id = member.id, branch.id
             if person.chairs:
                 await queries.add_role(session, member, Role.CHAIR, branch.id)
-            for state in ("draft", "submitted", "approved"):
+            for state in ("draft", "submitted", "verified", "recognised"):
                 marker = f"BIMAT{person.telegram_id}{state.upper()}"
                 initiative = await queries.create_draft(session, member, "title")
                 initiative.title = f"Sáng kiến {marker} để kiểm thử"
@@ -288,8 +288,8 @@ class _Errors(logging.Handler):
 
 @contextlib.contextmanager
 def fuzzing(config: Config, tmp_path) -> Iterator[tuple[Fuzzer, asyncio.AbstractEventLoop]]:
-    """A fresh world (sample branches; two members, a chair and the admin, each with a draft, a submitted
-    and an approved initiative) and a fuzzer in an event loop of its own (Hypothesis drives it)."""
+    """A fresh world (sample branches; two members, a chair and the admin, each with a draft, a submitted,
+    a verified and a recognised initiative) and a fuzzer in an event loop of its own (Hypothesis drives it)."""
     loop = asyncio.new_event_loop()
     clock = FakeClock(local(2022, 4, 20))
     services = loop.run_until_complete(build_world(config, f"sqlite+aiosqlite:///{tmp_path}/fuzz.db", clock))
@@ -326,7 +326,8 @@ def test_random_events_on_both_channels_break_nothing_and_leak_nothing(config: C
 # Reading first, then changing, and the most destructive last, so that every read meets every initiative.
 FORGED = ("/history {}", "/docx {}", "rv:{}:d", "rv:{}:w", "rv:{}:g", "rv:{}:gc", "d:r:{}", "d:del:{}",
           "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "rv:{}:c", "rr:{}:c:0",
-          "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
+          "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "/congnhan {}", "ca:{}:n",
+          "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
 
 
 @pytest.mark.timeout(600)

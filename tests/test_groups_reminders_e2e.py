@@ -97,7 +97,7 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     invitation = await group.expect("tin nhắn riêng")
     assert "?start=b_MAU002" in invitation.plain_text, "a branch group invites straight into its branch"
     await group.send(cast.member, "/progress")
-    await group.expect("Tiến độ Giai đoạn 1", "[MẪU] Bệnh viện Đa khoa tỉnh", "Đã duyệt: 0/2", "Chờ duyệt: 0")
+    await group.expect("Tiến độ Giai đoạn 1", "[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 0/2", "Chờ xác nhận: 0")
 
     province = cast.province
     emulator.add_bot_to_group(cast.admin.user_id, province.chat_id)
@@ -107,9 +107,9 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     await province.send(cast.chair, "/linkgroup MAU003")
     await province.expect("không có quyền")
     await province.send(cast.admin, "/linkgroup tinh")
-    await province.expect("Đã liên kết nhóm với toàn tỉnh")
+    await province.expect("Đã liên kết nhóm với toàn đơn vị")
     await province.send(cast.member, "/progress")
-    await province.expect("Toàn tỉnh", "Dẫn đầu")
+    await province.expect("Công đoàn Viên chức tỉnh Phú Thọ", "Chưa CĐCS nào có sáng kiến được công nhận")
 
     linked = await stored_group(live_database, group.chat_id)
     assert linked is not None and linked.branch_id is not None and linked.linked_by_member_id is not None
@@ -125,8 +125,8 @@ async def test_weekly_digest_goes_to_each_group_once_even_across_a_restart(
 
     await move_clock(live_bot, local(2022, 4, 25, 8, 0, 30))
     digest = await cast.branch_group.expect("Bản tin tiến độ hằng tuần", "[MẪU] Bệnh viện Đa khoa tỉnh")
-    assert "Đã duyệt: 0/2" in digest.plain_text and "Còn 36 ngày" in digest.plain_text
-    await cast.province.expect("Bản tin tiến độ hằng tuần", "Toàn tỉnh", "Dẫn đầu", "Chậm nhất")
+    assert "Được công nhận: 0/2" in digest.plain_text and "Còn 36 ngày" in digest.plain_text
+    await cast.province.expect("Bản tin tiến độ hằng tuần", "Công đoàn Viên chức tỉnh Phú Thọ", "Chậm nhất")
 
     await live_bot.stop()
     await live_bot.start()
@@ -148,15 +148,16 @@ async def test_an_idle_draft_is_nudged_once_with_a_continue_button(
     writer = Person(emulator, "Trần Thị Nháp")
     await register(writer, "MAU002", "Trần Thị Nháp")
     await writer.send("/new")
+    await answer(writer, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(writer, "Tên sáng kiến", "Sổ tay điện tử cho điều dưỡng")
-    await writer.expect("thuộc loại nào")
+    await writer.expect("Bước 3/", "thuộc loại nào")
 
     await move_clock(live_bot, local(2022, 4, 27, 9, 30, 30))  # idle for two days only
     assert await outbox_rows(live_database, "draft_nudge") == []
     await move_clock(live_bot, local(2022, 4, 28, 9, 30, 30))
     nudge = await writer.expect("Sổ tay điện tử cho điều dưỡng", "3 ngày chưa có thêm câu trả lời")
     await writer.tap("Tiếp tục", nudge)
-    await writer.expect("Bước 2/", "thuộc loại nào")
+    await writer.expect("Bước 3/", "thuộc loại nào")
 
     await move_clock(live_bot, local(2022, 4, 29, 9, 30, 30))
     assert len(await outbox_rows(live_database, "draft_nudge", writer.user_id)) == 1, "one nudge per idle spell"
@@ -168,11 +169,11 @@ async def test_a_chair_is_nudged_about_reviews_waiting_too_long(
     author = Person(emulator, "Phạm Văn Gửi")
     await register(author, "MAU002", "Phạm Văn Gửi")
     number = await submit_initiative(author)
-    await cast.chair.expect(f"Sáng kiến #{number} chờ duyệt")
+    await cast.chair.expect(f"Sáng kiến #{number} chờ xác nhận hồ sơ")
 
     await move_clock(live_bot, local(2022, 4, 30, 9, 0, 30))  # Saturday: chairs are left alone
     await move_clock(live_bot, local(2022, 5, 2, 9, 0, 30))
-    await cast.chair.expect("Có 1 sáng kiến đã chờ bạn duyệt hơn 2 ngày", "/pending")
+    await cast.chair.expect("Có 1 sáng kiến đã chờ đồng chí xác nhận hồ sơ hơn 2 ngày", "Chờ xác nhận")
     assert len(await outbox_rows(live_database, "review_nudge", cast.chair.user_id)) == 1
 
 
@@ -185,10 +186,10 @@ async def test_quiet_hours_postpone_a_reminder_rather_than_drop_it(
     assert len(nudges) == 2
     assert nudges[-1].status == OutboxStatus.PENDING and nudges[-1].next_attempt_at == local(2022, 5, 4, 7, 0)
     await cast.chair.settle()
-    assert sum("chờ bạn duyệt hơn" in text for text in cast.chair.bot_texts()) == 1
+    assert sum("chờ đồng chí xác nhận hồ sơ hơn" in text for text in cast.chair.bot_texts()) == 1
 
     await move_clock(live_bot, local(2022, 5, 4, 7, 0, 30))
-    await cast.chair.expect("Có 1 sáng kiến đã chờ bạn duyệt hơn 2 ngày")
+    await cast.chair.expect("Có 1 sáng kiến đã chờ đồng chí xác nhận hồ sơ hơn 2 ngày")
 
 
 async def test_phase_countdown_on_the_configured_days_only_and_a_missed_day_is_caught_up(
@@ -200,7 +201,7 @@ async def test_phase_countdown_on_the_configured_days_only_and_a_missed_day_is_c
     live_bot.clock.set(local(2022, 5, 18, 9, 0))
     await live_bot.start()
     await cast.branch_group.expect("Còn 13 ngày là hết Giai đoạn 1", "31/05/2022", "[MẪU] Bệnh viện Đa khoa tỉnh")
-    await cast.province.expect("Còn 13 ngày là hết", "Toàn tỉnh")
+    await cast.province.expect("Còn 13 ngày là hết", "Công đoàn Viên chức tỉnh Phú Thọ")
     assert await move_clock(live_bot, local(2022, 5, 18, 9, 5)) == 0
     await cast.member.settle()
     assert len(await outbox_rows(live_database, "countdown")) == 2, "one countdown per group, not one per missed day"

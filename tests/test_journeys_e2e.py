@@ -62,7 +62,7 @@ async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
 async def test_registration_by_search_and_choice(people: People, live_database: Database) -> None:
     hoa = people.new("Nguyễn Thị Hoa")
     await hoa.send("/start")
-    await hoa.expect("Chào mừng", "hệ thống tự động")
+    await hoa.expect("Chào mừng đồng chí", "Sáng kiến Bot")
     await hoa.expect("Chọn công đoàn cơ sở")
     await hoa.send("benh vien da khoa")
     found = await hoa.expect("phù hợp")
@@ -80,12 +80,13 @@ async def test_the_wizard_with_bad_answers_keeps_what_was_typed(people: People, 
     lan = people.new("Trần Thị Lan")
     await register(lan, "MAU002", "Trần Thị Lan")
     await lan.send("/new")
+    await answer(lan, "điều kiện tham gia", "có")
     await answer(lan, "Tên sáng kiến", "Ngắn")
-    await lan.expect("hơi ngắn", "Bước 1/")
+    await lan.expect("hơi ngắn", "Bước 2/")
     await lan.send(TITLE)
-    question = await lan.expect("Bước 2/", "thuộc loại nào")
+    question = await lan.expect("Bước 3/", "thuộc loại nào")
     await lan.send("loại gì đó")
-    await lan.expect("chọn", "Bước 2/")
+    await lan.expect("chọn", "Bước 3/")
     await lan.tap("1.2 Giải pháp quản lý", question)
     await answer(lan, "Lĩnh vực áp dụng", tap="Y tế")
     await lan.send_unsupported()
@@ -110,26 +111,27 @@ async def test_a_draft_resumes_at_its_step_after_a_restart(
     minh = people.new("Lê Văn Minh")
     await register(minh, "MAU003", "Lê Văn Minh")
     await minh.send("/new")
+    await answer(minh, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(minh, "Tên sáng kiến", "Phần mềm quản lý hồ sơ đoàn viên trực tuyến")
-    await minh.expect("Bước 2/")
+    await minh.expect("Bước 3/")
     await live_bot.stop()
     await live_bot.start()
     await minh.send("/start")
-    resumed = await minh.expect("đang mô tả dở", "Bước 2/", "thuộc loại nào")
+    resumed = await minh.expect("đang mô tả dở", "Bước 3/", "thuộc loại nào")
     await minh.tap("1.5", resumed)
-    await minh.expect("Bước 3/", "Lĩnh vực")
+    await minh.expect("Bước 4/", "Lĩnh vực")
 
 
-async def test_submit_then_the_chair_approves(people: People, admin: Person, live_database: Database) -> None:
+async def test_submit_then_the_chair_verifies(people: People, admin: Person, live_database: Database) -> None:
     chair = await invite_chair(admin, people.new("Chu Tịch Trường"), "MAU005", "Chu Tịch Trường")
     author = people.new("Đỗ Văn Tác Giả")
     await register(author, "MAU005", "Đỗ Văn Tác Giả")
     number = await submit_initiative(author)
-    card = await chair.expect(f"Sáng kiến #{number} chờ duyệt", "Đỗ Văn Tác Giả")
-    await chair.tap("Duyệt", card)
-    await chair.expect(f"Đã duyệt sáng kiến #{number}")
-    await author.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chu Tịch Trường")
-    assert (await live_database.initiative(number)).status == Status.APPROVED
+    card = await chair.expect(f"Sáng kiến #{number} chờ xác nhận", "Đỗ Văn Tác Giả")
+    await chair.tap("Xác nhận hồ sơ", card)
+    await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    await author.expect(f"Sáng kiến #{number}", "xác nhận (Chu Tịch Trường", "được tính vào chỉ tiêu")
+    assert (await live_database.initiative(number)).status == Status.RECOGNISED
 
 
 async def test_request_changes_resubmit_then_reject(people: People, admin: Person, live_database: Database) -> None:
@@ -138,10 +140,10 @@ async def test_request_changes_resubmit_then_reject(people: People, admin: Perso
     await register(author, "MAU006", "Vũ Thị Sửa")
     first = await submit_initiative(author)
     second = await submit_initiative(author)
-    await chair.expect(f"Sáng kiến #{first} chờ duyệt")
-    await chair.expect(f"Sáng kiến #{second} chờ duyệt")
+    await chair.expect(f"Sáng kiến #{first} chờ xác nhận")
+    await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
     first_card = next(m for m in reversed(chair.emulator.chat(chair.user_id))
-                      if m.from_bot and f"Sáng kiến #{first} chờ duyệt" in m.plain_text)  # fmt: skip
+                      if m.from_bot and f"Sáng kiến #{first} chờ xác nhận" in m.plain_text)  # fmt: skip
     await chair.tap("Yêu cầu bổ sung", first_card)  # the older card, answered after a newer one arrived
     await chair.expect(f"Yêu cầu bổ sung sáng kiến #{first}")
     await chair.send("Cần ghi rõ số liệu trước và sau khi áp dụng")
@@ -152,12 +154,12 @@ async def test_request_changes_resubmit_then_reject(people: People, admin: Perso
     summary = await author.expect("Tóm tắt sáng kiến")
     await author.tap("Gửi sáng kiến", summary)
     await author.expect(f"Đã gửi lại sáng kiến #{first}")
-    again = await chair.expect(f"Sáng kiến #{first} chờ duyệt")
+    again = await chair.expect(f"Sáng kiến #{first} chờ xác nhận")
     await chair.tap("Từ chối", again)
     reasons = await chair.expect(f"Từ chối sáng kiến #{first}")
     await chair.tap("Trùng lặp", reasons)
     await chair.expect(f"Đã từ chối sáng kiến #{first}")
-    await author.expect(f"Sáng kiến #{first}", "không được duyệt", "Trùng lặp với sáng kiến đã có")
+    await author.expect(f"Sáng kiến #{first}", "không được xác nhận", "Trùng lặp với sáng kiến đã có")
     assert (await live_database.initiative(first)).status == Status.REJECTED
     assert (await live_database.initiative(second)).status == Status.SUBMITTED, "the other card is untouched"
 
@@ -166,7 +168,7 @@ async def test_progress_for_a_member_with_the_chart(people: People) -> None:
     tam = people.new("Hà Văn Tâm")
     await register(tam, "MAU007", "Hà Văn Tâm")
     await tam.send("📊 Tiến độ" if people.channel == "telegram" else "tiến độ")  # the menu, tapped or typed
-    await tam.expect("Tiến độ Giai đoạn 1", "Đã duyệt: 0/", "ngày")
+    await tam.expect("Tiến độ Giai đoạn 1", "Được công nhận: 0/", "ngày")
     chart = await tam.expect("Biểu đồ tiến độ Giai đoạn 1")
     if isinstance(chart, ZaloStoredMessage):  # a photo Zalo fetched from the bot's web app
         content = people.zalo.fetched[chart.message_id]
@@ -182,14 +184,15 @@ async def test_an_idle_draft_nudge_reaches_the_member_on_their_channel(
     writer = people.new("Phan Thị Nhắc")
     await register(writer, "MAU008", "Phan Thị Nhắc")
     await writer.send("/new")
+    await answer(writer, "điều kiện tham gia", "có")
     await answer(writer, "Tên sáng kiến", "Bảng theo dõi ca trực điện tử")
-    await writer.expect("Bước 2/")
+    await writer.expect("Bước 3/")
     today = live_bot.clock.now.astimezone(live_bot.config.campaign.tz).date()
     in_four_days = today + dt.timedelta(days=4)  # the daily 09:30 run after 3 idle days
     live_bot.clock.set(local(in_four_days.year, in_four_days.month, in_four_days.day, 9, 30, 30))
     nudge = await writer.expect("Bảng theo dõi ca trực điện tử", "chưa có thêm câu trả lời")
     await writer.tap("Tiếp tục", nudge)
-    await writer.expect("Bước 2/", "thuộc loại nào")
+    await writer.expect("Bước 3/", "thuộc loại nào")
     async with live_database.sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "draft_nudge"))).all()
         platforms = {row.platform for row in rows}

@@ -29,9 +29,9 @@ def png_size(content: bytes) -> tuple[int, int]:
 
 @pytest_asyncio.fixture
 async def sessions(database_url: str) -> AsyncIterator:
-    """Four branches (A quota 1, B 2, C 3, D none) with initiatives around the edges of phase 1.
+    """Four branches (A quota p1 1, B 2, C 3, D none) with initiatives in every state around the phases.
 
-    Phase 1 runs 28/02/2022–31/05/2022 in Asia/Ho_Chi_Minh (UTC+7).
+    Phase 1 runs 28/02/2022–31/05/2022 and counts recognitions from 01/09/2021; phase 2 06/2022–30/09/2023.
     """
     engine = create_engine(database_url)
     await upgrade_database(engine)
@@ -43,71 +43,92 @@ async def sessions(database_url: str) -> AsyncIterator:
             branch.quotas = [BranchQuota(phase_code="p1", quota=quota)] if quota else []
             session.add(branch)
             branches[code] = branch
+        await session.flush()
         identity = await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi")
         member = await queries.register_member(session, identity, "Nguyễn Thị Hoa", branches["A"])
 
-        def make(code: str, status: Status, decided: dt.datetime | None = None) -> None:
-            submitted = None if status in (Status.DRAFT,) else local(2022, 3, 1)
-            session.add(Initiative(member_id=member.id, branch_id=branches[code].id, status=status,
-                                   submitted_at=submitted, decided_at=decided))  # fmt: skip
+        def make(code: str, status: Status, recognised: dt.date | None = None, credited: str | None = None) -> None:
+            submitted = None if status == Status.DRAFT else local(2022, 3, 1)
+            session.add(Initiative(member_id=member.id, branch_id=branches[code].id,
+                                   credited_branch_id=branches[credited or code].id, status=status,
+                                   submitted_at=submitted, recognition_kind="council" if recognised else None,
+                                   recognition_date=recognised))  # fmt: skip
 
-        make("A", Status.APPROVED, local(2022, 3, 10))
-        make("A", Status.REPORTED, local(2022, 4, 1))
-        make("B", Status.APPROVED, local(2022, 5, 31, 23, 30))  # last evening of the phase: counts
-        make("B", Status.APPROVED, local(2022, 6, 1, 0, 30))  # first minutes of phase 2: does not
+        make("A", Status.RECOGNISED, dt.date(2022, 3, 10))
+        make("A", Status.REPORTED, dt.date(2022, 4, 1))
+        make("A", Status.VERIFIED)  # waiting for its recognition: does not count
+        make("A", Status.RECOGNISED, dt.date(2022, 4, 5), credited="D")  # a D co-author had the higher share
+        make("B", Status.RECOGNISED, dt.date(2022, 5, 31))  # the last day of phase 1: counts in it
+        make("B", Status.RECOGNISED, dt.date(2022, 6, 1))  # the first of phase 2: not in phase 1
         make("B", Status.SUBMITTED)
         make("B", Status.DRAFT)
         make("B", Status.CHANGES_REQUESTED)
-        make("C", Status.APPROVED, local(2022, 2, 27))  # before the campaign: counts nowhere
-        make("C", Status.REJECTED, local(2022, 3, 5))
+        make("C", Status.RECOGNISED, dt.date(2021, 10, 1))  # before phase 1 began: counts in it (from 01/09/2021)
+        make("C", Status.RECOGNISED, dt.date(2023, 10, 15))  # after the last phase: apart, never dropped
+        make("C", Status.REJECTED)
     yield factory
     await engine.dispose()
 
 
-async def test_counts_per_branch_follow_the_approval_date(sessions, config: Config) -> None:
+async def test_only_recognised_initiatives_count_in_the_phase_of_their_decision_for_the_credited_branch(
+    sessions, config: Config
+) -> None:
     async with sessions() as session:
         view = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None)
     by_code = {b.code: b for b in view.branches}
-    assert [(b.approved, b.quota, b.pending, b.in_progress) for b in view.branches] == [
-        (2, 1, 0, 0), (1, 2, 1, 2), (0, 3, 0, 0), (0, 0, 0, 0),
+    assert [(b.code, b.recognised, b.quota, b.waiting, b.pending, b.in_progress) for b in view.branches] == [
+        ("A", 2, 1, 1, 0, 0), ("B", 1, 2, 0, 1, 2), ("C", 1, 3, 0, 0, 0), ("D", 1, 0, 0, 0, 0),
     ]  # fmt: skip
-    assert (by_code["A"].percent, by_code["B"].percent, by_code["C"].percent) == (200, 50, 0)
-    assert view.daily == [(dt.date(2022, 3, 10), 1), (dt.date(2022, 4, 1), 1), (dt.date(2022, 5, 31), 1)]
-    assert [b.code for b in progress.ranked(view.branches)] == ["A", "B", "C", "D"]
+    assert (by_code["A"].percent, by_code["B"].percent, by_code["C"].percent, by_code["D"].percent) == (
+        200, 50, 33, 100)  # fmt: skip
+    assert view.daily == [(dt.date(2021, 10, 1), 1), (dt.date(2022, 3, 10), 1), (dt.date(2022, 4, 1), 1),
+                          (dt.date(2022, 4, 5), 1), (dt.date(2022, 5, 31), 1)]  # fmt: skip
+    assert (view.totals.by_phase, view.totals.outside, view.totals.recognised) == ({"p1": 5, "p2": 1}, 1, 7)
+    assert [b.code for b in progress.ranked(view.branches)] == ["A", "D", "B", "C"]
     assert [b.code for b in progress.furthest_behind(view.branches)] == ["C", "B"]
 
 
-async def test_phase_two_counts_its_own_approvals(sessions, config: Config) -> None:
+async def test_phase_two_counts_its_own_recognitions(sessions, config: Config) -> None:
     async with sessions() as session:
         view = await progress.load(session, config.campaign, dt.date(2022, 7, 1), None)
     assert view.phase.code == "p2"
-    assert {b.code: b.approved for b in view.branches} == {"A": 0, "B": 1, "C": 0, "D": 0}
+    assert {b.code: b.recognised for b in view.branches} == {"A": 0, "B": 1, "C": 0, "D": 0}
 
 
-async def test_province_text_shows_totals_leaders_and_laggards(sessions, config: Config) -> None:
+async def test_province_text_shows_the_phase_the_campaign_leaders_and_laggards(sessions, config: Config) -> None:
     t = catalog("vi")
     async with sessions() as session:
         view = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None)
     text = progress.province_text(t, view)
     assert "Còn <b>41</b> ngày" in text  # 20/04 → 31/05
-    assert "đã duyệt <b>3/200</b>" in text and "tổng chỉ tiêu các CĐCS: 6" in text
+    assert "Tính các sáng kiến được công nhận từ 01/09/2021" in text
+    assert "<b>5/200</b> sáng kiến được công nhận" in text and "tổng chỉ tiêu các CĐCS: 6" in text
+    assert "Cả chương trình: <b>7/500</b> (Giai đoạn 1 5 · Giai đoạn 2 1) · ngoài các giai đoạn: 1" in text
+    assert "Chờ công nhận: <b>1</b> · 📥 Chờ xác nhận: <b>1</b> · ✍️ Đang soạn/sửa: <b>2</b>" in text
     assert "░░░░░░░░░░ 2%" in text
     assert "1. ▓▓▓▓▓▓▓▓▓▓ 200% · 2/1 · CĐCS A" in text
-    assert "2. ▓▓▓▓▓░░░░░ 50% · 1/2 · CĐCS B" in text
+    assert "3. ▓▓▓▓▓░░░░░ 50% · 1/2 · CĐCS B" in text
     behind = text.split("Chậm nhất", 1)[1]
-    assert behind.index("CĐCS C: 0/3, còn thiếu <b>3</b>") < behind.index("CĐCS B: 1/2, còn thiếu <b>1</b>")
+    assert behind.index("CĐCS C: 1/3, còn thiếu <b>2</b>") < behind.index("CĐCS B: 1/2, còn thiếu <b>1</b>")
     assert "CĐCS A" not in behind
 
 
-async def test_branch_text_and_days_outside_the_phase(sessions, config: Config) -> None:
+async def test_nobody_leads_when_nothing_is_recognised_and_after_the_campaign_the_results_stay(
+    sessions, config: Config
+) -> None:
     t = catalog("vi")
     async with sessions() as session:
         before = await progress.load(session, config.campaign, dt.date(2022, 2, 20), {1})
-        after = await progress.load(session, config.campaign, dt.date(2024, 1, 1), {1})
+        after = await progress.load(session, config.campaign, dt.date(2026, 12, 1), None)
+        empty = await progress.load(session, config.campaign, dt.date(2022, 7, 1), {3})
     assert "bắt đầu sau 8 ngày" in progress.header(t, before)
-    assert "đã kết thúc ngày 30/09/2023" in progress.header(t, after)
+    text = progress.province_text(t, after)
+    assert "Chương trình đã kết thúc ngày 30/09/2023" in text, "after the campaign: its final results"
+    assert "<b>1/300</b>" in text and "Cả chương trình: <b>7/500</b>" in text
     branch = before.branches[0]
-    assert "Đã duyệt: <b>2/1</b>" in progress.branch_text(t, before, branch, with_counts=False)
+    assert "Được công nhận: <b>2/1</b>" in progress.branch_text(t, before, branch, with_counts=False)
+    assert "Chưa CĐCS nào có sáng kiến được công nhận" in progress.province_text(t, empty)
+    assert "Dẫn đầu" not in progress.province_text(t, empty)
 
 
 async def test_chart_is_a_phone_sized_png(sessions, config: Config) -> None:

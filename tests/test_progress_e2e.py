@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import pytest_asyncio
+from openpyxl import load_workbook
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import ADMIN_ID, InProcessBot, Person, invite_chair, register, submit_initiative
+from storage.models import Branch, Status
+from tests.harness import (
+    ADMIN_ID,
+    Database,
+    GroupChat,
+    InProcessBot,
+    Person,
+    answer,
+    invite_chair,
+    local,
+    register,
+    submit_initiative,
+)
 from tests.test_branch_import import xlsx
 from tests.test_progress import png_size
 
@@ -36,27 +51,28 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     member = Person(emulator, "Nguyễn Thị Hoa")
     await register(member, "MAU002", "Nguyễn Thị Hoa")
     await member.send("📊 Tiến độ")
-    await member.expect("Tiến độ Giai đoạn 1", "Còn 41 ngày", "[MẪU] Bệnh viện Đa khoa tỉnh", "Đã duyệt: 0/2",
+    await member.expect("Tiến độ Giai đoạn 1", "Còn 41 ngày", "[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 0/2",
                         "░░░░░░░░░░ 0%")  # fmt: skip
     await expect_chart(member, emulator)
 
     initiative_id = await submit_initiative(member)
-    card = await chair.expect(f"#{initiative_id}", "chờ duyệt")
-    await chair.tap("Duyệt", card)
-    await member.expect("đã được duyệt")
+    card = await chair.expect(f"#{initiative_id}", "chờ xác nhận")
+    await chair.tap("Xác nhận hồ sơ", card)
+    await member.expect("được tính vào chỉ tiêu")
 
     await member.send("/progress")
-    text = (await member.expect("Tiến độ Giai đoạn 1", "Đã duyệt: 1/2")).plain_text
+    text = (await member.expect("Tiến độ Giai đoạn 1", "Được công nhận: 1/2")).plain_text
     assert "▓▓▓▓▓░░░░░ 50%" in text
-    assert "Chờ duyệt" not in text, "members see their branch's result, not the review queue"
+    assert "Chờ xác nhận" not in text, "members see their branch's result, not the verification queue"
 
     await chair.send("/progress")
-    text = (await chair.expect("Đã duyệt: 1/2", "Chờ duyệt: 0")).plain_text
+    text = (await chair.expect("Được công nhận: 1/2", "Chờ xác nhận: 0")).plain_text
     assert "Đã gửi sáng kiến: Nguyễn Thị Hoa (1)" in text
     await expect_chart(chair, emulator)
 
     await admin.send("/progress")
-    overview = await admin.expect("Toàn tỉnh", "đã duyệt 1/200", "Dẫn đầu", "Chậm nhất")
+    overview = await admin.expect("Công đoàn Viên chức tỉnh Phú Thọ", "1/200 sáng kiến được công nhận", "Dẫn đầu",
+                                  "Chậm nhất", "Cả chương trình: 1/500")  # fmt: skip
     assert "1. ▓▓▓▓▓░░░░░ 50% · 1/2 · [MẪU] Bệnh viện Đa khoa tỉnh" in overview.plain_text
     await expect_chart(admin, emulator)
     await admin.tap("Xem xếp hạng đầy đủ", overview)
@@ -68,7 +84,7 @@ async def test_a_member_cannot_ask_for_the_full_ranking(emulator: TelegramEmulat
     member = Person(emulator, "Phạm Văn Tò Mò")
     await register(member, "MAU003", "Phạm Văn Tò Mò")
     await member.send("/progress")
-    shown = await member.expect("Đã duyệt: 0/3")
+    shown = await member.expect("Được công nhận: 0/3")
     await emulator.user_presses(member.user_id, shown, "pg:all")  # a forged press: no such button was shown
     await member.expect("không có quyền")
 
@@ -87,18 +103,145 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
     rejected = await admin.expect("Chưa nhập chi-tieu.xlsx")
     assert "Dòng 2: chỉ tiêu p1 không được âm (-4)." in rejected.plain_text
     await member.send("/progress")
-    await member.expect("Đã duyệt: 0/2")  # unchanged
+    await member.expect("Được công nhận: 0/2")  # unchanged
 
     await admin.send_file(
         "chi-tieu.xlsx", xlsx([["Mã", "Tên", "Chỉ tiêu GĐ1"], ["MAU005", "[MẪU] Trường ĐH Hùng Vương", 6]])
     )
     await admin.expect("Đã nhập chi-tieu.xlsx: 1 CĐCS", "cập nhật 1")
     await member.send("/progress")
-    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Đã duyệt: 0/6")
+    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 0/6")
 
     await member.send_file("chi-tieu.xlsx", quota_sheet(60))
     await member.expect("chưa hiểu")
     await member.send("/import")
     await member.expect("không có quyền")
     await member.send("/progress")
-    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Đã duyệt: 0/6")
+    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 0/6")
+
+
+def summary_row(content: bytes, code: str) -> dict[str, object]:
+    """The Excel summary's row of a branch, by column title."""
+    rows = list(load_workbook(io.BytesIO(content))["Tổng hợp theo CĐCS"].iter_rows(values_only=True))
+    top = next(number for number, row in enumerate(rows) if row[0] == "Xếp hạng")
+    return next(dict(zip(rows[top], row, strict=True)) for row in rows[top + 1 :] if row[1] == code)
+
+
+def portal_authors(content: bytes) -> list[str]:
+    sheet = load_workbook(io.BytesIO(content))["Nhập Cổng"]
+    return [row[-1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_everywhere(
+    emulator: TelegramEmulator, admin: Person, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """The plan's counting rule, end to end: two members of one branch submit, one with a recognition
+    decision dated inside phase 2, one without; the chair verifies both; one counts, one waits for
+    recognition, and recording its decision makes the count 2 in the chat, the workbook and the group."""
+    live_bot.clock.set(local(2022, 8, 15, 10))  # phase 2
+    chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Tài Chính"), "MAU006", "Chủ Tịch Tài Chính")
+    anh, bao = Person(emulator, "Ngô Thị Ánh"), Person(emulator, "Trịnh Văn Bảo")
+    await register(anh, "MAU006", "Ngô Thị Ánh")
+    await register(bao, "MAU006", "Trịnh Văn Bảo")
+    recognised = await submit_initiative(anh, decision="12/QĐ-STC 01/08/2022")
+    waiting = await submit_initiative(bao, recognised=False)
+    cards = [await chair.expect(f"Sáng kiến #{number} chờ xác nhận") for number in (recognised, waiting)]
+    for number, card in zip((recognised, waiting), cards, strict=True):
+        await chair.tap("Xác nhận hồ sơ", card)
+        await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    group = GroupChat(emulator, "CĐCS Sở Tài chính")
+    emulator.add_bot_to_group(chair.user_id, group.chat_id)
+    await group.send(chair, "/linkgroup")
+    await group.expect("Đã liên kết nhóm")
+
+    async def everywhere(count: int) -> None:
+        await admin.send("/progress")
+        overview = (await admin.expect("Tiến độ Giai đoạn 2", "sáng kiến được công nhận")).plain_text
+        assert "Sở Tài chính" in overview and f"· {count}/3 · [MẪU] Sở Tài chính" in overview, overview
+        await chair.send("/progress")
+        own = (await chair.expect("[MẪU] Sở Tài chính", "Được công nhận")).plain_text
+        assert f"Được công nhận: {count}/3" in own and f"Chờ công nhận: {2 - count}" in own, own
+        await group.send(chair, "/progress")
+        assert f"Được công nhận: {count}/3" in (await group.expect("[MẪU] Sở Tài chính")).plain_text
+        await admin.send("/export")
+        content = await admin.expect_file(".xlsx")
+        row = summary_row(content, "MAU006")
+        assert (row["Công nhận Giai đoạn 2"], row["Chờ công nhận (đã xác nhận hồ sơ)"]) == (count, 2 - count)
+        ours = [a for a in portal_authors(content) if "Ngô Thị Ánh" in a or "Trịnh Văn Bảo" in a]
+        assert len(ours) == count, "the portal sheet holds only recognised initiatives"
+
+    await everywhere(1)
+    assert (await live_database.initiative(waiting)).status == Status.VERIFIED
+    await bao.send(f"/congnhan {waiting}")
+    await bao.tap("Hội đồng sáng kiến", await bao.expect("được công nhận bởi ai"))
+    await bao.expect("Gõ số và ngày quyết định")
+    await bao.send("45/QĐ-STC ngày 10/8/2022")
+    await bao.expect("Đã ghi quyết định công nhận", "được tính vào chỉ tiêu", "ảnh chụp")
+    await chair.expect(f"sáng kiến #{waiting}", "Trịnh Văn Bảo đã ghi quyết định công nhận")
+    await everywhere(2)
+    assert ("recognition_recorded", "recognised") in await live_database.audit_actions(waiting)
+
+
+async def test_a_co_author_of_another_branch_with_the_higher_share_takes_the_credit(
+    emulator: TelegramEmulator, admin: Person, live_database: Database
+) -> None:
+    """Plan IV.2.5: the initiative counts for the branch of the author with the highest share."""
+    chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Tư Pháp"), "MAU007", "Chủ Tịch Tư Pháp")
+    cam = Person(emulator, "Vũ Thị Cầm")
+    await register(cam, "MAU007", "Vũ Thị Cầm")
+    number = await submit_initiative(cam, coauthors="Đặng Văn Khác 60 MAU008", decision="7/QĐ 05/08/2022")
+    await chair.tap("Xác nhận hồ sơ", await chair.expect(f"Sáng kiến #{number} chờ xác nhận", "Đặng Văn Khác"))
+    await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    stored = await live_database.initiative(number)
+    async with live_database.sessions() as session:
+        credited = await session.get(Branch, stored.credited_branch_id)
+    assert (stored.branch.code, credited.code) == ("MAU007", "MAU008")
+    await admin.send("/export")
+    content = await admin.expect_file(".xlsx")
+    assert summary_row(content, "MAU008")["Công nhận Giai đoạn 2"] == 1
+    assert summary_row(content, "MAU007")["Công nhận Giai đoạn 2"] == 0
+
+
+async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so(
+    emulator: TelegramEmulator, admin: Person, live_database: Database
+) -> None:
+    """Plan V.4: the BCH CĐCS may enter initiatives; the officer need not be an author."""
+    chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Nhập Hộ"), "MAU009", "Chủ Tịch Nhập Hộ")
+    await chair.send("/nhapho")
+    await chair.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU]", "điều kiện tham gia")
+    await chair.send("có")
+    await answer(chair, "Tên sáng kiến", "Tủ hồ sơ điện tử cho tổ công đoàn bộ phận")
+    await chair.send("1.5")
+    await answer(chair, "Lĩnh vực", "Hoạt động công đoàn")
+    await answer(chair, "Thực trạng", "Hồ sơ đoàn viên để rải rác ở các tổ, tra cứu mất nhiều thời gian.")
+    await answer(
+        chair, "Nội dung giải pháp", "Lập tủ hồ sơ điện tử dùng chung, mỗi tổ cập nhật hằng tháng; tìm theo tên."
+    )
+    await answer(chair, "Ngày áp dụng lần đầu", "1/3/2022")
+    await answer(chair, "áp dụng thử?", tap="Đã áp dụng")
+    await answer(chair, "Áp dụng ở đâu", "Các tổ công đoàn bộ phận")
+    await answer(chair, "Lợi ích kinh tế", "bỏ qua")
+    await answer(chair, "Lợi ích xã hội", "Đoàn viên được phục vụ nhanh hơn.")
+    await answer(chair, "đã được công nhận", "chưa")
+    authors = await chair.expect("Tác giả", "tổng 100%")
+    assert not any("Chỉ mình tôi" in b["text"] for b in authors.buttons()), "the officer is not an author"
+    await chair.send("Lý Thị Hộ 70%, Phan Văn Giúp 20")
+    await chair.expect("cần đúng 100%")
+    await chair.send("Lý Thị Hộ 70%, Phan Văn Giúp 30")
+    await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
+    await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
+    number = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    stored = await live_database.initiative(number)
+    chair_member = await live_database.member_of(chair.user_id)
+    assert stored.entered_by_member_id == chair_member.id and stored.member_id == chair_member.id
+    assert [(a.full_name, a.share_percent, a.member_id) for a in stored.authors] == [
+        ("Lý Thị Hộ", 70, None), ("Phan Văn Giúp", 30, None)]  # fmt: skip
+    assert ("created", "draft") in await live_database.audit_actions(number)
+    await chair.send("/pending")
+    card = await chair.expect(f"Sáng kiến #{number} chờ xác nhận", "Nhập hộ bởi Chủ Tịch Nhập Hộ")
+    await chair.tap("Xác nhận hồ sơ", card)
+    await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    member = Person(emulator, "Lý Văn Không Phải")
+    await register(member, "MAU009", "Lý Văn Không Phải")
+    await member.send("/nhapho")
+    await member.expect("Chỉ chủ tịch CĐCS")

@@ -15,7 +15,7 @@ async def test_register_by_paging_filtering_and_typing_a_name(
 ) -> None:
     hoa = Person(emulator, "Hoa")
     await hoa.send("/start")
-    await hoa.expect("Chào mừng", "01 triệu sáng kiến", "hệ thống tự động")
+    await hoa.expect("Chào mừng đồng chí", "01 triệu sáng kiến", "Sáng kiến Bot")
     page = await hoa.expect("Chọn công đoàn cơ sở (CĐCS)", "trang 1/20")
     assert len([b for b in page.buttons() if b["callback_data"].startswith("reg:b:")]) == 8
     first_page_names = [b["text"] for b in page.buttons()]
@@ -59,7 +59,7 @@ async def test_deep_link_preselects_the_branch_and_offers_the_telegram_name(
     assert (member.full_name, member.branch.code) == ("Lê Văn Tám", "MAU004")
 
     await tam.send("/start")
-    await tam.expect("Chào Lê Văn Tám", "Sở Y tế")
+    await tam.expect("Chào đồng chí Lê Văn Tám", "Sở Y tế")
 
 
 async def test_unknown_deep_link_and_unmatched_filter_are_explained(
@@ -85,3 +85,4 @@ async def test_someone_new_who_just_says_hello_is_guided_to_register(
     await lan.expect("Chọn công đoàn cơ sở")
     await lan.send("/new")
     await lan.expect("hoàn tất đăng ký trước")
+    await lan.expect("Chọn công đoàn cơ sở"), "a command is not taken for an answer: the question comes again"

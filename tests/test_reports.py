@@ -11,10 +11,11 @@ from openpyxl import load_workbook
 
 from bot.config import Config
 from handlers.reports import excel, forms
-from handlers.reports.scope import ReportFilter, parse_filter
+from handlers.reports.scope import parse_filter
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
-from storage.models import Attachment, Initiative, Status
+from storage.models import Attachment, Author, Initiative, Status
+from storage.reports import ReportFilter
 from tests.harness import SAMPLE_BRANCHES
 
 pytestmark = pytest.mark.asyncio
@@ -52,22 +53,33 @@ async def seeded(database_url: str, config: Config):
                 submitted_at=None if status == Status.DRAFT else submitted, decided_at=decided,
                 decided_by_member_id=tam.id if decided else None, **fields,
             )  # fmt: skip
-            queries.replace_authors(initiative, [(member.full_name, 100, member.id)])
+            queries.replace_authors(initiative, [author(member, 100)], research=False)
             session.add(initiative)
             return initiative
 
-        i1 = make(hoa, a, "Số hoá hồ sơ một cửa", Status.APPROVED, at(2022, 4, 10),
+        def author(member, share: int, **fields) -> Author:
+            return Author(full_name=member.full_name, share_percent=share, member_id=member.id,
+                          branch_id=member.branch_id, confirmed=True, **fields)  # fmt: skip
+
+        def recognised(day: dt.date) -> dict:
+            return {"recognition_kind": "council", "recognition_decision_no": f"{day.day}/QĐ", "recognition_date": day}
+
+        i1 = make(hoa, a, "Số hoá hồ sơ một cửa", Status.RECOGNISED, at(2022, 4, 10),
                   economic_benefit="Giảm 30% thời gian.", economic_amount_vnd=15_000_000,
                   recognition_kind="council", recognition_decision_no="123/QĐ-BV",
-                  recognition_date=dt.date(2021, 12, 20), author_birth_date=dt.date(1985, 5, 12),
-                  author_job_title="Chuyên viên", author_qualification="Thạc sĩ")  # fmt: skip
-        queries.replace_authors(i1, [("Nguyễn Thị Hoa", 70, hoa.id), ("Trần Văn Bình", 30, None)])
+                  recognition_date=dt.date(2021, 12, 20))  # fmt: skip
+        queries.replace_authors(i1, [author(hoa, 70, birth_date=dt.date(1985, 5, 12), job_title="Chuyên viên",
+                                            qualification="Thạc sĩ", workplace="Trường THPT Chuyên Hùng Vương"),
+                                     Author(full_name="Trần Văn Bình", share_percent=30, branch_id=a.id)],
+                                research=False)  # fmt: skip
         i1.attachments = [Attachment(platform="telegram", file_id="DOC1", kind="document", file_name="bao-cao.pdf")]
-        make(hoa, a, "Sổ tay điện tử", Status.REPORTED, at(2022, 7, 1), portal_reference="SK-0456")
-        make(hoa, a, "Chờ duyệt A", Status.SUBMITTED, submitted=at(2022, 8, 1))
+        make(hoa, a, "Sổ tay điện tử", Status.REPORTED, at(2022, 7, 1), portal_reference="SK-0456",
+             **recognised(dt.date(2022, 7, 1)))  # fmt: skip
+        make(hoa, a, "Chờ xác nhận A", Status.SUBMITTED, submitted=at(2022, 8, 1))
         make(hoa, a, "Nháp A", Status.DRAFT)
         make(hoa, a, "Bị từ chối", Status.REJECTED, at(2022, 5, 2), decision_reason="Trùng lặp")
-        make(tam, b, "Phần mềm hẹn khám", Status.APPROVED, at(2023, 1, 5))
+        make(tam, b, "Phần mềm hẹn khám", Status.RECOGNISED, at(2023, 1, 5), **recognised(dt.date(2023, 1, 5)))
+        make(tam, b, "Chờ công nhận B", Status.VERIFIED, at(2023, 1, 6))
         make(tam, b, "Cần bổ sung B", Status.CHANGES_REQUESTED, at(2023, 2, 1))
         await session.flush()
         ids = {"i1": i1.id, "a": a.id, "b": b.id}
@@ -76,27 +88,36 @@ async def seeded(database_url: str, config: Config):
 
 
 async def workbook(sessions, config: Config, branch_ids: set[int] | None, report_filter: ReportFilter | None = None):
-    report_filter = report_filter or ReportFilter()
     async with sessions() as session:
-        branches, initiatives = await queries.report_data(session, branch_ids)
-    return load_workbook(io.BytesIO(excel.build_workbook(config.campaign, branches, initiatives, report_filter)))
+        content = await excel.build(session, config.campaign, branch_ids, report_filter or ReportFilter(),
+                                    scope_name="Công đoàn Viên chức tỉnh Phú Thọ", today=dt.date(2023, 3, 1),
+                                    place="Phú Thọ")  # fmt: skip
+    return load_workbook(io.BytesIO(content))
+
+
+def header_row(sheet) -> int:
+    """The summary's table starts after its title block: the row whose first cell is "Xếp hạng"."""
+    return next(row[0].row for row in sheet.iter_rows() if row[0].value in ("Xếp hạng", "Mã", "Tên sáng kiến"))
 
 
 def column(sheet, header: str) -> list:
-    headers = [c.value for c in sheet[1]]
+    top = header_row(sheet)
+    headers = [c.value for c in sheet[top]]
     index = headers.index(header) + 1
-    return [row[0].value for row in sheet.iter_rows(min_row=2, min_col=index, max_col=index)]
+    values = [row[0].value for row in sheet.iter_rows(min_row=top + 1, min_col=index, max_col=index)]
+    return [value for value in values if value is not None]
 
 
-async def test_the_province_report_has_three_sheets_with_real_types_and_no_formulas(seeded, config: Config) -> None:
+async def test_the_report_has_three_sheets_with_real_types_and_no_formulas(seeded, config: Config) -> None:
     sessions, _ = seeded
     book = await workbook(sessions, config, None)
-    assert book.sheetnames == ["Sáng kiến", "Tổng hợp theo CĐCS", "Nhập Cổng"]
+    assert book.sheetnames == ["Tổng hợp theo CĐCS", "Sáng kiến", "Nhập Cổng"]
     sheet = book["Sáng kiến"]
     assert column(sheet, "Tên sáng kiến") == [
-        "Số hoá hồ sơ một cửa", "Sổ tay điện tử", "Chờ duyệt A", "Bị từ chối", "Phần mềm hẹn khám", "Cần bổ sung B"
+        "Số hoá hồ sơ một cửa", "Sổ tay điện tử", "Chờ xác nhận A", "Bị từ chối", "Phần mềm hẹn khám",
+        "Chờ công nhận B", "Cần bổ sung B",
     ], "every initiative but drafts, Vietnamese intact"  # fmt: skip
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:W7"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Z8"
     assert sheet.column_dimensions["B"].width == 40
     first = dict(zip([c.value for c in sheet[1]], [c for c in sheet[2]], strict=True))
     assert first["Ngày áp dụng lần đầu"].value == dt.datetime(2021, 10, 15)
@@ -106,46 +127,66 @@ async def test_the_province_report_has_three_sheets_with_real_types_and_no_formu
     )
     assert first["Tác giả (tỷ lệ đóng góp)"].value == "Nguyễn Thị Hoa (70%); Trần Văn Bình (30%)"
     assert first["Tác giả được ghi nhận"].value == "Nguyễn Thị Hoa"
+    assert first["CĐCS được tính"].value == "[MẪU] Trường THPT Chuyên Hùng Vương"
     assert first["Cơ quan công nhận"].value == "Hội đồng sáng kiến" and first["Số tệp đính kèm"].value == 1
-    assert first["Trạng thái"].value == "Đã duyệt" and first["Nhập Cổng"].value == "Chưa nhập"
+    assert first["Trạng thái"].value == "Đã công nhận" and first["Nhập Cổng"].value == "Chưa nhập"
+    assert first["Tính vào"].value == "Giai đoạn 1", "recognised 20/12/2021: phase 1 counts from 01/09/2021"
     assert column(sheet, "Nhập Cổng")[1] == "Đã nhập (SK-0456)"
-    assert column(sheet, "Lý do")[3] == "Trùng lặp"
+    assert column(sheet, "Trạng thái")[5] == "Chờ công nhận"
+    assert column(sheet, "Lý do") == ["Trùng lặp"]
     for name in book.sheetnames:
         for row in book[name].iter_rows():
             for cell in row:
-                assert not (isinstance(cell.value, str) and cell.value.startswith("=")), "no formulas"
+                assert cell.data_type != "f", "no formulas"
 
 
-async def test_summary_per_branch_matches_hand_computed_figures(seeded, config: Config) -> None:
+async def test_the_summary_is_signable_and_its_figures_match_hand_computed_ones(seeded, config: Config) -> None:
     sessions, _ = seeded
     summary = (await workbook(sessions, config, None))["Tổng hợp theo CĐCS"]
-    assert [c.value for c in summary[1]] == [
-        "Mã CĐCS", "CĐCS", "Chỉ tiêu Giai đoạn 1", "Đã duyệt Giai đoạn 1", "Chỉ tiêu Giai đoạn 2",
-        "Đã duyệt Giai đoạn 2", "Tổng đã duyệt", "Tổng chỉ tiêu", "% chỉ tiêu", "Chờ duyệt", "Đang soạn", "Xếp hạng",
+    texts = [row[0].value for row in summary.iter_rows() if row[0].value is not None and isinstance(row[0].value, str)]
+    assert texts[0] == "CÔNG ĐOÀN VIÊN CHỨC TỈNH PHÚ THỌ"
+    assert texts[1].startswith("BÁO CÁO KẾT QUẢ THỰC HIỆN CHƯƠNG TRÌNH «01 triệu sáng kiến")
+    assert texts[2] == "Phạm vi: Công đoàn Viên chức tỉnh Phú Thọ · Kỳ báo cáo: toàn chương trình · Lập ngày 01/03/2023"
+    assert "Giai đoạn 1 (tính từ 01/09/2021 đến 31/05/2022): 1/200 sáng kiến được công nhận (0% mục tiêu)" in texts
+    assert "Giai đoạn 2 (tính từ 01/06/2022 đến 30/09/2023): 2/300 sáng kiến được công nhận (1% mục tiêu)" in texts
+    assert "Cả chương trình: 3/500 sáng kiến được công nhận (1% mục tiêu)" in texts
+    top = header_row(summary)
+    assert [c.value for c in summary[top]] == [
+        "Xếp hạng", "Mã CĐCS", "CĐCS", "Chỉ tiêu Giai đoạn 1", "Công nhận Giai đoạn 1", "Chỉ tiêu Giai đoạn 2",
+        "Công nhận Giai đoạn 2", "Công nhận ngoài các giai đoạn", "Tổng được công nhận", "Tổng chỉ tiêu",
+        "% tổng chỉ tiêu", "Chờ công nhận (đã xác nhận hồ sơ)", "Đã nhập Cổng", "Chờ xác nhận hồ sơ", "Đang soạn/sửa",
     ]  # fmt: skip
-    rows = {row[0]: row[2:] for row in summary.iter_rows(min_row=2, values_only=True)}
-    # A: approved 10/04/2022 (phase 1) and reported 01/07/2022 (phase 2) of quota 1 + 2.
-    assert rows["MAU001"] == (1, 1, 2, 1, 2, 3, 66.7, 1, 1, 1)
-    # B: approved 05/01/2023 (phase 2) of quota 2 + 3; "changes requested" counts as in progress.
-    assert rows["MAU002"] == (2, 0, 3, 1, 1, 5, 20.0, 0, 1, 2)
-    assert rows["MAU003"][-4:-1] == (0.0, 0, 0)
+    rows = {row[1]: row for row in summary.iter_rows(min_row=top + 1, values_only=True) if row[1]}
+    # Ranked by phase 2 (today's phase): A 1/2 = 50%, B 1/3 = 33%.
+    assert rows["MAU001"] == (1, "MAU001", "[MẪU] Trường THPT Chuyên Hùng Vương", 1, 1, 2, 1, 0, 2, 3, 66.7, 0, 1, 1, 1)
+    assert rows["MAU002"] == (2, "MAU002", "[MẪU] Bệnh viện Đa khoa tỉnh", 2, 0, 3, 1, 0, 1, 5, 20.0, 1, 0, 0, 1)
+    total = next(row for row in summary.iter_rows(min_row=top + 1, values_only=True) if row[2] == "Tổng cộng")
+    assert total[5:15] == (sum(r[5] for r in rows.values()), 2, 0, 3, total[9], total[10], 1, 1, 1, 2)
+    assert any(row[2] == "TM. BAN THƯỜNG VỤ" for row in summary.iter_rows(values_only=True))
+    assert any(isinstance(row[2], str) and row[2].startswith("Phú Thọ, ngày 1 tháng 3 năm 2023")
+               for row in summary.iter_rows(values_only=True))  # fmt: skip
 
 
-async def test_a_chair_report_holds_only_the_branch_and_filters_narrow_it(seeded, config: Config) -> None:
+async def test_a_chair_report_holds_only_the_branch_and_filters_narrow_every_sheet(seeded, config: Config) -> None:
     sessions, ids = seeded
     book = await workbook(sessions, config, {ids["a"]})
     assert set(column(book["Sáng kiến"], "CĐCS")) == {"[MẪU] Trường THPT Chuyên Hùng Vương"}
-    assert [row[0] for row in book["Tổng hợp theo CĐCS"].iter_rows(min_row=2, values_only=True)] == ["MAU001"]
+    assert column(book["Tổng hợp theo CĐCS"], "Mã CĐCS") == ["MAU001"]
     assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa"]
 
-    phase_one = parse_filter("p1", config.campaign)
-    assert column((await workbook(sessions, config, None, phase_one))["Sáng kiến"], "Tên sáng kiến") == [
-        "Số hoá hồ sơ một cửa"
-    ]
-    rejected = parse_filter("rejected", config.campaign)
-    assert column((await workbook(sessions, config, None, rejected))["Sáng kiến"], "Tên sáng kiến") == ["Bị từ chối"]
-    august = parse_filter("1/8/2022-31/8/2022", config.campaign)
-    assert column((await workbook(sessions, config, None, august))["Sáng kiến"], "Tên sáng kiến") == ["Chờ duyệt A"]
+    phase_one = await workbook(sessions, config, None, parse_filter("p1", config.campaign))
+    assert column(phase_one["Sáng kiến"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa"]
+    assert column(phase_one["Tổng hợp theo CĐCS"], "Tổng được công nhận")[:2] == [1, 0]
+    rejected = await workbook(sessions, config, None, parse_filter("từ chối", config.campaign))
+    assert column(rejected["Sáng kiến"], "Tên sáng kiến") == ["Bị từ chối"]
+    waiting = await workbook(sessions, config, None, parse_filter("chờ công nhận", config.campaign))
+    assert column(waiting["Sáng kiến"], "Tên sáng kiến") == ["Chờ công nhận B"]
+    assert column(waiting["Nhập Cổng"], "Tên sáng kiến") == []
+    august = await workbook(sessions, config, None, parse_filter("1/8/2022-31/8/2022", config.campaign))
+    assert column(august["Sáng kiến"], "Tên sáng kiến") == ["Chờ xác nhận A"]
+    *per_branch, total = column(august["Tổng hợp theo CĐCS"], "Chờ xác nhận hồ sơ")
+    assert (sum(per_branch), total) == (1, 1), "the period narrows the summary too"
+    assert column(august["Tổng hợp theo CĐCS"], "Tổng được công nhận")[-1] == 0
 
 
 async def test_the_portal_sheet_follows_the_portal_and_loses_rows_once_entered(seeded, config: Config) -> None:
@@ -204,7 +245,7 @@ async def test_the_recognition_request_follows_the_circular_and_leaves_blanks(se
     authors = document.tables[0]
     assert [c.text for c in authors.rows[0].cells][:2] == ["Số TT", "Họ và tên"]
     assert [c.text for c in authors.rows[1].cells] == [
-        "1", "Nguyễn Thị Hoa", "12/05/1985", "[MẪU] Trường THPT Chuyên Hùng Vương", "Chuyên viên", "Thạc sĩ", "70%"
+        "1", "Nguyễn Thị Hoa", "12/05/1985", "Trường THPT Chuyên Hùng Vương", "Chuyên viên", "Thạc sĩ", "70%"
     ]  # fmt: skip
     assert [c.text for c in authors.rows[2].cells] == ["2", "Trần Văn Bình", "…………", "…………", "…………", "…………", "30%"]
 
@@ -236,7 +277,7 @@ async def test_the_export_command_writes_the_province_workbook(seeded, database_
 
     out = tmp_path / "bao-cao.xlsx"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "export", "--out", str(out), "--status", "approved", cwd=ROOT,
+        sys.executable, "-m", "bot", "export", "--out", str(out), "--status", "đã công nhận", cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -244,4 +285,4 @@ async def test_the_export_command_writes_the_province_workbook(seeded, database_
     assert await process.wait() == 0, output
     book = load_workbook(out)
     assert column(book["Sáng kiến"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"]
-    assert len(list(book["Tổng hợp theo CĐCS"].iter_rows(min_row=2))) == 160
+    assert len(column(book["Tổng hợp theo CĐCS"], "Mã CĐCS")) == 160

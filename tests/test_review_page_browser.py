@@ -1,6 +1,6 @@
 """The chairs' review page in real headless Chromium, from the signed link in the review request.
 
-A valid link: see the initiative, decide, the member is told. Refused, with nothing changed: a link used
+A valid link: see the initiative, verify it, the member is told. Refused, with nothing changed: a link used
 once already, an expired one, a tampered one, one whose chair has lost the role, and one signed for a
 chair of another branch.
 """
@@ -57,40 +57,40 @@ async def review_request(cast: Cast) -> tuple[int, str]:
     cast.member = Person(cast.member.emulator, "Nguyễn Thị Tác Giả")
     await register(cast.member, "MAU002", "Nguyễn Thị Tác Giả")
     number = await submit_initiative(cast.member)
-    card = await cast.chair.expect(f"Sáng kiến #{number} chờ duyệt", "Mở trang duyệt")
+    card = await cast.chair.expect(f"Sáng kiến #{number} chờ xác nhận hồ sơ", "Mở trang xác nhận")
     match = LINK.search(card.text)
     assert match, card.text
     return number, match.group(0)
 
 
-async def test_a_chair_approves_from_the_page_and_the_member_is_told(cast: Cast, live_database: Database) -> None:
+async def test_a_chair_verifies_from_the_page_and_the_member_is_told(cast: Cast, live_database: Database) -> None:
     number, link = await review_request(cast)
     async with phone_page(link) as page:
-        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Duyệt sáng kiến #{number}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Xác nhận hồ sơ sáng kiến #{number}")
         await expect(page.get_by_text("Số hoá quy trình tiếp nhận hồ sơ một cửa")).to_be_visible()
         await expect(page.get_by_text("Nguyễn Thị Tác Giả").first).to_be_visible()
         for attachment in ("bao-cao.pdf", "ảnh"):  # the attachments, to open
             await expect(page.get_by_role("link", name=attachment)).to_be_visible()
         if os.environ.get("REVIEW_SCREENSHOT"):
             await page.screenshot(path=os.environ["REVIEW_SCREENSHOT"], full_page=True)
-        await page.get_by_role("button", name="✅ Duyệt").click()
-        await expect(page.get_by_role("status")).to_contain_text(f"Đã duyệt sáng kiến #{number}")
-    await cast.member.expect(f"Sáng kiến #{number}", "đã được duyệt bởi Chủ Tịch Zalo")
-    assert (await live_database.initiative(number)).status == Status.APPROVED
+        await page.get_by_role("button", name="✅ Xác nhận hồ sơ").click()
+        await expect(page.get_by_role("status")).to_contain_text(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    await cast.member.expect(f"Sáng kiến #{number}", "Chủ Tịch Zalo", "được tính vào chỉ tiêu")
+    assert (await live_database.initiative(number)).status == Status.RECOGNISED
 
     async with phone_page(link) as page:  # the same link again: decided, no buttons
         await expect(page.get_by_role("status")).to_contain_text("đã được xử lý")
         await expect(page.get_by_role("button")).to_have_count(0)
     async with aiohttp.ClientSession() as http, http.post(link, data={"action": "r", "reason": "Trùng lặp"}) as reply:
         assert reply.status == 403, "a decision without the page's form is refused"
-    assert (await live_database.initiative(number)).status == Status.APPROVED
+    assert (await live_database.initiative(number)).status == Status.RECOGNISED
 
 
 async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_database: Database) -> None:
     number, link = await review_request(cast)
     async with phone_page(link) as page:
         await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
-        await expect(page.get_by_role("status")).to_contain_text("Hãy chọn hoặc ghi lý do")
+        await expect(page.get_by_role("status")).to_contain_text("chọn hoặc ghi lý do")
         assert (await live_database.initiative(number)).status == Status.SUBMITTED
         await page.get_by_label("Lý do").fill("Cần thêm số liệu <trước> & sau khi áp dụng")
         await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
@@ -115,14 +115,15 @@ async def test_an_attachment_cannot_approve_for_the_chair(
     await register(cast.member, "MAU002", "Nguyễn Thị Tác Giả")
     await fill_up_to_summary(cast.member)
     summary = await cast.member.expect("Tóm tắt sáng kiến")
-    await cast.member.tap("✏️ Tệp đính kèm", summary)
-    await cast.member.expect("Gửi ảnh hoặc tệp")
+    await cast.member.tap("Sửa một mục", summary)
+    await cast.member.tap("✏️ Tệp đính kèm", await cast.member.expect("Sửa mục nào", edited=True))
+    await cast.member.expect("Gửi ảnh hoặc tệp", edited=True)
     await cast.member.send_file("bao-cao.html", MALICIOUS_REPORT)
     received = await cast.member.expect("Đã nhận bao-cao.html")
     await cast.member.tap("Xong", received)
     await cast.member.tap("Gửi sáng kiến", await cast.member.expect("Tóm tắt sáng kiến"))
     number = int((await cast.member.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
-    link = LINK.search((await cast.chair.expect(f"Sáng kiến #{number} chờ duyệt")).text).group(0)
+    link = LINK.search((await cast.chair.expect(f"Sáng kiến #{number} chờ xác nhận hồ sơ")).text).group(0)
 
     async with phone_page(link) as page:
         report = page.get_by_role("link", name="bao-cao.html")
@@ -130,7 +131,7 @@ async def test_an_attachment_cannot_approve_for_the_chair(
         async with page.expect_download() as downloading:
             await report.click()
         assert (await downloading.value).suggested_filename == "bao-cao.html"
-        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Duyệt sáng kiến #{number}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Xác nhận hồ sơ sáng kiến #{number}")
     token = link.rsplit("/", 1)[1]
     assert attachment_url and token not in attachment_url, "the attachment's address does not hold the page's"
     async with aiohttp.ClientSession() as http:

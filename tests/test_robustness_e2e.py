@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import TITLE, BotProcess, Database, Person, register
+from tests.harness import TITLE, BotProcess, Database, Person, answer, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -21,9 +21,10 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     victim = Person(emulator, "Nạn Nhân Một")
     await register(victim, name="Nạn Nhân Một")
     await victim.send("/new")
-    await victim.expect("Bước 1/21")
+    await answer(victim, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await victim.expect("Bước 2/16")
     await victim.send(TITLE)
-    await victim.expect("Bước 2/21")
+    await victim.expect("Bước 3/16")
     [victims_draft] = await database.initiatives_of(victim.user_id)
 
     attacker = Person(emulator, "Kẻ Lạ")
@@ -31,7 +32,7 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     await attacker.expect("Không tìm thấy CĐCS có mã «" + "X" * 32 + "»")
     await register(attacker, name="Kẻ Lạ Mặt")
     await attacker.send("/new")
-    question = await attacker.expect("Bước 1/21")
+    question = await attacker.expect("Bước 1/16")
     payloads = [
         *FORGED_PAYLOADS,
         f"w:{victims_draft.id}:title:<",
@@ -56,7 +57,7 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     [still_there] = await database.initiatives_of(victim.user_id)
     assert (still_there.title, still_there.status, still_there.current_step) == (TITLE, "draft", "type")
     await victim.send("/drafts")
-    await victim.expect("Bản nháp của bạn (1)", TITLE)
+    await victim.expect("Bản nháp của đồng chí (1)", TITLE)
 
 
 async def test_vietnamese_by_default_whatever_the_telegram_language_and_lang_switches(

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from domain.credit import AuthorShare, credited_author
 from handlers import rules
 from handlers.rules import InputError
 
@@ -28,11 +29,18 @@ def test_a_month_without_a_day_asks_for_the_day(text: str) -> None:
     assert caught.value.params == {"month": 9, "year": 2021}
 
 
-@pytest.mark.parametrize("text", ["31/2/2022", "hôm qua", "", "32/1/2022", "1/13/2022", "99999"])
+@pytest.mark.parametrize("text", ["hôm qua", "", "32/1/2022", "1/13/2022", "99999"])
 def test_impossible_or_unreadable_dates_are_refused(text: str) -> None:
     with pytest.raises(InputError) as caught:
         rules.parse_date(text)
     assert caught.value.key == "err_date"
+
+
+def test_a_day_the_month_does_not_have_is_named() -> None:
+    """ "31/2/2022" is not unreadable: February has no 31st, and the person is told so."""
+    with pytest.raises(InputError) as caught:
+        rules.parse_date("31/2/2022")
+    assert (caught.value.key, caught.value.params) == ("err_date_no_such_day", {"day": 31, "month": 2, "year": 2022})
 
 
 def test_two_digit_year_is_refused_with_its_own_hint() -> None:
@@ -45,7 +53,9 @@ def test_two_digit_year_is_refused_with_its_own_hint() -> None:
     ("text", "amount"),
     [("15 triệu", 15_000_000), ("15tr", 15_000_000), ("15 TR", 15_000_000), ("15.000.000", 15_000_000),
      ("15,000,000 đ", 15_000_000), ("15.000.000 VNĐ", 15_000_000), ("1,5 tỷ", 1_500_000_000), ("2,5tr", 2_500_000),
-     ("500k", 500_000), ("500 nghìn", 500_000), ("1.500", 1_500), ("120000", 120_000), ("15.000.000₫", 15_000_000)],
+     ("500k", 500_000), ("500 nghìn", 500_000), ("1.500", 1_500), ("120000", 120_000), ("15.000.000₫", 15_000_000),
+     ("15 triệu đồng", 15_000_000), ("khoảng 15 triệu/năm", 15_000_000), ("ước tính 20 triệu đồng mỗi năm", 20_000_000),
+     ("1,5 tỷ đồng", 1_500_000_000), ("15.000.000 đồng", 15_000_000)],
 )  # fmt: skip
 def test_amounts_in_vietnamese_forms(text: str, amount: int) -> None:
     assert rules.parse_amount(text) == amount
@@ -83,18 +93,25 @@ def test_recognition_must_come_from_the_window_start_on() -> None:
 
 def test_coauthors_are_read_one_a_line_with_their_share() -> None:
     authors = rules.parse_coauthors("Trần Văn Bình 30\n- Lê Thị Cúc: 20%\nPhạm Đức Duy – 10 %")
-    assert authors == [
-        rules.AuthorShare("Trần Văn Bình", 30),
-        rules.AuthorShare("Lê Thị Cúc", 20),
-        rules.AuthorShare("Phạm Đức Duy", 10),
-    ]
+    assert authors == [AuthorShare("Trần Văn Bình", 30), AuthorShare("Lê Thị Cúc", 20), AuthorShare("Phạm Đức Duy", 10)]
+
+
+def test_coauthors_as_people_type_them_several_on_a_line_with_branches() -> None:
+    assert rules.parse_coauthors("Mai 30%, Hùng 20%") == [AuthorShare("Mai", 30), AuthorShare("Hùng", 20)]
+    assert rules.parse_coauthors("Trần Văn Bình 30% MAU003; Lê Cúc 10 (mau004)") == [
+        AuthorShare("Trần Văn Bình", 30, "MAU003"), AuthorShare("Lê Cúc", 10, "MAU004")]  # fmt: skip
+    on_behalf = rules.parse_coauthors("Trần An 60, Lê Hai 40", total=100)
+    assert on_behalf == [AuthorShare("Trần An", 60), AuthorShare("Lê Hai", 40)]
+    with pytest.raises(InputError) as caught:
+        rules.parse_coauthors("Trần An 60, Lê Hai 30", total=100)
+    assert caught.value.params == {"total": 90, "expected": 100}
 
 
 @pytest.mark.parametrize(
     ("text", "key"),
     [("Trần Văn Bình 60\nLê Thị Cúc 40", "err_coauthors_total"), ("Trần Văn Bình", "err_coauthors_line"),
      ("Trần Văn Bình 0", "err_coauthors_share"), ("Trần Văn Bình 12.5", "err_coauthors_share"),
-     ("Bình 30", "err_coauthors_line"), ("   ", "err_coauthors_format")],
+     ("B 30", "err_coauthors_line"), ("   ", "err_coauthors_format")],
 )  # fmt: skip
 def test_bad_coauthor_lists_are_explained(text: str, key: str) -> None:
     with pytest.raises(InputError) as caught:
@@ -102,10 +119,42 @@ def test_bad_coauthor_lists_are_explained(text: str, key: str) -> None:
     assert caught.value.key == key
 
 
-def test_credit_goes_to_the_highest_share_first_listed_on_a_tie() -> None:
-    shares = [rules.AuthorShare("A Một", 40), rules.AuthorShare("B Hai", 40), rules.AuthorShare("C Ba", 20)]
-    assert rules.credited_author(shares).full_name == "A Một"
-    assert rules.credited_author([rules.AuthorShare("A Một", 30), rules.AuthorShare("B Hai", 70)]).full_name == "B Hai"
+def test_credit_goes_to_the_leader_or_the_highest_share_and_a_tie_to_the_submitter() -> None:
+    """Plan IV.2.5: "chủ nhiệm đề tài hoặc tác giả … có tỷ lệ đóng góp cao nhất"."""
+    shares = [AuthorShare("A Một", 40), AuthorShare("B Hai", 40), AuthorShare("C Ba", 20)]
+    assert credited_author(shares) == 0, "a tie without the submitter: the first listed"
+    submitter_second = [AuthorShare("A Một", 40), AuthorShare("B Hai", 40, is_submitter=True)]
+    assert credited_author(submitter_second) == 1, "a tie: the submitter"
+    assert credited_author([AuthorShare("A Một", 30), AuthorShare("B Hai", 70)]) == 1
+    with_leader = [AuthorShare("A Một", 70), AuthorShare("B Hai", 30, is_lead=True)]
+    assert credited_author(with_leader, research=True) == 1, "a research topic: its leader, whatever the shares"
+    assert credited_author(with_leader, research=False) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "answer"),
+    [("có", {"yes", "no"}, "yes"), ("Rồi", {"yes", "no"}, "yes"), ("không", {"yes", "no"}, "no"),
+     ("chưa", {"yes", "no"}, "no"), ("chưa", {"yes"}, None), ("có lẽ", {"yes", "no"}, None)],
+)  # fmt: skip
+def test_yes_and_no_as_people_type_them(text: str, values: set[str], answer: str | None) -> None:
+    assert rules.yes_or_no(text, values) == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "date"),
+    [("45/QĐ-CĐCS 15/03/2022", "45/QĐ-CĐCS", dt.date(2022, 3, 15)),
+     ("Số 45/QĐ-CĐCS ngày 15/3/2022", "Số 45/QĐ-CĐCS", dt.date(2022, 3, 15)),
+     ("123/QĐ-BV, ngày 20 tháng 12 năm 2021", "123/QĐ-BV", dt.date(2021, 12, 20))],
+)  # fmt: skip
+def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt.date) -> None:
+    assert rules.parse_decision(text) == (number, date)
+
+
+@pytest.mark.parametrize("text", ["45/QĐ-CĐCS", "15/03/2022", "ngày 15/3/2022", ""])
+def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_decision(text)
+    assert caught.value.key == "recognition_format"
 
 
 @pytest.mark.parametrize(

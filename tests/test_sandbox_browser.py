@@ -48,7 +48,7 @@ async def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 async def test_a_new_user_taps_through_registration_to_the_first_question(sandbox_url: str, tmp_path: Path) -> None:
     async with phone_page(sandbox_url + "/") as page:
         await expect(page.get_by_text("SANDBOX — dữ liệu mẫu")).to_be_visible()
-        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
+        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)").last).to_be_visible(timeout=15_000)
 
         await page.get_by_label("Tin nhắn").fill("so y te")
         await page.get_by_role("button", name="Gửi", exact=True).click()
@@ -58,18 +58,19 @@ async def test_a_new_user_taps_through_registration_to_the_first_question(sandbo
         await expect(page.get_by_text("Đăng ký xong!")).to_be_visible()
 
         await page.locator("#menu").get_by_role("button", name="📝 Sáng kiến mới").click()
-        first_question = page.locator(".msg.bot").filter(has_text="Bước 1/21")
+        first_question = page.locator(".msg.bot").filter(has_text="Bước 1/16")
         await expect(first_question).to_be_visible()
-        await expect(first_question.get_by_text("Tên sáng kiến")).to_be_visible()
+        await expect(first_question.get_by_text("điều kiện tham gia")).to_be_visible()
         await expect(first_question.get_by_role("button", name="Dừng (giữ nháp)")).to_be_visible()
+        await expect(first_question.get_by_role("button", name="Quay lại")).to_have_count(0)
         await page.screenshot(path=os.environ.get("SANDBOX_SCREENSHOT", str(tmp_path / "sandbox.png")))
 
 
-async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox_url: str) -> None:
+async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox_url: str) -> None:
     """The whole review loop as a new user plays it in the sandbox page: member, then chair, then member."""
     async with phone_page(sandbox_url + "/") as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
-        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)")).to_be_visible(timeout=15_000)
+        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)").last).to_be_visible(timeout=15_000)
 
         last = page.locator(".msg.bot").last
 
@@ -87,47 +88,44 @@ async def test_member_submits_and_the_sample_chair_approves_side_by_side(sandbox
         await tap("Dùng tên: Trần Thị Bình", "Nhập họ và tên")
         await expect(last).to_contain_text("Đăng ký xong")
         await page.locator("#menu").get_by_role("button", name="📝 Sáng kiến mới").click()
-        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 1/21")
-        await tap("1.5 Giải pháp trong hoạt động công đoàn", "Bước 2/21")
-        await tap("Hoạt động công đoàn", "Bước 3/21")
-        await say("Sổ sách giấy, ghi chép thủ công, khó tổng hợp số liệu đoàn viên.", "Bước 4/21")
+        await tap("Đúng, đủ cả 3", "Bước 1/16")
+        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 2/16")
+        await tap("1.5", "Bước 3/16")
+        await tap("Hoạt động công đoàn", "Lĩnh vực áp dụng")
+        await say("Sổ sách giấy, ghi chép thủ công, khó tổng hợp số liệu đoàn viên.", "Thực trạng")
         await say(
             "Bước 1: lập bảng tính dùng chung. Bước 2: hướng dẫn tổ trưởng cập nhật. Điểm mới: số liệu tức thì.",
-            "Bước 5/21",
+            "Nội dung giải pháp",
         )
-        await say("1/10/2021", "Bước 6/21")
-        await tap("Đã áp dụng", "Bước 7/21")
-        await say("Công đoàn Sở Y tế", "Bước 8/21")
-        await tap("Bỏ qua", "Bước 9/21")
-        await say("Đoàn viên nắm thông tin nhanh, tổ trưởng đỡ mất thời gian.", "Bước 10/20")
-        await tap("Bỏ qua", "Bước 11/20")
-        await tap("Chỉ mình tôi", "Bước 12/18")
-        await tap("Bỏ qua", "Bước 13/18")
-        await tap("Bỏ qua", "Bước 14/18")
-        await tap("Bỏ qua", "Bước 15/18")
-        await tap("Bỏ qua", "Bước 16/18")
-        await tap("Không, không được bảo hộ", "Bước 17/18")
-        await tap("Tôi xác nhận", "Bước 18/18")
+        await say("1/10/2021", "Ngày áp dụng lần đầu")
+        await tap("Đã áp dụng", "áp dụng thử")
+        await say("Công đoàn Sở Y tế", "Áp dụng ở đâu")
+        await tap("Bỏ qua", "Lợi ích kinh tế")
+        await say("Đoàn viên nắm thông tin nhanh, tổ trưởng đỡ mất thời gian.", "Lợi ích xã hội")
+        await say("chưa", "công nhận")
+        await tap("Chỉ mình tôi", "Tác giả")
+        await tap("Xong", "Gửi ảnh hoặc tệp")
         await tap("Gửi sáng kiến", "Tóm tắt sáng kiến")
-        await expect(page.locator(".msg.bot").filter(has_text="Đã gửi sáng kiến")).to_be_visible()
-        form = page.get_by_role("link", name="mo-ta-sang-kien-2.docx")
+        sent = page.locator(".msg.bot").filter(has_text="Đã gửi sáng kiến")
+        await expect(sent).to_be_visible()
+        number = re.search(r"#(\d+)", await sent.inner_text()).group(1)
+        form = page.get_by_role("link", name=f"mo-ta-sang-kien-{number}.docx")
         await expect(form).to_be_visible()
         async with page.expect_download() as download:
             await form.click()
-        assert (await download.value).suggested_filename == "mo-ta-sang-kien-2.docx"
+        assert (await download.value).suggested_filename == f"mo-ta-sang-kien-{number}.docx"
 
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
         card = page.locator(".msg.bot").filter(has_text="Sổ tay điện tử cho tổ công đoàn").last
-        await expect(card).to_contain_text("chờ duyệt", timeout=15_000)
-        await card.get_by_role("button", name="✅ Duyệt").click()
-        await expect(page.locator(".msg.bot").filter(has_text="Đã duyệt sáng kiến").last).to_be_visible()
+        await expect(card).to_contain_text("chờ xác nhận hồ sơ", timeout=15_000)
+        await card.get_by_role("button", name="✅ Xác nhận hồ sơ").click()
+        await expect(page.locator(".msg.bot").filter(has_text="Đã xác nhận hồ sơ sáng kiến").last).to_be_visible()
         if os.environ.get("SANDBOX_SCREENSHOT"):
             await page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"].replace(".png", "-chair.png"))
 
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
-        await expect(page.locator(".msg.bot").filter(has_text="đã được duyệt bởi Phạm Thu Hà").last).to_be_visible(
-            timeout=15_000
-        )
+        notice = page.locator(".msg.bot").filter(has_text="đã được CĐCS xác nhận").last
+        await expect(notice).to_contain_text("Phạm Thu Hà", timeout=15_000)
 
 
 async def test_the_sample_group_has_its_digest_and_answers_progress(sandbox_url: str) -> None:
@@ -141,7 +139,7 @@ async def test_the_sample_group_has_its_digest_and_answers_progress(sandbox_url:
         await page.get_by_label("Tin nhắn").press("Enter")
         mine = page.locator(".msg.user").last
         await expect(mine).to_contain_text("Phạm Thu Hà")  # in a group, each message shows who wrote it
-        await expect(page.locator(".msg.bot").filter(has_text="Chờ duyệt")).to_have_count(2, timeout=15_000)
+        await expect(page.locator(".msg.bot").filter(has_text="Chờ xác nhận")).to_have_count(2, timeout=15_000)
 
 
 async def test_on_zalo_options_are_numbered_and_answered_by_number(sandbox_url: str) -> None:
@@ -162,8 +160,9 @@ async def test_on_zalo_options_are_numbered_and_answered_by_number(sandbox_url: 
         await say("1", "1. [MẪU] Sở Tư pháp")
         await say("Trần Thị Bình", "Nhập họ và tên")
         await say("sáng kiến mới", "Đăng ký xong")
-        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 1/21")
+        await say("có", "Bước 1/16")
+        await say("Sổ tay điện tử cho tổ công đoàn", "Bước 2/16")
         await expect(last).to_contain_text("1. 1.1 Giải pháp kỹ thuật")
         await expect(last).to_contain_text("Trả lời bằng số")
-        await say("5", "Bước 2/21")
-        await expect(last).to_contain_text("Bước 3/21")
+        await say("1.5", "Bước 3/16")
+        await expect(last).to_contain_text("Bước 4/16")

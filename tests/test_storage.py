@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Config
 from storage import claims, queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
-from storage.models import AuditEvent, Base, Identity, Initiative, Role, Status
+from storage.models import AuditEvent, Author, Base, Identity, Initiative, Role, Status
 from tests.harness import SAMPLE_BRANCHES
 
 pytestmark = pytest.mark.asyncio
@@ -129,7 +129,9 @@ async def test_drafts_submissions_and_ownership(sessions, config: Config) -> Non
         first.title = "Số hoá hồ sơ một cửa"
         first.economic_amount_vnd = 15_000_000_000
         first.first_applied_on = dt.date(2021, 9, 1)
-        queries.replace_authors(first, [("Nguyễn Thị Hoa", 70, owner.id), ("Trần Văn Bình", 30, None)])
+        authors = [Author(full_name="Nguyễn Thị Hoa", share_percent=70, member_id=owner.id),
+                   Author(full_name="Trần Văn Bình", share_percent=30)]  # fmt: skip
+        queries.replace_authors(first, authors, research=False)
         queries.submit(session, first, owner, dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC), {"title": first.title})
     async with sessions() as session, session.begin():
         assert await queries.member_initiative(session, other.id, first.id) is None

@@ -68,21 +68,22 @@ async def test_both_payload_shapes_and_what_zalo_cannot_carry(
     await register(binh, "MAU002", "Trần Văn Bình")
     assert set(zalo_emulator.webhook_shapes[shapes_before:]) == {"flat", "wrapped"}
     await binh.send("/new")
-    await binh.expect("Bước 1/", "Tên sáng kiến")
+    await answer(binh, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await binh.expect("Bước 2/", "Tên sáng kiến")
     await binh.send_sticker()
-    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.expect("bằng chữ", "Bước 2/")
     await binh.send_unsupported()
-    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.expect("bằng chữ", "Bước 2/")
     await binh.send_photo()
-    await binh.expect("bằng chữ", "Bước 1/")
+    await binh.expect("bằng chữ", "Bước 2/")
     await binh.send("Sổ tay điện tử cho tổ công đoàn")
-    await binh.expect("Bước 2/", "1. 1.1 Giải pháp kỹ thuật", "Trả lời bằng số")
+    await binh.expect("Bước 3/", "1. 1.1 Giải pháp kỹ thuật", "Trả lời bằng số")
     await binh.send("42")  # not an option: the question again
-    await binh.expect("chọn một trong các mục", "Bước 2/")
+    await binh.expect("chọn một trong các mục", "Bước 3/")
     await binh.send("1.3")  # a type's code works as well as its number
-    await binh.expect("Bước 3/", "Lĩnh vực")
+    await binh.expect("Bước 4/", "Lĩnh vực")
     await binh.tap("Quay lại")
-    await binh.expect("Bước 2/", "Đang lưu", "1.3")
+    await binh.expect("Bước 3/", "Đang lưu", "1.3")
     [draft] = await live_database.initiatives_of(binh.user_id)
     assert draft.type_code == "1.3" and draft.current_step == "type"
 
@@ -93,16 +94,17 @@ async def test_where_a_day_is_asked_a_bare_number_is_the_day(
     dung = ZaloPerson(zalo_emulator, "Phạm Văn Dũng")
     await register(dung, "MAU003", "Phạm Văn Dũng")
     await dung.send("/new")
+    await answer(dung, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(dung, "Tên sáng kiến", "Lịch trực điện tử cho khoa cấp cứu")
     await answer(dung, "thuộc loại nào", "2")
     await answer(dung, "Lĩnh vực áp dụng", "1")
     await answer(dung, "Thực trạng", PROBLEM)
     await answer(dung, "Nội dung giải pháp", SOLUTION)
     await answer(dung, "Ngày áp dụng lần đầu", "tháng 10/2021")
-    asked = await dung.expect("Hãy cho biết ngày")
+    asked = await dung.expect("Cho biết thêm ngày")
     assert not re.search(r"^1\. ", asked.text, re.M) and "• ⬅️ Quay lại" in asked.text, "options by words"
     await dung.send("2")
-    await dung.expect("áp dụng thử?")
+    await dung.expect("áp dụng thử")
     [draft] = await live_database.initiatives_of(dung.user_id)
     assert draft.first_applied_on == dt.date(2021, 10, 2) and draft.type_code == "1.2"
 
@@ -111,7 +113,7 @@ async def test_long_texts_are_split_at_line_boundaries(zalo_emulator: ZaloEmulat
     admin = ZaloPerson(zalo_emulator, "Quản Trị Zalo", user_id=ZALO_ADMIN_ID)
     await register(admin, "MAU004", "Quản Trị Zalo")
     await admin.send("/progress")
-    overview = await admin.expect("Toàn tỉnh", "Dẫn đầu")
+    overview = await admin.expect("Công đoàn Viên chức tỉnh Phú Thọ", "Chậm nhất")
     await admin.tap("Xem xếp hạng đầy đủ", overview)
     await admin.expect("Xếp hạng 160 CĐCS")
     last = await admin.expect("160. ")
@@ -128,12 +130,13 @@ async def test_a_replayed_update_has_one_effect(
     chi = ZaloPerson(zalo_emulator, "Lê Thị Chi")
     await register(chi, "MAU003", "Lê Thị Chi")
     await chi.send("/new")
-    await chi.expect("Bước 1/")
+    await answer(chi, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await chi.expect("Bước 2/")
     zalo_emulator.redeliver_last()
     zalo_emulator.redeliver_last()
     await chi.settle()
     assert len(await live_database.initiatives_of(chi.user_id)) == 1
-    assert sum("Bước 1/" in text for text in chi.bot_texts()) == 1
+    assert sum("Bước 2/" in text for text in chi.bot_texts()) == 1
 
 
 async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
@@ -142,10 +145,11 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     on_telegram = Person(emulator, "Nguyễn Văn Hai Kênh")
     await register(on_telegram, "MAU002", "Nguyễn Văn Hai Kênh")
     await on_telegram.send("/new")
+    await answer(on_telegram, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(on_telegram, "Tên sáng kiến", "Phiếu khảo sát trực tuyến cho đoàn viên")
-    await on_telegram.expect("Bước 2/")
+    await on_telegram.expect("Bước 3/")
     await on_telegram.send("/link")
-    code = (await on_telegram.expect("Mã liên kết của bạn")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    code = (await on_telegram.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
 
     on_zalo = ZaloPerson(zalo_emulator, "Hai Kênh")
     await on_zalo.send("xin chào")
@@ -154,9 +158,9 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.expect("không đúng hoặc đã hết hạn")
     await on_zalo.send(f"LIENKET {code}")
     await on_zalo.expect("Đã liên kết", "Nguyễn Văn Hai Kênh", "[MẪU] Bệnh viện Đa khoa tỉnh")
-    question = await on_zalo.expect("Bước 2/", "thuộc loại nào")
+    question = await on_zalo.expect("Bước 3/", "thuộc loại nào")
     await on_zalo.tap("1.6", question)
-    await on_zalo.expect("Bước 3/")
+    await on_zalo.expect("Bước 4/")
 
     member = await live_database.member_of(on_telegram.user_id)
     async with live_database.sessions() as session:

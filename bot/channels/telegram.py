@@ -35,6 +35,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
@@ -61,13 +62,13 @@ from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
+from handlers.menus import ROLE_COMMANDS
 from handlers.router import handle_event
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
-COMMANDS = ("start", "new", "drafts", "mine", "progress", "link", "help")
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 _backoff = wait_exponential(multiplier=0.2, max=5)
 
@@ -273,6 +274,7 @@ class TelegramChannel:
         self.bot = bot
         self.dispatcher = Dispatcher()
         self._sequencer = KeyedSequencer()
+        self._chat_roles: dict[int, str] = {}
         self.username = ""
         # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts are tolerated), 20/min in a
         # group. A little under each, so that clock jitter never tips a send over.
@@ -283,11 +285,21 @@ class TelegramChannel:
         router.my_chat_member.register(self._on_membership)
         self.dispatcher.include_router(router)
 
+    def _commands(self, role: str) -> list[BotCommand]:
+        t = catalog(self.services.config.settings.language)
+        return [BotCommand(command=name, description=t(f"command_{name}")) for name in ROLE_COMMANDS[role]]
+
     async def _prepare(self) -> None:
         self.username = (await self.bot.me()).username or ""
-        await self.bot.set_my_commands(
-            [BotCommand(command=name, description=catalog("vi")(f"command_{name}")) for name in COMMANDS]
-        )
+        await self.bot.set_my_commands(self._commands("member"))
+
+    async def _commands_for(self, chat_id: int, role: str) -> None:
+        """The "/" menu of a chat, by the person's role (chairs and admins see theirs), set once per change."""
+        if self._chat_roles.get(chat_id, "member") == role:
+            return
+        self._chat_roles[chat_id] = role
+        with contextlib.suppress(TelegramAPIError):
+            await self.bot.set_my_commands(self._commands(role), scope=BotCommandScopeChat(chat_id=chat_id))
 
     async def use_webhook(self, url: str, secret: str) -> None:
         """Have Telegram push updates to the web app (`feed`) instead of polling."""
@@ -372,7 +384,8 @@ class TelegramChannel:
                 if replaced:
                     continue
             await self.send(int(event.chat_id), reply)
-        if origin is not None and not replaced and origin.reply_markup is not None:
+        keep = any(reply.keeps_origin for reply in replies)
+        if origin is not None and not replaced and origin.reply_markup is not None and not keep:
             await self._mark_chosen(origin, query.data or "")
 
     async def send(self, chat_id: int, reply: Reply) -> None:
@@ -380,6 +393,8 @@ class TelegramChannel:
         conversation's state is already committed, and /start shows the current question again."""
         try:
             await self._send(chat_id, reply)
+            if reply.commands:
+                await self._commands_for(chat_id, reply.commands)
         except TelegramAPIError as error:
             log.warning("send to chat %s refused: %s", chat_id, error)
 

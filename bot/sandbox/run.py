@@ -96,20 +96,22 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
 
 
 async def seed_sample_chair(services: Services) -> None:
-    """Register the sample chair (once) as chair of every sample branch, on Telegram and on Zalo."""
+    """Register the sample chair (once) as chair of every sample branch, on Zalo and on Telegram — in that
+    order, so that her notices go to Telegram (the account used last) until she writes on Zalo."""
     telegram_id, zalo_user, name = SAMPLE_CHAIR
     async with services.sessions() as session, session.begin():
-        identity = await queries.get_or_create_identity(
-            session, "telegram", str(telegram_id), str(telegram_id), name, "vi"
-        )
-        if identity.member is not None:
+        on_zalo = await queries.get_or_create_identity(session, "zalo", zalo_user, zalo_user, name, "vi")
+        if on_zalo.member is not None:
             return
         branches = [b for b in await queries.all_branches(session) if b.is_sample]
-        member = await queries.register_member(session, identity, name, branches[0])
+        member = await queries.register_member(session, on_zalo, name, branches[0])
         for branch in branches:
             await queries.add_role(session, member, Role.CHAIR, branch.id)
-        on_zalo = await queries.get_or_create_identity(session, "zalo", zalo_user, zalo_user, name, "vi")
-        on_zalo.member_id = member.id
+        await session.flush()
+        on_telegram = await queries.get_or_create_identity(
+            session, "telegram", str(telegram_id), str(telegram_id), name, "vi"
+        )
+        on_telegram.member_id = member.id
 
 
 async def seed_sample_groups(services: Services) -> None:

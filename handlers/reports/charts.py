@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 # Set once for the process (the charts are drawn in worker threads, where rc_context is not safe).
 matplotlib.rcParams["text.parse_math"] = False
 
-MAX_BARS = 25
+MAX_BARS = 20
 GREEN, GREY, RED, BLUE = "#2e7d32", "#cfd8dc", "#c62828", "#1565c0"
 
 

@@ -1,103 +1,145 @@
-"""The Excel report (openpyxl): every initiative in scope, the per-branch summary, and the portal sheet.
+"""The Excel report an officer can sign (openpyxl, write-only: rows stream to disk as they are written).
 
-Headers are Vietnamese (documents catalog); dates are real Excel dates, money is a number, no formulas;
-each sheet has a frozen header row, a filter and column widths that fit.
+Sheets: *Tổng hợp theo CĐCS* — a title block (unit, period, date made), the phase targets and the
+campaign's total against what was recognised, every branch ranked by the same rule as /progress with its
+quota, recognised, waiting for recognition, on the portal, waiting for verification and in progress, a
+totals row, and the signatures; *Sáng kiến* — every initiative in scope; *Nhập Cổng* — recognised ones not
+yet on the portal, in the portal's field order. One filter narrows every sheet. Headers are Vietnamese
+(documents catalog); dates are real Excel dates, money is a number; text is always text (a member's
+"=HYPERLINK(…)" is not a formula); it is built in a worker thread, batch by batch, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Campaign
+from bot.config import Campaign, Phase
+from domain.credit import AuthorShare, credited_author
 from handlers import rules
 from handlers.reports.documents import doc_text
-from handlers.reports.scope import COUNTED, ReportFilter, approval_phase, local_date, matches
-from storage.models import Branch, Initiative, Status
+from storage import reports
+from storage.models import Status
+from storage.reports import BranchFigures, InitiativeRow, ReportFilter
 
 DATE_FORMAT = "DD/MM/YYYY"
 MONEY_FORMAT = "#,##0"
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+WriteOnlyWorksheet = Any  # openpyxl's write-only sheet (its class is private)
+SUMMARY_TAIL = ("col_outside", "col_recognised_total", "col_quota_total", "col_percent", "col_waiting", "col_reported",
+                "col_pending", "col_in_progress")  # fmt: skip
+BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=13)
 
 
 @dataclass(frozen=True)
 class Column:
     header_key: str
     width: int
-    value: Callable[[Initiative], Any]
+    value: Callable[[InitiativeRow], Any]
     number_format: str | None = None
 
 
-def _authors(initiative: Initiative) -> str:
-    return "; ".join(f"{a.full_name} ({a.share_percent}%)" for a in initiative.authors)
+def _authors(row: InitiativeRow) -> str:
+    return "; ".join(f"{name} ({share}%)" for name, share, _, _ in row.authors)
 
 
-def _credited(initiative: Initiative) -> str:
-    if not initiative.authors:
+def _credited(campaign: Campaign, row: InitiativeRow) -> str:
+    if not row.authors:
         return ""
-    shares = [rules.AuthorShare(a.full_name, a.share_percent) for a in initiative.authors]
-    return rules.credited_author(shares).full_name
+    shares = [AuthorShare(name, share, is_lead=lead, is_submitter=submitter and not row.values["entered_by"])
+              for name, share, lead, submitter in row.authors]  # fmt: skip
+    return row.authors[credited_author(shares, research=_is_research(campaign, row))][0]
 
 
-def _type(campaign: Campaign) -> Callable[[Initiative], str]:
-    def label(initiative: Initiative) -> str:
-        kind = campaign.type_by_code(initiative.type_code or "")
-        return f"{kind.code} {kind.label}" if kind else ""
-
-    return label
+def _is_research(campaign: Campaign, row: InitiativeRow) -> bool:
+    kind = campaign.type_by_code(row.values["type_code"] or "")
+    return bool(kind and kind.research)
 
 
-def _recognition_body(initiative: Initiative) -> str:
-    return doc_text(f"recognition_{initiative.recognition_kind}") if initiative.recognition_kind else ""
+def _type(campaign: Campaign, row: InitiativeRow) -> str:
+    kind = campaign.type_by_code(row.values["type_code"] or "")
+    return f"{kind.code} {kind.label}" if kind else ""
 
 
-def _benefits(initiative: Initiative) -> str:
-    return "\n".join(filter(None, [initiative.economic_benefit, initiative.social_benefit]))
+def _application(row: InitiativeRow) -> str:
+    kind = row.values["application_kind"]
+    return doc_text(f"application_{kind}") if kind else ""
 
 
-def _portal(initiative: Initiative) -> str:
-    if initiative.status != Status.REPORTED:
+def _recognition_body(row: InitiativeRow) -> str:
+    kind = row.values["recognition_kind"]
+    return doc_text(f"recognition_{kind}") if kind else ""
+
+
+def _benefits(row: InitiativeRow) -> str:
+    return "\n".join(filter(None, [row.values["economic_benefit"], row.values["social_benefit"]]))
+
+
+def _portal(row: InitiativeRow) -> str:
+    if row.values["status"] != Status.REPORTED:
         return doc_text("portal_not_entered")
-    return doc_text("portal_entered") + (f" ({initiative.portal_reference})" if initiative.portal_reference else "")
+    reference = row.values["portal_reference"]
+    return doc_text("portal_entered") + (f" ({reference})" if reference else "")
+
+
+def _local_date(value: dt.datetime | None, campaign: Campaign) -> dt.date | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(campaign.tz).date()
 
 
 def initiative_columns(campaign: Campaign) -> list[Column]:
-    def on(attr: str) -> Callable[[Initiative], Any]:
-        return lambda i: local_date(getattr(i, attr), campaign)
+    def value(name: str) -> Callable[[InitiativeRow], Any]:
+        return lambda row: row.values[name]
+
+    def local(name: str) -> Callable[[InitiativeRow], Any]:
+        return lambda row: _local_date(row.values[name], campaign)
+
+    def counts_in(row: InitiativeRow) -> str:
+        if row.values["status"] not in (Status.RECOGNISED, Status.REPORTED):
+            return ""
+        phase = campaign.phase_counting(row.values["recognition_date"])
+        return phase.name if phase else doc_text("outside_phases")
 
     return [
-        Column("col_code", 8, lambda i: i.id),
-        Column("col_title", 40, lambda i: i.title),
-        Column("col_type", 28, _type(campaign)),
-        Column("col_field", 20, lambda i: i.field),
-        Column("col_branch", 30, lambda i: i.branch.name),
+        Column("col_code", 8, lambda row: row.id),
+        Column("col_title", 40, value("title")),
+        Column("col_type", 28, lambda row: _type(campaign, row)),
+        Column("col_field", 20, value("field")),
+        Column("col_branch", 30, value("branch")),
         Column("col_authors", 36, _authors),
-        Column("col_credited", 22, _credited),
-        Column("col_first_applied", 14, lambda i: i.first_applied_on, DATE_FORMAT),
-        Column(
-            "col_application", 14, lambda i: doc_text(f"application_{i.application_kind}") if i.application_kind else ""
-        ),
-        Column("col_place", 28, lambda i: i.application_place),
-        Column("col_economic", 36, lambda i: i.economic_benefit),
-        Column("col_amount", 16, lambda i: i.economic_amount_vnd, MONEY_FORMAT),
-        Column("col_social", 36, lambda i: i.social_benefit),
+        Column("col_credited", 22, lambda row: _credited(campaign, row)),
+        Column("col_credited_branch", 30, value("credited_branch")),
+        Column("col_first_applied", 14, value("first_applied_on"), DATE_FORMAT),
+        Column("col_application", 14, _application),
+        Column("col_place", 28, value("application_place")),
+        Column("col_economic", 36, value("economic_benefit")),
+        Column("col_amount", 16, value("economic_amount_vnd"), MONEY_FORMAT),
+        Column("col_social", 36, value("social_benefit")),
         Column("col_recognised_by", 24, _recognition_body),
-        Column("col_decision_no", 16, lambda i: i.recognition_decision_no),
-        Column("col_decision_date", 14, lambda i: i.recognition_date, DATE_FORMAT),
-        Column("col_status", 16, lambda i: doc_text(f"status_{i.status.value}")),
-        Column("col_submitted", 14, on("submitted_at"), DATE_FORMAT),
-        Column("col_decided", 14, on("decided_at"), DATE_FORMAT),
-        Column("col_decided_by", 22, lambda i: i.decided_by.full_name if i.decided_by else None),
-        Column("col_reason", 30, lambda i: i.decision_reason),
-        Column("col_attachments", 10, lambda i: len(i.attachments)),
+        Column("col_decision_no", 16, value("recognition_decision_no")),
+        Column("col_decision_date", 14, value("recognition_date"), DATE_FORMAT),
+        Column("col_counts_in", 16, counts_in),
+        Column("col_status", 16, lambda row: doc_text(f"status_{row.values['status'].value}")),
+        Column("col_submitted", 14, local("submitted_at"), DATE_FORMAT),
+        Column("col_decided", 14, local("decided_at"), DATE_FORMAT),
+        Column("col_decided_by", 22, value("decided_by")),
+        Column("col_reason", 30, value("decision_reason")),
+        Column("col_entered_by", 22, lambda row: row.values["submitter"] if row.values["entered_by"] else None),
+        Column("col_attachments", 10, lambda row: row.attachments),
         Column("col_portal", 18, _portal),
     ]
 
@@ -105,110 +147,192 @@ def initiative_columns(campaign: Campaign) -> list[Column]:
 def portal_columns(campaign: Campaign) -> list[Column]:
     """The order of the national portal's entry form, so an officer can copy row by row."""
 
-    def recognised(initiative: Initiative) -> str:
-        parts = [_recognition_body(initiative), initiative.recognition_decision_no or ""]
-        if initiative.recognition_date:
-            parts.append(rules.format_date(initiative.recognition_date))
+    def recognised(row: InitiativeRow) -> str:
+        parts = [_recognition_body(row), row.values["recognition_decision_no"] or ""]
+        if row.values["recognition_date"]:
+            parts.append(rules.format_date(row.values["recognition_date"]))
         return ", ".join(p for p in parts if p)
 
     return [
-        Column("col_title", 40, lambda i: i.title),
-        Column("col_type_field", 34, lambda i: f"{_type(campaign)(i)} / {i.field or ''}"),
-        Column("col_summary", 60, lambda i: i.solution),
+        Column("col_title", 40, lambda row: row.values["title"]),
+        Column("col_type_field", 34, lambda row: f"{_type(campaign, row)} / {row.values['field'] or ''}"),
+        Column("col_summary", 60, lambda row: row.values["solution"]),
         Column("col_effect", 50, _benefits),
-        Column("col_amount", 16, lambda i: i.economic_amount_vnd, MONEY_FORMAT),
-        Column("col_first_applied", 14, lambda i: i.first_applied_on, DATE_FORMAT),
+        Column("col_amount", 16, lambda row: row.values["economic_amount_vnd"], MONEY_FORMAT),
+        Column("col_first_applied", 14, lambda row: row.values["first_applied_on"], DATE_FORMAT),
         Column("col_recognition", 36, recognised),
         Column("col_authors", 36, _authors),
     ]
 
 
-def _write(
-    sheet: Worksheet, headers: list[str], widths: list[int], rows: list[list[Any]], formats: list[str | None]
-) -> None:
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-    for row in rows:
-        sheet.append([_text_safe(value) for value in row])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text is text: "=HYPERLINK(…)" typed by a member is not a formula
-    for index, (width, number_format) in enumerate(zip(widths, formats, strict=True), start=1):
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = width
+def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = None, font: Font | None = None) -> Any:
+    """A value as written: text cleaned of what a workbook cannot hold and always stored as text."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith("=") or number_format or font:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            if font:
+                cell.font = font
+            return cell
+        return value
+    if number_format or font:
+        cell = WriteOnlyCell(sheet, value=value)
         if number_format:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = number_format
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(1, len(rows) + 1)}"
+            cell.number_format = number_format
+        if font:
+            cell.font = font
+        return cell
+    return value
 
 
-def _text_safe(value: Any) -> Any:
-    """Strings without the characters a workbook cannot hold (control characters from old data)."""
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+def _header(sheet: WriteOnlyWorksheet, titles: list[str]) -> list[Any]:
+    cells = []
+    for title in titles:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font, cell.fill = BOLD, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cells.append(cell)
+    return cells
 
 
-def _table(sheet: Worksheet, columns: list[Column], items: Sequence[Initiative]) -> None:
-    _write(
-        sheet,
-        [doc_text(c.header_key) for c in columns],
-        [c.width for c in columns],
-        [[c.value(item) for c in columns] for item in items],
-        [c.number_format for c in columns],
-    )
+class ReportWriter:
+    """Writes the workbook sheet by sheet (write-only mode). Each method runs in a worker thread."""
 
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.book = Workbook(write_only=True)
+        self.counts = {"initiatives": 0, "portal": 0}
+        self.sheets: dict[str, tuple[WriteOnlyWorksheet, list[Column]]] = {}
 
-def summary_rows(campaign: Campaign, branches: Sequence[Branch], initiatives: Sequence[Initiative]) -> list[list[Any]]:
-    """Per branch: quota and approved per phase, % of the total quota, pending, drafts, rank by %."""
-    rows = []
-    for branch in branches:
-        own = [i for i in initiatives if i.branch_id == branch.id]
-        quotas = {q.phase_code: q.quota for q in branch.quotas}
-        per_phase = []
+    def summary(self, title_lines: list[str], targets: list[str], figures: list[BranchFigures],
+                ranking_phase: Phase | None, signature: list[str]) -> None:  # fmt: skip
+        campaign = self.campaign
+        sheet = self.book.create_sheet(doc_text("sheet_summary"))
+        headers = [doc_text("col_rank"), doc_text("col_branch_code"), doc_text("col_branch")]
         for phase in campaign.phases:
-            approved = sum(1 for i in own if approval_phase(i, campaign) == phase)
-            per_phase += [quotas.get(phase.code, 0), approved]
-        quota_total = sum(quotas.get(p.code, 0) for p in campaign.phases)
-        approved_total = sum(1 for i in own if i.status in COUNTED)
-        percent = round(100 * approved_total / quota_total, 1) if quota_total else 0.0
-        pending = sum(1 for i in own if i.status == Status.SUBMITTED)
-        drafts = sum(1 for i in own if i.status in (Status.DRAFT, Status.CHANGES_REQUESTED))
-        rows.append([branch.code, branch.name, *per_phase, approved_total, quota_total, percent, pending, drafts])
-    ranked = sorted(range(len(rows)), key=lambda r: (-rows[r][-3], -rows[r][-5], rows[r][0]))
-    for rank, index in enumerate(ranked, start=1):
-        rows[index].append(rank)
-    return rows
+            headers += [doc_text("col_quota", phase=phase.name), doc_text("col_recognised", phase=phase.name)]
+        headers += [doc_text(key) for key in SUMMARY_TAIL]
+        for index, width in enumerate([9, 12, 36, *([13] * (len(headers) - 3))], start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        for number, line in enumerate(title_lines):
+            sheet.append([_cell(sheet, line, font=TITLE if number < 2 else None)])
+        sheet.append([])
+        for line in targets:
+            sheet.append([_cell(sheet, line)])
+        sheet.append([])
+        sheet.append(_header(sheet, headers))
+        ranked = sorted(figures, key=lambda f: (-f.percent(ranking_phase), -f.recognised_total, f.code))
+        for rank, row in enumerate(ranked, start=1):
+            sheet.append([rank, row.code, _cell(sheet, row.name), *self._figures(row)])
+        totals = BranchFigures(code="", name=doc_text("total_row"))
+        for row in figures:
+            for phase in campaign.phases:
+                code = phase.code
+                totals.quotas[code] = totals.quotas.get(code, 0) + row.quotas.get(code, 0)
+                totals.recognised[code] = totals.recognised.get(code, 0) + row.recognised.get(code, 0)
+            for name in ("outside", "waiting", "reported", "pending", "in_progress"):
+                setattr(totals, name, getattr(totals, name) + getattr(row, name))
+        sheet.append([_cell(sheet, c, font=BOLD) for c in ["", "", totals.name, *self._figures(totals)]])
+        sheet.append([])
+        for line in signature:
+            sheet.append([None, None, _cell(sheet, line, font=BOLD if line.isupper() else None)])
+
+    def _figures(self, row: BranchFigures) -> list[Any]:
+        values: list[Any] = []
+        for phase in self.campaign.phases:
+            values += [row.quotas.get(phase.code, 0), row.recognised.get(phase.code, 0)]
+        return [*values, row.outside, row.recognised_total, row.quota_total, row.percent(None), row.waiting,
+                row.reported, row.pending, row.in_progress]  # fmt: skip
+
+    def table(self, name: str, columns: list[Column]) -> None:
+        sheet = self.book.create_sheet(doc_text(name))
+        for index, column in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = "A2"
+        sheet.append(_header(sheet, [doc_text(c.header_key) for c in columns]))
+        self.sheets[name] = (sheet, columns)
+
+    def rows(self, name: str, batch: list[InitiativeRow]) -> None:
+        sheet, columns = self.sheets[name]
+        for row in batch:
+            sheet.append([_cell(sheet, c.value(row), c.number_format) for c in columns])
+        self.counts[name] = self.counts.get(name, 0) + len(batch)
+
+    def finish(self) -> bytes:
+        for name, (sheet, columns) in self.sheets.items():
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, self.counts.get(name, 0) + 1)}"
+        buffer = io.BytesIO()
+        self.book.save(buffer)
+        return buffer.getvalue()
 
 
-def build_workbook(
+async def build(
+    session: AsyncSession,
     campaign: Campaign,
-    branches: Sequence[Branch],
-    initiatives: Sequence[Initiative],
+    branch_ids: set[int] | None,
     report_filter: ReportFilter,
+    *,
+    scope_name: str,
+    today: dt.date,
+    place: str,
 ) -> bytes:
-    """`initiatives` are all of the scope's initiatives (every status); the filter narrows the lists."""
-    listed = [i for i in initiatives if i.status != Status.DRAFT and matches(i, report_filter, campaign)]
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = doc_text("sheet_initiatives")
-    _table(sheet, initiative_columns(campaign), listed)
+    """The whole workbook: figures by SQL aggregates, initiatives streamed in batches, written off the loop."""
+    figures = await reports.branch_figures(session, campaign, branch_ids, report_filter)
+    ranking_phase = report_filter.phase or campaign.current_phase(today)
+    writer = await asyncio.to_thread(ReportWriter, campaign)
+    await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, scope_name, today),
+                            _target_lines(campaign, figures), figures, ranking_phase,
+                            _signature(place, today))  # fmt: skip
+    sheets = (("sheet_initiatives", initiative_columns(campaign), False),
+              ("sheet_portal", portal_columns(campaign), True))  # fmt: skip
+    for sheet, columns, to_enter in sheets:
+        await asyncio.to_thread(writer.table, sheet, columns)
+        async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter, to_enter=to_enter):
+            await asyncio.to_thread(writer.rows, sheet, batch)
+    return await asyncio.to_thread(writer.finish)
 
-    summary = workbook.create_sheet(doc_text("sheet_summary"))
-    headers = [doc_text("col_branch_code"), doc_text("col_branch")]
+
+def describe(report_filter: ReportFilter) -> str:
+    parts = []
+    if report_filter.phase:
+        parts.append(report_filter.phase.name)
+    if report_filter.status:
+        parts.append(doc_text(f"status_{report_filter.status.value}"))
+    if report_filter.date_from or report_filter.date_to:
+        parts.append(f"{rules.format_date(report_filter.date_from)}–{rules.format_date(report_filter.date_to)}")
+    return ", ".join(parts)
+
+
+def _title_lines(campaign: Campaign, report_filter: ReportFilter, scope_name: str, today: dt.date) -> list[str]:
+    period = describe(report_filter) or doc_text("report_whole")
+    return [
+        campaign.organisation.upper(),
+        doc_text("report_title", campaign=campaign.name),
+        doc_text("report_scope", scope=scope_name, period=period, made=rules.format_date(today)),
+        doc_text("report_rule"),
+    ]
+
+
+def _target_lines(campaign: Campaign, figures: list[BranchFigures]) -> list[str]:
+    lines = []
+    total = 0
     for phase in campaign.phases:
-        headers += [doc_text("col_quota", phase=phase.name), doc_text("col_approved", phase=phase.name)]
-    headers += [doc_text(key) for key in ("col_approved_total", "col_quota_total", "col_percent", "col_pending",
-                                          "col_drafts", "col_rank")]  # fmt: skip
-    widths = [12, 36, *([14] * (len(headers) - 2))]
-    _write(summary, headers, widths, summary_rows(campaign, branches, initiatives), [None] * len(headers))
+        done = sum(f.recognised.get(phase.code, 0) for f in figures)
+        total += done
+        percent = round(100 * done / phase.target) if phase.target else 0
+        start, end = rules.format_date(phase.counting_from), rules.format_date(phase.end)
+        lines.append(doc_text("report_phase_line", phase=phase.name, start=start, end=end, done=done,
+                              target=phase.target, percent=percent))  # fmt: skip
+    outside = sum(f.outside for f in figures)
+    if outside:
+        lines.append(doc_text("report_outside_line", count=outside))
+    total += outside
+    percent = round(100 * total / campaign.total_target) if campaign.total_target else 0
+    lines.append(doc_text("report_total_line", done=total, target=campaign.total_target, percent=percent))
+    return lines
 
-    portal = workbook.create_sheet(doc_text("sheet_portal"))
-    to_enter = [i for i in listed if i.status == Status.APPROVED]
-    _table(portal, portal_columns(campaign), to_enter)
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def _signature(place: str, today: dt.date) -> list[str]:
+    dated = doc_text("report_place_date", place=place, day=today.day, month=today.month, year=today.year)
+    return [dated, doc_text("report_signer_title"), doc_text("report_signer_hint"), "", "", doc_text("report_maker")]

@@ -87,12 +87,10 @@ def request_form(initiative: Initiative, campaign: Campaign) -> bytes:
     document.add_paragraph(doc_text("request_addressee", addressee=doc_text("blank")))
     document.add_paragraph(doc_text("request_intro"))
     blank = doc_text("short_blank")
-    birth = rules.format_date(initiative.author_birth_date) if initiative.author_birth_date else blank
-    submitter_details = [birth, initiative.branch.name, initiative.author_job_title or blank,
-                         initiative.author_qualification or blank]  # fmt: skip
     rows = []
     for number, author in enumerate(initiative.authors, start=1):
-        details = submitter_details if author.member_id == initiative.member_id else [blank] * 4
+        birth = rules.format_date(author.birth_date) if author.birth_date else blank
+        details = [birth, author.workplace or blank, author.job_title or blank, author.qualification or blank]
         rows.append([str(number), author.full_name, *details, f"{author.share_percent}%"])
     _table(document, doc_list("request_author_headers"), rows)
     document.add_paragraph(doc_text("request_is_author", title=_or_blank(initiative.title)))

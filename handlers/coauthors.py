@@ -1,0 +1,36 @@
+"""A registered member named as co-author answers "is this yours?" (ca:<author row>:y|n). A confirmed
+co-author sees the initiative in /mine and is told of its decisions; one who says no stays listed by name
+only, and the person who submitted it is told."""
+
+from __future__ import annotations
+
+from handlers import notices, rules
+from handlers.context import Context, esc
+from handlers.events import Reply
+from handlers.roles import refuse
+from storage.models import AuditEvent, Author
+
+
+async def handle_option(ctx: Context) -> None:
+    parts = ctx.event.payload.split(":")
+    author_id = rules.parse_id(parts[1]) if len(parts) == 3 else None
+    author = await ctx.session.get(Author, author_id) if author_id is not None else None
+    if author is None or ctx.member is None or author.member_id != ctx.member.id or parts[2] not in ("y", "n"):
+        refuse(ctx, None, ctx.event.payload)
+        return
+    initiative = await author.awaitable_attrs.initiative
+    if author.confirmed is not None:
+        ctx.say(ctx.t("coauthor_already", id=initiative.id))
+        return
+    yes = parts[2] == "y"
+    author.confirmed = yes
+    if not yes:
+        author.member_id = None
+    ctx.session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id,
+                               action="coauthor_confirmed" if yes else "coauthor_declined"))  # fmt: skip
+    ctx.say(ctx.t("coauthor_confirmed" if yes else "coauthor_declined", id=initiative.id, title=esc(initiative.title)))
+    if not yes:
+        notice = Reply(text=ctx.t("coauthor_declined_notice", id=initiative.id, title=esc(initiative.title),
+                                  name=esc(ctx.member.full_name)), ref=str(initiative.id))  # fmt: skip
+        await notices.notify_members(ctx, {initiative.member_id}, notice, purpose="notice",
+                                     initiative_id=initiative.id)  # fmt: skip

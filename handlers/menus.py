@@ -1,0 +1,77 @@
+"""What each role sees: the main menu, the help, and the platform's command list.
+
+Member: 📝 Sáng kiến mới · 🗂 Bản nháp · 📋 Đã gửi · 📊 Tiến độ · ❓ Hướng dẫn. A chair also 📥 Chờ xác nhận
+(with how many wait). An admin: 📊 Tiến độ toàn đơn vị · 📤 Xuất Excel · 📢 Thông báo · 👥 Chủ tịch CĐCS ·
+🏢 CĐCS · ❓ Hướng dẫn. Where there are no buttons (Zalo) the same words typed are understood.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.context import Context
+from handlers.i18n import Catalog
+from handlers.roles import chaired_branch_ids, is_admin
+from handlers.rules import plain_words
+from storage import queries
+
+MEMBER = ("menu_new", "menu_drafts", "menu_mine", "menu_progress", "menu_help")
+ADMIN = ("menu_unit_progress", "menu_export", "menu_broadcast", "menu_chairs", "menu_branches", "menu_help")
+# The command each menu item stands for.
+COMMANDS = {
+    "menu_new": "new", "menu_drafts": "drafts", "menu_mine": "mine", "menu_progress": "progress",
+    "menu_help": "help", "menu_pending": "pending", "menu_unit_progress": "progress", "menu_export": "export",
+    "menu_broadcast": "broadcast", "menu_chairs": "chairs", "menu_branches": "import",
+}  # fmt: skip
+# The platform's command list (Telegram's "/" menu), by role.
+ROLE_COMMANDS = {
+    "member": ("new", "drafts", "mine", "progress", "congnhan", "hoso", "link", "dulieu", "help"),
+    "chair": ("pending", "new", "drafts", "mine", "progress", "congnhan", "nhapho", "export", "hoso", "link", "help"),
+    "admin": ("progress", "export", "broadcast", "chairs", "invite_chair", "import", "nhapho", "pending", "link",
+              "help"),
+}  # fmt: skip
+
+
+def role(ctx: Context) -> str:
+    if is_admin(ctx):
+        return "admin"
+    return "chair" if chaired_branch_ids(ctx) else "member"
+
+
+async def labels(ctx: Context) -> tuple[str, ...]:
+    """The main menu of this person's role."""
+    t = ctx.t
+    current = role(ctx)
+    if current == "admin":
+        return tuple(t(key) for key in ADMIN)
+    items = [t(key) for key in MEMBER]
+    if current == "chair":
+        waiting = await queries.count_pending(ctx.session, chaired_branch_ids(ctx), exclude_member=ctx.member)
+        items.insert(0, t("menu_pending", count=waiting))
+    return tuple(items)
+
+
+def _words(label: str) -> str:
+    return plain_words(re.sub(r"\(\d+\)", " ", label))
+
+
+def command_for(t: Catalog, text: str) -> str | None:
+    """A menu item tapped (Telegram's keyboard) or typed (where there are no buttons): its command."""
+    typed = plain_words(text)
+    if not typed:
+        return None
+    for key, command in COMMANDS.items():
+        words = _words(t(key, count=0) if key == "menu_pending" else t(key))
+        if typed == words:
+            return command
+    return None
+
+
+def help_text(ctx: Context) -> str:
+    parts = [ctx.t("help")]
+    current = role(ctx)
+    if current == "chair" or (current == "admin" and chaired_branch_ids(ctx)):
+        parts.append(ctx.t("help_chair"))
+    if current == "admin":
+        parts.append(ctx.t("help_admin"))
+    return "\n\n".join(parts)

@@ -1,0 +1,44 @@
+"""Officers enter initiatives for members (plan V.4: "đoàn viên … hoặc BCH CĐCS cập nhật sáng kiến"): a
+chair for a branch they chair, an admin for any. The officer writes the draft and names every author
+(they need not be one); the initiative belongs to that branch, and its audit says who entered it."""
+
+from __future__ import annotations
+
+from handlers import wizard
+from handlers.context import Context, esc
+from handlers.events import Option
+from handlers.roles import chaired_branch_ids, is_admin, refuse
+from storage import queries
+from storage.models import Branch
+
+
+async def start(ctx: Context, code: str = "") -> None:
+    """`/nhapho [branch code]`, or its button (ob:<code>)."""
+    admin, chaired = is_admin(ctx), chaired_branch_ids(ctx)
+    if not admin and not chaired:
+        refuse(ctx, None, "/nhapho", "on_behalf_not_allowed")
+        return
+    code = code.strip()
+    branch = await queries.branch_by_code(ctx.session, code) if code else None
+    if branch is None and not code and len(chaired) == 1 and not admin:
+        branch = await ctx.session.get(Branch, next(iter(chaired)))
+    if branch is None:
+        await _choose(ctx, chaired, admin, code)
+        return
+    if not admin and branch.id not in chaired:
+        refuse(ctx, None, f"/nhapho {branch.code}", "on_behalf_not_allowed")
+        return
+    await wizard.start_new(ctx, for_branch=branch)
+
+
+async def _choose(ctx: Context, chaired: set[int], admin: bool, code: str) -> None:
+    note = ctx.t("group_unknown_branch", code=esc(code[:32])) + "\n" if code else ""
+    if admin:
+        ctx.say(note + ctx.t("on_behalf_usage_admin"))
+        return
+    branches = [await ctx.session.get(Branch, branch_id) for branch_id in sorted(chaired)]
+    ctx.say(note + ctx.t("on_behalf_choose"), [[Option(b.name, f"ob:{b.code}")] for b in branches if b is not None])
+
+
+async def handle_option(ctx: Context) -> None:
+    await start(ctx, ctx.event.payload.removeprefix("ob:"))

@@ -1,0 +1,183 @@
+"""Recording recognition ("công nhận"): the decision of an initiative council, the head of the unit, or
+for a research topic (1.7) the acceptance council — its number, its date, and optionally its scan.
+
+Only recognised initiatives count (plan IV.3), in the phase that holds the decision's date. The decision
+can be given in the wizard (already recognised when submitted) or recorded later — `/congnhan <id>` or
+the 🏅 button — by the author, a chair of the initiative's branch (or of the branch it is credited to),
+or an admin, each re-authorised on the server and audited. A verified initiative becomes recognised the
+moment its decision is recorded; a submitted one keeps it until a chair verifies it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from handlers import answers, notices, rules
+from handlers.context import Context, esc
+from handlers.events import EventKind, Option, Reply
+from handlers.roles import can_review, chaired_branch_ids, is_admin, refuse
+from handlers.rules import InputError
+from storage import files, queries
+from storage.models import Attachment, AuditEvent, Initiative, Status
+
+FLOW = "recognition"
+SCAN_FLOW = "recognition_scan"
+OPEN = (Status.SUBMITTED, Status.VERIFIED, Status.RECOGNISED)
+KINDS = ("council", "head")
+RESEARCH_KIND = "acceptance"
+
+
+def is_recorded(initiative: Initiative) -> bool:
+    return initiative.recognition_kind is not None and initiative.recognition_date is not None
+
+
+def button(ctx: Context, initiative_id: int) -> Option:
+    return Option(ctx.t("btn_record_recognition"), f"rc:{initiative_id}")
+
+
+def may_record(ctx: Context, initiative: Initiative) -> bool:
+    member = ctx.member
+    if member is None or initiative.status not in OPEN:
+        return False
+    author = initiative.member_id == member.id or any(a.member_id == member.id for a in initiative.authors)
+    credited_chair = initiative.credited_branch_id in chaired_branch_ids(ctx)
+    return author or can_review(ctx, initiative) or credited_chair or is_admin(ctx)
+
+
+async def command(ctx: Context) -> None:
+    """`/congnhan [id]`: record the decision of one initiative, or choose among those waiting for it."""
+    if ctx.event.args.strip():
+        await start(ctx, ctx.event.args.strip())
+        return
+    assert ctx.member is not None
+    waiting = [i for i in await queries.member_submissions(ctx.session, ctx.member.id)
+               if i.status in (Status.SUBMITTED, Status.VERIFIED) and not is_recorded(i)]  # fmt: skip
+    if not waiting:
+        ctx.say(ctx.t("recognition_nothing_waiting"))
+        return
+    ctx.say(ctx.t("recognition_choose"), [[Option(f"#{i.id} {(i.title or '')[:40]}", f"rc:{i.id}")] for i in waiting])
+
+
+async def start(ctx: Context, raw_id: str) -> None:
+    number = rules.parse_id(raw_id)
+    initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
+    if initiative is None or not may_record(ctx, initiative):
+        refuse(ctx, initiative, f"record recognition {raw_id[:20]}", "recognition_not_allowed")
+        return
+    kind = ctx.campaign.type_by_code(initiative.type_code or "")
+    if kind is not None and kind.research:
+        _ask_decision(ctx, initiative, RESEARCH_KIND)
+        return
+    ctx.say(
+        ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title)),
+        [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS],
+    )
+
+
+def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
+    ctx.set_flow(FLOW, initiative=initiative.id, kind=kind)
+    ctx.say(ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{kind}")))
+
+
+async def handle_option(ctx: Context) -> None:
+    """rc:<id> (record), rc:<id>:<kind> (its kind chosen), rc:<id>:done (no scan)."""
+    parts = ctx.event.payload.split(":")
+    if len(parts) == 2:
+        await start(ctx, parts[1])
+        return
+    number = rules.parse_id(parts[1]) if len(parts) == 3 else None
+    initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
+    if initiative is None or not may_record(ctx, initiative):
+        refuse(ctx, initiative, ctx.event.payload, "recognition_not_allowed")
+    elif parts[2] in KINDS:
+        _ask_decision(ctx, initiative, parts[2])
+    elif parts[2] == "done":
+        ctx.set_flow(None)
+        ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
+    else:
+        refuse(ctx, initiative, ctx.event.payload, "recognition_not_allowed")
+
+
+async def handle_text(ctx: Context) -> None:
+    """The decision's number and date ("45/QĐ-CĐCS 15/03/2022")."""
+    data = ctx.identity.flow_data
+    initiative = await queries.initiative_by_id(ctx.session, rules.parse_id(str(data.get("initiative", ""))) or 0)
+    if initiative is None or not may_record(ctx, initiative):
+        ctx.set_flow(None)
+        refuse(ctx, initiative, "recognition text", "recognition_not_allowed")
+        return
+    again = ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{data.get('kind')}"))
+    if ctx.event.kind is not EventKind.TEXT:
+        ctx.say(ctx.t("err_text_expected") + "\n" + again)
+        return
+    try:
+        decision_no, date = rules.parse_decision(ctx.event.text)
+        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
+    except InputError as error:
+        params = {"start": rules.format_date(ctx.campaign.eligible_from), **error.params}
+        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + again)
+        return
+    await record(ctx, initiative, str(data.get("kind", "council")), decision_no, date)
+
+
+async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: str, date: object) -> None:
+    assert ctx.member is not None
+    initiative.recognition_kind, initiative.recognition_decision_no = kind, decision_no
+    initiative.recognition_date = date  # type: ignore[assignment]
+    recognised = False
+    if initiative.status == Status.VERIFIED:
+        result = await ctx.session.execute(
+            update(Initiative)
+            .where(Initiative.id == initiative.id, Initiative.status == Status.VERIFIED)
+            .values(status=Status.RECOGNISED)
+            .execution_options(synchronize_session=False)
+        )
+        recognised = result.rowcount == 1
+    ctx.session.add(AuditEvent(
+        initiative_id=initiative.id, actor_member_id=ctx.member.id, action="recognition_recorded",
+        from_status=Status.VERIFIED if recognised else None, to_status=Status.RECOGNISED if recognised else None,
+        reason=f"{ctx.t(f'choice_recognised_{kind}')} {decision_no} {rules.format_date(initiative.recognition_date)}",
+    ))  # fmt: skip
+    if recognised:
+        initiative.status = Status.RECOGNISED
+    note = ""
+    if initiative.first_applied_on and initiative.recognition_date < initiative.first_applied_on:
+        note = "\n" + ctx.t("recognition_before_application", date=rules.format_date(initiative.recognition_date),
+                            applied=rules.format_date(initiative.first_applied_on))  # fmt: skip
+    key = "recognition_saved_counted" if recognised else "recognition_saved"
+    ctx.set_flow(SCAN_FLOW, initiative=initiative.id)
+    ctx.say(
+        ctx.t(key, id=initiative.id, recognition=answers.recognition_line(ctx, initiative)) + note + "\n\n"
+        + ctx.t("recognition_ask_scan"),
+        [[Option(ctx.t("btn_recognition_done"), f"rc:{initiative.id}:done")]],
+    )  # fmt: skip
+    await _tell_the_others(ctx, initiative)
+
+
+async def _tell_the_others(ctx: Context, initiative: Initiative) -> None:
+    """The chairs when an author recorded it, the authors when a chair or an admin did (one notice each)."""
+    assert ctx.member is not None
+    text = ctx.t("recognition_notice", id=initiative.id, title=esc(initiative.title), who=esc(ctx.member.full_name),
+                 recognition=answers.recognition_line(ctx, initiative),
+                 status=ctx.t(f"status_{initiative.status.value}"))  # fmt: skip
+    reply = Reply(text=text, ref=str(initiative.id))
+    if ctx.member.id in notices.author_ids(initiative):
+        await notices.notify_chairs_of(ctx, initiative.branch_id, reply, purpose="notice", initiative_id=initiative.id)
+    else:
+        await notices.notify_authors(ctx, initiative, reply, purpose="notice")
+
+
+async def attach_scan(ctx: Context) -> None:
+    """A photo or file sent right after the decision was recorded: the decision's scan."""
+    initiative = await queries.initiative_by_id(ctx.session, int(ctx.identity.flow_data.get("initiative", 0)))
+    ctx.set_flow(None)
+    file = ctx.event.file
+    if initiative is None or file is None or not may_record(ctx, initiative):
+        refuse(ctx, initiative, "recognition scan", "recognition_not_allowed")
+        return
+    scan = Attachment(platform=ctx.event.platform, file_id=file.file_id, kind=file.kind, file_name=file.file_name,
+                      size_bytes=file.size_bytes, mime_type=file.mime_type, purpose="decision")  # fmt: skip
+    initiative.attachments.append(scan)
+    await ctx.session.flush()
+    await files.attach(ctx.session, file.file_id, scan.id)
+    ctx.say(ctx.t("recognition_scan_saved", id=initiative.id), menu=True)

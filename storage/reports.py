@@ -1,0 +1,221 @@
+"""What the Excel report reads: per-branch figures as SQL aggregates (the same counting rule as
+storage/progress.py, so the chat, the chart, the digests and the workbook show the same numbers) and the
+initiatives themselves as rows, streamed in batches (a province's 100,000 never sit in memory at once).
+
+A report's filter narrows every sheet alike: a phase (what counts in it), a status, a period — the
+recognition date for recognised initiatives, the submission date for the others ("what happened then").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.config import Campaign, Phase
+from storage.engine import READ_ONLY
+from storage.models import COUNTED, Attachment, Author, Branch, BranchQuota, Initiative, Member, Status
+from storage.progress import IN_PROGRESS, recognised_in, recognised_outside
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    phase: Phase | None = None
+    status: Status | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def _in_period(report_filter: ReportFilter, tz: dt.tzinfo) -> ColumnElement[bool]:
+    start, end = report_filter.date_from, report_filter.date_to
+    if start is None and end is None:
+        return true()
+    start, end = start or dt.date(1900, 1, 1), end or dt.date(2999, 12, 31)
+
+    def midnight(day: dt.date) -> dt.datetime:  # local midnight (the days people type), as stored: UTC
+        return dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
+
+    submitted = and_(Initiative.submitted_at >= midnight(start), Initiative.submitted_at < midnight(end + ONE_DAY))
+    return or_(
+        and_(Initiative.status.in_(COUNTED), Initiative.recognition_date.between(start, end)),
+        and_(Initiative.status.not_in(COUNTED), submitted),
+    )
+
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def conditions(
+    report_filter: ReportFilter, campaign: Campaign, *, with_drafts: bool = False
+) -> list[ColumnElement[bool]]:
+    found = [_in_period(report_filter, campaign.tz)]
+    if not with_drafts:
+        found.append(Initiative.status != Status.DRAFT)
+    if report_filter.status is not None:
+        found.append(Initiative.status == report_filter.status)
+    if report_filter.phase is not None:
+        found.append(recognised_in(report_filter.phase))
+    return found
+
+
+@dataclass
+class BranchFigures:
+    code: str
+    name: str
+    quotas: dict[str, int] = field(default_factory=dict)
+    recognised: dict[str, int] = field(default_factory=dict)
+    outside: int = 0
+    waiting: int = 0  # verified, not recognised yet
+    reported: int = 0  # entered on the portal
+    pending: int = 0  # submitted, waiting for a chair
+    in_progress: int = 0  # drafts and initiatives sent back
+
+    @property
+    def quota_total(self) -> int:
+        return sum(self.quotas.values())
+
+    @property
+    def recognised_total(self) -> int:
+        return sum(self.recognised.values()) + self.outside
+
+    def percent(self, phase: Phase | None) -> float:
+        """Recognised as a share of the quota: in `phase`, or over the whole campaign."""
+        done = self.recognised.get(phase.code, 0) if phase else self.recognised_total
+        goal = self.quotas.get(phase.code, 0) if phase else self.quota_total
+        if goal <= 0:
+            return 100.0 if done else 0.0
+        return round(100 * done / goal, 1)
+
+
+async def branch_figures(
+    session: AsyncSession, campaign: Campaign, branch_ids: set[int] | None, report_filter: ReportFilter
+) -> list[BranchFigures]:
+    """Every branch in scope with its quotas and its initiatives counted by state (two GROUP BYs)."""
+    where = conditions(report_filter, campaign)
+    credited = select(
+        Initiative.credited_branch_id,
+        *(func.count().filter(recognised_in(phase)) for phase in campaign.phases),
+        func.count().filter(recognised_outside(campaign)),
+        func.count().filter(Initiative.status == Status.VERIFIED),
+        func.count().filter(Initiative.status == Status.REPORTED),
+    ).where(*where, Initiative.status.in_((*COUNTED, Status.VERIFIED)))
+    submitted = select(
+        Initiative.branch_id,
+        func.count().filter(Initiative.status == Status.SUBMITTED),
+        func.count().filter(Initiative.status.in_(IN_PROGRESS)),
+    ).where(*conditions(report_filter, campaign, with_drafts=True),
+            Initiative.status.in_((Status.SUBMITTED, *IN_PROGRESS)))  # fmt: skip
+    branches = select(Branch.id, Branch.code, Branch.name).order_by(Branch.code)
+    quotas = select(BranchQuota.branch_id, BranchQuota.phase_code, BranchQuota.quota)
+    if branch_ids is not None:
+        credited = credited.where(Initiative.credited_branch_id.in_(branch_ids))
+        submitted = submitted.where(Initiative.branch_id.in_(branch_ids))
+        branches = branches.where(Branch.id.in_(branch_ids))
+        quotas = quotas.where(BranchQuota.branch_id.in_(branch_ids))
+    figures = {branch_id: BranchFigures(code, name) for branch_id, code, name in (await session.execute(branches))}
+    for branch_id, phase_code, quota in await session.execute(quotas):
+        figures[branch_id].quotas[phase_code] = quota
+    for branch_id, *counts in await session.execute(credited.group_by(Initiative.credited_branch_id)):
+        if branch_id in figures:
+            row = figures[branch_id]
+            *per_phase, row.outside, row.waiting, row.reported = counts
+            row.recognised = {p.code: n for p, n in zip(campaign.phases, per_phase, strict=True)}
+    for branch_id, pending, in_progress in await session.execute(submitted.group_by(Initiative.branch_id)):
+        if branch_id in figures:
+            figures[branch_id].pending, figures[branch_id].in_progress = pending, in_progress
+    return list(figures.values())
+
+
+@dataclass(frozen=True)
+class InitiativeRow:
+    """One initiative as the workbook shows it (plain values: no ORM objects leave the session)."""
+
+    id: int
+    values: dict[str, Any]
+    authors: list[tuple[str, int, bool, bool]]  # name, share, is lead, is the submitter
+    attachments: int
+
+
+SUBMITTER, CREDITED, DECIDER = aliased(Member), aliased(Branch), aliased(Member)
+COLUMNS = {
+    "title": Initiative.title, "type_code": Initiative.type_code, "field": Initiative.field,
+    "branch": Branch.name, "credited_branch": CREDITED.name, "first_applied_on": Initiative.first_applied_on,
+    "application_kind": Initiative.application_kind, "application_place": Initiative.application_place,
+    "problem": Initiative.problem, "solution": Initiative.solution,
+    "economic_benefit": Initiative.economic_benefit, "economic_amount_vnd": Initiative.economic_amount_vnd,
+    "social_benefit": Initiative.social_benefit, "recognition_kind": Initiative.recognition_kind,
+    "recognition_decision_no": Initiative.recognition_decision_no, "recognition_date": Initiative.recognition_date,
+    "status": Initiative.status, "submitted_at": Initiative.submitted_at, "decided_at": Initiative.decided_at,
+    "decided_by": DECIDER.full_name, "decision_reason": Initiative.decision_reason,
+    "portal_reference": Initiative.portal_reference, "entered_by": Initiative.entered_by_member_id,
+    "submitter_id": Initiative.member_id, "submitter": SUBMITTER.full_name,
+}  # fmt: skip
+
+
+async def initiative_rows(
+    session: AsyncSession,
+    campaign: Campaign,
+    branch_ids: set[int] | None,
+    report_filter: ReportFilter,
+    *,
+    to_enter: bool = False,
+    batch: int = 2000,
+) -> AsyncIterator[list[InitiativeRow]]:
+    """The initiatives in scope matching the filter, by number, in batches; `to_enter`: only those
+    recognised and not yet on the portal (the portal sheet)."""
+    query = (
+        select(Initiative.id, *COLUMNS.values())
+        .join(Branch, Branch.id == Initiative.branch_id)
+        .outerjoin(CREDITED, CREDITED.id == Initiative.credited_branch_id)
+        .outerjoin(SUBMITTER, SUBMITTER.id == Initiative.member_id)
+        .outerjoin(DECIDER, DECIDER.id == Initiative.decided_by_member_id)
+        .where(*conditions(report_filter, campaign))
+        .order_by(Initiative.id)
+        .execution_options(**READ_ONLY)
+    )
+    if to_enter:
+        query = query.where(Initiative.status == Status.RECOGNISED)
+    if branch_ids is not None:
+        query = query.where(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
+    last = 0
+    while True:
+        rows = (await session.execute(query.where(Initiative.id > last).limit(batch))).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        ids = [row[0] for row in rows]
+        authors = await _authors(session, ids)
+        files = await _attachment_counts(session, ids)
+        yield [
+            InitiativeRow(row[0], dict(zip(COLUMNS, row[1:], strict=True)), authors.get(row[0], []),
+                          files.get(row[0], 0))
+            for row in rows
+        ]  # fmt: skip
+
+
+async def _authors(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[tuple[str, int, bool, bool]]]:
+    rows = await session.execute(
+        select(Author.initiative_id, Author.full_name, Author.share_percent, Author.is_lead,
+               Author.member_id == Initiative.member_id)
+        .join(Initiative, Initiative.id == Author.initiative_id)
+        .where(Author.initiative_id.in_(ids))
+        .order_by(Author.initiative_id, Author.position)
+    )  # fmt: skip
+    found: dict[int, list[tuple[str, int, bool, bool]]] = {}
+    for initiative_id, name, share, lead, submitter in rows:
+        found.setdefault(initiative_id, []).append((name, share, bool(lead), bool(submitter)))
+    return found
+
+
+async def _attachment_counts(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(Attachment.initiative_id, func.count())
+        .where(Attachment.initiative_id.in_(ids), Attachment.purpose == "evidence")
+        .group_by(Attachment.initiative_id)
+    )
+    return {initiative_id: count for initiative_id, count in rows}
