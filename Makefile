@@ -7,8 +7,11 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
+# Compile the dependencies' bytecode once at install: where PYTHONDONTWRITEBYTECODE is set (as on some CI
+# machines), every bot process the tests start would otherwise compile aiogram and matplotlib again.
+export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint bench bench-submission bench-broadcast bench-progress install clean
+.PHONY: run test lint mutation bench bench-submission bench-broadcast bench-progress install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,6 +29,11 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# Mutation testing of the core rules and figures (slow; not part of `make test`): see docs/testing.md.
+mutation: install
+	$(VENV)/bin/mutmut run --max-children 2 || true
+	$(VENV)/bin/python tests/mutation_score.py
 
 lint: install
 	$(VENV)/bin/ruff check .

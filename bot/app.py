@@ -23,15 +23,9 @@ from handlers import broadcasts
 from handlers.context import Services, utc_now
 from handlers.events import FileRef
 from storage import files, queries
-from storage.engine import create_engine, session_factory, upgrade_database
+from storage.engine import session_factory
 
 log = logging.getLogger(__name__)
-
-
-async def open_database(config: Config) -> AsyncEngine:
-    engine = create_engine(config.database_url)
-    await upgrade_database(engine)
-    return engine
 
 
 async def seed_sample_branches(services: Services) -> None:
@@ -78,21 +72,26 @@ class Runtime:
         worker = OutboxWorker(sessions, senders, clock)
         deep_links: dict[str, Callable[[str], str]] = {}
         downloads: dict[str, Callable[[FileRef], Awaitable[bytes]]] = {"zalo": stored_file_downloader(sessions, clock)}
-        bot = None
-        if config.telegram_token:
-            bot = make_bot(config.telegram_token, config.telegram_api_url)
-            me = await bot.get_me()
-            deep_links["telegram"] = telegram_deep_link(me.username or "")
-            downloads["telegram"] = file_downloader(bot)
+        bot = make_bot(config.telegram_token, config.telegram_api_url) if config.telegram_token else None
+        client = ZaloClient(config.zalo_token, config.zalo_api_url) if config.zalo_token else None
+        try:  # a wrong token or an unreachable platform stops start-up here, not at the first message
+            if bot is not None:
+                me = await bot.get_me()
+                deep_links["telegram"] = telegram_deep_link(me.username or "")
+                downloads["telegram"] = file_downloader(bot)
+            if client is not None:
+                zalo_me = await client.get_me()
+                log.info("Zalo: bot %s", zalo_me.get("account_name") or zalo_me.get("id"))
+        except BaseException:
+            if bot is not None:
+                await bot.session.close()
+            if client is not None:
+                await client.close()
+            raise
         services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
                             downloads=downloads, outbox_changed=worker.wake)  # fmt: skip
         telegram = TelegramChannel(services, bot) if bot is not None else None
-        zalo = None
-        if config.zalo_token:
-            client = ZaloClient(config.zalo_token, config.zalo_api_url)
-            me = await client.get_me()  # a wrong token stops start-up here, not at the first message
-            log.info("Zalo: bot %s", me.get("account_name") or me.get("id"))
-            zalo = ZaloChannel(services, client)
+        zalo = ZaloChannel(services, client) if client is not None else None
         for channel in (telegram, zalo):
             if channel is not None:
                 senders[channel.platform] = channel

@@ -6,19 +6,66 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import click
 
 from bot.config import Config, ConfigError, load_config
 from bot.logging_setup import setup_logging
 
+T = TypeVar("T")
+
 
 def _load() -> Config:
+    """The configuration, with log redaction of its secrets installed (every command logs through it)."""
     try:
-        return load_config()
+        config = load_config()
     except ConfigError as error:
         click.echo(f"Configuration error: {error}", err=True)
         sys.exit(2)
+    setup_logging(config.secrets)
+    return config
+
+
+def _run(config: Config, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's work; a database or platform that cannot be reached is one line on stderr (exit 2),
+    with the configuration's secrets redacted — never a traceback."""
+    try:
+        return asyncio.run(work())
+    except Exception as error:
+        problem = _connection_problem(error, config)
+        if problem is None:
+            raise
+        for secret in config.secrets:
+            problem = problem.replace(secret, "<redacted>")
+        click.echo(problem, err=True)
+        sys.exit(2)
+
+
+def _connection_problem(error: Exception, config: Config) -> str | None:
+    """What to tell the operator about an error that is the environment's, not the bot's (else None)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, InterfaceError
+
+    name = type(error).__name__
+    if isinstance(error, ValueError) and not isinstance(error, UnicodeError):  # a missing setting, named
+        return f"Configuration error: {error}"
+    if name == "TelegramUnauthorizedError":
+        return "Telegram refused TELEGRAM_BOT_TOKEN (unauthorized): check the token from @BotFather."
+    if name == "ZaloApiError":
+        code, description = getattr(error, "code", ""), getattr(error, "description", "")
+        return f"Zalo refused the bot at start-up ({code} {description}): check ZALO_BOT_TOKEN."
+    database = make_url(config.database_url).render_as_string(hide_password=True)
+    if isinstance(error, DBAPIError | InterfaceError):
+        return f"Database error ({database}): {str(error.orig or error).splitlines()[0]}"
+    if isinstance(error, OSError):  # refused, unknown host, no such directory for the SQLite file
+        return f"Cannot connect ({database}): {error.strerror or error}"
+    if name == "TelegramNetworkError":
+        return f"Cannot reach the Telegram Bot API at {config.telegram_api_url or 'api.telegram.org'}: {error}"
+    if name == "ClientConnectorError":  # the Zalo client's aiohttp
+        return f"Cannot reach {getattr(error, 'host', '')}:{getattr(error, 'port', '')}: {error.strerror or error}"
+    return None
 
 
 @click.group()
@@ -32,14 +79,13 @@ def main() -> None:
 def run(host: str, port: int) -> None:
     """Start the bot with long polling: Telegram, Zalo or both, by the tokens set; without any, the sandbox."""
     config = _load()
-    setup_logging(config.secrets)
     if config.telegram_token or config.zalo_token:
         _run_bot(config, webhooks=False)
         return
     from bot.sandbox.run import run_sandbox
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_sandbox(config, host, port, os.environ.get("DATABASE_URL")))
+        _run(config, lambda: run_sandbox(config, host, port, os.environ.get("DATABASE_URL")))
 
 
 @main.command()
@@ -47,7 +93,6 @@ def serve() -> None:
     """Serve the bot by webhooks (for several processes behind a proxy): PUBLIC_URL, the tokens and their
     webhook secrets from the environment; the web app listens on WEB_HOST:WEB_PORT."""
     config = _load()
-    setup_logging(config.secrets)
     missing = [name for name, needed, value in (
         ("TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN", True, config.telegram_token or config.zalo_token),
         ("PUBLIC_URL", True, config.public_url),
@@ -61,32 +106,18 @@ def serve() -> None:
 
 
 def _run_bot(config: Config, *, webhooks: bool) -> None:
-    from aiogram.exceptions import TelegramUnauthorizedError
-
-    from bot.app import open_database, run_bot
-    from bot.channels.zalo_client import ZaloApiError
+    from bot.app import run_bot
+    from storage.engine import open_database
 
     async def serve_bot() -> None:
-        engine = await open_database(config)
+        engine = await open_database(config.database_url)
         try:
             await run_bot(config, engine, webhooks=webhooks)
         finally:
             await engine.dispose()
 
-    try:
-        asyncio.run(serve_bot())
-    except KeyboardInterrupt:
-        pass
-    except ValueError as error:  # a missing setting, named in the message
-        click.echo(f"Configuration error: {error}", err=True)
-        sys.exit(2)
-    except TelegramUnauthorizedError:
-        click.echo("Telegram refused TELEGRAM_BOT_TOKEN (unauthorized): check the token from @BotFather.", err=True)
-        sys.exit(2)
-    except ZaloApiError as error:
-        click.echo(f"Zalo refused the bot at start-up ({error.code} {error.description}): check ZALO_BOT_TOKEN.",
-                   err=True)  # fmt: skip
-        sys.exit(2)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(config, serve_bot)
 
 
 @main.command("invite-chair")
@@ -94,15 +125,15 @@ def _run_bot(config: Config, *, webhooks: bool) -> None:
 def invite_chair(branch_code: str) -> None:
     """Print a one-time link (valid 7 days) that makes whoever opens it a chair of BRANCH_CODE."""
     config = _load()
-    from bot.app import open_database, telegram_deep_link
+    from bot.app import telegram_deep_link
     from bot.channels.telegram import make_bot
     from handlers.chairs import INVITE_PREFIX, create_invite
     from handlers.context import utc_now
     from storage import queries
-    from storage.engine import session_factory
+    from storage.engine import open_database, session_factory
 
     async def create() -> tuple[str, str] | None:
-        engine = await open_database(config)
+        engine = await open_database(config.database_url)
         try:
             async with session_factory(engine)() as session, session.begin():
                 branch = await queries.branch_by_code(session, branch_code)
@@ -123,13 +154,13 @@ def invite_chair(branch_code: str) -> None:
             await bot.session.close()
         return telegram_deep_link(me.username or "")(payload)
 
-    created = asyncio.run(create())
+    created = _run(config, create)
     if created is None:
         click.echo(f"Unknown branch code: {branch_code}", err=True)
         sys.exit(1)
     branch_name, payload = created
     click.echo(f"Chair invitation for {branch_name} (single use, valid 7 days):")
-    click.echo(asyncio.run(link_for(payload)))
+    click.echo(_run(config, lambda: link_for(payload)))
 
 
 @main.command("export")
@@ -146,12 +177,11 @@ def invite_chair(branch_code: str) -> None:
 def export(out_path: str, phase: str | None, status: str | None, date_from: str | None, date_to: str | None) -> None:
     """Write the whole unit's Excel report (the same workbook as /export in the chat)."""
     config = _load()
-    from bot.app import open_database
+    from domain.rules import InputError
     from handlers.context import utc_now
     from handlers.reports import excel
     from handlers.reports.scope import parse_filter
-    from handlers.rules import InputError
-    from storage.engine import session_factory
+    from storage.engine import open_database, session_factory
 
     words = [w for w in (phase, status) if w]
     if date_from or date_to:
@@ -163,7 +193,7 @@ def export(out_path: str, phase: str | None, status: str | None, date_from: str 
         sys.exit(2)
 
     async def build() -> bytes:
-        engine = await open_database(config)
+        engine = await open_database(config.database_url)
         campaign = config.campaign
         try:
             async with session_factory(engine)() as session:
@@ -173,43 +203,68 @@ def export(out_path: str, phase: str | None, status: str | None, date_from: str 
         finally:
             await engine.dispose()
 
-    content = asyncio.run(build())
+    content = _run(config, build)
     with open(out_path, "wb") as handle:
         handle.write(content)
     click.echo(f"wrote {out_path} ({len(content)} bytes)")
+
+
+def _import_file(path: str, kind: str) -> None:
+    """Import a spreadsheet of branches or of recognised initiatives, all rows or none (the same checks as
+    a file sent to the bot)."""
+    config = _load()
+    from pathlib import Path
+
+    from handlers.branch_admin import describe_problems
+    from handlers.context import utc_now
+    from handlers.i18n import catalog
+    from storage import branch_import, initiative_import
+    from storage.engine import open_database, session_factory
+
+    file = Path(path)
+    t = catalog(config.settings.language)
+    campaign = config.campaign
+
+    async def run_import(sheet: list[list[object]]) -> str:
+        now = utc_now()
+        if kind == "initiatives":
+            initiatives = initiative_import.parse(sheet, campaign, now.astimezone(campaign.tz).date())
+        else:
+            branches = branch_import.parse(sheet, campaign)
+        engine = await open_database(config.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                if kind == "initiatives":
+                    actor = await initiative_import.importer_member(session)
+                    count = await initiative_import.apply(session, initiatives, campaign, actor, now)
+                    return f"{count} recognised initiatives imported"
+                result = await branch_import.apply(session, branches)
+                return f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+        finally:
+            await engine.dispose()
+
+    try:
+        sheet = branch_import.read_rows(file.name, file.read_bytes())
+        outcome = _run(config, lambda: run_import(sheet))
+    except branch_import.ImportRejected as rejected:
+        click.echo(f"{file.name}: nothing imported.\n{describe_problems(t, rejected.problems)}", err=True)
+        sys.exit(1)
+    click.echo(f"{file.name}: {outcome}")
 
 
 @main.command("import-branches")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_branches(path: str) -> None:
     """Create or update branches and their quotas from an .xlsx or .csv file (all rows or none)."""
-    config = _load()
-    from pathlib import Path
+    _import_file(path, "branches")
 
-    from bot.app import open_database
-    from handlers.branch_admin import describe_problems
-    from handlers.i18n import catalog
-    from storage import branch_import
-    from storage.engine import session_factory
 
-    file = Path(path)
-    t = catalog(config.settings.language)
-
-    async def run_import(rows: list[branch_import.BranchRow]) -> branch_import.ImportResult:
-        engine = await open_database(config)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await branch_import.apply(session, rows)
-        finally:
-            await engine.dispose()
-
-    try:
-        rows = branch_import.parse(branch_import.read_rows(file.name, file.read_bytes()), config.campaign)
-        result = asyncio.run(run_import(rows))
-    except branch_import.ImportRejected as rejected:
-        click.echo(f"{file.name}: nothing imported.\n{describe_problems(t, rejected.problems)}", err=True)
-        sys.exit(1)
-    click.echo(f"{file.name}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+@main.command("import-initiatives")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_initiatives(path: str) -> None:
+    """Load initiatives already recognised (decision number and date) from an .xlsx or .csv file, all rows
+    or none; each counts in the phase of its decision, for its credited author's branch."""
+    _import_file(path, "initiatives")
 
 
 @main.group()
@@ -221,13 +276,13 @@ def db() -> None:
 def upgrade() -> None:
     """Apply the Alembic migrations (also done on every start)."""
     config = _load()
-    from bot.app import open_database
+    from storage.engine import open_database
 
     async def migrate() -> None:
-        engine = await open_database(config)
+        engine = await open_database(config.database_url)
         await engine.dispose()
 
-    asyncio.run(migrate())
+    _run(config, migrate)
     click.echo("database is up to date")
 
 

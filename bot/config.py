@@ -12,10 +12,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -145,6 +148,10 @@ class Reminder(_Frozen):
         return value
 
 
+# The drivers the bot runs on (async); a URL people often write for them is named in the error.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
 class Settings(_Frozen):
     database_url: str = "sqlite+aiosqlite:///sangkien.db"
     language: str = Field(default="vi", pattern="^(vi|en)$")
@@ -153,6 +160,18 @@ class Settings(_Frozen):
     # No reminders or broadcasts are delivered between these local times; they wait until the end.
     quiet_start: dt.time = dt.time(21, 0)
     quiet_end: dt.time = dt.time(7, 0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        """A URL SQLAlchemy can read, for one of our async drivers (checked before anything connects)."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("DATABASE_URL is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+        if url.drivername not in DATABASE_DRIVERS:
+            raise ValueError(f"DATABASE_URL uses {url.drivername!r}; use one of {', '.join(DATABASE_DRIVERS)}")
+        return value
 
 
 class Config(_Frozen):
@@ -184,8 +203,12 @@ class Config(_Frozen):
     @property
     def secrets(self) -> list[str]:
         """What must never appear in a log line."""
+        password = str(make_url(self.database_url).password or "")
+        # The database password as given and as written in the URL; one of 3 characters or fewer is not
+        # redacted (it would blank every such run of letters in the log; such a password is no secret anyway).
+        passwords = {password, quote_plus(password)} if len(password) > 3 else set()
         values = (self.telegram_token, self.zalo_token, self.telegram_webhook_secret, self.zalo_webhook_secret,
-                  self.link_secret)  # fmt: skip
+                  self.link_secret, *passwords)  # fmt: skip
         return [value for value in values if value]
 
     def is_admin(self, platform: str, user_id: str) -> bool:
@@ -206,7 +229,7 @@ class Config(_Frozen):
 def _format_validation_error(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    return f"{source}: invalid value for '{key}': {first['msg']}"
+    return f"{source}: invalid value for '{key}': {first['msg'].removeprefix('Value error, ')}"
 
 
 def parse_admins(value: str) -> frozenset[str]:

@@ -39,7 +39,8 @@ from storage.models import Attachment, Identity, Initiative, ProcessedUpdate, St
 log = logging.getLogger(__name__)
 ACTIONS = {"a": "btn_verify", "c": "btn_changes", "r": "btn_reject"}
 STYLE = """
-body{font-family:system-ui,Roboto,sans-serif;margin:0;background:#f2f5f7;color:#1d2630;font-size:17px}
+body{font-family:system-ui,Roboto,"Noto Sans",sans-serif,"Noto Color Emoji";margin:0;background:#f2f5f7;
+color:#1d2630;font-size:17px}
 main{max-width:640px;margin:0 auto;padding:14px}
 h1{font-size:20px;margin:4px 0 12px}
 .card{background:#fff;border-radius:10px;padding:12px 14px;margin-bottom:12px;box-shadow:0 1px 2px #0002}
@@ -48,9 +49,11 @@ dl{margin:0}dt{font-weight:600;margin-top:10px}dd{margin:2px 0 0;white-space:pre
 .ok{background:#dff5e3}
 button{display:block;width:100%;font-size:19px;padding:15px;margin:8px 0;border:0;border-radius:10px;color:#fff}
 .a{background:#1e8e3e}.c{background:#b06000}.r{background:#c5221f}
-textarea{width:100%;box-sizing:border-box;font-size:17px;padding:10px;min-height:90px;border-radius:8px;
-border:1px solid #b9c3cc}
+textarea,button{font-family:inherit}
+textarea{width:100%;box-sizing:border-box;font-size:17px;line-height:1.4;padding:10px;min-height:90px;
+border-radius:8px;border:1px solid #b9c3cc}
 label.reason{display:block;padding:6px 0}
+img.photo{display:block;max-width:100%;border-radius:8px;margin:6px 0}
 """
 # Scripts are forbidden everywhere; the one inline style is allowed by its hash.
 PAGE_CSP = (
@@ -170,11 +173,13 @@ def _details(ctx: Context, initiative: Initiative, claims: review_links.LinkClai
         value = answers.display_value(ctx, initiative, step, full=True)  # escaped reply markup
         rows.append(f"<dt>{html.escape(t(step.label_key))}</dt><dd>{value}</dd>")
     secret, now = ctx.config.link_secret or "", ctx.now()
-    files = "".join(
-        f'<li><a href="/a/{review_links.attachment_token(secret, claims, a.id, now)}" rel="noreferrer">'
-        f"{html.escape(a.file_name or t(f'file_kind_{a.kind}'))}</a></li>"
-        for a in initiative.attachments
-    )
+    items = []
+    for number, a in enumerate(initiative.attachments, start=1):
+        address = f"/a/{review_links.attachment_token(secret, claims, a.id, now)}"
+        name = html.escape(a.file_name or t(f"file_kind_{a.kind}") + f" {number}")
+        picture = f'<img src="{address}" alt="{name}" class="photo">' if a.kind == "photo" else ""
+        items.append(f'<li>{picture}<a href="{address}" rel="noreferrer">{name}</a></li>')
+    files = "".join(items)
     attachments = f"<h2>{html.escape(t('page_attachments'))}</h2><ul>{files}</ul>" if files else ""
     return f'<div class="card"><dl>{"".join(rows)}</dl>{attachments}</div>'
 
@@ -252,7 +257,9 @@ async def _attachment(services: Services, request: web.Request, claims: review_l
         log.warning("attachment %s could not be fetched: %s", attachment.id, type(error).__name__)
         return _page(t, t("page_refused_title"), _notice(t("page_file_unavailable")), status=502)
     name = attachment.file_name or t(f"file_kind_{attachment.kind}")
-    return file_response(content, attachment.mime_type or "", name)
+    # A photo has no declared type: Telegram sends photos as JPEG, Zalo's are fetched as images.
+    mime_type = attachment.mime_type or ("image/jpeg" if attachment.kind == "photo" else "")
+    return file_response(content, mime_type, name)
 
 
 def file_response(content: bytes, mime_type: str, file_name: str) -> web.Response:

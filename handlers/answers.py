@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import rules
+from domain import rules
 from handlers.context import Context, esc
 from handlers.wizard_steps import RESEARCH_RECOGNITION, STORED_VALUE, Kind, Step
 from handlers.wizard_steps import is_research as steps_is_research

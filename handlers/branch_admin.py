@@ -1,4 +1,5 @@
-"""Admins load the branch list with quotas by sending a spreadsheet to the bot (`/import` explains how)."""
+"""Admins load the branch list with quotas, or initiatives already recognised, by sending a spreadsheet to
+the bot (`/import` explains how); which of the two a file is, its columns say."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from handlers.context import Context, esc
 from handlers.events import EventKind
 from handlers.i18n import Catalog
 from handlers.roles import is_admin, refuse
-from storage import branch_import
+from storage import branch_import, initiative_import
 from storage.branch_import import ImportRejected, Problem
 
 log = logging.getLogger(__name__)
@@ -58,19 +59,25 @@ async def import_file(ctx: Context) -> None:
         return
     try:
         content = await ctx.download(file)
-    except Exception:
-        log.exception("could not download %s", file.file_id)
+    except Exception as error:  # the platform's problem, not the bot's: a warning, with what it said
+        log.warning("could not download %s: %s", file.file_id, error)
         ctx.say(ctx.t("import_download_failed"))
         return
+    name = esc(file.file_name or "")
     try:
-        rows = branch_import.parse(branch_import.read_rows(file.file_name or "", content), ctx.campaign)
+        sheet = branch_import.read_rows(file.file_name or "", content)
+        if initiative_import.is_initiative_list(sheet):
+            initiatives = initiative_import.parse(sheet, ctx.campaign, ctx.today())
+            assert ctx.member is not None
+            async with ctx.session.begin_nested():
+                count = await initiative_import.apply(ctx.session, initiatives, ctx.campaign, ctx.member, ctx.now())
+            ctx.say(ctx.t("import_initiatives_done", file=name, count=count))
+            return
+        rows = branch_import.parse(sheet, ctx.campaign)
         async with ctx.session.begin_nested():
             result = await branch_import.apply(ctx.session, rows)
     except ImportRejected as rejected:
-        text = describe_problems(ctx.t, rejected.problems)
-        ctx.say(ctx.t("import_rejected", file=esc(file.file_name or ""), problems=esc(text)))
+        ctx.say(ctx.t("import_rejected", file=name, problems=esc(describe_problems(ctx.t, rejected.problems))))
         return
-    ctx.say(
-        ctx.t("import_done", file=esc(file.file_name or ""), rows=len(rows), created=result.created,
-              updated=result.updated, unchanged=result.unchanged)
-    )  # fmt: skip
+    ctx.say(ctx.t("import_done", file=name, rows=len(rows), created=result.created, updated=result.updated,
+                  unchanged=result.unchanged))  # fmt: skip

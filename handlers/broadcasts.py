@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import re
 
-from handlers import rules
+from domain import rules
+from domain.rules import InputError
 from handlers.context import Context, Services, esc
 from handlers.events import EventKind, Option, Reply
 from handlers.i18n import catalog
 from handlers.reminders import deliver_at
 from handlers.roles import is_admin, refuse
-from handlers.rules import InputError
 from storage import queries
 from storage.models import Branch, Broadcast, OutboxStatus
 

@@ -8,10 +8,10 @@ import secrets
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.rules import parse_id
 from handlers.context import Context, esc
 from handlers.events import Option
 from handlers.roles import is_admin, refuse
-from handlers.rules import parse_id
 from storage import queries
 from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
 

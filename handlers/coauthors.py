@@ -4,11 +4,13 @@ only, and the person who submitted it is told."""
 
 from __future__ import annotations
 
-from handlers import notices, rules
+from domain import rules
+from handlers import notices
 from handlers.context import Context, esc
 from handlers.events import Reply
 from handlers.roles import refuse
-from storage.models import AuditEvent, Author
+from storage import queries
+from storage.models import COUNTED, AuditEvent, Author
 
 
 async def handle_option(ctx: Context) -> None:
@@ -24,6 +26,8 @@ async def handle_option(ctx: Context) -> None:
         return
     yes = parts[2] == "y"
     author.confirmed = yes
+    if yes and initiative.status not in COUNTED:
+        queries.copy_profile(author, ctx.member)  # their details, for the council's form
     if not yes:
         author.member_id = None
     ctx.session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id,

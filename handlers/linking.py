@@ -19,10 +19,10 @@ import secrets
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from domain.rules import fold
 from handlers import wizard
 from handlers.context import Context, esc
 from handlers.events import Reply
-from handlers.rules import fold
 from storage import queries
 from storage.models import AuditEvent, LinkAttempt, LinkCode, Member
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
+from domain.rules import plain_words
 from handlers.context import Context
 from handlers.i18n import Catalog
 from handlers.roles import chaired_branch_ids, is_admin
-from handlers.rules import plain_words
 from storage import queries
 
 MEMBER = ("menu_new", "menu_drafts", "menu_mine", "menu_progress", "menu_help")

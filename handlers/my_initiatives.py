@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from domain.rules import parse_id
 from handlers import wizard
 from handlers.context import Context, esc
 from handlers.events import Option
-from handlers.rules import parse_id
 from storage import queries
 from storage.models import Status
 

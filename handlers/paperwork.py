@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.rules import InputError, clean_text, parse_id
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
 from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
-from handlers.rules import InputError, clean_text, parse_id
 from storage import queries
 from storage.models import Initiative, Status
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Phase
+from domain.rules import format_date
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
 from handlers.reports import charts
 from handlers.roles import chaired_branch_ids, is_admin
-from handlers.rules import format_date
 from storage import progress as progress_queries
 from storage.progress import BranchProgress, CampaignTotals
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from handlers import answers, notices, rules
+from domain import rules
+from domain.rules import InputError
+from handlers import answers, notices
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, Reply
 from handlers.roles import can_review, chaired_branch_ids, is_admin, refuse
-from handlers.rules import InputError
 from storage import files, queries
 from storage.models import Attachment, AuditEvent, Initiative, Status
 

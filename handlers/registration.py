@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-from handlers import rules
+from domain import rules
+from domain.rules import InputError
 from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
-from handlers.rules import InputError
 from storage import queries
 from storage.models import Branch
 

@@ -12,7 +12,8 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, Phase, Reminder
-from handlers import groups, rules
+from domain import rules
+from handlers import groups
 from handlers.context import esc
 from handlers.events import Option, Reply
 from handlers.i18n import catalog

@@ -17,12 +17,13 @@ import datetime as dt
 import logging
 
 from bot.config import Campaign
-from handlers import answers, notices, paperwork, recognition, review_links, rules
+from domain import rules
+from domain.rules import InputError
+from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
 from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, refuse
-from handlers.rules import InputError
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import queries
 from storage.models import Initiative, Member, Status

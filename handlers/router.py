@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from domain.rules import parse_id
 from domain.text import clean_input
 from handlers import (
     branch_admin,
@@ -21,6 +22,7 @@ from handlers import (
     on_behalf,
     paperwork,
     personal_data,
+    profile,
     progress,
     recognition,
     registration,
@@ -31,7 +33,6 @@ from handlers.context import MENU, Context, Services, esc
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from handlers.rules import parse_id
 from storage import claims, queries
 
 
@@ -118,6 +119,8 @@ async def route(ctx: Context) -> None:
         await recognition.attach_scan(ctx)
     elif ctx.identity.flow == broadcasts.FLOW:
         await broadcasts.handle_text(ctx)
+    elif ctx.identity.flow == profile.FLOW:
+        await profile.handle_text(ctx)
     else:
         if ctx.identity.flow == recognition.SCAN_FLOW:  # anything but the scan: the scan was not wanted
             ctx.set_flow(None)
@@ -160,7 +163,8 @@ async def _start(ctx: Context) -> None:
     ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name)), menu=True)
     draft = await wizard.active_draft(ctx)
     if draft is not None:
-        await wizard.ask(ctx, draft, ctx.t("resume_note", id=draft.id))
+        note = ctx.t("resume_note", id=draft.id) if draft.id is not None else ctx.t("resume_note_new")
+        await wizard.ask(ctx, draft, note)
 
 
 async def _language(ctx: Context) -> None:
@@ -213,6 +217,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await recognition.command(ctx)
     elif command == "nhapho":
         await on_behalf.start(ctx, ctx.event.args)
+    elif command == "hoso":
+        await profile.show(ctx)
     elif command == "dulieu":
         await personal_data.show(ctx)
     elif command == "xoadulieu":
@@ -250,6 +256,8 @@ async def _member_option(ctx: Context) -> None:
         await on_behalf.handle_option(ctx)
     elif payload.startswith("pd:"):
         await personal_data.handle_option(ctx)
+    elif payload.startswith("pf:"):
+        await profile.handle_option(ctx)
     elif payload == progress.FULL_RANKING_PAYLOAD:
         await progress.full_ranking(ctx)
     else:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from domain import rules
+from domain.rules import InputError
 from domain.text import fold
-from handlers import answers, notices, paperwork, review, rules
+from handlers import answers, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
-from handlers.rules import InputError
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -582,9 +583,7 @@ async def submit(ctx: Context, draft: Initiative) -> None:
         return
     _clear_inapplicable(ctx, draft)
     queries.apply_credit(draft, research=is_research(draft, ctx.campaign))
-    for author in draft.authors:
-        if author.member_id == ctx.member.id:
-            queries.copy_profile(author, ctx.member)
+    await _copy_profiles(ctx, draft)
     after = review.snapshot(ctx, draft)
     resubmission = draft.status != Status.DRAFT
     changed = review.changed_fields(ctx, draft, draft.submitted_snapshot, after) if resubmission else None
@@ -596,7 +595,20 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)
     if not chairs:
         ctx.say(ctx.t("submitted_no_chair"))
-    ctx.replies.extend(await paperwork.form_replies(ctx, draft))
+    if ctx.member.profile_asked_at is None and draft.entered_by_member_id is None:
+        await profile.start(ctx, after_initiative=draft.id)  # once: the forms follow the profile
+    else:
+        ctx.replies.extend(await paperwork.form_replies(ctx, draft))
+
+
+async def _copy_profiles(ctx: Context, draft: Initiative) -> None:
+    """Every registered author's profile onto their row (the submitter's, and co-authors' who confirmed)."""
+    assert ctx.member is not None
+    others = {a.member_id for a in draft.authors if a.member_id and a.member_id != ctx.member.id and a.confirmed}
+    members = {ctx.member.id: ctx.member, **{m.id: m for m in await queries.members_by_id(ctx.session, others)}}
+    for author in draft.authors:
+        if author.member_id in members:
+            queries.copy_profile(author, members[author.member_id])
 
 
 async def _ask_coauthors_to_confirm(ctx: Context, draft: Initiative) -> None:

@@ -1,7 +1,8 @@
 """Importing the branch list with quotas from a spreadsheet (.xlsx or .csv), all or nothing.
 
 Columns, in any order, headers in Vietnamese or English with or without diacritics: code (`mã`), name
-(`tên`), and one quota column per phase (`quota_p1`, `chỉ tiêu giai đoạn 1`, `chi tieu gd2`, …). A
+(`tên`), one quota column per phase (`quota_p1`, `chỉ tiêu giai đoạn 1`, `chi tieu gd2`, …) and,
+optionally, `kính gửi`: the body that recognises the branch's initiatives (the Đơn is addressed to it). A
 re-import updates branches in place (matched by code); branches missing from the file are left alone,
 since members belong to them. Any bad row stops the whole import: every problem is reported with its
 row number and nothing is written.
@@ -35,6 +36,8 @@ MAX_COLUMNS = 40
 MAX_FIELD_CHARS = 1000
 CODE_COLUMNS = {"code", "ma", "macdcs", "madonvi", "branchcode"}
 NAME_COLUMNS = {"name", "ten", "tencdcs", "tendonvi", "branchname"}
+# Whom the branch's initiatives are addressed to ("Kính gửi" of the Đơn: its council or head of unit).
+RECOGNISING_COLUMNS = {"kinhgui", "recognisingbody", "coquancongnhan"}
 QUOTA_PREFIXES = ("quota", "chitieu")
 PHASE_WORDS = ("phase", "giaidoan", "gd")
 
@@ -54,6 +57,7 @@ class BranchRow:
     code: str
     name: str
     quotas: dict[str, int]
+    recognising_body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class ImportRejected(Exception):
         self.problems = problems
 
 
-def _fold(text: str) -> str:
+def fold_header(text: str) -> str:
     """Lower case, no diacritics (đ → d), letters and digits only: `Chỉ tiêu GĐ 1` → `chitieugd1`."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return re.sub(r"[^a-z0-9]", "", "".join(c for c in text if not unicodedata.combining(c)).lower())
@@ -77,7 +81,7 @@ def _fold(text: str) -> str:
 
 def _quota_phase(header: str, campaign: Campaign) -> str | None:
     """The phase code a quota column is for, or None if the header is not a quota column."""
-    folded = _fold(header)
+    folded = fold_header(header)
     prefix = next((p for p in QUOTA_PREFIXES if folded.startswith(p)), None)
     if prefix is None:
         return None
@@ -85,7 +89,7 @@ def _quota_phase(header: str, campaign: Campaign) -> str | None:
     for word in PHASE_WORDS:
         rest = rest.removeprefix(word)
     for index, phase in enumerate(campaign.phases, 1):
-        if rest in (_fold(phase.code), str(index), f"p{index}"):
+        if rest in (fold_header(phase.code), str(index), f"p{index}"):
             return phase.code
     return None
 
@@ -134,7 +138,7 @@ def _xlsx_rows(content: bytes) -> list[list[Any]]:
         raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -156,17 +160,18 @@ def _whole_number(text: str) -> str | None:
 
 def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
     """Validate every row; raise ImportRejected with all problems, or return the branches to write."""
-    while rows and not any(_cell(v) for v in rows[0]):
+    while rows and not any(cell_text(v) for v in rows[0]):
         rows = rows[1:]
     if not rows:
         raise ImportRejected([Problem(0, "import_err_empty")])
-    header, problems = [_cell(v) for v in rows[0]], []
+    header, problems = [cell_text(v) for v in rows[0]], []
     columns: dict[str, int] = {}
     for index, title in enumerate(header):
-        folded = _fold(title)
+        folded = fold_header(title)
         if not folded:
             continue
         key = "code" if folded in CODE_COLUMNS else "name" if folded in NAME_COLUMNS else None
+        key = key or ("recognising_body" if folded in RECOGNISING_COLUMNS else None)
         key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign)) else None)
         if key is None:
             problems.append(Problem(1, "import_err_unknown_column", {"column": title[:40]}))
@@ -185,7 +190,7 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
     result: list[BranchRow] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(rows[1:], start=2):
-        values = [_cell(v) for v in raw] + [""] * len(header)
+        values = [cell_text(v) for v in raw] + [""] * len(header)
         if not any(values):
             continue
         code, name = values[columns["code"]].upper(), values[columns["name"]]
@@ -213,7 +218,10 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
                 problems.append(Problem(number, "import_err_negative", {"value": raw_value, "phase": phase}))
             else:
                 quotas[phase] = int(raw_value)
-        result.append(BranchRow(number, code, name, quotas))
+        body = values[columns["recognising_body"]] if "recognising_body" in columns else ""
+        if len(body) > 255:
+            problems.append(Problem(number, "import_err_long_recognising_body"))
+        result.append(BranchRow(number, code, name, quotas, body or None))
     if problems:
         raise ImportRejected(problems)
     if not result:
@@ -232,7 +240,7 @@ async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = 
     for row in rows:
         branch = existing.get(row.code)
         if branch is None:
-            branch = Branch(code=row.code, name=row.name, is_sample=sample)
+            branch = Branch(code=row.code, name=row.name, is_sample=sample, recognising_body=row.recognising_body)
             branch.quotas = [BranchQuota(phase_code=p, quota=q) for p, q in row.quotas.items()]
             session.add(branch)
             created += 1
@@ -240,6 +248,8 @@ async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = 
         current = {q.phase_code: q for q in branch.quotas}
         changed = branch.name != row.name or branch.is_sample != sample
         branch.name, branch.is_sample = row.name, sample
+        if row.recognising_body is not None and branch.recognising_body != row.recognising_body:
+            branch.recognising_body, changed = row.recognising_body, True
         for phase, quota in row.quotas.items():
             if phase not in current:
                 branch.quotas.append(BranchQuota(phase_code=phase, quota=quota))

@@ -104,6 +104,13 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+async def open_database(url: str) -> AsyncEngine:
+    """An engine for `url`, its schema migrated to the latest revision."""
+    engine = create_engine(url)
+    await upgrade_database(engine)
+    return engine
+
+
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision` (run on every start and by `sangkien db upgrade`)."""
     async with engine.begin() as connection:

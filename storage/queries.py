@@ -18,6 +18,7 @@ from domain.credit import AuthorShare, credited_author
 from domain.text import fold
 from storage import branch_import, claims
 from storage.models import (
+    COUNTED,
     AuditEvent,
     Author,
     Branch,
@@ -216,6 +217,14 @@ def copy_profile(author: Author, member: Member) -> None:
     author.full_name = member.full_name
     author.workplace, author.birth_date = member.workplace, member.birth_date
     author.job_title, author.qualification = member.job_title, member.qualification
+
+
+async def open_authorships(session: AsyncSession, member_id: int) -> list[Author]:
+    """The member's author rows on initiatives not yet counted (whose forms are still to be filed)."""
+    rows = await session.scalars(
+        select(Author).join(Initiative).where(Author.member_id == member_id, Initiative.status.not_in(COUNTED))
+    )
+    return list(rows.all())
 
 
 def apply_credit(initiative: Initiative, *, research: bool) -> None:
@@ -458,6 +467,12 @@ async def valid_chair_invite(session: AsyncSession, token: str, now: dt.datetime
 
 
 # --- paperwork -------------------------------------------------------------------------------------
+
+
+async def members_by_id(session: AsyncSession, member_ids: set[int]) -> Sequence[Member]:
+    if not member_ids:
+        return []
+    return (await session.scalars(select(Member).where(Member.id.in_(member_ids)))).all()
 
 
 async def branches_by_id(session: AsyncSession, branch_ids: set[int] | None) -> Sequence[Branch]:

@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -170,11 +171,12 @@ class InProcessBot:
         return self.config.public_url or ""
 
     async def start(self) -> None:
-        from bot.app import Runtime, open_database
+        from bot.app import Runtime
+        from storage.engine import open_database
 
         polls_before = self.emulator.bots[TOKEN].polls
         zalo_polls_before = self.zalo.bots[ZALO_TOKEN].polls if self.zalo is not None else 0
-        self.engine = await open_database(self.config)
+        self.engine = await open_database(self.config.database_url)
         self.runtime = await Runtime.create(self.config, self.engine, self.clock)
         self.clock.listeners.append(self.runtime.wake)
         self.task = asyncio.create_task(self.runtime.run(webhooks=self.webhooks))
@@ -201,6 +203,19 @@ class InProcessBot:
                 await self.task
             self.task = None
             await self.engine.dispose()
+
+
+# Replies that say something went wrong: an `expect` that passes over one (waiting for a later message) fails,
+# so an error reply, a refusal or "not understood" never goes unseen.
+ERROR_MARKS = ("⚠️", "⛔", "😥", "🤔", "⌛")
+
+
+def check_skipped(chat: list, cursor: int, found: object, expected: tuple[str, ...]) -> None:
+    """Fail if a bot message between the cursor and the one found was an error reply."""
+    skipped = [m for m in chat if m.from_bot and cursor < m.seq < found.seq]  # type: ignore[attr-defined]
+    errors = [m.plain_text[:160] for m in skipped if m.plain_text.lstrip().startswith(ERROR_MARKS)]
+    if errors:
+        raise AssertionError(f"unexpected error replies before {expected!r}: {errors}")
 
 
 class Person:
@@ -241,6 +256,7 @@ class Person:
         message = await self.emulator.wait_for(
             self.user_id, lambda m: matches(m) and (edited or not m.edited), after_seq=self.cursor, timeout=timeout
         )
+        check_skipped(self.emulator.chat(self.user_id), self.cursor, message, fragments)
         self.cursor = message.seq
         return message
 
@@ -304,6 +320,7 @@ class ZaloPerson:
         message = await self.emulator.wait_for(
             self.user_id, lambda m: all(f in m.text for f in fragments), after_seq=self.cursor, timeout=timeout
         )
+        check_skipped(self.emulator.chat(self.user_id), self.cursor, message, fragments)
         self.cursor = message.seq
         return message
 
@@ -358,6 +375,7 @@ class GroupChat:
         message = await self.emulator.wait_for(
             self.chat_id, lambda m: all(f in m.plain_text for f in fragments), after_seq=self.cursor, timeout=timeout
         )
+        check_skipped(self.emulator.chat(self.chat_id), self.cursor, message, fragments)
         self.cursor = message.seq
         return message
 
@@ -522,6 +540,35 @@ async def fill_up_to_summary(
     await person.send_photo()
     received = await person.expect("Đã nhận ảnh (2/10)")
     await person.tap("Xong (2 tệp)", received)
+
+
+@dataclass(frozen=True)
+class Effort:
+    """What a journey cost: the person's typed messages (and files), their taps, the bot's messages."""
+
+    typed: int
+    taps: int
+    bot_messages: int
+
+
+class EffortMeter:
+    """Counts a person's actions and the bot's messages in their chat from the moment it is made."""
+
+    def __init__(self, person: AnyPerson) -> None:
+        self.person = person
+        emulator = person.emulator
+        self.known = {m.message_id for m in emulator.chat(person.user_id)}
+        self.updates = len(emulator.delivered) if isinstance(person, Person) else 0
+
+    def read(self) -> Effort:
+        emulator = self.person.emulator
+        new = [m for m in emulator.chat(self.person.user_id) if m.message_id not in self.known]
+        taps = 0
+        if isinstance(self.person, Person):
+            presses = [u["callback_query"] for u in emulator.delivered[self.updates :] if "callback_query" in u]
+            taps = sum(1 for press in presses if press["from"]["id"] == self.person.user_id)
+        return Effort(typed=sum(1 for m in new if not m.from_bot), taps=taps,
+                      bot_messages=sum(1 for m in new if m.from_bot))  # fmt: skip
 
 
 async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **answers: str) -> int:

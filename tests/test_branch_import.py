@@ -71,7 +71,7 @@ def test_every_bad_row_is_reported_with_its_number(config: Config) -> None:
 def test_unknown_and_missing_columns_are_named(config: Config) -> None:
     lines = problems_of("ds.csv", "mã,ghi chú,quota_p1\nA1,x,1\n".encode(), config)
     assert lines == [
-        "• Dòng 1: cột «ghi chú» không rõ là gì (dùng: mã, tên, chỉ tiêu giai đoạn 1, chỉ tiêu giai đoạn 2).",
+        "• Dòng 1: cột «ghi chú» không rõ là gì (dùng: mã, tên, chỉ tiêu giai đoạn 1, chỉ tiêu giai đoạn 2, kính gửi).",
         "• Dòng 1: thiếu cột tên CĐCS (tên / name).",
     ]
     assert problems_of("ds.pdf", b"%PDF", config) == ["Chỉ nhận tệp .xlsx hoặc .csv."]

@@ -137,7 +137,7 @@ async def test_chart_is_a_phone_sized_png(sessions, config: Config) -> None:
     reply = await progress.chart_reply(catalog("vi"), view, province=True)
     assert reply.file is not None and reply.file.kind == "photo" and reply.file.content is not None
     width, height = png_size(reply.file.content)
-    assert 500 <= width <= 1200 and 400 <= height <= 2000
+    assert 700 <= width <= 1200 and 400 <= height <= 3000
     assert 10_000 < len(reply.file.content) < 500_000
 
 
@@ -151,3 +151,37 @@ async def test_a_branch_name_with_dollar_signs_is_drawn_as_typed() -> None:
         daily=[(dt.date(2022, 3, 1), 1)], labels={"quota": "q", "approved": "$a$", "target": "t", "cumulative": "c"},
     )  # fmt: skip
     assert png_size(charts.render_progress(data))[0] > 500
+
+
+async def test_the_chart_is_readable_on_a_phone_and_cuts_no_name_mid_word() -> None:
+    """Shown 390 px wide (a phone), every label is at least 11 px high; a long branch name is wrapped
+    between words, at most two lines, and never ends inside a word."""
+    from handlers.reports import charts
+
+    long_name = "[MẪU] Trung tâm Kiểm soát bệnh tật và Chăm sóc sức khoẻ sinh sản tỉnh Phú Thọ"
+    bars = [(f"CĐCS số {n}", n % 4, 3) for n in range(19)] + [(long_name, 1, 2)]
+    data = charts.ChartData(
+        title="Tiến độ Giai đoạn 1", bars_title="10 đầu, 10 cuối", bars=bars, phase_start=dt.date(2021, 9, 1),
+        phase_end=dt.date(2022, 5, 31), today=dt.date(2022, 4, 20), target=200,
+        daily=[(dt.date(2021, 10, 1), 3), (dt.date(2022, 3, 1), 5)],
+        labels={"quota": "Chỉ tiêu", "approved": "Được công nhận", "target": "Mục tiêu 200", "cumulative": "Luỹ kế"},
+    )  # fmt: skip
+    figure = charts.progress_figure(data)
+    figure.canvas.draw()
+    width_px = figure.get_figwidth() * figure.dpi
+    on_phone = 390 / width_px
+    top, bottom = figure.axes
+    texts = [*top.get_yticklabels(), *top.get_xticklabels(), *bottom.get_xticklabels(), *bottom.get_yticklabels()]
+    one_line = [t for t in texts if t.get_text() and "\n" not in t.get_text()]
+    assert one_line and min(t.get_window_extent().height * on_phone for t in one_line) >= 11
+    quota_bars, recognised_bars = top.containers
+    assert [bar.get_width() for bar in recognised_bars] == [value for _, value, _ in bars][::-1]
+    assert [bar.get_width() for bar in quota_bars] == [quota for _, _, quota in bars][::-1]
+    cumulative, target = bottom.lines
+    assert list(cumulative.get_ydata()) == [0, 3, 8, 8], "recognitions added up day by day, to today"
+    assert list(target.get_ydata()) == [0, 200]
+    [drawn] = [t.get_text() for t in top.get_yticklabels() if t.get_text().startswith("[MẪU]")]
+    assert drawn.count("\n") == 1 and drawn.endswith("…")
+    words = long_name.split()
+    assert drawn.rstrip("…").split() == words[: len(drawn.rstrip("…").split())], "whole words only"
+    assert png_size(charts.render_progress(data))[0] == round(width_px)

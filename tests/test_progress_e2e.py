@@ -96,7 +96,7 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
     await register(member, "MAU005", "Đỗ Thị Quota")
 
     await admin.send("/import")
-    await admin.expect("Nhập danh sách CĐCS và chỉ tiêu", "chỉ tiêu giai đoạn 1")
+    await admin.expect("Danh sách CĐCS và chỉ tiêu", "chỉ tiêu giai đoạn 1", "Sáng kiến đã được công nhận")
     await admin.send_file(
         "chi-tieu.xlsx", xlsx([["Mã", "Tên", "Chỉ tiêu GĐ1"], ["MAU005", "[MẪU] Trường ĐH Hùng Vương", -4]])
     )

@@ -21,6 +21,7 @@ from tests.harness import (
     BotProcess,
     Database,
     Person,
+    answer,
     eventually,
     invite_chair,
     register,
@@ -380,11 +381,31 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     nga = Person(emulator, "Tạ Thị Nga")
     await register(nga, name="Tạ Thị Nga")
     number = await submit_initiative(nga)
+    # The first submission asks the author's profile, once; the forms follow it, filled from it.
+    await answer(nga, "Bước 1/4", "Bệnh viện Đa khoa tỉnh Phú Thọ")
+    await answer(nga, "Ngày sinh", "31/2/1985")
+    await answer(nga, "không có ngày 31", "12/5/1985")
+    await answer(nga, "Chức danh", "Bác sĩ")
+    await answer(nga, "Trình độ chuyên môn", tap="Thạc sĩ")
+    await nga.expect("Đã lưu hồ sơ tác giả", "Nơi công tác: Bệnh viện Đa khoa tỉnh Phú Thọ", "Ngày sinh: 12/05/1985")
     request = Document(io.BytesIO(await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
     assert any("ĐƠN YÊU CẦU CÔNG NHẬN SÁNG KIẾN" in p.text for p in request.paragraphs)
-    assert [c.text for c in request.tables[0].rows[1].cells][:2] == ["1", "Tạ Thị Nga"]
+    assert [c.text for c in request.tables[0].rows[1].cells][:6] == [
+        "1", "Tạ Thị Nga", "12/05/1985", "Bệnh viện Đa khoa tỉnh Phú Thọ", "Bác sĩ", "Thạc sĩ"]  # fmt: skip
     description = Document(io.BytesIO(await nga.expect_file(f"mo-ta-sang-kien-{number}.docx")))
     assert any(p.text.startswith("1. Tên sáng kiến: Số hoá quy trình") for p in description.paragraphs)
+    second = await submit_initiative(nga)
+    await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{second}.docx")  # asked once only
+    await nga.send("/hoso")
+    await nga.tap("Sửa hồ sơ", await nga.expect("Hồ sơ tác giả", "Chức danh: Bác sĩ"))
+    await answer(nga, "Nơi công tác", tap="Bỏ qua")
+    await answer(nga, "Ngày sinh", tap="Bỏ qua")
+    await answer(nga, "Chức danh", "Bác sĩ chuyên khoa I")
+    await answer(nga, "Trình độ chuyên môn", tap="Dừng")
+    await nga.expect("Đã lưu hồ sơ tác giả", "Chức danh: Bác sĩ chuyên khoa I", "Trình độ chuyên môn: Thạc sĩ")
+    stored = await database.initiative(second)
+    author = stored.authors[0]
+    assert (author.job_title, author.workplace) == ("Bác sĩ chuyên khoa I", "Bệnh viện Đa khoa tỉnh Phú Thọ")
 
     await nga.send(f"/docx {number}")
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")

@@ -92,10 +92,19 @@ async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_d
         await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
         await expect(page.get_by_role("status")).to_contain_text("chọn hoặc ghi lý do")
         assert (await live_database.initiative(number)).status == Status.SUBMITTED
-        await page.get_by_label("Lý do").fill("Cần thêm số liệu <trước> & sau khi áp dụng")
+        reason_box = page.get_by_label("Lý do")
+        font = await reason_box.evaluate("box => getComputedStyle(box).fontFamily")
+        assert "monospace" not in font, "diacritics stay attached in the page's own font"
+        await page.get_by_label("Chưa nêu rõ lợi ích kinh tế hoặc xã hội").check()
+        await reason_box.fill("Cần thêm số liệu <trước> & sau khi áp dụng")
         await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
         await expect(page.get_by_role("status")).to_contain_text(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
-    await cast.member.expect(f"Sáng kiến #{number}", "cần bổ sung", "Cần thêm số liệu <trước> & sau khi áp dụng")
+    await cast.member.expect(
+        f"Sáng kiến #{number}",
+        "cần bổ sung",
+        "Chưa nêu rõ lợi ích kinh tế hoặc xã hội",
+        "Cần thêm số liệu <trước> & sau khi áp dụng",
+    )  # both: the preset and the words
     assert (await live_database.initiative(number)).status == Status.CHANGES_REQUESTED
 
 

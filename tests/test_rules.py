@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
+from domain import rules
 from domain.credit import AuthorShare, credited_author
-from handlers import rules
-from handlers.rules import InputError
+from domain.rules import InputError
 
 WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
 TODAY = dt.date(2026, 11, 25)

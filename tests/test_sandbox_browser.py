@@ -93,8 +93,8 @@ async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox
         await tap("1.5", "Bước 3/16")
         await tap("Hoạt động công đoàn", "Lĩnh vực áp dụng")
         await say("Sổ sách giấy, ghi chép thủ công, khó tổng hợp số liệu đoàn viên.", "Thực trạng")
-        await say(
-            "Bước 1: lập bảng tính dùng chung. Bước 2: hướng dẫn tổ trưởng cập nhật. Điểm mới: số liệu tức thì.",
+        await say(  # several lines in the text box (Shift+Enter), sent with Enter
+            "Bước 1: lập bảng tính dùng chung.\nBước 2: hướng dẫn tổ trưởng cập nhật.\nĐiểm mới: số liệu tức thì.",
             "Nội dung giải pháp",
         )
         await say("1/10/2021", "Ngày áp dụng lần đầu")
@@ -104,11 +104,18 @@ async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox
         await say("Đoàn viên nắm thông tin nhanh, tổ trưởng đỡ mất thời gian.", "Lợi ích xã hội")
         await say("chưa", "công nhận")
         await tap("Chỉ mình tôi", "Tác giả")
-        await tap("Xong", "Gửi ảnh hoặc tệp")
+        await expect(last).to_contain_text("Gửi ảnh hoặc tệp")
+        await page.get_by_role("button", name="Gửi tệp").click()
+        await expect(last).to_contain_text("Đã nhận bao-cao-sang-kien.pdf (1/10)")
+        await page.get_by_role("button", name="Gửi ảnh").click()
+        await tap("Xong (2 tệp)", "Đã nhận ảnh (2/10)")
+        summary = page.locator(".msg.bot").filter(has_text="Tóm tắt sáng kiến").last
+        await expect(summary).to_contain_text("Bước 2: hướng dẫn tổ trưởng cập nhật.")
         await tap("Gửi sáng kiến", "Tóm tắt sáng kiến")
         sent = page.locator(".msg.bot").filter(has_text="Đã gửi sáng kiến")
         await expect(sent).to_be_visible()
         number = re.search(r"#(\d+)", await sent.inner_text()).group(1)
+        await tap("Dừng", "Nơi công tác")  # the profile, asked after the first submission: later
         form = page.get_by_role("link", name=f"mo-ta-sang-kien-{number}.docx")
         await expect(form).to_be_visible()
         async with page.expect_download() as download:
@@ -118,6 +125,15 @@ async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
         card = page.locator(".msg.bot").filter(has_text="Sổ tay điện tử cho tổ công đoàn").last
         await expect(card).to_contain_text("chờ xác nhận hồ sơ", timeout=15_000)
+        # The sandbox's web address is http: Telegram takes only https link buttons, so the link is in the text.
+        review_page = await card.get_by_role("link", name=re.compile(r"http.*r.[A-Za-z0-9_-]+")).get_attribute("href")
+        async with phone_page(review_page) as reviewing:  # the attachments open (they answered 502 once)
+            report = reviewing.get_by_role("link", name="bao-cao-sang-kien.pdf")
+            fetched = await reviewing.request.get(sandbox_url.split("//")[0] + "//" + review_page.split("/")[2]
+                                                  + await report.get_attribute("href"))  # fmt: skip
+            assert fetched.status == 200 and (await fetched.body()).startswith(b"%PDF")
+            photo = reviewing.get_by_role("img")
+            await expect(photo).to_be_visible()
         await card.get_by_role("button", name="✅ Xác nhận hồ sơ").click()
         await expect(page.locator(".msg.bot").filter(has_text="Đã xác nhận hồ sơ sáng kiến").last).to_be_visible()
         if os.environ.get("SANDBOX_SCREENSHOT"):
@@ -166,3 +182,41 @@ async def test_on_zalo_options_are_numbered_and_answered_by_number(sandbox_url: 
         await expect(last).to_contain_text("Trả lời bằng số")
         await say("1.5", "Bước 3/16")
         await expect(last).to_contain_text("Bước 4/16")
+
+
+async def test_the_admin_finds_every_tool_in_the_menu_and_sees_the_campaign_in_motion(sandbox_url: str) -> None:
+    """The provincial admin needs no branch: the menu of their role, the progress of the sample campaign (the
+    sandbox clock is in phase 1, sample initiatives are recognised) with its chart shown as a photo."""
+    async with phone_page(sandbox_url + "/") as page:
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Quản trị tỉnh (quản trị) (mẫu)")
+        menu = page.locator("#menu")
+        for item in ("📊 Tiến độ toàn đơn vị", "📤 Xuất Excel", "📢 Thông báo", "👥 Chủ tịch CĐCS", "🏢 CĐCS"):
+            await expect(menu.get_by_role("button", name=item)).to_be_visible(timeout=15_000)
+        await menu.get_by_role("button", name="📊 Tiến độ toàn đơn vị").click()
+        overview = page.locator(".msg.bot").filter(has_text="📊 Tiến độ Giai đoạn 1").last
+        await expect(overview).to_contain_text("Dẫn đầu", timeout=15_000)
+        await expect(overview).to_contain_text("Còn 41 ngày")
+        chart = page.locator(".msg.bot img.photo").last
+        await expect(chart).to_be_visible(timeout=15_000)
+        assert await chart.evaluate("image => image.naturalWidth") >= 700
+        if os.environ.get("SANDBOX_SCREENSHOT"):
+            await chart.scroll_into_view_if_needed()
+            await page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"].replace(".png", "-admin.png"))
+        await menu.get_by_role("button", name="📤 Xuất Excel").click()
+        await expect(page.get_by_role("link", name=re.compile(r"\.xlsx$")).last).to_be_visible(timeout=15_000)
+
+
+async def test_on_zalo_the_chair_types_the_menu_words_and_verifies_by_number(sandbox_url: str) -> None:
+    """The sample chair on Zalo: the menu typed in words, a waiting dossier verified with «1 <number>»."""
+    async with phone_page(sandbox_url + "/") as page:
+        await page.get_by_label("Chọn kênh").select_option(label="Zalo")
+        await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
+        await page.get_by_label("Tin nhắn").fill("chờ xác nhận")
+        await page.get_by_label("Tin nhắn").press("Enter")
+        card = page.locator(".msg.bot").filter(has_text="Kho học liệu số dùng chung cho giáo viên").last
+        await expect(card).to_contain_text("1. ✅ Xác nhận hồ sơ", timeout=15_000)
+        number = re.search(r"#(\d+)", await card.inner_text()).group(1)
+        await page.get_by_label("Tin nhắn").fill(f"1 {number}")
+        await page.get_by_label("Tin nhắn").press("Enter")
+        done = page.locator(".msg.bot").filter(has_text=f"Đã xác nhận hồ sơ sáng kiến #{number}")
+        await expect(done).to_be_visible(timeout=15_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -169,3 +170,38 @@ async def test_generated_files_expire_and_are_forgotten_while_photos_people_sent
     async with sessions() as session:
         assert (await files.by_token(session, photo.token, later)).file_name == "anh.png"
         assert await session.scalar(text("SELECT count(*) FROM stored_file")) == 1
+
+
+async def test_concurrent_decisions_from_separate_connections_make_exactly_one(
+    database_url: str, config: Config
+) -> None:
+    """Eight chairs' presses at once, each on its own connection from two separate engines (as two bot
+    processes would be): exactly one decision, one audit row. (A read-then-update would let several win on
+    PostgreSQL; SQLite serialises writers, whose transactions begin IMMEDIATE.)"""
+    engines = [create_engine(database_url), create_engine(database_url)]
+    await upgrade_database(engines[0])
+    factories = [session_factory(engine) for engine in engines]
+    async with factories[0]() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
+        branch = await queries.branch_by_code(session, "MAU001")
+        identity = await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi")
+        member = await queries.register_member(session, identity, "Nguyễn Thị Hoa", branch)
+    try:
+        for _ in range(5):
+            async with factories[0]() as session, session.begin():
+                initiative = await queries.create_draft(session, member, "title")
+                queries.submit(session, initiative, member, NOW, {})
+
+            async def press(number: int, initiative_id: int = initiative.id) -> bool:
+                async with factories[number % 2]() as session, session.begin():
+                    return await queries.decide(session, initiative_id, Status.VERIFIED, member, None, NOW)
+
+            results = await asyncio.gather(*(press(n) for n in range(8)))
+            assert results.count(True) == 1
+            async with factories[1]() as session:
+                decided = await session.scalar(select(func.count()).select_from(AuditEvent).where(
+                    AuditEvent.initiative_id == initiative.id, AuditEvent.action == "decided"))  # fmt: skip
+            assert decided == 1
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -11,7 +11,20 @@ import pytest
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.models import Status
-from tests.harness import PROBLEM, SOLUTION, TITLE, BotProcess, Database, Person, answer, fill_up_to_summary, register
+from tests.harness import (
+    PROBLEM,
+    SOLUTION,
+    TITLE,
+    BotProcess,
+    Database,
+    Effort,
+    EffortMeter,
+    Person,
+    answer,
+    fill_up_to_summary,
+    register,
+    submit_initiative,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -382,3 +395,19 @@ async def test_a_429_from_telegram_is_waited_out_and_the_reply_still_arrives(
     await hai.expect("Hướng dẫn", "/dulieu")
     sends = [params for method, params in emulator.calls[calls_before:] if method == "sendMessage"]
     assert len(sends) == 2 and sends[0] == sends[1], "the refused call was retried as it was"
+
+
+async def test_what_a_complete_submission_costs_a_member(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """A complete submission without mistakes (a co-author, a decision, two files), after the first (whose
+    profile questions are asked once): every action and every bot message, counted. More is a regression."""
+    vy = Person(emulator, "Mai Thị Vy")
+    await register(vy, name="Mai Thị Vy")
+    await submit_initiative(vy)
+    await vy.tap("Dừng", await vy.expect("Bước 1/4", "Nơi công tác"))
+    await vy.expect_file("mo-ta-sang-kien")
+    meter = EffortMeter(vy)
+    number = await submit_initiative(vy)
+    await vy.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    assert meter.read() == Effort(typed=13, taps=7, bot_messages=23)

@@ -23,13 +23,17 @@ from tests.harness import (
     ZALO_ADMIN_ID,
     ZALO_WEBHOOK_SECRET,
     Database,
+    Effort,
+    EffortMeter,
     InProcessBot,
     Person,
     ZaloPerson,
     answer,
+    fill_up_to_summary,
     invite_chair,
     local,
     register,
+    submit_initiative,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -204,3 +208,22 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
         )
     assert stored is not None and stored.platform == "zalo" and stored.branch_id is not None and sent == 1
     assert await live_database.initiatives_of(chair.user_id) == []
+
+
+async def test_what_a_complete_submission_costs_a_member_on_zalo(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    """The same complete submission as on Telegram (see test_wizard_e2e), where every answer is typed."""
+    vy = ZaloPerson(zalo_emulator, "Mai Thị Vy")
+    await register(vy, "MAU002", "Mai Thị Vy")
+    await submit_initiative(vy)
+    await vy.tap("Dừng", await vy.expect("Bước 1/4", "Nơi công tác"))
+    await vy.expect("mo-ta-sang-kien")
+    meter = EffortMeter(vy)
+    await fill_up_to_summary(vy)
+    summary = await vy.expect("Tóm tắt sáng kiến", "1. 📨 Gửi sáng kiến")
+    assert "\n2. " in summary.text and "\n4. " not in summary.text, "the fields are not numbered, only 3 options"
+    await vy.send("gửi")  # the option's first word is enough
+    number = int((await vy.expect("Đã gửi sáng kiến")).text.split("#", 1)[1].split()[0])
+    await vy.expect(f"mo-ta-sang-kien-{number}.docx")
+    assert meter.read() == Effort(typed=20, taps=0, bot_messages=23)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 from bot.channels.text import html_to_plain
+from domain.rules import plain_words
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog
-from handlers.rules import plain_words
 
 # "2", "2 123", "2 #123", "2#123" — but not "1.2" (a type code typed as text).
 TYPED_CHOICE = re.compile(r"\s*(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*")
@@ -81,11 +81,17 @@ def pick(options: list[list[str]] | None, number: int) -> str | None:
 
 
 def by_words(options: list[list[str]] | None, text: str) -> str | None:
-    """The payload of the option whose label the person typed (without emoji or accents)."""
+    """The payload of the option whose label the person typed (without emoji or accents), or whose label
+    begins with what they typed when only one does: "gửi" for "📨 Gửi sáng kiến", "xác nhận" for "✅ Xác
+    nhận hồ sơ"."""
     typed = plain_words(text)
     if not typed or not options:
         return None
-    return next((option[1] for option in options if words(option[0]) == typed), None)
+    exact = next((option[1] for option in options if words(option[0]) == typed), None)
+    if exact is not None or len(typed) < 2:
+        return exact
+    starting = [option[1] for option in options if words(option[0]).startswith(typed + " ")]
+    return starting[0] if len(starting) == 1 else None
 
 
 def nav_command(text: str) -> str | None:

@@ -7,14 +7,15 @@ import logging
 import secrets
 import socket
 
-from bot.app import Runtime, open_database, seed_sample_branches
+from bot.app import Runtime, seed_sample_branches
 from bot.config import Config
+from bot.sandbox.sample_activity import sandbox_clock, seed_sample_activity
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator, zalo_id
 from handlers import reminders
 from handlers.context import Services
 from storage import queries
-from storage.engine import session_factory
+from storage.engine import open_database, session_factory
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,22 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     zalo.add_group(SAMPLE_GROUP[2], group_id=SAMPLE_GROUP[1])
     url = await telegram.start(host, port, sharing=(zalo,))
     config = sandbox_config(config, url, database_url, host)
-    engine = await open_database(config)
-    services = Services(config=config, sessions=session_factory(engine))
+    engine = await open_database(config.database_url)
+    async with session_factory(engine)() as session:
+        clock = await sandbox_clock(session, config.campaign)
+    services = Services(config=config, sessions=session_factory(engine, clock), clock=clock)
     await seed_sample_branches(services)
+    await seed_sample_activity(services)
     await seed_sample_chair(services)
     await seed_sample_groups(services)
     print(
         f"\n  Sáng kiến Bot — sandbox (không có TELEGRAM_BOT_TOKEN / ZALO_BOT_TOKEN)\n"
+        f"  Đồng hồ của sandbox: {clock().astimezone(config.campaign.tz):%d/%m/%Y %H:%M} (trong giai đoạn 1)\n"
         f"  Mở trình duyệt: {url}/\n  Dừng: Ctrl+C\n",
         flush=True,
     )
     try:
-        await (await Runtime.create(config, engine)).run()  # with its web app: review pages, files for Zalo
+        await (await Runtime.create(config, engine, clock)).run()  # with its web app: review pages, files for Zalo
     finally:
         await zalo.stop()
         await telegram.stop()

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox import sample_files
 from bot.sandbox.chat_log import ChatLog
 
 SPEC_PATH = Path(__file__).parent / "bot-api-spec.json"
@@ -166,6 +167,7 @@ class StoredMessage:
             "reply_markup": self.reply_markup,
             "document": self.document,
             "photo": bool(self.photo),
+            "photo_file_id": self.photo[-1]["file_id"] if self.photo else None,
             "edited": self.edited,
             "date": self.date,
             "sender_id": self.sender_id,
@@ -229,6 +231,8 @@ class TelegramEmulator(ChatLog):
         self._delivered: list[dict[str, Any]] = []
         self.blocked: set[int] = set()
         self.files: dict[str, bytes] = {}
+        # Tests: the file server answers 502 (a download fails after getFile succeeded).
+        self.failing_downloads = False
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._file_ids = itertools.count(1)
@@ -347,6 +351,7 @@ class TelegramEmulator(ChatLog):
         sticker: bool = False,
         token: str | None = None,
         chat_id: int | None = None,
+        photo_content: bytes | None = None,
     ) -> StoredMessage:
         """A person sends a message to the bot, privately or in a group (`chat_id`); returns the stored
         message (its update is queued; in a group only if the bot is a member)."""
@@ -390,6 +395,8 @@ class TelegramEmulator(ChatLog):
             ]  # fmt: skip
             payload["photo"] = sizes
             stored.photo = sizes
+            if photo_content is not None:  # a real image the bot can download
+                self.files[f"PH{file_number}"] = photo_content
         if sticker:
             payload["sticker"] = {
                 "file_id": "STK1", "file_unique_id": "USTK1", "type": "regular", "width": 512, "height": 512,
@@ -770,6 +777,8 @@ class TelegramEmulator(ChatLog):
         """Telegram's file download endpoint: /file/bot<token>/<file_path from getFile>."""
         if request.match_info["token"] not in self.bots:
             return web.Response(status=401)
+        if self.failing_downloads:  # tests: the file server is down
+            return web.Response(status=502, text="Bad Gateway")
         content = self.files.get(request.match_info["path"].rsplit("/", 1)[-1])
         if content is None:
             return web.Response(status=404)
@@ -812,18 +821,18 @@ class TelegramEmulator(ChatLog):
         if user_id not in self.users or chat_id is None:
             return web.json_response({"error": "unknown user or chat"}, status=404)
         document = body.get("document")
-        if document is not None:
+        if document is not None:  # the page's sample file: a real (tiny) PDF, so the bot can fetch it
             document = {
                 "file_name": str(document.get("file_name", "tep"))[:255],
                 "mime_type": str(document.get("mime_type", "application/octet-stream"))[:100],
-                "file_size": int(document.get("file_size", 0)),
+                "content": sample_files.pdf(str(document.get("file_name", "tep"))),
             }
         text = body.get("text")
         if text is not None and not str(text).strip():
             return web.json_response({"error": "empty"}, status=400)
-        message = await self.user_sends(
-            user_id, text, document=document, photo=bool(body.get("photo")), chat_id=chat_id
-        )
+        photo = sample_files.png() if body.get("photo") else None
+        message = await self.user_sends(user_id, text, document=document, photo=bool(photo), chat_id=chat_id,
+                                        photo_content=photo)  # fmt: skip
         return web.json_response(message.as_json())
 
     async def _client_press(self, request: web.Request) -> web.Response:
@@ -846,8 +855,12 @@ class TelegramEmulator(ChatLog):
         name = next(
             (m.document.get("file_name") for chat in self.messages.values() for m in chat
              if m.document and m.document.get("file_id") == file_id),
-            file_id,
+            None,
         )  # fmt: skip
+        image = "image/png" if content.startswith(b"\x89PNG") else "image/jpeg" if content[:2] == b"\xff\xd8" else ""
+        if name is None and image:  # a photo the bot sent (the progress chart): shown in the page
+            return web.Response(body=content, content_type=image)
+        name = name or file_id
         return web.Response(
             body=content,
             content_type="application/octet-stream",

@@ -26,8 +26,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Phase
+from domain import rules
 from domain.credit import AuthorShare, credited_author
-from handlers import rules
 from handlers.reports.documents import doc_text
 from storage import reports
 from storage.models import Status

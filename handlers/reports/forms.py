@@ -17,7 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from bot.config import Campaign
-from handlers import rules
+from domain import rules
 from handlers.reports.documents import doc_list, doc_text
 from storage.models import Initiative
 

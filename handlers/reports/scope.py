@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from bot.config import Campaign
+from domain import rules
+from domain.rules import InputError
 from domain.text import fold
-from handlers import rules
-from handlers.rules import InputError
 from storage.models import Status
 from storage.reports import ReportFilter
 

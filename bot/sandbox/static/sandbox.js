@@ -80,6 +80,13 @@ function renderMessage(message) {
     }
     body.appendChild(linkified(message.text));
   } else if (message.from_bot) {
+    if (message.photo_file_id) {
+      const image = document.createElement("img");
+      image.src = "/_emu/files/" + encodeURIComponent(message.photo_file_id);
+      image.alt = "ảnh";
+      image.className = "photo";
+      node.appendChild(image);
+    }
     body.innerHTML = message.text;  // the emulator accepted it as Telegram HTML
   } else {
     body.textContent = message.document ? "📎 " + message.text : (message.photo ? "🖼 ảnh" : message.text);
@@ -191,13 +198,27 @@ async function openChat(id) {
   poll(generation);
 }
 
-document.getElementById("composer").addEventListener("submit", event => {
+const composer = document.getElementById("composer");
+composer.addEventListener("submit", event => {
   event.preventDefault();
   const text = input.value;
   if (!text.trim()) return;
   input.value = "";
+  fitInput();
   send({text});
 });
+// Enter sends, Shift+Enter starts a new line (a solution is written in several lines); the box grows.
+input.addEventListener("keydown", event => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+function fitInput() {
+  input.style.height = "auto";
+  input.style.height = Math.min(input.scrollHeight, 160) + "px";
+}
+input.addEventListener("input", fitInput);
 attachButton.onclick = () =>
   send({document: {file_name: "bao-cao-sang-kien.pdf", mime_type: "application/pdf", file_size: 245000}});
 document.getElementById("photo").onclick = () => send({photo: true});

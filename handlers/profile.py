@@ -1,0 +1,85 @@
+"""The author's profile (`/hoso`): workplace, date of birth, job title, qualification — asked once, after
+the member's first submission, editable any time, and printed on every council form they author (their
+author rows take it when they submit, and again whenever they change it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from handlers import paperwork
+from handlers.context import Context
+from handlers.events import Option
+from handlers.questions import Question, Questionnaire
+from storage import queries
+from storage.models import Member
+
+QUALIFICATIONS = ("suggest_qual_college", "suggest_qual_bachelor", "suggest_qual_master", "suggest_qual_doctor")
+QUESTIONS = (
+    Question("workplace", min_len=3, max_len=255),
+    Question("birth_date", kind="date"),
+    Question("job_title"),
+    Question("qualification", suggestions=QUALIFICATIONS),
+)
+
+
+class Profile(Questionnaire):
+    flow, prefix = "profile", "pf"
+
+    async def load(self, ctx: Context, data: dict[str, Any]) -> Member | None:
+        return ctx.member
+
+    def questions(self, ctx: Context, record: Any) -> Sequence[Question]:
+        return QUESTIONS
+
+    def get(self, record: Member, question: Question) -> object:
+        return getattr(record, question.key)
+
+    def set(self, ctx: Context, record: Member, question: Question, value: object) -> None:
+        setattr(record, question.key, value)
+
+    async def finished(self, ctx: Context, record: Member, data: dict[str, Any]) -> None:
+        """Save onto every author row of theirs not yet counted, then send the waiting forms (if any)."""
+        for author in await queries.open_authorships(ctx.session, record.id):
+            queries.copy_profile(author, record)
+        ctx.say(ctx.t("profile_done") + "\n\n" + summary(ctx), menu=True)
+        initiative_id = data.get("initiative")
+        if isinstance(initiative_id, int):
+            initiative = await queries.initiative_by_id(ctx.session, initiative_id)
+            if initiative is not None and initiative.member_id == record.id:
+                ctx.replies.extend(await paperwork.form_replies(ctx, initiative))
+
+
+PROFILE = Profile()
+FLOW = PROFILE.flow
+
+
+def summary(ctx: Context) -> str:
+    member = ctx.member
+    assert member is not None
+    return ctx.t("profile_summary", **{q.key: PROFILE.shown(ctx, getattr(member, q.key)) for q in QUESTIONS})
+
+
+async def show(ctx: Context) -> None:
+    """`/hoso`: what the forms will print, and a button to change it."""
+    ctx.say(summary(ctx), [[Option(ctx.t("btn_profile_edit"), "pf:edit")]])
+
+
+async def start(ctx: Context, *, after_initiative: int | None = None) -> None:
+    """Ask the fields one at a time. `after_initiative`: asked after a first submission — that
+    initiative's forms are sent once the profile is done."""
+    assert ctx.member is not None
+    ctx.member.profile_asked_at = ctx.now()
+    intro = ctx.t("profile_asked_after_submit") if after_initiative else ctx.t("profile_intro")
+    await PROFILE.start(ctx, ctx.member, intro + "\n\n", initiative=after_initiative)
+
+
+async def handle_text(ctx: Context) -> None:
+    await PROFILE.handle_text(ctx)
+
+
+async def handle_option(ctx: Context) -> None:
+    if ctx.event.payload == "pf:edit":
+        await start(ctx)
+    else:
+        await PROFILE.handle_option(ctx)

@@ -1,0 +1,159 @@
+"""A short questionnaire in the chat: one question at a time, each skippable, resumable (the position lives in
+the account's flow, in the database), answered by typing or by a suggestion. The author's profile
+(`profile.py`) and the dossier's completion (`dossier.py`) are questionnaires; what differs is the record
+they fill, who may fill it, and what happens at the end.
+
+A question's prompt is catalog key `step_<key>`; its value is read and written through the questionnaire,
+so the chat and the web form (`bot/dossier_pages.py`) parse and store an answer the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain import rules
+from domain.rules import InputError
+from handlers.context import Context, esc
+from handlers.events import EventKind, Option
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    kind: str = "text"  # text | date (a date of birth) | choice (suggestions only, or typed)
+    min_len: int = 2
+    max_len: int = 120
+    suggestions: tuple[str, ...] = ()  # catalog keys; a tap fills the answer with the suggestion's text
+    prompt_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prompt_key(self) -> str:
+        return f"step_{self.key.split(':', 1)[0]}"
+
+
+class Questionnaire:
+    """Subclasses say what is asked (`questions`), of what (`load`), and how answers are stored."""
+
+    flow: str = ""
+    prefix: str = ""  # of its buttons' payloads: "<prefix>:skip", "<prefix>:stop", "<prefix>:s:<n>"
+
+    async def load(self, ctx: Context, data: dict[str, Any]) -> Any | None:
+        """The record being filled, re-read and re-authorised at every answer; None if not allowed."""
+        raise NotImplementedError
+
+    def questions(self, ctx: Context, record: Any) -> Sequence[Question]:
+        raise NotImplementedError
+
+    def get(self, record: Any, question: Question) -> object:
+        raise NotImplementedError
+
+    def set(self, ctx: Context, record: Any, question: Question, value: object) -> None:
+        raise NotImplementedError
+
+    async def finished(self, ctx: Context, record: Any, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def refused(self, ctx: Context) -> None:
+        ctx.set_flow(None)
+        ctx.say(ctx.t("err_stale_button"), menu=True)
+
+    # --- the conversation ---------------------------------------------------------------------------
+
+    async def start(self, ctx: Context, record: Any, intro: str = "", **data: object) -> None:
+        ctx.set_flow(self.flow, index=0, **data)
+        self.ask(ctx, record, 0, intro)
+
+    def ask(self, ctx: Context, record: Any, index: int, prefix: str = "") -> None:
+        questions = self.questions(ctx, record)
+        question = questions[index]
+        text = prefix + ctx.t("step_counter", k=index + 1, n=len(questions)) + "\n\n"
+        text += ctx.t(question.prompt_key, **question.prompt_params)
+        current = self.get(record, question)
+        if current not in (None, ""):
+            text += "\n\n" + ctx.t("hint_current", value=self.shown(ctx, current))
+        rows = [[Option(ctx.t(key), f"{self.prefix}:s:{i}")] for i, key in enumerate(question.suggestions)]
+        rows.append([Option(ctx.t("btn_skip"), f"{self.prefix}:skip"),
+                     Option(ctx.t("btn_profile_stop"), f"{self.prefix}:stop")])  # fmt: skip
+        ctx.say(text, rows)
+
+    @staticmethod
+    def shown(ctx: Context, value: object) -> str:
+        if value in (None, ""):
+            return ctx.t("profile_empty")
+        if isinstance(value, dt.date):
+            return rules.format_date(value)
+        return esc(str(value))
+
+    def parse(self, ctx: Context, question: Question, text: str) -> object:
+        """The stored value of a typed answer (raises InputError with what to fix)."""
+        if question.kind == "date":
+            date = rules.parse_date(text)
+            rules.check_birth_date(date, ctx.today())
+            return date
+        return rules.clean_text(text, min_len=question.min_len, max_len=question.max_len)
+
+    async def _current(self, ctx: Context) -> tuple[Any, int] | None:
+        data = ctx.identity.flow_data
+        index = data.get("index")
+        if ctx.identity.flow != self.flow or not isinstance(index, int):
+            return None
+        record = await self.load(ctx, data)
+        if record is None or not 0 <= index < len(self.questions(ctx, record)):
+            return None
+        return record, index
+
+    async def handle_text(self, ctx: Context) -> None:
+        current = await self._current(ctx)
+        if current is None:
+            self.refused(ctx)
+            return
+        record, index = current
+        question = self.questions(ctx, record)[index]
+        if ctx.event.kind is not EventKind.TEXT:
+            ctx.say(ctx.t("err_text_expected"))
+            self.ask(ctx, record, index)
+            return
+        try:
+            value = self.parse(ctx, question, ctx.event.text)
+        except InputError as error:
+            params = {"min": question.min_len, "max": question.max_len, **error.params}
+            ctx.say("⚠️ " + ctx.t(error.key, **params))
+            self.ask(ctx, record, index)
+            return
+        self.set(ctx, record, question, value)
+        await self._next(ctx, record, index)
+
+    async def handle_option(self, ctx: Context) -> None:
+        current = await self._current(ctx)
+        if current is None:
+            self.refused(ctx)
+            return
+        record, index = current
+        question = self.questions(ctx, record)[index]
+        payload = ctx.event.payload.removeprefix(self.prefix + ":")
+        choice = rules.parse_id(payload.removeprefix("s:")) if payload.startswith("s:") else None
+        if payload == "skip":
+            await self._next(ctx, record, index)
+        elif payload == "stop":
+            await self._finish(ctx, record)
+        elif choice is not None and choice < len(question.suggestions):
+            self.set(ctx, record, question, ctx.t(question.suggestions[choice]))
+            await self._next(ctx, record, index)
+        else:
+            ctx.say(ctx.t("err_stale_button"))
+            self.ask(ctx, record, index)
+
+    async def _next(self, ctx: Context, record: Any, index: int) -> None:
+        if index + 1 < len(self.questions(ctx, record)):
+            ctx.set_flow(self.flow, **{**ctx.identity.flow_data, "index": index + 1})
+            self.ask(ctx, record, index + 1)
+        else:
+            await self._finish(ctx, record)
+
+    async def _finish(self, ctx: Context, record: Any) -> None:
+        data = dict(ctx.identity.flow_data)
+        ctx.set_flow(None)
+        await self.finished(ctx, record, data)

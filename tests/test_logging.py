@@ -1,0 +1,36 @@
+"""Secrets never reach a log line: in the message, its arguments, or a traceback — through the handler the
+bot's logging setup installs (the running bot's own log is checked in test_robustness_e2e)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot import logging_setup
+
+TOKEN = "123456:ABCsecretTOKENvalue"
+
+
+def test_the_installed_handler_redacts_every_secret_in_messages_arguments_and_tracebacks() -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logging_setup.setup_logging([TOKEN, "", "s3cr%40t"])
+        stream = io.StringIO()
+        [handler] = root.handlers
+        handler.setStream(stream)
+        log = logging.getLogger("sangkien.test")
+        log.info("GET https://api.telegram.org/bot%s/getMe", TOKEN)
+        log.warning("database %s is down", "postgresql+asyncpg://u:s3cr%40t@h/db")
+        try:
+            raise RuntimeError(f"request to /file/bot{TOKEN}/documents/1 failed")
+        except RuntimeError:
+            log.exception("could not download %s", "DOC1")
+        log.info("nothing secret here: %d", 42)
+        written = stream.getvalue()
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    assert TOKEN not in written and "s3cr%40t" not in written
+    assert written.count("<redacted>") == 3
+    assert "could not download DOC1" in written and "nothing secret here: 42" in written
+    assert logging.getLogger("aiogram.event").level == logging.WARNING
