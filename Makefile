@@ -35,6 +35,11 @@ mutation: install
 	$(VENV)/bin/mutmut run --max-children 2 || true
 	$(VENV)/bin/python tests/mutation_score.py
 
+# The council's Word documents for three samples, rendered to PDF and PNG pages in build/docs-preview/ (needs
+# libreoffice-writer-nogui and poppler-utils; not part of `make test`).
+docs-preview: install
+	PYTHONPATH=. $(VENV)/bin/python scripts/docs_preview.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

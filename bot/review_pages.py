@@ -54,6 +54,11 @@ textarea{width:100%;box-sizing:border-box;font-size:17px;line-height:1.4;padding
 border-radius:8px;border:1px solid #b9c3cc}
 label.reason{display:block;padding:6px 0}
 img.photo{display:block;max-width:100%;border-radius:8px;margin:6px 0}
+label.field{display:block;font-weight:600;margin:16px 0 4px}
+.hint{display:block;font-weight:400;color:#5b6770;font-size:15px}
+input.text{width:100%;box-sizing:border-box;font:inherit;padding:10px;border-radius:8px;border:1px solid #b9c3cc}
+.error{color:#c5221f;margin:4px 0}
+.save{background:#1a73e8}
 """
 # Scripts are forbidden everywhere; the one inline style is allowed by its hash.
 PAGE_CSP = (
@@ -73,31 +78,35 @@ OFFICE_TYPES = {
 
 
 def add_routes(app: web.Application, services: Services) -> None:
-    app.router.add_get("/r/{token}", _handler(services, _show, review_links.REVIEW))
-    app.router.add_post("/r/{token}", _handler(services, _decide, review_links.REVIEW))
-    app.router.add_get("/a/{token}", _handler(services, _attachment, review_links.ATTACHMENT))
+    app.router.add_get("/r/{token}", signed_page(services, _show, review_links.REVIEW))
+    app.router.add_post("/r/{token}", signed_page(services, _decide, review_links.REVIEW))
+    app.router.add_get("/a/{token}", signed_page(services, _attachment, review_links.ATTACHMENT))
 
 
 Page = Callable[[Services, web.Request, review_links.LinkClaims], Awaitable[web.StreamResponse]]
 
 
-def _handler(services: Services, page: Page, purpose: bytes) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def signed_page(
+    services: Services, page: Page, purpose: bytes, refused_title: str = "page_refused_title"
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A page behind a signed link of `purpose`: a bad, expired or misused link gets one polite page."""
+
     async def handle(request: web.Request) -> web.StreamResponse:
         t = catalog(services.config.settings.language)
         secret = services.config.link_secret
         if not secret:
-            return _page(t, t("page_refused_title"), _notice(t("page_link_invalid")), status=404)
+            return render_page(t, t(refused_title), notice(t("page_link_invalid")), status=404)
         try:
             claims = review_links.verify(secret, request.match_info["token"], services.clock(), purpose=purpose)
         except review_links.BadLink as error:
-            log.warning("review link refused: %s", error)
-            return _page(t, t("page_refused_title"), _notice(t("page_link_invalid")), status=403)
+            log.warning("signed link refused: %s", error)
+            return render_page(t, t(refused_title), notice(t("page_link_invalid")), status=403)
         return await page(services, request, claims)
 
     return handle
 
 
-def _page(t: Catalog, title: str, body: str, status: int = 200) -> web.Response:
+def render_page(t: Catalog, title: str, body: str, status: int = 200) -> web.Response:
     document = (
         f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -108,13 +117,14 @@ def _page(t: Catalog, title: str, body: str, status: int = 200) -> web.Response:
     return web.Response(text=document, content_type="text/html", status=status, headers=headers)
 
 
-def _notice(text: str, *, ok: bool = False) -> str:
+def notice(text: str, *, ok: bool = False) -> str:
     """A notice; `text` is the reply markup of the conversations (already escaped)."""
     return f'<div class="notice{" ok" if ok else ""}" role="status">{text.replace(chr(10), "<br>")}</div>'
 
 
-async def _chair_context(services: Services, session: AsyncSession, claims: review_links.LinkClaims) -> Context | None:
-    """The conversation context of the link's chair, acting through the web (their first account)."""
+async def member_context(services: Services, session: AsyncSession, claims: review_links.LinkClaims) -> Context | None:
+    """The conversation context of the link's member (a chair, an author), acting through the web as their
+    first account."""
     identity = await session.scalar(
         select(Identity).where(Identity.member_id == claims.member_id).order_by(Identity.id).limit(1)
     )
@@ -131,7 +141,7 @@ async def _chair_context(services: Services, session: AsyncSession, claims: revi
 async def _load(
     services: Services, session: AsyncSession, claims: review_links.LinkClaims
 ) -> tuple[Context, Initiative] | None:
-    ctx = await _chair_context(services, session, claims)
+    ctx = await member_context(services, session, claims)
     initiative = await queries.initiative_by_id(session, claims.initiative_id)
     if ctx is None or initiative is None or not can_review(ctx, initiative):
         return None
@@ -143,24 +153,24 @@ async def _show(services: Services, request: web.Request, claims: review_links.L
     async with services.sessions() as session:
         loaded = await _load(services, session, claims)
         if loaded is None:
-            return _page(t, t("page_refused_title"), _notice(t("review_not_allowed")), status=403)
+            return render_page(t, t("page_refused_title"), notice(t("review_not_allowed")), status=403)
         ctx, initiative = loaded
         used = await session.get(ProcessedUpdate, ("review_link", claims.nonce)) is not None
         body = _details(ctx, initiative, claims)
         if initiative.status != Status.SUBMITTED:
             body = _decided_notice(ctx, initiative) + body
         elif used:
-            body = _notice(t("page_link_used")) + body
+            body = notice(t("page_link_used")) + body
         elif not can_decide(ctx, initiative):
-            body = _notice(t("review_own_work")) + body
+            body = notice(t("review_own_work")) + body
         else:
             body += _form(ctx, claims)
-    return _page(t, t("page_title", id=initiative.id), body)
+    return render_page(t, t("page_title", id=initiative.id), body)
 
 
 def _decided_notice(ctx: Context, initiative: Initiative) -> str:
     review.already_decided(ctx, initiative)
-    return _notice(ctx.replies.pop().text)
+    return notice(ctx.replies.pop().text)
 
 
 def _details(ctx: Context, initiative: Initiative, claims: review_links.LinkClaims) -> str:
@@ -214,29 +224,29 @@ async def _decide(services: Services, request: web.Request, claims: review_links
         chosen = review.reason_text(t, services.config.campaign, int(preset))
         typed = "\n".join(filter(None, [chosen, typed]))  # the preset and the words
     if action not in ACTIONS:
-        return _page(t, t("page_refused_title"), _notice(t("page_bad_request")), status=400)
+        return render_page(t, t("page_refused_title"), notice(t("page_bad_request")), status=400)
     if not review_links.form_matches(services.config.link_secret or "", str(form.get("form", "")), claims,
                                      services.clock()):  # fmt: skip
         log.warning("review decision without the page's form token (initiative %s)", claims.initiative_id)
-        return _page(t, t("page_refused_title"), _notice(t("page_bad_request")), status=403)
+        return render_page(t, t("page_refused_title"), notice(t("page_bad_request")), status=403)
     async with services.sessions() as session, session.begin():
         loaded = await _load(services, session, claims)
         if loaded is None:
-            return _page(t, t("page_refused_title"), _notice(t("review_not_allowed")), status=403)
+            return render_page(t, t("page_refused_title"), notice(t("review_not_allowed")), status=403)
         ctx, initiative = loaded
         if initiative.status != Status.SUBMITTED:
-            return _page(t, t("page_title", id=initiative.id), _decided_notice(ctx, initiative))
+            return render_page(t, t("page_title", id=initiative.id), _decided_notice(ctx, initiative))
         if action in ("c", "r") and len(typed) < 3:
-            body = _notice(t("page_reason_needed")) + _details(ctx, initiative, claims)
-            return _page(t, t("page_title", id=initiative.id), body + _form(ctx, claims), status=400)
+            body = notice(t("page_reason_needed")) + _details(ctx, initiative, claims)
+            return render_page(t, t("page_title", id=initiative.id), body + _form(ctx, claims), status=400)
         if not await storage_claims.claim_update(session, "review_link", claims.nonce, services.clock()):
-            return _page(t, t("page_title", id=initiative.id), _notice(t("page_link_used")), status=409)
+            return render_page(t, t("page_title", id=initiative.id), notice(t("page_link_used")), status=409)
         await review.decide(ctx, initiative, action, typed[:1000] if action != "a" else None)
         outcome = ctx.replies[0].text if ctx.replies else ""
         queued = ctx.queued_notifications
     if queued:
         services.outbox_changed()
-    return _page(t, t("page_title", id=claims.initiative_id), _notice(outcome, ok=True))
+    return render_page(t, t("page_title", id=claims.initiative_id), notice(outcome, ok=True))
 
 
 async def _attachment(services: Services, request: web.Request, claims: review_links.LinkClaims) -> web.Response:
@@ -247,15 +257,15 @@ async def _attachment(services: Services, request: web.Request, claims: review_l
         loaded = await _load(services, session, claims)
         attachment = await session.get(Attachment, claims.extra)
         if loaded is None or attachment is None or attachment.initiative_id != claims.initiative_id:
-            return _page(t, t("page_refused_title"), _notice(t("review_not_allowed")), status=403)
+            return render_page(t, t("page_refused_title"), notice(t("review_not_allowed")), status=403)
     download = services.downloads.get(attachment.platform)
     if download is None:
-        return _page(t, t("page_refused_title"), _notice(t("page_file_unavailable")), status=404)
+        return render_page(t, t("page_refused_title"), notice(t("page_file_unavailable")), status=404)
     try:
         content = await download(FileRef(attachment.file_id, attachment.kind, attachment.file_name))
     except Exception as error:
         log.warning("attachment %s could not be fetched: %s", attachment.id, type(error).__name__)
-        return _page(t, t("page_refused_title"), _notice(t("page_file_unavailable")), status=502)
+        return render_page(t, t("page_refused_title"), notice(t("page_file_unavailable")), status=502)
     name = attachment.file_name or t(f"file_kind_{attachment.kind}")
     # A photo has no declared type: Telegram sends photos as JPEG, Zalo's are fetched as images.
     mime_type = attachment.mime_type or ("image/jpeg" if attachment.kind == "photo" else "")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import review_pages
+from bot import dossier_pages, review_pages
 from bot.channels.zalo_client import parse_updates
 from storage import files
 
@@ -60,6 +60,7 @@ def build_app(runtime: Runtime) -> web.Application:
     if runtime.zalo is not None:
         app.router.add_post(ZALO_WEBHOOK_PATH, _zalo_webhook(runtime))
     review_pages.add_routes(app, runtime.services)
+    dossier_pages.add_routes(app, runtime.services)
     return app
 
 

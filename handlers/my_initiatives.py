@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.rules import parse_id
-from handlers import wizard
+from handlers import paperwork, wizard
 from handlers.context import Context, esc
 from handlers.events import Option
 from storage import queries
@@ -69,7 +69,11 @@ async def list_submissions(ctx: Context) -> None:
         submitted = item.submitted_at.strftime("%d/%m/%Y") if item.submitted_at else ""
         lines.append(ctx.t("mine_line", id=item.id, title=esc(_title(ctx, item.title)),
                            status=ctx.t(f"status_{item.status.value}"), submitted=submitted))  # fmt: skip
-    rows: list[list[Option]] = []
+    rows: list[list[Option]] = [
+        [Option(ctx.t("btn_dossier_of", id=item.id), f"ds:go:{item.id}") for item in items[:3]
+         if paperwork.may_complete(ctx.member.id, item)]
+    ]  # fmt: skip
+    rows = [row for row in rows if row]
     if coauthored:
         lines += ["", ctx.t("mine_coauthored_title", count=len(coauthored))]
         for initiative, author in coauthored[:30]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from domain.rules import InputError, clean_text, parse_id
+from handlers import review_links
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
@@ -15,12 +16,39 @@ from storage import queries
 from storage.models import Initiative, Status
 
 
+def may_complete(member_id: int, initiative: Initiative) -> bool:
+    """Only its writer completes an initiative's dossier (`handlers/dossier.py`), once it is submitted."""
+    return initiative.member_id == member_id and initiative.status != Status.DRAFT
+
+
+def dossier_link(ctx: Context, initiative: Initiative) -> str:
+    """The writer's signed link to the dossier's web form (`bot/dossier_pages.py`), when the bot has a
+    public web address and a secret."""
+    config = ctx.config
+    if not (config.public_url and config.link_secret and ctx.member):
+        return ""
+    token = review_links.sign(config.link_secret, initiative.id, ctx.member.id, ctx.now(),
+                              purpose=review_links.DOSSIER)  # fmt: skip
+    return f"{config.public_url}/h/{token}"
+
+
+def dossier_buttons(ctx: Context, initiative: Initiative) -> tuple[tuple[Option, ...], ...]:
+    """Under the forms, for their writer: complete the dossier in the chat, or on the web page."""
+    if ctx.member is None or not may_complete(ctx.member.id, initiative):
+        return ()
+    rows: list[tuple[Option, ...]] = [(Option(ctx.t("btn_dossier_chat"), f"ds:go:{initiative.id}"),)]
+    if address := dossier_link(ctx, initiative):
+        rows.append((Option(ctx.t("btn_dossier_web"), url=address),))
+    return tuple(rows)
+
+
 async def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     """The two council documents as files, ready to send to the person asking (built in a worker thread:
-    the event loop keeps serving everyone else)."""
+    the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier."""
     request_name, description_name = forms.file_names(initiative)
+    campaign, today = ctx.campaign, ctx.today()
     request, description = await asyncio.to_thread(
-        lambda: (forms.request_form(initiative, ctx.campaign), forms.description(initiative, ctx.campaign))
+        lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today))
     )
     return [
         Reply(
@@ -30,6 +58,7 @@ async def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
         Reply(
             text=ctx.t("docx_description_caption", id=initiative.id),
             file=OutgoingFile.generated(description_name, description),
+            options=dossier_buttons(ctx, initiative),
         ),
     ]
 

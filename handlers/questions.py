@@ -58,7 +58,7 @@ class Questionnaire:
 
     def refused(self, ctx: Context) -> None:
         ctx.set_flow(None)
-        ctx.say(ctx.t("err_stale_button"), menu=True)
+        ctx.say(ctx.t("err_old_button"), menu=True)
 
     # --- the conversation ---------------------------------------------------------------------------
 
@@ -74,10 +74,15 @@ class Questionnaire:
         current = self.get(record, question)
         if current not in (None, ""):
             text += "\n\n" + ctx.t("hint_current", value=self.shown(ctx, current))
-        rows = [[Option(ctx.t(key), f"{self.prefix}:s:{i}")] for i, key in enumerate(question.suggestions)]
+        labels = self.suggestions(ctx, record, question)
+        rows = [[Option(label[:60], f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
         rows.append([Option(ctx.t("btn_skip"), f"{self.prefix}:skip"),
                      Option(ctx.t("btn_profile_stop"), f"{self.prefix}:stop")])  # fmt: skip
         ctx.say(text, rows)
+
+    def suggestions(self, ctx: Context, record: Any, question: Question) -> list[str]:
+        """The answers offered as buttons (a tap answers with the text)."""
+        return [ctx.t(key) for key in question.suggestions]
 
     @staticmethod
     def shown(ctx: Context, value: object) -> str:
@@ -139,8 +144,8 @@ class Questionnaire:
             await self._next(ctx, record, index)
         elif payload == "stop":
             await self._finish(ctx, record)
-        elif choice is not None and choice < len(question.suggestions):
-            self.set(ctx, record, question, ctx.t(question.suggestions[choice]))
+        elif choice is not None and choice < len(offered := self.suggestions(ctx, record, question)):
+            self.set(ctx, record, question, offered[choice])
             await self._next(ctx, record, index)
         else:
             ctx.say(ctx.t("err_stale_button"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 LIFETIME = dt.timedelta(days=7)
 REVIEW, ATTACHMENT, FORM = b"r", b"a", b"f"
+DOSSIER, DOSSIER_FORM = b"d", b"g"  # the author's dossier page and its form
 # purpose, initiative, member, extra (an attachment's id), expiry (unix time), nonce
 _LAYOUT = struct.Struct(">cIIIQ6s")
 _MAC_BYTES = 16
@@ -99,14 +100,14 @@ def attachment_token(secret: str, claims: LinkClaims, attachment_id: int, now: d
                 lifetime=lifetime)  # fmt: skip
 
 
-def form_token(secret: str, claims: LinkClaims, now: dt.datetime) -> str:
-    """The token the page's decision form posts back: a decision needs the page, not only its address."""
-    return sign(secret, claims.initiative_id, claims.member_id, now, purpose=FORM, lifetime=dt.timedelta(days=1))
+def form_token(secret: str, claims: LinkClaims, now: dt.datetime, *, purpose: bytes = FORM) -> str:
+    """The token the page's form posts back: acting needs the page, not only its address."""
+    return sign(secret, claims.initiative_id, claims.member_id, now, purpose=purpose, lifetime=dt.timedelta(days=1))
 
 
-def form_matches(secret: str, token: str, claims: LinkClaims, now: dt.datetime) -> bool:
+def form_matches(secret: str, token: str, claims: LinkClaims, now: dt.datetime, *, purpose: bytes = FORM) -> bool:
     try:
-        form = verify(secret, token, now, purpose=FORM)
+        form = verify(secret, token, now, purpose=purpose)
     except BadLink:
         return False
     return (form.initiative_id, form.member_id) == (claims.initiative_id, claims.member_id)

@@ -15,6 +15,7 @@ from handlers import (
     broadcasts,
     chairs,
     coauthors,
+    dossier,
     groups,
     linking,
     menus,
@@ -107,6 +108,9 @@ async def route(ctx: Context) -> None:
     elif command == "cancel" and ctx.identity.flow == broadcasts.FLOW:
         ctx.set_flow(None)
         ctx.say(ctx.t("broadcast_cancelled"), menu=True)
+    elif command == "cancel" and ctx.identity.flow in (profile.FLOW, dossier.FLOW):
+        ctx.set_flow(None)
+        ctx.say(ctx.t("questions_stopped"), menu=True)
     elif command is not None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:
@@ -121,6 +125,8 @@ async def route(ctx: Context) -> None:
         await broadcasts.handle_text(ctx)
     elif ctx.identity.flow == profile.FLOW:
         await profile.handle_text(ctx)
+    elif ctx.identity.flow == dossier.FLOW:
+        await dossier.handle_text(ctx)
     else:
         if ctx.identity.flow == recognition.SCAN_FLOW:  # anything but the scan: the scan was not wanted
             ctx.set_flow(None)
@@ -258,10 +264,12 @@ async def _member_option(ctx: Context) -> None:
         await personal_data.handle_option(ctx)
     elif payload.startswith("pf:"):
         await profile.handle_option(ctx)
+    elif payload.startswith("ds:"):
+        await dossier.handle_option(ctx)
     elif payload == progress.FULL_RANKING_PAYLOAD:
         await progress.full_ranking(ctx)
     else:
-        ctx.say(ctx.t("err_stale_button"), menu=True)
+        ctx.say(ctx.t("err_old_button"), menu=True)
 
 
 async def _wizard_option(ctx: Context, payload: str) -> None:

@@ -211,6 +211,17 @@ class Initiative(Base):
     recognition_kind: Mapped[str | None] = mapped_column(String(16))
     recognition_decision_no: Mapped[str | None] = mapped_column(String(100))
     recognition_date: Mapped[dt.date | None] = mapped_column(Date)
+    # The dossier (handlers/dossier.py), optional: what the council's forms ask beyond the wizard.
+    addressee: Mapped[str | None] = mapped_column(String(255))  # "Kính gửi"; else the branch's default
+    investor: Mapped[str | None] = mapped_column(String(255))  # chủ đầu tư tạo ra sáng kiến
+    purpose: Mapped[str | None] = mapped_column(Text)
+    applicability: Mapped[str | None] = mapped_column(Text)  # khả năng áp dụng (who else could use it)
+    conditions: Mapped[str | None] = mapped_column(Text)  # điều kiện cần thiết để áp dụng
+    confidential: Mapped[str | None] = mapped_column(Text)  # thông tin cần được bảo mật
+    appliers_opinion: Mapped[str | None] = mapped_column(Text)
+    # Who applied it first or on trial: one person a line, "name; birth date; workplace; title;
+    # qualification; their part" (the form's table columns, in order; missing ones stay blank).
+    appliers: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)

@@ -1,4 +1,4 @@
-"""The Excel report and the Word forms, built from a real database and read back with their libraries."""
+"""The Excel report, built from a real database and read back with openpyxl (the Word forms: test_dossier.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import datetime as dt
 import io
 
 import pytest
-from docx import Document
 from openpyxl import load_workbook
 
 from bot.config import Config
-from handlers.reports import excel, forms
+from handlers.reports import excel
 from handlers.reports.scope import parse_filter
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
@@ -208,64 +207,6 @@ async def test_the_portal_sheet_follows_the_portal_and_loses_rows_once_entered(s
     book = await workbook(sessions, config, None)
     assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Phần mềm hẹn khám"]
     assert column(book["Sáng kiến"], "Nhập Cổng")[0] == "Đã nhập (SK-0999)"
-
-
-def paragraphs(content: bytes) -> list[str]:
-    return [p.text for p in Document(io.BytesIO(content)).paragraphs if p.text.strip()]
-
-
-def in_order(texts: list[str], fragments: list[str]) -> None:
-    position = 0
-    for fragment in fragments:
-        found = next((i for i in range(position, len(texts)) if fragment in texts[i]), None)
-        assert found is not None, f"{fragment!r} missing after paragraph {position}: {texts[position : position + 3]}"
-        position = found + 1
-
-
-async def test_the_recognition_request_follows_the_circular_and_leaves_blanks(seeded, config: Config) -> None:
-    sessions, ids = seeded
-    async with sessions() as session:
-        initiative = await queries.initiative_by_id(session, ids["i1"])
-    content = forms.request_form(initiative, config.campaign)
-    document = Document(io.BytesIO(content))
-    section = document.sections[0]
-    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297), "A4"
-    assert document.styles["Normal"].font.name == "Times New Roman"
-    in_order(paragraphs(content), [
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "ĐƠN YÊU CẦU CÔNG NHẬN SÁNG KIẾN",
-        "Kính gửi: ……", "Tôi (chúng tôi) ghi tên dưới đây:",
-        "đề nghị xét công nhận sáng kiến: Số hoá hồ sơ một cửa", "Chủ đầu tư tạo ra sáng kiến",
-        "Lĩnh vực áp dụng sáng kiến: Y tế",
-        "áp dụng lần đầu hoặc áp dụng thử: 15/10/2021", "Mô tả bản chất của sáng kiến:", "Cách làm cũ mất thời gian.",
-        "Bước 1, bước 2; điểm mới.", "Những thông tin cần được bảo mật (nếu có): ……", "điều kiện cần thiết để áp dụng",
-        "theo ý kiến của tác giả:", "Lợi ích kinh tế: Giảm 30% thời gian.", "Giá trị làm lợi ước tính: 15.000.000 ₫",
-        "Lợi ích xã hội: Người dân hài lòng.", "kể cả áp dụng thử (nếu có): ……", "Danh sách những người đã tham gia",
-        "xin cam đoan mọi thông tin", "ngày …… tháng …… năm", "Người nộp đơn", "(Ký và ghi rõ họ tên)",
-    ])  # fmt: skip
-    authors = document.tables[0]
-    assert [c.text for c in authors.rows[0].cells][:2] == ["Số TT", "Họ và tên"]
-    assert [c.text for c in authors.rows[1].cells] == [
-        "1", "Nguyễn Thị Hoa", "12/05/1985", "Trường THPT Chuyên Hùng Vương", "Chuyên viên", "Thạc sĩ", "70%"
-    ]  # fmt: skip
-    assert [c.text for c in authors.rows[2].cells] == ["2", "Trần Văn Bình", "…………", "…………", "…………", "…………", "30%"]
-
-
-async def test_the_description_has_its_numbered_parts_and_blanks_for_missing_answers(seeded, config: Config) -> None:
-    sessions, ids = seeded
-    async with sessions() as session:
-        initiative = await queries.initiative_by_id(session, ids["i1"])
-    in_order(paragraphs(forms.description(initiative, config.campaign)), [
-        "MÔ TẢ SÁNG KIẾN", "1. Tên sáng kiến: Số hoá hồ sơ một cửa", "2. Lĩnh vực áp dụng sáng kiến: Y tế",
-        "3. Mô tả bản chất của sáng kiến:", "3.1. Tình trạng giải pháp đã biết:", "Cách làm cũ mất thời gian.",
-        "3.2. Nội dung giải pháp", "Bước 1, bước 2; điểm mới.", "3.3. Khả năng áp dụng",
-        "Áp dụng tại Khoa Khám bệnh từ ngày 15/10/2021.", "3.4. Hiệu quả", "Lợi ích kinh tế: Giảm 30% thời gian.",
-        "3.5. Tài liệu kèm theo:", "- bao-cao.pdf",
-    ])  # fmt: skip
-    initiative.field = None
-    initiative.application_place = None
-    texts = paragraphs(forms.description(initiative, config.campaign))
-    assert "2. Lĩnh vực áp dụng sáng kiến: ……………………………………………………" in texts
-    assert any(t.startswith("Áp dụng tại ……") for t in texts)
 
 
 async def test_the_export_command_writes_the_province_workbook(seeded, database_url: str, tmp_path) -> None:

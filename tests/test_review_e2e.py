@@ -418,6 +418,52 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
         await outsider.expect("Đồng chí không có quyền")
 
 
+async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    hung = Person(emulator, "Đinh Văn Hùng")
+    await register(hung, name="Đinh Văn Hùng")
+    number = await submit_initiative(hung)  # co-author typed: Trần Văn Bình 30
+    await answer(hung, "Bước 1/4", tap="Dừng")  # no profile today: the forms come at once
+    await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
+    forms_message = await hung.expect(f"Mô tả sáng kiến #{number}")
+    assert [b["text"] for b in forms_message.buttons()] == ["📝 Hoàn thiện hồ sơ"]  # no web address: no page
+    await hung.tap("Hoàn thiện hồ sơ", forms_message)
+    await answer(hung, "Bước 1/9", tap="Hội đồng sáng kiến")
+    await answer(hung, "Trần Văn Bình", "Bệnh viện Đa khoa tỉnh; 31/2/1988; Bác sĩ")
+    await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh; 3/4/1988; Bác sĩ; Đại học")
+    await answer(hung, "Chủ đầu tư", tap="Tác giả tự đầu tư")
+    await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
+    await answer(hung, "Khả năng áp dụng", tap="Bỏ qua")
+    await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
+    await answer(hung, "Bước 7/9", tap="Không có")
+    await answer(hung, "Ý kiến của nơi đã áp dụng", tap="Dừng")
+    await hung.expect(f"Đã lưu hồ sơ sáng kiến #{number}")
+    request = Document(io.BytesIO(await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
+    texts = [p.text for p in request.paragraphs]
+    stored = await database.initiative(number)
+    assert stored.addressee and stored.addressee.startswith("Hội đồng sáng kiến ")
+    assert f"Kính gửi: {stored.addressee}" in texts
+    assert any(t.endswith("chủ đầu tư tạo ra sáng kiến): Tác giả tự đầu tư") for t in texts)
+    assert "- Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã vạch." in texts
+    assert "+ Khả năng áp dụng của giải pháp: ……………………………………………………" in texts, "skipped: left blank"
+    assert [c.text for c in request.tables[0].rows[2].cells] == [
+        "2", "Trần Văn Bình", "03/04/1988", "Bệnh viện Đa khoa tỉnh", "Bác sĩ", "Đại học", "30%"]  # fmt: skip
+    description = Document(io.BytesIO(await hung.expect_file(f"mo-ta-sang-kien-{number}.docx")))
+    assert "- Mục đích của giải pháp: Rút ngắn thời gian tiếp nhận hồ sơ." in [p.text for p in description.paragraphs]
+    assert (stored.investor, stored.purpose, stored.conditions, stored.confidential) == (
+        "Tác giả tự đầu tư", "Rút ngắn thời gian tiếp nhận hồ sơ.", "Máy quét mã vạch.", "Không có")  # fmt: skip
+    assert stored.applicability is None and stored.appliers is None
+    # Resumable: the answers are shown again, and a stranger cannot open someone else's dossier.
+    await hung.tap("Hoàn thiện hồ sơ")  # under the new description
+    await hung.expect("Bước 1/9", "Đang lưu: Hội đồng sáng kiến")
+    await hung.send("/cancel")
+    await hung.expect("Đã dừng")
+    own = [m for m in emulator.chat(cast.outsider.user_id) if m.from_bot][-1]  # a forged press in their chat
+    await emulator.user_presses(cast.outsider.user_id, own, f"ds:go:{number}")
+    await cast.outsider.expect("không có quyền")
+
+
 async def test_exports_by_role_and_marking_portal_entry(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:

@@ -29,6 +29,7 @@ from tests.harness import (
     InProcessBot,
     Person,
     ZaloPerson,
+    answer,
     fill_up_to_summary,
     invite_chair,
     register,
@@ -196,3 +197,61 @@ async def test_refused_links_change_nothing(
         assert reply.status == 403
     assert (await live_database.initiative(number)).status == Status.SUBMITTED
     assert [a for a in await live_database.audit_actions(number) if a[0] == "decided"] == []
+
+
+DOSSIER_LINK = re.compile(r"https?://\S+/h/[A-Za-z0-9_-]+")
+
+
+async def test_the_dossier_page_and_the_chat_write_the_same_record(
+    emulator: TelegramEmulator, cast: Cast, live_bot: InProcessBot, live_database: Database
+) -> None:
+    sen = Person(emulator, "Lò Thị Sen")
+    await register(sen, "MAU002", "Lò Thị Sen")
+    number = await submit_initiative(sen)  # co-author typed: Trần Văn Bình 30
+    await answer(sen, "Bước 1/4", tap="Dừng")
+    await sen.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    link = DOSSIER_LINK.search(sen.last_with_buttons().plain_text).group(0)
+
+    async with phone_page(link) as page:
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Hoàn thiện hồ sơ sáng kiến #{number}")
+        await page.get_by_label("Kính gửi").fill("Giám đốc Sở Y tế tỉnh Phú Thọ")
+        await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 31/2/1988; Chuyên viên")
+        await page.get_by_label("Mục đích của giải pháp").fill("Giảm giấy tờ <b>& thời gian</b>")
+        await page.get_by_label("Người đã tham gia áp dụng").fill("Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu")
+        if os.environ.get("DOSSIER_SCREENSHOT"):
+            await page.screenshot(path=os.environ["DOSSIER_SCREENSHOT"], full_page=True)
+        await page.get_by_role("button", name="Lưu hồ sơ").click()
+        await expect(page.get_by_role("status")).to_contain_text("Có mục chưa đúng")
+        await expect(page.get_by_role("alert")).to_contain_text("Tháng 2/1988 không có ngày 31")
+        assert (await live_database.initiative(number)).purpose is None, "nothing saved while one answer is wrong"
+        assert await page.get_by_label("Mục đích của giải pháp").input_value() == "Giảm giấy tờ <b>& thời gian</b>"
+        await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 3/4/1988; Chuyên viên")
+        await page.get_by_role("button", name="Lưu hồ sơ").click()
+        await expect(page.get_by_role("status")).to_contain_text(f"Đã lưu hồ sơ sáng kiến #{number}")
+    stored = await live_database.initiative(number)
+    assert (stored.addressee, stored.purpose) == ("Giám đốc Sở Y tế tỉnh Phú Thọ", "Giảm giấy tờ <b>& thời gian</b>")
+    assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
+    typed = stored.authors[1]
+    assert (typed.workplace, typed.birth_date, typed.job_title) == ("Sở Y tế", dt.date(1988, 4, 3), "Chuyên viên")
+
+    # The chat shows what the page wrote, and what the chat writes the page shows.
+    await sen.tap("Hoàn thiện hồ sơ")
+    await answer(sen, "Đang lưu: Giám đốc Sở Y tế tỉnh Phú Thọ", "Hội đồng sáng kiến Sở Y tế")
+    await answer(sen, "Đang lưu: Sở Y tế; 03/04/1988; Chuyên viên", tap="Dừng")
+    await sen.expect(f"Đã lưu hồ sơ sáng kiến #{number}")
+    async with phone_page(link) as page:
+        await expect(page.get_by_label("Kính gửi")).to_have_value("Hội đồng sáng kiến Sở Y tế")
+
+    # Only the writer, only through the page's own form.
+    chair = await live_database.member_of(cast.admin.user_id)
+    someone_else = review_links.sign(LINK_SECRET, number, chair.id, live_bot.clock.now, purpose=review_links.DOSSIER)
+    review_token = review_links.sign(LINK_SECRET, number, (await live_database.member_of(sen.user_id)).id,
+                                     live_bot.clock.now)  # fmt: skip
+    async with phone_page(f"{live_bot.web_url}/h/{someone_else}") as page:
+        await expect(page.get_by_role("status")).to_contain_text("chỉ dành cho người gửi sáng kiến")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{live_bot.web_url}/h/{review_token}") as reply:
+            assert reply.status == 403, "a review link does not open the dossier"
+        async with http.post(link, data={"purpose": "Đổi"}) as reply:
+            assert reply.status == 403, "a save without the page's form token"
+    assert (await live_database.initiative(number)).purpose == "Giảm giấy tờ <b>& thời gian</b>"

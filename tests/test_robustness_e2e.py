@@ -31,6 +31,16 @@ async def test_forged_buttons_and_odd_messages_get_answers_and_change_nothing(
     await attacker.send("/start b_" + "X" * 5000)
     await attacker.expect("Không tìm thấy CĐCS có mã «" + "X" * 32 + "»")
     await register(attacker, name="Kẻ Lạ Mặt")
+    # Without a draft of their own, then in the middle of one: each forged press gets exactly one answer.
+    await attacker.send("/drafts")
+    no_drafts = await attacker.expect("chưa có bản nháp")
+    without_draft = [p for p in FORGED_PAYLOADS if p.startswith("w")] + [f"w:{victims_draft.id}:title:<"]
+    answered_before = len(attacker.bot_texts())
+    for payload in without_draft:
+        await emulator.user_presses(attacker.user_id, no_drafts, payload)
+        await attacker.expect()
+    await attacker.settle()
+    assert len(attacker.bot_texts()) - answered_before == len(without_draft) + 1  # and the /help probe of settle()
     await attacker.send("/new")
     question = await attacker.expect("Bước 1/16")
     payloads = [

@@ -1,0 +1,156 @@
+"""Hoàn thiện hồ sơ: after submitting, the author may complete what the council's forms ask beyond the
+wizard — Kính gửi, each typed co-author's details, chủ đầu tư, mục đích, khả năng áp dụng, điều kiện áp
+dụng, thông tin bảo mật, the appliers' opinion and list. All optional, one question at a time in the chat
+(`ds:` buttons) or all on one phone page (`bot/dossier_pages.py`, a signed link): both read and write
+through `DOSSIER`, so an answer is parsed, checked and stored the same way wherever it was typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain import rules
+from domain.rules import InputError
+from domain.text import clean_input
+from handlers import paperwork
+from handlers.context import Context
+from handlers.questions import Question, Questionnaire
+from handlers.reports import forms
+from handlers.roles import refuse
+from storage import queries
+from storage.models import Author, Initiative
+
+COAUTHOR = "coauthor"
+ADDRESSEE = Question("addressee", min_len=3, max_len=255)
+AFTER_COAUTHORS = (
+    Question("investor", max_len=255, suggestions=("suggest_investor_author",)),
+    Question("purpose", min_len=10, max_len=2000),
+    Question("applicability", min_len=10, max_len=2000),
+    Question("conditions", min_len=3, max_len=2000, suggestions=("suggest_conditions_none",)),
+    Question("confidential", max_len=2000, suggestions=("suggest_confidential_none",)),
+    Question("appliers_opinion", min_len=10, max_len=2000),
+    Question("appliers", kind="people", min_len=4, max_len=3000),
+)
+MAX_APPLIERS = 30
+
+
+def typed_coauthors(initiative: Initiative) -> list[Author]:
+    """Co-authors who are not members: nobody's profile fills their row, so the author may."""
+    return [a for a in initiative.authors if a.member_id is None]
+
+
+def coauthor_question(author: Author) -> Question:
+    return Question(f"{COAUTHOR}:{author.position}", kind="person", max_len=400,
+                    prompt_params={"name": author.full_name})  # fmt: skip
+
+
+def parse_person(text: str, today: Any) -> tuple[str | None, Any, str | None, str | None]:
+    """ "nơi công tác; ngày sinh; chức danh; trình độ" — any part may be left empty."""
+    parts = [" ".join(part.split()) for part in clean_input(text).split(";")]
+    if len(parts) > 4 or not any(parts):
+        raise InputError("err_person_details")
+    parts += [""] * (4 - len(parts))
+    workplace, birth, title, qualification = parts
+    birth_date = None
+    if birth:
+        birth_date = rules.parse_date(birth)
+        rules.check_birth_date(birth_date, today)
+    for part, limit in ((workplace, 255), (title, 120), (qualification, 120)):
+        if len(part) > limit:
+            raise InputError("err_too_long", {"length": len(part), "max": limit})
+    return workplace or None, birth_date, title or None, qualification or None
+
+
+def parse_people(text: str) -> str:
+    """One person a line, parts split by ";" (the form's columns); each line must start with a name."""
+    lines = [" ; ".join(" ".join(p.split()) for p in line.split(";")).strip(" ;") for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise InputError("err_people")
+    if len(lines) > MAX_APPLIERS:
+        raise InputError("err_people_too_many", {"max": MAX_APPLIERS})
+    for number, line in enumerate(lines, start=1):
+        name = line.split(";")[0].strip()
+        if len(name) < 4 or not any(ch.isalpha() for ch in name):
+            raise InputError("err_people_line", {"line": number})
+    return "\n".join(line.replace(" ; ", "; ") for line in lines)
+
+
+class Dossier(Questionnaire):
+    flow, prefix = "dossier", "ds"
+
+    async def load(self, ctx: Context, data: dict[str, Any]) -> Initiative | None:
+        initiative_id = data.get("initiative")
+        if not isinstance(initiative_id, int) or ctx.member is None:
+            return None
+        initiative = await queries.initiative_by_id(ctx.session, initiative_id)
+        return initiative if initiative is not None and paperwork.may_complete(ctx.member.id, initiative) else None
+
+    def questions(self, ctx: Context, record: Initiative) -> Sequence[Question]:
+        return (ADDRESSEE, *(coauthor_question(a) for a in typed_coauthors(record)), *AFTER_COAUTHORS)
+
+    def suggestions(self, ctx: Context, record: Initiative, question: Question) -> list[str]:
+        if question.key == ADDRESSEE.key:
+            return forms.addressee_choices(record)
+        return super().suggestions(ctx, record, question)
+
+    def get(self, record: Initiative, question: Question) -> object:
+        if question.kind == "person":
+            author = self._author(record, question)
+            return format_person(author) if author is not None else None
+        return getattr(record, question.key)
+
+    def set(self, ctx: Context, record: Initiative, question: Question, value: object) -> None:
+        if question.kind == "person":
+            author = self._author(record, question)
+            if author is not None:
+                details = value if isinstance(value, tuple) else (None, None, None, None)
+                author.workplace, author.birth_date, author.job_title, author.qualification = details
+            return
+        setattr(record, question.key, value)
+        record.updated_at = ctx.now()
+
+    def parse(self, ctx: Context, question: Question, text: str) -> object:
+        if question.kind == "person":
+            return parse_person(text, ctx.today())
+        if question.kind == "people":
+            return parse_people(text)
+        return super().parse(ctx, question, text)
+
+    @staticmethod
+    def _author(record: Initiative, question: Question) -> Author | None:
+        position = rules.parse_id(question.key.split(":", 1)[1])
+        return next((a for a in typed_coauthors(record) if a.position == position), None)
+
+    async def finished(self, ctx: Context, record: Initiative, data: dict[str, Any]) -> None:
+        ctx.say(ctx.t("dossier_done", id=record.id), menu=True)
+        ctx.replies.extend(await paperwork.form_replies(ctx, record))
+
+
+DOSSIER = Dossier()
+FLOW = DOSSIER.flow
+
+
+def format_person(author: Author) -> str | None:
+    parts = [author.workplace or "", rules.format_date(author.birth_date), author.job_title or "",
+             author.qualification or ""]  # fmt: skip
+    return "; ".join(parts).rstrip("; ") or None
+
+
+async def handle_text(ctx: Context) -> None:
+    await DOSSIER.handle_text(ctx)
+
+
+async def handle_option(ctx: Context) -> None:
+    payload = ctx.event.payload
+    if payload.startswith("ds:go:"):
+        number = rules.parse_id(payload.removeprefix("ds:go:"))
+        initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
+        if initiative is None or ctx.member is None or not paperwork.may_complete(ctx.member.id, initiative):
+            refuse(ctx, initiative, payload)
+            return
+        intro = ctx.t("dossier_intro", id=initiative.id) + "\n\n"
+        await DOSSIER.start(ctx, initiative, intro, initiative=initiative.id)
+    else:
+        await DOSSIER.handle_option(ctx)
