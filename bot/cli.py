@@ -24,7 +24,7 @@ def _load() -> Config:
     except ConfigError as error:
         click.echo(f"Configuration error: {error}", err=True)
         sys.exit(2)
-    setup_logging(config.secrets)
+    setup_logging(config.secrets, log_format=config.log_format)
     return config
 
 
@@ -265,6 +265,56 @@ def import_initiatives(path: str) -> None:
     """Load initiatives already recognised (decision number and date) from an .xlsx or .csv file, all rows
     or none; each counts in the phase of its decision, for its credited author's branch."""
     _import_file(path, "initiatives")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path: str) -> None:
+    """Write a consistent copy of the database to PATH while the bot runs (SQLite: the online backup API,
+    checked; PostgreSQL: pg_dump's custom format)."""
+    config = _load()
+    from pathlib import Path
+
+    from bot import operations
+
+    try:
+        click.echo(f"backup written: {operations.backup(config.database_url, Path(path))}")
+    except operations.OperationError as error:
+        click.echo(f"Backup failed: {error}", err=True)
+        sys.exit(1)
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def restore_command(path: str) -> None:
+    """Put the backup at PATH back as the database, after checking it. Stop the bot first."""
+    config = _load()
+    from pathlib import Path
+
+    from bot import operations
+
+    try:
+        click.echo(operations.restore(config.database_url, Path(path)))
+    except operations.OperationError as error:
+        click.echo(f"Restore refused: {error}", err=True)
+        sys.exit(1)
+
+
+@main.command("check")
+def check_command() -> None:
+    """Check the configuration, the database, each token, the webhook and the clock: one line each; the
+    exit status is 1 if anything failed."""
+    config = _load()
+    from bot import operations
+    from handlers.context import utc_now
+
+    findings = _run(config, lambda: operations.check(config, utc_now()))
+    for finding in findings:
+        line = finding.line()
+        for secret in config.secrets:
+            line = line.replace(secret, "<redacted>")
+        click.echo(line)
+    sys.exit(0 if all(f.ok for f in findings) else 1)
 
 
 @main.group()

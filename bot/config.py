@@ -194,6 +194,10 @@ class Config(_Frozen):
     zalo_webhook_secret: str | None = None
     # Signs the chairs' review links (HMAC-SHA256).
     link_secret: str | None = None
+    # The bearer token a Prometheus scraper sends to /metrics (no token: no metrics page).
+    metrics_token: str | None = None
+    # LOG_FORMAT=json: one JSON object per log line; text (the default) reads well in a terminal.
+    log_format: str = "text"
     base_dir: Path = Path(".")
 
     @property
@@ -208,7 +212,7 @@ class Config(_Frozen):
         # redacted (it would blank every such run of letters in the log; such a password is no secret anyway).
         passwords = {password, quote_plus(password)} if len(password) > 3 else set()
         values = (self.telegram_token, self.zalo_token, self.telegram_webhook_secret, self.zalo_webhook_secret,
-                  self.link_secret, *passwords)  # fmt: skip
+                  self.link_secret, self.metrics_token, *passwords)  # fmt: skip
         return [value for value in values if value]
 
     def is_admin(self, platform: str, user_id: str) -> bool:
@@ -247,6 +251,12 @@ def parse_admins(value: str) -> frozenset[str]:
             )
         admins.add(f"{platform}:{user_id}")
     return frozenset(admins)
+
+
+def _log_format(value: str | None) -> str:
+    if (value or "text").lower() not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, not {value!r}")
+    return (value or "text").lower()
 
 
 def _port(value: str | None) -> int:
@@ -297,6 +307,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET") or None,
             link_secret=env.get("SANGKIEN_LINK_SECRET") or None,
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            log_format=_log_format(env.get("LOG_FORMAT")),
             base_dir=path.resolve().parent,
         )
     except ValidationError as error:

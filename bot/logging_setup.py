@@ -1,9 +1,19 @@
-"""Logging with secrets redacted: a bot token must never reach a log line (it sits in API URLs)."""
+"""Logging with secrets redacted: a bot token must never reach a log line (it sits in API URLs).
+
+Text by default; `LOG_FORMAT=json` writes one JSON object a line (time, level, logger, message, and the
+update and person being handled, when there is one) for a log collector. Message texts people send are
+never logged, in either format."""
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import json
 import logging
 import os
+
+# The update being handled (set by the channels' dispatch): JSON lines carry it.
+CURRENT_UPDATE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("update", default=None)
 
 
 class RedactSecrets(logging.Filter):
@@ -27,9 +37,30 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(secrets: list[str], level: int = logging.INFO) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object a line; the redaction filter has already run on the message and the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        update = CURRENT_UPDATE.get()
+        if update is not None:
+            line["update"], line["person"] = update
+        if record.exc_info or record.exc_text:
+            line["traceback"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup_logging(secrets: list[str], level: int = logging.INFO, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -24,6 +24,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.background import BackgroundLoop
 from handlers.events import Reply
 from storage import queries
@@ -38,9 +39,11 @@ BULK_PURPOSES = ("broadcast", "digest", "countdown", "draft_nudge", "review_nudg
 
 
 class RetryLater(Exception):
-    def __init__(self, seconds: float, reason: str) -> None:
+    """A transient refusal: try again after `seconds` (`rate_limited`: the platform said 429)."""
+
+    def __init__(self, seconds: float, reason: str, *, rate_limited: bool = False) -> None:
         super().__init__(reason)
-        self.seconds = seconds
+        self.seconds, self.rate_limited = seconds, rate_limited
 
 
 class ChatMoved(Exception):
@@ -218,7 +221,8 @@ class OutboxWorker:
             row.chat_id = moved.new_chat_id
             values = {"chat_id": moved.new_chat_id, "next_attempt_at": self.clock()}
         except RetryLater as error:
-            values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error)}
+            values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error),
+                      "rate_limited": error.rate_limited}  # fmt: skip
             if row.attempts >= MAX_ATTEMPTS:
                 values = {"status": OutboxStatus.FAILED, "last_error": str(error)}
         except Unreachable as error:
@@ -233,6 +237,8 @@ class OutboxWorker:
             values = {"next_attempt_at": self.clock() + backoff(row.attempts), "last_error": repr(error)}
             if row.attempts >= MAX_ATTEMPTS:
                 values = {"status": OutboxStatus.FAILED, "last_error": repr(error)}
+        metrics.DELIVERIES.labels(row.platform, _result(values)).inc()
+        values.pop("rate_limited", None)
         async with self.sessions() as session, session.begin():
             recorded = await session.execute(update(OutboxMessage).where(self._held(row)).values(**values))
         if recorded.rowcount != 1:
@@ -254,3 +260,11 @@ class OutboxWorker:
             raise RetryLater(2, "the message to edit is not delivered yet")
         await sender.replace(original.chat_id, original.platform_message_id, reply)
         return original.platform_message_id
+
+
+def _result(values: dict[str, object]) -> str:
+    """A delivery's outcome for the metrics: sent, blocked, failed, rate_limited or retry."""
+    status = values.get("status")
+    if status is not None:
+        return {OutboxStatus.SENT: "sent", OutboxStatus.BLOCKED: "blocked"}.get(status, "failed")  # type: ignore[arg-type]
+    return "rate_limited" if values.get("rate_limited") else "retry"

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from croniter import croniter
 
+from bot import metrics
 from bot.background import BackgroundLoop
 from bot.config import Reminder
 from handlers import reminders
@@ -101,5 +102,6 @@ class Scheduler:
                 return 0
             count = await reminders.run(session, config, reminder, chosen, now)
             await queries.record_reminder_recipients(session, reminder.name, chosen, count)
+        metrics.PERIODS.labels(reminder.kind).inc()
         log.info("reminder %s for %s: %d messages queued", reminder.name, chosen.isoformat(), count)
         return count

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import dossier_pages, review_pages
+from bot import dossier_pages, metrics, review_pages
 from bot.channels.zalo_client import parse_updates
 from storage import files
 
@@ -54,6 +54,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/healthz", _healthz(runtime))
+    app.router.add_get("/metrics", metrics.route(runtime.services))
     app.router.add_get("/f/{token}/{name}", _file(runtime))
     if runtime.telegram is not None:
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, _telegram_webhook(runtime))

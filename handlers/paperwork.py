@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot import metrics
 from domain.rules import InputError, clean_text, parse_id
 from handlers import review_links
 from handlers.context import Context, esc
@@ -47,9 +48,10 @@ async def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier."""
     request_name, description_name = forms.file_names(initiative)
     campaign, today = ctx.campaign, ctx.today()
-    request, description = await asyncio.to_thread(
-        lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today))
-    )
+    with metrics.timed_export("word"):
+        request, description = await asyncio.to_thread(
+            lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today))
+        )
     return [
         Reply(
             text=ctx.t("docx_request_caption", id=initiative.id),
@@ -80,8 +82,9 @@ async def export(ctx: Context) -> None:
         return
     branches = await queries.branches_by_id(ctx.session, branch_ids)
     scope_name = ctx.campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
-    content = await excel.build(ctx.session, ctx.campaign, branch_ids, report_filter, scope_name=scope_name,
-                                today=ctx.today(), place=ctx.campaign.place)  # fmt: skip
+    with metrics.timed_export("excel"):
+        content = await excel.build(ctx.session, ctx.campaign, branch_ids, report_filter, scope_name=scope_name,
+                                    today=ctx.today(), place=ctx.campaign.place)  # fmt: skip
     stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
     described = esc(excel.describe(report_filter) or ctx.t("none"))

@@ -36,6 +36,7 @@ SAMPLE_BRANCHES = ROOT / "sample-data" / "branches.csv"
 TOKEN = "4242:e2e-test-token"
 ZALO_TOKEN = "8888:zalo-e2e-test-token"
 LINK_SECRET = "e2e-review-link-secret"
+METRICS_TOKEN = "e2e-metrics-token"
 TELEGRAM_WEBHOOK_SECRET = "e2e-telegram-webhook-secret"
 ZALO_WEBHOOK_SECRET = "e2e-zalo-webhook-secret"
 ADMIN_ID = 90_001
@@ -159,6 +160,7 @@ class InProcessBot:
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "WEB_PORT": str(port),
             "SANGKIEN_LINK_SECRET": LINK_SECRET,
+            "METRICS_TOKEN": METRICS_TOKEN,
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
             "ZALO_WEBHOOK_SECRET": ZALO_WEBHOOK_SECRET,
         }

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
@@ -16,10 +18,12 @@ from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
 from storage.models import Identity, OutboxMessage, Status
 from tests.harness import (
     ADMIN_ID,
+    METRICS_TOKEN,
     PROBLEM,
     TITLE,
     AnyPerson,
     Database,
+    EffortMeter,
     InProcessBot,
     Person,
     ZaloPerson,
@@ -132,6 +136,50 @@ async def test_submit_then_the_chair_verifies(people: People, admin: Person, liv
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
     await author.expect(f"Sáng kiến #{number}", "xác nhận (Chu Tịch Trường", "được tính vào chỉ tiêu")
     assert (await live_database.initiative(number)).status == Status.RECOGNISED
+
+
+async def scrape(live_bot: InProcessBot, token: str = METRICS_TOKEN) -> dict[tuple[str, tuple], float]:
+    """The /metrics page as {(sample name, sorted labels): value}."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.get(f"{live_bot.web_url}/metrics", headers=headers) as reply:
+        assert reply.status == 200, await reply.text()
+        text = await reply.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}  # fmt: skip
+
+
+def channel_total(samples: dict[tuple[str, tuple], float], name: str, channel: str) -> float:
+    return sum(
+        value for (sample, labels), value in samples.items() if sample == name and ("channel", channel) in labels
+    )
+
+
+async def test_metrics_count_a_journey_and_need_the_token(
+    people: People, admin: Person, live_bot: InProcessBot
+) -> None:
+    chair = await invite_chair(admin, people.new("Chủ Tịch Đo Đếm"), "MAU006", "Chủ Tịch Đo Đếm")
+    before = await scrape(live_bot)
+    author = people.new("Phan Văn Đếm")
+    meter = EffortMeter(author)
+    await register(author, "MAU006", "Phan Văn Đếm")
+    number = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{number} chờ xác nhận")
+    effort = meter.read()
+    after = await scrape(live_bot)
+    channel = people.channel
+    handled = channel_total(after, "sangkien_updates_total", channel) - channel_total(
+        before, "sangkien_updates_total", channel
+    )
+    assert handled == effort.typed + effort.taps, "every message and press of the member, once"
+    timed = "sangkien_update_seconds_count"
+    assert channel_total(after, timed, channel) - channel_total(before, timed, channel) == handled
+    sent = "sangkien_deliveries_total"
+    assert channel_total(after, sent, channel) > channel_total(before, sent, channel), "the chair's notice went out"
+    assert ("sangkien_outbox_pending", ()) in after and after[("sangkien_exports_total", (("kind", "word"),))] >= 1
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            async with http.get(f"{live_bot.web_url}/metrics", headers=headers) as reply:
+                assert reply.status == 404
 
 
 async def test_request_changes_resubmit_then_reject(people: People, admin: Person, live_database: Database) -> None:

@@ -34,3 +34,35 @@ def test_the_installed_handler_redacts_every_secret_in_messages_arguments_and_tr
     assert written.count("<redacted>") == 3
     assert "could not download DOC1" in written and "nothing secret here: 42" in written
     assert logging.getLogger("aiogram.event").level == logging.WARNING
+
+
+def test_json_lines_carry_the_update_and_no_secret() -> None:
+    import json
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logging_setup.setup_logging([TOKEN], log_format="json")
+        stream = io.StringIO()
+        [handler] = root.handlers
+        handler.setStream(stream)
+        log = logging.getLogger("sangkien.test")
+        log.info("started")
+        token = logging_setup.CURRENT_UPDATE.set(("telegram:812", "telegram:5001"))
+        try:
+            log.warning("send to %s refused: bot%s", "5001", TOKEN)
+            try:
+                raise RuntimeError(f"GET /bot{TOKEN}/getFile failed")
+            except RuntimeError:
+                log.exception("download failed")
+        finally:
+            logging_setup.CURRENT_UPDATE.reset(token)
+        written = stream.getvalue()
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    lines = [json.loads(line) for line in written.splitlines()]
+    assert [line["message"] for line in lines] == ["started", "send to 5001 refused: bot<redacted>", "download failed"]
+    assert [line["level"] for line in lines] == ["INFO", "WARNING", "ERROR"]
+    assert all(line["logger"] == "sangkien.test" and line["time"].endswith("+00:00") for line in lines)
+    assert "update" not in lines[0] and (lines[1]["update"], lines[1]["person"]) == ("telegram:812", "telegram:5001")
+    assert "RuntimeError" in lines[2]["traceback"] and TOKEN not in written

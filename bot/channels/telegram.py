@@ -55,6 +55,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from bot.channels.dispatch import handle_counted
 from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import parse_command, split_text
@@ -63,7 +64,6 @@ from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
-from handlers.router import handle_event
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -129,7 +129,7 @@ def _delivery_errors() -> Iterator[None]:
     try:
         yield
     except TelegramRetryAfter as error:
-        raise RetryLater(error.retry_after, str(error)) from error
+        raise RetryLater(error.retry_after, str(error), rate_limited=True) from error
     except TelegramMigrateToChat as error:
         raise ChatMoved(str(error.migrate_to_chat_id)) from error
     except (TelegramServerError, TelegramNetworkError) as error:
@@ -349,7 +349,7 @@ class TelegramChannel:
 
     async def _process(self, event: Event) -> list[Reply]:
         try:
-            return await handle_event(self.services, event)
+            return await handle_counted(self.services, event)
         except Exception:
             log.exception("update %s from %s failed", event.update_key, event.platform)
             return [Reply(text=catalog(self.services.config.settings.language)("err_internal"))]

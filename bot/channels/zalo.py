@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import aiohttp
 
 from bot.channels import numbered
+from bot.channels.dispatch import handle_counted
 from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import html_to_plain, parse_command
@@ -27,7 +28,6 @@ from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, OutgoingFile, Reply
 from handlers.i18n import catalog
-from handlers.router import handle_event
 from storage import files, option_menus
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class ZaloChannel:
     async def _handle(self, message: ZaloMessage) -> None:
         event = await self.event(message)
         try:
-            replies = await handle_event(self.services, event)
+            replies = await handle_counted(self.services, event)
         except Exception:
             log.exception("Zalo update %s failed", event.update_key)
             replies = [Reply(text=self.t("err_internal"))]
@@ -212,7 +212,7 @@ def _delivery_errors() -> Iterator[None]:
         yield
     except ZaloApiError as error:
         if error.code == 429:
-            raise RetryLater(30, str(error)) from error
+            raise RetryLater(30, str(error), rate_limited=True) from error
         if error.code >= 500:
             raise RetryLater(5, str(error)) from error
         if error.code == 403 or "chat not found" in error.description:
