@@ -6,10 +6,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from collections import Counter, defaultdict
+from pathlib import Path
 
 TARGET = 0.85
 KILLED = {"killed", "timeout", "caught by type check"}
+
+
+def measured_modules() -> set[str]:
+    """The modules `[tool.mutmut] only_mutate` names, as mutmut names them ("domain/rules.py" → "domain.rules")."""
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    return {path.removesuffix(".py").replace("/", ".") for path in config["tool"]["mutmut"]["only_mutate"]}
 
 
 def main() -> int:
@@ -18,7 +26,7 @@ def main() -> int:
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
     for line in output.splitlines():
         match = re.match(r"\s*(\S+?)\.x[_ǁ].*?: (.+)$", line)
-        if match:
+        if match and match.group(1) in measured_modules():
             by_module[match.group(1)][match.group(2).strip()] += 1
     if not by_module:
         print("no mutation results: run `mutmut run` first")

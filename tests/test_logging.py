@@ -66,3 +66,32 @@ def test_json_lines_carry_the_update_and_no_secret() -> None:
     assert all(line["logger"] == "sangkien.test" and line["time"].endswith("+00:00") for line in lines)
     assert "update" not in lines[0] and (lines[1]["update"], lines[1]["person"]) == ("telegram:812", "telegram:5001")
     assert "RuntimeError" in lines[2]["traceback"] and TOKEN not in written
+
+
+def test_the_text_format_the_level_and_the_quiet_libraries(monkeypatch) -> None:
+    import re
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    noisy = [logging.getLogger(name) for name in ("aiogram.event", "alembic")]
+    try:
+        for logger in noisy:
+            logger.setLevel(logging.NOTSET)
+        monkeypatch.delenv("SANGKIEN_DEBUG", raising=False)
+        logging_setup.setup_logging([])
+        assert root.level == logging.INFO and [logger.level for logger in noisy] == [logging.WARNING] * 2
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)
+        logging.getLogger("sangkien.test").info("Đã gửi %d tin", 3)
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO sangkien.test: Đã gửi 3 tin\n", stream.getvalue()
+        )
+        monkeypatch.setenv("SANGKIEN_DEBUG", "1")
+        logging_setup.setup_logging([], log_format="json")
+        assert root.level == logging.DEBUG
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)
+        logging.getLogger("sangkien.test").info("Đã gửi")
+        assert '"message": "Đã gửi"' in stream.getvalue(), "Vietnamese as it is, not escaped"
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])

@@ -67,3 +67,33 @@ def test_ids_out_of_range_are_not_signed(initiative: int, member: int, extra: in
     with pytest.raises(ValueError):
         review_links.sign(SECRET, initiative, member, NOW, extra=extra)
     assert review_links.sign(SECRET, 2**32 - 1, 2**32 - 1, NOW, extra=2**32 - 1)
+
+
+def test_tokens_are_url_safe_of_one_length_and_say_why_they_are_refused() -> None:
+    """The refusal's reason is what the log says; the token's shape is what a URL carries."""
+    tokens = [review_links.sign(SECRET, n, n, NOW) for n in (0, 1, 2**32 - 1)]
+    assert {len(token) for token in tokens} == {58}, "27 bytes and a 16-byte MAC, unpadded base64"
+    assert all("=" not in token and token.isascii() for token in tokens)
+    assert review_links.verify(SECRET, tokens[0], NOW).initiative_id == 0, "zero is a valid id"
+    token = tokens[1]
+    reasons = {
+        "malformed": [token[:-1] + "ẞ", "A" * 201, "A"],
+        "bad signature": [token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token[:20], "A" * 200],
+        "another purpose": [review_links.sign(SECRET, 1, 1, NOW, purpose=review_links.FORM)],
+        "expired": [review_links.sign(SECRET, 1, 1, NOW - review_links.LIFETIME)],
+    }
+    for reason, forged in reasons.items():
+        for candidate in forged:
+            with pytest.raises(BadLink) as refused:
+                review_links.verify(SECRET, candidate, NOW)
+            assert str(refused.value) == reason, candidate
+    with pytest.raises(ValueError, match=r"^ids out of range$"):
+        review_links.sign(SECRET, -1, 0, NOW)
+
+
+def test_an_attachment_of_an_expiring_page_still_lives_a_minute() -> None:
+    claims = review_links.verify(SECRET, review_links.sign(SECRET, 5, 6, NOW), NOW)
+    at_the_end = claims.expires_at - dt.timedelta(seconds=1)
+    token = review_links.attachment_token(SECRET, claims, 3, at_the_end)
+    opened = review_links.verify(SECRET, token, at_the_end, purpose=review_links.ATTACHMENT)
+    assert opened.expires_at == at_the_end.replace(microsecond=0) + dt.timedelta(minutes=1)

@@ -71,3 +71,27 @@ async def test_a_period_that_failed_is_tried_again(scheduler, monkeypatch: pytes
     assert await runs(scheduler) == [(local(2022, 5, 10, 8), True)], "nothing claimed by the failed pass"
     await scheduler.tick()
     assert await runs(scheduler) == [(local(2022, 5, 10, 8), True), (local(2022, 5, 17, 8), False)]
+
+
+async def test_period_arithmetic_at_its_edges() -> None:
+    """Due exactly now counts as due; a period at `last` is not repeated; the outage window is bounded."""
+    from zoneinfo import ZoneInfo
+
+    from bot import scheduler as periods
+    from bot.config import Reminder
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    daily = Reminder(name="daily", kind="digest", cron="0 8 * * *")
+    eight = dt.datetime(2022, 5, 10, 8, tzinfo=tz)
+    assert periods.latest_due(daily, eight, tz) == eight and periods.latest_due(daily, eight, tz).tzinfo == dt.UTC
+    assert periods.latest_due(daily, eight - dt.timedelta(seconds=1), tz) == eight - dt.timedelta(days=1)
+    assert periods.latest_due(daily, eight + dt.timedelta(seconds=1), tz) == eight
+    since = periods.periods_since(daily, eight - dt.timedelta(days=2), eight, tz)
+    assert since == [eight - dt.timedelta(days=1), eight] and all(due.tzinfo == dt.UTC for due in since)
+    assert periods.periods_since(daily, eight, eight, tz) == []
+    assert periods.periods_since(daily, eight, eight - dt.timedelta(seconds=1), tz) == []
+    assert len(periods.periods_since(daily, eight - dt.timedelta(days=60), eight, tz)) == 14, "14 days back at most"
+    every_minute = Reminder(name="often", kind="digest", cron="* * * * *")
+    many = periods.periods_since(every_minute, eight - dt.timedelta(days=2), eight, tz)
+    assert len(many) == periods.MAX_PERIODS and many[-1] == eight, "the latest kept"
+    assert many[0] == eight - dt.timedelta(minutes=periods.MAX_PERIODS - 1)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import Config
 from storage import claims, queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
-from storage.models import AuditEvent, Author, Base, Identity, Initiative, Role, Status
+from storage.models import AuditEvent, Author, Base, Identity, Initiative, ProcessedUpdate, ReminderRun, Role, Status
 from tests.harness import SAMPLE_BRANCHES
 
 pytestmark = pytest.mark.asyncio
@@ -63,6 +63,21 @@ async def test_an_update_is_claimed_once(sessions) -> None:
         assert await claims.claim_update(session, "zalo", "1001", NOW)
     async with sessions() as session, session.begin():
         assert not await claims.claim_update(session, "telegram", "1001", NOW)
+
+
+async def test_claims_record_the_runtimes_time_and_start_with_no_recipients(sessions) -> None:
+    """The bot's clock (not the machine's) stamps a claim: the tests and the sandbox move that clock."""
+    later = NOW + dt.timedelta(minutes=5)
+    async with sessions() as session, session.begin():
+        assert await claims.claim_update(session, "telegram", "3003", NOW)
+        assert await claims.claim_reminder_period(session, "digest", NOW, later)
+        assert await claims.claim_reminder_period(session, "countdown", NOW, later, skipped=True)
+        assert not await claims.claim_reminder_period(session, "digest", NOW, later)
+    async with sessions() as session:
+        assert (await session.get(ProcessedUpdate, ("telegram", "3003"))).processed_at == NOW
+        runs = {run.reminder: run for run in await session.scalars(select(ReminderRun))}
+    assert (runs["digest"].due_at, runs["digest"].ran_at, runs["digest"].recipients) == (NOW, later, 0)
+    assert (runs["digest"].skipped, runs["countdown"].skipped) == (False, True)
 
 
 async def test_a_claim_commits_with_the_work_it_guards_or_not_at_all(sessions) -> None:
