@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.review_pages import member_context, notice, render_page, signed_page
+from bot.review_pages import load_for_link, notice, render_page, signed_page
 from domain.rules import InputError
 from handlers import paperwork, review_links
 from handlers.context import Context, Services
 from handlers.dossier import DOSSIER
 from handlers.i18n import catalog
 from handlers.questions import Question
-from storage import queries
 from storage.models import AuditEvent, Initiative
 
 REFUSED = "dossier_page_refused"
@@ -38,13 +37,10 @@ def add_routes(app: web.Application, services: Services) -> None:
 async def _load(
     services: Services, session: AsyncSession, claims: review_links.LinkClaims
 ) -> tuple[Context, Initiative] | None:
-    ctx = await member_context(services, session, claims)
-    initiative = await queries.initiative_by_id(session, claims.initiative_id)
-    if ctx is None or ctx.member is None or initiative is None:
-        return None
-    if not paperwork.may_complete(ctx.member.id, initiative):
-        return None
-    return ctx, initiative
+    def writes_it(ctx: Context, initiative: Initiative) -> bool:
+        return ctx.member is not None and paperwork.may_complete(ctx.member.id, initiative)
+
+    return await load_for_link(services, session, claims, writes_it)
 
 
 async def _show(services: Services, request: web.Request, claims: review_links.LinkClaims) -> web.Response:

@@ -138,14 +138,25 @@ async def member_context(services: Services, session: AsyncSession, claims: revi
     return Context(services=services, session=session, event=event, identity=identity)
 
 
+async def load_for_link(
+    services: Services,
+    session: AsyncSession,
+    claims: review_links.LinkClaims,
+    allowed: Callable[[Context, Initiative], bool],
+) -> tuple[Context, Initiative] | None:
+    """The link's member (as a conversation context) and its initiative, if `allowed` still holds for them
+    now, by the stored roles and state; None otherwise."""
+    ctx = await member_context(services, session, claims)
+    initiative = await queries.initiative_by_id(session, claims.initiative_id)
+    if ctx is None or initiative is None or not allowed(ctx, initiative):
+        return None
+    return ctx, initiative
+
+
 async def _load(
     services: Services, session: AsyncSession, claims: review_links.LinkClaims
 ) -> tuple[Context, Initiative] | None:
-    ctx = await member_context(services, session, claims)
-    initiative = await queries.initiative_by_id(session, claims.initiative_id)
-    if ctx is None or initiative is None or not can_review(ctx, initiative):
-        return None
-    return ctx, initiative
+    return await load_for_link(services, session, claims, can_review)
 
 
 async def _show(services: Services, request: web.Request, claims: review_links.LinkClaims) -> web.Response:

@@ -100,23 +100,23 @@ class Questionnaire:
             return date
         return rules.clean_text(text, min_len=question.min_len, max_len=question.max_len)
 
-    async def _current(self, ctx: Context) -> tuple[Any, int] | None:
+    async def _current(self, ctx: Context) -> tuple[Any, int, Question] | None:
+        """The record and the question the person is on, re-read and re-authorised; None (and told so)
+        when the questionnaire is gone or no longer theirs."""
         data = ctx.identity.flow_data
         index = data.get("index")
-        if ctx.identity.flow != self.flow or not isinstance(index, int):
-            return None
-        record = await self.load(ctx, data)
-        if record is None or not 0 <= index < len(self.questions(ctx, record)):
-            return None
-        return record, index
+        if ctx.identity.flow == self.flow and isinstance(index, int):
+            record = await self.load(ctx, data)
+            questions = self.questions(ctx, record) if record is not None else ()
+            if 0 <= index < len(questions):
+                return record, index, questions[index]
+        self.refused(ctx)
+        return None
 
     async def handle_text(self, ctx: Context) -> None:
-        current = await self._current(ctx)
-        if current is None:
-            self.refused(ctx)
+        if (current := await self._current(ctx)) is None:
             return
-        record, index = current
-        question = self.questions(ctx, record)[index]
+        record, index, question = current
         if ctx.event.kind is not EventKind.TEXT:
             ctx.say(ctx.t("err_text_expected"))
             self.ask(ctx, record, index)
@@ -132,12 +132,9 @@ class Questionnaire:
         await self._next(ctx, record, index)
 
     async def handle_option(self, ctx: Context) -> None:
-        current = await self._current(ctx)
-        if current is None:
-            self.refused(ctx)
+        if (current := await self._current(ctx)) is None:
             return
-        record, index = current
-        question = self.questions(ctx, record)[index]
+        record, index, question = current
         payload = ctx.event.payload.removeprefix(self.prefix + ":")
         choice = rules.parse_id(payload.removeprefix("s:")) if payload.startswith("s:") else None
         if payload == "skip":
