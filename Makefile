@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # machines), every bot process the tests start would otherwise compile aiogram and matplotlib again.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint mutation bench bench-submission bench-broadcast bench-progress install clean
+.PHONY: run test lint mutation bench bench-submission bench-export bench-broadcast bench-progress bench-pruning bench-scale-out install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -44,7 +44,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: bench-submission bench-progress bench-broadcast
+bench: bench-submission bench-export bench-progress bench-pruning bench-scale-out bench-broadcast
 
 bench-submission: install
 	$(VENV)/bin/python -m bench.submission
@@ -52,8 +52,17 @@ bench-submission: install
 bench-broadcast: install
 	$(VENV)/bin/python -m bench.broadcast $(BENCH_ARGS)
 
+bench-export: install
+	$(VENV)/bin/python -m bench.export $(BENCH_ARGS)
+
 bench-progress: install
 	$(VENV)/bin/python -m bench.progress $(BENCH_ARGS)
+
+bench-pruning: install
+	$(VENV)/bin/python -m bench.pruning $(BENCH_ARGS)
+
+bench-scale-out: install
+	$(VENV)/bin/python -m bench.scale_out $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache sandbox-data

@@ -8,6 +8,7 @@ import os
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Message
 
 
@@ -18,7 +19,13 @@ async def main() -> None:
 
     @dispatcher.message()
     async def echo(message: Message) -> None:
-        await message.answer(message.text or "?")
+        # Telegram allows about one message a second per chat: a well-behaved bot waits when told to.
+        while True:
+            try:
+                await message.answer(message.text or "?")
+                return
+            except TelegramRetryAfter as error:
+                await asyncio.sleep(error.retry_after)
 
     await dispatcher.start_polling(bot, handle_signals=False)
 

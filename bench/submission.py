@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +73,26 @@ async def echo_journey(person: TimedPerson, steps: int) -> None:
         await person.expect(f"echo {number} {person.user_id}")
 
 
+def start_profiler(pid: int, output: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the bot while the members run (`--profile FILE`; needs py-spy on PATH)."""
+    if output is None:
+        return None
+    command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--output", output, "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await asyncio.to_thread(profiler.wait, 60)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float, float, float]:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
@@ -83,7 +105,7 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float,
     return rate, p50, p95
 
 
-async def run(members: int) -> None:
+async def run(members: int, profile: str | None) -> None:
     emulator = TelegramEmulator()
     emulator.add_bot(TOKEN)
     emulator.add_bot(ECHO_TOKEN, username="echo_bot")
@@ -99,18 +121,25 @@ async def run(members: int) -> None:
     )  # fmt: skip
     await emulator.wait_until_polled(ECHO_TOKEN, 1, timeout=60)
     try:
+        assert bot.process is not None
         people = [TimedPerson(emulator, f"Thành viên {i}") for i in range(members)]
+        profiler = start_profiler(bot.process.pid, profile)
+        bot_cpu = cpu_seconds(bot.process.pid)
         started = time.perf_counter()
         await asyncio.gather(*(submission_journey(p) for p in people))
         bot_elapsed = time.perf_counter() - started
+        bot_cpu = cpu_seconds(bot.process.pid) - bot_cpu
+        await stop_profiler(profiler)
         steps = len(people[0].latencies)
 
         echo_people = [TimedPerson(emulator, f"Echo {i}") for i in range(members)]
         for person in echo_people:
             person.send = _sender(emulator, person)  # type: ignore[method-assign]
+        echo_cpu = cpu_seconds(echo.pid)
         started = time.perf_counter()
         await asyncio.gather(*(echo_journey(p, steps) for p in echo_people))
         echo_elapsed = time.perf_counter() - started
+        echo_cpu = cpu_seconds(echo.pid) - echo_cpu
 
         backend = database_url.split(":")[0]
         print(f"\n{members} members at once, {steps} steps each (register, wizard, submit); database {backend}")
@@ -121,6 +150,12 @@ async def run(members: int) -> None:
         print(
             f"{'ratio bot/echo':<22} throughput {bot_rate / echo_rate:5.2f}×   "
             f"p50 {bot_p50 / echo_p50:5.2f}×   p95 {bot_p95 / echo_p95:5.2f}×"
+        )
+        bot_ms = bot_cpu * 1000 / (steps * members)
+        echo_ms = echo_cpu * 1000 / (steps * members)
+        print(
+            f"CPU per step: bot {bot_ms:.2f} ms (target ≤ 5 ms, {1000 / bot_ms:.0f} steps/s per core)"
+            f"   echo {echo_ms:.2f} ms   ratio {bot_ms / echo_ms:.1f}×"
         )
     finally:
         await bot.kill()
@@ -140,7 +175,9 @@ def _sender(emulator: TelegramEmulator, person: TimedPerson):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=20, help="members going through the wizard at once")
-    asyncio.run(run(parser.parse_args().members))
+    parser.add_argument("--profile", metavar="FILE", help="write py-spy's collapsed stacks of the bot to FILE")
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.members, arguments.profile))
 
 
 if __name__ == "__main__":

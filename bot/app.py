@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,7 @@ from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloClient
 from bot.config import Config
 from bot.outbox import OutboxWorker, Sender
+from bot.report_process import ReportProcess
 from bot.scheduler import Scheduler
 from bot.web import TELEGRAM_WEBHOOK_PATH, ZALO_WEBHOOK_PATH, build_app
 from handlers import broadcasts
@@ -56,8 +58,10 @@ class Runtime:
         zalo: ZaloChannel | None,
         worker: OutboxWorker,
         senders: dict[str, Sender],
+        reports: ReportProcess | None = None,
     ) -> None:
         self.services, self.telegram, self.zalo, self.worker, self.senders = services, telegram, zalo, worker, senders
+        self.reports = reports
         self.scheduler = Scheduler(services)
         self.web_url = ""
         self._web: web.AppRunner | None = None
@@ -88,15 +92,17 @@ class Runtime:
             if client is not None:
                 await client.close()
             raise
+        reports = ReportProcess(config.database_url)
         services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
-                            downloads=downloads, outbox_changed=worker.wake)  # fmt: skip
+                            downloads=downloads, outbox_changed=worker.wake,
+                            report_builder=reports.build)  # fmt: skip
         telegram = TelegramChannel(services, bot) if bot is not None else None
         zalo = ZaloChannel(services, client) if client is not None else None
         for channel in (telegram, zalo):
             if channel is not None:
                 senders[channel.platform] = channel
         worker.after_pass.append(functools.partial(broadcasts.report_finished, services))
-        return cls(services, telegram, zalo, worker, senders)
+        return cls(services, telegram, zalo, worker, senders, reports)
 
     def wake(self) -> None:
         """Look for due work now (after the clock moved, in the tests)."""
@@ -148,6 +154,8 @@ class Runtime:
         for channel in (self.telegram, self.zalo):
             if channel is not None:
                 await channel.close()
+        if self.reports is not None:
+            self.reports.close()
 
     async def _register_webhooks(self) -> None:
         config = self.services.config
@@ -183,4 +191,8 @@ def stored_file_downloader(
 async def run_bot(
     config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now, *, webhooks: bool = False
 ) -> None:
-    await (await Runtime.create(config, engine, clock)).run(webhooks=webhooks)
+    runtime = await Runtime.create(config, engine, clock)
+    # Everything loaded so far lives as long as the process: keep it out of the garbage collector's full
+    # passes, which otherwise walk the whole of aiogram, SQLAlchemy and matplotlib again and again.
+    gc.freeze()
+    await runtime.run(webhooks=webhooks)

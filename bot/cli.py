@@ -198,8 +198,10 @@ def export(out_path: str, phase: str | None, status: str | None, date_from: str 
         try:
             async with session_factory(engine)() as session:
                 today = utc_now().astimezone(campaign.tz).date()
-                return await excel.build(session, campaign, None, report_filter, scope_name=campaign.organisation,
-                                         today=today, place=campaign.place)  # fmt: skip
+                request = excel.ReportRequest(
+                    campaign, None, report_filter, campaign.organisation, today, campaign.place
+                )
+                return await excel.build(session, request)
         finally:
             await engine.dispose()
 

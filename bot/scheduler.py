@@ -24,7 +24,7 @@ from bot.background import BackgroundLoop
 from bot.config import Reminder
 from handlers import reminders
 from handlers.context import Services
-from storage import claims, files, queries
+from storage import claims, housekeeping, queries
 
 log = logging.getLogger(__name__)
 # How far back missed periods are looked at (and at most how many): older ones are not worth sending.
@@ -75,8 +75,9 @@ class Scheduler:
             if self.loop.stopping:
                 break
             queued += await self._run_reminder(reminder)
-        async with self.services.sessions() as session, session.begin():
-            await files.delete_expired(session, self.services.clock())
+        pruned = await housekeeping.prune(self.services.sessions, self.services.clock())
+        if pruned:
+            log.info("pruned %s", pruned)  # pragma: no mutate
         if queued:
             self.services.outbox_changed()
         return queued

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Campaign, Config
 from handlers.events import Event, FileRef, Option, Reply
 from handlers.i18n import Catalog, catalog
+from handlers.reports import excel
+from handlers.reports.excel import ReportRequest
 from storage import queries
 from storage.models import Identity, Member, OutboxMessage
 
@@ -54,6 +56,17 @@ class Services:
     outbox_changed: Callable[[], None] = _nothing
     # Per platform: fetches the bytes of a file a person sent (we keep only its id).
     downloads: Mapping[str, Callable[[FileRef], Awaitable[bytes]]] = field(default_factory=dict)
+    # Sessions for long reads (exports); the writing sessions when none are given.
+    reads: async_sessionmaker[AsyncSession] | None = None
+    # Builds a workbook elsewhere (the runtime's worker process: bot/report_process.py); in this process,
+    # in a read session, when None.
+    report_builder: Callable[[ReportRequest], Awaitable[bytes]] | None = None
+
+    async def build_report(self, request: ReportRequest) -> bytes:
+        if self.report_builder is not None:
+            return await self.report_builder(request)
+        async with (self.reads or self.sessions)() as session:
+            return await excel.build(session, request)
 
 
 @dataclass
@@ -65,6 +78,7 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     queued_notifications: int = 0
     keeps_origin: bool = False
+    deferred: list[Callable[[], Awaitable[list[Reply]]]] = field(default_factory=list)
 
     @property
     def t(self) -> Catalog:
@@ -122,6 +136,11 @@ class Context:
         self.queued_notifications += 1
         return queries.queue_message(self.session, platform, chat_id, reply.to_json(), purpose=purpose,
                                      at=self.now(), initiative_id=initiative_id, edit_of_id=edit_of_id)  # fmt: skip
+
+    def after_commit(self, work: Callable[[], Awaitable[list[Reply]]]) -> None:
+        """Run `work` once this update's transaction has committed and send its replies after the others:
+        long work (an export) then holds no lock and keeps no one else waiting."""
+        self.deferred.append(work)
 
     def keep_origin(self) -> None:
         """Leave the message the pressed option belongs to as it is (see Reply.keeps_origin)."""

@@ -82,19 +82,20 @@ async def export(ctx: Context) -> None:
         return
     branches = await queries.branches_by_id(ctx.session, branch_ids)
     scope_name = ctx.campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
-    with metrics.timed_export("excel"):
-        content = await excel.build(ctx.session, ctx.campaign, branch_ids, report_filter, scope_name=scope_name,
-                                    today=ctx.today(), place=ctx.campaign.place)  # fmt: skip
     stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
-    described = esc(excel.describe(report_filter) or ctx.t("none"))
-    ctx.replies.append(
-        Reply(
-            text=ctx.t("export_ready", branches=len(branches) if branch_ids else ctx.t("all_branches"),
-                       filter=described),
-            file=OutgoingFile.generated(f"sang-kien-{scope}-{stamp}.xlsx", content),
-        )
-    )  # fmt: skip
+    ready = ctx.t("export_ready", branches=len(branches) if branch_ids else ctx.t("all_branches"),
+                  filter=esc(excel.describe(report_filter) or ctx.t("none")))  # fmt: skip
+    request = excel.ReportRequest(ctx.campaign, frozenset(branch_ids) if branch_ids is not None else None,
+                                  report_filter, scope_name, ctx.today(), ctx.campaign.place)  # fmt: skip
+    services = ctx.services
+
+    async def build() -> list[Reply]:
+        with metrics.timed_export("excel"):
+            content = await services.build_report(request)
+        return [Reply(text=ready, file=OutgoingFile.generated(f"sang-kien-{scope}-{stamp}.xlsx", content))]
+
+    ctx.after_commit(build)
 
 
 async def _viewable(ctx: Context, raw: str, what: str) -> Initiative | None:

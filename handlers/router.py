@@ -65,6 +65,8 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
         replies = await _with_menus(ctx)
     if ctx.queued_notifications:
         services.outbox_changed()
+    for work in ctx.deferred:
+        replies += await work()
     return replies
 
 

@@ -57,6 +57,29 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA query_only=ON")
+
+
+def _sqlite_begin_deferred(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN DEFERRED")
+
+
+def reading_engine(engine: AsyncEngine) -> AsyncEngine:
+    """Where long reads (exports) run. On SQLite: connections of their own, read-only, so that with WAL an
+    export reads while the bot's one writing connection serves everyone else (on the shared connection a
+    5-second export made every member wait 5 seconds). PostgreSQL's pool already serves both."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine
+    reader = create_async_engine(engine.url, connect_args={"timeout": 30}, pool_size=2, max_overflow=0,
+                                 pool_timeout=600)  # fmt: skip
+    event.listen(reader.sync_engine, "connect", _sqlite_reader_pragmas)
+    event.listen(reader.sync_engine, "begin", _sqlite_begin_deferred)
+    return reader
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

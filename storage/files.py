@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import StoredFile
@@ -42,9 +42,3 @@ async def by_token(session: AsyncSession, token: str, now: dt.datetime) -> Store
     if row is None or (row.expires_at is not None and row.expires_at < now):
         return None
     return row
-
-
-async def delete_expired(session: AsyncSession, now: dt.datetime) -> int:
-    """Forget generated files past their time (they hold personal data)."""
-    result = await session.execute(delete(StoredFile).where(StoredFile.expires_at < now))
-    return result.rowcount or 0

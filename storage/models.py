@@ -251,8 +251,10 @@ class Initiative(Base):
     # Progress counts read only these columns: from these indexes, without touching the wide rows.
     __table_args__ = (
         Index("ix_initiative_credit", "credited_branch_id", "status", "recognition_date"),
-        Index("ix_initiative_recognised", "status", "recognition_date"),
+        Index("ix_initiative_recognised", "status", "recognition_date", "credited_branch_id"),
         Index("ix_initiative_branch_status", "branch_id", "status"),
+        Index("ix_initiative_status_credit", "status", "credited_branch_id"),
+        Index("ix_initiative_status_branch", "status", "branch_id"),
     )
 
 
@@ -318,7 +320,7 @@ class ProcessedUpdate(Base):
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 
 class OutboxStatus(enum.StrEnum):
@@ -445,7 +447,7 @@ class OptionMenu(Base):
     ref: Mapped[str] = mapped_column(String(32), default="")
     # [[label, payload], …] in the order shown (numbered from 1).
     options: Mapped[list[list[str]]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
     __table_args__ = (UniqueConstraint("platform", "chat_id", "ref"),)
 
 
@@ -492,6 +494,6 @@ class LinkCode(Base):
     code: Mapped[str] = mapped_column(String(16), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="SET NULL"))

@@ -10,14 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 
 from bot.config import load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage import queries
-from storage.engine import create_engine, session_factory, upgrade_database
+from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Branch
 from tests.harness import ROOT, SAMPLE_BRANCHES, TOKEN
+
+LATEST = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 pytestmark = pytest.mark.asyncio
 
@@ -66,7 +69,7 @@ async def test_a_backup_taken_mid_load_restores_every_committed_answer(tmp_path:
     await writing
     await engine.dispose()
     assert code == 0 and out.startswith(f"backup written: {tmp_path}/copy.db"), err
-    assert "schema 0009" in out
+    assert f"schema {LATEST}" in out
 
     restored_url = f"sqlite+aiosqlite:///{tmp_path}/restored/bot.db"
     code, out, err = await sangkien("restore", str(tmp_path / "copy.db"), DATABASE_URL=restored_url)
@@ -121,7 +124,7 @@ async def test_check_reports_a_good_setup_line_by_line(tmp_path: Path) -> None:
             "ok   telegram webhook",
             "ok   clock",
         ]
-        assert "schema 0009 (latest)" in lines[1] and "none (long polling)" in lines[3]
+        assert f"schema {LATEST} (latest)" in lines[1] and "none (long polling)" in lines[3]
         assert "s from the platform's" in lines[4]
 
         broken = await sangkien("check", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/empty.db",
@@ -129,7 +132,7 @@ async def test_check_reports_a_good_setup_line_by_line(tmp_path: Path) -> None:
                                 PUBLIC_URL="https://sangkien.example.vn")  # fmt: skip
         code, out, _ = broken
         assert code == 1
-        assert "FAIL database: " in out and "schema empty, expected 0009 (run `sangkien db upgrade`)" in out
+        assert "FAIL database: " in out and f"schema empty, expected {LATEST} (run `sangkien db upgrade`)" in out
         assert "FAIL telegram: getMe refused" in out
         assert "wrongTOKENvalue" not in out
     finally:

@@ -88,6 +88,22 @@ async def test_only_recognised_initiatives_count_in_the_phase_of_their_decision_
     assert [b.code for b in progress.furthest_behind(view.branches)] == ["C", "B"]
 
 
+async def test_recognitions_in_a_gap_between_phases_and_at_either_end_count_apart(sessions, config: Config) -> None:
+    """With phase 2 moved to count from 01/07/2022, June 2022 is a gap: 01/06 (B's) is then outside, as
+    are 15/10/2023 (after the last) — and nothing before 01/09/2021 exists here. A branch's own totals
+    take only its credited ones."""
+    from storage import progress as progress_queries
+
+    p1, p2 = config.campaign.phases
+    gapped = config.campaign.model_copy(update={"phases": (p1, p2.model_copy(update={"start": dt.date(2022, 7, 1)}))})
+    async with sessions() as session:
+        totals = await progress_queries.campaign_totals(session, gapped, None)
+        branch_c = {b.code: b.id for b in await queries.all_branches(session)}["C"]
+        totals_c = await progress_queries.campaign_totals(session, gapped, {branch_c})
+    assert (totals.by_phase, totals.outside) == ({"p1": 5, "p2": 0}, 2)
+    assert (totals_c.by_phase, totals_c.outside) == ({"p1": 1, "p2": 0}, 1)
+
+
 async def test_phase_two_counts_its_own_recognitions(sessions, config: Config) -> None:
     async with sessions() as session:
         view = await progress.load(session, config.campaign, dt.date(2022, 7, 1), None)

@@ -88,9 +88,10 @@ async def seeded(database_url: str, config: Config):
 
 async def workbook(sessions, config: Config, branch_ids: set[int] | None, report_filter: ReportFilter | None = None):
     async with sessions() as session:
-        content = await excel.build(session, config.campaign, branch_ids, report_filter or ReportFilter(),
-                                    scope_name="Công đoàn Viên chức tỉnh Phú Thọ", today=dt.date(2023, 3, 1),
-                                    place="Phú Thọ")  # fmt: skip
+        request = excel.ReportRequest(config.campaign, frozenset(branch_ids) if branch_ids else None,
+                                      report_filter or ReportFilter(), "Công đoàn Viên chức tỉnh Phú Thọ",
+                                      dt.date(2023, 3, 1), "Phú Thọ")  # fmt: skip
+        content = await excel.build(session, request)
     return load_workbook(io.BytesIO(content))
 
 
@@ -117,7 +118,7 @@ async def test_the_report_has_three_sheets_with_real_types_and_no_formulas(seede
         "Chờ công nhận B", "Cần bổ sung B",
     ], "every initiative but drafts, Vietnamese intact"  # fmt: skip
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Z8"
-    assert sheet.column_dimensions["B"].width == 40
+    assert int(sheet.column_dimensions["B"].width) == 40, "40 characters as Excel shows them"
     first = dict(zip([c.value for c in sheet[1]], [c for c in sheet[2]], strict=True))
     assert first["Ngày áp dụng lần đầu"].value == dt.datetime(2021, 10, 15)
     assert first["Ngày áp dụng lần đầu"].number_format == "DD/MM/YYYY"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from pathlib import Path
+
 import pytest
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
@@ -104,3 +108,35 @@ async def test_the_running_bots_own_log_never_holds_its_token(
     log = bot_under_test.log_path.read_text(errors="replace")
     assert "could not download" in log and "<redacted>" in log, "the failure was logged, with its URL"
     assert TOKEN not in log and TOKEN.split(":", 1)[1] not in log
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def still_running(pids: set[int]) -> bool:
+    return any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+async def test_an_export_is_built_in_a_worker_that_dies_with_a_killed_bot(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    """The workbook is built in a process of its own (the bot's event loop stays free); when the bot is
+    killed, that worker does not live on as an orphan holding the database and the bot's output."""
+    admin = Person(emulator, "Quản Trị Xuất", user_id=ADMIN_ID)  # known as the admin at the first message
+    await admin.send("/export")
+    assert (await admin.expect_file(".xlsx", timeout=60)).startswith(b"PK")
+    assert bot_under_test.process is not None
+    workers = children_of(bot_under_test.process.pid)
+    assert len(workers) >= 1, "the export ran in a worker process"
+    await bot_under_test.kill()
+    deadline = asyncio.get_running_loop().time() + 20
+    while still_running(workers):
+        assert asyncio.get_running_loop().time() < deadline, "the export worker outlived the killed bot"
+        await asyncio.sleep(0.2)
+    await bot_under_test.start()  # the module's fixture expects a running bot

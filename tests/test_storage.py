@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config
-from storage import claims, queries
+from storage import claims, housekeeping, queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Author, Base, Identity, Initiative, ProcessedUpdate, ReminderRun, Role, Status
 from tests.harness import SAMPLE_BRANCHES
@@ -181,10 +181,58 @@ async def test_generated_files_expire_and_are_forgotten_while_photos_people_sent
     async with sessions() as session, session.begin():
         assert (await files.by_token(session, form.token, now)).content == b"PK docx"
         assert await files.by_token(session, form.token, later) is None, "an expired link serves nothing"
-        assert await files.delete_expired(session, later) == 1
+    assert await housekeeping.prune(sessions, later) == {"stored_file": 1}
     async with sessions() as session:
         assert (await files.by_token(session, photo.token, later)).file_name == "anh.png"
         assert await session.scalar(text("SELECT count(*) FROM stored_file")) == 1
+
+
+async def test_pruning_keeps_each_table_to_its_retention_in_batches(sessions) -> None:
+    """Handled update ids older than 8 days (a review link, whose nonce is one, lives 7), menus older than
+    60, link codes a day past expiry, LIENKET attempts older than 7 days, unused invitations a month past
+    expiry: gone, in batches of 3; the rest stays, to the row."""
+    from handlers import review_links
+    from storage.models import Branch, ChairInvite, LinkAttempt, LinkCode, Member, OptionMenu
+
+    now = dt.datetime(2022, 5, 20, 3, tzinfo=dt.UTC)
+    day = dt.timedelta(days=1)
+    async with sessions() as session, session.begin():
+        branch = Branch(code="BV01", name="Bệnh viện Đa khoa tỉnh")
+        session.add(branch)
+        await session.flush()
+        member = Member(full_name="Lê Văn Tâm", branch_id=branch.id)
+        session.add(member)
+        await session.flush()
+        # 7 past their time, 3 within it (8 days exactly is kept)
+        for number, age in enumerate((9, 10, 11, 12, 13, 14, 400, 0, 1, 8)):
+            session.add(ProcessedUpdate(platform="telegram", update_key=str(number), processed_at=now - day * age))
+        for number, age in enumerate((61, 61, 59, 0)):
+            session.add(OptionMenu(platform="zalo", chat_id=str(number), ref="", options=[["Có", "y"]],
+                                   created_at=now - day * age))  # fmt: skip
+        for number, expired in enumerate((2, 0.5, -1)):
+            session.add(LinkCode(code=f"C{number}", member_id=member.id, created_at=now - day * 3,
+                                 expires_at=now - day * expired))  # fmt: skip
+        for age in (8, 6):
+            session.add(LinkAttempt(platform="telegram", platform_user_id="5", code="X", created_at=now - day * age))
+        for number, (expired, used) in enumerate(((31, False), (31, True), (29, False))):
+            used_at = now - day * 40 if used else None
+            session.add(ChairInvite(token=f"t{number}", branch_id=branch.id, created_by="admin",
+                                    expires_at=now - day * expired, used_at=used_at))  # fmt: skip
+
+    assert await housekeeping.prune(sessions, now, batch=3) == {
+        "processed_update": 7, "option_menu": 2, "link_code": 1, "link_attempt": 1, "chair_invite": 1
+    }  # fmt: skip
+    async with sessions() as session:
+        kept_updates = set(await session.scalars(select(ProcessedUpdate.update_key)))
+        kept_menus = set(await session.scalars(select(OptionMenu.chat_id)))
+        kept_codes = set(await session.scalars(select(LinkCode.code)))
+        kept_invites = set(await session.scalars(select(ChairInvite.token)))
+    assert kept_updates == {"7", "8", "9"}
+    assert housekeeping.UPDATE_IDS_KEPT > review_links.LIFETIME, "a used review link's nonce outlives the link"
+    assert kept_menus == {"2", "3"}
+    assert kept_codes == {"C1", "C2"}
+    assert kept_invites == {"t1", "t2"}, "a used invitation is history; an unused one goes a month after expiry"
+    assert await housekeeping.prune(sessions, now, batch=3) == {}, "a second prune finds nothing"
 
 
 async def test_concurrent_decisions_from_separate_connections_make_exactly_one(

@@ -1,4 +1,4 @@
-"""The Excel report an officer can sign (openpyxl, write-only: rows stream to disk as they are written).
+"""The Excel report an officer can sign (XlsxWriter in constant-memory mode: rows stream to disk as written).
 
 Sheets: *Tổng hợp theo CĐCS* — a title block (unit, period, date made), the phase targets and the
 campaign's total against what was recognised, every branch ranked by the same rule as /progress with its
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from bot.config import Campaign, Phase
 from domain import rules
@@ -35,12 +35,8 @@ from storage.reports import BranchFigures, InitiativeRow, ReportFilter
 
 DATE_FORMAT = "DD/MM/YYYY"
 MONEY_FORMAT = "#,##0"
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-WriteOnlyWorksheet = Any  # openpyxl's write-only sheet (its class is private)
 SUMMARY_TAIL = ("col_outside", "col_recognised_total", "col_quota_total", "col_percent", "col_waiting", "col_reported",
                 "col_pending", "col_in_progress")  # fmt: skip
-BOLD = Font(bold=True)
-TITLE = Font(bold=True, size=13)
 
 
 @dataclass(frozen=True)
@@ -165,78 +161,93 @@ def portal_columns(campaign: Campaign) -> list[Column]:
     ]
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any, number_format: str | None = None, font: Font | None = None) -> Any:
-    """A value as written: text cleaned of what a workbook cannot hold and always stored as text."""
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if value.startswith("=") or number_format or font:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            if font:
-                cell.font = font
-            return cell
-        return value
-    if number_format or font:
-        cell = WriteOnlyCell(sheet, value=value)
-        if number_format:
-            cell.number_format = number_format
-        if font:
-            cell.font = font
-        return cell
-    return value
-
-
-def _header(sheet: WriteOnlyWorksheet, titles: list[str]) -> list[Any]:
-    cells = []
-    for title in titles:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font, cell.fill = BOLD, HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-        cells.append(cell)
-    return cells
-
-
 class ReportWriter:
-    """Writes the workbook sheet by sheet (write-only mode). Each method runs in a worker thread."""
+    """Writes the workbook sheet by sheet, row by row (constant memory). Each method runs in a worker thread.
+
+    Every value goes through `_write`: text is always written as text (a member's "=HYPERLINK(…)" stays
+    words), cleaned of what a workbook cannot hold; dates and amounts are numbers with their formats."""
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
-        self.book = Workbook(write_only=True)
+        self.folder = tempfile.TemporaryDirectory(prefix="sangkien-export-")
+        self.path = Path(self.folder.name) / "report.xlsx"
+        self.book = Workbook(str(self.path), {"constant_memory": True, "tmpdir": self.folder.name})
+        self.formats: dict[tuple[str | None, str | None], Format] = {}
+        self.header = self.book.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "vcenter"}
+        )
+        self.sheets: dict[str, tuple[Worksheet, list[Column]]] = {}
+        self.next_row: dict[str, int] = {}
         self.counts = {"initiatives": 0, "portal": 0}
-        self.sheets: dict[str, tuple[WriteOnlyWorksheet, list[Column]]] = {}
+
+    def _format(self, number_format: str | None, style: str | None) -> Format | None:
+        """`style`: "bold", "title" (bold, 13 pt) or None; one Format object per combination."""
+        if number_format is None and style is None:
+            return None
+        key = (number_format, style)
+        if key not in self.formats:
+            properties: dict[str, Any] = {"num_format": number_format} if number_format else {}
+            if style:
+                properties |= {"bold": True} | ({"font_size": 13} if style == "title" else {})
+            self.formats[key] = self.book.add_format(properties)
+        return self.formats[key]
+
+    def _write(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: str | None = None,
+               style: str | None = None) -> None:  # fmt: skip
+        cell_format = self._format(number_format, style)
+        if value is None or value == "":
+            if cell_format is not None:
+                sheet.write_blank(row, col, None, cell_format)
+        elif isinstance(value, str):
+            sheet.write_string(row, col, ILLEGAL_CHARACTERS_RE.sub("", str(value)), cell_format)
+        elif isinstance(value, dt.date):
+            sheet.write_datetime(row, col, value, cell_format or self._format(DATE_FORMAT, None))
+        else:
+            sheet.write_number(row, col, value, cell_format)
+
+    def _line(self, sheet: Worksheet, row: int, values: list[Any], style: str | None = None) -> None:
+        for col, value in enumerate(values):
+            self._write(sheet, row, col, value, style=style)
 
     def summary(self, title_lines: list[str], targets: list[str], figures: list[BranchFigures],
                 ranking_phase: Phase | None, signature: list[str]) -> None:  # fmt: skip
         campaign = self.campaign
-        sheet = self.book.create_sheet(doc_text("sheet_summary"))
+        sheet = self.book.add_worksheet(doc_text("sheet_summary"))
         headers = [doc_text("col_rank"), doc_text("col_branch_code"), doc_text("col_branch")]
         for phase in campaign.phases:
             headers += [doc_text("col_quota", phase=phase.name), doc_text("col_recognised", phase=phase.name)]
         headers += [doc_text(key) for key in SUMMARY_TAIL]
-        for index, width in enumerate([9, 12, 36, *([13] * (len(headers) - 3))], start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = width
+        for index, width in enumerate([9, 12, 36, *([13] * (len(headers) - 3))]):
+            sheet.set_column(index, index, width)
+        row = 0
         for number, line in enumerate(title_lines):
-            sheet.append([_cell(sheet, line, font=TITLE if number < 2 else None)])
-        sheet.append([])
+            self._write(sheet, row, 0, line, style="title" if number < 2 else None)
+            row += 1
+        row += 1
         for line in targets:
-            sheet.append([_cell(sheet, line)])
-        sheet.append([])
-        sheet.append(_header(sheet, headers))
+            self._write(sheet, row, 0, line)
+            row += 1
+        row += 1
+        for col, title in enumerate(headers):
+            sheet.write_string(row, col, title, self.header)
+        row += 1
         ranked = sorted(figures, key=lambda f: (-f.percent(ranking_phase), -f.recognised_total, f.code))
-        for rank, row in enumerate(ranked, start=1):
-            sheet.append([rank, row.code, _cell(sheet, row.name), *self._figures(row)])
+        for rank, branch in enumerate(ranked, start=1):
+            self._line(sheet, row, [rank, branch.code, branch.name, *self._figures(branch)])
+            row += 1
         totals = BranchFigures(code="", name=doc_text("total_row"))
-        for row in figures:
+        for branch in figures:
             for phase in campaign.phases:
                 code = phase.code
-                totals.quotas[code] = totals.quotas.get(code, 0) + row.quotas.get(code, 0)
-                totals.recognised[code] = totals.recognised.get(code, 0) + row.recognised.get(code, 0)
+                totals.quotas[code] = totals.quotas.get(code, 0) + branch.quotas.get(code, 0)
+                totals.recognised[code] = totals.recognised.get(code, 0) + branch.recognised.get(code, 0)
             for name in ("outside", "waiting", "reported", "pending", "in_progress"):
-                setattr(totals, name, getattr(totals, name) + getattr(row, name))
-        sheet.append([_cell(sheet, c, font=BOLD) for c in ["", "", totals.name, *self._figures(totals)]])
-        sheet.append([])
+                setattr(totals, name, getattr(totals, name) + getattr(branch, name))
+        self._line(sheet, row, ["", "", totals.name, *self._figures(totals)], style="bold")
+        row += 2
         for line in signature:
-            sheet.append([None, None, _cell(sheet, line, font=BOLD if line.isupper() else None)])
+            self._write(sheet, row, 2, line, style="bold" if line.isupper() else None)
+            row += 1
 
     def _figures(self, row: BranchFigures) -> list[Any]:
         values: list[Any] = []
@@ -246,44 +257,57 @@ class ReportWriter:
                 row.reported, row.pending, row.in_progress]  # fmt: skip
 
     def table(self, name: str, columns: list[Column]) -> None:
-        sheet = self.book.create_sheet(doc_text(name))
-        for index, column in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = column.width
-        sheet.freeze_panes = "A2"
-        sheet.append(_header(sheet, [doc_text(c.header_key) for c in columns]))
+        sheet = self.book.add_worksheet(doc_text(name))
+        for index, column in enumerate(columns):
+            sheet.set_column(index, index, column.width)
+        sheet.freeze_panes(1, 0)
+        for col, column in enumerate(columns):
+            sheet.write_string(0, col, doc_text(column.header_key), self.header)
         self.sheets[name] = (sheet, columns)
+        self.next_row[name] = 1
 
     def rows(self, name: str, batch: list[InitiativeRow]) -> None:
         sheet, columns = self.sheets[name]
-        for row in batch:
-            sheet.append([_cell(sheet, c.value(row), c.number_format) for c in columns])
+        row = self.next_row[name]
+        for initiative in batch:
+            for col, column in enumerate(columns):
+                self._write(sheet, row, col, column.value(initiative), column.number_format)
+            row += 1
+        self.next_row[name] = row
         self.counts[name] = self.counts.get(name, 0) + len(batch)
 
     def finish(self) -> bytes:
-        for name, (sheet, columns) in self.sheets.items():
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, self.counts.get(name, 0) + 1)}"
-        buffer = io.BytesIO()
-        self.book.save(buffer)
-        return buffer.getvalue()
+        try:
+            for name, (sheet, columns) in self.sheets.items():
+                sheet.autofilter(0, 0, max(0, self.counts.get(name, 0)), len(columns) - 1)
+            self.book.close()
+            return self.path.read_bytes()
+        finally:
+            self.folder.cleanup()
 
 
-async def build(
-    session: AsyncSession,
-    campaign: Campaign,
-    branch_ids: set[int] | None,
-    report_filter: ReportFilter,
-    *,
-    scope_name: str,
-    today: dt.date,
-    place: str,
-) -> bytes:
+@dataclass(frozen=True)
+class ReportRequest:
+    """What one workbook holds: picklable, so that it can be built in another process (bot/report_process)."""
+
+    campaign: Campaign
+    branch_ids: frozenset[int] | None  # None: the whole organisation
+    report_filter: ReportFilter
+    scope_name: str
+    today: dt.date
+    place: str
+
+
+async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     """The whole workbook: figures by SQL aggregates, initiatives streamed in batches, written off the loop."""
+    campaign, report_filter, today = request.campaign, request.report_filter, request.today
+    branch_ids = set(request.branch_ids) if request.branch_ids is not None else None
     figures = await reports.branch_figures(session, campaign, branch_ids, report_filter)
     ranking_phase = report_filter.phase or campaign.current_phase(today)
     writer = await asyncio.to_thread(ReportWriter, campaign)
-    await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, scope_name, today),
+    await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
                             _target_lines(campaign, figures), figures, ranking_phase,
-                            _signature(place, today))  # fmt: skip
+                            _signature(request.place, today))  # fmt: skip
     sheets = (("sheet_initiatives", initiative_columns(campaign), False),
               ("sheet_portal", portal_columns(campaign), True))  # fmt: skip
     for sheet, columns, to_enter in sheets:
