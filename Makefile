@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # machines), every bot process the tests start would otherwise compile aiogram and matplotlib again.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint mutation bench bench-submission bench-export bench-broadcast bench-progress bench-pruning bench-scale-out install clean
+.PHONY: run test lint mutation soak bench bench-submission bench-export bench-broadcast bench-progress bench-pruning bench-scale-out install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -43,6 +43,11 @@ docs-preview: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Ten minutes of members, chairs and a broadcast while the bot is killed every minute, PostgreSQL restarts
+# once and the emulator fails a share of sends (not part of `make test`): bench/soak.py.
+soak: install
+	$(VENV)/bin/python -m bench.soak $(BENCH_ARGS)
 
 bench: bench-submission bench-export bench-progress bench-pruning bench-scale-out bench-broadcast
 

@@ -9,7 +9,9 @@ What goes, and after how long:
 - one-time link codes (`link_code`) a day after they expired, and `LIENKET` attempts after 7 days (the
   lock counts failures over one hour);
 - chair invitations a month after they expired unused (used ones are history: who became chair by which);
-- generated files (`stored_file`) when they expire.
+- generated files (`stored_file`) when they expire;
+- inbox rows (`inbox_update`) of handled updates, and any a day old: an update not handled in a day (one
+  no handler takes, such as a group message for another bot) never will be.
 
 Each table is cut in batches, one short transaction each, so a first prune of a million rows never holds
 SQLite's write lock for long: the bot answers between batches.
@@ -23,7 +25,8 @@ from collections.abc import Callable
 from sqlalchemy import ColumnElement, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import ChairInvite, LinkAttempt, LinkCode, OptionMenu, ProcessedUpdate, StoredFile
+from storage import inbox
+from storage.models import ChairInvite, InboxUpdate, LinkAttempt, LinkCode, OptionMenu, ProcessedUpdate, StoredFile
 
 BATCH = 5_000
 UPDATE_IDS_KEPT = dt.timedelta(days=8)
@@ -31,6 +34,7 @@ MENUS_KEPT = dt.timedelta(days=60)
 LINK_CODES_KEPT = dt.timedelta(days=1)
 LINK_ATTEMPTS_KEPT = dt.timedelta(days=7)
 INVITES_KEPT = dt.timedelta(days=30)
+INBOX_KEPT = dt.timedelta(days=1)
 
 
 def _rules() -> list[tuple[str, type, Callable[[dt.datetime], ColumnElement[bool]]]]:
@@ -42,6 +46,7 @@ def _rules() -> list[tuple[str, type, Callable[[dt.datetime], ColumnElement[bool
         ("chair_invite", ChairInvite,
          lambda now: (ChairInvite.expires_at < now - INVITES_KEPT) & ChairInvite.used_at.is_(None)),
         ("stored_file", StoredFile, lambda now: StoredFile.expires_at < now),
+        ("inbox_update", InboxUpdate, lambda now: inbox.handled() | (InboxUpdate.received_at < now - INBOX_KEPT)),
     ]  # fmt: skip
 
 

@@ -323,6 +323,18 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 
+class InboxUpdate(Base):
+    """An update received (polled or pushed) and not yet handled. Written before the platform is told it
+    arrived, deleted in the transaction that handles it, replayed at start: a crash loses no update."""
+
+    __tablename__ = "inbox_update"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)  # the update as the platform sent it (JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -65,10 +65,13 @@ async def prepare_database(url: str) -> None:
 class BotProcess:
     """`python -m bot run` as a separate OS process, pointed at the emulator through TELEGRAM_API_URL."""
 
-    def __init__(self, emulator: TelegramEmulator, database_url: str, log_path: Path) -> None:
+    def __init__(
+        self, emulator: TelegramEmulator, database_url: str, log_path: Path, config_path: Path = ROOT / "config.toml"
+    ) -> None:
         self.emulator = emulator
         self.database_url = database_url
         self.log_path = log_path
+        self.config_path = config_path
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -78,7 +81,7 @@ class BotProcess:
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": self.emulator.url,
             "DATABASE_URL": self.database_url,
-            "SANGKIEN_CONFIG": str(ROOT / "config.toml"),
+            "SANGKIEN_CONFIG": str(self.config_path),
             "SANGKIEN_ADMINS": str(ADMIN_ID),
         }
         with self.log_path.open("ab") as log:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from storage.models import InboxUpdate, ProcessedUpdate
 from tests.harness import ADMIN_ID, TITLE, TOKEN, BotProcess, Database, Person, answer, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -108,6 +113,44 @@ async def test_the_running_bots_own_log_never_holds_its_token(
     log = bot_under_test.log_path.read_text(errors="replace")
     assert "could not download" in log and "<redacted>" in log, "the failure was logged, with its URL"
     assert TOKEN not in log and TOKEN.split(":", 1)[1] not in log
+
+
+async def test_an_update_a_crash_caught_before_it_was_handled_is_handled_at_the_next_start(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """Telegram forgets an update once the bot has polled past it: the bot keeps each batch in its inbox
+    first. Here the bot is killed with "/help" kept but not handled (as a kill between the two leaves
+    it); the next start answers it."""
+    person = Person(emulator, "Lê Thị Hồi Phục")
+    await register(person, "MAU004", "Lê Thị Hồi Phục")
+    await bot_under_test.kill()
+    user = emulator.users[person.user_id]
+    update = {"update_id": 990_001, "message": {
+        "message_id": 990_001, "from": user, "chat": {"id": person.user_id, "type": "private",
+        "first_name": user["first_name"]}, "date": int(time.time()), "text": "/help",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}  # fmt: skip
+    async with database.sessions() as session, session.begin():
+        session.add(InboxUpdate(platform="telegram", update_key="990001", payload=json.dumps(update),
+                                received_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+    await bot_under_test.start()
+    await person.expect("Hướng dẫn", "/dulieu")
+
+    async with database.sessions() as session:
+        claimed = await session.scalar(select(ProcessedUpdate).where(ProcessedUpdate.update_key == "990001"))
+    assert claimed is not None, "handled once, and claimed: the next start will not handle it again"
+
+
+async def test_a_reply_telegram_keeps_refusing_arrives_through_the_outbox(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    """Every attempt of the direct reply fails (Telegram answers 502 four times): the person is waiting
+    for it, so it is not dropped but left to the outbox, which delivers it."""
+    person = Person(emulator, "Phan Văn Kiên")
+    await register(person, "MAU004", "Phan Văn Kiên")
+    emulator.inject_fault("sendMessage", 502, count=4, chat_id=person.user_id)
+    await person.send("/help")
+    await person.expect("Hướng dẫn", "/dulieu", timeout=60)
+    assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1
 
 
 def children_of(pid: int) -> set[int]:

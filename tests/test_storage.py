@@ -192,7 +192,7 @@ async def test_pruning_keeps_each_table_to_its_retention_in_batches(sessions) ->
     60, link codes a day past expiry, LIENKET attempts older than 7 days, unused invitations a month past
     expiry: gone, in batches of 3; the rest stays, to the row."""
     from handlers import review_links
-    from storage.models import Branch, ChairInvite, LinkAttempt, LinkCode, Member, OptionMenu
+    from storage.models import Branch, ChairInvite, InboxUpdate, LinkAttempt, LinkCode, Member, OptionMenu
 
     now = dt.datetime(2022, 5, 20, 3, tzinfo=dt.UTC)
     day = dt.timedelta(days=1)
@@ -218,20 +218,26 @@ async def test_pruning_keeps_each_table_to_its_retention_in_batches(sessions) ->
             used_at = now - day * 40 if used else None
             session.add(ChairInvite(token=f"t{number}", branch_id=branch.id, created_by="admin",
                                     expires_at=now - day * expired, used_at=used_at))  # fmt: skip
+        # The inbox: "7" was handled (claimed above), "new" not yet, "stale" not in a day.
+        for key, age in (("7", 0), ("new", 0), ("stale", 2)):
+            session.add(InboxUpdate(platform="telegram", update_key=key, payload="{}", received_at=now - day * age))
 
     assert await housekeeping.prune(sessions, now, batch=3) == {
-        "processed_update": 7, "option_menu": 2, "link_code": 1, "link_attempt": 1, "chair_invite": 1
+        "processed_update": 7, "option_menu": 2, "link_code": 1, "link_attempt": 1, "chair_invite": 1,
+        "inbox_update": 2,
     }  # fmt: skip
     async with sessions() as session:
         kept_updates = set(await session.scalars(select(ProcessedUpdate.update_key)))
         kept_menus = set(await session.scalars(select(OptionMenu.chat_id)))
         kept_codes = set(await session.scalars(select(LinkCode.code)))
         kept_invites = set(await session.scalars(select(ChairInvite.token)))
+        kept_inbox = set(await session.scalars(select(InboxUpdate.update_key)))
     assert kept_updates == {"7", "8", "9"}
     assert housekeeping.UPDATE_IDS_KEPT > review_links.LIFETIME, "a used review link's nonce outlives the link"
     assert kept_menus == {"2", "3"}
     assert kept_codes == {"C1", "C2"}
     assert kept_invites == {"t1", "t2"}, "a used invitation is history; an unused one goes a month after expiry"
+    assert kept_inbox == {"new"}, "an update not handled yet stays in the inbox for a day"
     assert await housekeeping.prune(sessions, now, batch=3) == {}, "a second prune finds nothing"
 
 

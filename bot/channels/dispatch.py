@@ -1,11 +1,17 @@
 """The one entry the channels hand an event to: the conversations (`handlers.router.handle_event`),
-counted and timed for the operator's metrics (`bot/metrics.py`), with the update named in JSON log lines."""
+counted and timed for the operator's metrics (`bot/metrics.py`), with the update named in JSON log lines.
+
+While the database is unreachable (a PostgreSQL restart, a failover) the event is tried again for up to a
+minute rather than answered with an error: its transaction left nothing behind, and the person's answer,
+which the platform will not deliver again, would otherwise be lost."""
 
 from __future__ import annotations
 
+import logging
 import time
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_delay, wait_exponential
 
 from bot import metrics
 from bot.logging_setup import CURRENT_UPDATE
@@ -13,13 +19,54 @@ from handlers.context import Services
 from handlers.events import Event, Reply
 from handlers.router import handle_event
 
+log = logging.getLogger(__name__)
+UNREACHABLE_PATIENCE_SECONDS = 60
+_backoff = wait_exponential(multiplier=0.5, max=5)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection: refused, closed, or PostgreSQL's
+    SQLSTATE classes 08 (connection exception) and 57P (shutting down, starting up) — not a query it refused."""
+    if isinstance(error, OSError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    codes = {
+        str(getattr(e, name, "") or "") for e in (error.orig, error.orig.__cause__) for name in ("sqlstate", "pgcode")
+    }
+    return (
+        error.connection_invalidated
+        or isinstance(error.orig, OSError)
+        or any(code.startswith(("08", "57P")) for code in codes)
+    )
+
+
+def _log_retry_state(state: RetryCallState) -> None:
+    _log_retry(state.outcome.exception() if state.outcome else None)
+
+
+def _log_retry(error: BaseException | None) -> None:
+    metrics.DATABASE_ERRORS.inc()
+    log.warning("database unreachable (%s); trying the update again", type(error).__name__)
+
 
 async def handle_counted(services: Services, event: Event) -> list[Reply]:
     metrics.UPDATES.labels(event.platform, event.kind.value).inc()
     CURRENT_UPDATE.set((f"{event.platform}:{event.update_key}", f"{event.platform}:{event.user_id}"))
     started = time.perf_counter()
     try:
-        return await handle_event(services, event)
+        try:  # the first attempt bare: building the retry state for every update would cost CPU for nothing
+            return await handle_event(services, event)
+        except (SQLAlchemyError, OSError) as error:
+            if not database_unreachable(error):
+                raise
+            _log_retry(error)
+        async for attempt in AsyncRetrying(retry=retry_if_exception(database_unreachable), wait=_backoff,
+                                           stop=stop_after_delay(UNREACHABLE_PATIENCE_SECONDS), reraise=True,
+                                           before_sleep=_log_retry_state):  # fmt: skip
+            with attempt:
+                return await handle_event(services, event)
+        raise AssertionError("unreachable")  # pragma: no cover
     except SQLAlchemyError:
         metrics.DATABASE_ERRORS.inc()
         raise

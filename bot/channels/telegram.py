@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import html
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -47,6 +48,7 @@ from aiogram.types import (
     Update,
 )
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -64,12 +66,15 @@ from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
+from storage import inbox, queries
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_SECONDS = 10
+POLL_BACKOFF_MAX = 30
 _backoff = wait_exponential(multiplier=0.2, max=5)
 
 
@@ -320,15 +325,18 @@ class TelegramChannel:
     async def use_webhook(self, url: str, secret: str) -> None:
         """Have Telegram push updates to the web app (`feed`) instead of polling."""
         await self._prepare()
+        await self.handle_left_over()
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
 
     async def feed(self, data: dict[str, Any]) -> bool:
-        """An update the webhook received: queued like a polled one (the handlers return at once). False
-        for a body that is not an Update."""
+        """An update the webhook received: kept in the inbox, then queued like a polled one (the handlers
+        return at once), before the webhook answers 200. False for a body that is not an Update."""
         try:
             update = Update.model_validate(data, context={"bot": self.bot})
         except ValidationError:
             return False
+        kept = [(str(update.update_id), json.dumps(data, ensure_ascii=False))]
+        await inbox.keep(self.services.sessions, PLATFORM, kept, self.services.clock())
         await self.dispatcher.feed_update(self.bot, update)
         return True
 
@@ -338,30 +346,39 @@ class TelegramChannel:
         await self._sequencer.drain()
         await self.bot.session.close()
 
+    async def handle_left_over(self) -> None:
+        """Updates a crash caught between their arrival and their handling (storage/inbox.py)."""
+        for payload in await inbox.left_over(self.services.sessions, PLATFORM):
+            with contextlib.suppress(ValidationError):
+                await self.dispatcher.feed_update(
+                    self.bot, Update.model_validate_json(payload, context={"bot": self.bot})
+                )
+
     async def run_polling(self) -> None:
+        """Long polling, at least once: each batch is written to the inbox before the next getUpdates tells
+        Telegram it arrived (aiogram's own loop confirms a batch as soon as it is handed to the handlers, so
+        a crash in between lost it). Network or database trouble: wait, and ask for the same batch again."""
         await self._prepare()
         await self.bot.delete_webhook(drop_pending_updates=False)
-        polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot,
-                handle_signals=False,
-                handle_as_tasks=False,  # handlers only submit work, in update order, to the sequencer
-                allowed_updates=ALLOWED_UPDATES,
-                close_bot_session=False,
-            )
-        )
-        try:
-            await asyncio.shield(polling)
-        except asyncio.CancelledError:
-            # Cancelling start_polling from outside would leave its polling task running (it waits with
-            # asyncio.wait, which does not cancel what it waits for): stop it the way aiogram expects.
+        await self.handle_left_over()
+        offset: int | None = None
+        failures = 0
+        while True:
             try:
-                await self.dispatcher.stop_polling()
-            except RuntimeError:  # not started yet
-                polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
-            raise
+                updates = await self.bot.get_updates(offset=offset, timeout=POLL_SECONDS,
+                                                     allowed_updates=ALLOWED_UPDATES)  # fmt: skip
+                batch = [(str(u.update_id), u.model_dump_json(exclude_none=True)) for u in updates]
+                await inbox.keep(self.services.sessions, PLATFORM, batch, self.services.clock())
+            except (TelegramAPIError, SQLAlchemyError, OSError) as error:
+                failures += 1
+                log.warning("polling: %s; trying again", type(error).__name__)
+                await asyncio.sleep(min(POLL_BACKOFF_MAX, 0.5 * 2**failures))
+                continue
+            failures = 0
+            for update in updates:
+                await self.dispatcher.feed_update(self.bot, update)
+            if updates:
+                offset = updates[-1].update_id + 1
 
     async def _process(self, event: Event) -> list[Reply]:
         try:
@@ -406,13 +423,32 @@ class TelegramChannel:
 
     async def send(self, chat_id: int, reply: Reply) -> None:
         """Send a direct reply. A refused send is logged and does not stop the replies after it: the
-        conversation's state is already committed, and /start shows the current question again."""
+        conversation's state is already committed. One that still fails for a passing reason after the
+        request's retries (Telegram down, the network) goes to the outbox, which keeps trying: the person
+        is waiting for it."""
         try:
             await self._send(chat_id, reply)
             if reply.commands:
                 await self._commands_for(chat_id, reply.commands)
+        except (TelegramServerError, TelegramNetworkError, TelegramRetryAfter) as error:
+            if not await self._send_later(chat_id, reply):
+                log.warning("send to chat %s refused: %s", chat_id, error)
         except TelegramAPIError as error:
             log.warning("send to chat %s refused: %s", chat_id, error)
+
+    async def _send_later(self, chat_id: int, reply: Reply) -> bool:
+        """Hand a reply to the outbox; False if it cannot hold it (a generated file) or the database fails."""
+        if reply.file is not None and reply.file.content is not None:
+            return False
+        try:
+            async with self.services.sessions() as session, session.begin():
+                queries.queue_message(session, PLATFORM, str(chat_id), reply.to_json(), purpose="reply",
+                                      at=self.services.clock())  # fmt: skip
+        except SQLAlchemyError:
+            return False
+        log.info("reply to chat %s left to the outbox", chat_id)
+        self.services.outbox_changed()
+        return True
 
     async def _send(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> Message:
         """Send one reply (split if over Telegram's limit, options on the last part); the last message.

@@ -17,6 +17,7 @@ import html
 import itertools
 import json
 import math
+import random
 import re
 import time
 from collections import defaultdict, deque
@@ -185,6 +186,33 @@ class Fault:
 
 
 @dataclass
+class Chaos:
+    """Random trouble on sends and edits (`make soak`): a share answered 5xx without delivering, a share
+    delivered but the answer lost (the connection dropped, as a timeout looks to the bot), a share 429."""
+
+    server_errors: float = 0.15
+    lost_answers: float = 0.05
+    too_many: float = 0.02
+    seed: int = 2022
+    counts: dict[str, int] = field(default_factory=lambda: {"5xx": 0, "lost": 0, "429": 0})
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def draw(self) -> str | None:
+        roll = self._random.random()
+        for kind, share in (("5xx", self.server_errors), ("lost", self.lost_answers), ("429", self.too_many)):
+            if roll < share:
+                self.counts[kind] += 1
+                return kind
+            roll -= share
+        return None
+
+
+CHAOTIC_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup"}
+
+
+@dataclass
 class BotState:
     token: str
     user: dict[str, Any]
@@ -220,6 +248,7 @@ class TelegramEmulator(ChatLog):
         self.limits = limits
         # Sends the limits refused with 429 (a well-behaved bot causes none).
         self.rate_limited = 0
+        self.chaos: Chaos | None = None
         self._sent_at: dict[str, deque[float]] = defaultdict(deque)
         self.bots: dict[str, BotState] = {}
         self.users: dict[int, dict[str, Any]] = {}
@@ -490,8 +519,17 @@ class TelegramEmulator(ChatLog):
         if bot is None:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params = await self._read_params(request)
+        trouble = self.chaos.draw() if self.chaos is not None and method in CHAOTIC_METHODS else None
+        if trouble == "5xx":
+            return web.json_response({"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502)
+        if trouble == "429":
+            body = {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1}}  # fmt: skip
+            return web.json_response(body, status=429)
         try:
             result = await self._call(bot, method, params)
+            if trouble == "lost" and request.transport is not None:
+                request.transport.close()  # delivered, but the bot never hears so
         except BotApiError as error:
             body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
             if error.retry_after is not None:
