@@ -274,3 +274,38 @@ async def test_concurrent_decisions_from_separate_connections_make_exactly_one(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_an_unreachable_database_is_told_apart_from_a_refused_query(tmp_path) -> None:
+    """What the channels retry for a minute (bot/channels/dispatch.py): a database that cannot be reached —
+    not a constraint it enforces, nor a network error that is not the database's."""
+    from aiohttp import ClientOSError
+    from sqlalchemy.exc import OperationalError
+
+    from bot.channels.dispatch import database_unreachable
+    from tests.postgres import _free_port
+
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/nothing")
+    try:
+        with pytest.raises(Exception) as refused:
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()
+    assert database_unreachable(refused.value), repr(refused.value)
+
+    class Starting(Exception):
+        sqlstate = "57P03"  # the database system is starting up
+
+    assert database_unreachable(OperationalError("SELECT 1", {}, Starting()))
+    sqlite_engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    await upgrade_database(sqlite_engine)
+    sessions = session_factory(sqlite_engine)
+    with pytest.raises(IntegrityError) as duplicate:
+        async with sessions() as session, session.begin():
+            session.add_all(
+                [ProcessedUpdate(platform="t", update_key="1"), ProcessedUpdate(platform="t", update_key="1")]
+            )
+    await sqlite_engine.dispose()
+    assert not database_unreachable(duplicate.value), "a refused write is not retried"
+    assert not database_unreachable(ClientOSError(111, "Connect call failed")), "nor a platform's outage"

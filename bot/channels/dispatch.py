@@ -8,6 +8,7 @@ which the platform will not deliver again, would otherwise be lost."""
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -27,7 +28,7 @@ _backoff = wait_exponential(multiplier=0.5, max=5)
 def database_unreachable(error: BaseException) -> bool:
     """The database could not be reached or dropped the connection: refused, closed, or PostgreSQL's
     SQLSTATE classes 08 (connection exception) and 57P (shutting down, starting up) — not a query it refused."""
-    if isinstance(error, OSError):
+    if isinstance(error, (ConnectionError, socket.gaierror)):
         return True
     if not isinstance(error, DBAPIError):
         return False
