@@ -56,16 +56,14 @@ class Services:
     outbox_changed: Callable[[], None] = _nothing
     # Per platform: fetches the bytes of a file a person sent (we keep only its id).
     downloads: Mapping[str, Callable[[FileRef], Awaitable[bytes]]] = field(default_factory=dict)
-    # Sessions for long reads (exports); the writing sessions when none are given.
-    reads: async_sessionmaker[AsyncSession] | None = None
-    # Builds a workbook elsewhere (the runtime's worker process: bot/report_process.py); in this process,
-    # in a read session, when None.
+    # Builds a workbook elsewhere (the runtime's worker process: bot/report_process.py); in this process
+    # when None (tests that build Services themselves).
     report_builder: Callable[[ReportRequest], Awaitable[bytes]] | None = None
 
     async def build_report(self, request: ReportRequest) -> bytes:
         if self.report_builder is not None:
             return await self.report_builder(request)
-        async with (self.reads or self.sessions)() as session:
+        async with self.sessions() as session:
             return await excel.build(session, request)
 
 
