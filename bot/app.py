@@ -169,6 +169,7 @@ class Runtime:
         if self.zalo is not None:
             if not config.zalo_webhook_secret:
                 raise ValueError("ZALO_WEBHOOK_SECRET (8-256 characters) is required for the Zalo webhook")
+            await self.zalo.handle_left_over()
             await self.zalo.client.set_webhook(config.public_url + ZALO_WEBHOOK_PATH, config.zalo_webhook_secret)
             log.info("Zalo: webhook %s%s", config.public_url, ZALO_WEBHOOK_PATH)
 

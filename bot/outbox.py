@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.background import BackgroundLoop
 from handlers.events import Reply
-from storage import queries
+from storage import queries, reply_journal
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ class Sender(Protocol):
 
     platform: str
 
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
-        """Send (as bulk: within the chat's own limit) and return the platform's message id."""
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
+        """Send and return the platform's message id. A notice is bulk (within the chat's own limit); an
+        `answer` is a step's reply the step's process did not send (storage/reply_journal.py)."""
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
         """Replace a message sent earlier."""
@@ -121,6 +122,7 @@ class OutboxWorker:
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.platform.in_(list(self.senders)),
+                    reply_journal.taken_over_elsewhere(),
                 )
                 .order_by(case((OutboxMessage.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboxMessage.id)
                 .limit(BATCH)
@@ -135,6 +137,7 @@ class OutboxWorker:
                     OutboxMessage.id.in_(ids),
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
+                    reply_journal.taken_over_elsewhere(),
                 )
                 .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + self.lease, lease_token=token)
                 .returning(OutboxMessage)
@@ -248,7 +251,7 @@ class OutboxWorker:
 
     async def _send(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
         if row.edit_of_id is None:
-            return await sender.deliver(row.chat_id, reply)
+            return await sender.deliver(row.chat_id, reply, answer=row.purpose == reply_journal.PURPOSE)
         return await self._replace(sender, row, reply)
 
     async def _replace(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:

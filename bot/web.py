@@ -129,8 +129,9 @@ def _telegram_webhook(runtime: Runtime) -> Handler:
 def _zalo_webhook(runtime: Runtime) -> Handler:
     async def feed(body: Any) -> bool:
         messages = parse_updates(body)
-        for message in messages:
-            if runtime.zalo is not None:
+        if runtime.zalo is not None and messages:
+            await runtime.zalo.keep(messages)  # kept before the 200: Zalo does not send an update twice
+            for message in messages:
                 runtime.zalo.submit(message)
         return bool(messages) or body == {} or (isinstance(body, dict) and "event_name" in body)
 

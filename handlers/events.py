@@ -110,6 +110,8 @@ class Reply:
     keeps_origin: bool = False
     # With the menu: the person's role ("member", "chair", "admin"), for the platform's command list.
     commands: str = ""
+    # The reply's row in the outbox while it is sent directly (storage/reply_journal.py).
+    journal_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The reply as stored in the outbox (generated files are sent directly, never queued)."""
@@ -121,6 +123,7 @@ class Reply:
             "menu": list(self.menu),
             "file": [self.file.file_id, self.file.kind] if self.file else None,
             "ref": self.ref,
+            **({"numbers_answer": True} if self.numbers_answer else {}),
         }
 
     @classmethod
@@ -132,4 +135,5 @@ class Reply:
             menu=tuple(data.get("menu", [])),
             file=OutgoingFile(file[0], file[1]) if file else None,
             ref=data.get("ref", ""),
+            numbers_answer=data.get("numbers_answer", False),
         )

@@ -13,7 +13,7 @@ from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
 from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
-from storage import queries
+from storage import decisions, queries
 from storage.models import Initiative, Status
 
 
@@ -133,7 +133,7 @@ async def entered(ctx: Context, raw_id: str | None = None, reference_text: str =
     except InputError as error:
         ctx.say("⚠️ " + ctx.t(error.key, **error.params))
         return
-    if await queries.mark_reported(ctx.session, initiative.id, ctx.member, reference_value, ctx.now()):
+    if await decisions.mark_reported(ctx.session, initiative.id, ctx.member, reference_value, ctx.now()):
         ctx.say(ctx.t("entered_done", id=initiative.id, title=esc(initiative.title)))
     else:
         ctx.say(ctx.t("entered_not_recognised", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}")))

@@ -6,7 +6,7 @@ with it (handlers/recognition.py): verifying an initiative that already has its 
 recognised, one without waits for it ("chờ công nhận").
 
 Every press is re-authorised here against the stored roles and the initiative's current state, and nobody
-decides on their own work; the decision itself is a conditional update (queries.decide), so two chairs
+decides on their own work; the decision itself is a conditional update (storage/decisions.py), so two chairs
 pressing at once, a double tap or a stale button yield exactly one decision and a polite "already decided
 by X at T" for the others. Everything sent to other people goes through the outbox, one notice per person.
 """
@@ -25,7 +25,7 @@ from handlers.events import EventKind, Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
 from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, refuse
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
-from storage import queries
+from storage import decisions, queries
 from storage.models import Initiative, Member, Status
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     new_status = outcome_status(initiative, action)
     reopen_at = SUMMARY if new_status == Status.CHANGES_REQUESTED else None
     now = ctx.now()
-    if not await queries.decide(ctx.session, initiative.id, new_status, ctx.member, reason, now, reopen_at):
+    if not await decisions.decide(ctx.session, initiative.id, new_status, ctx.member, reason, now, reopen_at):
         await ctx.session.refresh(initiative)
         if initiative.decided_by_member_id is not None:
             initiative.decided_by = await ctx.session.get(Member, initiative.decided_by_member_id)

@@ -34,7 +34,7 @@ from handlers.context import MENU, Context, Services, esc
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from storage import claims, queries
+from storage import claims, queries, reply_journal
 
 
 def cleaned(event: Event) -> Event:
@@ -62,7 +62,8 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
         )
         ctx = Context(services=services, session=session, event=event, identity=identity)
         await route(ctx)
-        replies = await _with_menus(ctx)
+        replies = await reply_journal.write(session, event.platform, event.chat_id, await _with_menus(ctx),
+                                            services.clock())  # fmt: skip
     if ctx.queued_notifications:
         services.outbox_changed()
     for work in ctx.deferred:

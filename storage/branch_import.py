@@ -158,13 +158,30 @@ def _whole_number(text: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Table:
+    """A sheet as read: its header and the rows under it, each with its number as the spreadsheet shows it."""
+
+    header_row: int
+    header: list[str]
+    rows: list[tuple[int, list[Any]]]
+
+
+def table(rows: list[list[Any]]) -> Table:
+    """The first row that is not blank is the header (blank rows above it keep the numbering right)."""
+    for index, row in enumerate(rows):
+        if any(cell_text(v) for v in row):
+            body = rows[index + 1 :]
+            if len(body) > MAX_ROWS:
+                raise ImportRejected([Problem(0, "import_err_too_many", {"limit": MAX_ROWS})])
+            return Table(index + 1, [cell_text(v) for v in row], list(enumerate(body, start=index + 2)))
+    raise ImportRejected([Problem(0, "import_err_empty")])
+
+
 def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
     """Validate every row; raise ImportRejected with all problems, or return the branches to write."""
-    while rows and not any(cell_text(v) for v in rows[0]):
-        rows = rows[1:]
-    if not rows:
-        raise ImportRejected([Problem(0, "import_err_empty")])
-    header, problems = [cell_text(v) for v in rows[0]], []
+    sheet = table(rows)
+    header, problems = sheet.header, []
     columns: dict[str, int] = {}
     for index, title in enumerate(header):
         folded = fold_header(title)
@@ -174,22 +191,20 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
         key = key or ("recognising_body" if folded in RECOGNISING_COLUMNS else None)
         key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign)) else None)
         if key is None:
-            problems.append(Problem(1, "import_err_unknown_column", {"column": title[:40]}))
+            problems.append(Problem(sheet.header_row, "import_err_unknown_column", {"column": title[:40]}))
         elif key in columns:
-            problems.append(Problem(1, "import_err_repeated_column", {"column": title[:40]}))
+            problems.append(Problem(sheet.header_row, "import_err_repeated_column", {"column": title[:40]}))
         else:
             columns[key] = index
     for required in ("code", "name"):
         if required not in columns:
-            problems.append(Problem(1, f"import_err_missing_{required}"))
+            problems.append(Problem(sheet.header_row, f"import_err_missing_{required}"))
     if problems:
         raise ImportRejected(problems)
-    if len(rows) - 1 > MAX_ROWS:
-        raise ImportRejected([Problem(0, "import_err_too_many", {"limit": MAX_ROWS})])
 
     result: list[BranchRow] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(rows[1:], start=2):
+    for number, raw in sheet.rows:
         values = [cell_text(v) for v in raw] + [""] * len(header)
         if not any(values):
             continue

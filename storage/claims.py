@@ -44,6 +44,4 @@ async def claim_reminder_period(
 ) -> bool:
     """Claim one period of a reminder for this process; False if another process (or an earlier run) has it.
     `skipped` records a period that is not sent (before the bot ever ran)."""
-    return await insert_if_absent(
-        session, ReminderRun, reminder=reminder, due_at=due_at, ran_at=now, recipients=0, skipped=skipped
-    )
+    return await insert_if_absent(session, ReminderRun, reminder=reminder, due_at=due_at, ran_at=now, skipped=skipped)

@@ -32,7 +32,7 @@ from bot.config import Campaign
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from domain.text import fold
-from storage.branch_import import MAX_ROWS, ImportRejected, Problem, cell_text, fold_header
+from storage.branch_import import ImportRejected, Problem, cell_text, fold_header, table
 from storage.models import AuditEvent, Author, Branch, Initiative, Member, Status
 
 COLUMNS = {
@@ -77,7 +77,7 @@ def is_initiative_list(rows: list[list[Any]]) -> bool:
     return any(fold_header(cell_text(v)) in COLUMNS["title"] - {"ten"} for v in header)
 
 
-def _columns(header: list[str]) -> dict[str, int]:
+def _columns(header: list[str], header_row: int) -> dict[str, int]:
     columns: dict[str, int] = {}
     problems: list[Problem] = []
     for index, title in enumerate(header):
@@ -86,12 +86,12 @@ def _columns(header: list[str]) -> dict[str, int]:
             continue
         key = next((name for name, words in COLUMNS.items() if folded in words), None)
         if key is None:
-            problems.append(Problem(1, "import_err_unknown_initiative_column", {"column": title[:40]}))
+            problems.append(Problem(header_row, "import_err_unknown_initiative_column", {"column": title[:40]}))
         elif key in columns:
-            problems.append(Problem(1, "import_err_repeated_column", {"column": title[:40]}))
+            problems.append(Problem(header_row, "import_err_repeated_column", {"column": title[:40]}))
         else:
             columns[key] = index
-    problems += [Problem(1, f"import_err_missing_{name}") for name in REQUIRED if name not in columns]
+    problems += [Problem(header_row, f"import_err_missing_{name}") for name in REQUIRED if name not in columns]
     if problems:
         raise ImportRejected(problems)
     return columns
@@ -114,18 +114,13 @@ def _authors(text: str) -> list[AuthorShare]:
 
 def parse(rows: list[list[Any]], campaign: Campaign, today: dt.date) -> list[InitiativeRow]:
     """Validate every row; raise ImportRejected with all problems, or return the initiatives to write."""
-    while rows and not any(cell_text(v) for v in rows[0]):
-        rows = rows[1:]
-    if not rows:
-        raise ImportRejected([Problem(0, "import_err_empty")])
-    header = [cell_text(v) for v in rows[0]]
-    columns = _columns(header)
-    if len(rows) - 1 > MAX_ROWS:
-        raise ImportRejected([Problem(0, "import_err_too_many", {"limit": MAX_ROWS})])
+    sheet = table(rows)
+    header = sheet.header
+    columns = _columns(header, sheet.header_row)
     result: list[InitiativeRow] = []
     problems: list[Problem] = []
     seen: dict[tuple[str, str], int] = {}
-    for number, raw in enumerate(rows[1:], start=2):
+    for number, raw in sheet.rows:
         cells = {name: (list(raw) + [None] * len(header))[index] for name, index in columns.items()}
         if not any(cell_text(value) for value in cells.values()):
             continue

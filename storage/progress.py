@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -58,7 +58,7 @@ def recognised_in(phase: Phase) -> ColumnElement[bool]:
 def recognised_outside(campaign: Campaign) -> ColumnElement[bool]:
     """Recognised, but on a day no phase counts (a gap between phases, or after the last)."""
     inside = or_(*(Initiative.recognition_date.between(p.counting_from, p.end) for p in campaign.phases))
-    return and_(Initiative.status.in_(COUNTED), Initiative.recognition_date.is_not(None), ~inside)
+    return and_(Initiative.status.in_(COUNTED), ~inside)  # a missing date is in no range: NOT (NULL) is not true
 
 
 async def branch_progress(
@@ -112,7 +112,7 @@ async def campaign_totals(session: AsyncSession, campaign: Campaign, branch_ids:
     seek), all in one statement; never a test of every recognised initiative against every phase."""
     outside = [_recognised_between(start, end, branch_ids) for start, end in _gaps(campaign)]
     counts = [_recognised_between(p.counting_from, p.end, branch_ids) for p in campaign.phases]
-    *per_phase, outside_total = (await session.execute(select(*counts, sum(outside, literal(0))))).one()
+    *per_phase, outside_total = (await session.execute(select(*counts, sum(outside)))).one()
     return CampaignTotals({p.code: n for p, n in zip(campaign.phases, per_phase, strict=True)}, outside_total)
 
 

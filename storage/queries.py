@@ -336,46 +336,6 @@ async def possible_duplicates(session: AsyncSession, initiative: Initiative) -> 
     return [other.id for other in candidates if sorted(fold(a.full_name) for a in other.authors) == names]
 
 
-async def decide(
-    session: AsyncSession,
-    initiative_id: int,
-    new_status: Status,
-    actor: Member,
-    reason: str | None,
-    now: dt.datetime,
-    reopen_at: str | None = None,
-) -> bool:
-    """Record a decision if the initiative is still awaiting one. Exactly one of concurrent calls wins:
-    the conditional UPDATE is atomic on SQLite and on PostgreSQL."""
-    result = await session.execute(
-        update(Initiative)
-        .where(Initiative.id == initiative_id, Initiative.status == Status.SUBMITTED)
-        .values(
-            status=new_status,
-            decided_at=now,
-            decided_by_member_id=actor.id,
-            decision_reason=reason,
-            current_step=reopen_at,
-            editing_from_summary=False,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    session.add(
-        AuditEvent(
-            initiative_id=initiative_id,
-            actor_member_id=actor.id,
-            action="decided",
-            from_status=Status.SUBMITTED,
-            to_status=new_status,
-            reason=reason,
-        )
-    )
-    return True
-
-
 async def count_pending(session: AsyncSession, branch_ids: set[int], exclude_member: Member | None = None) -> int:
     """How many submitted initiatives of these branches wait for verification (not counting the person's own)."""
     query = select(func.count()).where(Initiative.status == Status.SUBMITTED, Initiative.branch_id.in_(branch_ids))
@@ -499,26 +459,6 @@ async def branches_by_id(session: AsyncSession, branch_ids: set[int] | None) -> 
     if branch_ids is not None:
         query = query.where(Branch.id.in_(branch_ids))
     return (await session.scalars(query)).all()
-
-
-async def mark_reported(
-    session: AsyncSession, initiative_id: int, actor: Member, reference: str | None, now: dt.datetime
-) -> bool:
-    """Recognised → reported (entered on the national portal, plan V.4: after recognition); False if it is
-    not recognised (yet, or any more)."""
-    result = await session.execute(
-        update(Initiative)
-        .where(Initiative.id == initiative_id, Initiative.status == Status.RECOGNISED)
-        .values(status=Status.REPORTED, reported_at=now, reported_by_member_id=actor.id, portal_reference=reference)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    session.add(
-        AuditEvent(initiative_id=initiative_id, actor_member_id=actor.id, action="reported",
-                   from_status=Status.RECOGNISED, to_status=Status.REPORTED, reason=reference)
-    )  # fmt: skip
-    return True
 
 
 # --- groups ----------------------------------------------------------------------------------------

@@ -32,19 +32,20 @@ class ReportFilter:
 
 
 def _in_period(report_filter: ReportFilter, tz: dt.tzinfo) -> ColumnElement[bool]:
+    """Recognised initiatives by their decision's date; the others by when they were submitted, from local
+    midnight of the first day (the days people type) to local midnight after the last."""
     start, end = report_filter.date_from, report_filter.date_to
     if start is None and end is None:
         return true()
-    start, end = start or dt.date(1900, 1, 1), end or dt.date(2999, 12, 31)
-
-    def midnight(day: dt.date) -> dt.datetime:  # local midnight (the days people type), as stored: UTC
-        return dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
-
-    submitted = and_(Initiative.submitted_at >= midnight(start), Initiative.submitted_at < midnight(end + ONE_DAY))
-    return or_(
-        and_(Initiative.status.in_(COUNTED), Initiative.recognition_date.between(start, end)),
-        and_(Initiative.status.not_in(COUNTED), submitted),
-    )
+    recognised: list[ColumnElement[bool]] = [Initiative.status.in_(COUNTED)]
+    submitted: list[ColumnElement[bool]] = [Initiative.status.not_in(COUNTED)]
+    if start is not None:
+        recognised.append(Initiative.recognition_date >= start)
+        submitted.append(Initiative.submitted_at >= dt.datetime.combine(start, dt.time(), tz))
+    if end is not None:
+        recognised.append(Initiative.recognition_date <= end)
+        submitted.append(Initiative.submitted_at < dt.datetime.combine(end + ONE_DAY, dt.time(), tz))
+    return or_(and_(*recognised), and_(*submitted))
 
 
 ONE_DAY = dt.timedelta(days=1)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import pytest_asyncio
 from bot.config import Config, load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator
+from storage.engine import create_engine, upgrade_database
 from tests.harness import (
     ROOT,
     TOKEN,
@@ -53,13 +57,36 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
+def migrate(url: str) -> None:
+    """Bring a database to the latest schema, from a test's thread whatever event loop it runs."""
+
+    async def upgrade() -> None:
+        engine = create_engine(url)
+        await upgrade_database(engine)
+        await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, upgrade()).result()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to the latest schema, copied for each test: migrating costs most of a second."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind the bot supports."""
+    """A fresh database of each kind the bot supports, at the latest schema, without rows."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), tmp_path / "test.db")
         return f"sqlite+aiosqlite:///{tmp_path}/test.db"
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
+    url = server.create_database()
+    migrate(url)
+    return url
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -28,7 +28,7 @@ class SlowPlatform:
         self.received: list[tuple[str, str]] = []
         self.sending = asyncio.Event()
 
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
         self.sending.set()
         await asyncio.sleep(LEASE.total_seconds() * 3)
         self.received.append((chat_id, reply.text))

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from bot.config import Config
 from handlers.reports import excel
 from handlers.reports.scope import parse_filter
-from storage import queries
+from storage import decisions, queries
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Attachment, Author, Initiative, Status
 from storage.reports import ReportFilter
@@ -203,8 +203,8 @@ async def test_the_portal_sheet_follows_the_portal_and_loses_rows_once_entered(s
     assert column(portal, "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"]
     async with sessions() as session, session.begin():
         tam = await (await session.get(Initiative, ids["i1"])).awaitable_attrs.decided_by
-        assert await queries.mark_reported(session, ids["i1"], tam, "SK-0999", at(2022, 9, 1))
-        assert not await queries.mark_reported(session, ids["i1"], tam, None, at(2022, 9, 2))
+        assert await decisions.mark_reported(session, ids["i1"], tam, "SK-0999", at(2022, 9, 1))
+        assert not await decisions.mark_reported(session, ids["i1"], tam, None, at(2022, 9, 2))
     book = await workbook(sessions, config, None)
     assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Phần mềm hẹn khám"]
     assert column(book["Sáng kiến"], "Nhập Cổng")[0] == "Đã nhập (SK-0999)"

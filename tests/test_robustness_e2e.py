@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from storage.models import InboxUpdate, ProcessedUpdate
-from tests.harness import ADMIN_ID, TITLE, TOKEN, BotProcess, Database, Person, answer, register
+from storage.models import InboxUpdate, OutboxMessage, ProcessedUpdate
+from tests.harness import ADMIN_ID, TITLE, TOKEN, BotProcess, Database, Person, answer, eventually, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -151,6 +151,40 @@ async def test_a_reply_telegram_keeps_refusing_arrives_through_the_outbox(
     await person.send("/help")
     await person.expect("Hướng dẫn", "/dulieu", timeout=60)
     assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1
+
+
+async def test_an_answer_a_kill_caught_between_its_step_and_its_send_arrives_after_the_restart(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """The step committed, then the bot was killed while sending its answer (the send never arrived): the
+    answer was journalled in the step's transaction, and the next process delivers it, once."""
+    person = Person(emulator, "Đỗ Thị Tiếp Nối")
+    await register(person, "MAU004", "Đỗ Thị Tiếp Nối")
+    sending = emulator.hold_sends(person.user_id)
+    await person.send("/help")
+    await asyncio.wait_for(sending.wait(), timeout=15)
+    await bot_under_test.kill()
+    emulator.release_sends(person.user_id)
+    await bot_under_test.start()
+    await person.expect("Hướng dẫn", "/dulieu", timeout=60)
+    assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1
+
+
+async def test_answers_sent_directly_leave_nothing_for_the_outbox(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """A journalled answer is deleted once sent: if it stayed, the outbox would send it again."""
+    person = Person(emulator, "Vũ Văn Gửi Ngay")
+    await register(person, "MAU004", "Vũ Văn Gửi Ngay")
+    await person.send("/help")
+    await person.expect("Hướng dẫn")
+
+    async def nothing_journalled() -> bool:
+        async with database.sessions() as session:
+            left = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(person.user_id))
+            return await session.scalar(left) == 0
+
+    await eventually(nothing_journalled)
 
 
 def children_of(pid: int) -> set[int]:

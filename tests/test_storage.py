@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config
-from storage import claims, housekeeping, queries
+from storage import claims, decisions, housekeeping, queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Author, Base, Identity, Initiative, ProcessedUpdate, ReminderRun, Role, Status
 from tests.harness import SAMPLE_BRANCHES
@@ -263,7 +263,7 @@ async def test_concurrent_decisions_from_separate_connections_make_exactly_one(
 
             async def press(number: int, initiative_id: int = initiative.id) -> bool:
                 async with factories[number % 2]() as session, session.begin():
-                    return await queries.decide(session, initiative_id, Status.VERIFIED, member, None, NOW)
+                    return await decisions.decide(session, initiative_id, Status.VERIFIED, member, None, NOW)
 
             results = await asyncio.gather(*(press(n) for n in range(8)))
             assert results.count(True) == 1

@@ -6,16 +6,19 @@ linking a Telegram member's Zalo account (the draft continues), and Zalo groups.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from dataclasses import asdict
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from bot.channels.zalo_client import ZaloMessage
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
-from storage.models import ChatGroup, Identity, OutboxMessage
+from storage.models import ChatGroup, Identity, InboxUpdate, OutboxMessage
 from tests.harness import (
     ADMIN_ID,
     PROBLEM,
@@ -141,6 +144,41 @@ async def test_a_replayed_update_has_one_effect(
     await chi.settle()
     assert len(await live_database.initiatives_of(chi.user_id)) == 1
     assert sum("Bước 2/" in text for text in chi.bot_texts()) == 1
+
+
+async def test_a_question_zalo_keeps_refusing_arrives_through_the_outbox_once(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    """Every attempt of the direct send fails (Zalo answers 502 four times): the question, journalled with
+    the step, is left to the outbox, which delivers it once; a bare "1" picks its first option."""
+    an = ZaloPerson(zalo_emulator, "Đinh Văn An")
+    await register(an, "MAU003", "Đinh Văn An")
+    zalo_emulator.inject_fault("sendMessage", 502, count=4)
+    await an.send("/new")
+    await an.expect("điều kiện tham gia", timeout=60)
+    await an.send("1")
+    await an.expect("Bước 2/")
+    assert sum("điều kiện tham gia" in text for text in an.bot_texts()) == 1
+
+
+async def test_a_zalo_update_a_crash_caught_before_it_was_handled_is_handled_at_the_next_start(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """The webhook keeps each Zalo update in the inbox before answering 200 (Zalo will not send it again).
+    Here the bot stops with "/help" kept but not handled; the next start answers it, once."""
+    hoi = ZaloPerson(zalo_emulator, "Trần Văn Hồi")
+    await register(hoi, "MAU003", "Trần Văn Hồi")
+    guides_before = sum("Hướng dẫn" in text for text in hoi.bot_texts())
+    await live_bot.stop()
+    left = ZaloMessage(event_name="message.text.received", message_id="kept-1", user_id=hoi.user_id,
+                       display_name="Hồi", chat_id=hoi.user_id, is_group=False, date_ms=0, text="/help")  # fmt: skip
+    async with live_database.sessions() as session, session.begin():
+        session.add(InboxUpdate(platform="zalo", update_key=left.update_key, payload=json.dumps(asdict(left)),
+                                received_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+    await live_bot.start()
+    await hoi.expect("Hướng dẫn")
+    await hoi.settle()  # which sends /help as its probe
+    assert sum("Hướng dẫn" in text for text in hoi.bot_texts()) == guides_before + 2
 
 
 async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(

@@ -66,7 +66,8 @@ from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
-from storage import inbox, queries
+from storage import inbox, queries, reply_journal
+from storage.reply_journal import Settlement
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -401,9 +402,15 @@ class TelegramChannel:
         event = callback_event(query, event_update.update_id)
         self._sequencer.submit(event.user_id, lambda: self._reply_to_callback(event, query))
 
+    def _settlement(self, replies: list[Reply]) -> Settlement:
+        services = self.services
+        return Settlement(services.sessions, replies, services.clock, services.outbox_changed)
+
     async def _reply_to_message(self, event: Event, chat_id: int) -> None:
-        for reply in await self._process(event):
-            await self.send(chat_id, reply)
+        replies = await self._process(event)
+        async with self._settlement(replies) as settlement:
+            for reply in replies:
+                await self.send(chat_id, reply, settlement)
 
     async def _reply_to_callback(self, event: Event, query: CallbackQuery) -> None:
         with contextlib.suppress(TelegramAPIError):
@@ -411,34 +418,38 @@ class TelegramChannel:
         replies = await self._process(event)
         origin = query.message if isinstance(query.message, Message) else None
         replaced = False
-        for reply in replies:
-            if reply.replace_origin and origin is not None and not replaced:
-                replaced = await self._edit(origin, reply)
-                if replaced:
-                    continue
-            await self.send(int(event.chat_id), reply)
+        async with self._settlement(replies) as settlement:
+            for reply in replies:
+                if reply.replace_origin and origin is not None and not replaced:
+                    replaced = await self._edit(origin, reply, settlement)
+                    if replaced:
+                        continue
+                await self.send(int(event.chat_id), reply, settlement)
         keep = any(reply.keeps_origin for reply in replies)
         if origin is not None and not replaced and origin.reply_markup is not None and not keep:
             await self._mark_chosen(origin, query.data or "")
 
-    async def send(self, chat_id: int, reply: Reply) -> None:
+    async def send(self, chat_id: int, reply: Reply, settlement: Settlement) -> None:
         """Send a direct reply. A refused send is logged and does not stop the replies after it: the
         conversation's state is already committed. One that still fails for a passing reason after the
-        request's retries (Telegram down, the network) goes to the outbox, which keeps trying: the person
+        request's retries (Telegram down, the network) is left to the outbox, which keeps trying: the person
         is waiting for it."""
         try:
             await self._send(chat_id, reply)
-            if reply.commands:
-                await self._commands_for(chat_id, reply.commands)
         except _RETRYABLE as error:
-            if not await self._send_later(chat_id, reply):
+            if not (settlement.failed(reply) or await self._send_later(chat_id, reply)):
                 log.warning("send to chat %s refused: %s", chat_id, error)
+            return
         except TelegramAPIError as error:
             log.warning("send to chat %s refused: %s", chat_id, error)
+        settlement.sent(reply)
+        if reply.commands:
+            await self._commands_for(chat_id, reply.commands)
 
     async def _send_later(self, chat_id: int, reply: Reply) -> bool:
-        """Hand a reply to the outbox; False if it cannot hold it (a generated file) or the database fails."""
-        if reply.file is not None and reply.file.content is not None:
+        """Hand a reply the journal does not hold (one sent after the transaction: an export's) to the outbox;
+        False if it cannot hold it (a generated file) or the database fails."""
+        if not reply_journal.journalable(reply):
             return False
         try:
             async with self.services.sessions() as session, session.begin():
@@ -475,9 +486,9 @@ class TelegramChannel:
 
     # --- the outbox's Sender ---------------------------------------------------------------------
 
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
         with _delivery_errors():
-            message = await self._send(chat_id, reply, bulk=True)
+            message = await self._send(chat_id, reply, bulk=not answer)
         return str(message.message_id)
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
@@ -495,21 +506,27 @@ class TelegramChannel:
                 if "not modified" not in str(error):
                     raise
 
-    async def _edit(self, origin: Message, reply: Reply) -> bool:
-        reply = _with_links(reply)
-        markup = _markup(reply)
+    async def _edit(self, origin: Message, reply: Reply, settlement: Settlement) -> bool:
+        """Replace the message whose option was pressed; False if it cannot be (then it is sent anew)."""
+        edited = _with_links(reply)
+        markup = _markup(edited)
         try:
             await self.bot.edit_message_text(
-                text=split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
+                text=split_text(edited.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
                 chat_id=origin.chat.id,
                 message_id=origin.message_id,
                 reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
             )
         except TelegramBadRequest as error:
-            return "not modified" in str(error)
+            if "not modified" not in str(error):
+                return False
+        except _RETRYABLE as error:
+            if not settlement.failed(reply):  # else the outbox sends it as a new message
+                log.warning("edit in chat %s refused: %s", origin.chat.id, error)
+            return True
         except TelegramAPIError as error:
             log.warning("edit in chat %s refused: %s", origin.chat.id, error)
-            return True  # nothing more can be shown in this chat now
+        settlement.sent(reply)
         return True
 
     async def _mark_chosen(self, origin: Message, data: str) -> None:

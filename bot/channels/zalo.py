@@ -12,23 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import mimetypes
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import numbered
 from bot.channels.dispatch import handle_counted
 from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import html_to_plain, parse_command
-from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage
+from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage, transient
 from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, OutgoingFile, Reply
 from handlers.i18n import catalog
-from storage import files, option_menus
+from storage import files, inbox, option_menus
+from storage.reply_journal import Settlement
 
 log = logging.getLogger(__name__)
 PLATFORM = "zalo"
@@ -54,18 +58,31 @@ class ZaloChannel:
     async def run_polling(self) -> None:
         """Long polling until cancelled (the webhook is removed first: Zalo serves one or the other)."""
         await self.client.delete_webhook()
+        await self.handle_left_over()
         failures = 0
         while True:
             try:
                 messages = await self.client.get_updates(timeout=30)
+                await self.keep(messages)
                 failures = 0
-            except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
+            except (ZaloApiError, aiohttp.ClientError, TimeoutError, SQLAlchemyError) as error:
                 failures += 1
-                log.warning("Zalo getUpdates failed (%s); retrying", error)
+                log.warning("Zalo getUpdates failed (%s); retrying", type(error).__name__)
                 await asyncio.sleep(min(2**failures, 30))
                 continue
             for message in messages:
                 self.submit(message)
+
+    async def keep(self, messages: list[ZaloMessage]) -> None:
+        """Write updates to the inbox before they are handled (storage/inbox.py). The webhook answers 200
+        only after this; polling cannot do as well: Zalo forgets an update once getUpdates returned it."""
+        kept = [(message.update_key, json.dumps(asdict(message), ensure_ascii=False)) for message in messages]
+        await inbox.keep(self.services.sessions, PLATFORM, kept, self.services.clock())
+
+    async def handle_left_over(self) -> None:
+        """Updates a crash caught between their arrival and their handling."""
+        for payload in await inbox.left_over(self.services.sessions, PLATFORM):
+            self.submit(ZaloMessage(**json.loads(payload)))
 
     async def close(self) -> None:
         """Finish queued work, then close the client (called by the runtime after the outbox has stopped)."""
@@ -83,11 +100,17 @@ class ZaloChannel:
         except Exception:
             log.exception("Zalo update %s failed", event.update_key)
             replies = [Reply(text=self.t("err_internal"))]
-        for reply in replies:
-            try:
-                await self._send(message.chat_id, reply, bulk=False)
-            except (ZaloApiError, aiohttp.ClientError) as error:
-                log.warning("Zalo send to %s refused: %s", message.chat_id, error)
+        services = self.services
+        async with Settlement(services.sessions, replies, services.clock, services.outbox_changed) as settlement:
+            for reply in replies:
+                try:
+                    await self._send(message.chat_id, reply, bulk=False)
+                except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
+                    if not (transient(error) and settlement.failed(reply)):  # else left to the outbox
+                        log.warning("Zalo send to %s refused: %s", message.chat_id, error)
+                        settlement.sent(reply)
+                else:
+                    settlement.sent(reply)
 
     async def event(self, message: ZaloMessage) -> Event:
         base = {
@@ -192,9 +215,9 @@ class ZaloChannel:
 
     # --- the outbox's Sender ---------------------------------------------------------------------
 
-    async def deliver(self, chat_id: str, reply: Reply) -> str:
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
         with _delivery_errors():
-            return await self._send(chat_id, reply, bulk=True)
+            return await self._send(chat_id, reply, bulk=not answer)
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
         """Zalo cannot edit a sent message: what changed (the replacement's last paragraph) goes out as a

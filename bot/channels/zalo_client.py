@@ -30,7 +30,8 @@ class ZaloApiError(Exception):
         self.method, self.code, self.description = method, code, description
 
 
-def _transient(error: BaseException) -> bool:
+def transient(error: BaseException) -> bool:
+    """A failure worth trying again: Zalo busy (429) or failing (5xx), or the network."""
     if isinstance(error, ZaloApiError):
         return error.code == 429 or error.code >= 500
     return isinstance(error, aiohttp.ClientError | TimeoutError)
@@ -134,7 +135,7 @@ class ZaloClient:
     async def call(self, method: str, payload: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
         """One API call with retries on 429 / 5xx / network errors; returns `result` (or raises)."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(transient),
             wait=wait_exponential(multiplier=0.5, max=10),
             stop=stop_after_attempt(self.attempts),
             reraise=True,

@@ -256,6 +256,7 @@ class TelegramEmulator(ChatLog):
         self.groups: dict[int, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: list[Fault] = []
+        self._held: dict[str, tuple[asyncio.Event, asyncio.Event]] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._delivered: list[dict[str, Any]] = []
         self.blocked: set[int] = set()
@@ -321,6 +322,16 @@ class TelegramEmulator(ChatLog):
 
     def clear_faults(self) -> None:
         self.faults.clear()
+
+    def hold_sends(self, chat_id: int) -> asyncio.Event:
+        """Sends to `chat_id` wait, undelivered, until `release_sends` (then fail: the bot that sent them is
+        gone, as after a kill in the middle of a send). The event returned is set when the first one waits."""
+        waiting = asyncio.Event()
+        self._held[str(chat_id)] = (waiting, asyncio.Event())
+        return waiting
+
+    def release_sends(self, chat_id: int) -> None:
+        self._held.pop(str(chat_id))[1].set()
 
     def block_bot(self, user_id: int) -> None:
         """The person blocks the bot: sends to them get 403 from now on."""
@@ -605,6 +616,12 @@ class TelegramEmulator(ChatLog):
         if method != "getUpdates":
             self.calls.append((method, params))
         self._fault(method, params)
+        held = self._held.get(str(params.get("chat_id"))) if method in SEND_METHODS else None
+        if held is not None:
+            waiting, released = held
+            waiting.set()
+            await released.wait()
+            raise BotApiError(500, "Internal Server Error: the connection was gone")
         if self.limits is not None and method in SEND_METHODS:
             self._enforce_limits(bot, params)
         handler = getattr(self, f"_m_{method}", None)

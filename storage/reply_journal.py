@@ -1,0 +1,149 @@
+"""The reply journal: a step's replies written to the outbox in the step's own transaction.
+
+A step's effects (a saved answer, a decision) commit before its replies are sent. A process killed in
+between would leave the person without the answer they wait for, and the update is already claimed: it
+is never handled again. So the replies are journalled as outbox rows in the step's transaction, due only
+after `GRACE` and leased to this process. The channel sends them directly, as before, then deletes the rows
+it delivered (one statement) and makes the rows whose send failed for a passing reason due at once
+(`Settlement`, which also renews the rows while a slow send runs). If the process dies first, the outbox
+worker of whichever process runs next delivers them once `GRACE` has passed; a process's own worker never
+takes its journalled rows (`taken_over_elsewhere`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from sqlalchemy import ColumnElement, delete, insert, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.events import Reply
+from storage.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+GRACE = dt.timedelta(seconds=15)
+PURPOSE = "reply"
+# This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
+# from then on this process neither deletes nor reschedules it.
+_TOKEN = secrets.token_hex(16)
+_INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+
+
+def taken_over_elsewhere() -> ColumnElement[bool]:
+    """For the outbox worker: rows it may deliver. Never this process's own journalled replies — they are
+    being sent right here, and a failed one is released (its lease cleared) — only those of a process that
+    died or a send that failed. (So a clock moved on in a test never makes a reply in flight due here.)"""
+    return OutboxMessage.lease_token.is_(None) | (OutboxMessage.lease_token != _TOKEN)
+
+
+def journalable(reply: Reply) -> bool:
+    """A generated file's bytes are not kept in the database: such a reply is sent directly only."""
+    return reply.file is None or reply.file.content is None
+
+
+async def write(
+    session: AsyncSession, platform: str, chat_id: str, replies: Sequence[Reply], now: dt.datetime
+) -> list[Reply]:
+    """Journal the replies in the caller's transaction; each journalled reply comes back with its row's id."""
+    kept = [reply for reply in replies if journalable(reply)]
+    if not kept:
+        return list(replies)
+    due = now + GRACE
+    rows = [{"platform": platform, "chat_id": chat_id, "payload": reply.to_json(), "purpose": PURPOSE,
+             "next_attempt_at": due, "lease_token": _TOKEN, "created_at": now} for reply in kept]  # fmt: skip
+    ids = iter((await session.execute(_INSERT, rows)).scalars().all())
+    return [replace(reply, journal_id=next(ids)) if journalable(reply) else reply for reply in replies]
+
+
+class Settlement:
+    """What became of a step's journalled replies, recorded once the channel has tried to send them all:
+
+        async with Settlement(sessions, replies, clock, outbox_changed) as settlement:
+            for reply in replies:
+                ...send it, then settlement.sent(reply) or settlement.failed(reply)
+
+    While the block runs the replies' rows are renewed every third of `GRACE`, so a slow send (a long wait
+    for its slot under the rate limits) never has the outbox send them as well.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        replies: Sequence[Reply],
+        clock: Callable[[], dt.datetime],
+        outbox_changed: Callable[[], None],
+    ) -> None:
+        self.sessions, self.clock, self.outbox_changed = sessions, clock, outbox_changed
+        self.ids = [reply.journal_id for reply in replies if reply.journal_id is not None]
+        self.done: list[int] = []
+        self.retry: list[int] = []
+        self._renewing: asyncio.Task[None] | None = None
+
+    def sent(self, reply: Reply) -> None:
+        """Delivered, or refused for good (a blocked chat, a bad request): nothing is left to deliver."""
+        if reply.journal_id is not None:
+            self.done.append(reply.journal_id)
+
+    def failed(self, reply: Reply) -> bool:
+        """Not delivered for a passing reason: the outbox takes it over at once. False if not journalled."""
+        if reply.journal_id is None:
+            return False
+        self.retry.append(reply.journal_id)
+        return True
+
+    async def __aenter__(self) -> Settlement:
+        if self.ids:
+            self._renewing = asyncio.create_task(self._keep_renewing())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+        if kind is None:
+            await self._record()
+
+    def _mine(self, ids: list[int]) -> ColumnElement[bool]:
+        return (
+            OutboxMessage.id.in_(ids)
+            & (OutboxMessage.lease_token == _TOKEN)
+            & (OutboxMessage.status == OutboxStatus.PENDING)
+        )
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await asyncio.sleep(GRACE.total_seconds() / 3)
+            with contextlib.suppress(SQLAlchemyError):
+                async with self.sessions() as session, session.begin():
+                    await session.execute(
+                        update(OutboxMessage).where(self._mine(self.ids)).values(next_attempt_at=self.clock() + GRACE)
+                    )
+
+    async def _record(self) -> None:
+        """Delete the delivered rows; make the failed ones due now. If the database refuses, the rows stay
+        for another process (or the next start) to send: a repeated answer rather than a lost one."""
+        if not self.done and not self.retry:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                if self.done:
+                    await session.execute(delete(OutboxMessage).where(self._mine(self.done)))
+                if self.retry:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(self._mine(self.retry))
+                        .values(next_attempt_at=self.clock(), lease_token=None)
+                    )
+        except SQLAlchemyError as error:
+            log.warning("the replies' journal was not updated (%s): they will be sent again", type(error).__name__)
+            return
+        if self.retry:
+            self.outbox_changed()
