@@ -75,8 +75,8 @@ class ImportRejected(Exception):
 
 def fold_header(text: str) -> str:
     """Lower case, no diacritics (đ → d), letters and digits only: `Chỉ tiêu GĐ 1` → `chitieugd1`."""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return re.sub(r"[^a-z0-9]", "", "".join(c for c in text if not unicodedata.combining(c)).lower())
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in text if not unicodedata.combining(c)))
 
 
 def _quota_phase(header: str, campaign: Campaign) -> str | None:

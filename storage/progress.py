@@ -117,7 +117,7 @@ async def campaign_totals(session: AsyncSession, campaign: Campaign, branch_ids:
 
 
 def _recognised_between(start: dt.date | None, end: dt.date | None, branch_ids: set[int] | None) -> ScalarSelect[int]:
-    query = select(func.count()).where(Initiative.status.in_(COUNTED), Initiative.recognition_date.is_not(None))
+    query = select(func.count()).where(Initiative.status.in_(COUNTED))  # a campaign has a phase: both ends never open
     if start is not None:
         query = query.where(Initiative.recognition_date >= start)
     if end is not None:
@@ -160,7 +160,7 @@ async def daily_recognitions(
 
 async def submitters(session: AsyncSession, branch_id: int) -> Sequence[tuple[str, int]]:
     """Members of the branch who have submitted, with how many initiatives each (most first)."""
-    submitted = func.count(Initiative.id)
+    submitted = func.count()
     query = (
         select(Member.full_name, submitted)
         .join(Initiative, Initiative.member_id == Member.id)

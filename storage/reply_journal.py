@@ -23,6 +23,7 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, delete, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from handlers.events import Reply
 from storage.models import OutboxMessage, OutboxStatus
@@ -128,22 +129,30 @@ class Settlement:
                     )
 
     async def _record(self) -> None:
-        """Delete the delivered rows; make the failed ones due now. If the database refuses, the rows stay
-        for another process (or the next start) to send: a repeated answer rather than a lost one."""
+        """Delete the delivered rows; make the failed ones due now. Tried again for up to `GRACE` while the
+        database is away (a PostgreSQL restart); if it stays away, the rows stay for another process (or the
+        next start) to send: a repeated answer rather than a lost one."""
         if not self.done and not self.retry:
             return
         try:
-            async with self.sessions() as session, session.begin():
-                if self.done:
-                    await session.execute(delete(OutboxMessage).where(self._mine(self.done)))
-                if self.retry:
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(self._mine(self.retry))
-                        .values(next_attempt_at=self.clock(), lease_token=None)
-                    )
+            async for attempt in AsyncRetrying(retry=retry_if_exception_type(SQLAlchemyError), reraise=True,
+                                               wait=wait_exponential(multiplier=0.2, max=3),
+                                               stop=stop_after_delay(GRACE.total_seconds())):  # fmt: skip
+                with attempt:
+                    await self._update_rows()
         except SQLAlchemyError as error:
             log.warning("the replies' journal was not updated (%s): they will be sent again", type(error).__name__)
             return
         if self.retry:
             self.outbox_changed()
+
+    async def _update_rows(self) -> None:
+        async with self.sessions() as session, session.begin():
+            if self.done:
+                await session.execute(delete(OutboxMessage).where(self._mine(self.done)))
+            if self.retry:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(self._mine(self.retry))
+                    .values(next_attempt_at=self.clock(), lease_token=None)
+                )

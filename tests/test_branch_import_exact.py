@@ -57,6 +57,18 @@ def test_what_cannot_be_read_is_refused_as_a_whole(config: Config) -> None:
     assert refused("ds.csv", "mã,tên\n".encode(), config) == [Problem(0, "import_err_empty")], "a header alone"
 
 
+def test_what_is_not_a_readable_spreadsheet_is_named(config: Config) -> None:
+    limit = branch_import.MAX_FILE_BYTES
+    [too_big] = refused("ds.csv", b"x" * (limit + 1), config)
+    assert too_big == Problem(0, "import_err_too_big", {"limit_mb": 2}) and type(too_big.params["limit_mb"]) is int
+    assert refused("ds.pdf", b"x" * limit, config) == [Problem(0, "import_err_format")], "at the limit: read"
+    assert refused("ds.csv", "mã;tên\nA1;Đơn vị\n".encode("utf-16"), config) == [Problem(0, "import_err_encoding")]
+    huge_field = b'code,name\nA1,"' + b"x" * 200_000 + b'"\n'
+    assert refused("ds.csv", huge_field, config) == [Problem(0, "import_err_unreadable")]
+    commas_later = "code;name\nA1;Đơn vị, khối, phòng, tổ\n".encode()
+    assert branch_import.read_rows("ds.csv", commas_later) == [["code", "name"], ["A1", "Đơn vị, khối, phòng, tổ"]]
+
+
 def test_a_workbook_gives_values_not_formulas_within_its_limits(config: Config, monkeypatch) -> None:
     content = xlsx([["code", "name", "quota_p1", "x4", "x5"], ["A1", "Đơn vị A", "=1+1", 9, 9]])
     monkeypatch.setattr(branch_import, "MAX_COLUMNS", 3)
@@ -103,6 +115,37 @@ def test_headers_are_reported_on_their_own_row_under_blank_rows(config: Config) 
         BranchRow(3, "A1", "Đơn vị A", {}, "Hội đồng sáng kiến tỉnh"),
         BranchRow(4, "X" * 32, "Đơn vị X", {}),
     ]
+
+
+def test_headers_fold_to_letters_and_digits_and_cells_to_text() -> None:
+    assert branch_import.fold_header("Chỉ tiêu GĐ 1") == "chitieugd1"
+    assert branch_import.fold_header("Mã đơn vị") == "madonvi"
+    assert branch_import.fold_header("  Tên CĐCS (*)") == "tencdcs"
+    assert [branch_import.cell_text(v) for v in (None, 3.0, 2.5, 12, "  Đơn vị  ", "x" * 1200)] == [
+        "", "3", "2.5", "12", "Đơn vị", "x" * 1000]  # fmt: skip
+
+
+def test_every_limit_of_a_row_at_its_edge(config: Config) -> None:
+    header = ["code", "", "name", "quota_p1", "Mã" + "." * 45]
+    with pytest.raises(ImportRejected) as rejected:
+        branch_import.parse([header], config.campaign)
+    assert rejected.value.problems == [Problem(1, "import_err_repeated_column", {"column": ("Mã" + "." * 45)[:40]})]
+    header = ["code", "", "name", "quota_p1", "kính gửi"]
+    rows = [header, ["A1", "", "n" * 255, "0", "k" * 255], ["A2", "", "n" * 256, "1" * 25, "k" * 256],
+            ["X" * 33, "", "Đơn vị", "-1", ""]]  # fmt: skip
+    with pytest.raises(ImportRejected) as rejected:
+        branch_import.parse(rows, config.campaign)
+    assert rejected.value.problems == [
+        Problem(3, "import_err_long_name"),
+        Problem(3, "import_err_quota", {"value": "1" * 20, "phase": "p1"}),
+        Problem(3, "import_err_long_recognising_body"),
+        Problem(4, "import_err_bad_code", {"code": "X" * 33}),
+        Problem(4, "import_err_negative", {"value": "-1", "phase": "p1"}),
+    ]
+    [row] = branch_import.parse(rows[:2], config.campaign)
+    assert (row.name, row.quotas, row.recognising_body) == ("n" * 255, {"p1": 0}, "k" * 255), "0 is a quota"
+    [plain] = branch_import.parse([["code", "name"], ["B1", "Đơn vị B"]], config.campaign)
+    assert plain.recognising_body is None, "no column: nothing to change"
 
 
 @pytest_asyncio.fixture

@@ -32,7 +32,7 @@ async def sessions(database_url: str) -> AsyncIterator:
             [Member(full_name="Tác giả", branch_id=branch.id), Member(full_name="Chủ tịch", branch_id=branch.id)]
         )
         await session.flush()
-        for status in (Status.SUBMITTED, Status.RECOGNISED, Status.VERIFIED):
+        for status in (Status.SUBMITTED, Status.RECOGNISED, Status.VERIFIED, Status.SUBMITTED, Status.RECOGNISED):
             session.add(Initiative(member_id=1, branch_id=branch.id, credited_branch_id=branch.id, status=status,
                                    current_step="title", editing_from_summary=True, updated_at=EARLIER,
                                    portal_reference="OLD" if status == Status.RECOGNISED else None))  # fmt: skip
@@ -64,6 +64,8 @@ async def test_a_decision_writes_every_field_and_its_audit_event_once(sessions) 
         assert not await decisions.decide(session, 3, Status.REJECTED, chair, "x", NOW), "verified: not waiting"
     again, events_after = await state(sessions, 1)
     assert (again.status, again.decided_at, events_after) == (Status.CHANGES_REQUESTED, NOW, events)
+    other, nothing = await state(sessions, 4)
+    assert (other.status, other.decided_at, nothing) == (Status.SUBMITTED, None, []), "only the one decided"
     untouched, none = await state(sessions, 3)
     assert (untouched.status, untouched.decided_at, untouched.current_step, none) == (
         Status.VERIFIED,
@@ -93,3 +95,5 @@ async def test_an_entry_on_the_portal_is_recorded_once_and_only_after_recognitio
     assert events == [(2, "reported", Status.RECOGNISED, Status.REPORTED, "SK-0456")]
     submitted, none = await state(sessions, 1)
     assert (submitted.status, submitted.reported_at, none) == (Status.SUBMITTED, None, [])
+    other, nothing = await state(sessions, 5)
+    assert (other.status, other.portal_reference, nothing) == (Status.RECOGNISED, "OLD", []), "only the one entered"

@@ -56,7 +56,7 @@ async def sessions(database_url: str) -> AsyncIterator:
         session.add_all([BranchQuota(branch_id=branch["A"].id, phase_code="p1", quota=4),
                          BranchQuota(branch_id=branch["A"].id, phase_code="p2", quota=7),
                          BranchQuota(branch_id=branch["B"].id, phase_code="p2", quota=2)])  # fmt: skip
-        for name, code in (("Hoa", "A"), ("Bình", "A"), ("An", "A"), ("Cúc", "B")):
+        for name, code in (("Hoa", "A"), ("Bình", "A"), ("An", "A"), ("Cúc", "B"), ("An", "A"), ("Dũng", "A")):
             session.add(Member(full_name=name, branch_id=branch[code].id))
     yield factory, branch
     await engine.dispose()
@@ -117,6 +117,9 @@ async def test_totals_the_daily_series_and_who_submitted(sessions, config: Confi
         add(session, a, Status.SUBMITTED, member_id=3)
         add(session, a, Status.SUBMITTED, member_id=3)
         add(session, a, Status.DRAFT, member_id=2, submitted=False)
+        add(session, a, Status.SUBMITTED, member_id=5)  # another An: counted apart from the first
+        add(session, a, Status.SUBMITTED, member_id=6)  # Dũng: one, as Bình and the second An — by name
+        add(session, b, Status.VERIFIED, p2.end + DAY, member_id=4)  # dated outside every phase: not recognised
     async with factory() as session:
         totals = await progress.campaign_totals(session, config.campaign, None)
         totals_b = await progress.campaign_totals(session, config.campaign, {b.id})
@@ -131,6 +134,6 @@ async def test_totals_the_daily_series_and_who_submitted(sessions, config: Confi
     assert (totals_b.by_phase, totals_b.outside) == ({"p1": 1, "p2": 0}, 1)
     assert days == [(p1.counting_from, 2), (p1.end, 1)]
     assert days_b == [(p1.end, 1)]
-    assert names_a == [("Hoa", 6), ("An", 2), ("Bình", 1)], "most first, then by name; drafts are not submitted"
-    assert names_b == [("Cúc", 2)]
+    assert names_a == [("Hoa", 6), ("An", 2), ("An", 1), ("Bình", 1), ("Dũng", 1)], "most first, then by name"
+    assert names_b == [("Cúc", 3)]
     assert outside.all() == [4, 5], "before and after every phase; neither a dateless nor a verified one"

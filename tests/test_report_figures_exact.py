@@ -28,7 +28,7 @@ async def sessions(database_url: str) -> AsyncIterator:
     engine = create_engine(database_url)  # the database is migrated already (conftest)
     factory = session_factory(engine)
     async with factory() as session, session.begin():
-        for code in ("A", "B", "C"):
+        for code in ("C", "A", "B"):  # not in code order
             session.add(Branch(code=code, name=f"CĐCS {code}"))
         await session.flush()
         branch = {b.code: b for b in (await session.scalars(select(Branch))).all()}
@@ -119,24 +119,35 @@ async def test_rows_come_in_batches_with_their_authors_and_evidence_and_credited
         second = add(session, "two", b, Status.RECOGNISED, submitted=vn(2022, 4, 1), recognised=dt.date(2022, 4, 2),
                      credited=a, member_id=2)  # fmt: skip
         add(session, "three", c, Status.SUBMITTED, submitted=vn(2022, 4, 1))
+        add(session, "four", a, Status.RECOGNISED, submitted=vn(2022, 4, 1), recognised=dt.date(2022, 4, 2),
+            credited=c)  # fmt: skip
+        second.decided_by_member_id = 1
         await session.flush()
         session.add_all([
-            Author(initiative_id=second.id, full_name="Bình", share_percent=40, member_id=2, position=0, is_lead=True),
             Author(initiative_id=second.id, full_name="Hoa", share_percent=60, member_id=1, position=1),
+            Author(initiative_id=first.id, full_name="Hoa", share_percent=100, member_id=1, position=0),
+            Author(initiative_id=second.id, full_name="Bình", share_percent=40, member_id=2, position=0, is_lead=True),
             Attachment(initiative_id=second.id, platform="telegram", file_id="F1", kind="document"),
+            Attachment(initiative_id=first.id, platform="telegram", file_id="F0", kind="document"),
             Attachment(initiative_id=second.id, platform="telegram", file_id="F2", kind="photo"),
             Attachment(initiative_id=second.id, platform="telegram", file_id="S", kind="document", purpose="scan"),
         ])  # fmt: skip
     async with factory() as session:
         batches = [batch async for batch in initiative_rows(session, config.campaign, {a.id}, ReportFilter(), batch=1)]
-    assert [[row.values["title"] for row in batch] for batch in batches] == [["one"], ["two"]], "B's, credited to A"
-    one, two = batches[0][0], batches[1][0]
+        [together] = [batch async for batch in initiative_rows(session, config.campaign, {a.id}, ReportFilter())]
+    titles = [[row.values["title"] for row in batch] for batch in batches]
+    assert titles == [["one"], ["two"], ["four"]], "B's credited to A; A's credited to C"
+    one, two, four = batches[0][0], batches[1][0], batches[2][0]
     assert (one.id, two.id) == (first.id, second.id)
-    assert one.authors == [] and one.attachments == 0
+    assert (four.authors, four.attachments) == ([], 0), "none of either"
+    assert one.authors == [("Hoa", 100, False, True)] and one.attachments == 1
     assert two.authors == [("Bình", 40, True, True), ("Hoa", 60, False, False)], "in order; lead; the submitter"
     assert two.attachments == 2, "evidence only: the recognition's scan is not counted"
     assert two.values["branch"] == "CĐCS B" and two.values["credited_branch"] == "CĐCS A"
-    assert two.values["submitter"] == "Bình"
+    assert (two.values["submitter"], two.values["decided_by"], one.values["decided_by"]) == ("Bình", "Hoa", None)
+    assert [(row.values["title"], row.authors, row.attachments) for row in together] == [
+        (row.values["title"], row.authors, row.attachments) for batch in batches for row in batch
+    ], "in one batch, each row has its own authors and evidence"
 
 
 @pytest.mark.asyncio
@@ -170,7 +181,7 @@ async def test_every_count_of_the_summary(sessions, config) -> None:
     assert (fb.recognised, fb.outside, fb.waiting, fb.reported) == ({}, 0, 0, 0)
     assert (fb.pending, fb.in_progress) == (1, 2), "submitted and in progress count where they were written"
     assert (fa.quota_total, fa.recognised_total) == (7, 5)
-    assert [(f.code, f.pending, f.in_progress, f.recognised) for f in only_b] == [("B", 1, 2, {})]
+    assert [(f.code, f.quotas, f.pending, f.in_progress, f.recognised) for f in only_b] == [("B", {"p2": 0}, 1, 2, {})]
     march = {f.code: f for f in in_march}
     assert (march["A"].waiting, march["B"].pending, march["B"].in_progress, march["A"].recognised) == (
         1, 1, 1, {"p1": 0, "p2": 0}), "the draft has no submission: outside every period"  # fmt: skip
