@@ -164,6 +164,17 @@ async def outcome(database_url: str) -> tuple[int, int, int, int]:
     return unsent or 0, waiting or 0, twice or 0, broadcasts or 0
 
 
+async def unsent_rows(database_url: str) -> list[str]:
+    """What each outbox row not sent is (for the report): purpose, status, attempts, leased, last error."""
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.status != OutboxStatus.SENT))).all()
+        found = [f"#{r.id} {r.purpose} {r.status.value} attempts={r.attempts} leased={r.lease_token is not None} "
+                 f"due={r.next_attempt_at:%H:%M:%S} error={(r.last_error or '')[:80]!r}" for r in rows]  # fmt: skip
+    await engine.dispose()
+    return found
+
+
 def soak_config(folder: Path) -> Path:
     """The project's config without quiet hours (a broadcast at night would wait for the morning)."""
     text = (ROOT / "config.toml").read_text()
@@ -237,6 +248,8 @@ async def run(minutes: float, members: int) -> None:
               f"{got_broadcast}/{members} members ({broadcasts} sent) (target 0, 0, all); "
               f"after the run: {drained:.0f} s to deliver what was left")  # fmt: skip
         beyond = max(0, repeated - chaos.counts["lost"])
+        for row in await unsent_rows(database_url) if unsent else []:
+            print(f"    unsent: {row}")
         print(f"  duplicates delivered:         {repeated} of {sent} messages ({100 * repeated / max(sent, 1):.2f} %); "
               f"the emulator lost {chaos.counts['lost']} answers after delivering (each resent: Telegram's "
               f"sendMessage has no idempotency key); beyond those: {beyond} "

@@ -46,6 +46,11 @@ class RetryLater(Exception):
         self.seconds, self.rate_limited = seconds, rate_limited
 
 
+class NotYet(RetryLater):
+    """The message to edit is not delivered yet: wait for it without using up an attempt (it has its own;
+    when they run out it fails, and then so does the edit)."""
+
+
 class ChatMoved(Exception):
     """The group became a supergroup with a new chat id: deliver there (and remember it)."""
 
@@ -223,6 +228,9 @@ class OutboxWorker:
                 await queries.move_chat(session, row.platform, row.chat_id, moved.new_chat_id)
             row.chat_id = moved.new_chat_id
             values = {"chat_id": moved.new_chat_id, "next_attempt_at": self.clock()}
+        except NotYet as error:
+            values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error),
+                      "attempts": row.attempts - 1}  # fmt: skip
         except RetryLater as error:
             values = {"next_attempt_at": self.clock() + dt.timedelta(seconds=error.seconds), "last_error": str(error),
                       "rate_limited": error.rate_limited}  # fmt: skip
@@ -260,7 +268,7 @@ class OutboxWorker:
         if original is None or original.status in (OutboxStatus.FAILED, OutboxStatus.BLOCKED):
             raise Unreachable("the message to edit was never delivered")
         if original.status == OutboxStatus.PENDING or original.platform_message_id is None:
-            raise RetryLater(2, "the message to edit is not delivered yet")
+            raise NotYet(2, "the message to edit is not delivered yet")
         await sender.replace(original.chat_id, original.platform_message_id, reply)
         return original.platform_message_id
 

@@ -68,3 +68,41 @@ async def test_a_send_outliving_its_lease_is_not_sent_again_by_another_worker(se
     async with sessions() as session:
         row = await session.scalar(select(OutboxMessage))
     assert (row.status, row.attempts, row.platform_message_id) == (OutboxStatus.SENT, 1, "1")
+
+
+class EditingPlatform:
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.edits: list[tuple[str, str, str]] = []
+
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
+        return "77"
+
+    async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        self.edits.append((chat_id, message_id, reply.text))
+
+
+async def test_an_edit_waits_for_its_message_however_long_without_failing(sessions) -> None:
+    """Found by the soak: the edit of a review card whose card was still waiting (its own retries, a killed
+    worker's lease) used up its eight attempts in sixteen seconds and failed; the card stayed undecided."""
+    clock = [utc_now()]
+    async with sessions() as session, session.begin():
+        card = queries.queue_message(session, "telegram", "42", Reply(text="Thẻ #1").to_json(),
+                                     purpose="review_request", at=clock[0] + dt.timedelta(hours=1))  # fmt: skip
+        await session.flush()
+        queries.queue_message(session, "telegram", "42", Reply(text="Thẻ #1: đã xác nhận").to_json(),
+                              purpose="review_edit", at=clock[0], edit_of_id=card.id)  # fmt: skip
+    platform = EditingPlatform()
+    worker = OutboxWorker(sessions, {"telegram": platform}, lambda: clock[0])
+    for _ in range(20):  # twenty passes while the card is not due: more than the attempts an edit has
+        await worker.deliver_due()
+        clock[0] += dt.timedelta(seconds=3)
+    clock[0] += dt.timedelta(hours=1)
+    await worker.deliver_due()  # the card, then
+    await worker.deliver_due()  # its edit
+    assert platform.edits == [("42", "77", "Thẻ #1: đã xác nhận")]
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [(r.purpose, r.status) for r in rows] == [("review_request", OutboxStatus.SENT),
+                                                     ("review_edit", OutboxStatus.SENT)]  # fmt: skip
