@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -19,15 +18,7 @@ from storage import branch_import
 from storage.branch_import import BranchRow, ImportRejected, Problem
 from storage.engine import create_engine, session_factory
 from storage.models import Branch
-
-
-def xlsx(rows: list[list[object]]) -> bytes:
-    workbook = Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+from tests.test_branch_import import xlsx
 
 
 def refused(file_name: str, content: bytes, config: Config) -> list[Problem]:

@@ -85,7 +85,7 @@ class EditingPlatform:
 
 async def test_an_edit_waits_for_its_message_however_long_without_failing(sessions) -> None:
     """Found by the soak: the edit of a review card whose card was still waiting (its own retries, a killed
-    worker's lease) used up its eight attempts in sixteen seconds and failed; the card stayed undecided."""
+    worker's lease) used up its eight attempts in sixteen seconds and failed: the card was never edited."""
     clock = [utc_now()]
     async with sessions() as session, session.begin():
         card = queries.queue_message(session, "telegram", "42", Reply(text="Thẻ #1").to_json(),
