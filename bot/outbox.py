@@ -241,7 +241,7 @@ class OutboxWorker:
                 await queries.mark_unreachable(session, row.platform, row.chat_id, self.clock())
             values = {"status": OutboxStatus.BLOCKED, "last_error": str(error)}
         except Rejected as error:
-            log.error("outbox %s refused by %s: %s", row.id, row.platform, error)
+            log.error("outbox %s to %s cannot be delivered: %s", row.id, row.platform, error)
             values = {"status": OutboxStatus.FAILED, "last_error": str(error)}
         except Exception as error:
             log.warning("outbox %s: %s", row.id, error)
@@ -266,7 +266,7 @@ class OutboxWorker:
         async with self.sessions() as session:
             original = await session.get(OutboxMessage, row.edit_of_id)
         if original is None or original.status in (OutboxStatus.FAILED, OutboxStatus.BLOCKED):
-            raise Unreachable("the message to edit was never delivered")
+            raise Rejected("the message to edit was never delivered")  # the chat itself may be fine
         if original.status == OutboxStatus.PENDING or original.platform_message_id is None:
             raise NotYet(2, "the message to edit is not delivered yet")
         await sender.replace(original.chat_id, original.platform_message_id, reply)

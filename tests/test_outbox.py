@@ -13,7 +13,7 @@ from bot.outbox import OutboxWorker
 from handlers.events import Reply
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Identity, OutboxMessage, OutboxStatus
 
 pytestmark = pytest.mark.asyncio
 LEASE = dt.timedelta(seconds=0.6)
@@ -106,3 +106,23 @@ async def test_an_edit_waits_for_its_message_however_long_without_failing(sessio
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     assert [(r.purpose, r.status) for r in rows] == [("review_request", OutboxStatus.SENT),
                                                      ("review_edit", OutboxStatus.SENT)]  # fmt: skip
+
+
+async def test_an_edit_whose_message_failed_fails_without_calling_the_chat_unreachable(sessions) -> None:
+    """The card gave up after its attempts (a platform outage): its edit cannot be made either, but the chair's
+    chat is fine, so reminders and broadcasts must keep reaching it."""
+    async with sessions() as session, session.begin():
+        chair = await queries.get_or_create_identity(session, "telegram", "42", "42", "Chủ tịch", "vi")
+        card = queries.queue_message(session, "telegram", "42", Reply(text="Thẻ #1").to_json(),
+                                     purpose="review_request", at=utc_now())  # fmt: skip
+        card.status = OutboxStatus.FAILED
+        await session.flush()
+        queries.queue_message(session, "telegram", "42", Reply(text="Thẻ #1: đã xác nhận").to_json(),
+                              purpose="review_edit", at=utc_now(), edit_of_id=card.id)  # fmt: skip
+    platform = EditingPlatform()
+    await OutboxWorker(sessions, {"telegram": platform}, utc_now).deliver_due()
+    async with sessions() as session:
+        edit = await session.scalar(select(OutboxMessage).where(OutboxMessage.purpose == "review_edit"))
+        chair = await session.get(Identity, chair.id)
+    assert (edit.status, platform.edits) == (OutboxStatus.FAILED, [])
+    assert chair.blocked_at is None
