@@ -56,7 +56,12 @@ class PatientPerson(TimedPerson):
     """A member who waits up to two minutes for each answer (a restart and a redelivery take seconds)."""
 
     async def expect(self, *fragments: str, edited: bool = False, timeout: float = STEP_TIMEOUT) -> StoredMessage:
-        return await super().expect(*fragments, edited=edited, timeout=timeout)
+        try:
+            return await super().expect(*fragments, edited=edited, timeout=timeout)
+        except AssertionError as error:  # say what was awaited and how the chat ended, to find the cause
+            tail = [("bot: " if m.from_bot else "member: ") + m.plain_text[:60].replace("\n", " ")
+                    for m in self.emulator.chat(self.user_id)[-6:]]  # fmt: skip
+            raise AssertionError(f"waited for {fragments} after #{self.cursor}; the chat ends {tail}") from error
 
 
 class Soak:
@@ -83,7 +88,7 @@ class Soak:
                 await person.expect("Đã gửi sáng kiến")
                 self.submitted += 1
             except AssertionError as error:  # an answer that never came (or an error reply): this member stops
-                self.lost.append(f"{person.user_id}: {str(error)[:200]}")
+                self.lost.append(f"{person.user_id}: {str(error)[:800]}")
                 return
 
     async def chair(self, person: Person) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -138,3 +140,20 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision` (run on every start and by `sangkien db upgrade`)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade, revision)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection: refused, closed, or PostgreSQL's
+    SQLSTATE classes 08 (connection exception) and 57P (shutting down, starting up) — not a query it refused."""
+    if isinstance(error, (ConnectionError, socket.gaierror)):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    codes = {
+        str(getattr(e, name, "") or "") for e in (error.orig, error.orig.__cause__) for name in ("sqlstate", "pgcode")
+    }
+    return (
+        error.connection_invalidated
+        or isinstance(error.orig, OSError)
+        or any(code.startswith(("08", "57P")) for code in codes)
+    )

@@ -23,9 +23,10 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, delete, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, stop_never, wait_exponential
 
 from handlers.events import Reply
+from storage.engine import database_unreachable
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ PURPOSE = "reply"
 # This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
 # from then on this process neither deletes nor reschedules it.
 _TOKEN = secrets.token_hex(16)
+# Settlements waiting for the database to come back (kept referenced until they finish).
+_RECORDING_LATER: set[asyncio.Task[None]] = set()
 _INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
@@ -99,6 +102,14 @@ class Settlement:
         self.retry.append(reply.journal_id)
         return True
 
+    def follows_a_failed_one(self, reply: Reply) -> bool:
+        """An earlier reply of the step was left to the outbox: this one goes after it there (the outbox keeps
+        a chat's order), so the person never reads the step's answers out of order. The caller skips sending."""
+        if not self.retry or reply.journal_id is None:
+            return False
+        self.retry.append(reply.journal_id)
+        return True
+
     async def __aenter__(self) -> Settlement:
         if self.ids:
             self._renewing = asyncio.create_task(self._keep_renewing())
@@ -129,20 +140,30 @@ class Settlement:
                     )
 
     async def _record(self) -> None:
-        """Delete the delivered rows; make the failed ones due now. Tried again for up to `GRACE` while the
-        database is away (a PostgreSQL restart); if it stays away, the rows stay for another process (or the
-        next start) to send: a repeated answer rather than a lost one."""
+        """Delete the delivered rows; make the failed ones due now. While the database is away (a PostgreSQL
+        restart) this is tried again for `GRACE`, then in the background until it is back: the rows stay
+        leased to this process meanwhile, so nothing sends the delivered replies a second time unless the
+        process dies first (then the next one sends them: a repeated answer rather than a lost one)."""
         if not self.done and not self.retry:
             return
         try:
-            async for attempt in AsyncRetrying(retry=retry_if_exception_type(SQLAlchemyError), reraise=True,
-                                               wait=wait_exponential(multiplier=0.2, max=3),
-                                               stop=stop_after_delay(GRACE.total_seconds())):  # fmt: skip
-                with attempt:
-                    await self._update_rows()
-        except SQLAlchemyError as error:
-            log.warning("the replies' journal was not updated (%s): they will be sent again", type(error).__name__)
-            return
+            await self._update_rows_patiently(within=GRACE.total_seconds())
+        except (SQLAlchemyError, OSError) as error:
+            if not database_unreachable(error):
+                raise
+            log.warning("the replies' journal was not updated (%s): trying again in the background",
+                        type(error).__name__)  # fmt: skip
+            task = asyncio.create_task(self._update_rows_patiently(within=None))
+            _RECORDING_LATER.add(task)
+            task.add_done_callback(_RECORDING_LATER.discard)
+
+    async def _update_rows_patiently(self, *, within: float | None) -> None:
+        """`within`: seconds to keep trying while the database is unreachable (None: until it is back)."""
+        stop = stop_never if within is None else stop_after_delay(within)
+        async for attempt in AsyncRetrying(retry=retry_if_exception(database_unreachable), reraise=True, stop=stop,
+                                           wait=wait_exponential(multiplier=0.2, max=3)):  # fmt: skip
+            with attempt:
+                await self._update_rows()
         if self.retry:
             self.outbox_changed()
 

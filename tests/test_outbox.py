@@ -7,11 +7,11 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.outbox import OutboxWorker
 from handlers.events import Reply
-from storage import queries
+from storage import queries, reply_journal
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Identity, OutboxMessage, OutboxStatus
 
@@ -126,3 +126,29 @@ async def test_an_edit_whose_message_failed_fails_without_calling_the_chat_unrea
         chair = await session.get(Identity, chair.id)
     assert (edit.status, platform.edits) == (OutboxStatus.FAILED, [])
     assert chair.blocked_at is None
+
+
+class FlakySessions:
+    """The session factory of a database that refuses the first `refusals` connections, as asyncpg does
+    while PostgreSQL restarts (a bare ConnectionRefusedError, not one of SQLAlchemy's)."""
+
+    def __init__(self, sessions, refusals: int) -> None:
+        self.sessions, self.refusals = sessions, refusals
+
+    def __call__(self):
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return self.sessions()
+
+
+async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_is_back(sessions) -> None:
+    """Found by the soak: PostgreSQL restarting refused the journal's delete with a bare
+    ConnectionRefusedError, which was not retried; the reply stayed to be sent a second time."""
+    now = utc_now()
+    async with sessions() as session, session.begin():
+        [reply] = await reply_journal.write(session, "telegram", "42", [Reply(text="Hướng dẫn")], now)
+    async with reply_journal.Settlement(FlakySessions(sessions, 2), [reply], utc_now, lambda: None) as settlement:
+        settlement.sent(reply)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -153,6 +153,20 @@ async def test_a_reply_telegram_keeps_refusing_arrives_through_the_outbox(
     assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1
 
 
+async def test_when_a_steps_first_reply_is_left_to_the_outbox_the_next_waits_behind_it(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    """Found by the soak: the welcome failed (four 502s) and went to the outbox, while the question after it
+    was sent at once — the person read "Nhập họ và tên" before the welcome. The step's replies keep their order."""
+    person = Person(emulator, "Lê Thị Thứ Tự")
+    emulator.inject_fault("sendMessage", 502, count=4, chat_id=person.user_id)
+    await person.send("/start b_MAU004")
+    await person.expect("Nhập họ và tên", timeout=60)
+    texts = person.bot_texts()
+    assert [i for i, text in enumerate(texts) if "Chào mừng" in text] == [0], texts
+    assert sum("Nhập họ và tên" in text for text in texts) == 1, texts
+
+
 async def test_an_answer_a_kill_caught_between_its_step_and_its_send_arrives_after_the_restart(
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:

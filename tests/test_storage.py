@@ -282,7 +282,7 @@ async def test_an_unreachable_database_is_told_apart_from_a_refused_query(tmp_pa
     from aiohttp import ClientOSError
     from sqlalchemy.exc import OperationalError
 
-    from bot.channels.dispatch import database_unreachable
+    from storage.engine import database_unreachable
     from tests.postgres import _free_port
 
     engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{_free_port()}/nothing")

@@ -8,10 +8,9 @@ which the platform will not deliver again, would otherwise be lost."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_delay, wait_exponential
 
 from bot import metrics
@@ -19,27 +18,11 @@ from bot.logging_setup import CURRENT_UPDATE
 from handlers.context import Services
 from handlers.events import Event, Reply
 from handlers.router import handle_event
+from storage.engine import database_unreachable
 
 log = logging.getLogger(__name__)
 UNREACHABLE_PATIENCE_SECONDS = 60
 _backoff = wait_exponential(multiplier=0.5, max=5)
-
-
-def database_unreachable(error: BaseException) -> bool:
-    """The database could not be reached or dropped the connection: refused, closed, or PostgreSQL's
-    SQLSTATE classes 08 (connection exception) and 57P (shutting down, starting up) — not a query it refused."""
-    if isinstance(error, (ConnectionError, socket.gaierror)):
-        return True
-    if not isinstance(error, DBAPIError):
-        return False
-    codes = {
-        str(getattr(e, name, "") or "") for e in (error.orig, error.orig.__cause__) for name in ("sqlstate", "pgcode")
-    }
-    return (
-        error.connection_invalidated
-        or isinstance(error.orig, OSError)
-        or any(code.startswith(("08", "57P")) for code in codes)
-    )
 
 
 def _log_retry_state(state: RetryCallState) -> None:

@@ -434,6 +434,8 @@ class TelegramChannel:
         conversation's state is already committed. One that still fails for a passing reason after the
         request's retries (Telegram down, the network) is left to the outbox, which keeps trying: the person
         is waiting for it."""
+        if settlement.follows_a_failed_one(reply):
+            return
         try:
             await self._send(chat_id, reply)
         except _RETRYABLE as error:

@@ -103,6 +103,8 @@ class ZaloChannel:
         services = self.services
         async with Settlement(services.sessions, replies, services.clock, services.outbox_changed) as settlement:
             for reply in replies:
+                if settlement.follows_a_failed_one(reply):
+                    continue
                 try:
                     await self._send(message.chat_id, reply, bulk=False)
                 except (ZaloApiError, aiohttp.ClientError, TimeoutError) as error:
