@@ -67,6 +67,15 @@ class Rejected(Exception):
     """The platform refused the message itself (a bug, not a transient failure)."""
 
 
+class OriginalUndelivered(Exception):
+    """An edit of a message that was never delivered: it ends as its message did (blocked or failed), and
+    the chat is not marked unreachable for it (the chat may be fine: the message failed for other reasons)."""
+
+    def __init__(self, status: OutboxStatus) -> None:
+        super().__init__(f"the message to edit was never delivered ({status.value})")
+        self.status = status
+
+
 class Sender(Protocol):
     """A channel as the outbox sees it. It keeps to its platform's sending limits itself."""
 
@@ -240,8 +249,11 @@ class OutboxWorker:
             async with self.sessions() as session, session.begin():
                 await queries.mark_unreachable(session, row.platform, row.chat_id, self.clock())
             values = {"status": OutboxStatus.BLOCKED, "last_error": str(error)}
+        except OriginalUndelivered as error:
+            log.info("outbox %s: %s", row.id, error)
+            values = {"status": error.status, "last_error": str(error)}
         except Rejected as error:
-            log.error("outbox %s to %s cannot be delivered: %s", row.id, row.platform, error)
+            log.error("outbox %s refused by %s: %s", row.id, row.platform, error)
             values = {"status": OutboxStatus.FAILED, "last_error": str(error)}
         except Exception as error:
             log.warning("outbox %s: %s", row.id, error)
@@ -266,7 +278,7 @@ class OutboxWorker:
         async with self.sessions() as session:
             original = await session.get(OutboxMessage, row.edit_of_id)
         if original is None or original.status in (OutboxStatus.FAILED, OutboxStatus.BLOCKED):
-            raise Rejected("the message to edit was never delivered")  # the chat itself may be fine
+            raise OriginalUndelivered(original.status if original is not None else OutboxStatus.FAILED)
         if original.status == OutboxStatus.PENDING or original.platform_message_id is None:
             raise NotYet(2, "the message to edit is not delivered yet")
         await sender.replace(original.chat_id, original.platform_message_id, reply)

@@ -48,7 +48,16 @@ def cleaned(event: Event) -> Event:
 
 
 async def handle_event(services: Services, event: Event) -> list[Reply]:
-    event = cleaned(event)
+    """The replies to send for the event; those journalled are settled by the channel (storage/reply_journal)."""
+    journalled: list[Reply] = []
+    try:
+        return await _handle(services, cleaned(event), journalled)
+    except BaseException:
+        reply_journal.forget(journalled)  # no settlement will clear them: the outbox delivers what was committed
+        raise
+
+
+async def _handle(services: Services, event: Event, journalled: list[Reply]) -> list[Reply]:
     async with services.sessions() as session, session.begin():
         if not await claims.claim_update(session, event.platform, event.update_key, services.clock()):
             return []
@@ -64,6 +73,7 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
         await route(ctx)
         replies = await reply_journal.write(session, event.platform, event.chat_id, await _with_menus(ctx),
                                             services.clock())  # fmt: skip
+        journalled.extend(replies)
     if ctx.queued_notifications:
         services.outbox_changed()
     for work in ctx.deferred:

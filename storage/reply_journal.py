@@ -6,8 +6,10 @@ is never handled again. So the replies are journalled as outbox rows in the step
 after `GRACE` and leased to this process. The channel sends them directly, as before, then deletes the rows
 it delivered (one statement) and makes the rows whose send failed for a passing reason due at once
 (`Settlement`, which also renews the rows while a slow send runs). If the process dies first, the outbox
-worker of whichever process runs next delivers them once `GRACE` has passed; a process's own worker never
-takes its journalled rows (`taken_over_elsewhere`).
+worker of whichever process runs next delivers them once `GRACE` has passed. A process's own worker leaves
+alone the rows of the steps it is still handling (`_IN_FLIGHT`, `taken_over_elsewhere`), and delivers the
+others when due: those of a step whose commit was acknowledged too late (the database went away) or whose
+later work failed, which no settlement will ever clear.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, delete, insert, update
+from sqlalchemy import ColumnElement, delete, insert, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, stop_never, wait_exponential
@@ -35,16 +37,31 @@ PURPOSE = "reply"
 # This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
 # from then on this process neither deletes nor reschedules it.
 _TOKEN = secrets.token_hex(16)
+# This process's journalled rows from the journal's write until the channel has settled them.
+_IN_FLIGHT: set[int] = set()
 # Settlements waiting for the database to come back (kept referenced until they finish).
 _RECORDING_LATER: set[asyncio.Task[None]] = set()
 _INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
 def taken_over_elsewhere() -> ColumnElement[bool]:
-    """For the outbox worker: rows it may deliver. Never this process's own journalled replies — they are
-    being sent right here, and a failed one is released (its lease cleared) — only those of a process that
-    died or a send that failed. (So a clock moved on in a test never makes a reply in flight due here.)"""
-    return OutboxMessage.lease_token.is_(None) | (OutboxMessage.lease_token != _TOKEN)
+    """For the outbox worker: rows it may deliver — every row but this process's journalled replies still
+    in flight (being sent right here; a failed one is released: its lease cleared, its id forgotten). So a
+    clock moved on in a test never makes a reply in flight due here, and a reply no settlement will clear
+    is still delivered."""
+    if not _IN_FLIGHT:
+        return true()
+    return (
+        OutboxMessage.lease_token.is_(None)
+        | (OutboxMessage.lease_token != _TOKEN)
+        | OutboxMessage.id.not_in(sorted(_IN_FLIGHT))
+    )
+
+
+def forget(replies: Sequence[Reply]) -> None:
+    """These replies will not be settled here (their step failed after journalling them): once due, this
+    process's outbox delivers whichever of them were committed."""
+    _IN_FLIGHT.difference_update(reply.journal_id for reply in replies if reply.journal_id is not None)
 
 
 def journalable(reply: Reply) -> bool:
@@ -62,7 +79,9 @@ async def write(
     due = now + GRACE
     rows = [{"platform": platform, "chat_id": chat_id, "payload": reply.to_json(), "purpose": PURPOSE,
              "next_attempt_at": due, "lease_token": _TOKEN, "created_at": now} for reply in kept]  # fmt: skip
-    ids = iter((await session.execute(_INSERT, rows)).scalars().all())
+    written = (await session.execute(_INSERT, rows)).scalars().all()
+    _IN_FLIGHT.update(written)
+    ids = iter(written)
     return [replace(reply, journal_id=next(ids)) if journalable(reply) else reply for reply in replies]
 
 
@@ -85,6 +104,7 @@ class Settlement:
         outbox_changed: Callable[[], None],
     ) -> None:
         self.sessions, self.clock, self.outbox_changed = sessions, clock, outbox_changed
+        self.replies = replies
         self.ids = [reply.journal_id for reply in replies if reply.journal_id is not None]
         self.done: list[int] = []
         self.retry: list[int] = []
@@ -120,8 +140,10 @@ class Settlement:
             self._renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewing
-        if kind is None:
-            await self._record()
+        if kind is None and (self.done or self.retry):
+            await self._record()  # forgets the replies once recorded
+        else:
+            forget(self.replies)
 
     def _mine(self, ids: list[int]) -> ColumnElement[bool]:
         return (
@@ -144,18 +166,20 @@ class Settlement:
         restart) this is tried again for `GRACE`, then in the background until it is back: the rows stay
         leased to this process meanwhile, so nothing sends the delivered replies a second time unless the
         process dies first (then the next one sends them: a repeated answer rather than a lost one)."""
-        if not self.done and not self.retry:
-            return
         try:
             await self._update_rows_patiently(within=GRACE.total_seconds())
         except (SQLAlchemyError, OSError) as error:
             if not database_unreachable(error):
+                forget(self.replies)
                 raise
             log.warning("the replies' journal was not updated (%s): trying again in the background",
                         type(error).__name__)  # fmt: skip
             task = asyncio.create_task(self._update_rows_patiently(within=None))
             _RECORDING_LATER.add(task)
             task.add_done_callback(_RECORDING_LATER.discard)
+            task.add_done_callback(lambda _: forget(self.replies))
+        else:
+            forget(self.replies)
 
     async def _update_rows_patiently(self, *, within: float | None) -> None:
         """`within`: seconds to keep trying while the database is unreachable (None: until it is back)."""

@@ -75,8 +75,10 @@ class EditingPlatform:
 
     def __init__(self) -> None:
         self.edits: list[tuple[str, str, str]] = []
+        self.delivered: list[str] = []
 
     async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
+        self.delivered.append(chat_id)
         return "77"
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
@@ -152,3 +154,19 @@ async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_i
         settlement.sent(reply)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_a_journalled_reply_no_settlement_will_clear_is_delivered_here_once_due(sessions) -> None:
+    """The step's commit landed but its acknowledgement was lost (PostgreSQL restarting): the update is
+    claimed, so handling it again answers nothing; the reply it journalled is this process's own, and its
+    outbox must still deliver it — while a reply still in flight here is left alone whatever the clock says."""
+    now = utc_now()
+    async with sessions() as session, session.begin():
+        [lost] = await reply_journal.write(session, "telegram", "42", [Reply(text="Tóm tắt sáng kiến")], now)
+        [in_flight] = await reply_journal.write(session, "telegram", "43", [Reply(text="Bước 2/16")], now)
+    reply_journal.forget([lost])  # what handle_event does when its transaction raised
+    platform = EditingPlatform()
+    later = now + reply_journal.GRACE + dt.timedelta(seconds=1)
+    await OutboxWorker(sessions, {"telegram": platform}, lambda: later).deliver_due()
+    assert platform.delivered == ["42"]
+    reply_journal.forget([in_flight])
