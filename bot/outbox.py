@@ -94,7 +94,8 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 class OutboxWorker:
-    """Leases due rows in batches and delivers them: chats in parallel, each chat's rows in order."""
+    """Leases due rows in batches and delivers them: chats in parallel, each chat's rows in order (a row to be
+    tried again holds the chat's later rows back until its next attempt)."""
 
     def __init__(
         self,
@@ -173,24 +174,30 @@ class OutboxWorker:
 
         async def deliver_chat(chat_rows: list[OutboxMessage]) -> None:
             async with gate:
-                for row in chat_rows:
+                for index, row in enumerate(chat_rows):
                     if self.loop.stopping:  # shutting down: the rest goes out with the next process
                         left.append(row.id)
-                    else:
-                        await self._deliver(row)
+                        continue
+                    again_at = await self._deliver(row)
+                    if again_at is not None:  # not delivered yet: the chat's later rows wait behind it
+                        await self._release([later.id for later in chat_rows[index + 1 :]], at=again_at)
+                        return
 
         await asyncio.gather(*(deliver_chat(chat_rows) for chat_rows in by_chat.values()))
         if left:
             await self._release(left)
         return len(rows) - len(left)
 
-    async def _release(self, ids: list[int]) -> None:
-        """Give back leased rows this process will not send (it is stopping): due again at once."""
+    async def _release(self, ids: list[int], at: dt.datetime | None = None) -> None:
+        """Give back leased rows this process will not send now (it is stopping, or a row before them in their
+        chat must go first): due again `at` (at once by default), the attempt not counted."""
+        if not ids:
+            return
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
-                .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=self.clock())
+                .values(attempts=OutboxMessage.attempts - 1, next_attempt_at=at or self.clock())
             )
 
     def _held(self, row: OutboxMessage) -> ColumnElement[bool]:
@@ -222,13 +229,14 @@ class OutboxWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: OutboxMessage) -> dt.datetime | None:
+        """Send the row and record the outcome; when it is to be tried again, the time it is due."""
         sender = self.senders[row.platform]
         reply = Reply.from_json(row.payload)
         values: dict[str, object]
         if not await self._renew(row):
             log.warning("outbox %s: its lease was taken over; not sending it from here", row.id)
-            return
+            return None
         try:
             message_id = await self._send_holding_lease(sender, row, reply)
             values = {"status": OutboxStatus.SENT, "sent_at": self.clock(), "platform_message_id": message_id}
@@ -268,6 +276,8 @@ class OutboxWorker:
             log.warning("outbox %s: the outcome was not recorded (the lease was taken over)", row.id)
         if "chat_id" in values:
             self.wake()
+        again_at = values.get("next_attempt_at")
+        return again_at if "status" not in values and isinstance(again_at, dt.datetime) else None
 
     async def _send(self, sender: Sender, row: OutboxMessage, reply: Reply) -> str:
         if row.edit_of_id is None:

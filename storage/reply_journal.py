@@ -25,7 +25,15 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, delete, insert, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, stop_never, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_base,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_never,
+    wait_exponential,
+)
 
 from handlers.events import Reply
 from storage.engine import database_unreachable
@@ -41,6 +49,8 @@ _TOKEN = secrets.token_hex(16)
 _IN_FLIGHT: set[int] = set()
 # Settlements waiting for the database to come back (kept referenced until they finish).
 _RECORDING_LATER: set[asyncio.Task[None]] = set()
+_DB_ERRORS = (SQLAlchemyError, OSError)  # asyncpg refuses a connection with a bare OSError
+_WHILE_UNREACHABLE = retry_if_exception(database_unreachable)
 _INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
@@ -136,14 +146,18 @@ class Settlement:
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if self._renewing is not None:
-            self._renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewing
-        if kind is None and (self.done or self.retry):
-            await self._record()  # forgets the replies once recorded
-        else:
-            forget(self.replies)
+        """Record what became of the replies, even when sending stopped on an error (what was delivered must
+        not be sent again); the replies are forgotten once recorded, or if they cannot be."""
+        handed_over = False
+        try:
+            if self._renewing is not None:
+                self._renewing.cancel()
+                await asyncio.gather(self._renewing, return_exceptions=True)
+            if self.done or self.retry:
+                handed_over = await self._record()
+        finally:
+            if not handed_over:
+                forget(self.replies)
 
     def _mine(self, ids: list[int]) -> ColumnElement[bool]:
         return (
@@ -155,36 +169,42 @@ class Settlement:
     async def _keep_renewing(self) -> None:
         while True:
             await asyncio.sleep(GRACE.total_seconds() / 3)
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(SQLAlchemyError, OSError):  # the database away: the rows simply wait
                 async with self.sessions() as session, session.begin():
                     await session.execute(
                         update(OutboxMessage).where(self._mine(self.ids)).values(next_attempt_at=self.clock() + GRACE)
                     )
 
-    async def _record(self) -> None:
-        """Delete the delivered rows; make the failed ones due now. While the database is away (a PostgreSQL
-        restart) this is tried again for `GRACE`, then in the background until it is back: the rows stay
-        leased to this process meanwhile, so nothing sends the delivered replies a second time unless the
-        process dies first (then the next one sends them: a repeated answer rather than a lost one)."""
+    async def _record(self) -> bool:
+        """Delete the delivered rows; make the failed ones due now. Any database error is tried again for
+        `GRACE`; while the database stays unreachable (a PostgreSQL restart), then in the background until it
+        is back — True: that task forgets the replies when done. The rows stay leased to this process
+        meanwhile, so nothing sends the delivered replies a second time unless the process dies first (the
+        next one sends them: a repeated answer rather than a lost one)."""
         try:
-            await self._update_rows_patiently(within=GRACE.total_seconds())
-        except (SQLAlchemyError, OSError) as error:
+            await self._update_rows_patiently(within=GRACE.total_seconds(), retry=retry_if_exception_type(_DB_ERRORS))
+        except _DB_ERRORS as error:
             if not database_unreachable(error):
-                forget(self.replies)
-                raise
+                log.warning("the replies' journal was not updated (%r): they may be sent again", error)
+                return False
             log.warning("the replies' journal was not updated (%s): trying again in the background",
                         type(error).__name__)  # fmt: skip
             task = asyncio.create_task(self._update_rows_patiently(within=None))
             _RECORDING_LATER.add(task)
-            task.add_done_callback(_RECORDING_LATER.discard)
-            task.add_done_callback(lambda _: forget(self.replies))
-        else:
-            forget(self.replies)
+            task.add_done_callback(self._recorded_later)
+            return True
+        return False
 
-    async def _update_rows_patiently(self, *, within: float | None) -> None:
-        """`within`: seconds to keep trying while the database is unreachable (None: until it is back)."""
+    def _recorded_later(self, task: asyncio.Task[None]) -> None:
+        _RECORDING_LATER.discard(task)
+        forget(self.replies)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the replies' journal was not updated (%r): they may be sent again", task.exception())
+
+    async def _update_rows_patiently(self, *, within: float | None, retry: retry_base = _WHILE_UNREACHABLE) -> None:
+        """`within`: seconds to keep trying (None: until the database is back)."""
         stop = stop_never if within is None else stop_after_delay(within)
-        async for attempt in AsyncRetrying(retry=retry_if_exception(database_unreachable), reraise=True, stop=stop,
+        async for attempt in AsyncRetrying(retry=retry, reraise=True, stop=stop,
                                            wait=wait_exponential(multiplier=0.2, max=3)):  # fmt: skip
             with attempt:
                 await self._update_rows()

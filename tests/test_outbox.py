@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.outbox import OutboxWorker
+from bot.outbox import OutboxWorker, RetryLater
 from handlers.events import Reply
 from storage import queries, reply_journal
 from storage.engine import create_engine, session_factory, upgrade_database
@@ -170,3 +170,38 @@ async def test_a_journalled_reply_no_settlement_will_clear_is_delivered_here_onc
     await OutboxWorker(sessions, {"telegram": platform}, lambda: later).deliver_due()
     assert platform.delivered == ["42"]
     reply_journal.forget([in_flight])
+
+
+class OnceRefusingPlatform:
+    """Refuses the first message it is given once, for a passing reason (a 5xx); records what it delivers."""
+
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+        self.refused = False
+
+    async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
+        if not self.refused:
+            self.refused = True
+            raise RetryLater(2, "Bad Gateway")
+        self.delivered.append(reply.text)
+        return str(len(self.delivered))
+
+    async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        raise AssertionError("not used")
+
+
+async def test_a_chats_later_messages_wait_behind_one_to_be_tried_again(sessions) -> None:
+    """A step's answers left to the outbox in order must arrive in order even when the first is refused
+    once more: the ones after it in the same chat wait for it instead of overtaking it."""
+    clock = [utc_now()]
+    async with sessions() as session, session.begin():
+        for text in ("Chào mừng đồng chí", "Nhập họ và tên"):
+            queries.queue_message(session, "telegram", "42", Reply(text=text).to_json(), purpose="reply", at=clock[0])
+    platform = OnceRefusingPlatform()
+    worker = OutboxWorker(sessions, {"telegram": platform}, lambda: clock[0])
+    await worker.deliver_due()
+    clock[0] += dt.timedelta(seconds=3)
+    await worker.deliver_due()
+    assert platform.delivered == ["Chào mừng đồng chí", "Nhập họ và tên"]

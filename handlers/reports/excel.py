@@ -6,7 +6,8 @@ quota, recognised, waiting for recognition, on the portal, waiting for verificat
 totals row, and the signatures; *Sáng kiến* — every initiative in scope; *Nhập Cổng* — recognised ones not
 yet on the portal, in the portal's field order. One filter narrows every sheet. Headers are Vietnamese
 (documents catalog); dates are real Excel dates, money is a number; text is always text (a member's
-"=HYPERLINK(…)" is not a formula); it is built in a worker thread, batch by batch, never on the event loop.
+"=HYPERLINK(…)" is not a formula; XlsxWriter escapes control characters as Excel does); it is built in a
+worker thread, batch by batch, never on the event loop.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.ext.asyncio import AsyncSession
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
@@ -165,7 +165,7 @@ class ReportWriter:
     """Writes the workbook sheet by sheet, row by row (constant memory). Each method runs in a worker thread.
 
     Every value goes through `_write`: text is always written as text (a member's "=HYPERLINK(…)" stays
-    words), cleaned of what a workbook cannot hold; dates and amounts are numbers with their formats."""
+    words); dates and amounts are numbers with their formats."""
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
@@ -199,7 +199,7 @@ class ReportWriter:
             if cell_format is not None:
                 sheet.write_blank(row, col, None, cell_format)
         elif isinstance(value, str):
-            sheet.write_string(row, col, ILLEGAL_CHARACTERS_RE.sub("", str(value)), cell_format)
+            sheet.write_string(row, col, value, cell_format)
         elif isinstance(value, dt.date):
             sheet.write_datetime(row, col, value, cell_format or self._format(DATE_FORMAT, None))
         else:
