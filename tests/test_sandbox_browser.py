@@ -70,9 +70,9 @@ async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox
     """The whole review loop as a new user plays it in the sandbox page: member, then chair, then member."""
     async with phone_page(sandbox_url + "/") as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Trần Thị Bình (mẫu)")
-        await expect(page.get_by_text("Chọn công đoàn cơ sở (CĐCS)").last).to_be_visible(timeout=15_000)
-
         last = page.locator(".msg.bot").last
+        # Bình's own chat, not the one shown before the switch (which held the same words once).
+        await expect(last).to_contain_text("Chọn công đoàn cơ sở (CĐCS)", timeout=15_000)
 
         async def tap(label: str, waiting_for: str) -> None:
             await expect(last).to_contain_text(waiting_for)

@@ -299,9 +299,7 @@ class TelegramChannel:
         self._chat_roles: dict[int, str] = {}
         self.username = ""
         # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts are tolerated), 20/min in a
-        # group. 28 paced slots a second put at most 28 sends in any second as this process sees them; a 31st
-        # at Telegram (a 429) needs sends held back ~100 ms more than the ones after them (a loaded machine:
-        # at 28.8 the test suite's broadcast met 429s). The chats' limits a little under theirs.
+        # group. A little under each, so that clock jitter never tips a send over.
         self.limits = SendLimits(overall_per_second=28, private=(3, 3.0), group=(1, 3.1))
         router = Router(name="sangkien")
         router.message.register(self._on_message)
