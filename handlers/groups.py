@@ -17,7 +17,7 @@ from handlers.context import Context, esc
 from handlers.events import EventKind
 from handlers.i18n import Catalog
 from handlers.roles import chaired_branch_ids, is_admin, refuse
-from storage import queries
+from storage import org_tree, queries
 from storage.models import Branch, ChatGroup
 
 PROVINCE_WORDS = {"tinh", "tỉnh", "province"}
@@ -124,9 +124,11 @@ async def group_progress(ctx: Context, group: ChatGroup | None) -> None:
 
 
 async def group_digest(session: AsyncSession, t: Catalog, campaign: Campaign, today: dt.date, group: ChatGroup) -> str:
-    """The progress text a group receives: its branch, or the province's ranking."""
+    """The progress text a group receives: its unit's (the units under it ranked, if any), or the province's."""
     if group.is_province:
         return progress.province_text(t, await progress.load(session, campaign, today, None), top=5)
     assert group.branch_id is not None
-    view = await progress.load(session, campaign, today, {group.branch_id})
-    return progress.branch_text(t, view, view.branches[0], with_counts=True)
+    units = await org_tree.subtree_ids(session, {group.branch_id})
+    view = await progress.load(session, campaign, today, units, group.branch_id)
+    unit = view.single
+    return progress.branch_text(t, view, unit, with_counts=True) if unit else progress.province_text(t, view, top=5)

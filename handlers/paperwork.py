@@ -13,7 +13,7 @@ from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
 from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
-from storage import decisions, queries
+from storage import decisions, org_tree, queries
 from storage.models import Initiative, Status
 
 
@@ -70,21 +70,23 @@ def portal_button(ctx: Context, initiative_id: int) -> Option:
 
 
 async def export(ctx: Context) -> None:
-    """`/export [p1|p2] [status words] [d/m/yyyy-d/m/yyyy]`: admins get the whole unit, chairs their branches."""
-    branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
-    if branch_ids is not None and not branch_ids:
+    """`/export [p1|p2] [status words] [d/m/yyyy-d/m/yyyy]`: admins get the whole organisation, officers the
+    units they chair with every unit under them."""
+    chaired = None if is_admin(ctx) else chaired_branch_ids(ctx)
+    if chaired is not None and not chaired:
         refuse(ctx, None, "/export")
         return
+    branch_ids = None if chaired is None else await org_tree.subtree_ids(ctx.session, chaired)
     try:
         report_filter = parse_filter(ctx.event.args, ctx.campaign)
     except InputError as error:
         ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
         return
-    branches = await queries.branches_by_id(ctx.session, branch_ids)
+    branches = [] if chaired is None else await queries.branches_by_id(ctx.session, chaired)  # named: those chaired
     scope_name = ctx.campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
     stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
-    ready = ctx.t("export_ready", branches=len(branches) if branch_ids else ctx.t("all_branches"),
+    ready = ctx.t("export_ready", branches=len(branch_ids) if branch_ids else ctx.t("all_branches"),
                   filter=esc(excel.describe(report_filter) or ctx.t("none")))  # fmt: skip
     request = excel.ReportRequest(ctx.campaign, frozenset(branch_ids) if branch_ids is not None else None,
                                   report_filter, scope_name, ctx.today(), ctx.campaign.place)  # fmt: skip

@@ -19,53 +19,88 @@ from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
 from handlers.reports import charts
-from handlers.roles import chaired_branch_ids, is_admin
+from handlers.roles import chaired_branch_ids, is_admin, refuse
+from storage import org_tree, queries
 from storage import progress as progress_queries
 from storage.progress import BranchProgress, CampaignTotals
 
 BAR_WIDTH = 10
 TOP = 10
 FULL_RANKING_PAYLOAD = "pg:all"
+UNIT_PAYLOAD = "pg:u:"
 
 
 @dataclass(frozen=True)
 class View:
-    """Everything one progress message shows, for one scope (a branch, some branches, the whole unit)."""
+    """Everything one progress message shows, for one scope: a unit (its children listed, or itself alone),
+    or several units side by side (a flat list of branches, the whole organisation)."""
 
     campaign: Campaign
     phase: Phase
     today: dt.date
-    branches: list[BranchProgress]
+    branches: list[BranchProgress]  # listed and ranked against each other
     daily: list[tuple[dt.date, int]]
     totals: CampaignTotals
+    whole: list[BranchProgress]  # what sums to the scope's figures (rolled up: each initiative once)
+    unit: BranchProgress | None = None  # the unit the view is about, when it is about one
+    subunits: frozenset[int] = frozenset()  # the listed units that have units under them (to drill into)
 
     @property
     def recognised(self) -> int:
-        return sum(b.recognised for b in self.branches)
+        return sum(b.recognised for b in self.whole)
 
     @property
     def waiting(self) -> int:
-        return sum(b.waiting for b in self.branches)
+        return sum(b.waiting for b in self.whole)
 
     @property
     def pending(self) -> int:
-        return sum(b.pending for b in self.branches)
+        return sum(b.pending for b in self.whole)
 
     @property
     def in_progress(self) -> int:
-        return sum(b.in_progress for b in self.branches)
+        return sum(b.in_progress for b in self.whole)
 
     @property
     def quota(self) -> int:
-        return sum(b.quota for b in self.branches)
+        return sum(b.quota for b in self.whole)
+
+    @property
+    def single(self) -> BranchProgress | None:
+        """The unit, when the view shows it alone (a CĐCS, a member's own unit)."""
+        return self.unit if self.unit is not None and self.branches == [self.unit] else None
 
 
-async def load(session: AsyncSession, campaign: Campaign, today: dt.date, branch_ids: set[int] | None) -> View:
+async def load(
+    session: AsyncSession, campaign: Campaign, today: dt.date, branch_ids: set[int] | None,
+    focus: int | None = None, *, alone: bool = False,
+) -> View:  # fmt: skip
+    """The figures of the units in `branch_ids` (None: all), rolled up the tree; about `focus` (a unit in
+    scope) when given, listing its children — or the unit itself when `alone` or childless."""
     phase = campaign.current_phase(today)
-    branches = await progress_queries.branch_progress(session, phase, branch_ids)
-    daily = await progress_queries.daily_recognitions(session, phase, branch_ids)
-    totals = await progress_queries.campaign_totals(session, campaign, branch_ids)
-    return View(campaign, phase, today, branches, daily, totals)
+    units = {unit.branch_id: unit for unit in await progress_queries.branch_progress(session, phase, branch_ids)}
+    parents = {unit_id: unit.parent_id for unit_id, unit in units.items()}
+    layout = org_tree.layout(units, parents, focus if focus in units else None)
+    shown = [layout.focus] if alone and layout.focus is not None else layout.shown
+    counted = branch_ids
+    if layout.focus is not None:
+        counted = org_tree.below(layout.focus, parents)
+        if branch_ids is None and len(counted) == len(units):
+            counted = None  # everything: no list of every unit's id
+    daily = await progress_queries.daily_recognitions(session, phase, counted)
+    totals = await progress_queries.campaign_totals(session, campaign, counted)
+    has_children = {parent for parent in parents.values() if parent is not None}
+    return View(
+        campaign,
+        phase,
+        today,
+        [units[u] for u in sorted(shown, key=lambda u: units[u].code)],
+        daily,
+        totals,
+        [units[u] for u in layout.whole],
+        units[layout.focus] if layout.focus is not None else None,
+        frozenset(u for u in shown if u in has_children),
+    )
 
 
 def bar(done: int, goal: int) -> str:
@@ -129,10 +164,28 @@ def rank_lines(t: Catalog, branches: list[BranchProgress], start: int = 1) -> li
 
 def province_text(t: Catalog, view: View, top: int = TOP) -> str:
     """Totals against the phase's target and the campaign's, the leaders and the branches furthest behind."""
+    if view.unit is None or view.unit.parent_id is None:  # the organisation, or the root unit of the tree
+        name = view.unit.name if view.unit is not None else view.campaign.organisation
+        summary = t(
+            "progress_province",
+            organisation=esc(name),
+            recognised=view.recognised,
+            target=view.phase.target,
+            bar=bar(view.recognised, view.phase.target),
+            quota=view.quota,
+        )
+    else:  # an upper unit inside the tree: against its own quota
+        summary = t(
+            "progress_unit",
+            unit=esc(view.unit.name),
+            recognised=view.recognised,
+            quota=view.quota,
+            bar=bar(view.recognised, view.quota),
+            count=len(view.branches),
+        )
     lines = [
         header(t, view),
-        t("progress_province", organisation=esc(view.campaign.organisation), recognised=view.recognised,
-          target=view.phase.target, bar=bar(view.recognised, view.phase.target), quota=view.quota),
+        summary,
         campaign_line(t, view),
         counts_line(t, view.waiting, view.pending, view.in_progress),
     ]  # fmt: skip
@@ -200,47 +253,83 @@ async def chart_reply(t: Catalog, view: View, *, province: bool) -> Reply:
     )
 
 
-def scope(ctx: Context) -> set[int] | None:
-    """What a person's progress covers: everything for an admin, the branches a chair chairs, else their own."""
+async def scope(ctx: Context) -> set[int] | None:
+    """What a person's progress covers: everything for an admin, the subtree of each unit an officer
+    chairs, else their own unit (with the units under it)."""
     if is_admin(ctx):
         return None
     assert ctx.member is not None
-    return chaired_branch_ids(ctx) or ({ctx.member.branch_id} if ctx.member.branch_id else set())
+    roots = chaired_branch_ids(ctx) or ({ctx.member.branch_id} if ctx.member.branch_id else set())
+    return await org_tree.subtree_ids(ctx.session, roots)
 
 
-async def show(ctx: Context) -> None:
-    """`/progress` (and the menu button): what the person's role may see, as text and as a chart."""
-    branch_ids = scope(ctx)
-    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids)
-    chaired = chaired_branch_ids(ctx)
-    if branch_ids is None or len(view.branches) > 1:
-        text = province_text(ctx.t, view)
-        options = [[Option(ctx.t("btn_full_ranking"), FULL_RANKING_PAYLOAD)]] if len(view.branches) > TOP else []
-        ctx.say(text, options)
-    elif view.branches:
-        branch = view.branches[0]
-        text = branch_text(ctx.t, view, branch, with_counts=bool(chaired))
-        if chaired:
-            names = await progress_queries.submitters(ctx.session, branch.branch_id)
+async def show(ctx: Context, focus_id: int | None = None) -> None:
+    """`/progress [CODE]` (and the menu button, and a unit's button): what the person's role may see, as text
+    and as a chart. An officer of an upper unit sees the units under it ranked, and can open one."""
+    branch_ids = await scope(ctx)
+    code = ctx.event.args.strip() if focus_id is None and ctx.event.command == "progress" else ""
+    if code:
+        unit = await queries.branch_by_code(ctx.session, code)
+        if unit is None:
+            ctx.say(ctx.t("group_unknown_branch", code=esc(code[:32])))
+            return
+        focus_id = unit.id
+    if focus_id is not None and branch_ids is not None and focus_id not in branch_ids:
+        refuse(ctx, None, f"/progress of unit {focus_id}")
+        return
+    officer = branch_ids is None or bool(chaired_branch_ids(ctx))
+    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids, focus_id, alone=not officer)
+    if not view.branches:
+        ctx.say(ctx.t("progress_no_branches"))
+        return
+    unit = view.single
+    if unit is None:
+        options = [[Option(ctx.t("btn_open_unit", unit=b.name[:40]), f"{UNIT_PAYLOAD}{b.branch_id}")]
+                   for b in ranked(view.branches) if b.branch_id in view.subunits][:TOP]  # fmt: skip
+        if len(view.branches) > TOP:
+            options.append([Option(ctx.t("btn_full_ranking"), full_ranking_payload(view))])
+        ctx.say(province_text(ctx.t, view), options)
+    else:
+        text = branch_text(ctx.t, view, unit, with_counts=officer)
+        if officer:
+            names = await progress_queries.submitters(ctx.session, unit.branch_id)
             text += "\n" + (
                 ctx.t("progress_submitters", names=", ".join(f"{esc(name)} ({count})" for name, count in names))
                 if names
                 else ctx.t("progress_no_submitters")
             )
         ctx.say(text)
+    whole_organisation = branch_ids is None and (view.unit is None or view.unit.parent_id is None)
+    ctx.replies.append(await chart_reply(ctx.t, view, province=whole_organisation))
+
+
+def full_ranking_payload(view: View) -> str:
+    return FULL_RANKING_PAYLOAD if view.unit is None else f"{FULL_RANKING_PAYLOAD}:{view.unit.branch_id}"
+
+
+async def handle_option(ctx: Context) -> None:
+    """A unit's button (open it) or the full ranking's, checked against the person's scope on the server."""
+    payload = ctx.event.payload or ""
+    if payload.startswith(UNIT_PAYLOAD):
+        unit_id = _number(payload.removeprefix(UNIT_PAYLOAD))
+        await show(ctx, unit_id if unit_id is not None else -1)
     else:
-        ctx.say(ctx.t("progress_no_branches"))
-        return
-    ctx.replies.append(await chart_reply(ctx.t, view, province=branch_ids is None))
+        rest = payload.removeprefix(FULL_RANKING_PAYLOAD).removeprefix(":")
+        await full_ranking(ctx, _number(rest) if rest else None)
 
 
-async def full_ranking(ctx: Context) -> None:
+def _number(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+async def full_ranking(ctx: Context, focus_id: int | None = None) -> None:
     """The whole ranking, on request (it is long: the unit has many branches)."""
-    branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
-    if branch_ids is not None and not branch_ids:
-        ctx.say(ctx.t("review_not_allowed"))
+    branch_ids = await scope(ctx)
+    officer = branch_ids is None or bool(chaired_branch_ids(ctx))
+    if not officer or (focus_id is not None and branch_ids is not None and focus_id not in branch_ids):
+        refuse(ctx, None, f"full ranking of {focus_id}")
         return
-    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids)
+    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids, focus_id)
     lines = [header(ctx.t, view), ctx.t("progress_ranking_title", total=len(view.branches))]
     lines += rank_lines(ctx.t, ranked(view.branches))
     ctx.say("\n".join(lines))

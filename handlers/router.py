@@ -279,8 +279,8 @@ async def _member_option(ctx: Context) -> None:
         await profile.handle_option(ctx)
     elif payload.startswith("ds:"):
         await dossier.handle_option(ctx)
-    elif payload == progress.FULL_RANKING_PAYLOAD:
-        await progress.full_ranking(ctx)
+    elif payload.startswith("pg:"):
+        await progress.handle_option(ctx)
     else:
         ctx.say(ctx.t("err_old_button"), menu=True)
 

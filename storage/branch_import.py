@@ -2,10 +2,11 @@
 
 Columns, in any order, headers in Vietnamese or English with or without diacritics: code (`mã`), name
 (`tên`), one quota column per phase (`quota_p1`, `chỉ tiêu giai đoạn 1`, `chi tieu gd2`, …) and,
-optionally, `kính gửi`: the body that recognises the branch's initiatives (the Đơn is addressed to it). A
-re-import updates branches in place (matched by code); branches missing from the file are left alone,
-since members belong to them. Any bad row stops the whole import: every problem is reported with its
-row number and nothing is written.
+optionally, `kính gửi`: the body that recognises the branch's initiatives (the Đơn is addressed to it), and
+`mã cấp trên` / `parent_code`: the unit it belongs to (in the file or already known; blank: a root), which
+builds the organisation tree. A re-import updates branches in place (matched by code); branches missing
+from the file are left alone, since members belong to them. Any bad row stops the whole import: every
+problem is reported with its row number and nothing is written.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ CODE_COLUMNS = {"code", "ma", "macdcs", "madonvi", "branchcode"}
 NAME_COLUMNS = {"name", "ten", "tencdcs", "tendonvi", "branchname"}
 # Whom the branch's initiatives are addressed to ("Kính gửi" of the Đơn: its council or head of unit).
 RECOGNISING_COLUMNS = {"kinhgui", "recognisingbody", "coquancongnhan"}
+# The unit above (the organisation tree): a code in the same file or already imported.
+PARENT_COLUMNS = {"parentcode", "parent", "macaptren", "madonvicaptren", "captren", "donvicaptren"}
 QUOTA_PREFIXES = ("quota", "chitieu")
 PHASE_WORDS = ("phase", "giaidoan", "gd")
 
@@ -58,6 +61,7 @@ class BranchRow:
     name: str
     quotas: dict[str, int]
     recognising_body: str | None = None
+    parent_code: str | None = None  # None: the file has no parent column (the parent is left as it is)
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
             continue
         key = "code" if folded in CODE_COLUMNS else "name" if folded in NAME_COLUMNS else None
         key = key or ("recognising_body" if folded in RECOGNISING_COLUMNS else None)
+        key = key or ("parent_code" if folded in PARENT_COLUMNS else None)
         key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign)) else None)
         if key is None:
             problems.append(Problem(sheet.header_row, "import_err_unknown_column", {"column": title[:40]}))
@@ -236,7 +241,8 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
         body = values[columns["recognising_body"]] if "recognising_body" in columns else ""
         if len(body) > 255:
             problems.append(Problem(number, "import_err_long_recognising_body"))
-        result.append(BranchRow(number, code, name, quotas, body or None))
+        parent = values[columns["parent_code"]].upper() if "parent_code" in columns else None
+        result.append(BranchRow(number, code, name, quotas, body or None, parent))
     if problems:
         raise ImportRejected(problems)
     if not result:
@@ -251,13 +257,16 @@ async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = 
     existing = {
         b.code.upper(): b for b in (await session.scalars(select(Branch).options(selectinload(Branch.quotas)))).all()
     }
-    created = updated = unchanged = 0
+    _check_tree(rows, existing)
+    created = updated = 0
+    untouched: set[str] = set()
     for row in rows:
         branch = existing.get(row.code)
         if branch is None:
             branch = Branch(code=row.code, name=row.name, is_sample=sample, recognising_body=row.recognising_body)
             branch.quotas = [BranchQuota(phase_code=p, quota=q) for p, q in row.quotas.items()]
             session.add(branch)
+            existing[row.code] = branch
             created += 1
             continue
         current = {q.phase_code: q for q in branch.quotas}
@@ -273,6 +282,48 @@ async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = 
                 current[phase].quota = quota
                 changed = True
         updated += changed
-        unchanged += not changed
+        if not changed:
+            untouched.add(row.code)
+    await session.flush()  # every unit of the file has an id: parents can point at them
+    for row in rows:
+        branch = existing[row.code]
+        parent_id = existing[row.parent_code].id if row.parent_code else None
+        if row.parent_code is not None and branch.parent_id != parent_id:
+            branch.parent_id = parent_id
+            if row.code in untouched:  # moved in the tree: updated
+                untouched.discard(row.code)
+                updated += 1
     await session.flush()
-    return ImportResult(created, updated, unchanged)
+    return ImportResult(created, updated, len(untouched))
+
+
+def _check_tree(rows: list[BranchRow], existing: dict[str, Branch]) -> None:
+    """Every parent named is a unit of the file or one already known, and no unit ends up under itself
+    (checked against the tree as it will be: the file's parents over the stored ones)."""
+    problems: list[Problem] = []
+    parent_of = {code: None for code in existing}
+    ids = {branch.id: code for code, branch in existing.items()}
+    for code, branch in existing.items():
+        parent_of[code] = ids.get(branch.parent_id) if branch.parent_id is not None else None
+    in_file = {row.code for row in rows}
+    for row in rows:
+        parent_of.setdefault(row.code, None)
+        if row.parent_code is None:
+            continue
+        if row.parent_code == row.code:
+            problems.append(Problem(row.row, "import_err_own_parent", {"code": row.code}))
+            continue
+        if row.parent_code and row.parent_code not in in_file and row.parent_code not in existing:
+            problems.append(Problem(row.row, "import_err_unknown_parent", {"code": row.parent_code[:40]}))
+        parent_of[row.code] = row.parent_code or None
+    for row in rows:
+        seen, current = {row.code}, parent_of.get(row.code)
+        if row.parent_code == row.code:
+            continue
+        while current is not None and current not in seen:
+            seen.add(current)
+            current = parent_of.get(current)
+        if current == row.code:
+            problems.append(Problem(row.row, "import_err_parent_cycle", {"code": row.code}))
+    if problems:
+        raise ImportRejected(problems)

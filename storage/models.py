@@ -82,11 +82,17 @@ class Role(enum.StrEnum):
 
 
 class Branch(Base):
+    """A unit of the union: a CĐCS, or an upper unit (CĐ cấp trên cơ sở, LĐLĐ tỉnh…) over its children.
+
+    A unit with no parent is a root; a deployment with a flat list of branches has only roots. Officers
+    (the chair role) of a unit see its whole subtree (storage/org_tree.py)."""
+
     __tablename__ = "branch"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), index=True)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
     # Who recognises this branch's initiatives ("Hội đồng sáng kiến Bệnh viện …"): the Đơn's "Kính gửi".
     recognising_body: Mapped[str | None] = mapped_column(String(255))

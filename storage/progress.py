@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Campaign, Phase
+from storage import org_tree
 from storage.models import COUNTED, Branch, BranchQuota, Initiative, Member, Status
 
 IN_PROGRESS = (Status.DRAFT, Status.CHANGES_REQUESTED)
@@ -38,6 +39,7 @@ class BranchProgress:
     waiting: int  # verified by a chair, not recognised yet
     pending: int  # submitted, waiting for a chair
     in_progress: int  # drafts and initiatives sent back for changes
+    parent_id: int | None = None
 
     @property
     def percent(self) -> int:
@@ -64,7 +66,8 @@ def recognised_outside(campaign: Campaign) -> ColumnElement[bool]:
 async def branch_progress(
     session: AsyncSession, phase: Phase, branch_ids: set[int] | None = None
 ) -> list[BranchProgress]:
-    """Every branch in scope with its quota for the phase and its initiatives counted by state.
+    """Every unit in scope with its quota for the phase and its initiatives counted by state, rolled up
+    the tree within the scope (storage/org_tree.py): a unit's figures include its descendants'.
 
     Four small counts, not one pass over every initiative: each is led by the status (and for the
     recognised, the decision date), so it reads only its own rows from a covering index; the database
@@ -75,14 +78,30 @@ async def branch_progress(
     in_progress = _counts(Initiative.branch_id, Initiative.status.in_(IN_PROGRESS), branch_ids)
     counts = (recognised, waiting, pending, in_progress)
     query = select(
-        Branch.id, Branch.code, Branch.name, func.coalesce(BranchQuota.quota, 0),
-        *(func.coalesce(count.c.n, 0) for count in counts),
+        Branch.id, Branch.code, Branch.name, BranchQuota.quota,
+        *(func.coalesce(count.c.n, 0) for count in counts), Branch.parent_id,
     ).outerjoin(BranchQuota, (BranchQuota.branch_id == Branch.id) & (BranchQuota.phase_code == phase.code))  # fmt: skip
     for count in counts:
         query = query.outerjoin(count, count.c.branch_id == Branch.id)
     if branch_ids is not None:
         query = query.where(Branch.id.in_(branch_ids))
-    return [BranchProgress(*row) for row in (await session.execute(query.order_by(Branch.code))).all()]
+    own = {row[0]: BranchProgress(*row) for row in (await session.execute(query.order_by(Branch.code))).all()}
+    parents = {unit.branch_id: unit.parent_id for unit in own.values()}
+    rolled = org_tree.roll_up(own, parents, _with_children)
+    return [rolled[unit] for unit in own]  # in code order
+
+
+def _with_children(unit: BranchProgress, children: list[BranchProgress]) -> BranchProgress:
+    """A unit's own figures plus its children's; its quota is its own if set, else the children's sum."""
+    quota = unit.quota if unit.quota is not None else sum(child.quota for child in children)
+    return replace(
+        unit,
+        quota=quota,
+        recognised=unit.recognised + sum(child.recognised for child in children),
+        waiting=unit.waiting + sum(child.waiting for child in children),
+        pending=unit.pending + sum(child.pending for child in children),
+        in_progress=unit.in_progress + sum(child.in_progress for child in children),
+    )
 
 
 def _counts(

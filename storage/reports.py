@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.config import Campaign, Phase
+from storage import org_tree
 from storage.engine import READ_ONLY
 from storage.models import COUNTED, Attachment, Author, Branch, BranchQuota, Initiative, Member, Status
 from storage.progress import IN_PROGRESS, recognised_in, recognised_outside
@@ -75,6 +76,8 @@ class BranchFigures:
     reported: int = 0  # entered on the portal
     pending: int = 0  # submitted, waiting for a chair
     in_progress: int = 0  # drafts and initiatives sent back
+    branch_id: int = 0
+    parent_id: int | None = None
 
     @property
     def quota_total(self) -> int:
@@ -96,7 +99,8 @@ class BranchFigures:
 async def branch_figures(
     session: AsyncSession, campaign: Campaign, branch_ids: set[int] | None, report_filter: ReportFilter
 ) -> list[BranchFigures]:
-    """Every branch in scope with its quotas and its initiatives counted by state (two GROUP BYs)."""
+    """Every unit in scope with its quotas and its initiatives counted by state (two GROUP BYs), rolled up
+    the tree within the scope as /progress does (a unit's figures include its descendants')."""
     where = conditions(report_filter, campaign)
     credited = select(
         Initiative.credited_branch_id,
@@ -111,14 +115,17 @@ async def branch_figures(
         func.count().filter(Initiative.status.in_(IN_PROGRESS)),
     ).where(*conditions(report_filter, campaign, with_drafts=True),
             Initiative.status.in_((Status.SUBMITTED, *IN_PROGRESS)))  # fmt: skip
-    branches = select(Branch.id, Branch.code, Branch.name).order_by(Branch.code)
+    branches = select(Branch.id, Branch.code, Branch.name, Branch.parent_id).order_by(Branch.code)
     quotas = select(BranchQuota.branch_id, BranchQuota.phase_code, BranchQuota.quota)
     if branch_ids is not None:
         credited = credited.where(Initiative.credited_branch_id.in_(branch_ids))
         submitted = submitted.where(Initiative.branch_id.in_(branch_ids))
         branches = branches.where(Branch.id.in_(branch_ids))
         quotas = quotas.where(BranchQuota.branch_id.in_(branch_ids))
-    figures = {branch_id: BranchFigures(code, name) for branch_id, code, name in (await session.execute(branches))}
+    figures = {
+        branch_id: BranchFigures(code, name, branch_id=branch_id, parent_id=parent_id)
+        for branch_id, code, name, parent_id in await session.execute(branches)
+    }
     for branch_id, phase_code, quota in await session.execute(quotas):
         figures[branch_id].quotas[phase_code] = quota
     for branch_id, *counts in await session.execute(credited.group_by(Initiative.credited_branch_id)):
@@ -129,7 +136,27 @@ async def branch_figures(
     for branch_id, pending, in_progress in await session.execute(submitted.group_by(Initiative.branch_id)):
         if branch_id in figures:
             figures[branch_id].pending, figures[branch_id].in_progress = pending, in_progress
-    return list(figures.values())
+    rolled = org_tree.roll_up(figures, {unit: row.parent_id for unit, row in figures.items()}, _with_children)
+    return [rolled[unit] for unit in figures]  # in code order
+
+
+def _with_children(unit: BranchFigures, children: list[BranchFigures]) -> BranchFigures:
+    """A unit's own counts plus its children's; per phase, its own quota if set, else the children's sum."""
+    if not children:
+        return unit
+    phases = set(unit.quotas) | {phase for child in children for phase in child.quotas}
+    return replace(
+        unit,
+        quotas={p: unit.quotas[p] if p in unit.quotas else sum(c.quotas.get(p, 0) for c in children) for p in phases},
+        recognised={
+            p: unit.recognised.get(p, 0) + sum(c.recognised.get(p, 0) for c in children)
+            for p in set(unit.recognised) | {p for c in children for p in c.recognised}
+        },
+        **{
+            name: getattr(unit, name) + sum(getattr(c, name) for c in children)
+            for name in ("outside", "waiting", "reported", "pending", "in_progress")
+        },
+    )
 
 
 @dataclass(frozen=True)

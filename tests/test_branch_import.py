@@ -71,7 +71,8 @@ def test_every_bad_row_is_reported_with_its_number(config: Config) -> None:
 def test_unknown_and_missing_columns_are_named(config: Config) -> None:
     lines = problems_of("ds.csv", "mã,ghi chú,quota_p1\nA1,x,1\n".encode(), config)
     assert lines == [
-        "• Dòng 1: cột «ghi chú» không rõ là gì (dùng: mã, tên, chỉ tiêu giai đoạn 1, chỉ tiêu giai đoạn 2, kính gửi).",
+        "• Dòng 1: cột «ghi chú» không rõ là gì (dùng: mã, tên, chỉ tiêu giai đoạn 1, chỉ tiêu giai đoạn 2, "
+        "kính gửi, mã cấp trên).",
         "• Dòng 1: thiếu cột tên CĐCS (tên / name).",
     ]
     assert problems_of("ds.pdf", b"%PDF", config) == ["Chỉ nhận tệp .xlsx hoặc .csv."]
@@ -118,6 +119,38 @@ async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(data
         "B2": ("Đơn vị Bê", {"p1": 5, "p2": 4}),  # the file had no p2 column: p2 is kept
         "C3": ("Đơn vị C", {"p1": 2}),
     }
+
+
+async def test_a_reimport_moves_units_in_the_tree_and_refuses_a_loop_through_stored_units(
+    database_url: str, config: Config
+) -> None:
+    engine = create_engine(database_url)
+    await upgrade_database(engine)
+    sessions = session_factory(engine)
+
+    async def run(csv_text: str) -> branch_import.ImportResult:
+        rows = branch_import.parse(branch_import.read_rows("ds.csv", csv_text.encode()), config.campaign)
+        async with sessions() as session, session.begin():
+            return await branch_import.apply(session, rows)
+
+    async def parents() -> dict[str, str | None]:
+        async with sessions() as session:
+            units = (await session.scalars(select(Branch))).all()
+            codes = {unit.id: unit.code for unit in units}
+            return {unit.code: codes.get(unit.parent_id) if unit.parent_id else None for unit in units}
+
+    first = await run("mã,tên,mã cấp trên\nT,Tỉnh,\nK,Khối,T\nC,Cơ sở,K\n")
+    assert (first.created, await parents()) == (3, {"T": None, "K": "T", "C": "K"})
+    moved = await run("mã,tên,mã cấp trên\nC,Cơ sở,T\n")
+    assert (moved.updated, moved.unchanged) == (1, 0), "moved in the tree: updated"
+    unchanged = await run("mã,tên\nC,Cơ sở\n")
+    assert (unchanged.unchanged, (await parents())["C"]) == (1, "T"), "no parent column: the parent stays"
+    with pytest.raises(ImportRejected) as rejected:
+        await run("mã,tên,mã cấp trên\nT,Tỉnh,K\n")  # K is stored under T
+    assert [(p.row, p.key) for p in rejected.value.problems] == [(2, "import_err_parent_cycle")]
+    rooted = await run("mã,tên,mã cấp trên\nK,Khối,\n")
+    assert (rooted.updated, await parents()) == (1, {"T": None, "K": None, "C": "T"}), "blank: a root"
+    await engine.dispose()
 
 
 async def test_command_line_import_is_all_or_nothing(tmp_path: Path) -> None:

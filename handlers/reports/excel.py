@@ -29,7 +29,7 @@ from bot.config import Campaign, Phase
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from handlers.reports.documents import doc_text
-from storage import reports
+from storage import org_tree, reports
 from storage.models import Status
 from storage.reports import BranchFigures, InitiativeRow, ReportFilter
 
@@ -210,7 +210,9 @@ class ReportWriter:
             self._write(sheet, row, col, value, style=style)
 
     def summary(self, title_lines: list[str], targets: list[str], figures: list[BranchFigures],
-                ranking_phase: Phase | None, signature: list[str]) -> None:  # fmt: skip
+                whole: list[BranchFigures], ranking_phase: Phase | None, signature: list[str]) -> None:  # fmt: skip
+        """The ranking of `figures` (a unit's children, or the units side by side) and the total of `whole`
+        (what sums to the scope: each initiative once, the units' own included)."""
         campaign = self.campaign
         sheet = self.book.add_worksheet(doc_text("sheet_summary"))
         headers = [doc_text("col_rank"), doc_text("col_branch_code"), doc_text("col_branch")]
@@ -236,7 +238,7 @@ class ReportWriter:
             self._line(sheet, row, [rank, branch.code, branch.name, *self._figures(branch)])
             row += 1
         totals = BranchFigures(code="", name=doc_text("total_row"))
-        for branch in figures:
+        for branch in whole:
             for phase in campaign.phases:
                 code = phase.code
                 totals.quotas[code] = totals.quotas.get(code, 0) + branch.quotas.get(code, 0)
@@ -302,11 +304,16 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     """The whole workbook: figures by SQL aggregates, initiatives streamed in batches, written off the loop."""
     campaign, report_filter, today = request.campaign, request.report_filter, request.today
     branch_ids = set(request.branch_ids) if request.branch_ids is not None else None
-    figures = await reports.branch_figures(session, campaign, branch_ids, report_filter)
+    figures = {f.branch_id: f for f in await reports.branch_figures(session, campaign, branch_ids, report_filter)}
+    layout = org_tree.layout(figures, {unit: f.parent_id for unit, f in figures.items()})
+    shown, whole = (
+        [figures[u] for u in sorted(layout.shown, key=lambda u: figures[u].code)],
+        [figures[u] for u in layout.whole],
+    )
     ranking_phase = report_filter.phase or campaign.current_phase(today)
     writer = await asyncio.to_thread(ReportWriter, campaign)
     await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
-                            _target_lines(campaign, figures), figures, ranking_phase,
+                            _target_lines(campaign, whole), shown, whole, ranking_phase,
                             _signature(request.place, today))  # fmt: skip
     sheets = (("sheet_initiatives", initiative_columns(campaign), False),
               ("sheet_portal", portal_columns(campaign), True))  # fmt: skip
