@@ -19,9 +19,12 @@ STATES += [Status.DRAFT] * 20 + [Status.CHANGES_REQUESTED] * 5 + [Status.REJECTE
 DECIDED = (Status.VERIFIED, Status.RECOGNISED, Status.REPORTED, Status.REJECTED, Status.CHANGES_REQUESTED)
 
 
-async def fill(url: str, branches: int, initiatives: int, *, first_id: int = 1, with_authors: bool = False) -> float:
+async def fill(
+    url: str, branches: int, initiatives: int, *, first_id: int = 1, with_authors: bool = False, upper_units: int = 0
+) -> float:
     """The schema (migrated) and the data, branch and member ids from `first_id`; `with_authors`: each
-    initiative's author row too (the export lists them). Returns the seconds it took."""
+    initiative's author row too (the export lists them); `upper_units`: that many upper units (no quota of
+    their own) under one root, the branches shared among them (an organisation tree). Returns the seconds."""
     started = time.perf_counter()
     engine = create_engine(url)
     await upgrade_database(engine)
@@ -30,7 +33,15 @@ async def fill(url: str, branches: int, initiatives: int, *, first_id: int = 1, 
     span = int((dt.datetime(2023, 9, 30, tzinfo=dt.UTC) - phase_start).total_seconds())
     ids = range(first_id, first_id + branches)
     async with engine.begin() as connection:
-        branch_rows = [{"id": i, "code": f"B{i:05d}", "name": f"CĐCS số {i}", "is_sample": True} for i in ids]
+        if upper_units:
+            root = first_id + branches + upper_units
+            tree = [{"id": root, "code": "ROOT", "name": "LĐLĐ tỉnh", "is_sample": True, "parent_id": None}]
+            tree += [{"id": first_id + branches + k, "code": f"U{k:04d}", "name": f"CĐ cấp trên số {k}",
+                      "is_sample": True, "parent_id": root} for k in range(upper_units)]  # fmt: skip
+            await connection.execute(insert(Branch), tree)
+        branch_rows = [{"id": i, "code": f"B{i:05d}", "name": f"CĐCS số {i}", "is_sample": True,
+                        "parent_id": first_id + branches + i % upper_units if upper_units else None}
+                       for i in ids]  # fmt: skip
         await connection.execute(insert(Branch), branch_rows)
         quotas = [{"branch_id": i, "phase_code": code, "quota": random.randint(20, 80)}
                   for i in ids for code in ("p1", "p2")]  # fmt: skip

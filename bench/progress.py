@@ -61,21 +61,25 @@ def line(label: str, seconds: list[float]) -> str:
     return f"  {label:<38} median {statistics.median(seconds) * 1000:8.0f} ms   slowest {max(seconds) * 1000:8.0f} ms"
 
 
-async def bench(name: str, url: str, branches: int, initiatives: int) -> None:
-    filled = await fill(url, branches, initiatives)
+async def bench(name: str, url: str, branches: int, initiatives: int, upper_units: int) -> None:
+    filled = await fill(url, branches, initiatives, upper_units=upper_units)
     admin_text, admin_chart, member = await measure(url)
-    print(f"\n{name}: {initiatives:,} initiatives in {branches:,} branches (filled in {filled:.0f} s), {RUNS} runs")
+    shape = f" under {upper_units:,} upper units and one root" if upper_units else ""
+    print(f"\n{name}: {initiatives:,} initiatives in {branches:,} branches{shape} (filled in {filled:.0f} s), "
+          f"{RUNS} runs")  # fmt: skip
     print(line("admin: all branches ranked + totals", admin_text) + "   (target < 300 ms)")
     print(line("admin: the chart (PNG)", admin_chart))
     print(line("member: their branch", member))
 
 
-async def run(branches: int, initiatives: int) -> None:
+async def run(branches: int, initiatives: int, upper_units: int, sqlite_only: bool) -> None:
     folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-"))
-    await bench("SQLite", f"sqlite+aiosqlite:///{folder}/progress.db", branches, initiatives)
+    await bench("SQLite", f"sqlite+aiosqlite:///{folder}/progress.db", branches, initiatives, upper_units)
+    if sqlite_only:
+        return
     external = os.environ.get("BENCH_POSTGRES_URL")
     if external:
-        await bench("PostgreSQL", external, branches, initiatives)
+        await bench("PostgreSQL", external, branches, initiatives, upper_units)
         return
     reason = postgres_unavailable_reason()
     if reason:
@@ -83,7 +87,7 @@ async def run(branches: int, initiatives: int) -> None:
         return
     server = PostgresServer.start()
     try:
-        await bench("PostgreSQL", server.create_database(), branches, initiatives)
+        await bench("PostgreSQL", server.create_database(), branches, initiatives, upper_units)
     finally:
         server.stop()
 
@@ -92,8 +96,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--branches", type=int, default=10_000)
     parser.add_argument("--initiatives", type=int, default=1_000_000)
+    parser.add_argument("--upper-units", type=int, default=0, help="an organisation tree: branches under these")
+    parser.add_argument("--sqlite-only", action="store_true")
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.branches, arguments.initiatives))
+    asyncio.run(run(arguments.branches, arguments.initiatives, arguments.upper_units, arguments.sqlite_only))
 
 
 if __name__ == "__main__":

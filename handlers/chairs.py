@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.rules import parse_id
 from handlers.context import Context, esc
 from handlers.events import Option
-from handlers.roles import is_admin, refuse
-from storage import queries
+from handlers.roles import chaired_branch_ids, is_admin, refuse
+from storage import org_tree, queries
 from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
 
 INVITE_DAYS = 7
@@ -33,13 +33,19 @@ def _refuse_non_admin(ctx: Context, command: str) -> bool:
 
 
 async def invite_chair(ctx: Context) -> None:
-    """`/invite_chair <branch code>` (admins)."""
-    if _refuse_non_admin(ctx, "/invite_chair"):
+    """`/invite_chair <unit code>`: admins, for any unit; an officer of an upper unit, for the units under it
+    (the khối invites its CĐCS chairs)."""
+    chaired = chaired_branch_ids(ctx)
+    if not is_admin(ctx) and not chaired:
+        refuse(ctx, None, "/invite_chair")
         return
     code = ctx.event.args.strip()
     branch = await queries.branch_by_code(ctx.session, code) if code else None
     if branch is None:
         ctx.say(ctx.t("invite_usage"))
+        return
+    if not is_admin(ctx) and branch.id not in await org_tree.subtree_ids(ctx.session, chaired) - chaired:
+        refuse(ctx, None, f"/invite_chair {branch.code}")
         return
     invite = await create_invite(
         ctx.session, branch, f"{ctx.identity.platform}:{ctx.identity.platform_user_id}", ctx.now()
@@ -57,7 +63,9 @@ async def accept_invite(ctx: Context, member: Member, token: str) -> None:
     await queries.add_role(ctx.session, member, Role.CHAIR, invite.branch_id)
     ctx.session.add(AuditEvent(actor_member_id=member.id, action="chair_added", reason=invite.branch.code))
     await ctx.session.refresh(member, ["roles"])
-    ctx.say(ctx.t("invite_accepted", branch=esc(invite.branch.name)), menu=True)
+    has_units_below = await queries.has_child_units(ctx.session, invite.branch_id)
+    ctx.say(ctx.t("invite_accepted_upper" if has_units_below else "invite_accepted", branch=esc(invite.branch.name)),
+            menu=True)  # fmt: skip
 
 
 async def list_chairs(ctx: Context) -> None:

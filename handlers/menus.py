@@ -26,9 +26,10 @@ COMMANDS = {
 # The platform's command list (Telegram's "/" menu), by role.
 ROLE_COMMANDS = {
     "member": ("new", "drafts", "mine", "progress", "congnhan", "hoso", "link", "dulieu", "help"),
-    "chair": ("pending", "new", "drafts", "mine", "progress", "congnhan", "nhapho", "export", "hoso", "link", "help"),
-    "admin": ("progress", "export", "broadcast", "chairs", "invite_chair", "import", "nhapho", "pending", "link",
-              "help"),
+    "chair": ("pending", "new", "drafts", "mine", "progress", "congnhan", "tieubieu", "nhapho", "export", "hoso",
+              "link", "help"),
+    "admin": ("progress", "export", "broadcast", "chairs", "invite_chair", "import", "nhapho", "pending", "tieubieu",
+              "link", "help"),
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from handlers import (
     chairs,
     coauthors,
     dossier,
+    featured,
     groups,
     linking,
     menus,
@@ -234,6 +235,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await chairs.list_chairs(ctx)
     elif command == "congnhan":
         await recognition.command(ctx)
+    elif command == "tieubieu":
+        await featured.command(ctx)
     elif command == "nhapho":
         await on_behalf.start(ctx, ctx.event.args)
     elif command == "hoso":
@@ -279,6 +282,8 @@ async def _member_option(ctx: Context) -> None:
         await profile.handle_option(ctx)
     elif payload.startswith("ds:"):
         await dossier.handle_option(ctx)
+    elif payload.startswith(featured.PAYLOAD):
+        await featured.handle_option(ctx)
     elif payload.startswith("pg:"):
         await progress.handle_option(ctx)
     else:

@@ -264,6 +264,22 @@ class Initiative(Base):
     )
 
 
+class FeaturedInitiative(Base):
+    """A recognised initiative a unit's officers marked "tiêu biểu" and proposed to the unit above (plan V.3:
+    the CĐCS "đề xuất cấp có thẩm quyền xem xét công nhận những đề tài, sáng kiến xuất sắc"); that unit's
+    officers may propose it on. `unit_id` NULL: marked for the whole organisation by an admin."""
+
+    __tablename__ = "featured_initiative"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiative.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    proposed_to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    __table_args__ = (UniqueConstraint("initiative_id", "unit_id"),)
+
+
 class Author(Base):
     """One author of an initiative: a registered member (who can confirm it), or a name with a branch."""
 

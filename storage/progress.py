@@ -85,8 +85,11 @@ async def branch_progress(
         query = query.outerjoin(count, count.c.branch_id == Branch.id)
     if branch_ids is not None:
         query = query.where(Branch.id.in_(branch_ids))
-    own = {row[0]: BranchProgress(*row) for row in (await session.execute(query.order_by(Branch.code))).all()}
+    rows = (await session.execute(query.order_by(Branch.code))).all()
+    own = {row[0]: BranchProgress(*row) for row in rows}
     parents = {unit.branch_id: unit.parent_id for unit in own.values()}
+    if not any(parent in own for parent in parents.values() if parent is not None):  # flat: nothing rolls up
+        return [unit if unit.quota is not None else replace(unit, quota=0) for unit in own.values()]
     rolled = org_tree.roll_up(own, parents, _with_children)
     return [rolled[unit] for unit in own]  # in code order
 

@@ -453,6 +453,10 @@ async def members_by_id(session: AsyncSession, member_ids: set[int]) -> Sequence
     return (await session.scalars(select(Member).where(Member.id.in_(member_ids)))).all()
 
 
+async def has_child_units(session: AsyncSession, branch_id: int) -> bool:
+    return await session.scalar(select(Branch.id).where(Branch.parent_id == branch_id).limit(1)) is not None
+
+
 async def branches_by_id(session: AsyncSession, branch_ids: set[int] | None) -> Sequence[Branch]:
     """The branches of a scope (every branch when None), by code."""
     query = select(Branch).order_by(Branch.code)

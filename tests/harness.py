@@ -586,13 +586,13 @@ async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **ans
 
 
 async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: str) -> AnyPerson:
-    """The admin (on Telegram) creates an invitation; `chair`, a new person on either channel, opens it
-    (on Zalo: types the /start command of the link), registers and becomes chair."""
+    """The admin (or an officer of a unit above, on Telegram) creates an invitation; `chair`, a new person on
+    either channel, opens it (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
     invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
     token = invitation.plain_text.split("?start=", 1)[1].split()[0]
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")
     await chair.send(name)
-    await chair.expect("Đồng chí đã là chủ tịch CĐCS")
+    await chair.expect("Đồng chí đã là")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
     return chair

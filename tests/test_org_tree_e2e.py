@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from storage.models import Branch
+from storage.models import Branch, Initiative
 from tests.harness import ADMIN_ID, Database, InProcessBot, Person, invite_chair, register
 from tests.test_branch_import import xlsx
 
@@ -44,6 +44,18 @@ async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
     await admin.send("/import")
     await admin.expect("Danh sách CĐCS và chỉ tiêu")
     return admin
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def officer(emulator: TelegramEmulator, admin: Person) -> Person:
+    """The officer of CĐ Khối Y tế (KHOI1); the unit exists once the tree is imported (the second test)."""
+    return Person(emulator, "Trần Văn Khối")
+
+
+async def initiative_id(database: Database, code: str, number: int) -> int:
+    async with database.sessions() as session:
+        title = recognised(code, number)[1]
+        return (await session.scalars(select(Initiative.id).where(Initiative.title == title))).one()
 
 
 async def unit_ids(database: Database) -> dict[str, int]:
@@ -82,7 +94,7 @@ async def test_a_bad_tree_is_reported_row_by_row_and_nothing_is_imported(
 
 
 async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
-    emulator: TelegramEmulator, admin: Person, live_database: Database
+    emulator: TelegramEmulator, admin: Person, officer: Person, live_database: Database
 ) -> None:
     await admin.send_file("cay.xlsx", xlsx([TREE_HEADER, *TREE]))
     await admin.expect("Đã nhập cay.xlsx: 6 CĐCS — thêm mới 6")
@@ -92,7 +104,7 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     await admin.expect("Đã nhập cong-nhan.xlsx: 5 sáng kiến đã được công nhận")
     ids = await unit_ids(live_database)
 
-    officer = await invite_chair(admin, Person(emulator, "Trần Văn Khối"), "KHOI1", "Trần Văn Khối")
+    await invite_chair(admin, officer, "KHOI1", "Trần Văn Khối")
     await officer.send("/progress")
     view = await officer.expect("CĐ Khối Y tế", "3/10 sáng kiến được công nhận theo chỉ tiêu", "2 đơn vị trực thuộc")
     text = view.plain_text
@@ -124,3 +136,42 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     await admin.tap("CĐ Khối Giáo dục", root)
     opened = await admin.expect("CĐ Khối Giáo dục", "2/10 sáng kiến được công nhận", "1 đơn vị trực thuộc")
     assert "1/3 · Trường Một" in opened.plain_text
+
+
+async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
+    emulator: TelegramEmulator, admin: Person, officer: Person, live_database: Database
+) -> None:
+    """Runs after the tree and its recognised initiatives are imported (the test above)."""
+    first, second_school = await initiative_id(live_database, "BV1", 1), await initiative_id(live_database, "TR1", 4)
+    for elsewhere in ("TR1", "KHOI1", "TINH"):  # another khối's unit, its own, the one above
+        await officer.send(f"/invite_chair {elsewhere}")
+        await officer.expect("không có quyền")
+    chair = await invite_chair(officer, Person(emulator, "Lê Thị Viện"), "BV1", "Lê Thị Viện")  # a unit below
+
+    await chair.send("/tieubieu")
+    await chair.expect("Chưa có sáng kiến tiêu biểu nào được đề xuất tới đơn vị của đồng chí")
+    await chair.send(f"/tieubieu {second_school}")  # another khối's initiative
+    await chair.expect("không có quyền")
+    await chair.send(f"/tieubieu {first}")
+    await chair.expect(f"Đã đánh dấu sáng kiến #{first}", "đề xuất lên CĐ Khối Y tế")
+    notice = await officer.expect(f"Bệnh viện Một đề xuất sáng kiến tiêu biểu #{first}")
+    await chair.send(f"/tieubieu {first}")
+    await chair.expect(f"Sáng kiến #{first} đã được đơn vị của đồng chí đề xuất rồi")
+
+    await officer.send("/tieubieu")
+    listed = await officer.expect("Sáng kiến tiêu biểu được đề xuất tới đơn vị của đồng chí", f"#{first}",
+                                  "do Bệnh viện Một đề xuất")  # fmt: skip
+    await officer.send(f"/tieubieu {second_school}")
+    await officer.expect("không có quyền")
+    await emulator.user_presses(officer.user_id, listed, f"tb:{second_school}")  # forged: not in its subtree
+    await officer.expect("không có quyền")
+    await officer.tap("Đề xuất tiếp lên cấp trên", notice)
+    await officer.expect(f"Đã đánh dấu sáng kiến #{first}", "đề xuất lên LĐLĐ tỉnh Thử")
+
+    await admin.send("/tieubieu")
+    top = await admin.expect(f"#{first}", "do CĐ Khối Y tế đề xuất")
+    assert "do Bệnh viện Một đề xuất" not in top.plain_text, "the top sees what reached it, not every level"
+    await admin.tap(f"Đề xuất tiếp #{first}", top)
+    await admin.expect(f"Đã đánh dấu sáng kiến #{first}", "tiêu biểu ở cấp cao nhất")
+    actions = await live_database.audit_actions(first)
+    assert [action for action, _ in actions].count("featured") == 3, actions
