@@ -24,7 +24,7 @@ from bot.web import TELEGRAM_WEBHOOK_PATH, ZALO_WEBHOOK_PATH, build_app
 from handlers import broadcasts
 from handlers.context import Services, utc_now
 from handlers.events import FileRef
-from storage import files, queries
+from storage import campaigns, files, queries
 from storage.engine import session_factory
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,9 @@ class Runtime:
         services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
                             downloads=downloads, outbox_changed=worker.wake,
                             report_builder=reports.build)  # fmt: skip
+        async with sessions() as session, session.begin():  # the config's campaign is the seed
+            await campaigns.seed(session, config.campaign)
+            await services.campaigns.refresh(session, force=True)
         telegram = TelegramChannel(services, bot) if bot is not None else None
         zalo = ZaloChannel(services, client) if client is not None else None
         for channel in (telegram, zalo):

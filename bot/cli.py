@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -215,7 +216,6 @@ def _import_file(path: str, kind: str) -> None:
     """Import a spreadsheet of branches or of recognised initiatives, all rows or none (the same checks as
     a file sent to the bot)."""
     config = _load()
-    from pathlib import Path
 
     from handlers.branch_admin import describe_problems
     from handlers.context import utc_now
@@ -275,7 +275,6 @@ def backup_command(path: str) -> None:
     """Write a consistent copy of the database to PATH while the bot runs (SQLite: the online backup API,
     checked; PostgreSQL: pg_dump's custom format)."""
     config = _load()
-    from pathlib import Path
 
     from bot import operations
 
@@ -291,7 +290,6 @@ def backup_command(path: str) -> None:
 def restore_command(path: str) -> None:
     """Put the backup at PATH back as the database, after checking it. Stop the bot first."""
     config = _load()
-    from pathlib import Path
 
     from bot import operations
 
@@ -340,3 +338,64 @@ def upgrade() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def campaign() -> None:
+    """Campaigns as data: the config's [campaign] is the seed; later ones are added from a file."""
+
+
+async def _with_campaigns(config: Config, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    """Open the database, store the seed campaign, run `work(session)` in one transaction."""
+    from storage import campaigns
+    from storage.engine import open_database, session_factory
+
+    engine = await open_database(config.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await campaigns.seed(session, config.campaign)
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@campaign.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def campaign_add(path: str) -> None:
+    """Add the campaign of a TOML file with a [campaign] table like config.toml's (a code of its own, phases
+    that count on days no other campaign counts, phase codes of its own)."""
+    import tomllib
+
+    from storage import campaigns
+
+    config = _load()
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        click.echo(f"{path}: not valid TOML: {error}", err=True)
+        sys.exit(1)
+    if not isinstance(raw.get("campaign"), dict):
+        click.echo(f"{path}: no [campaign] table", err=True)
+        sys.exit(1)
+    try:
+        added = _run(config, lambda: _with_campaigns(config, lambda session: campaigns.add(session, raw["campaign"])))
+    except campaigns.CampaignRejected as rejected:
+        click.echo(f"{path}: campaign not added: {rejected}", err=True)
+        sys.exit(1)
+    click.echo(f"campaign {added.code} added: {added.name} ({len(added.phases)} phases)")
+
+
+@campaign.command("list")
+def campaign_list() -> None:
+    """Every campaign: code, name, eligibility window, counting window, whether it is open today."""
+    from handlers.context import utc_now
+    from storage import campaigns
+
+    config = _load()
+    known = _run(config, lambda: _with_campaigns(config, campaigns.stored))
+    today = utc_now().astimezone(config.campaign.tz).date()
+    for item in known:
+        start, end = item.counting_window
+        state = "open" if item.is_open(today) else "closed"
+        click.echo(f"{item.code:<16} {state:<7} applied {item.eligible_from:%d/%m/%Y}–{item.eligible_until:%d/%m/%Y}  "
+                   f"counts {start:%d/%m/%Y}–{end:%d/%m/%Y}  {item.name}")  # fmt: skip

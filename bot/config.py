@@ -66,6 +66,8 @@ class Phase(_Frozen):
 
 
 class Campaign(_Frozen):
+    # Names the campaign where several exist (`/progress 2024`, `sangkien campaign list`).
+    code: str = Field(default="main", pattern=r"^[A-Za-z0-9._-]{1,32}$")
     name: str = Field(min_length=1)
     organisation: str = Field(min_length=1)
     # Where documents are signed ("Phú Thọ, ngày … tháng … năm …").
@@ -77,6 +79,10 @@ class Campaign(_Frozen):
     total_target: int = Field(ge=0)
     phases: tuple[Phase, ...] = Field(min_length=1)
     types: tuple[InitiativeType, ...] = Field(min_length=1)
+    # Where several campaigns exist, the days whose recognitions this one reports as "outside every phase"
+    # when no campaign counts them (storage/campaigns.py sets them; None: open-ended). Not part of the data.
+    territory_from: dt.date | None = Field(default=None, exclude=True)
+    territory_until: dt.date | None = Field(default=None, exclude=True)
 
     @field_validator("timezone")
     @classmethod
@@ -121,6 +127,15 @@ class Campaign(_Frozen):
 
     def is_over(self, today: dt.date) -> bool:
         return today > self.phases[-1].end
+
+    @property
+    def counting_window(self) -> tuple[dt.date, dt.date]:
+        """From the first day a recognition counts to the last phase's end."""
+        return min(p.counting_from for p in self.phases), max(p.end for p in self.phases)
+
+    def is_open(self, today: dt.date) -> bool:
+        """Taking initiatives: from its eligibility window's start to its last phase's end."""
+        return self.eligible_from <= today <= self.phases[-1].end
 
     def phase_bounds(self, phase: Phase) -> tuple[dt.datetime, dt.datetime]:
         """The phase as a half-open range of aware datetimes: local midnight of its first day to the day after."""

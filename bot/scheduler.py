@@ -94,14 +94,15 @@ class Scheduler:
             missed = periods_since(reminder, last, now, tz)
             if not missed:
                 return 0
-            chosen = reminders.period_to_send(reminder, missed, config)
+            await self.services.campaigns.refresh(session)
+            chosen = reminders.period_to_send(reminder, missed, config, self.services.campaigns)
             if chosen != missed[-1] and not await claims.claim_reminder_period(
                 session, reminder.name, missed[-1], now, skipped=True
             ):
                 return 0  # another process is on it
             if not await claims.claim_reminder_period(session, reminder.name, chosen, now):
                 return 0
-            count = await reminders.run(session, config, reminder, chosen, now)
+            count = await reminders.run(session, config, self.services.campaigns, reminder, chosen, now)
             await queries.record_reminder_recipients(session, reminder.name, chosen, count)
         metrics.PERIODS.labels(reminder.kind).inc()
         log.info("reminder %s for %s: %d queued", reminder.name, chosen.isoformat(), count)  # pragma: no mutate

@@ -73,7 +73,9 @@ async def import_file(ctx: Context) -> None:
                 count = await initiative_import.apply(ctx.session, initiatives, ctx.campaign, ctx.member, ctx.now())
             ctx.say(ctx.t("import_initiatives_done", file=name, count=count))
             return
-        rows = branch_import.parse(sheet, ctx.campaign)
+        await ctx.services.campaigns.refresh(ctx.session, force=True)  # a campaign added a moment ago counts
+        every_phase = [phase for campaign in ctx.services.campaigns.campaigns for phase in campaign.phases]
+        rows = branch_import.parse(sheet, ctx.campaign, every_phase)
         async with ctx.session.begin_nested():
             result = await branch_import.apply(ctx.session, rows)
     except ImportRejected as rejected:

@@ -15,6 +15,7 @@ from handlers.i18n import Catalog, catalog
 from handlers.reports import excel
 from handlers.reports.excel import ReportRequest
 from storage import queries
+from storage.campaigns import CampaignBook
 from storage.models import Identity, Member, OutboxMessage
 
 # Placeholder for "the person's main menu" in a Reply, filled in by the router with their role's menu.
@@ -59,6 +60,12 @@ class Services:
     # Builds a workbook elsewhere (the runtime's worker process: bot/report_process.py); in this process
     # when None (tests that build Services themselves).
     report_builder: Callable[[ReportRequest], Awaitable[bytes]] | None = None
+    # The campaigns (storage/campaigns.py); the config's alone until the database is read.
+    campaigns: CampaignBook = None  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.campaigns is None:
+            object.__setattr__(self, "campaigns", CampaignBook(self.config.campaign))
 
     async def build_report(self, request: ReportRequest) -> bytes:
         if self.report_builder is not None:
@@ -92,7 +99,11 @@ class Context:
 
     @property
     def campaign(self) -> Campaign:
-        return self.services.config.campaign
+        """The campaign a step works in: the open one (see CampaignBook.default)."""
+        return self.services.campaigns.default(self.today())
+
+    def campaigns_open(self) -> list[Campaign]:
+        return self.services.campaigns.open_on(self.today())
 
     def now(self) -> dt.datetime:
         return self.services.clock()
@@ -105,7 +116,7 @@ class Context:
         return await self.services.downloads.get(self.event.platform, _no_download)(file)
 
     def today(self) -> dt.date:
-        return self.now().astimezone(self.campaign.tz).date()
+        return self.now().astimezone(self.config.campaign.tz).date()  # the deployment's time zone
 
     def say(
         self,

@@ -70,26 +70,32 @@ def portal_button(ctx: Context, initiative_id: int) -> Option:
 
 
 async def export(ctx: Context) -> None:
-    """`/export [p1|p2] [status words] [d/m/yyyy-d/m/yyyy]`: admins get the whole organisation, officers the
-    units they chair with every unit under them."""
+    """`/export [campaign code] [p1|p2] [status words] [d/m/yyyy-d/m/yyyy]`: admins get the whole organisation,
+    officers the units they chair with every unit under them; the open campaign unless one is named."""
     chaired = None if is_admin(ctx) else chaired_branch_ids(ctx)
     if chaired is not None and not chaired:
         refuse(ctx, None, "/export")
         return
     branch_ids = None if chaired is None else await org_tree.subtree_ids(ctx.session, chaired)
+    book = ctx.services.campaigns
+    await book.refresh(ctx.session, force=True)
+    words = ctx.event.args.split()
+    named = [c for c in book.campaigns if c.code.lower() in (w.lower() for w in words)][:1]
+    campaign = named[0] if named else ctx.campaign
+    rest = " ".join(w for w in words if not named or w.lower() != campaign.code.lower())
     try:
-        report_filter = parse_filter(ctx.event.args, ctx.campaign)
+        report_filter = parse_filter(rest, campaign)
     except InputError as error:
         ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
         return
     branches = [] if chaired is None else await queries.branches_by_id(ctx.session, chaired)  # named: those chaired
-    scope_name = ctx.campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
-    stamp = ctx.now().astimezone(ctx.campaign.tz).strftime("%Y%m%d-%H%M")
+    scope_name = campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
+    stamp = ctx.now().astimezone(campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
     ready = ctx.t("export_ready", branches=len(branch_ids) if branch_ids else ctx.t("all_branches"),
                   filter=esc(excel.describe(report_filter) or ctx.t("none")))  # fmt: skip
-    request = excel.ReportRequest(ctx.campaign, frozenset(branch_ids) if branch_ids is not None else None,
-                                  report_filter, scope_name, ctx.today(), ctx.campaign.place)  # fmt: skip
+    request = excel.ReportRequest(campaign, frozenset(branch_ids) if branch_ids is not None else None,
+                                  report_filter, scope_name, ctx.today(), campaign.place)  # fmt: skip
     services = ctx.services
 
     async def build() -> list[Reply]:

@@ -263,28 +263,34 @@ async def scope(ctx: Context) -> set[int] | None:
     return await org_tree.subtree_ids(ctx.session, roots)
 
 
-async def show(ctx: Context, focus_id: int | None = None) -> None:
-    """`/progress [CODE]` (and the menu button, and a unit's button): what the person's role may see, as text
-    and as a chart. An officer of an upper unit sees the units under it ranked, and can open one."""
+async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | None = None) -> None:
+    """`/progress [unit code] [campaign code]` (and the menu button, and a unit's button): what the person's
+    role may see, as text and as a chart, in the open campaign or the one named. An officer of an upper unit
+    sees the units under it ranked, and can open one."""
     branch_ids = await scope(ctx)
-    code = ctx.event.args.strip() if focus_id is None and ctx.event.command == "progress" else ""
-    if code:
-        unit = await queries.branch_by_code(ctx.session, code)
-        if unit is None:
-            ctx.say(ctx.t("group_unknown_branch", code=esc(code[:32])))
-            return
-        focus_id = unit.id
+    if focus_id is None and ctx.event.command == "progress":
+        for word in ctx.event.args.split()[:2]:
+            named = await ctx.services.campaigns.find(ctx.session, word)
+            if named is not None:
+                campaign = named
+                continue
+            unit = await queries.branch_by_code(ctx.session, word)
+            if unit is None:
+                ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx)))
+                return
+            focus_id = unit.id
     if focus_id is not None and branch_ids is not None and focus_id not in branch_ids:
         refuse(ctx, None, f"/progress of unit {focus_id}")
         return
+    campaign = campaign or ctx.campaign
     officer = branch_ids is None or bool(chaired_branch_ids(ctx))
-    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids, focus_id, alone=not officer)
+    view = await load(ctx.session, campaign, ctx.today(), branch_ids, focus_id, alone=not officer)
     if not view.branches:
         ctx.say(ctx.t("progress_no_branches"))
         return
     unit = view.single
     if unit is None:
-        options = [[Option(ctx.t("btn_open_unit", unit=b.name[:40]), f"{UNIT_PAYLOAD}{b.branch_id}")]
+        options = [[Option(ctx.t("btn_open_unit", unit=b.name[:40]), f"{UNIT_PAYLOAD}{b.branch_id}:{campaign.code}")]
                    for b in ranked(view.branches) if b.branch_id in view.subunits][:TOP]  # fmt: skip
         if len(view.branches) > TOP:
             options.append([Option(ctx.t("btn_full_ranking"), full_ranking_payload(view))])
@@ -303,33 +309,42 @@ async def show(ctx: Context, focus_id: int | None = None) -> None:
     ctx.replies.append(await chart_reply(ctx.t, view, province=whole_organisation))
 
 
+def _campaign_codes(ctx: Context) -> str:
+    return ", ".join(esc(c.code) for c in ctx.services.campaigns.campaigns)
+
+
 def full_ranking_payload(view: View) -> str:
-    return FULL_RANKING_PAYLOAD if view.unit is None else f"{FULL_RANKING_PAYLOAD}:{view.unit.branch_id}"
+    unit = view.unit.branch_id if view.unit is not None else "-"
+    return f"{FULL_RANKING_PAYLOAD}:{unit}:{view.campaign.code}"
 
 
 async def handle_option(ctx: Context) -> None:
-    """A unit's button (open it) or the full ranking's, checked against the person's scope on the server."""
+    """A unit's button (open it) or the full ranking's — `pg:u:<unit>:<campaign>`, `pg:all:<unit|->:<campaign>`
+    — checked against the person's scope on the server."""
     payload = ctx.event.payload or ""
+    unit_part, _, code = (
+        payload.removeprefix(UNIT_PAYLOAD).removeprefix(FULL_RANKING_PAYLOAD).lstrip(":").partition(":")
+    )
+    campaign = await ctx.services.campaigns.find(ctx.session, code) if code else None
     if payload.startswith(UNIT_PAYLOAD):
-        unit_id = _number(payload.removeprefix(UNIT_PAYLOAD))
-        await show(ctx, unit_id if unit_id is not None else -1)
+        unit_id = _number(unit_part)
+        await show(ctx, unit_id if unit_id is not None else -1, campaign)
     else:
-        rest = payload.removeprefix(FULL_RANKING_PAYLOAD).removeprefix(":")
-        await full_ranking(ctx, _number(rest) if rest else None)
+        await full_ranking(ctx, _number(unit_part) if unit_part not in ("", "-") else None, campaign)
 
 
 def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
 
 
-async def full_ranking(ctx: Context, focus_id: int | None = None) -> None:
+async def full_ranking(ctx: Context, focus_id: int | None = None, campaign: Campaign | None = None) -> None:
     """The whole ranking, on request (it is long: the unit has many branches)."""
     branch_ids = await scope(ctx)
     officer = branch_ids is None or bool(chaired_branch_ids(ctx))
     if not officer or (focus_id is not None and branch_ids is not None and focus_id not in branch_ids):
         refuse(ctx, None, f"full ranking of {focus_id}")
         return
-    view = await load(ctx.session, ctx.campaign, ctx.today(), branch_ids, focus_id)
+    view = await load(ctx.session, campaign or ctx.campaign, ctx.today(), branch_ids, focus_id)
     lines = [header(ctx.t, view), ctx.t("progress_ranking_title", total=len(view.branches))]
     lines += rank_lines(ctx.t, ranked(view.branches))
     ctx.say("\n".join(lines))

@@ -18,6 +18,7 @@ from handlers.context import esc
 from handlers.events import Option, Reply
 from handlers.i18n import catalog
 from storage import queries
+from storage.campaigns import CampaignBook
 from storage.models import ChatGroup
 
 
@@ -27,49 +28,58 @@ def deliver_at(now: dt.datetime, config: Config) -> dt.datetime:
     return rules.after_quiet_hours(now, config.campaign.tz, settings.quiet_start, settings.quiet_end)
 
 
-def period_to_send(reminder: Reminder, missed: list[dt.datetime], config: Config) -> dt.datetime:
+def period_to_send(reminder: Reminder, missed: list[dt.datetime], config: Config, book: CampaignBook) -> dt.datetime:
     """Of the periods missed while the bot was down (oldest first), the one to send: for a countdown the
     latest that fell on a countdown day (its message counts the days left from today); for the others,
     which report the state now, the latest."""
     if reminder.kind == "countdown":
-        counting = [due for due in missed if _countdown_phases(config, reminder, due)]
+        counting = [due for due in missed if _countdown_phases(config, book, reminder, due)]
         if counting:
             return counting[-1]
     return missed[-1]
 
 
-def _countdown_phases(config: Config, reminder: Reminder, due: dt.datetime) -> list[Phase]:
-    """The phases that end a countdown number of days after the period's day."""
+def _countdown_phases(config: Config, book: CampaignBook, reminder: Reminder, due: dt.datetime) -> list[Phase]:
+    """The phases (of every campaign) that end a countdown number of days after the period's day."""
     due_day = due.astimezone(config.campaign.tz).date()
-    return [phase for phase in config.campaign.phases if (phase.end - due_day).days in reminder.days_before_end]
+    phases = [phase for campaign in book.campaigns for phase in campaign.phases]
+    return [phase for phase in phases if (phase.end - due_day).days in reminder.days_before_end]
 
 
-async def run(session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime) -> int:
+async def run(
+    session: AsyncSession, config: Config, book: CampaignBook, reminder: Reminder, due: dt.datetime, now: dt.datetime
+) -> int:
     """Queue this period's messages; returns how many."""
     at = deliver_at(now, config)
     if reminder.kind == "digest":
-        return await _group_messages(session, config, now, at, "digest_title", {}, purpose="digest")
+        return await _group_messages(session, config, book, now, at, "digest_title", {}, purpose="digest")
     if reminder.kind == "countdown":
-        return await _countdown(session, config, reminder, due, now, at)
+        return await _countdown(session, config, book, reminder, due, now, at)
     if reminder.kind == "idle_drafts":
         return await _idle_drafts(session, config, reminder, now, at)
     return await _pending_reviews(session, config, reminder, now, at)
 
 
 async def group_reply(
-    session: AsyncSession, config: Config, now: dt.datetime, group: ChatGroup, title_key: str, **params: object
+    session: AsyncSession,
+    config: Config,
+    book: CampaignBook,
+    now: dt.datetime,
+    group: ChatGroup,
+    title_key: str,
+    **params: object,
 ) -> Reply:
-    """A titled message with the group's progress (its branch, or the province's ranking)."""
+    """A titled message with the group's progress in the current campaign (its unit's, or the province's)."""
     t = catalog(config.settings.language)
     today = now.astimezone(config.campaign.tz).date()
-    return Reply(
-        text=t(title_key, **params) + "\n\n" + await groups.group_digest(session, t, config.campaign, today, group)
-    )
+    digest = await groups.group_digest(session, t, book.default(today), today, group)
+    return Reply(text=t(title_key, **params) + "\n\n" + digest)
 
 
 async def _group_messages(
     session: AsyncSession,
     config: Config,
+    book: CampaignBook,
     now: dt.datetime,
     at: dt.datetime,
     title_key: str,
@@ -79,22 +89,29 @@ async def _group_messages(
 ) -> int:
     sent = 0
     for group in await queries.linked_groups(session):
-        reply = await group_reply(session, config, now, group, title_key, **params)
+        reply = await group_reply(session, config, book, now, group, title_key, **params)
         queries.queue_message(session, group.platform, group.chat_id, reply.to_json(), purpose=purpose, at=at)
         sent += 1
     return sent
 
 
 async def _countdown(
-    session: AsyncSession, config: Config, reminder: Reminder, due: dt.datetime, now: dt.datetime, at: dt.datetime
+    session: AsyncSession,
+    config: Config,
+    book: CampaignBook,
+    reminder: Reminder,
+    due: dt.datetime,
+    now: dt.datetime,
+    at: dt.datetime,
 ) -> int:
     """On the days the reminder names (counted from its due date), tell the groups how many days are left."""
     today = now.astimezone(config.campaign.tz).date()
     sent = 0
-    for phase in _countdown_phases(config, reminder, due):
+    for phase in _countdown_phases(config, book, reminder, due):
         if today <= phase.end:
             params = {"days": (phase.end - today).days, "phase": phase.name, "end": phase.end.strftime("%d/%m/%Y")}
-            sent += await _group_messages(session, config, now, at, "countdown_title", params, purpose="countdown")
+            sent += await _group_messages(session, config, book, now, at, "countdown_title", params,
+                                          purpose="countdown")  # fmt: skip
     return sent
 
 

@@ -62,6 +62,7 @@ async def _handle(services: Services, event: Event, journalled: list[Reply]) -> 
     async with services.sessions() as session, session.begin():
         if not await claims.claim_update(session, event.platform, event.update_key, services.clock()):
             return []
+        await services.campaigns.refresh(session)  # a read a minute at most
         identity = await queries.get_or_create_identity(
             session,
             event.platform,

@@ -7,6 +7,8 @@ first answer is given: starting and leaving leaves nothing behind.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from domain import rules
@@ -219,6 +221,34 @@ async def handle(ctx: Context, draft: Initiative) -> None:
         await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **_error_params(ctx, draft, error)))
 
 
+def check_application(ctx: Context, date: dt.date | None) -> None:
+    """Plan IV.2.1 against the open campaigns: put into application inside one's eligibility window (the
+    initiative then belongs to it). With one campaign, its own messages; with several, the list of them."""
+    if date is None:
+        return
+    candidates = ctx.campaigns_open() or [ctx.campaign]
+    refusals = []
+    for campaign in candidates:
+        try:
+            rules.check_first_application(date, campaign.eligible_from, campaign.eligible_until, ctx.today())
+            return
+        except InputError as error:
+            refusals.append(error)
+    if len(candidates) == 1 or refusals[0].key == "err_date_future":
+        raise refusals[0]
+    raise InputError(
+        "err_applied_no_campaign", {"date": rules.format_date(date), "campaigns": open_campaigns_text(ctx)}
+    )
+
+
+def open_campaigns_text(ctx: Context) -> str:
+    """The open campaigns with their windows: «Name» (01/01/2024–31/12/2025); …"""
+    return "; ".join(
+        f"«{esc(c.name)}» ({rules.format_date(c.eligible_from)}–{rules.format_date(c.eligible_until)})"
+        for c in ctx.campaigns_open() or [ctx.campaign]
+    )
+
+
 def _error_params(ctx: Context, draft: Initiative, error: InputError) -> dict[str, object]:
     campaign = ctx.campaign
     return {"start": rules.format_date(campaign.eligible_from), "end": rules.format_date(campaign.eligible_until),
@@ -407,7 +437,7 @@ def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
             raise
     today = ctx.today()
     if step.date_rule == "applied":
-        rules.check_first_application(date, ctx.campaign.eligible_from, ctx.campaign.eligible_until, today)
+        check_application(ctx, date)
     else:
         rules.check_not_future(date, today)
     return date
@@ -558,9 +588,7 @@ def _problem(ctx: Context, draft: Initiative) -> tuple[str, Step] | None:
     if draft.economic_benefit is None and draft.social_benefit is None:
         return "err_benefit_needed", STEPS_BY_KEY["economic_benefit"]
     try:
-        rules.check_first_application(
-            draft.first_applied_on, ctx.campaign.eligible_from, ctx.campaign.eligible_until, ctx.today()
-        )
+        check_application(ctx, draft.first_applied_on)
     except InputError as error:
         return error.key, STEPS_BY_KEY["first_applied_on"]
     return None
@@ -578,6 +606,7 @@ async def submit(ctx: Context, draft: Initiative) -> None:
             "date": rules.format_date(draft.first_applied_on),
             "start": rules.format_date(ctx.campaign.eligible_from),
             "end": rules.format_date(ctx.campaign.eligible_until),
+            "campaigns": open_campaigns_text(ctx),
         }
         await ask(ctx, draft, "⚠️ " + ctx.t(key, field=ctx.t(step.label_key), **date_params))
         return

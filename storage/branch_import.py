@@ -17,6 +17,7 @@ import itertools
 import re
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.config import Campaign
+from bot.config import Campaign, Phase
 from domain.text import clean_input
 from storage.models import Branch, BranchQuota
 
@@ -83,8 +84,9 @@ def fold_header(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", "".join(c for c in text if not unicodedata.combining(c)))
 
 
-def _quota_phase(header: str, campaign: Campaign) -> str | None:
-    """The phase code a quota column is for, or None if the header is not a quota column."""
+def _quota_phase(header: str, campaign: Campaign, other_phases: Sequence[Phase] = ()) -> str | None:
+    """The phase code a quota column is for (`chỉ tiêu giai đoạn 1`: the campaign's first phase; `quota_2024p1`:
+    another campaign's phase by its code), or None if the header is not a quota column."""
     folded = fold_header(header)
     prefix = next((p for p in QUOTA_PREFIXES if folded.startswith(p)), None)
     if prefix is None:
@@ -95,7 +97,7 @@ def _quota_phase(header: str, campaign: Campaign) -> str | None:
     for index, phase in enumerate(campaign.phases, 1):
         if rest in (fold_header(phase.code), str(index), f"p{index}"):
             return phase.code
-    return None
+    return next((phase.code for phase in other_phases if fold_header(phase.code) == rest), None)
 
 
 def read_rows(file_name: str, content: bytes) -> list[list[Any]]:
@@ -182,8 +184,9 @@ def table(rows: list[list[Any]]) -> Table:
     raise ImportRejected([Problem(0, "import_err_empty")])
 
 
-def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
-    """Validate every row; raise ImportRejected with all problems, or return the branches to write."""
+def parse(rows: list[list[Any]], campaign: Campaign, other_phases: Sequence[Phase] = ()) -> list[BranchRow]:
+    """Validate every row; raise ImportRejected with all problems, or return the branches to write. Quota
+    columns are for `campaign`'s phases, or name another campaign's phase by its code (`other_phases`)."""
     sheet = table(rows)
     header, problems = sheet.header, []
     columns: dict[str, int] = {}
@@ -194,7 +197,7 @@ def parse(rows: list[list[Any]], campaign: Campaign) -> list[BranchRow]:
         key = "code" if folded in CODE_COLUMNS else "name" if folded in NAME_COLUMNS else None
         key = key or ("recognising_body" if folded in RECOGNISING_COLUMNS else None)
         key = key or ("parent_code" if folded in PARENT_COLUMNS else None)
-        key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign)) else None)
+        key = key or (f"quota:{phase}" if (phase := _quota_phase(title, campaign, other_phases)) else None)
         if key is None:
             problems.append(Problem(sheet.header_row, "import_err_unknown_column", {"column": title[:40]}))
         elif key in columns:

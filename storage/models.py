@@ -81,6 +81,19 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+class CampaignRecord(Base):
+    """A campaign as data (bot/config.Campaign as JSON): the config's [campaign] is the seed, others are added
+    with `sangkien campaign add`. Their counting windows never overlap (storage/campaigns.py), so the plan's
+    rule — a recognition counts in the phase holding its date — puts each initiative in one campaign."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+
+
 class Branch(Base):
     """A unit of the union: a CĐCS, or an upper unit (CĐ cấp trên cơ sở, LĐLĐ tỉnh…) over its children.
 

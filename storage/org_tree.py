@@ -70,9 +70,11 @@ def below(unit: int, parent_of: Mapping[int, int | None]) -> set[int]:
 
 
 def top_units(units: Iterable[int], parent_of: Mapping[int, int | None]) -> list[int]:
-    """The units of the set whose parent is outside it: together they hold the whole set, each once."""
-    inside = set(units)
-    return [unit for unit in inside if parent_of.get(unit) not in inside]
+    """The units of the set whose parent is outside it: together they hold the whole set, each once (in the
+    order given)."""
+    ordered = list(units)
+    inside = set(ordered)
+    return [unit for unit in ordered if parent_of.get(unit) not in inside]
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,14 @@ class Layout:
 
 def layout(units: Iterable[int], parent_of: Mapping[int, int | None], focus: int | None = None) -> Layout:
     """A unit's view lists its children; a scope with one top unit is that unit's view; several top units
-    (a flat list of branches) are listed side by side. A unit without children is shown alone."""
-    units = set(units)
+    (a flat list of branches) are listed side by side. A unit without children is shown alone. The order
+    of `units` is kept."""
+    units = list(units)
+    inside = set(units)
     children: dict[int, list[int]] = defaultdict(list)
     for unit in units:
         parent = parent_of.get(unit)
-        if parent is not None and parent in units:
+        if parent is not None and parent in inside:
             children[parent].append(unit)
     if focus is None:
         tops = top_units(units, parent_of)

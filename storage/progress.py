@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +42,7 @@ class BranchProgress:
     in_progress: int  # drafts and initiatives sent back for changes
     parent_id: int | None = None
 
-    @property
+    @cached_property  # ranked, sorted by what is furthest behind, charted: computed once
     def percent(self) -> int:
         """Recognised as a whole percentage of the quota (a branch without a quota counts as done if it has any)."""
         if self.quota <= 0:
@@ -58,9 +59,15 @@ def recognised_in(phase: Phase) -> ColumnElement[bool]:
 
 
 def recognised_outside(campaign: Campaign) -> ColumnElement[bool]:
-    """Recognised, but on a day no phase counts (a gap between phases, or after the last)."""
+    """Recognised, but on a day no phase counts (a gap between phases, or after the last), within the
+    campaign's territory (the days no other campaign reports)."""
     inside = or_(*(Initiative.recognition_date.between(p.counting_from, p.end) for p in campaign.phases))
-    return and_(Initiative.status.in_(COUNTED), ~inside)  # a missing date is in no range: NOT (NULL) is not true
+    found = [Initiative.status.in_(COUNTED), ~inside]  # a missing date is in no range: NOT (NULL) is not true
+    if campaign.territory_from is not None:
+        found.append(Initiative.recognition_date >= campaign.territory_from)
+    if campaign.territory_until is not None:
+        found.append(Initiative.recognition_date <= campaign.territory_until)
+    return and_(*found)
 
 
 async def branch_progress(
@@ -150,7 +157,19 @@ def _recognised_between(start: dt.date | None, end: dt.date | None, branch_ids: 
 
 
 def _gaps(campaign: Campaign) -> list[tuple[dt.date | None, dt.date | None]]:
-    """The date ranges no phase counts: before the first, between phases, after the last (None: open)."""
+    """The date ranges no phase counts: before the first, between phases, after the last (None: open),
+    within the campaign's territory."""
+    low, high = campaign.territory_from, campaign.territory_until
+    clipped = []
+    for start, end in _phase_gaps(campaign):
+        start = low if start is None or (low is not None and low > start) else start
+        end = high if end is None or (high is not None and high < end) else end
+        if start is None or end is None or start <= end:
+            clipped.append((start, end))
+    return clipped
+
+
+def _phase_gaps(campaign: Campaign) -> list[tuple[dt.date | None, dt.date | None]]:
     gaps: list[tuple[dt.date | None, dt.date | None]] = []
     covered_until: dt.date | None = None
     for phase in sorted(campaign.phases, key=lambda p: p.counting_from):

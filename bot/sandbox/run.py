@@ -133,5 +133,6 @@ async def seed_sample_groups(services: Services) -> None:
             group.branch = branch
             await session.flush()
             now = services.clock()
-            digest = await reminders.group_reply(session, services.config, now, group, "digest_title")
+            digest = await reminders.group_reply(session, services.config, services.campaigns, now, group,
+                                                 "digest_title")  # fmt: skip
             queries.queue_message(session, platform, chat_id, digest.to_json(), purpose="digest", at=now)
