@@ -175,38 +175,39 @@ def invite_chair(branch_code: str) -> None:
 )
 @click.option("--from", "date_from", default=None, help="Period start (d/m/yyyy): recognised, or submitted, from then.")
 @click.option("--to", "date_to", default=None, help="Period end (d/m/yyyy).")
-def export(out_path: str, phase: str | None, status: str | None, date_from: str | None, date_to: str | None) -> None:
+@click.option("--campaign", "campaign_code", default=None, help="A campaign's code (default: the one running today).")
+def export(out_path: str, phase: str | None, status: str | None, date_from: str | None, date_to: str | None,
+           campaign_code: str | None) -> None:  # fmt: skip
     """Write the whole unit's Excel report (the same workbook as /export in the chat)."""
     config = _load()
     from domain.rules import InputError
     from handlers.context import utc_now
     from handlers.reports import excel
     from handlers.reports.scope import parse_filter
-    from storage.engine import open_database, session_factory
+    from storage.campaigns import CampaignBook
 
     words = [w for w in (phase, status) if w]
     if date_from or date_to:
         words.append(f"{date_from or '1/1/1900'}-{date_to or '31/12/2999'}")
-    try:
-        report_filter = parse_filter(" ".join(words), config.campaign)
-    except InputError as error:
-        click.echo(f"Bad filter: {error.key} {error.params}", err=True)
-        sys.exit(2)
+    today = utc_now().astimezone(config.campaign.tz).date()
 
-    async def build() -> bytes:
-        engine = await open_database(config.database_url)
-        campaign = config.campaign
+    async def build(session: Any) -> bytes | str:
+        book = CampaignBook(config.campaign)
+        await book.refresh(session, force=True)
+        campaign = await book.find(session, campaign_code) if campaign_code else book.default(today)
+        if campaign is None:
+            return f"Unknown campaign: {campaign_code} (known: {', '.join(c.code for c in book.campaigns)})"
         try:
-            async with session_factory(engine)() as session:
-                today = utc_now().astimezone(campaign.tz).date()
-                request = excel.ReportRequest(
-                    campaign, None, report_filter, campaign.organisation, today, campaign.place
-                )
-                return await excel.build(session, request)
-        finally:
-            await engine.dispose()
+            report_filter = parse_filter(" ".join(words), campaign)
+        except InputError as error:
+            return f"Bad filter: {error.key} {error.params}"
+        request = excel.ReportRequest(campaign, None, report_filter, campaign.organisation, today, campaign.place)
+        return await excel.build(session, request)
 
-    content = _run(config, build)
+    content = _run(config, lambda: _with_campaigns(config, build, write=False))
+    if isinstance(content, str):
+        click.echo(content, err=True)
+        sys.exit(2)
     with open(out_path, "wb") as handle:
         handle.write(content)
     click.echo(f"wrote {out_path} ({len(content)} bytes)")
@@ -345,16 +346,22 @@ def campaign() -> None:
     """Campaigns as data: the config's [campaign] is the seed; later ones are added from a file."""
 
 
-async def _with_campaigns(config: Config, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-    """Open the database, store the seed campaign, run `work(session)` in one transaction."""
+async def _with_campaigns(config: Config, work: Callable[[Any], Coroutine[Any, Any, T]], *, write: bool = True) -> T:
+    """Open the database, store the seed campaign, run `work(session)` (in a transaction if it `write`s; a
+    report only reads, holding no lock the running bot would wait for)."""
     from storage import campaigns
     from storage.engine import open_database, session_factory
 
     engine = await open_database(config.database_url)
+    sessions = session_factory(engine)
     try:
-        async with session_factory(engine)() as session, session.begin():
+        async with sessions() as session, session.begin():
             await campaigns.seed(session, config.campaign)
-            return await work(session)
+        async with sessions() as session:
+            if not write:
+                return await work(session)
+            async with session.begin():
+                return await work(session)
     finally:
         await engine.dispose()
 
@@ -377,10 +384,16 @@ def campaign_add(path: str) -> None:
     if not isinstance(raw.get("campaign"), dict):
         click.echo(f"{path}: no [campaign] table", err=True)
         sys.exit(1)
-    try:
-        added = _run(config, lambda: _with_campaigns(config, lambda session: campaigns.add(session, raw["campaign"])))
-    except campaigns.CampaignRejected as rejected:
-        click.echo(f"{path}: campaign not added: {rejected}", err=True)
+
+    async def add(session: Any) -> Any:
+        try:
+            return await campaigns.add(session, raw["campaign"])
+        except campaigns.CampaignRejected as rejected:
+            return rejected
+
+    added = _run(config, lambda: _with_campaigns(config, add))
+    if isinstance(added, campaigns.CampaignRejected):
+        click.echo(f"{path}: campaign not added: {added}", err=True)
         sys.exit(1)
     click.echo(f"campaign {added.code} added: {added.name} ({len(added.phases)} phases)")
 
@@ -392,7 +405,7 @@ def campaign_list() -> None:
     from storage import campaigns
 
     config = _load()
-    known = _run(config, lambda: _with_campaigns(config, campaigns.stored))
+    known = _run(config, lambda: _with_campaigns(config, campaigns.stored, write=False))
     today = utc_now().astimezone(config.campaign.tz).date()
     for item in known:
         start, end = item.counting_window

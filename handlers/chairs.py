@@ -50,6 +50,8 @@ async def invite_chair(ctx: Context) -> None:
     invite = await create_invite(
         ctx.session, branch, f"{ctx.identity.platform}:{ctx.identity.platform_user_id}", ctx.now()
     )
+    ctx.session.add(AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_invited",
+                               reason=branch.code))  # fmt: skip
     link = ctx.deep_link(INVITE_PREFIX + invite.token)
     ctx.say(ctx.t("invite_created", branch=esc(branch.name), link=esc(link), days=INVITE_DAYS))
 

@@ -105,6 +105,10 @@ class Context:
     def campaigns_open(self) -> list[Campaign]:
         return self.services.campaigns.open_on(self.today())
 
+    def earliest_eligible(self) -> dt.date:
+        """The first day any campaign takes (a decision for an older campaign's initiative is not refused)."""
+        return min(campaign.eligible_from for campaign in self.services.campaigns.campaigns)
+
     def now(self) -> dt.datetime:
         return self.services.clock()
 

@@ -10,6 +10,7 @@ initiative is recognised, in the officer's subtree, not the officer's own work) 
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from domain.rules import parse_id
@@ -84,8 +85,13 @@ async def mark(ctx: Context, raw: str) -> None:
         return
     assert ctx.member is not None
     proposed_to = parent.id if parent else None
-    ctx.session.add(FeaturedInitiative(initiative_id=initiative.id, unit_id=unit_id, member_id=ctx.member.id,
-                                       proposed_to_unit_id=proposed_to, created_at=ctx.now()))  # fmt: skip
+    try:
+        async with ctx.session.begin_nested():  # two officers pressing at once: one mark, one "already"
+            ctx.session.add(FeaturedInitiative(initiative_id=initiative.id, unit_id=unit_id, member_id=ctx.member.id,
+                                               proposed_to_unit_id=proposed_to, created_at=ctx.now()))  # fmt: skip
+    except IntegrityError:
+        ctx.say(ctx.t("featured_already", id=initiative.id))
+        return
     route = f"{unit.code if unit else '*'} -> {parent.code if parent else '-'}"
     ctx.session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id, action="featured",
                                reason=route, created_at=ctx.now()))  # fmt: skip

@@ -284,6 +284,9 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
         return
     campaign = campaign or ctx.campaign
     officer = branch_ids is None or bool(chaired_branch_ids(ctx))
+    if not officer and focus_id is not None and ctx.member is not None and focus_id != ctx.member.branch_id:
+        refuse(ctx, None, f"/progress of unit {focus_id} by a member")  # a member sees their own unit's total
+        return
     view = await load(ctx.session, campaign, ctx.today(), branch_ids, focus_id, alone=not officer)
     if not view.branches:
         ctx.say(ctx.t("progress_no_branches"))

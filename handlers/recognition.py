@@ -113,9 +113,9 @@ async def handle_text(ctx: Context) -> None:
         return
     try:
         decision_no, date = rules.parse_decision(ctx.event.text)
-        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
+        rules.check_recognition_date(date, ctx.earliest_eligible(), ctx.today())
     except InputError as error:
-        params = {"start": rules.format_date(ctx.campaign.eligible_from), **error.params}
+        params = {"start": rules.format_date(ctx.earliest_eligible()), **error.params}
         ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + again)
         return
     await record(ctx, initiative, str(data.get("kind", "council")), decision_no, date)

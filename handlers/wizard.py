@@ -370,7 +370,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         await advance(ctx, draft, step)
     elif step.kind is Kind.DECISION:
         number, date = rules.parse_decision(text)
-        rules.check_recognition_date(date, ctx.campaign.eligible_from, ctx.today())
+        rules.check_recognition_date(date, ctx.earliest_eligible(), ctx.today())
         draft.recognition_decision_no, draft.recognition_date = number, date
         note = ""
         if draft.first_applied_on and date < draft.first_applied_on:

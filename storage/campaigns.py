@@ -23,8 +23,9 @@ from storage.models import CampaignRecord
 REFRESH_SECONDS = 60.0
 
 
-class CampaignRejected(Exception):
-    """The campaign cannot be added; the message says why (for the command line)."""
+class CampaignRejected(ValueError):
+    """The campaign cannot be added (or the config's cannot be the seed); the message says why. A ValueError:
+    the command line prints it as a configuration error, in one line."""
 
 
 def conflicts(campaign: Campaign, others: Sequence[Campaign]) -> list[str]:
@@ -66,7 +67,14 @@ async def stored(session: AsyncSession) -> list[Campaign]:
 
 
 async def seed(session: AsyncSession, campaign: Campaign) -> None:
-    """Store the config's campaign (or update it: the file stays the place to edit the seed)."""
+    """Store the config's campaign (or update it: the file stays the place to edit the seed). Refused, so the
+    bot does not start, when it would count days another campaign counts (its code changed in the file, say)."""
+    others = [c for c in await stored(session) if c.code != campaign.code]
+    problems = conflicts(campaign, others)
+    if problems:
+        raise CampaignRejected(
+            f"the [campaign] of the config ({campaign.code}) cannot be stored: {'; '.join(problems)}"
+        )
     record = await session.scalar(select(CampaignRecord).where(CampaignRecord.code == campaign.code))
     definition = campaign.model_dump(mode="json")
     if record is None:

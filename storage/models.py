@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -290,7 +291,12 @@ class FeaturedInitiative(Base):
     proposed_to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
-    __table_args__ = (UniqueConstraint("initiative_id", "unit_id"),)
+    # NULLs are distinct in a unique constraint: marks for the whole organisation get an index of their own.
+    __table_args__ = (
+        UniqueConstraint("initiative_id", "unit_id"),
+        Index("uq_featured_initiative_top", "initiative_id", unique=True, sqlite_where=text("unit_id IS NULL"),
+              postgresql_where=text("unit_id IS NULL")),
+    )  # fmt: skip
 
 
 class Author(Base):

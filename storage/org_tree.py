@@ -42,15 +42,21 @@ def roll_up(
         if parent is not None and parent in own:
             children[parent].append(unit)
     rolled: dict[int, T] = {}
-    for top in top_units(own, parent_of):
+    seen: set[int] = set()
+    # The top units first; then any unit left (a loop of parents, which the import refuses but a hand-edited
+    # database could hold: each unit is still counted, once).
+    for top in [*top_units(own, parent_of), *own]:
+        if top in seen:
+            continue
         stack: list[tuple[int, bool]] = [(top, False)]
         while stack:  # post-order without recursion: a deep tree cannot overflow the stack
             unit, expanded = stack.pop()
             if expanded:
-                rolled[unit] = combine(own[unit], [rolled[child] for child in children[unit]])
-            elif unit not in rolled:
+                rolled[unit] = combine(own[unit], [rolled[child] for child in children[unit] if child in rolled])
+            elif unit not in seen:
+                seen.add(unit)
                 stack.append((unit, True))
-                stack.extend((child, False) for child in children[unit] if child not in rolled)
+                stack.extend((child, False) for child in children[unit] if child not in seen)
     return rolled
 
 

@@ -56,6 +56,11 @@ def conditions(
     report_filter: ReportFilter, campaign: Campaign, *, with_drafts: bool = False
 ) -> list[ColumnElement[bool]]:
     found = [_in_period(report_filter, campaign.tz)]
+    if campaign.territory_from is not None or campaign.territory_until is not None:
+        # several campaigns: a decision dated in another's span is that campaign's (open work is everyone's)
+        span = [Initiative.recognition_date >= campaign.territory_from] if campaign.territory_from else []
+        span += [Initiative.recognition_date <= campaign.territory_until] if campaign.territory_until else []
+        found.append(or_(Initiative.recognition_date.is_(None), and_(*span)))
     if not with_drafts:
         found.append(Initiative.status != Status.DRAFT)
     if report_filter.status is not None:
@@ -116,7 +121,9 @@ async def branch_figures(
     ).where(*conditions(report_filter, campaign, with_drafts=True),
             Initiative.status.in_((Status.SUBMITTED, *IN_PROGRESS)))  # fmt: skip
     branches = select(Branch.id, Branch.code, Branch.name, Branch.parent_id).order_by(Branch.code)
-    quotas = select(BranchQuota.branch_id, BranchQuota.phase_code, BranchQuota.quota)
+    quotas = select(BranchQuota.branch_id, BranchQuota.phase_code, BranchQuota.quota).where(
+        BranchQuota.phase_code.in_([phase.code for phase in campaign.phases])  # this campaign's quotas only
+    )
     if branch_ids is not None:
         credited = credited.where(Initiative.credited_branch_id.in_(branch_ids))
         submitted = submitted.where(Initiative.branch_id.in_(branch_ids))

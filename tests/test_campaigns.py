@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.config import Campaign, Config
@@ -79,6 +80,16 @@ async def test_a_campaign_is_added_from_a_file_listed_and_refused_when_it_would_
     broken = add(tmp_path, database_url, next_campaign().replace("total_target = 300", "total_target = -1"))
     assert "invalid value for 'total_target'" in broken.stderr
     assert add(tmp_path, database_url, "[settings]\n").stderr.endswith("no [campaign] table\n")
+
+    report = tmp_path / "2024.xlsx"
+    exported = sangkien("export", "--out", str(report), "--campaign", "2024-2025", DATABASE_URL=database_url)
+    assert exported.returncode == 0, exported.stderr
+    header = next(
+        r for r in load_workbook(report)["Tổng hợp theo CĐCS"].iter_rows(values_only=True) if r[0] == "Xếp hạng"
+    )
+    assert "Chỉ tiêu Năm 2024" in header and "Chỉ tiêu Giai đoạn 1" not in header
+    unknown = sangkien("export", "--out", str(report), "--campaign", "1999", DATABASE_URL=database_url)
+    assert unknown.returncode == 2 and "Unknown campaign: 1999 (known: 2021-2023, 2024-2025)" in unknown.stderr
 
     listed = sangkien("campaign", "list", DATABASE_URL=database_url)
     assert listed.returncode == 0, listed.stderr

@@ -47,6 +47,13 @@ async def test_progress_and_export_stay_on_the_running_campaign_and_take_another
     await admin.send("/progress 2099")
     await admin.expect("Không có đơn vị hay chương trình nào mã «2099»", "2021-2023, 2024-2025")
 
+    await admin.send("/export")
+    rows = list(load_workbook(io.BytesIO(await admin.expect_file(".xlsx")))["Tổng hợp theo CĐCS"].iter_rows(
+        values_only=True))  # fmt: skip
+    top = next(number for number, row in enumerate(rows) if row[0] == "Xếp hạng")
+    running = dict(zip(rows[top], next(row for row in rows[top + 1 :] if row[1] == "MAU001"), strict=True))
+    assert (running["Chỉ tiêu Giai đoạn 1"], running["Tổng chỉ tiêu"]) == (3, 3 + 2), "its own phases' quotas only"
+
     await admin.send("/export 2024-2025")
     rows = list(load_workbook(io.BytesIO(await admin.expect_file(".xlsx")))["Tổng hợp theo CĐCS"].iter_rows(
         values_only=True))  # fmt: skip

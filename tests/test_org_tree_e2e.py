@@ -127,6 +127,14 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     assert workbook["BV1"]["Công nhận Giai đoạn 1"] == 2 and workbook["BV2"]["Công nhận Giai đoạn 1"] == 1
     assert (workbook["Tổng cộng"]["Công nhận Giai đoạn 1"], workbook["Tổng cộng"]["Chỉ tiêu Giai đoạn 1"]) == (3, 10)
 
+    member = Person(emulator, "Phạm Thị Khối Viên")
+    await register(member, "KHOI1", "Phạm Thị Khối Viên")
+    await member.send("/progress")
+    own = await member.expect("CĐ Khối Y tế", "Được công nhận: 3/10")
+    assert "Bệnh viện" not in own.plain_text, "a member sees their unit's total, not the units under it"
+    await member.send("/progress BV1")
+    await member.expect("không có quyền")
+
     await admin.send("/progress TINH")
     root = await admin.expect("LĐLĐ tỉnh Thử", "5/200 sáng kiến được công nhận", "tổng chỉ tiêu các CĐCS: 20")
     assert "1. ▓▓▓░░░░░░░ 30% · 3/10 · CĐ Khối Y tế" in root.plain_text, "its children's quotas added up"

@@ -32,9 +32,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_featured_initiative_initiative_id", "featured_initiative", ["initiative_id"])
     op.create_index("ix_featured_initiative_proposed_to_unit_id", "featured_initiative", ["proposed_to_unit_id"])
+    op.create_index(
+        "uq_featured_initiative_top",
+        "featured_initiative",
+        ["initiative_id"],
+        unique=True,
+        sqlite_where=sa.text("unit_id IS NULL"),
+        postgresql_where=sa.text("unit_id IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_featured_initiative_top", table_name="featured_initiative")
     op.drop_index("ix_featured_initiative_proposed_to_unit_id", table_name="featured_initiative")
     op.drop_index("ix_featured_initiative_initiative_id", table_name="featured_initiative")
     op.drop_table("featured_initiative")
