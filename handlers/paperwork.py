@@ -47,7 +47,8 @@ async def form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     """The two council documents as files, ready to send to the person asking (built in a worker thread:
     the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier."""
     request_name, description_name = forms.file_names(initiative)
-    campaign, today = ctx.campaign, ctx.today()
+    today = ctx.today()
+    campaign = ctx.services.campaigns.of_initiative(initiative.recognition_date, initiative.first_applied_on, today)
     with metrics.timed_export("word"):
         request, description = await asyncio.to_thread(
             lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today))

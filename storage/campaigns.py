@@ -124,6 +124,19 @@ class CampaignBook:
             await self.refresh(session, force=True)
         return None
 
+    def of_initiative(self, recognised_on: dt.date | None, applied_on: dt.date | None, today: dt.date) -> Campaign:
+        """The campaign an initiative belongs to: the one counting its recognition's day, else the running
+        one if it takes its first-application day, else another that does, else the running one."""
+        if recognised_on is not None:
+            counting = [c for c in self.campaigns if c.phase_counting(recognised_on) is not None]
+            if counting:
+                return counting[0]
+        running = self.default(today)
+        if applied_on is None or running.eligible_from <= applied_on <= running.eligible_until:
+            return running
+        taking = [c for c in self.campaigns if c.eligible_from <= applied_on <= c.eligible_until]
+        return taking[-1] if taking else running
+
     def open_on(self, today: dt.date) -> list[Campaign]:
         return [c for c in self.campaigns if c.is_open(today)]
 

@@ -164,3 +164,19 @@ async def test_the_default_campaign_is_the_one_counting_today(config: Config) ->
     assert book.default(dt.date(2023, 12, 1)).code == "2024-2025", "open, and the seed has ended"
     assert book.default(dt.date(2026, 12, 1)).code == "2024-2025", "after both: the last to end"
     assert book.default(dt.date(2020, 1, 1)).code == "2021-2023", "before both: the next to start"
+
+
+async def test_an_initiative_belongs_to_the_campaign_counting_its_recognition_else_taking_its_date(
+    config: Config,
+) -> None:
+    import tomllib
+
+    book = CampaignBook(config.campaign)
+    later = Campaign.model_validate(tomllib.loads(next_campaign(eligible_from="2022-01-01"))["campaign"])
+    book.campaigns = (config.campaign, later)
+    today, d = dt.date(2024, 3, 1), dt.date
+    assert book.of_initiative(d(2022, 3, 1), d(2021, 10, 1), today).code == "2021-2023", "recognised in its phase"
+    assert book.of_initiative(d(2024, 2, 1), d(2022, 5, 1), today).code == "2024-2025"
+    assert book.of_initiative(None, d(2021, 10, 1), today).code == "2021-2023", "only the first takes that day"
+    assert book.of_initiative(None, d(2022, 5, 1), today).code == "2024-2025", "the running one takes it"
+    assert book.of_initiative(None, None, today).code == "2024-2025"
