@@ -94,7 +94,7 @@ async def load(
         campaign,
         phase,
         today,
-        [units[u] for u in sorted(shown, key=lambda u: units[u].code)],
+        [units[u] for u in shown],  # in code order, as the units came
         daily,
         totals,
         [units[u] for u in layout.whole],

@@ -306,10 +306,7 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     branch_ids = set(request.branch_ids) if request.branch_ids is not None else None
     figures = {f.branch_id: f for f in await reports.branch_figures(session, campaign, branch_ids, report_filter)}
     layout = org_tree.layout(figures, {unit: f.parent_id for unit, f in figures.items()})
-    shown, whole = (
-        [figures[u] for u in sorted(layout.shown, key=lambda u: figures[u].code)],
-        [figures[u] for u in layout.whole],
-    )
+    shown, whole = [figures[u] for u in layout.shown], [figures[u] for u in layout.whole]  # in code order
     ranking_phase = report_filter.phase or campaign.current_phase(today)
     writer = await asyncio.to_thread(ReportWriter, campaign)
     await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
