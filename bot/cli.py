@@ -222,29 +222,29 @@ def _import_file(path: str, kind: str) -> None:
     from handlers.context import utc_now
     from handlers.i18n import catalog
     from storage import branch_import, initiative_import
-    from storage.engine import open_database, session_factory
+    from storage.campaigns import CampaignBook
 
     file = Path(path)
     t = catalog(config.settings.language)
-    campaign = config.campaign
 
     async def run_import(sheet: list[list[object]]) -> str:
         now = utc_now()
-        if kind == "initiatives":
-            initiatives = initiative_import.parse(sheet, campaign, now.astimezone(campaign.tz).date())
-        else:
-            branches = branch_import.parse(sheet, campaign)
-        engine = await open_database(config.database_url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                if kind == "initiatives":
-                    actor = await initiative_import.importer_member(session)
-                    count = await initiative_import.apply(session, initiatives, campaign, actor, now)
-                    return f"{count} recognised initiatives imported"
-                result = await branch_import.apply(session, branches)
-                return f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
-        finally:
-            await engine.dispose()
+        today = now.astimezone(config.campaign.tz).date()
+
+        async def work(session: Any) -> str:
+            book = CampaignBook(config.campaign)  # the campaign running today, as in the bot
+            await book.refresh(session, force=True)
+            campaign = book.default(today)
+            if kind == "initiatives":
+                initiatives = initiative_import.parse(sheet, campaign, today)
+                actor = await initiative_import.importer_member(session)
+                count = await initiative_import.apply(session, initiatives, campaign, actor, now)
+                return f"{count} recognised initiatives imported"
+            every_phase = [phase for known in book.campaigns for phase in known.phases]
+            result = await branch_import.apply(session, branch_import.parse(sheet, campaign, every_phase))
+            return f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
+
+        return await _with_campaigns(config, work)
 
     try:
         sheet = branch_import.read_rows(file.name, file.read_bytes())

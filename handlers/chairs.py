@@ -53,7 +53,27 @@ async def invite_chair(ctx: Context) -> None:
     ctx.session.add(AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_invited",
                                reason=branch.code))  # fmt: skip
     link = ctx.deep_link(INVITE_PREFIX + invite.token)
-    ctx.say(ctx.t("invite_created", branch=esc(branch.name), link=esc(link), days=INVITE_DAYS))
+    upper = await queries.has_child_units(ctx.session, branch.id)
+    ctx.say(ctx.t("invite_created_upper" if upper else "invite_created", branch=esc(branch.name), link=esc(link),
+                  days=INVITE_DAYS))  # fmt: skip
+
+
+async def _inviter_may_still_invite(ctx: Context, invite: ChairInvite) -> bool:
+    """An invitation is only as good as its maker's role when it is opened: the command line, an admin, or
+    an officer who still chairs a unit above the invited one."""
+    if invite.created_by == "cli":
+        return True
+    platform, _, user_id = invite.created_by.partition(":")
+    if ctx.config.is_admin(platform, user_id):
+        return True
+    inviter = await queries.identity_of_account(ctx.session, platform, user_id)
+    member = inviter.member if inviter is not None else None
+    if member is None:
+        return False
+    if any(ctx.config.is_admin(i.platform, i.platform_user_id) for i in member.identities):
+        return True
+    chaired = {role.branch_id for role in member.roles if role.role == Role.CHAIR and role.branch_id is not None}
+    return invite.branch_id in await org_tree.subtree_ids(ctx.session, chaired) - chaired
 
 
 async def accept_invite(ctx: Context, member: Member, token: str) -> None:
@@ -61,6 +81,9 @@ async def accept_invite(ctx: Context, member: Member, token: str) -> None:
     invite = await queries.use_chair_invite(ctx.session, token, member, ctx.now())
     if invite is None:
         ctx.say(ctx.t("invite_invalid"), menu=True)
+        return
+    if not await _inviter_may_still_invite(ctx, invite):
+        refuse(ctx, None, f"chair invite to {invite.branch.code} from {invite.created_by}", "invite_invalid")
         return
     await queries.add_role(ctx.session, member, Role.CHAIR, invite.branch_id)
     ctx.session.add(AuditEvent(actor_member_id=member.id, action="chair_added", reason=invite.branch.code))

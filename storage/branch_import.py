@@ -85,8 +85,9 @@ def fold_header(text: str) -> str:
 
 
 def _quota_phase(header: str, campaign: Campaign, other_phases: Sequence[Phase] = ()) -> str | None:
-    """The phase code a quota column is for (`chỉ tiêu giai đoạn 1`: the campaign's first phase; `quota_2024p1`:
-    another campaign's phase by its code), or None if the header is not a quota column."""
+    """The phase code a quota column is for, or None if the header is not a quota column: a phase named by its
+    code (`quota_p1`, `chỉ tiêu 2024`: this campaign's or another's), else by its number in `campaign`
+    (`chỉ tiêu giai đoạn 1`). A code wins over a number: `p1` is the seed's phase code."""
     folded = fold_header(header)
     prefix = next((p for p in QUOTA_PREFIXES if folded.startswith(p)), None)
     if prefix is None:
@@ -94,10 +95,10 @@ def _quota_phase(header: str, campaign: Campaign, other_phases: Sequence[Phase] 
     rest = folded.removeprefix(prefix)
     for word in PHASE_WORDS:
         rest = rest.removeprefix(word)
-    for index, phase in enumerate(campaign.phases, 1):
-        if rest in (fold_header(phase.code), str(index), f"p{index}"):
-            return phase.code
-    return next((phase.code for phase in other_phases if fold_header(phase.code) == rest), None)
+    named = next((p.code for p in (*campaign.phases, *other_phases) if fold_header(p.code) == rest), None)
+    if named is not None:
+        return named
+    return next((p.code for index, p in enumerate(campaign.phases, 1) if rest in (str(index), f"p{index}")), None)
 
 
 def read_rows(file_name: str, content: bytes) -> list[list[Any]]:

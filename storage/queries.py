@@ -79,6 +79,11 @@ async def _identity(session: AsyncSession, platform: str, user_id: str) -> Ident
     return result.unique().scalar_one_or_none()
 
 
+async def identity_of_account(session: AsyncSession, platform: str, user_id: str) -> Identity | None:
+    """A platform account with its member, the member's roles and linked accounts."""
+    return await _identity(session, platform, user_id)
+
+
 async def get_or_create_identity(
     session: AsyncSession, platform: str, user_id: str, chat_id: str | None, display_name: str, language: str
 ) -> Identity:

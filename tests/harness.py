@@ -589,7 +589,7 @@ async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: 
     """The admin (or an officer of a unit above, on Telegram) creates an invitation; `chair`, a new person on
     either channel, opens it (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
-    invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS")
+    invitation = await admin.expect("Đường dẫn mời làm")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
     token = invitation.plain_text.split("?start=", 1)[1].split()[0]
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")

@@ -81,6 +81,13 @@ async def test_a_campaign_is_added_from_a_file_listed_and_refused_when_it_would_
     assert "invalid value for 'total_target'" in broken.stderr
     assert add(tmp_path, database_url, "[settings]\n").stderr.endswith("no [campaign] table\n")
 
+    quotas = tmp_path / "chi-tieu.csv"
+    # today both campaigns have ended: "giai đoạn 1" is the running (latest) one's first phase, 2024; a code
+    # names a phase of any campaign
+    quotas.write_text("mã,tên,quota_p1,chỉ tiêu 2025\nA1,Đơn vị A,1,5\n", encoding="utf-8")
+    imported = sangkien("import-branches", str(quotas), DATABASE_URL=database_url)
+    assert imported.returncode == 0 and "1 created" in imported.stdout, imported.stderr
+
     report = tmp_path / "2024.xlsx"
     exported = sangkien("export", "--out", str(report), "--campaign", "2024-2025", DATABASE_URL=database_url)
     assert exported.returncode == 0, exported.stderr
@@ -88,6 +95,9 @@ async def test_a_campaign_is_added_from_a_file_listed_and_refused_when_it_would_
         r for r in load_workbook(report)["Tổng hợp theo CĐCS"].iter_rows(values_only=True) if r[0] == "Xếp hạng"
     )
     assert "Chỉ tiêu Năm 2024" in header and "Chỉ tiêu Giai đoạn 1" not in header
+    row = next(r for r in load_workbook(report)["Tổng hợp theo CĐCS"].iter_rows(values_only=True) if r[1] == "A1")
+    assert row[header.index("Chỉ tiêu Năm 2025")] == 5, "the quota the command line imported for that phase"
+    assert row[header.index("Chỉ tiêu Năm 2024")] == 0, "quota_p1 is the first campaign's phase p1"
     unknown = sangkien("export", "--out", str(report), "--campaign", "1999", DATABASE_URL=database_url)
     assert unknown.returncode == 2 and "Unknown campaign: 1999 (known: 2021-2023, 2024-2025)" in unknown.stderr
 

@@ -105,6 +105,7 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     ids = await unit_ids(live_database)
 
     await invite_chair(admin, officer, "KHOI1", "Trần Văn Khối")
+    assert any("Đường dẫn mời làm cán bộ phụ trách CĐ Khối Y tế" in text for text in admin.bot_texts())
     await officer.send("/progress")
     view = await officer.expect("CĐ Khối Y tế", "3/10 sáng kiến được công nhận theo chỉ tiêu", "2 đơn vị trực thuộc")
     text = view.plain_text
@@ -155,6 +156,8 @@ async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
         await officer.send(f"/invite_chair {elsewhere}")
         await officer.expect("không có quyền")
     chair = await invite_chair(officer, Person(emulator, "Lê Thị Viện"), "BV1", "Lê Thị Viện")  # a unit below
+    await officer.send("/invite_chair BV2")
+    token = (await officer.expect("Đường dẫn mời")).plain_text.split("?start=", 1)[1].split()[0]
 
     await chair.send("/tieubieu")
     await chair.expect("Chưa có sáng kiến tiêu biểu nào được đề xuất tới đơn vị của đồng chí")
@@ -183,3 +186,13 @@ async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
     await admin.expect(f"Đã đánh dấu sáng kiến #{first}", "tiêu biểu ở cấp cao nhất")
     actions = await live_database.audit_actions(first)
     assert [action for action, _ in actions].count("featured") == 3, actions
+
+    await admin.send("/chairs KHOI1")  # the khối officer loses the role: the link made before is dead
+    listed_chairs = await admin.expect("Trần Văn Khối — CĐ Khối Y tế")
+    await admin.tap("Gỡ Trần Văn Khối", listed_chairs)
+    await admin.expect("Đã gỡ Trần Văn Khối")
+    latecomer = Person(emulator, "Đỗ Văn Muộn")
+    await latecomer.send(f"/start {token}")
+    await latecomer.expect("Nhập họ và tên")
+    await latecomer.send("Đỗ Văn Muộn")
+    await latecomer.expect("Đường dẫn mời không còn hiệu lực")
