@@ -120,13 +120,11 @@ async def show_list(ctx: Context) -> None:
         .order_by(FeaturedInitiative.created_at.desc(), Initiative.id.desc())
         .limit(LISTED)
     )
-    if is_admin(ctx) and not chaired:  # what reached the top: marked at a root, or proposed to one
-        roots = select(Branch.id).where(Branch.parent_id.is_(None))
-        query = query.where(
-            or_(FeaturedInitiative.proposed_to_unit_id.is_(None), FeaturedInitiative.proposed_to_unit_id.in_(roots))
-        )
-    else:
-        query = query.where(FeaturedInitiative.proposed_to_unit_id.in_(chaired))
+    proposed_to = FeaturedInitiative.proposed_to_unit_id
+    addressed = [proposed_to.in_(chaired)] if chaired else []
+    if is_admin(ctx):  # and what reached the top: marked at a root, or proposed to one
+        addressed += [proposed_to.is_(None), proposed_to.in_(select(Branch.id).where(Branch.parent_id.is_(None)))]
+    query = query.where(or_(*addressed))
     rows = (await ctx.session.execute(query)).all()
     if not rows:
         ctx.say(ctx.t("featured_none"))

@@ -96,7 +96,8 @@ def test_a_quota_is_a_whole_number_and_grouped_thousands_are_read_as_such(config
     assert row.quotas == {"p1": 1200, "p2": 2000}
 
 
-async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(database_url: str, config: Config) -> None:
+async def importer(database_url: str, config: Config):
+    """A migrated database, its sessions, and a function importing a CSV text into it (one transaction)."""
     engine = create_engine(database_url)
     await upgrade_database(engine)
     sessions = session_factory(engine)
@@ -105,6 +106,12 @@ async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(data
         rows = branch_import.parse(branch_import.read_rows("ds.csv", csv_text.encode()), config.campaign)
         async with sessions() as session, session.begin():
             return await branch_import.apply(session, rows)
+
+    return engine, sessions, run
+
+
+async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(database_url: str, config: Config) -> None:
+    engine, sessions, run = await importer(database_url, config)
 
     first = await run("code,name,quota_p1,quota_p2\nA1,Đơn vị A,1,2\nB2,Đơn vị B,3,4\n")
     second = await run("code,name,quota_p1\nA1,Đơn vị A,1\nB2,Đơn vị Bê,5\nC3,Đơn vị C,2\n")
@@ -124,14 +131,7 @@ async def test_reimport_updates_in_place_and_keeps_branches_not_in_the_file(data
 async def test_a_reimport_moves_units_in_the_tree_and_refuses_a_loop_through_stored_units(
     database_url: str, config: Config
 ) -> None:
-    engine = create_engine(database_url)
-    await upgrade_database(engine)
-    sessions = session_factory(engine)
-
-    async def run(csv_text: str) -> branch_import.ImportResult:
-        rows = branch_import.parse(branch_import.read_rows("ds.csv", csv_text.encode()), config.campaign)
-        async with sessions() as session, session.begin():
-            return await branch_import.apply(session, rows)
+    engine, sessions, run = await importer(database_url, config)
 
     async def parents() -> dict[str, str | None]:
         async with sessions() as session:
