@@ -181,3 +181,13 @@ async def live_database(live_bot: InProcessBot) -> AsyncIterator[Database]:
     database = Database(live_bot.database_url)
     yield database
     await database.dispose()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing end-to-end test shows the bot process's last log lines (a CI flake is read from them)."""
+    report = yield
+    process = getattr(item, "funcargs", {}).get("bot_under_test")
+    if report.failed and isinstance(process, BotProcess):
+        report.sections.append(("bot process log (last 60 lines)", process.log_tail(60)))
+    return report
