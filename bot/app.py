@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.outbox import OutboxWorker, Sender
 from bot.report_process import ReportProcess
 from bot.scheduler import Scheduler
-from bot.web import TELEGRAM_WEBHOOK_PATH, ZALO_WEBHOOK_PATH, build_app
+from bot.web import build_app, serve
 from handlers import broadcasts
 from handlers.context import Services, utc_now
 from handlers.events import FileRef
@@ -67,8 +67,15 @@ class Runtime:
         self._web: web.AppRunner | None = None
 
     @classmethod
-    async def create(cls, config: Config, engine: AsyncEngine, clock: Callable[[], dt.datetime] = utc_now) -> Runtime:
-        """`clock` is replaced by the tests and the sandbox."""
+    async def create(
+        cls,
+        config: Config,
+        engine: AsyncEngine,
+        clock: Callable[[], dt.datetime] = utc_now,
+        reports: ReportProcess | None = None,
+    ) -> Runtime:
+        """`clock` is replaced by the tests and the sandbox; `reports`: the deployment's shared report worker
+        (several tenants), else the runtime starts and stops its own."""
         if not (config.telegram_token or config.zalo_token):
             raise ValueError("set TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN or both")
         sessions = session_factory(engine, clock)
@@ -92,10 +99,10 @@ class Runtime:
             if client is not None:
                 await client.close()
             raise
-        reports = ReportProcess(config.database_url)
+        own_reports = ReportProcess() if reports is None else None
+        builder = (reports or own_reports or ReportProcess()).builder(config.database_url, config.database_schema)
         services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
-                            downloads=downloads, outbox_changed=worker.wake,
-                            report_builder=reports.build)  # fmt: skip
+                            downloads=downloads, outbox_changed=worker.wake, report_builder=builder)  # fmt: skip
         async with sessions() as session, session.begin():  # the config's campaign is the seed
             await campaigns.seed(session, config.campaign)
             await services.campaigns.refresh(session, force=True)
@@ -105,7 +112,7 @@ class Runtime:
             if channel is not None:
                 senders[channel.platform] = channel
         worker.after_pass.append(functools.partial(broadcasts.report_finished, services))
-        return cls(services, telegram, zalo, worker, senders, reports)
+        return cls(services, telegram, zalo, worker, senders, own_reports)
 
     def wake(self) -> None:
         """Look for due work now (after the clock moved, in the tests)."""
@@ -115,20 +122,17 @@ class Runtime:
     async def start_web(self, host: str | None = None, port: int | None = None) -> str:
         """Serve the web app (webhooks, review pages, files, /healthz); returns its local address."""
         config = self.services.config
-        self._web = web.AppRunner(build_app(self), access_log=None)
-        await self._web.setup()
-        site = web.TCPSite(self._web, host or config.web_host, config.web_port if port is None else port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
-        self.web_url = f"http://{bound[0]}:{bound[1]}"
+        port = config.web_port if port is None else port
+        self._web, self.web_url = await serve(build_app(self), host or config.web_host, port)
         log.info("web app on %s (public address: %s)", self.web_url, config.public_url or "none")
         return self.web_url
 
-    async def run(self, *, webhooks: bool = False) -> None:
+    async def run(self, *, webhooks: bool = False, own_web: bool = True) -> None:
         """Until cancelled: the channels (long polling, or the webhooks registered with each platform),
-        the outbox worker, the scheduler, and the web app when there is a public address or webhooks."""
+        the outbox worker, the scheduler, and the web app when there is a public address or webhooks
+        (`own_web` False: the deployment's web app serves this runtime among others)."""
         config = self.services.config
-        if (webhooks or config.public_url) and self._web is None:
+        if own_web and (webhooks or config.public_url) and self._web is None:
             await self.start_web()
         loops = (self.worker.loop, self.scheduler.loop)
         for loop in loops:
@@ -167,14 +171,14 @@ class Runtime:
         if self.telegram is not None:
             if not config.telegram_webhook_secret:
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET is required for the Telegram webhook")
-            await self.telegram.use_webhook(config.public_url + TELEGRAM_WEBHOOK_PATH, config.telegram_webhook_secret)
-            log.info("Telegram: webhook %s%s", config.public_url, TELEGRAM_WEBHOOK_PATH)
+            await self.telegram.use_webhook(config.webhook_url("telegram"), config.telegram_webhook_secret)
+            log.info("Telegram: webhook %s", config.webhook_url("telegram"))
         if self.zalo is not None:
             if not config.zalo_webhook_secret:
                 raise ValueError("ZALO_WEBHOOK_SECRET (8-256 characters) is required for the Zalo webhook")
             await self.zalo.handle_left_over()
-            await self.zalo.client.set_webhook(config.public_url + ZALO_WEBHOOK_PATH, config.zalo_webhook_secret)
-            log.info("Zalo: webhook %s%s", config.public_url, ZALO_WEBHOOK_PATH)
+            await self.zalo.client.set_webhook(config.webhook_url("zalo"), config.zalo_webhook_secret)
+            log.info("Zalo: webhook %s", config.webhook_url("zalo"))
 
 
 def stored_file_downloader(

@@ -12,20 +12,30 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config, tenant_config, tenant_configs
 from bot.logging_setup import setup_logging
 
 T = TypeVar("T")
 
 
-def _load() -> Config:
-    """The configuration, with log redaction of its secrets installed (every command logs through it)."""
+def _load(*, every_tenant: bool = False) -> Config:
+    """The configuration, with log redaction of its secrets installed (every command logs through it).
+
+    With [[tenants]] declared, a command works on the tenant named by `--tenant`; `every_tenant` (run, serve):
+    without `--tenant`, the deployment's configuration, serving them all."""
+    tenant = click.get_current_context().find_root().params.get("tenant")
     try:
         config = load_config()
+        everyone = tenant_configs(config) if config.tenants else []
+        if tenant is not None:
+            config = tenant_config(config, tenant)
+        elif config.tenants and not every_tenant:
+            codes = ", ".join(t.code for t in config.tenants)
+            raise ConfigError(f"several tenants are declared ({codes}): name one with --tenant CODE")
     except ConfigError as error:
         click.echo(f"Configuration error: {error}", err=True)
         sys.exit(2)
-    setup_logging(config.secrets, log_format=config.log_format)
+    setup_logging([*config.secrets, *(s for t in everyone for s in t.secrets)], log_format=config.log_format)
     return config
 
 
@@ -70,7 +80,9 @@ def _connection_problem(error: Exception, config: Config) -> str | None:
 
 
 @click.group()
-def main() -> None:
+@click.option("--tenant", envvar="SANGKIEN_TENANT", default=None, metavar="CODE",
+              help="With [[tenants]] in the config: the tenant a command works on.")  # fmt: skip
+def main(tenant: str | None) -> None:
     """Sáng kiến Bot — chatbot for the "01 triệu sáng kiến" programme."""
 
 
@@ -78,8 +90,12 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Sandbox only: address of the web page.")
 @click.option("--port", default=8080, show_default=True, help="Sandbox only: port of the web page (0 = any).")
 def run(host: str, port: int) -> None:
-    """Start the bot with long polling: Telegram, Zalo or both, by the tokens set; without any, the sandbox."""
-    config = _load()
+    """Start the bot with long polling: Telegram, Zalo or both, by the tokens set; without any, the sandbox.
+    With [[tenants]] declared: every tenant with a token set (or only --tenant)."""
+    config = _load(every_tenant=True)
+    if config.tenants and config.tenant is None:
+        _run_tenants(config, webhooks=False)
+        return
     if config.telegram_token or config.zalo_token:
         _run_bot(config, webhooks=False)
         return
@@ -92,8 +108,15 @@ def run(host: str, port: int) -> None:
 @main.command()
 def serve() -> None:
     """Serve the bot by webhooks (for several processes behind a proxy): PUBLIC_URL, the tokens and their
-    webhook secrets from the environment; the web app listens on WEB_HOST:WEB_PORT."""
-    config = _load()
+    webhook secrets from the environment; the web app listens on WEB_HOST:WEB_PORT. With [[tenants]]:
+    every tenant with a token set, each at /webhook/<tenant>/<platform>."""
+    config = _load(every_tenant=True)
+    if config.tenants and config.tenant is None:
+        if not config.public_url:
+            click.echo("Configuration error: `sangkien serve` needs PUBLIC_URL in the environment.", err=True)
+            sys.exit(2)
+        _run_tenants(config, webhooks=True)
+        return
     missing = [name for name, needed, value in (
         ("TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN", True, config.telegram_token or config.zalo_token),
         ("PUBLIC_URL", True, config.public_url),
@@ -111,7 +134,7 @@ def _run_bot(config: Config, *, webhooks: bool) -> None:
     from storage.engine import open_database
 
     async def serve_bot() -> None:
-        engine = await open_database(config.database_url)
+        engine = await open_database(config.database_url, config.database_schema)
         try:
             await run_bot(config, engine, webhooks=webhooks)
         finally:
@@ -119,6 +142,13 @@ def _run_bot(config: Config, *, webhooks: bool) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(config, serve_bot)
+
+
+def _run_tenants(config: Config, *, webhooks: bool) -> None:
+    from bot.tenants import run_tenants
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(config, lambda: run_tenants(config, webhooks=webhooks))
 
 
 @main.command("invite-chair")
@@ -134,7 +164,7 @@ def invite_chair(branch_code: str) -> None:
     from storage.engine import open_database, session_factory
 
     async def create() -> tuple[str, str] | None:
-        engine = await open_database(config.database_url)
+        engine = await open_database(config.database_url, config.database_schema)
         try:
             async with session_factory(engine)() as session, session.begin():
                 branch = await queries.branch_by_code(session, branch_code)
@@ -280,7 +310,7 @@ def backup_command(path: str) -> None:
     from bot import operations
 
     try:
-        click.echo(f"backup written: {operations.backup(config.database_url, Path(path))}")
+        click.echo(f"backup written: {operations.backup(config.database_url, Path(path), config.database_schema)}")
     except operations.OperationError as error:
         click.echo(f"Backup failed: {error}", err=True)
         sys.exit(1)
@@ -295,7 +325,7 @@ def restore_command(path: str) -> None:
     from bot import operations
 
     try:
-        click.echo(operations.restore(config.database_url, Path(path)))
+        click.echo(operations.restore(config.database_url, Path(path), config.database_schema))
     except operations.OperationError as error:
         click.echo(f"Restore refused: {error}", err=True)
         sys.exit(1)
@@ -330,15 +360,11 @@ def upgrade() -> None:
     from storage.engine import open_database
 
     async def migrate() -> None:
-        engine = await open_database(config.database_url)
+        engine = await open_database(config.database_url, config.database_schema)
         await engine.dispose()
 
     _run(config, migrate)
     click.echo("database is up to date")
-
-
-if __name__ == "__main__":
-    main()
 
 
 @main.group()
@@ -352,7 +378,7 @@ async def _with_campaigns(config: Config, work: Callable[[Any], Coroutine[Any, A
     from storage import campaigns
     from storage.engine import open_database, session_factory
 
-    engine = await open_database(config.database_url)
+    engine = await open_database(config.database_url, config.database_schema)
     sessions = session_factory(engine)
     try:
         async with sessions() as session, session.begin():

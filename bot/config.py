@@ -7,6 +7,8 @@ A bad file stops start-up with a single `ConfigError` whose message names the of
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import tomllib
 from collections.abc import Mapping
@@ -189,6 +191,19 @@ class Settings(_Frozen):
         return value
 
 
+class Tenant(_Frozen):
+    """One of several bots sharing a deployment (a province, say): its own bots, admins, organisation tree,
+    campaigns and data. The config names the environment variables holding its secrets, never the secrets."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")
+    name: str = Field(min_length=1)
+    telegram_token_env: str | None = None
+    zalo_token_env: str | None = None
+    admins_env: str | None = None
+    telegram_webhook_secret_env: str | None = None
+    zalo_webhook_secret_env: str | None = None
+
+
 class Config(_Frozen):
     campaign: Campaign
     settings: Settings = Settings()
@@ -214,10 +229,37 @@ class Config(_Frozen):
     # LOG_FORMAT=json: one JSON object per log line; text (the default) reads well in a terminal.
     log_format: str = "text"
     base_dir: Path = Path(".")
+    # Several bots on one database ([[tenants]]); `tenant` is the one this config serves (None: a
+    # single-tenant deployment, as without [[tenants]]). `web_root`: the address the web app answers on for
+    # every tenant (a tenant's own pages live under its `public_url`, web_root/t/<code>).
+    tenants: tuple[Tenant, ...] = ()
+    tenant: str | None = None
+    web_root: str | None = None
 
     @property
     def database_url(self) -> str:
-        return self.settings.database_url
+        """A tenant's data on SQLite lives in a file of its own beside the configured one (SQLite has no
+        schemas); on PostgreSQL in a schema of its own (`database_schema`) of the configured database."""
+        url = self.settings.database_url
+        parsed = make_url(url)
+        if self.tenant is None or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return url
+        path = Path(parsed.database or "")
+        return parsed.set(database=str(path.with_name(f"{path.stem}.{self.tenant}{path.suffix}"))).render_as_string(
+            hide_password=False
+        )
+
+    @property
+    def database_schema(self) -> str | None:
+        """The PostgreSQL schema holding a tenant's tables: every connection of its engine sees only it."""
+        if self.tenant is None or make_url(self.settings.database_url).get_backend_name() == "sqlite":
+            return None
+        return f"tenant_{self.tenant}"
+
+    def webhook_url(self, platform: str) -> str:
+        """Where the platform posts this bot's updates: /webhook/<platform>, or /webhook/<tenant>/<platform>."""
+        root = self.web_root or self.public_url or ""
+        return f"{root}/webhook/{self.tenant}/{platform}" if self.tenant else f"{root}/webhook/{platform}"
 
     @property
     def secrets(self) -> list[str]:
@@ -234,10 +276,13 @@ class Config(_Frozen):
         return f"{platform}:{user_id}" in self.admins
 
     @model_validator(mode="after")
-    def _unique_reminder_names(self) -> Config:
+    def _unique_names(self) -> Config:
         names = [r.name for r in self.reminders]
         if len(set(names)) != len(names):
             raise ValueError("reminders: each name must be unique")
+        codes = [t.code for t in self.tenants]
+        if len(set(codes)) != len(codes):
+            raise ValueError("tenants: each code must be unique")
         return self
 
     def resolve(self, relative: str) -> Path:
@@ -299,10 +344,11 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     if env.get("DATABASE_URL"):
         settings["database_url"] = env["DATABASE_URL"]
     admins = parse_admins(env.get("SANGKIEN_ADMINS", ""))
-    unknown = set(raw) - {"campaign", "settings", "reminders"}
+    unknown = set(raw) - {"campaign", "settings", "reminders", "tenants"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown section '{sorted(unknown)[0]}' (expected [campaign], [settings], [[reminders]])"
+            f"{path}: unknown section '{sorted(unknown)[0]}' "
+            "(expected [campaign], [settings], [[reminders]], [[tenants]])"
         )
     if "campaign" not in raw:
         raise ConfigError(f"{path}: missing section 'campaign'")
@@ -311,6 +357,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             campaign=raw["campaign"],
             settings=settings,
             reminders=raw.get("reminders", []),
+            tenants=raw.get("tenants", []),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "").rstrip("/") or None,
             zalo_token=env.get("ZALO_BOT_TOKEN") or None,
@@ -328,3 +375,54 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         )
     except ValidationError as error:
         raise ConfigError(_format_validation_error(error, str(path))) from error
+
+
+def tenant_config(config: Config, code: str, environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration one tenant runs with: the shared file's settings, its own secrets (read from the
+    environment variables it names), admins, database place and web address."""
+    env = os.environ if environ is None else environ
+    tenant = next((t for t in config.tenants if t.code == code), None)
+    if tenant is None:
+        declared = ", ".join(t.code for t in config.tenants) or "none"
+        raise ConfigError(f"unknown tenant {code!r} (declared in [[tenants]]: {declared})")
+
+    def read(name: str | None) -> str | None:
+        return (env.get(name) or None) if name else None
+
+    admins = read(tenant.admins_env) or ""
+    try:
+        parsed_admins = parse_admins(admins)
+    except ConfigError as error:
+        raise ConfigError(f"tenant {code}: {tenant.admins_env}: {str(error).split(': ', 1)[1]}") from None
+    return config.model_copy(
+        update={
+            "tenant": tenant.code,
+            "telegram_token": read(tenant.telegram_token_env),
+            "zalo_token": read(tenant.zalo_token_env),
+            "admins": parsed_admins,
+            "telegram_webhook_secret": read(tenant.telegram_webhook_secret_env),
+            "zalo_webhook_secret": read(tenant.zalo_webhook_secret_env),
+            "public_url": f"{config.public_url}/t/{tenant.code}" if config.public_url else None,
+            # Each tenant signs its review links with a key of its own: a link one tenant signed names an
+            # initiative and a member by their numbers, which mean someone else in another tenant's data.
+            "link_secret": _tenant_key(config.link_secret, tenant.code) if config.link_secret else None,
+            "web_root": config.public_url,
+        }
+    )
+
+
+def _tenant_key(secret: str, code: str) -> str:
+    return hmac.new(secret.encode(), f"tenant:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def tenant_configs(config: Config, environ: Mapping[str, str] | None = None) -> list[Config]:
+    """Every declared tenant's configuration; two tenants on one token are refused (their updates would mix)."""
+    configs = [tenant_config(config, tenant.code, environ) for tenant in config.tenants]
+    seen: dict[str, str] = {}
+    for tenant in configs:
+        for token in (tenant.telegram_token, tenant.zalo_token):
+            if token and token in seen:
+                raise ConfigError(f"tenants {seen[token]} and {tenant.tenant} name the same bot token")
+            if token:
+                seen[token] = tenant.tenant or ""
+    return configs

@@ -66,11 +66,12 @@ def verify_sqlite_copy(path: Path) -> str:
     return str(row[0])
 
 
-def backup(database_url: str, target: Path) -> str:
-    """Copy the database to `target` while the bot may be running; a description of what was written."""
+def backup(database_url: str, target: Path, schema: str | None = None) -> str:
+    """Copy the database (a tenant's `schema` only, on PostgreSQL) to `target` while the bot may be running;
+    a description of what was written."""
     source = _sqlite_path(database_url)
     if source is None:
-        return _pg_dump(database_url, target)
+        return _pg_dump(database_url, target, schema)
     if not source.exists():
         raise OperationError(f"no database at {source}")
     partial = target.with_name(target.name + ".partial")
@@ -83,13 +84,14 @@ def backup(database_url: str, target: Path) -> str:
     return f"{target} ({target.stat().st_size} bytes, schema {revision})"
 
 
-def restore(database_url: str, source: Path) -> str:
-    """Replace the database with the backup at `source`, after checking it (stop the bot first)."""
+def restore(database_url: str, source: Path, schema: str | None = None) -> str:
+    """Replace the database (a tenant's `schema`, on PostgreSQL) with the backup at `source`, after checking it
+    (stop the bot first)."""
     if not source.exists():
         raise OperationError(f"no backup at {source}")
     target = _sqlite_path(database_url)
     if target is None:
-        return _pg_restore(database_url, source)
+        return _pg_restore(database_url, source, schema)
     revision = verify_sqlite_copy(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(source) as backup_file, sqlite3.connect(target, timeout=30) as database:
@@ -116,15 +118,18 @@ def _pg_tool(name: str) -> str:
     return tool
 
 
-def _pg_dump(database_url: str, target: Path) -> str:
+def _pg_dump(database_url: str, target: Path, schema: str | None) -> str:
     arguments, password = _pg_arguments(database_url)
-    _run_tool([_pg_tool("pg_dump"), "--format=custom", "--file", str(target), *arguments], password)
+    only = ["--schema", schema] if schema else []
+    _run_tool([_pg_tool("pg_dump"), "--format=custom", *only, "--file", str(target), *arguments], password)
     return f"{target} ({target.stat().st_size} bytes, pg_dump custom format)"
 
 
-def _pg_restore(database_url: str, source: Path) -> str:
+def _pg_restore(database_url: str, source: Path, schema: str | None) -> str:
     arguments, password = _pg_arguments(database_url)
-    _run_tool([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", *arguments, str(source)], password)
+    only = ["--schema", schema] if schema else []
+    _run_tool([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", *only, *arguments, str(source)],
+              password)  # fmt: skip
     return f"restored from {source} with pg_restore"
 
 
@@ -170,7 +175,7 @@ async def check(config: Config, now: dt.datetime) -> list[Finding]:
 async def _database(config: Config) -> Finding:
     shown = make_url(config.database_url).render_as_string(hide_password=True)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    engine = create_engine(config.database_url)
+    engine = create_engine(config.database_url, config.database_schema)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
@@ -197,7 +202,7 @@ async def _telegram(http: aiohttp.ClientSession, config: Config) -> list[Finding
         return [Finding("telegram", False, f"cannot reach {config.telegram_api_url or TELEGRAM_API}: "
                                            f"{type(error).__name__}")]  # fmt: skip
     findings = [Finding("telegram", True, f"@{me['result'].get('username', '?')}")]
-    findings.append(_webhook_finding("telegram webhook", webhook.get("url", ""), config, "/webhook/telegram"))
+    findings.append(_webhook_finding("telegram webhook", webhook.get("url", ""), config, "telegram"))
     return findings
 
 
@@ -216,10 +221,10 @@ async def _zalo(config: Config) -> Finding:
     return Finding("zalo", True, str(me.get("account_name") or me.get("display_name") or me.get("id") or "ok"))
 
 
-def _webhook_finding(name: str, registered: str, config: Config, path: str) -> Finding:
+def _webhook_finding(name: str, registered: str, config: Config, platform: str) -> Finding:
     """With PUBLIC_URL (`sangkien serve`) the webhook must point at it; without, there must be none (polling)."""
     if config.public_url:
-        expected = config.public_url + path
+        expected = config.webhook_url(platform)
         if registered == expected:
             return Finding(name, True, registered)
         if not registered:

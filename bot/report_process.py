@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from handlers.reports import excel
@@ -23,15 +24,20 @@ from storage.engine import create_engine, reading_engine, session_factory
 
 
 class ReportProcess:
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    """One worker process for every bot of the deployment (each tenant's builder names its own database)."""
+
+    def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
-    async def build(self, request: ReportRequest) -> bytes:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(os.getpid(),))  # fmt: skip
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _build, self.database_url, request)
+    def builder(self, database_url: str, schema: str | None = None) -> Callable[[ReportRequest], Awaitable[bytes]]:
+        async def build(request: ReportRequest) -> bytes:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_start_worker, initargs=(os.getpid(),))  # fmt: skip
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, _build, database_url, schema, request)
+
+        return build
 
     def close(self) -> None:
         if self._pool is not None:
@@ -54,13 +60,13 @@ def _end_with_the_bot(bot_pid: int) -> None:
     os._exit(0)
 
 
-def _build(database_url: str, request: ReportRequest) -> bytes:
+def _build(database_url: str, schema: str | None, request: ReportRequest) -> bytes:
     """In the worker process."""
-    return asyncio.run(_build_async(database_url, request))
+    return asyncio.run(_build_async(database_url, schema, request))
 
 
-async def _build_async(database_url: str, request: ReportRequest) -> bytes:
-    engine = create_engine(database_url)
+async def _build_async(database_url: str, schema: str | None, request: ReportRequest) -> bytes:
+    engine = create_engine(database_url, schema)
     reader = reading_engine(engine)
     try:
         async with session_factory(reader)() as session:

@@ -50,33 +50,67 @@ async def _security_headers(_request: web.Request, response: web.StreamResponse)
     response.headers.setdefault("Content-Security-Policy", FILE_CSP)
 
 
-def build_app(runtime: Runtime) -> web.Application:
+def _new_app() -> web.Application:
     app = web.Application(client_max_size=10 * 1024 * 1024)
     app.on_response_prepare.append(_security_headers)
-    app.router.add_get("/healthz", _healthz(runtime))
+    return app
+
+
+def build_app(runtime: Runtime, *, webhooks: bool = True) -> web.Application:
+    """One bot's web app (`webhooks` False: a tenant's pages, whose webhooks the deployment's app routes)."""
+    app = _new_app()
+    app.router.add_get("/healthz", _healthz([runtime]))
     app.router.add_get("/metrics", metrics.route(runtime.services))
     app.router.add_get("/f/{token}/{name}", _file(runtime))
-    if runtime.telegram is not None:
+    if webhooks and runtime.telegram is not None:
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, _telegram_webhook(runtime))
-    if runtime.zalo is not None:
+    if webhooks and runtime.zalo is not None:
         app.router.add_post(ZALO_WEBHOOK_PATH, _zalo_webhook(runtime))
     review_pages.add_routes(app, runtime.services)
     dossier_pages.add_routes(app, runtime.services)
     return app
 
 
+def build_tenants_app(runtimes: list[Runtime]) -> web.Application:
+    """The web app of a deployment serving several tenants: each tenant's webhooks at
+    /webhook/<tenant>/telegram and /webhook/<tenant>/zalo, its pages (review links, files) under /t/<tenant>/
+    (its `public_url`), and one /healthz for all."""
+    app = _new_app()
+    app.router.add_get("/healthz", _healthz(runtimes))
+    for runtime in runtimes:
+        tenant = runtime.services.config.tenant
+        if runtime.telegram is not None:
+            app.router.add_post(f"/webhook/{tenant}/telegram", _telegram_webhook(runtime))
+        if runtime.zalo is not None:
+            app.router.add_post(f"/webhook/{tenant}/zalo", _zalo_webhook(runtime))
+        app.add_subapp(f"/t/{tenant}/", build_app(runtime, webhooks=False))
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Start serving `app`; the runner (to clean up) and the local address it listens on."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+    return runner, f"http://{bound[0]}:{bound[1]}"
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _healthz(runtime: Runtime) -> Handler:
+def _healthz(runtimes: list[Runtime]) -> Handler:
     async def healthz(request: web.Request) -> web.Response:
-        try:
-            async with runtime.services.sessions() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception as error:
-            log.warning("health check: database unavailable: %s", type(error).__name__)
-            return web.json_response({"ok": False, "database": "unavailable"}, status=503)
-        return web.json_response({"ok": True, "database": "ok", "channels": sorted(runtime.senders)})
+        for runtime in runtimes:
+            try:
+                async with runtime.services.sessions() as session:
+                    await session.execute(text("SELECT 1"))
+            except Exception as error:
+                log.warning("health check: database unavailable: %s", type(error).__name__)
+                return web.json_response({"ok": False, "database": "unavailable"}, status=503)
+        channels = sorted({name for runtime in runtimes for name in runtime.senders})
+        return web.json_response({"ok": True, "database": "ok", "channels": channels})
 
     return healthz
 

@@ -43,7 +43,9 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
+    """`schema` (PostgreSQL): a tenant's schema, the only one its connections see (their search_path), so no
+    query of one tenant can reach another's tables, whatever it forgets to filter."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -56,6 +58,10 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    if schema is not None:
+        # Each tenant has its own pool: one connection kept, more only while work waits for one.
+        return create_async_engine(url, pool_size=1, max_overflow=9, pool_pre_ping=True,
+                                   connect_args={"server_settings": {"search_path": schema}})  # fmt: skip
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
@@ -129,9 +135,12 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
-async def open_database(url: str) -> AsyncEngine:
-    """An engine for `url`, its schema migrated to the latest revision."""
-    engine = create_engine(url)
+async def open_database(url: str, schema: str | None = None) -> AsyncEngine:
+    """An engine for `url` (a tenant's `schema` on PostgreSQL, created if new), migrated to the latest revision."""
+    engine = create_engine(url, schema)
+    if schema is not None:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     await upgrade_database(engine)
     return engine
 

@@ -24,6 +24,7 @@ from tests.harness import (
     ZALO_TOKEN,
     BotProcess,
     Database,
+    ErrorRecords,
     FakeClock,
     InProcessBot,
     local,
@@ -137,15 +138,6 @@ async def database(bot_under_test: BotProcess) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-class _ErrorRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest_asyncio.fixture(
     scope="module",
     loop_scope="module",
@@ -164,7 +156,7 @@ async def live_bot(
     else:
         database_url = request.getfixturevalue("postgres_server").create_database()
     await prepare_database(database_url)
-    errors = _ErrorRecords()
+    errors = ErrorRecords()
     logging.getLogger().addHandler(errors)
     webhooks = getattr(request.module, "WEBHOOKS", False)  # a module may serve both channels by webhook
     bot = InProcessBot(emulator, database_url, FakeClock(local(2022, 4, 20)), zalo_emulator, webhooks=webhooks)

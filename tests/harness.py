@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import logging
 import os
 import re
 import socket
@@ -104,6 +105,17 @@ class BotProcess:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class ErrorRecords(logging.Handler):
+    """The error lines an in-process bot logged (a module's bot must log none)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class FakeClock:
@@ -228,29 +240,39 @@ class Person:
 
     channel = "telegram"
 
-    def __init__(self, emulator: TelegramEmulator, name: str = "Nguyễn Thị Hoa", user_id: int | None = None) -> None:
-        self.emulator = emulator
+    def __init__(
+        self,
+        emulator: TelegramEmulator,
+        name: str = "Nguyễn Thị Hoa",
+        user_id: int | None = None,
+        *,
+        token: str | None = None,
+    ) -> None:
+        """`token`: the bot this person writes to (the emulator's first bot by default)."""
+        self.emulator, self.token = emulator, token
         self.user_id = user_id or next(_user_ids)
         self.cursor = emulator.seq
         emulator.add_user(self.user_id, first_name=name)
 
     async def send(self, text: str) -> StoredMessage:
-        return await self.emulator.user_sends(self.user_id, text)
+        return await self.emulator.user_sends(self.user_id, text, token=self.token)
 
     async def send_document(self, file_name: str, size: int = 120_000, mime: str = "application/pdf") -> None:
         await self.emulator.user_sends(
-            self.user_id, document={"file_name": file_name, "mime_type": mime, "file_size": size}
+            self.user_id, document={"file_name": file_name, "mime_type": mime, "file_size": size}, token=self.token
         )
 
     async def send_file(self, file_name: str, content: bytes) -> None:
         """Send a real file (the bot can download its bytes)."""
-        await self.emulator.user_sends(self.user_id, document={"file_name": file_name, "content": content})
+        await self.emulator.user_sends(
+            self.user_id, document={"file_name": file_name, "content": content}, token=self.token
+        )
 
     async def send_photo(self) -> None:
-        await self.emulator.user_sends(self.user_id, photo=True)
+        await self.emulator.user_sends(self.user_id, photo=True, token=self.token)
 
     async def send_sticker(self) -> None:
-        await self.emulator.user_sends(self.user_id, sticker=True)
+        await self.emulator.user_sends(self.user_id, sticker=True, token=self.token)
 
     async def expect(self, *fragments: str, edited: bool = False, timeout: float = 15.0) -> StoredMessage:
         """The next bot message (after the last one expected) containing every fragment."""
@@ -283,7 +305,8 @@ class Person:
 
     async def tap(self, label_part: str, message: StoredMessage | None = None) -> None:
         message = message or self.last_with_buttons()
-        await self.emulator.user_presses(self.user_id, message, message.button(label_part)["callback_data"])
+        callback_data = message.button(label_part)["callback_data"]
+        await self.emulator.user_presses(self.user_id, message, callback_data, token=self.token)
 
     def bot_texts(self) -> list[str]:
         return [m.plain_text for m in self.emulator.chat(self.user_id) if m.from_bot]
@@ -514,11 +537,12 @@ async def fill_up_to_summary(
     recognised: bool = True,
     coauthors: str = "Trần Văn Bình 30",
     decision: str = "123/QĐ-BV 20/12/2021",
+    title: str = TITLE,
 ) -> None:
     """Answer every step of a complete, eligible initiative (non-research type)."""
     await person.send("/new")
     await answer(person, "điều kiện tham gia", tap="Đúng, đủ cả 3")
-    await answer(person, "Tên sáng kiến", TITLE)
+    await answer(person, "Tên sáng kiến", title)
     await answer(person, "thuộc loại nào", tap=type_label)
     await answer(person, "Lĩnh vực áp dụng", tap="Y tế")
     await answer(person, "Thực trạng trước khi có sáng kiến", PROBLEM)

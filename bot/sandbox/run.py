@@ -78,7 +78,7 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     zalo.add_group(SAMPLE_GROUP[2], group_id=SAMPLE_GROUP[1])
     url = await telegram.start(host, port, sharing=(zalo,))
     config = sandbox_config(config, url, database_url, host)
-    engine = await open_database(config.database_url)
+    engine = await open_database(config.database_url, config.database_schema)
     async with session_factory(engine)() as session:
         clock = await sandbox_clock(session, config.campaign)
     services = Services(config=config, sessions=session_factory(engine, clock), clock=clock)

@@ -1,0 +1,300 @@
+"""Two tenants (two provinces, each with its own Telegram bot) served by one process on one database, by
+webhooks at /webhook/<tenant>/telegram, on 20/04/2022 (phase 1). Both have a unit coded CD01 and their own
+admins; one tenant's people, replies, exports, review links and forged button presses never reach the
+other's data — and every message each bot sent, in every chat, is checked for the other's names at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bot.config import Config, load_config, tenant_config
+from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
+from bot.tenants import run_tenants
+from storage.engine import create_engine, open_database, session_factory
+from storage.models import Branch, Initiative, Member, Status
+from tests.harness import (
+    LINK_SECRET,
+    ROOT,
+    ErrorRecords,
+    FakeClock,
+    Person,
+    eventually,
+    free_port,
+    invite_chair,
+    local,
+    submit_initiative,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@dataclass(frozen=True)
+class Side:
+    code: str
+    token: str
+    admin_id: int
+    unit_name: str
+    member_name: str
+    title: str
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.token.split(":")[0])
+
+    @property
+    def env(self) -> str:
+        return self.code.upper()
+
+
+HANOI = Side("hanoi", "710001:hanoi-token", 91_001, "Công đoàn Điện lực Hà Nội", "Đặng Thị Hà",
+             "Số hóa sổ theo dõi công tơ ALPHA")  # fmt: skip
+HUE = Side("hue", "720002:hue-token", 92_002, "Công đoàn Bệnh viện Trung ương Huế", "Lê Văn Huế",
+           "Phân luồng bệnh nhân BRAVO")  # fmt: skip
+TENANTS = """
+[[tenants]]
+code = "hanoi"
+name = "LĐLĐ thành phố Hà Nội"
+telegram_token_env = "HANOI_TELEGRAM_TOKEN"
+admins_env = "HANOI_ADMINS"
+telegram_webhook_secret_env = "HANOI_WEBHOOK_SECRET"
+
+[[tenants]]
+code = "hue"
+name = "LĐLĐ thành phố Huế"
+telegram_token_env = "HUE_TELEGRAM_TOKEN"
+admins_env = "HUE_ADMINS"
+telegram_webhook_secret_env = "HUE_WEBHOOK_SECRET"
+"""
+
+
+@dataclass
+class Deployment:
+    config: Config
+    environ: dict[str, str]
+    emulator: TelegramEmulator
+
+    def tenant(self, side: Side) -> Config:
+        return tenant_config(self.config, side.code, self.environ)
+
+    async def count(self, side: Side, model: type) -> int:
+        tenant = self.tenant(side)
+        engine = await open_database(tenant.database_url, tenant.database_schema)
+        try:
+            async with session_factory(engine)() as session:
+                return await session.scalar(select(func.count()).select_from(model)) or 0
+        finally:
+            await engine.dispose()
+
+    async def places(self) -> set[str]:
+        """Where initiatives are kept: PostgreSQL's schemas holding an `initiative` table (none in the default
+        schema), SQLite's files beside the configured one (which is never created)."""
+        if "postgresql" not in self.config.database_url:
+            configured = Path(make_url(self.config.database_url).database or "")
+            return {f"tenant_{path.suffixes[0][1:]}" if len(path.suffixes) == 2 else path.name
+                    for path in configured.parent.glob(f"{configured.stem}*.db")}  # fmt: skip
+        engine = create_engine(self.config.database_url)
+        try:
+            async with engine.connect() as connection:
+                query = "SELECT table_schema FROM information_schema.tables WHERE table_name = 'initiative'"
+                return {row[0] for row in (await connection.exec_driver_sql(query)).all()}
+        finally:
+            await engine.dispose()
+
+    async def initiatives(self, side: Side) -> list[tuple[int, str, Status]]:
+        tenant = self.tenant(side)
+        engine = await open_database(tenant.database_url, tenant.database_schema)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.execute(select(Initiative.id, Initiative.title, Initiative.status))
+                return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+        finally:
+            await engine.dispose()
+
+
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def deployment(
+    request: pytest.FixtureRequest, emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Deployment]:
+    folder = tmp_path_factory.mktemp("tenants")
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{folder}/shared.db"
+    else:
+        database_url = request.getfixturevalue("postgres_server").create_database()
+    config_path = folder / "config.toml"
+    config_path.write_text((ROOT / "config.toml").read_text(encoding="utf-8") + TENANTS, encoding="utf-8")
+    port = free_port()
+    environ = {
+        "TELEGRAM_API_URL": emulator.url,
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "WEB_PORT": str(port),
+        "SANGKIEN_LINK_SECRET": LINK_SECRET,
+    }
+    for side in (HANOI, HUE):
+        emulator.add_bot(side.token, username=f"sangkien_{side.code}_bot")
+        environ |= {f"{side.env}_TELEGRAM_TOKEN": side.token, f"{side.env}_ADMINS": str(side.admin_id),
+                    f"{side.env}_WEBHOOK_SECRET": f"{side.code}-webhook-secret"}  # fmt: skip
+    config = load_config(config_path, environ=environ)
+    found = Deployment(config, environ, emulator)
+    for side in (HANOI, HUE):  # each tenant's own organisation: the same unit code, another unit
+        tenant = found.tenant(side)
+        engine = await open_database(tenant.database_url, tenant.database_schema)
+        async with session_factory(engine)() as session, session.begin():
+            session.add(Branch(code="CD01", name=side.unit_name))
+        await engine.dispose()
+    clock = FakeClock(local(2022, 4, 20))
+    errors = ErrorRecords()
+    logging.getLogger().addHandler(errors)
+    task = asyncio.create_task(run_tenants(config, webhooks=True, clock=clock, environ=environ))
+
+    async def registered() -> bool:
+        """each bot's webhook points at its tenant's path of the one web app"""
+        return all(
+            emulator.bots[side.token].webhook_url == f"http://127.0.0.1:{port}/webhook/{side.code}/telegram"
+            for side in (HANOI, HUE)
+        )
+
+    await eventually(registered, timeout=60)
+    yield found
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    logging.getLogger().removeHandler(errors)
+    assert not errors.records, f"the bot logged errors: {[r.getMessage() for r in errors.records]}"
+
+
+def person(deployment: Deployment, side: Side, name: str, user_id: int | None = None) -> Person:
+    return Person(deployment.emulator, name, user_id=user_id, token=side.token)
+
+
+async def admin_of(deployment: Deployment, side: Side) -> Person:
+    admin = person(deployment, side, f"Quản trị {side.code}", user_id=side.admin_id)
+    await admin.send("/start b_CD01")
+    await admin.expect("vai trò quản trị viên")
+    await admin.expect("Chào đồng chí")
+    return admin
+
+
+def sent_by(emulator: TelegramEmulator, side: Side) -> list[StoredMessage]:
+    """Every message the side's bot sent, in every chat."""
+    return [m for chat in emulator.messages.values() for m in chat if m.from_bot and m.sender_id == side.bot_id]
+
+
+@dataclass
+class Cast:
+    admins: dict[str, Person]
+    chairs: dict[str, Person]
+    members: dict[str, Person]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def cast(deployment: Deployment) -> Cast:
+    admins, chairs, members = {}, {}, {}
+    for side in (HANOI, HUE):
+        admins[side.code] = await admin_of(deployment, side)
+        chairs[side.code] = await invite_chair(
+            admins[side.code], person(deployment, side, f"Chủ tịch {side.code}"), "CD01", f"Chủ Tịch {side.code}"
+        )
+        members[side.code] = person(deployment, side, side.member_name)
+    return Cast(admins, chairs, members)
+
+
+async def test_each_tenant_registers_its_people_in_its_own_unit(deployment: Deployment, cast: Cast) -> None:
+    for side in (HANOI, HUE):
+        member = cast.members[side.code]
+        await member.send("/start b_CD01")
+        await member.expect("Nhập họ và tên")
+        await member.send(side.member_name)
+        done = await member.expect("Đăng ký xong")
+        assert side.unit_name in done.plain_text
+    for side, other in ((HANOI, HUE), (HUE, HANOI)):
+        assert await deployment.count(side, Member) == 3, "the admin, the chair and the member: the tenant's own"
+        assert other.unit_name not in " ".join(cast.members[side.code].bot_texts())
+    assert await deployment.places() == {"tenant_hanoi", "tenant_hue"}
+
+
+async def review_url(card: StoredMessage) -> str:
+    urls = re.findall(r"https?://[^\"'\s<>]+/r/[^\"'\s<>]+", card.text)
+    urls += [button["url"] for button in card.buttons() if "/r/" in button.get("url", "")]
+    assert urls, f"no review link on the card: {card.text}"
+    return urls[0]
+
+
+async def test_a_submission_reaches_its_own_chair_and_its_review_link_opens_only_there(
+    deployment: Deployment, cast: Cast
+) -> None:
+    numbers = {}
+    for side in (HANOI, HUE):
+        numbers[side.code] = await submit_initiative(cast.members[side.code], title=side.title)
+    cards = {}
+    for side in (HANOI, HUE):
+        cards[side.code] = await cast.chairs[side.code].expect(f"Sáng kiến #{numbers[side.code]} chờ xác nhận")
+        assert side.title in cards[side.code].plain_text
+    assert numbers["hanoi"] == numbers["hue"] == 1, "each tenant numbers its initiatives from 1"
+    link = await review_url(cards["hanoi"])
+    assert "/t/hanoi/r/" in link
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link) as page:
+            assert page.status == 200 and HANOI.title in await page.text()
+        elsewhere = link.replace("/t/hanoi/", "/t/hue/")
+        async with http.get(elsewhere) as page:  # the same signed token at the other tenant's address
+            body = await page.text()
+            assert page.status in (403, 404) and HANOI.title not in body and HUE.title not in body
+        async with http.post(elsewhere, data={"action": "verify"}) as page:
+            assert page.status in (403, 404)
+    assert [status for _, _, status in await deployment.initiatives(HUE)] == [Status.SUBMITTED]
+
+
+async def test_commands_exports_and_forged_presses_on_one_bot_see_nothing_of_the_other(
+    deployment: Deployment, cast: Cast
+) -> None:
+    emulator = deployment.emulator
+    hanoi_card = await cast.chairs["hanoi"].emulator.wait_for(
+        cast.chairs["hanoi"].user_id, lambda m: "chờ xác nhận" in m.plain_text and bool(m.buttons()), timeout=15
+    )
+    hue_chair, hue_admin = cast.chairs["hue"], cast.admins["hue"]
+    # Hà Nội's card buttons pressed on Huế's bot: they name initiative #1, which in Huế is Huế's own.
+    for button in hanoi_card.buttons():
+        if "callback_data" in button:
+            await emulator.user_presses(hue_chair.user_id, hanoi_card, button["callback_data"], token=HUE.token)
+    await hue_chair.settle()
+    # Hà Nội's member writes to Huế's bot: a stranger there.
+    stranger = cast.members["hanoi"]
+    await emulator.user_sends(stranger.user_id, "/mine", token=HUE.token)
+    await emulator.wait_for(stranger.user_id, lambda m: m.sender_id == HUE.bot_id and "đăng ký" in m.plain_text,
+                            after_seq=stranger.cursor, timeout=15)  # fmt: skip
+    for command in ("/progress", "/progress CD01", "/tieubieu", "/mine"):
+        await hue_admin.send(command)
+    await hue_admin.send("/export")
+    workbook = load_workbook(io.BytesIO(await hue_admin.expect_file(".xlsx", timeout=60)))
+    cells = " ".join(str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row if v)
+    assert HUE.title in cells and HUE.unit_name in cells
+    assert HANOI.title not in cells and HANOI.unit_name not in cells and HANOI.member_name not in cells
+    await hue_admin.settle()
+    hanoi_rows = await deployment.initiatives(HANOI)
+    assert hanoi_rows == [(1, HANOI.title, Status.SUBMITTED)], "Hà Nội's initiative untouched by Huế's presses"
+
+
+async def test_no_message_of_either_bot_names_the_other_tenants_data(deployment: Deployment, cast: Cast) -> None:
+    for side, other in ((HANOI, HUE), (HUE, HANOI)):
+        messages = sent_by(deployment.emulator, side)
+        assert len(messages) > 20
+        for message in messages:
+            for name in (other.title, other.unit_name, other.member_name):
+                assert name not in message.plain_text, f"{side.code}'s bot showed {name!r}: {message.plain_text}"
