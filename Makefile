@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # machines), every bot process the tests start would otherwise compile aiogram and matplotlib again.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint mutation soak bench bench-submission bench-export bench-broadcast bench-progress bench-pruning bench-scale-out install clean
+.PHONY: run test lint mutation soak bench bench-submission bench-export bench-broadcast bench-progress bench-pruning bench-scale-out bench-tenants install clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -49,7 +49,7 @@ lint: install
 soak: install
 	$(VENV)/bin/python -m bench.soak $(BENCH_ARGS)
 
-bench: bench-submission bench-export bench-progress bench-pruning bench-scale-out bench-broadcast
+bench: bench-submission bench-export bench-progress bench-pruning bench-scale-out bench-broadcast bench-tenants
 
 bench-submission: install
 	$(VENV)/bin/python -m bench.submission
@@ -68,6 +68,9 @@ bench-pruning: install
 
 bench-scale-out: install
 	$(VENV)/bin/python -m bench.scale_out $(BENCH_ARGS)
+
+bench-tenants: install
+	$(VENV)/bin/python -m bench.tenants $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache sandbox-data

@@ -10,7 +10,7 @@ import time
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.engine import create_engine, upgrade_database
+from storage.engine import open_database
 from storage.models import Author, Branch, BranchQuota, Initiative, Member, Status
 
 CHUNK = 20_000
@@ -20,14 +20,21 @@ DECIDED = (Status.VERIFIED, Status.RECOGNISED, Status.REPORTED, Status.REJECTED,
 
 
 async def fill(
-    url: str, branches: int, initiatives: int, *, first_id: int = 1, with_authors: bool = False, upper_units: int = 0
+    url: str,
+    branches: int,
+    initiatives: int,
+    *,
+    first_id: int = 1,
+    with_authors: bool = False,
+    upper_units: int = 0,
+    schema: str | None = None,
 ) -> float:
     """The schema (migrated) and the data, branch and member ids from `first_id`; `with_authors`: each
     initiative's author row too (the export lists them); `upper_units`: that many upper units (no quota of
-    their own) under one root, the branches shared among them (an organisation tree). Returns the seconds."""
+    their own) under one root, the branches shared among them (an organisation tree); `schema`: a tenant's
+    PostgreSQL schema. Returns the seconds."""
     started = time.perf_counter()
-    engine = create_engine(url)
-    await upgrade_database(engine)
+    engine = await open_database(url, schema)
     random.seed(2022)
     phase_start = dt.datetime(2022, 2, 27, 17, tzinfo=dt.UTC)
     span = int((dt.datetime(2023, 9, 30, tzinfo=dt.UTC) - phase_start).total_seconds())
@@ -67,7 +74,8 @@ async def fill(
     if url.startswith("postgresql"):
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql("VACUUM ANALYZE")
+            tables = ", ".join(("branch", "branch_quota", "member", "initiative", "author"))
+            await connection.exec_driver_sql(f"VACUUM ANALYZE {tables}" if schema else "VACUUM ANALYZE")
     else:
         async with engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")

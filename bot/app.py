@@ -17,6 +17,7 @@ from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloClient
 from bot.config import Config
+from bot.logging_setup import CURRENT_TENANT
 from bot.outbox import OutboxWorker, Sender
 from bot.report_process import ReportProcess
 from bot.scheduler import Scheduler
@@ -132,6 +133,7 @@ class Runtime:
         the outbox worker, the scheduler, and the web app when there is a public address or webhooks
         (`own_web` False: the deployment's web app serves this runtime among others)."""
         config = self.services.config
+        CURRENT_TENANT.set(config.tenant)  # this task's context, inherited by every task it starts
         if own_web and (webhooks or config.public_url) and self._web is None:
             await self.start_web()
         loops = (self.worker.loop, self.scheduler.loop)

@@ -355,16 +355,20 @@ def db() -> None:
 
 @db.command()
 def upgrade() -> None:
-    """Apply the Alembic migrations (also done on every start)."""
-    config = _load()
+    """Apply the Alembic migrations (also done on every start); with [[tenants]], every tenant's (or --tenant's)."""
+    config = _load(every_tenant=True)
     from storage.engine import open_database
 
+    places = [config] if not config.tenants or config.tenant else tenant_configs(config)
+
     async def migrate() -> None:
-        engine = await open_database(config.database_url, config.database_schema)
-        await engine.dispose()
+        for place in places:
+            engine = await open_database(place.database_url, place.database_schema)
+            await engine.dispose()
 
     _run(config, migrate)
-    click.echo("database is up to date")
+    named = f" ({', '.join(p.tenant or '' for p in places)})" if config.tenants and not config.tenant else ""
+    click.echo(f"database is up to date{named}")
 
 
 @main.group()

@@ -1,7 +1,7 @@
 """Logging with secrets redacted: a bot token must never reach a log line (it sits in API URLs).
 
 Text by default; `LOG_FORMAT=json` writes one JSON object a line (time, level, logger, message, and the
-update and person being handled, when there is one) for a log collector. Message texts people send are
+update and person being handled, when there is one, and the tenant) for a log collector. Message texts people send are
 never logged, in either format."""
 
 from __future__ import annotations
@@ -14,6 +14,17 @@ import os
 
 # The update being handled (set by the channels' dispatch): JSON lines carry it.
 CURRENT_UPDATE: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("update", default=None)
+# The tenant whose runtime is working (several tenants in one process: bot/tenants.py): every line names it.
+CURRENT_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+
+
+class TenantTag(logging.Filter):
+    """`record.tenant`: "[code] " while a tenant's runtime works, else empty (one tenant: lines as before)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        tenant = CURRENT_TENANT.get()
+        record.tenant = f"[{tenant}] " if tenant else ""
+        return True
 
 
 class RedactSecrets(logging.Filter):
@@ -47,6 +58,9 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        tenant = CURRENT_TENANT.get()
+        if tenant is not None:
+            line["tenant"] = tenant
         update = CURRENT_UPDATE.get()
         if update is not None:
             line["update"], line["person"] = update
@@ -60,7 +74,8 @@ def setup_logging(secrets: list[str], level: int = logging.INFO, log_format: str
     if log_format == "json":
         handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(tenant)s%(name)s: %(message)s"))
+    handler.addFilter(TenantTag())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -46,9 +46,11 @@ async def run_tenants(
     webhooks: bool = False,
     clock: Callable[[], dt.datetime] = utc_now,
     environ: Mapping[str, str] | None = None,
+    started: Callable[[list[Runtime]], None] | None = None,
 ) -> None:
     """Until cancelled: every tenant with a token, polling or by webhooks, and the shared web app
-    (`environ`: where the tenants' secrets are read; the process's environment by default)."""
+    (`environ`: where the tenants' secrets are read, the process's environment by default; `started`: told
+    the runtimes once they run, for the tests, which move their clock)."""
     reports = ReportProcess()
     engines: list[AsyncEngine] = []
     runtimes: list[Runtime] = []
@@ -64,6 +66,8 @@ async def run_tenants(
             site, address = await serve(build_tenants_app(runtimes), config.web_host, config.web_port)
             log.info("web app on %s for %d tenants (public address: %s)", address, len(runtimes), config.public_url)
         tasks = [asyncio.create_task(r.run(webhooks=webhooks, own_web=False)) for r in runtimes]
+        if started is not None:
+            started(runtimes)
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             task.result()  # a runtime that stopped on its own: its error ends the deployment

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bot import dossier_pages, metrics, review_pages
 from bot.channels.zalo_client import parse_updates
+from bot.logging_setup import CURRENT_TENANT
 from storage import files
 
 if TYPE_CHECKING:
@@ -80,11 +81,21 @@ def build_tenants_app(runtimes: list[Runtime]) -> web.Application:
     for runtime in runtimes:
         tenant = runtime.services.config.tenant
         if runtime.telegram is not None:
-            app.router.add_post(f"/webhook/{tenant}/telegram", _telegram_webhook(runtime))
+            app.router.add_post(f"/webhook/{tenant}/telegram", _as_tenant(tenant, _telegram_webhook(runtime)))
         if runtime.zalo is not None:
-            app.router.add_post(f"/webhook/{tenant}/zalo", _zalo_webhook(runtime))
+            app.router.add_post(f"/webhook/{tenant}/zalo", _as_tenant(tenant, _zalo_webhook(runtime)))
         app.add_subapp(f"/t/{tenant}/", build_app(runtime, webhooks=False))
     return app
+
+
+def _as_tenant(tenant: str | None, handler: Handler) -> Handler:
+    """The handler with the tenant named in its log lines (and in those of the work it starts)."""
+
+    async def tagged(request: web.Request) -> web.StreamResponse:
+        CURRENT_TENANT.set(tenant)
+        return await handler(request)
+
+    return tagged
 
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:

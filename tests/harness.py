@@ -388,15 +388,16 @@ class GroupChat:
 
     _ids = itertools.count(-100_001, -1)
 
-    def __init__(self, emulator: TelegramEmulator, title: str) -> None:
-        self.emulator = emulator
+    def __init__(self, emulator: TelegramEmulator, title: str, *, token: str | None = None) -> None:
+        """`token`: the bot people write to in the group (the emulator's first bot by default)."""
+        self.emulator, self.token = emulator, token
         self.chat_id = next(self._ids)
         self.title = title
         self.cursor = emulator.seq
         emulator.add_group(self.chat_id, title)
 
     async def send(self, person: AnyPerson, text: str) -> None:
-        await self.emulator.user_sends(person.user_id, text, chat_id=self.chat_id)
+        await self.emulator.user_sends(person.user_id, text, chat_id=self.chat_id, token=self.token)
 
     async def expect(self, *fragments: str, timeout: float = 15.0) -> StoredMessage:
         """The next bot message in the group (after the last one expected) containing every fragment."""

@@ -102,6 +102,8 @@ def test_every_command_works_on_the_tenant_it_names(tmp_path: Path) -> None:
     assert "2 created" in other.stdout, "Huế's units are its own: nothing of Hà Nội's is there"
     assert sorted(p.name for p in tmp_path.glob("shared*.db")) == ["shared.hanoi.db", "shared.hue.db"]
 
+    upgraded = sangkien("db", "upgrade", **env)
+    assert upgraded.returncode == 0 and "database is up to date (hanoi, hue)" in upgraded.stdout, upgraded.stderr
     listed = sangkien("--tenant", "hue", "campaign", "list", **env)
     assert listed.returncode == 0 and "2021-2023" in listed.stdout, listed.stderr
     unknown = sangkien("--tenant", "quangtri", "campaign", "list", **env)
@@ -134,5 +136,7 @@ async def test_sangkien_run_polls_every_tenant_with_a_token_from_one_process(
         await asyncio.wait_for(process.wait(), 30)
     text = log.read_text(errors="replace")
     assert "tenant hanoi: ready (telegram)" in text and "tenant hue: ready (telegram)" in text, text
+    assert "INFO [hanoi] bot.app: telegram: long polling" in text, "each line names the tenant it is about"
+    assert "INFO [hue] bot.app: telegram: long polling" in text, text
     assert HANOI_TOKEN not in text and HUE_TOKEN not in text, "tokens never in the log"
     assert "Traceback" not in text, text

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import io
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +22,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bot.app import Runtime
 from bot.config import Config, load_config, tenant_config
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from bot.tenants import run_tenants
@@ -31,6 +33,7 @@ from tests.harness import (
     ROOT,
     ErrorRecords,
     FakeClock,
+    GroupChat,
     Person,
     eventually,
     free_port,
@@ -86,6 +89,14 @@ class Deployment:
     config: Config
     environ: dict[str, str]
     emulator: TelegramEmulator
+    clock: FakeClock
+    runtimes: list[Runtime] = field(default_factory=list)
+
+    async def move_clock(self, when: dt.datetime) -> None:
+        """Move every tenant's clock and let each scheduler finish this moment's pass."""
+        self.clock.set(when)
+        for runtime in self.runtimes:
+            await runtime.scheduler.tick()
 
     def tenant(self, side: Side) -> Config:
         return tenant_config(self.config, side.code, self.environ)
@@ -151,17 +162,18 @@ async def deployment(
         environ |= {f"{side.env}_TELEGRAM_TOKEN": side.token, f"{side.env}_ADMINS": str(side.admin_id),
                     f"{side.env}_WEBHOOK_SECRET": f"{side.code}-webhook-secret"}  # fmt: skip
     config = load_config(config_path, environ=environ)
-    found = Deployment(config, environ, emulator)
+    found = Deployment(config, environ, emulator, FakeClock(local(2022, 4, 20)))
     for side in (HANOI, HUE):  # each tenant's own organisation: the same unit code, another unit
         tenant = found.tenant(side)
         engine = await open_database(tenant.database_url, tenant.database_schema)
         async with session_factory(engine)() as session, session.begin():
             session.add(Branch(code="CD01", name=side.unit_name))
         await engine.dispose()
-    clock = FakeClock(local(2022, 4, 20))
     errors = ErrorRecords()
     logging.getLogger().addHandler(errors)
-    task = asyncio.create_task(run_tenants(config, webhooks=True, clock=clock, environ=environ))
+    task = asyncio.create_task(
+        run_tenants(config, webhooks=True, clock=found.clock, environ=environ, started=found.runtimes.extend)
+    )
 
     async def registered() -> bool:
         """each bot's webhook points at its tenant's path of the one web app"""
@@ -289,6 +301,24 @@ async def test_commands_exports_and_forged_presses_on_one_bot_see_nothing_of_the
     await hue_admin.settle()
     hanoi_rows = await deployment.initiatives(HANOI)
     assert hanoi_rows == [(1, HANOI.title, Status.SUBMITTED)], "Hà Nội's initiative untouched by Huế's presses"
+
+
+async def test_each_tenants_weekly_digest_goes_to_its_own_groups_with_its_own_figures(
+    deployment: Deployment, cast: Cast
+) -> None:
+    groups = {}
+    for side in (HANOI, HUE):
+        group = groups[side.code] = GroupChat(deployment.emulator, f"Nhóm {side.code}", token=side.token)
+        deployment.emulator.add_bot_to_group(cast.chairs[side.code].user_id, group.chat_id, token=side.token)
+        await group.expect("Chào cả nhóm", "/linkgroup")
+        await group.send(cast.chairs[side.code], "/linkgroup")
+        await group.expect(f"Đã liên kết nhóm với {side.unit_name}")
+    await deployment.move_clock(local(2022, 4, 25, 8, 0, 30))  # Monday 08:00: the weekly digest
+    for side, other in ((HANOI, HUE), (HUE, HANOI)):
+        digest = await groups[side.code].expect("Bản tin tiến độ hằng tuần", side.unit_name)
+        assert other.unit_name not in digest.plain_text
+        assert all(m.sender_id == side.bot_id for m in deployment.emulator.chat(groups[side.code].chat_id)
+                   if m.from_bot), "only the tenant's own bot writes in its group"  # fmt: skip
 
 
 async def test_no_message_of_either_bot_names_the_other_tenants_data(deployment: Deployment, cast: Cast) -> None:
