@@ -27,6 +27,7 @@ from handlers.context import Services, utc_now
 from handlers.events import FileRef
 from storage import campaigns, files, queries
 from storage.engine import session_factory
+from storage.reply_journal import ReplyJournal
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class Runtime:
             raise ValueError("set TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN or both")
         sessions = session_factory(engine, clock)
         senders: dict[str, Sender] = {}
-        worker = OutboxWorker(sessions, senders, clock)
+        journal = ReplyJournal()
+        worker = OutboxWorker(sessions, senders, clock, journal=journal)
         deep_links: dict[str, Callable[[str], str]] = {}
         downloads: dict[str, Callable[[FileRef], Awaitable[bytes]]] = {"zalo": stored_file_downloader(sessions, clock)}
         bot = make_bot(config.telegram_token, config.telegram_api_url) if config.telegram_token else None
@@ -103,7 +105,8 @@ class Runtime:
         own_reports = ReportProcess() if reports is None else None
         builder = (reports or own_reports or ReportProcess()).builder(config.database_url, config.database_schema)
         services = Services(config=config, sessions=sessions, clock=clock, deep_links=deep_links,
-                            downloads=downloads, outbox_changed=worker.wake, report_builder=builder)  # fmt: skip
+                            downloads=downloads, outbox_changed=worker.wake, report_builder=builder,
+                            journal=journal)  # fmt: skip
         async with sessions() as session, session.begin():  # the config's campaign is the seed
             await campaigns.seed(session, config.campaign)
             await services.campaigns.refresh(session, force=True)
@@ -160,6 +163,10 @@ class Runtime:
             await self._web.cleanup()
             self._web = None
         await asyncio.gather(*(loop.stop() for loop in loops))
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channels (their queued work finishes first) and the runtime's own report worker."""
         for channel in (self.telegram, self.zalo):
             if channel is not None:
                 await channel.close()

@@ -18,24 +18,35 @@ from bot.logging_setup import setup_logging
 T = TypeVar("T")
 
 
+_SECRETS: list[str] = []  # every secret of the configuration and of its tenants, redacted from what we print
+
+
+def _tenant() -> str | None:
+    return click.get_current_context().find_root().params.get("tenant")
+
+
 def _load(*, every_tenant: bool = False) -> Config:
     """The configuration, with log redaction of its secrets installed (every command logs through it).
 
-    With [[tenants]] declared, a command works on the tenant named by `--tenant`; `every_tenant` (run, serve):
-    without `--tenant`, the deployment's configuration, serving them all."""
-    tenant = click.get_current_context().find_root().params.get("tenant")
+    With [[tenants]] declared, a command works on the tenant named by `--tenant`; `every_tenant` (run, serve,
+    db upgrade): the deployment's configuration, for every tenant or the one `--tenant` names."""
+    tenant = _tenant()
     try:
         config = load_config()
         everyone = tenant_configs(config) if config.tenants else []
+        if tenant is not None and not config.tenants:
+            raise ConfigError(f"--tenant {tenant}: no [[tenants]] are declared in the configuration")
         if tenant is not None:
-            config = tenant_config(config, tenant)
+            chosen = tenant_config(config, tenant)
+            config = config if every_tenant else chosen
         elif config.tenants and not every_tenant:
             codes = ", ".join(t.code for t in config.tenants)
             raise ConfigError(f"several tenants are declared ({codes}): name one with --tenant CODE")
     except ConfigError as error:
         click.echo(f"Configuration error: {error}", err=True)
         sys.exit(2)
-    setup_logging([*config.secrets, *(s for t in everyone for s in t.secrets)], log_format=config.log_format)
+    _SECRETS[:] = [*config.secrets, *(s for t in everyone for s in t.secrets)]
+    setup_logging(_SECRETS, log_format=config.log_format)
     return config
 
 
@@ -48,7 +59,7 @@ def _run(config: Config, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         problem = _connection_problem(error, config)
         if problem is None:
             raise
-        for secret in config.secrets:
+        for secret in _SECRETS or config.secrets:
             problem = problem.replace(secret, "<redacted>")
         click.echo(problem, err=True)
         sys.exit(2)
@@ -91,9 +102,9 @@ def main(tenant: str | None) -> None:
 @click.option("--port", default=8080, show_default=True, help="Sandbox only: port of the web page (0 = any).")
 def run(host: str, port: int) -> None:
     """Start the bot with long polling: Telegram, Zalo or both, by the tokens set; without any, the sandbox.
-    With [[tenants]] declared: every tenant with a token set (or only --tenant)."""
+    With [[tenants]] declared: every tenant with a token set (or only --tenant), never the sandbox."""
     config = _load(every_tenant=True)
-    if config.tenants and config.tenant is None:
+    if config.tenants:
         _run_tenants(config, webhooks=False)
         return
     if config.telegram_token or config.zalo_token:
@@ -111,7 +122,7 @@ def serve() -> None:
     webhook secrets from the environment; the web app listens on WEB_HOST:WEB_PORT. With [[tenants]]:
     every tenant with a token set, each at /webhook/<tenant>/<platform>."""
     config = _load(every_tenant=True)
-    if config.tenants and config.tenant is None:
+    if config.tenants:
         if not config.public_url:
             click.echo("Configuration error: `sangkien serve` needs PUBLIC_URL in the environment.", err=True)
             sys.exit(2)
@@ -147,8 +158,9 @@ def _run_bot(config: Config, *, webhooks: bool) -> None:
 def _run_tenants(config: Config, *, webhooks: bool) -> None:
     from bot.tenants import run_tenants
 
+    only = _tenant()
     with contextlib.suppress(KeyboardInterrupt):
-        _run(config, lambda: run_tenants(config, webhooks=webhooks))
+        _run(config, lambda: run_tenants(config, webhooks=webhooks, only=only))
 
 
 @main.command("invite-chair")
@@ -342,7 +354,7 @@ def check_command() -> None:
     findings = _run(config, lambda: operations.check(config, utc_now()))
     for finding in findings:
         line = finding.line()
-        for secret in config.secrets:
+        for secret in _SECRETS or config.secrets:
             line = line.replace(secret, "<redacted>")
         click.echo(line)
     sys.exit(0 if all(f.ok for f in findings) else 1)
@@ -359,7 +371,8 @@ def upgrade() -> None:
     config = _load(every_tenant=True)
     from storage.engine import open_database
 
-    places = [config] if not config.tenants or config.tenant else tenant_configs(config)
+    only = _tenant()
+    places = [t for t in tenant_configs(config) if only in (None, t.tenant)] if config.tenants else [config]
 
     async def migrate() -> None:
         for place in places:
@@ -367,7 +380,7 @@ def upgrade() -> None:
             await engine.dispose()
 
     _run(config, migrate)
-    named = f" ({', '.join(p.tenant or '' for p in places)})" if config.tenants and not config.tenant else ""
+    named = f" ({', '.join(p.tenant or '' for p in places)})" if config.tenants else ""
     click.echo(f"database is up to date{named}")
 
 

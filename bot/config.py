@@ -196,7 +196,14 @@ class Tenant(_Frozen):
     campaigns and data. The config names the environment variables holding its secrets, never the secrets."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")
+    # The union running the tenant: its campaigns' organisation (the Word forms, the Excel header, the bot's
+    # introduction) unless `organisation` says otherwise; `place`: where its documents are signed.
     name: str = Field(min_length=1)
+    organisation: str | None = None
+    place: str | None = None
+    # The deployment that ran before tenants were declared: its data stays where it was (the default schema,
+    # the configured SQLite file), and its review links keep their key and their old address. One at most.
+    existing: bool = False
     telegram_token_env: str | None = None
     zalo_token_env: str | None = None
     admins_env: str | None = None
@@ -234,7 +241,13 @@ class Config(_Frozen):
     # every tenant (a tenant's own pages live under its `public_url`, web_root/t/<code>).
     tenants: tuple[Tenant, ...] = ()
     tenant: str | None = None
+    tenant_existing: bool = False
     web_root: str | None = None
+
+    @property
+    def _own_place(self) -> bool:
+        """A tenant whose data lives apart from the configured database's default place."""
+        return self.tenant is not None and not self.tenant_existing
 
     @property
     def database_url(self) -> str:
@@ -242,17 +255,16 @@ class Config(_Frozen):
         schemas); on PostgreSQL in a schema of its own (`database_schema`) of the configured database."""
         url = self.settings.database_url
         parsed = make_url(url)
-        if self.tenant is None or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        if not self._own_place or parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
             return url
         path = Path(parsed.database or "")
-        return parsed.set(database=str(path.with_name(f"{path.stem}.{self.tenant}{path.suffix}"))).render_as_string(
-            hide_password=False
-        )
+        shown = parsed.set(database=str(path.with_name(f"{path.stem}.{self.tenant}{path.suffix}")))
+        return shown.render_as_string(hide_password=False)
 
     @property
     def database_schema(self) -> str | None:
         """The PostgreSQL schema holding a tenant's tables: every connection of its engine sees only it."""
-        if self.tenant is None or make_url(self.settings.database_url).get_backend_name() == "sqlite":
+        if not self._own_place or make_url(self.settings.database_url).get_backend_name() == "sqlite":
             return None
         return f"tenant_{self.tenant}"
 
@@ -283,6 +295,8 @@ class Config(_Frozen):
         codes = [t.code for t in self.tenants]
         if len(set(codes)) != len(codes):
             raise ValueError("tenants: each code must be unique")
+        if sum(t.existing for t in self.tenants) > 1:
+            raise ValueError("tenants: only one can be the existing deployment (existing = true)")
         return self
 
     def resolve(self, relative: str) -> Path:
@@ -394,8 +408,12 @@ def tenant_config(config: Config, code: str, environ: Mapping[str, str] | None =
         parsed_admins = parse_admins(admins)
     except ConfigError as error:
         raise ConfigError(f"tenant {code}: {tenant.admins_env}: {str(error).split(': ', 1)[1]}") from None
+    campaign = config.campaign.model_copy(
+        update={"organisation": tenant.organisation or tenant.name, "place": tenant.place or "……"}
+    )
     return config.model_copy(
         update={
+            "campaign": campaign,
             "tenant": tenant.code,
             "telegram_token": read(tenant.telegram_token_env),
             "zalo_token": read(tenant.zalo_token_env),
@@ -405,7 +423,10 @@ def tenant_config(config: Config, code: str, environ: Mapping[str, str] | None =
             "public_url": f"{config.public_url}/t/{tenant.code}" if config.public_url else None,
             # Each tenant signs its review links with a key of its own: a link one tenant signed names an
             # initiative and a member by their numbers, which mean someone else in another tenant's data.
-            "link_secret": _tenant_key(config.link_secret, tenant.code) if config.link_secret else None,
+            "link_secret": _tenant_key(config.link_secret, tenant.code)
+            if config.link_secret and not tenant.existing
+            else config.link_secret,
+            "tenant_existing": tenant.existing,
             "web_root": config.public_url,
         }
     )
@@ -416,13 +437,18 @@ def _tenant_key(secret: str, code: str) -> str:
 
 
 def tenant_configs(config: Config, environ: Mapping[str, str] | None = None) -> list[Config]:
-    """Every declared tenant's configuration; two tenants on one token are refused (their updates would mix)."""
+    """Every declared tenant's configuration. Two tenants sharing a bot token (their updates would mix) or a
+    webhook secret (whoever holds one could post as the other's people) are refused."""
     configs = [tenant_config(config, tenant.code, environ) for tenant in config.tenants]
-    seen: dict[str, str] = {}
-    for tenant in configs:
-        for token in (tenant.telegram_token, tenant.zalo_token):
-            if token and token in seen:
-                raise ConfigError(f"tenants {seen[token]} and {tenant.tenant} name the same bot token")
-            if token:
-                seen[token] = tenant.tenant or ""
+    for kind, values in (
+        ("bot token", lambda t: (t.telegram_token, t.zalo_token)),
+        ("webhook secret", lambda t: (t.telegram_webhook_secret, t.zalo_webhook_secret)),
+    ):
+        seen: dict[str, str] = {}
+        for tenant in configs:
+            for value in values(tenant):
+                if value and value in seen and seen[value] != tenant.tenant:
+                    raise ConfigError(f"tenants {seen[value]} and {tenant.tenant} name the same {kind}")
+                if value:
+                    seen[value] = tenant.tenant or ""
     return configs

@@ -65,7 +65,8 @@ class timed_export:
         EXPORT_SECONDS.labels(self.kind).observe(time.perf_counter() - self.started)
 
 
-async def _read_outbox(services: Services) -> None:
+async def _outbox_figures(services: Services) -> tuple[int, float]:
+    """How many messages wait in this runtime's outbox, and the oldest one's age in seconds (0: none)."""
     async with services.sessions() as session:
         pending, oldest = (
             await session.execute(
@@ -74,20 +75,23 @@ async def _read_outbox(services: Services) -> None:
                 )
             )
         ).one()
-    OUTBOX_DEPTH.set(pending)
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=dt.UTC)
-    OUTBOX_OLDEST.set(max((services.clock() - oldest).total_seconds(), 0) if oldest is not None else 0)
+    return pending, max((services.clock() - oldest).total_seconds(), 0) if oldest is not None else 0.0
 
 
-def route(services: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
-    token = services.config.metrics_token
+def route(every: list[Services]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The process's metrics (several tenants in one process: the outbox figures are summed over them, the
+    oldest message is the oldest anywhere; the counters are the process's)."""
+    token = every[0].config.metrics_token
 
     async def metrics(request: web.Request) -> web.Response:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not token or not hmac.compare_digest(given.encode(), token.encode()):
             return web.Response(status=404, text="not found")
-        await _read_outbox(services)
+        figures = [await _outbox_figures(services) for services in every]
+        OUTBOX_DEPTH.set(sum(pending for pending, _ in figures))
+        OUTBOX_OLDEST.set(max(oldest for _, oldest in figures))
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return metrics

@@ -126,11 +126,29 @@ def _pg_dump(database_url: str, target: Path, schema: str | None) -> str:
 
 
 def _pg_restore(database_url: str, source: Path, schema: str | None) -> str:
+    """The backup back, or a tenant's schema (`schema`) from it, the schema created first if it is new."""
     arguments, password = _pg_arguments(database_url)
-    only = ["--schema", schema] if schema else []
+    only: list[str] = []
+    if schema is not None:
+        if not _holds_schema(source, schema, password):
+            raise OperationError(f"{source} holds nothing of {schema}: restore a backup of this tenant")
+        _run_tool([_pg_tool("psql"), "--quiet", "--no-psqlrc", "--command",
+                   f'CREATE SCHEMA IF NOT EXISTS "{schema}"', *arguments], password)  # fmt: skip
+        only = ["--schema", schema]
     _run_tool([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", *only, *arguments, str(source)],
               password)  # fmt: skip
-    return f"restored from {source} with pg_restore"
+    return f"restored {schema or 'the database'} from {source} with pg_restore"
+
+
+def _holds_schema(source: Path, schema: str, password: dict[str, str]) -> bool:
+    """Whether a pg_dump archive holds the schema itself (`pg_restore --list`: "… SCHEMA - <name> <owner>")."""
+    import os
+
+    listing = subprocess.run([_pg_tool("pg_restore"), "--list", str(source)], env={**os.environ, **password},
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    if listing.returncode != 0:
+        raise OperationError(f"{source} is not a pg_dump archive")
+    return any(line.split()[-4:-1] == ["SCHEMA", "-", schema] for line in listing.stdout.splitlines() if line.strip())
 
 
 def _run_tool(command: list[str], password: dict[str, str]) -> None:

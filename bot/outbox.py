@@ -105,8 +105,11 @@ class OutboxWorker:
         poll_seconds: float = 2.0,
         concurrency: int = 16,
         lease: dt.timedelta = LEASE,
+        journal: reply_journal.ReplyJournal | None = None,
     ) -> None:
+        """`journal`: the runtime's reply journal, whose replies still in flight the worker leaves alone."""
         self.sessions = sessions
+        self.journal = journal or reply_journal.ReplyJournal()
         self.senders = senders
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -137,7 +140,7 @@ class OutboxWorker:
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                     OutboxMessage.platform.in_(list(self.senders)),
-                    reply_journal.taken_over_elsewhere(),
+                    self.journal.taken_over_elsewhere(),
                 )
                 .order_by(case((OutboxMessage.purpose.in_(BULK_PURPOSES), 1), else_=0), OutboxMessage.id)
                 .limit(BATCH)
@@ -152,7 +155,7 @@ class OutboxWorker:
                     OutboxMessage.id.in_(ids),
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
-                    reply_journal.taken_over_elsewhere(),
+                    self.journal.taken_over_elsewhere(),
                 )
                 .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + self.lease, lease_token=token)
                 .returning(OutboxMessage)

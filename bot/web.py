@@ -57,35 +57,58 @@ def _new_app() -> web.Application:
     return app
 
 
-def build_app(runtime: Runtime, *, webhooks: bool = True) -> web.Application:
-    """One bot's web app (`webhooks` False: a tenant's pages, whose webhooks the deployment's app routes)."""
+def build_app(runtime: Runtime, *, alone: bool = True) -> web.Application:
+    """One bot's web app (`alone` False: a tenant's pages; the deployment's app routes its webhooks and
+    answers /healthz and /metrics for all)."""
     app = _new_app()
-    app.router.add_get("/healthz", _healthz([runtime]))
-    app.router.add_get("/metrics", metrics.route(runtime.services))
-    app.router.add_get("/f/{token}/{name}", _file(runtime))
-    if webhooks and runtime.telegram is not None:
+    if alone:
+        app.router.add_get("/healthz", _healthz([runtime]))
+        app.router.add_get("/metrics", metrics.route([runtime.services]))
+    if alone and runtime.telegram is not None:
         app.router.add_post(TELEGRAM_WEBHOOK_PATH, _telegram_webhook(runtime))
-    if webhooks and runtime.zalo is not None:
+    if alone and runtime.zalo is not None:
         app.router.add_post(ZALO_WEBHOOK_PATH, _zalo_webhook(runtime))
+    _add_pages(app, runtime)
+    return app
+
+
+def _add_pages(app: web.Application, runtime: Runtime) -> None:
+    """The pages a bot links to: stored files, the chairs' review pages, the dossier page."""
+    app.router.add_get("/f/{token}/{name}", _file(runtime))
     review_pages.add_routes(app, runtime.services)
     dossier_pages.add_routes(app, runtime.services)
-    return app
 
 
 def build_tenants_app(runtimes: list[Runtime]) -> web.Application:
     """The web app of a deployment serving several tenants: each tenant's webhooks at
     /webhook/<tenant>/telegram and /webhook/<tenant>/zalo, its pages (review links, files) under /t/<tenant>/
-    (its `public_url`), and one /healthz for all."""
+    (its `public_url`), and one /healthz and /metrics for all."""
     app = _new_app()
     app.router.add_get("/healthz", _healthz(runtimes))
+    app.router.add_get("/metrics", metrics.route([runtime.services for runtime in runtimes]))
     for runtime in runtimes:
         tenant = runtime.services.config.tenant
         if runtime.telegram is not None:
             app.router.add_post(f"/webhook/{tenant}/telegram", _as_tenant(tenant, _telegram_webhook(runtime)))
         if runtime.zalo is not None:
             app.router.add_post(f"/webhook/{tenant}/zalo", _as_tenant(tenant, _zalo_webhook(runtime)))
-        app.add_subapp(f"/t/{tenant}/", build_app(runtime, webhooks=False))
+        pages = build_app(runtime, alone=False)
+        pages.middlewares.append(_tagged_with(tenant))
+        app.add_subapp(f"/t/{tenant}/", pages)
+        if runtime.services.config.tenant_existing:  # links sent before tenants were declared still open
+            _add_pages(app, runtime)
     return app
+
+
+def _tagged_with(tenant: str | None) -> Any:
+    """A middleware naming the tenant in the log lines of its pages' requests."""
+
+    @web.middleware
+    async def tag(request: web.Request, handler: Handler) -> web.StreamResponse:
+        CURRENT_TENANT.set(tenant)
+        return await handler(request)
+
+    return tag
 
 
 def _as_tenant(tenant: str | None, handler: Handler) -> Handler:

@@ -17,6 +17,7 @@ from handlers.reports.excel import ReportRequest
 from storage import queries
 from storage.campaigns import CampaignBook
 from storage.models import Identity, Member, OutboxMessage
+from storage.reply_journal import ReplyJournal
 
 # Placeholder for "the person's main menu" in a Reply, filled in by the router with their role's menu.
 MENU = ("\x00menu",)
@@ -62,6 +63,8 @@ class Services:
     report_builder: Callable[[ReportRequest], Awaitable[bytes]] | None = None
     # The campaigns (storage/campaigns.py); the config's alone until the database is read.
     campaigns: CampaignBook = None  # type: ignore[assignment]  # set in __post_init__
+    # This runtime's replies journalled while they are sent (storage/reply_journal.py).
+    journal: ReplyJournal = field(default_factory=ReplyJournal)
 
     def __post_init__(self) -> None:
         if self.campaigns is None:

@@ -35,7 +35,7 @@ from handlers.context import MENU, Context, Services, esc
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import is_admin
-from storage import claims, queries, reply_journal
+from storage import claims, queries
 
 
 def cleaned(event: Event) -> Event:
@@ -54,7 +54,7 @@ async def handle_event(services: Services, event: Event) -> list[Reply]:
     try:
         return await _handle(services, cleaned(event), journalled)
     except BaseException:
-        reply_journal.forget(journalled)  # no settlement will clear them: the outbox delivers what was committed
+        services.journal.forget(journalled)  # no settlement will clear them: the outbox delivers what was committed
         raise
 
 
@@ -73,7 +73,7 @@ async def _handle(services: Services, event: Event, journalled: list[Reply]) -> 
         )
         ctx = Context(services=services, session=session, event=event, identity=identity)
         await route(ctx)
-        replies = await reply_journal.write(session, event.platform, event.chat_id, await _with_menus(ctx),
+        replies = await services.journal.write(session, event.platform, event.chat_id, await _with_menus(ctx),
                                             services.clock())  # fmt: skip
         journalled.extend(replies)
     if ctx.queued_notifications:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -60,9 +61,27 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
         return engine
     if schema is not None:
         # Each tenant has its own pool: one connection kept, more only while work waits for one.
-        return create_async_engine(url, pool_size=1, max_overflow=9, pool_pre_ping=True,
-                                   connect_args={"server_settings": {"search_path": schema}})  # fmt: skip
+        engine = create_async_engine(url, pool_size=1, max_overflow=9, pool_pre_ping=True,
+                                     connect_args={"server_settings": {"search_path": schema}})  # fmt: skip
+        event.listen(engine.sync_engine, "connect", functools.partial(_confined_to, schema))
+        return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class WrongSchema(RuntimeError):
+    """A tenant's connection would see another schema than its own (a pooler dropping search_path)."""
+
+
+def _confined_to(schema: str, dbapi_connection: Any, _record: Any) -> None:
+    """Refuse a tenant's connection whose search_path is not the tenant's schema alone: a connection pooler
+    that drops startup parameters (PgBouncer's ignore_startup_parameters) would otherwise put every tenant
+    in the default schema, together."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SHOW search_path")
+    (search_path,) = cursor.fetchone()
+    cursor.close()
+    if search_path.strip('"') != schema:
+        raise WrongSchema(f"the connection's search_path is {search_path!r}, not the tenant's schema {schema!r}")
 
 
 def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:

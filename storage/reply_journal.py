@@ -7,7 +7,7 @@ after `GRACE` and leased to this process. The channel sends them directly, as be
 it delivered (one statement) and makes the rows whose send failed for a passing reason due at once
 (`Settlement`, which also renews the rows while a slow send runs). If the process dies first, the outbox
 worker of whichever process runs next delivers them once `GRACE` has passed. A process's own worker leaves
-alone the rows of the steps it is still handling (`_IN_FLIGHT`, `taken_over_elsewhere`), and delivers the
+alone the rows of the steps it is still handling (`ReplyJournal.in_flight`, `taken_over_elsewhere`), and delivers the
 others when due: those of a step whose commit was acknowledged too late (the database went away) or whose
 later work failed, which no settlement will ever clear.
 """
@@ -42,11 +42,6 @@ from storage.models import OutboxMessage, OutboxStatus
 log = logging.getLogger(__name__)
 GRACE = dt.timedelta(seconds=15)
 PURPOSE = "reply"
-# This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
-# from then on this process neither deletes nor reschedules it.
-_TOKEN = secrets.token_hex(16)
-# This process's journalled rows from the journal's write until the channel has settled them.
-_IN_FLIGHT: set[int] = set()
 # Settlements waiting for the database to come back (kept referenced until they finish).
 _RECORDING_LATER: set[asyncio.Task[None]] = set()
 _DB_ERRORS = (SQLAlchemyError, OSError)  # asyncpg refuses a connection with a bare OSError
@@ -54,51 +49,60 @@ _WHILE_UNREACHABLE = retry_if_exception(database_unreachable)
 _INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
-def taken_over_elsewhere() -> ColumnElement[bool]:
-    """For the outbox worker: rows it may deliver — every row but this process's journalled replies still
-    in flight (being sent right here; a failed one is released: its lease cleared, its id forgotten). So a
-    clock moved on in a test never makes a reply in flight due here, and a reply no settlement will clear
-    is still delivered."""
-    if not _IN_FLIGHT:
-        return true()
-    return (
-        OutboxMessage.lease_token.is_(None)
-        | (OutboxMessage.lease_token != _TOKEN)
-        | OutboxMessage.id.not_in(sorted(_IN_FLIGHT))
-    )
-
-
-def forget(replies: Sequence[Reply]) -> None:
-    """These replies will not be settled here (their step failed after journalling them): once due, this
-    process's outbox delivers whichever of them were committed."""
-    _IN_FLIGHT.difference_update(reply.journal_id for reply in replies if reply.journal_id is not None)
-
-
 def journalable(reply: Reply) -> bool:
     """A generated file's bytes are not kept in the database: such a reply is sent directly only."""
     return reply.file is None or reply.file.content is None
 
 
-async def write(
-    session: AsyncSession, platform: str, chat_id: str, replies: Sequence[Reply], now: dt.datetime
-) -> list[Reply]:
-    """Journal the replies in the caller's transaction; each journalled reply comes back with its row's id."""
-    kept = [reply for reply in replies if journalable(reply)]
-    if not kept:
-        return list(replies)
-    due = now + GRACE
-    rows = [{"platform": platform, "chat_id": chat_id, "payload": reply.to_json(), "purpose": PURPOSE,
-             "next_attempt_at": due, "lease_token": _TOKEN, "created_at": now} for reply in kept]  # fmt: skip
-    written = (await session.execute(_INSERT, rows)).scalars().all()
-    _IN_FLIGHT.update(written)
-    ids = iter(written)
-    return [replace(reply, journal_id=next(ids)) if journalable(reply) else reply for reply in replies]
+class ReplyJournal:
+    """This process's journal over one database: one per runtime (several tenants in one process each have
+    their own, since their outbox rows are numbered independently)."""
+
+    def __init__(self) -> None:
+        # This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
+        # from then on this process neither deletes nor reschedules it.
+        self.token = secrets.token_hex(16)
+        # This process's journalled rows from the journal's write until the channel has settled them.
+        self.in_flight: set[int] = set()
+
+    def taken_over_elsewhere(self) -> ColumnElement[bool]:
+        """For the outbox worker: rows it may deliver — every row but this process's journalled replies still
+        in flight (being sent right here; a failed one is released: its lease cleared, its id forgotten). So a
+        clock moved on in a test never makes a reply in flight due here, and a reply no settlement will clear
+        is still delivered."""
+        if not self.in_flight:
+            return true()
+        return (
+            OutboxMessage.lease_token.is_(None)
+            | (OutboxMessage.lease_token != self.token)
+            | OutboxMessage.id.not_in(sorted(self.in_flight))
+        )
+
+    def forget(self, replies: Sequence[Reply]) -> None:
+        """These replies will not be settled here (their step failed after journalling them): once due, this
+        process's outbox delivers whichever of them were committed."""
+        self.in_flight.difference_update(reply.journal_id for reply in replies if reply.journal_id is not None)
+
+    async def write(
+        self, session: AsyncSession, platform: str, chat_id: str, replies: Sequence[Reply], now: dt.datetime
+    ) -> list[Reply]:
+        """Journal the replies in the caller's transaction; each journalled reply comes back with its row's id."""
+        kept = [reply for reply in replies if journalable(reply)]
+        if not kept:
+            return list(replies)
+        due = now + GRACE
+        rows = [{"platform": platform, "chat_id": chat_id, "payload": reply.to_json(), "purpose": PURPOSE,
+                 "next_attempt_at": due, "lease_token": self.token, "created_at": now} for reply in kept]  # fmt: skip
+        written = (await session.execute(_INSERT, rows)).scalars().all()
+        self.in_flight.update(written)
+        ids = iter(written)
+        return [replace(reply, journal_id=next(ids)) if journalable(reply) else reply for reply in replies]
 
 
 class Settlement:
     """What became of a step's journalled replies, recorded once the channel has tried to send them all:
 
-        async with Settlement(sessions, replies, clock, outbox_changed) as settlement:
+        async with Settlement(journal, sessions, replies, clock, outbox_changed) as settlement:
             for reply in replies:
                 ...send it, then settlement.sent(reply) or settlement.failed(reply)
 
@@ -108,12 +112,13 @@ class Settlement:
 
     def __init__(
         self,
+        journal: ReplyJournal,
         sessions: async_sessionmaker[AsyncSession],
         replies: Sequence[Reply],
         clock: Callable[[], dt.datetime],
         outbox_changed: Callable[[], None],
     ) -> None:
-        self.sessions, self.clock, self.outbox_changed = sessions, clock, outbox_changed
+        self.journal, self.sessions, self.clock, self.outbox_changed = journal, sessions, clock, outbox_changed
         self.replies = replies
         self.ids = [reply.journal_id for reply in replies if reply.journal_id is not None]
         self.done: list[int] = []
@@ -157,12 +162,12 @@ class Settlement:
                 handed_over = await self._record()
         finally:
             if not handed_over:
-                forget(self.replies)
+                self.journal.forget(self.replies)
 
     def _mine(self, ids: list[int]) -> ColumnElement[bool]:
         return (
             OutboxMessage.id.in_(ids)
-            & (OutboxMessage.lease_token == _TOKEN)
+            & (OutboxMessage.lease_token == self.journal.token)
             & (OutboxMessage.status == OutboxStatus.PENDING)
         )
 
@@ -197,7 +202,7 @@ class Settlement:
 
     def _recorded_later(self, task: asyncio.Task[None]) -> None:
         _RECORDING_LATER.discard(task)
-        forget(self.replies)
+        self.journal.forget(self.replies)
         if not task.cancelled() and task.exception() is not None:
             log.warning("the replies' journal was not updated (%r): they may be sent again", task.exception())
 

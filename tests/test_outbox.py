@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from bot.outbox import OutboxWorker, RetryLater
 from handlers.events import Reply
-from storage import queries, reply_journal
+from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Identity, OutboxMessage, OutboxStatus
+from storage.reply_journal import GRACE, ReplyJournal, Settlement
 
 pytestmark = pytest.mark.asyncio
 LEASE = dt.timedelta(seconds=0.6)
@@ -147,10 +148,10 @@ class FlakySessions:
 async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_is_back(sessions) -> None:
     """Found by the soak: PostgreSQL restarting refused the journal's delete with a bare
     ConnectionRefusedError, which was not retried; the reply stayed to be sent a second time."""
-    now = utc_now()
+    now, journal = utc_now(), ReplyJournal()
     async with sessions() as session, session.begin():
-        [reply] = await reply_journal.write(session, "telegram", "42", [Reply(text="Hướng dẫn")], now)
-    async with reply_journal.Settlement(FlakySessions(sessions, 2), [reply], utc_now, lambda: None) as settlement:
+        [reply] = await journal.write(session, "telegram", "42", [Reply(text="Hướng dẫn")], now)
+    async with Settlement(journal, FlakySessions(sessions, 2), [reply], utc_now, lambda: None) as settlement:
         settlement.sent(reply)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
@@ -160,16 +161,41 @@ async def test_a_journalled_reply_no_settlement_will_clear_is_delivered_here_onc
     """The step's commit landed but its acknowledgement was lost (PostgreSQL restarting): the update is
     claimed, so handling it again answers nothing; the reply it journalled is this process's own, and its
     outbox must still deliver it — while a reply still in flight here is left alone whatever the clock says."""
-    now = utc_now()
+    now, journal = utc_now(), ReplyJournal()
     async with sessions() as session, session.begin():
-        [lost] = await reply_journal.write(session, "telegram", "42", [Reply(text="Tóm tắt sáng kiến")], now)
-        [in_flight] = await reply_journal.write(session, "telegram", "43", [Reply(text="Bước 2/16")], now)
-    reply_journal.forget([lost])  # what handle_event does when its transaction raised
+        [lost] = await journal.write(session, "telegram", "42", [Reply(text="Tóm tắt sáng kiến")], now)
+        await journal.write(session, "telegram", "43", [Reply(text="Bước 2/16")], now)
+    journal.forget([lost])  # what handle_event does when its transaction raised
     platform = EditingPlatform()
-    later = now + reply_journal.GRACE + dt.timedelta(seconds=1)
-    await OutboxWorker(sessions, {"telegram": platform}, lambda: later).deliver_due()
+    later = now + GRACE + dt.timedelta(seconds=1)
+    await OutboxWorker(sessions, {"telegram": platform}, lambda: later, journal=journal).deliver_due()
     assert platform.delivered == ["42"]
-    reply_journal.forget([in_flight])
+
+
+async def test_one_tenants_replies_in_flight_never_hold_back_anothers(tmp_path) -> None:
+    """Two tenants in one process: their outbox rows are numbered apart, so the same number is in flight in one
+    and left to the outbox in the other; each runtime's journal keeps its own (one shared set of numbers held
+    the other tenant's lost reply back)."""
+    now, later = utc_now(), utc_now() + GRACE + dt.timedelta(seconds=1)
+    engines = [create_engine(f"sqlite+aiosqlite:///{tmp_path}/{name}.db") for name in ("hanoi", "hue")]
+    try:
+        places = []
+        for engine in engines:
+            await upgrade_database(engine)
+            places.append((session_factory(engine), ReplyJournal()))
+        (hanoi, hanoi_journal), (hue, hue_journal) = places
+        async with hue() as session, session.begin():
+            [lost] = await hue_journal.write(session, "telegram", "77", [Reply(text="Tóm tắt sáng kiến")], now)
+        hue_journal.forget([lost])
+        async with hanoi() as session, session.begin():
+            [in_flight] = await hanoi_journal.write(session, "telegram", "42", [Reply(text="Bước 2/16")], now)
+        assert in_flight.journal_id == lost.journal_id == 1
+        platform = EditingPlatform()
+        await OutboxWorker(hue, {"telegram": platform}, lambda: later, journal=hue_journal).deliver_due()
+        assert platform.delivered == ["77"], "Huế's lost reply goes out though Hà Nội's row 1 is in flight"
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 class OnceRefusingPlatform:

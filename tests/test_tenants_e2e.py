@@ -50,9 +50,15 @@ class Side:
     code: str
     token: str
     admin_id: int
+    organisation: str
     unit_name: str
     member_name: str
     title: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What only this tenant's people may ever see."""
+        return self.organisation, self.unit_name, self.member_name, self.title
 
     @property
     def bot_id(self) -> int:
@@ -63,10 +69,11 @@ class Side:
         return self.code.upper()
 
 
-HANOI = Side("hanoi", "710001:hanoi-token", 91_001, "Công đoàn Điện lực Hà Nội", "Đặng Thị Hà",
-             "Số hóa sổ theo dõi công tơ ALPHA")  # fmt: skip
-HUE = Side("hue", "720002:hue-token", 92_002, "Công đoàn Bệnh viện Trung ương Huế", "Lê Văn Huế",
-           "Phân luồng bệnh nhân BRAVO")  # fmt: skip
+HANOI = Side("hanoi", "710001:hanoi-token", 91_001, "LĐLĐ thành phố Hà Nội", "Công đoàn Điện lực Hà Nội",
+             "Đặng Thị Hà", "Số hóa sổ theo dõi công tơ ALPHA")  # fmt: skip
+HUE = Side("hue", "720002:hue-token", 92_002, "LĐLĐ thành phố Huế", "Công đoàn Bệnh viện Trung ương Huế",
+           "Lê Văn Huế", "Phân luồng bệnh nhân BRAVO")  # fmt: skip
+SECOND_TITLE = "Tự động đối soát hóa đơn điện ALPHA"  # Hà Nội's #2: a number Huế has no initiative under
 TENANTS = """
 [[tenants]]
 code = "hanoi"
@@ -235,6 +242,7 @@ async def test_each_tenant_registers_its_people_in_its_own_unit(deployment: Depl
         await member.send(side.member_name)
         done = await member.expect("Đăng ký xong")
         assert side.unit_name in done.plain_text
+        assert f"({side.organisation})" in " ".join(member.bot_texts()), "each tenant introduces its own union"
     for side, other in ((HANOI, HUE), (HUE, HANOI)):
         assert await deployment.count(side, Member) == 3, "the admin, the chair and the member: the tenant's own"
         assert other.unit_name not in " ".join(cast.members[side.code].bot_texts())
@@ -277,30 +285,34 @@ async def test_commands_exports_and_forged_presses_on_one_bot_see_nothing_of_the
     deployment: Deployment, cast: Cast
 ) -> None:
     emulator = deployment.emulator
-    hanoi_card = await cast.chairs["hanoi"].emulator.wait_for(
-        cast.chairs["hanoi"].user_id, lambda m: "chờ xác nhận" in m.plain_text and bool(m.buttons()), timeout=15
-    )
-    hue_chair, hue_admin = cast.chairs["hue"], cast.admins["hue"]
-    # Hà Nội's card buttons pressed on Huế's bot: they name initiative #1, which in Huế is Huế's own.
-    for button in hanoi_card.buttons():
-        if "callback_data" in button:
-            await emulator.user_presses(hue_chair.user_id, hanoi_card, button["callback_data"], token=HUE.token)
-    await hue_chair.settle()
-    # Hà Nội's member writes to Huế's bot: a stranger there.
+    await submit_initiative(cast.members["hanoi"], title=SECOND_TITLE)
+    card = await cast.chairs["hanoi"].expect("Sáng kiến #2 chờ xác nhận", SECOND_TITLE)
+    presses = [button["callback_data"] for button in card.buttons() if "callback_data" in button]
+    assert any(data.startswith("rv:2:") for data in presses), presses
+    # Hà Nội's #2 pressed on Huế's bot: by Huế's chair (Huế has no #2) and by Hà Nội's chair (a stranger there).
+    for presser in (cast.chairs["hue"], cast.chairs["hanoi"]):
+        for data in presses:
+            await emulator.user_presses(presser.user_id, card, data, token=HUE.token)
+    await cast.chairs["hue"].settle()
+    # Hà Nội's member writes to Huế's bot: a stranger there, asked to register.
     stranger = cast.members["hanoi"]
     await emulator.user_sends(stranger.user_id, "/mine", token=HUE.token)
-    await emulator.wait_for(stranger.user_id, lambda m: m.sender_id == HUE.bot_id and "đăng ký" in m.plain_text,
-                            after_seq=stranger.cursor, timeout=15)  # fmt: skip
-    for command in ("/progress", "/progress CD01", "/tieubieu", "/mine"):
-        await hue_admin.send(command)
-    await hue_admin.send("/export")
-    workbook = load_workbook(io.BytesIO(await hue_admin.expect_file(".xlsx", timeout=60)))
-    cells = " ".join(str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row if v)
-    assert HUE.title in cells and HUE.unit_name in cells
-    assert HANOI.title not in cells and HANOI.unit_name not in cells and HANOI.member_name not in cells
-    await hue_admin.settle()
-    hanoi_rows = await deployment.initiatives(HANOI)
-    assert hanoi_rows == [(1, HANOI.title, Status.SUBMITTED)], "Hà Nội's initiative untouched by Huế's presses"
+    asked = await emulator.wait_for(stranger.user_id, lambda m: "Chọn công đoàn cơ sở" in m.plain_text,
+                                    after_seq=stranger.cursor, timeout=15)  # fmt: skip
+    assert asked.sender_id == HUE.bot_id and HUE.unit_name in str(asked.buttons())
+    assert [(number, status) for number, _, status in await deployment.initiatives(HUE)] == [(1, Status.SUBMITTED)]
+    assert [status for *_, status in await deployment.initiatives(HANOI)] == [Status.SUBMITTED] * 2
+
+    for side, other in ((HUE, HANOI), (HANOI, HUE)):
+        admin = cast.admins[side.code]
+        for command in ("/progress", "/progress CD01", "/tieubieu 1", "/tieubieu 2", "/tieubieu", "/mine"):
+            await admin.send(command)
+        await admin.send("/export")
+        workbook = load_workbook(io.BytesIO(await admin.expect_file(".xlsx", timeout=60)))
+        cells = " ".join(str(v) for sheet in workbook for row in sheet.iter_rows(values_only=True) for v in row if v)
+        assert side.title in cells and side.unit_name in cells and side.organisation in cells
+        assert not [name for name in other.names if name in cells], f"{side.code}'s export shows {other.code}'s data"
+        await admin.settle()
 
 
 async def test_each_tenants_weekly_digest_goes_to_its_own_groups_with_its_own_figures(
@@ -321,10 +333,22 @@ async def test_each_tenants_weekly_digest_goes_to_its_own_groups_with_its_own_fi
                    if m.from_bot), "only the tenant's own bot writes in its group"  # fmt: skip
 
 
-async def test_no_message_of_either_bot_names_the_other_tenants_data(deployment: Deployment, cast: Cast) -> None:
+async def test_no_message_of_either_bot_reaches_or_names_the_other_tenants_people(
+    deployment: Deployment, cast: Cast
+) -> None:
+    """Every message each bot sent, in every chat: its text, its buttons (labels, data, addresses) and the
+    names of its files never name the other tenant's union, unit, people or initiatives; and a bot wrote only
+    to its own tenant's people and groups (and to the stranger who wrote to it)."""
+    emulator = deployment.emulator
     for side, other in ((HANOI, HUE), (HUE, HANOI)):
-        messages = sent_by(deployment.emulator, side)
-        assert len(messages) > 20
+        messages = sent_by(emulator, side)
+        assert len(messages) > 30
+        others = {p.user_id for group in (cast.admins, cast.chairs, cast.members) for code, p in group.items()
+                  if code == other.code}  # fmt: skip
+        strangers = {cast.members["hanoi"].user_id, cast.chairs["hanoi"].user_id} if side is HUE else set()
+        assert not {m.chat_id for m in messages} & (others - strangers), f"{side.code}'s bot wrote to {other.code}'s"
         for message in messages:
-            for name in (other.title, other.unit_name, other.member_name):
-                assert name not in message.plain_text, f"{side.code}'s bot showed {name!r}: {message.plain_text}"
+            shown = " ".join([message.plain_text, *(str(b) for b in message.buttons()),
+                              (message.document or {}).get("file_name", "")])  # fmt: skip
+            leaked = [name for name in other.names if name in shown]
+            assert not leaked, f"{side.code}'s bot showed {leaked}: {shown[:300]}"

@@ -404,7 +404,7 @@ class TelegramChannel:
 
     def _settlement(self, replies: list[Reply]) -> Settlement:
         services = self.services
-        return Settlement(services.sessions, replies, services.clock, services.outbox_changed)
+        return Settlement(services.journal, services.sessions, replies, services.clock, services.outbox_changed)
 
     async def _reply_to_message(self, event: Event, chat_id: int) -> None:
         replies = await self._process(event)

@@ -101,7 +101,8 @@ class ZaloChannel:
             log.exception("Zalo update %s failed", event.update_key)
             replies = [Reply(text=self.t("err_internal"))]
         services = self.services
-        async with Settlement(services.sessions, replies, services.clock, services.outbox_changed) as settlement:
+        async with Settlement(services.journal, services.sessions, replies, services.clock,
+                              services.outbox_changed) as settlement:  # fmt: skip
             for reply in replies:
                 if settlement.follows_a_failed_one(reply):
                     continue
