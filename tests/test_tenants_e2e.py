@@ -25,20 +25,24 @@ from sqlalchemy.engine import make_url
 from bot.app import Runtime
 from bot.config import Config, load_config, tenant_config
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
+from bot.sandbox.zalo_emulator import ZaloEmulator
 from bot.tenants import run_tenants
 from storage.engine import create_engine, open_database, session_factory
 from storage.models import Branch, Initiative, Member, Status
 from tests.harness import (
     LINK_SECRET,
     ROOT,
+    ZALO_TOKEN,
     ErrorRecords,
     FakeClock,
     GroupChat,
     Person,
+    ZaloPerson,
     eventually,
     free_port,
     invite_chair,
     local,
+    register,
     submit_initiative,
 )
 
@@ -86,8 +90,10 @@ telegram_webhook_secret_env = "HANOI_WEBHOOK_SECRET"
 code = "hue"
 name = "LĐLĐ thành phố Huế"
 telegram_token_env = "HUE_TELEGRAM_TOKEN"
+zalo_token_env = "HUE_ZALO_TOKEN"
 admins_env = "HUE_ADMINS"
 telegram_webhook_secret_env = "HUE_WEBHOOK_SECRET"
+zalo_webhook_secret_env = "HUE_ZALO_WEBHOOK_SECRET"
 """
 
 
@@ -147,8 +153,12 @@ class Deployment:
     scope="module", loop_scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 async def deployment(
-    request: pytest.FixtureRequest, emulator: TelegramEmulator, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    emulator: TelegramEmulator,
+    zalo_emulator: ZaloEmulator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Deployment]:
+    """Hà Nội on Telegram; Huế on Telegram and Zalo (the emulator's Zalo bot)."""
     folder = tmp_path_factory.mktemp("tenants")
     if request.param == "sqlite":
         database_url = f"sqlite+aiosqlite:///{folder}/shared.db"
@@ -163,6 +173,9 @@ async def deployment(
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WEB_PORT": str(port),
         "SANGKIEN_LINK_SECRET": LINK_SECRET,
+        "ZALO_API_URL": zalo_emulator.api_url,
+        "HUE_ZALO_TOKEN": ZALO_TOKEN,
+        "HUE_ZALO_WEBHOOK_SECRET": "hue-zalo-webhook-secret",
     }
     for side in (HANOI, HUE):
         emulator.add_bot(side.token, username=f"sangkien_{side.code}_bot")
@@ -184,7 +197,8 @@ async def deployment(
 
     async def registered() -> bool:
         """each bot's webhook points at its tenant's path of the one web app"""
-        return all(
+        zalo = zalo_emulator.bots[ZALO_TOKEN].webhook_url == f"http://127.0.0.1:{port}/webhook/hue/zalo"
+        return zalo and all(
             emulator.bots[side.token].webhook_url == f"http://127.0.0.1:{port}/webhook/{side.code}/telegram"
             for side in (HANOI, HUE)
         )
@@ -342,6 +356,26 @@ async def test_each_tenants_weekly_digest_goes_to_its_own_groups_with_its_own_fi
         assert other.unit_name not in digest.plain_text
         assert all(m.sender_id == side.bot_id for m in deployment.emulator.chat(groups[side.code].chat_id)
                    if m.from_bot), "only the tenant's own bot writes in its group"  # fmt: skip
+
+
+async def test_a_zalo_members_files_open_only_at_their_own_tenants_address(
+    deployment: Deployment, zalo_emulator: ZaloEmulator
+) -> None:
+    """Zalo has no file messages: the Word forms go out as links to the tenant's pages (/t/hue/f/…)."""
+    vy = ZaloPerson(zalo_emulator, "Hồ Thị Vy")
+    await register(vy, "CD01", "Hồ Thị Vy")
+    assert any(HUE.unit_name in text for text in vy.bot_texts())
+    number = await submit_initiative(vy, title="Sổ tay điều dưỡng điện tử BRAVO")
+    await vy.tap("Dừng", await vy.expect("Bước 1/4", "Nơi công tác"))
+    forms = await vy.expect(f"mo-ta-sang-kien-{number}.docx")
+    [link] = re.findall(r"https?://\S+/t/hue/f/\S+", forms.text)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link) as page:
+            assert page.status == 200 and (await page.read()).startswith(b"PK"), "a Word file"
+        async with http.get(link.replace("/t/hue/", "/t/hanoi/")) as page:
+            assert page.status == 404, "Hà Nội's address does not know Huế's file"
+    for message in (m for chat in zalo_emulator.messages.values() for m in chat if m.from_bot):
+        assert not [name for name in HANOI.names if name in message.text], message.text
 
 
 async def test_no_message_of_either_bot_reaches_or_names_the_other_tenants_people(
