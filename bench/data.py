@@ -4,19 +4,48 @@ both phases of the campaign (recognised ones with a decision date, credited to t
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.engine import open_database
 from storage.models import Author, Branch, BranchQuota, Initiative, Member, Status
+from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 CHUNK = 20_000
 STATES = [Status.RECOGNISED] * 35 + [Status.REPORTED] * 10 + [Status.VERIFIED] * 10 + [Status.SUBMITTED] * 15
 STATES += [Status.DRAFT] * 20 + [Status.CHANGES_REQUESTED] * 5 + [Status.REJECTED] * 5
 DECIDED = (Status.VERIFIED, Status.RECOGNISED, Status.REPORTED, Status.REJECTED, Status.CHANGES_REQUESTED)
+
+
+async def on_each_database(
+    measure: Callable[[str, str], Awaitable[None]], file_name: str, labels: tuple[str, str], *, sqlite_only: bool
+) -> None:
+    """Run `measure(label, url)` on a fresh SQLite file, then on PostgreSQL: BENCH_POSTGRES_URL, else a
+    throwaway local cluster (skipped, and said so, when there is none)."""
+    folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-"))
+    await measure(labels[0], f"sqlite+aiosqlite:///{folder}/{file_name}")
+    if sqlite_only:
+        return
+    external = os.environ.get("BENCH_POSTGRES_URL")
+    if external:
+        await measure(labels[1], external)
+        return
+    reason = postgres_unavailable_reason()
+    if reason:
+        print(f"\nPostgreSQL skipped: {reason}")
+        return
+    server = PostgresServer.start()
+    try:
+        await measure(labels[1], server.create_database())
+    finally:
+        server.stop()
 
 
 async def fill(

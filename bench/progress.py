@@ -12,20 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from bench.data import fill
+from bench.data import fill, on_each_database
 from bot.config import load_config
 from handlers import progress
 from handlers.i18n import catalog
 from storage.engine import create_engine, session_factory
 from tests.harness import ROOT
-from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 RUNS = 5
 
@@ -73,23 +69,10 @@ async def bench(name: str, url: str, branches: int, initiatives: int, upper_unit
 
 
 async def run(branches: int, initiatives: int, upper_units: int, sqlite_only: bool) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-"))
-    await bench("SQLite", f"sqlite+aiosqlite:///{folder}/progress.db", branches, initiatives, upper_units)
-    if sqlite_only:
-        return
-    external = os.environ.get("BENCH_POSTGRES_URL")
-    if external:
-        await bench("PostgreSQL", external, branches, initiatives, upper_units)
-        return
-    reason = postgres_unavailable_reason()
-    if reason:
-        print(f"\nPostgreSQL skipped: {reason}")
-        return
-    server = PostgresServer.start()
-    try:
-        await bench("PostgreSQL", server.create_database(), branches, initiatives, upper_units)
-    finally:
-        server.stop()
+    async def measure(name: str, url: str) -> None:
+        await bench(name, url, branches, initiatives, upper_units)
+
+    await on_each_database(measure, "progress.db", ("SQLite", "PostgreSQL"), sqlite_only=sqlite_only)
 
 
 def main() -> None:

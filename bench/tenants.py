@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from bench.data import fill
+from bench.data import fill, on_each_database
 from bot.config import load_config
 from handlers import progress
 from handlers.i18n import catalog
@@ -28,7 +25,6 @@ from handlers.reports import excel
 from handlers.reports.scope import parse_filter
 from storage.engine import create_engine, reading_engine, session_factory
 from tests.harness import ROOT
-from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 RUNS = 5
 UPPER_UNITS = 20
@@ -89,23 +85,11 @@ async def bench(name: str, url: str, tenants: int, units: int, initiatives: int)
 
 
 async def run(tenants: int, units: int, initiatives: int, sqlite_only: bool) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-tenants-"))
-    await bench("SQLite (a file per tenant)", f"sqlite+aiosqlite:///{folder}/tenants.db", tenants, units, initiatives)
-    if sqlite_only:
-        return
-    external = os.environ.get("BENCH_POSTGRES_URL")
-    if external:
-        await bench("PostgreSQL (a schema per tenant)", external, tenants, units, initiatives)
-        return
-    reason = postgres_unavailable_reason()
-    if reason:
-        print(f"\nPostgreSQL skipped: {reason}")
-        return
-    server = PostgresServer.start()
-    try:
-        await bench("PostgreSQL (a schema per tenant)", server.create_database(), tenants, units, initiatives)
-    finally:
-        server.stop()
+    async def measure(name: str, url: str) -> None:
+        await bench(name, url, tenants, units, initiatives)
+
+    labels = ("SQLite (a file per tenant)", "PostgreSQL (a schema per tenant)")
+    await on_each_database(measure, "tenants.db", labels, sqlite_only=sqlite_only)
 
 
 def main() -> None:

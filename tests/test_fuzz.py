@@ -33,7 +33,7 @@ from handlers.router import handle_event
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Initiative, OutboxMessage, Role, Status
-from tests.harness import SAMPLE_BRANCHES, FakeClock, local
+from tests.harness import SAMPLE_BRANCHES, ErrorRecords, FakeClock, local
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "40"))
 SEARCH = os.environ.get("HYPOTHESIS_SEARCH") == "1"
@@ -206,7 +206,7 @@ class Fuzzer:
     services: Services
     zalo: ZaloChannel
     client: RecordingZaloClient
-    errors: _Errors
+    errors: ErrorRecords
     numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
     last_outbox: int = 0
 
@@ -280,15 +280,6 @@ def reply_text(reply: Reply) -> str:
     return f"{reply.text} {labels} {reply.file.file_name if reply.file else ''}"
 
 
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @contextlib.contextmanager
 def fuzzing(config: Config, tmp_path) -> Iterator[tuple[Fuzzer, asyncio.AbstractEventLoop]]:
     """A fresh world (sample branches; two members, a chair and the admin, each with a draft, a submitted,
@@ -297,7 +288,7 @@ def fuzzing(config: Config, tmp_path) -> Iterator[tuple[Fuzzer, asyncio.Abstract
     clock = FakeClock(local(2022, 4, 20))
     services = loop.run_until_complete(build_world(config, f"sqlite+aiosqlite:///{tmp_path}/fuzz.db", clock))
     client = RecordingZaloClient()
-    errors = _Errors()
+    errors = ErrorRecords()
     fuzzer = Fuzzer(services, ZaloChannel(services, client), client, errors)
     logging.getLogger().addHandler(errors)
     try:
