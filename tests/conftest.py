@@ -18,6 +18,7 @@ from bot.config import Config, load_config
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator
 from storage.engine import create_engine, upgrade_database
+from tests import launcher
 from tests.harness import (
     ROOT,
     TOKEN,
@@ -33,6 +34,10 @@ from tests.harness import (
 from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    launcher.warm_up()  # the bot's imports, once, beside the first tests (tests/launcher.py)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ import logging
 import os
 import re
 import socket
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
+from tests import launcher
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -64,7 +65,8 @@ async def prepare_database(url: str) -> None:
 
 
 class BotProcess:
-    """`python -m bot run` as a separate OS process, pointed at the emulator through TELEGRAM_API_URL."""
+    """`sangkien run` as a separate OS process (tests/launcher.py), pointed at the emulator through
+    TELEGRAM_API_URL."""
 
     def __init__(
         self, emulator: TelegramEmulator, database_url: str, log_path: Path, config_path: Path = ROOT / "config.toml"
@@ -73,7 +75,7 @@ class BotProcess:
         self.database_url = database_url
         self.log_path = log_path
         self.config_path = config_path
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: BaseProcess | None = None
 
     async def start(self) -> None:
         polls_before = self.emulator.bots[TOKEN].polls
@@ -85,10 +87,7 @@ class BotProcess:
             "SANGKIEN_CONFIG": str(self.config_path),
             "SANGKIEN_ADMINS": str(ADMIN_ID),
         }
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", env=env, stdout=log, stderr=log, cwd=ROOT
-            )
+        self.process = await asyncio.to_thread(launcher.start, ["run"], env, self.log_path)
         try:
             await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=60)
         except TimeoutError:
@@ -96,9 +95,8 @@ class BotProcess:
 
     async def kill(self) -> None:
         """Stop the process abruptly (SIGKILL), as a crash or a power cut would."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await launcher.kill(self.process)
         self.process = None
 
     def log_tail(self, lines: int = 40) -> str:

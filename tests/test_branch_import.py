@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from storage import branch_import
 from storage.branch_import import ImportRejected
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Branch
+from tests import launcher
 from tests.harness import ROOT
 
 
@@ -163,8 +163,7 @@ async def test_command_line_import_is_all_or_nothing(tmp_path: Path) -> None:
     good.write_text("code,name,quota_p1\nA1,Đơn vị A,1\nA2,Đơn vị B,4\n", encoding="utf-8")
 
     def run(path: Path) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "bot", "import-branches", str(path)]
-        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return launcher.sangkien(["import-branches", str(path)], env)
 
     refused = run(bad)
     assert refused.returncode == 1

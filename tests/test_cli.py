@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import launcher
 from tests.harness import ROOT
 
 TOKEN = "123456:ABCsecretTOKENvalue"
@@ -20,8 +20,7 @@ def sangkien(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     unset = ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_URL")
     environment = {key: value for key, value in os.environ.items() if key not in unset}
     environment |= {"SANGKIEN_CONFIG": str(ROOT / "config.toml"), **env}
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=environment, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return launcher.sangkien(list(args), environment)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from storage import branch_import, initiative_import
 from storage.branch_import import ImportRejected
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Branch, BranchQuota, Initiative, Member, Status
+from tests import launcher
 from tests.harness import ROOT
 from tests.test_branch_import import xlsx
 
@@ -159,8 +159,7 @@ async def test_command_line_import(tmp_path: Path) -> None:
     )
 
     def run(command: str, path: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "bot", command, str(path)], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return launcher.sangkien([command, str(path)], env)
 
     refused = run("import-initiatives", good)
     assert refused.returncode == 1 and "Dòng 2: không có CĐCS mã BV." in refused.stderr

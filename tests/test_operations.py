@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage import queries
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Branch
+from tests import launcher
 from tests.harness import ROOT, SAMPLE_BRANCHES, TOKEN
 
 LATEST = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -30,12 +30,8 @@ async def sangkien(*args: str, **env: str) -> tuple[int, str, str]:
     unset = ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_URL", "PUBLIC_URL")
     environment = {key: value for key, value in os.environ.items() if key not in unset}
     environment |= {"SANGKIEN_CONFIG": str(ROOT / "config.toml"), **env}
-    pipe = asyncio.subprocess.PIPE
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, env=environment, cwd=ROOT,
-                                                   stdout=pipe, stderr=pipe)  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    result = await asyncio.to_thread(launcher.sangkien, list(args), environment)
+    return result.returncode, result.stdout, result.stderr
 
 
 async def test_a_backup_taken_mid_load_restores_every_committed_answer(tmp_path: Path) -> None:

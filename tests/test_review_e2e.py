@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import sys
 
 import pytest
 import pytest_asyncio
@@ -14,6 +13,7 @@ from openpyxl import load_workbook
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.models import OutboxStatus, Status
+from tests import launcher
 from tests.harness import (
     ADMIN_ID,
     ROOT,
@@ -290,13 +290,11 @@ async def test_a_member_who_blocked_the_bot_still_gets_the_decision_recorded(
 async def test_cli_invitation_and_an_admin_removing_a_chair(
     emulator: TelegramEmulator, cast: Cast, database: Database, bot_under_test: BotProcess
 ) -> None:
-    result = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "invite-chair", "MAU004", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "DATABASE_URL": bot_under_test.database_url, "TELEGRAM_BOT_TOKEN": TOKEN,
-             "TELEGRAM_API_URL": emulator.url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")},
-    )  # fmt: skip
-    output = (await result.stdout.read()).decode()
-    assert await result.wait() == 0
+    environment = {**os.environ, "DATABASE_URL": bot_under_test.database_url, "TELEGRAM_BOT_TOKEN": TOKEN,
+                   "TELEGRAM_API_URL": emulator.url, "SANGKIEN_CONFIG": str(ROOT / "config.toml")}  # fmt: skip
+    result = await asyncio.to_thread(launcher.sangkien, ["invite-chair", "MAU004"], environment)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout
     assert "https://t.me/sangkien_test_bot?start=c_" in output
     token = output.split("?start=", 1)[1].split()[0]
 

@@ -9,7 +9,6 @@ import contextlib
 import datetime as dt
 import functools
 import os
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -23,6 +22,7 @@ from bot.tenants import run_tenants
 from handlers import review_links
 from storage.engine import WrongSchema, _confined_to, create_engine, session_factory
 from storage.models import Branch
+from tests import launcher
 from tests.harness import ROOT, free_port
 from tests.postgres import PostgresServer
 from tests.test_cli import sangkien
@@ -137,15 +137,14 @@ async def run_for_a_while(emulator: TelegramEmulator, folder: Path, *args: str, 
     environment |= {"SANGKIEN_CONFIG": str(config_file(folder)), "TELEGRAM_API_URL": emulator.url,
                     "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/shared.db", **env}  # fmt: skip
     log = folder / f"bot{'-'.join(('', *args))}.log"
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", *args, "run", env=environment,
-                                                       stdout=output, stderr=output, cwd=ROOT)  # fmt: skip
+    process = await asyncio.to_thread(launcher.start, [*args, "run"], environment, log)
     try:
         await emulator.wait_until_polled(polled, emulator.bots[polled].polls + 1, timeout=60)
-        assert process.returncode is None, log.read_text(errors="replace")
+        assert process.exitcode is None, log.read_text(errors="replace")
     finally:
         process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+        await asyncio.to_thread(process.join, 30)
+        assert process.exitcode is not None, "the bot stops on SIGTERM"
     text = log.read_text(errors="replace")
     assert HANOI_TOKEN not in text and HUE_TOKEN not in text, "tokens never in the log"
     assert "Traceback" not in text, text
