@@ -174,7 +174,7 @@ class Settlement:
     async def _keep_renewing(self) -> None:
         while True:
             await asyncio.sleep(GRACE.total_seconds() / 3)
-            with contextlib.suppress(SQLAlchemyError, OSError):  # the database away: the rows simply wait
+            with contextlib.suppress(*_DB_ERRORS):  # the database away: the rows simply wait
                 async with self.sessions() as session, session.begin():
                     await session.execute(
                         update(OutboxMessage).where(self._mine(self.ids)).values(next_attempt_at=self.clock() + GRACE)

@@ -58,7 +58,7 @@ from tenacity import (
 )
 
 from bot.channels.dispatch import handle_counted
-from bot.channels.limits import SendLimits
+from bot.channels.limits import SendLimits, SendWindow
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
@@ -298,9 +298,9 @@ class TelegramChannel:
         self._sequencer = KeyedSequencer()
         self._chat_roles: dict[int, str] = {}
         self.username = ""
-        # Telegram: about 30 messages/s overall; about 1/s in a chat (short bursts are tolerated), 20/min in a
-        # group. A little under each, so that clock jitter never tips a send over.
-        self.limits = SendLimits(overall_per_second=28, private=(3, 3.0), group=(1, 3.1))
+        # Telegram: 30 messages in any second overall; about 1/s in a chat (short bursts are tolerated), 20/min
+        # in a group (a little under each of these).
+        self.limits = SendLimits(SendWindow(30), private=(3, 3.0), group=(1, 3.1))
         router = Router(name="sangkien")
         router.message.register(self._on_message)
         router.callback_query.register(self._on_callback, F.data)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels import numbered
 from bot.channels.dispatch import handle_counted
-from bot.channels.limits import SendLimits
+from bot.channels.limits import SendLimits, SteadyRate
 from bot.channels.ordering import KeyedSequencer
 from bot.channels.text import html_to_plain, parse_command
 from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage, transient
@@ -50,7 +50,7 @@ class ZaloChannel:
         self.client = client
         self._sequencer = KeyedSequencer()
         # Zalo publishes no numbers: stay well below Telegram's, which Zalo's own guidance resembles.
-        self.limits = SendLimits(overall_per_second=20, private=(3, 3.0), group=(1, 3.1))
+        self.limits = SendLimits(SteadyRate(20), private=(3, 3.0), group=(1, 3.1))
         self.t = catalog(services.config.settings.language)
 
     # --- receiving -------------------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""Telegram's overall sending rule, kept by `SendWindow`: never more than the count in any second as the
+platform sees the sends arrive, however the network delays each request and answer. (The whole bot against
+the emulator's 429s: test_broadcast_e2e.py; the time a broadcast takes: `make bench-broadcast`.)"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from bot.channels.limits import SendWindow
+
+pytestmark = pytest.mark.asyncio
+
+COUNT, PERIOD = 10, 0.2
+
+
+async def arrivals_of(
+    window: SendWindow, sends: int, request: tuple[float, float], answer: tuple[float, float]
+) -> list[float]:
+    """When each send reaches the platform, each request and each answer delayed at random in the ranges."""
+    rng = random.Random(2022)
+    arrived: list[float] = []
+
+    async def send() -> None:
+        async with window.slot():
+            await asyncio.sleep(rng.uniform(*request))
+            arrived.append(time.monotonic())
+            await asyncio.sleep(rng.uniform(*answer))
+
+    await asyncio.wait_for(asyncio.gather(*(send() for _ in range(sends))), timeout=60)
+    return sorted(arrived)
+
+
+def fullest_period(arrived: list[float]) -> int:
+    """The most arrivals in any half-open window of PERIOD seconds, as the emulator counts them."""
+    return max(sum(1 for later in arrived if start <= later < start + PERIOD) for start in arrived)
+
+
+async def test_a_fast_link_never_puts_more_than_the_count_in_a_period() -> None:
+    arrived = await arrivals_of(SendWindow(COUNT, PERIOD), 60, (0.0, 0.03), (0.0, 0.03))
+    assert len(arrived) == 60
+    assert fullest_period(arrived) == COUNT, "full windows, never one send over"
+
+
+async def test_a_slow_and_uneven_link_still_keeps_the_count() -> None:
+    """Requests held up to a quarter of the period on the way (a stalled loop, a slow network): each send's
+    answer, not its start, dates it."""
+    arrived = await arrivals_of(SendWindow(COUNT, PERIOD), 60, (0.0, PERIOD / 4), (0.0, 0.01))
+    assert fullest_period(arrived) <= COUNT
+
+
+async def test_a_send_cancelled_while_waiting_frees_no_place() -> None:
+    window = SendWindow(2, PERIOD)
+    answered = []
+    for _ in range(2):
+        async with window.slot():
+            pass
+        answered.append(time.monotonic())
+
+    async def third() -> float:
+        async with window.slot():
+            return time.monotonic()
+
+    cancelled = asyncio.create_task(third())
+    await asyncio.sleep(PERIOD / 4)
+    cancelled.cancel()
+    started = await asyncio.wait_for(third(), timeout=5)
+    assert started >= answered[0] + PERIOD, "the cancelled wait took nobody's place"
