@@ -36,8 +36,12 @@ from tests.postgres import PostgresServer, postgres_unavailable_reason
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    launcher.warm_up()  # the bot's imports, once, beside the first tests (tests/launcher.py)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The bot's imports, once, beside the first tests, when a test will start a bot or a command
+    (tests/launcher.py); a run of other tests does not pay for them."""
+    if any("launcher" in vars(item.module) or "bot_under_test" in item.fixturenames
+           for item in session.items if isinstance(item, pytest.Function)):  # fmt: skip
+        launcher.warm_up()
 
 
 @pytest.fixture(scope="session")

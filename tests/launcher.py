@@ -5,8 +5,9 @@ Telegram types at import), and the tests start a bot or a command dozens of time
 each kill and restart, each command-line test. A multiprocessing forkserver imports it once for the session;
 every process is forked from it and runs the command line's `main` as the `sangkien` script would, with the
 environment, working folder and output files it is given — a process with its own pid, killed with SIGKILL
-like any other. The entry point itself (`python -m bot`, the imports) is still started the ordinary way by
-the tests about it (test_config, test_sandbox_browser).
+like any other. The entry point itself (`python -m bot`, the imports from scratch, what a process prints on
+its way out) is still started the ordinary way by the tests about it (test_cli, test_config, the export
+command's test in test_reports, test_sandbox_browser).
 """
 
 from __future__ import annotations
@@ -73,13 +74,24 @@ def sangkien(args: list[str], environment: dict[str, str], timeout: float = 120)
             process.join()
             raise subprocess.TimeoutExpired(["sangkien", *args], timeout)
         read = lambda path: path.read_text(errors="replace") if path.exists() else ""  # noqa: E731
-        return subprocess.CompletedProcess(["sangkien", *args], process.exitcode, read(out), read(err))
+        result = subprocess.CompletedProcess(["sangkien", *args], process.exitcode, read(out), read(err))
+        _forget(process)
+        return result
 
 
 async def kill(process: BaseProcess) -> None:
-    """SIGKILL, as a crash or a power cut would, and wait until it is gone."""
-    process.kill()
-    await asyncio.to_thread(process.join)
+    """SIGKILL, as a crash or a power cut would, and wait until it is gone. Only a live process is signalled:
+    the forkserver reaps its children at once, and a dead one's pid may already be another process's."""
+    if process.exitcode is None:
+        process.kill()
+    await asyncio.to_thread(process.join, 60)
+    _forget(process)
+
+
+def _forget(process: BaseProcess) -> None:
+    if process.exitcode is not None:
+        _started.remove(process)
+        process.close()
 
 
 @atexit.register
@@ -87,5 +99,5 @@ def _kill_leftovers() -> None:
     """A process a failed test left running must not hold the session open (multiprocessing joins its
     children at exit)."""
     for process in _started:
-        if process.exitcode is None and process.pid is not None:
+        if process.exitcode is None:
             process.kill()

@@ -5,6 +5,7 @@ the emulator's 429s: test_broadcast_e2e.py; the time a broadcast takes: `make be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 
@@ -69,3 +70,55 @@ async def test_a_send_cancelled_while_waiting_frees_no_place() -> None:
     cancelled.cancel()
     started = await asyncio.wait_for(third(), timeout=5)
     assert started >= answered[0] + PERIOD, "the cancelled wait took nobody's place"
+
+
+class FakeTime:
+    """The window's clock and sleep, moved by its own waits only: the schedule is exact, not timed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_instant_answers_go_out_in_full_windows_one_period_apart() -> None:
+    """Never slower than the rule needs: 60 sends answered at once take five periods, ten at a time."""
+    time_ = FakeTime()
+    window = SendWindow(COUNT, PERIOD, clock=time_.clock, sleep=time_.sleep)
+    started: list[float] = []
+
+    async def send() -> None:
+        async with window.slot():
+            started.append(round(time_.now, 6))
+
+    await asyncio.wait_for(asyncio.gather(*(send() for _ in range(60))), timeout=10)
+    assert started == [round(PERIOD * (n // COUNT), 6) for n in range(60)]
+
+
+async def test_a_failed_request_and_a_hung_one_hold_nobody_back_for_good() -> None:
+    """A request that raised is dated by its failure; one that never answers, `patience` after its start."""
+    window = SendWindow(2, PERIOD, patience=2 * PERIOD)
+    with contextlib.suppress(ConnectionError):
+        async with window.slot():
+            raise ConnectionError("the network went away")
+    hung = asyncio.Event()
+
+    async def hang() -> None:
+        async with window.slot():
+            hung.set()
+            await asyncio.Event().wait()
+
+    hanging = asyncio.create_task(hang())
+    await hung.wait()
+
+    async def send() -> None:
+        async with window.slot():
+            pass
+
+    await asyncio.wait_for(asyncio.gather(*(send() for _ in range(4))), timeout=10)
+    hanging.cancel()

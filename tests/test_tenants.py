@@ -142,7 +142,8 @@ async def run_for_a_while(emulator: TelegramEmulator, folder: Path, *args: str, 
         await emulator.wait_until_polled(polled, emulator.bots[polled].polls + 1, timeout=60)
         assert process.exitcode is None, log.read_text(errors="replace")
     finally:
-        process.terminate()
+        if process.exitcode is None:
+            process.terminate()
         await asyncio.to_thread(process.join, 30)
         assert process.exitcode is not None, "the bot stops on SIGTERM"
     text = log.read_text(errors="replace")

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiolimiter import AsyncLimiter
 
@@ -26,29 +26,48 @@ class SendWindow:
 
     A send arrives between its start and its answer, so send k starts once the answer to send k−count is
     `period` old. On a link with a round trip of r seconds that is `count` sends per (`period` + r) at
-    worst (Telegram from Viet Nam, r ≈ 0.05 s: 28.6/s); a guess of when the platform received a send
+    worst (Telegram from Viet Nam, r ≈ 0.05 s: 28.6/s). A guess of when the platform received a send
     instead of its answer would be faster on a slow link, and wrong whenever the loop or the network
-    stalls (tried: 429s under load)."""
+    stalls (tried: 429s under load) — except past `patience`: a request still unanswered then is dated
+    `patience` after its start, so one hung connection holds the others back that long at most.
 
-    def __init__(self, count: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.count, self.period, self.clock = count, period, clock
-        self._answers: deque[asyncio.Future[float]] = deque()  # of the last `count` sends, oldest first
+    One place is one request: the Telegram channel's `SendWindowMiddleware` takes it for each attempt (a
+    retry is another arrival; a 429's wait happens outside the window)."""
+
+    def __init__(
+        self,
+        count: int,
+        period: float = 1.0,
+        patience: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.count, self.period, self.patience, self.clock, self.sleep = count, period, patience, clock, sleep
+        self._sent: deque[tuple[float, asyncio.Future[float]]] = deque()  # the last `count`: start, answer
         self._turn = asyncio.Lock()  # first come, first served
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Wait for a place in the window; the send happens inside the block, its answer ends it."""
+        """Wait for a place in the window; the request happens inside the block, its answer ends it."""
         async with self._turn:
-            if len(self._answers) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
-                answered = await asyncio.shield(self._answers[0])
-                await asyncio.sleep(max(0.0, answered + self.period - self.clock()))
-                self._answers.popleft()
+            if len(self._sent) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
+                arrived_by = await self._arrival_bound(*self._sent[0])
+                await self.sleep(max(0.0, arrived_by + self.period - self.clock()))
+                self._sent.popleft()
             answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            self._answers.append(answer)
+            self._sent.append((self.clock(), answer))
         try:
             yield
         finally:
             answer.set_result(self.clock())
+
+    async def _arrival_bound(self, started: float, answer: asyncio.Future[float]) -> float:
+        """The latest the platform can have received a request: its answer (waited for up to `patience`)."""
+        given_up = started + self.patience
+        if not answer.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(answer), timeout=max(0.0, given_up - self.clock()))
+        return min(answer.result(), given_up) if answer.done() else given_up
 
 
 class SteadyRate:
@@ -64,9 +83,9 @@ class SteadyRate:
 
 
 class SendLimits:
-    def __init__(
-        self, overall: SendWindow | SteadyRate, private: tuple[float, float], group: tuple[float, float]
-    ) -> None:
+    """`overall`: the platform-wide limit, when it is not kept at the request level (Telegram's is)."""
+
+    def __init__(self, overall: SteadyRate | None, private: tuple[float, float], group: tuple[float, float]) -> None:
         self.overall = overall
         self.private, self.group = private, group
         self._chats: OrderedDict[str, AsyncLimiter] = OrderedDict()
@@ -85,5 +104,8 @@ class SendLimits:
     async def slot(self, chat_id: str, *, is_group: bool, bulk: bool) -> AsyncIterator[None]:
         if bulk:
             await self._chat(chat_id, is_group).acquire()
+        if self.overall is None:
+            yield
+            return
         async with self.overall.slot():
             yield

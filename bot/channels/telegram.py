@@ -122,6 +122,24 @@ class RetryMiddleware(BaseRequestMiddleware):
         raise AssertionError("unreachable")
 
 
+class SendWindowMiddleware(BaseRequestMiddleware):
+    """The bot-wide window around every attempt of a request that sends a message (inside the retries)."""
+
+    SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice",
+                       "sendAnimation", "sendSticker", "sendMediaGroup", "copyMessage", "forwardMessage"})  # fmt: skip
+
+    def __init__(self, window: SendWindow) -> None:
+        self.window = window
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Any:
+        if method.__api_method__ not in self.SENDS:
+            return await make_request(bot, method)
+        async with self.window.slot():
+            return await make_request(bot, method)
+
+
 def _first_delay(error: Exception) -> float:
     return float(error.retry_after) if isinstance(error, TelegramRetryAfter) else _backoff.multiplier
 
@@ -167,6 +185,7 @@ def _delivery_errors() -> Iterator[None]:
 def make_bot(token: str, api_url: str | None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     session.middleware(RetryMiddleware())
+    session.middleware(SendWindowMiddleware(SendWindow(30)))  # inside the retries: each attempt takes its place
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -298,9 +317,9 @@ class TelegramChannel:
         self._sequencer = KeyedSequencer()
         self._chat_roles: dict[int, str] = {}
         self.username = ""
-        # Telegram: 30 messages in any second overall; about 1/s in a chat (short bursts are tolerated), 20/min
-        # in a group (a little under each of these).
-        self.limits = SendLimits(SendWindow(30), private=(3, 3.0), group=(1, 3.1))
+        # Telegram: 30 messages in any second overall (kept per request: `make_bot`); about 1/s in a chat
+        # (short bursts are tolerated) and 20/min in a group, a little under each of these.
+        self.limits = SendLimits(None, private=(3, 3.0), group=(1, 3.1))
         router = Router(name="sangkien")
         router.message.register(self._on_message)
         router.callback_query.register(self._on_callback, F.data)
