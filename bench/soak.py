@@ -202,7 +202,7 @@ async def run(minutes: float, members: int) -> None:
     emulator = TelegramEmulator()
     emulator.add_bot(TOKEN)
     await emulator.start()
-    bot = BotProcess(emulator, database_url, folder / "bot.log", soak_config(folder))
+    bot = BotProcess(emulator, database_url, folder / "bot.log", soak_config(folder), afresh=True)
     await bot.start()
     try:
         admin = Person(emulator, "Quản Trị", user_id=ADMIN_ID)

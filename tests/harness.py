@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -66,16 +67,24 @@ async def prepare_database(url: str) -> None:
 
 class BotProcess:
     """`sangkien run` as a separate OS process (tests/launcher.py), pointed at the emulator through
-    TELEGRAM_API_URL."""
+    TELEGRAM_API_URL; `afresh`: `python -m bot run` in a new interpreter, imports and all, as production
+    starts it (the soak's recovery after a kill counts that time)."""
 
     def __init__(
-        self, emulator: TelegramEmulator, database_url: str, log_path: Path, config_path: Path = ROOT / "config.toml"
+        self,
+        emulator: TelegramEmulator,
+        database_url: str,
+        log_path: Path,
+        config_path: Path = ROOT / "config.toml",
+        *,
+        afresh: bool = False,
     ) -> None:
         self.emulator = emulator
         self.database_url = database_url
         self.log_path = log_path
         self.config_path = config_path
-        self.process: BaseProcess | None = None
+        self.afresh = afresh
+        self.process: BaseProcess | asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         polls_before = self.emulator.bots[TOKEN].polls
@@ -87,7 +96,13 @@ class BotProcess:
             "SANGKIEN_CONFIG": str(self.config_path),
             "SANGKIEN_ADMINS": str(ADMIN_ID),
         }
-        self.process = await asyncio.to_thread(launcher.start, ["run"], env, self.log_path)
+        if self.afresh:
+            with self.log_path.open("ab") as log:
+                self.process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "run", env=env, stdout=log, stderr=log, cwd=ROOT
+                )
+        else:
+            self.process = await asyncio.to_thread(launcher.start, ["run"], env, self.log_path)
         try:
             await self.emulator.wait_until_polled(TOKEN, polls_before + 1, timeout=60)
         except TimeoutError:
@@ -95,7 +110,11 @@ class BotProcess:
 
     async def kill(self) -> None:
         """Stop the process abruptly (SIGKILL), as a crash or a power cut would."""
-        if self.process is not None:
+        if isinstance(self.process, asyncio.subprocess.Process):
+            if self.process.returncode is None:
+                self.process.kill()
+            await self.process.wait()
+        elif self.process is not None:
             await launcher.kill(self.process)
         self.process = None
 
