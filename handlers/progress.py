@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import heapq
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,16 +111,24 @@ def bar(done: int, goal: int) -> str:
     return "▓" * filled + "░" * (BAR_WIDTH - filled) + f" {percent}%"
 
 
-def ranked(branches: list[BranchProgress]) -> list[BranchProgress]:
+def _rank(b: BranchProgress) -> tuple[int, int, str]:
+    return -b.percent, -b.recognised, b.code
+
+
+def ranked(branches: list[BranchProgress], first: int | None = None) -> list[BranchProgress]:
     """The ranking rule, the same in the chat, the digests and the Excel summary: share of the quota, then
-    the number recognised, then the code."""
-    return sorted(branches, key=lambda b: (-b.percent, -b.recognised, b.code))
+    the number recognised, then the code. `first`: only that many (a partial sort of ten thousand)."""
+    return sorted(branches, key=_rank) if first is None else heapq.nsmallest(first, branches, key=_rank)
 
 
-def furthest_behind(branches: list[BranchProgress]) -> list[BranchProgress]:
+def furthest_behind(branches: list[BranchProgress], first: int | None = None) -> list[BranchProgress]:
     """Branches with a quota still to reach, the lowest share first, then the most missing."""
     behind = [b for b in branches if b.quota > 0 and b.recognised < b.quota]
-    return sorted(behind, key=lambda b: (b.percent, -(b.quota - b.recognised), b.code))
+    return sorted(behind, key=_behind) if first is None else heapq.nsmallest(first, behind, key=_behind)
+
+
+def _behind(b: BranchProgress) -> tuple[int, int, str]:
+    return b.percent, -(b.quota - b.recognised), b.code
 
 
 def header(t: Catalog, view: View) -> str:
@@ -189,13 +198,13 @@ def province_text(t: Catalog, view: View, top: int = TOP) -> str:
         campaign_line(t, view),
         counts_line(t, view.waiting, view.pending, view.in_progress),
     ]  # fmt: skip
-    ordered = [b for b in ranked(view.branches) if b.recognised > 0]
+    ordered = ranked([b for b in view.branches if b.recognised > 0], top)
     if ordered:
         lines += ["", t("progress_top_title", count=min(top, len(ordered)), total=len(view.branches))]
         lines += rank_lines(t, ordered[:top])
     else:
         lines += ["", t("progress_nobody_yet")]
-    behind = furthest_behind(view.branches)[:top]
+    behind = furthest_behind(view.branches, top)
     if behind:
         lines += ["", t("progress_behind_title")]
         lines += [

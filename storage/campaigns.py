@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign
+from storage import tally
 from storage.models import CampaignRecord
 
 REFRESH_SECONDS = 60.0
@@ -81,6 +82,7 @@ async def seed(session: AsyncSession, campaign: Campaign) -> None:
         session.add(CampaignRecord(code=campaign.code, definition=definition))
     elif record.definition != definition:
         record.definition = definition
+    await tally.sync_phases(session, await stored(session))
 
 
 async def add(session: AsyncSession, raw: dict[str, object]) -> Campaign:
@@ -96,6 +98,7 @@ async def add(session: AsyncSession, raw: dict[str, object]) -> Campaign:
         raise CampaignRejected("; ".join(problems))
     session.add(CampaignRecord(code=campaign.code, definition=campaign.model_dump(mode="json")))
     await session.flush()
+    await tally.sync_phases(session, await stored(session))
     return campaign
 
 

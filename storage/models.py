@@ -73,6 +73,8 @@ class Status(enum.StrEnum):
 
 # Counted toward quotas and targets (with a recognition date): recognised, and entered on the portal.
 COUNTED = (Status.RECOGNISED, Status.REPORTED)
+# Still being written: drafts and initiatives sent back for changes.
+IN_PROGRESS = (Status.DRAFT, Status.CHANGES_REQUESTED)
 
 
 class Role(enum.StrEnum):
@@ -93,6 +95,30 @@ class CampaignRecord(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class CountingPhase(Base):
+    """Every stored campaign's phases with the days each counts (storage/tally.py keeps it in step with the
+    campaigns): the database's triggers read it to file a recognition under its phase."""
+
+    __tablename__ = "counting_phase"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counts_from: Mapped[dt.date] = mapped_column(Date)
+    ends: Mapped[dt.date] = mapped_column(Date)
+
+
+class BranchTally(Base):
+    """How many initiatives a branch has in each bucket of /progress (storage/tally.py): kept by triggers on
+    `initiative`, so a province's figures read ten thousand rows, not a million initiatives."""
+
+    __tablename__ = "branch_tally"
+    # Each lookup one B-tree search (SQLite), not an index and then the row.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    bucket: Mapped[str] = mapped_column(String(72), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class Branch(Base):

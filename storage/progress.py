@@ -8,8 +8,9 @@ every phase is counted apart ("ngoài các giai đoạn"), never dropped. Submit
 branch's it was submitted to (that branch's chairs verify it).
 
 These queries serve /progress, the digests, the Excel summary and the chart — the same numbers everywhere
-— and the benchmark over 1,000,000 initiatives: each is one GROUP BY over an index holding every column
-it reads (migration 0008).
+— and the benchmark over 1,000,000 initiatives: the per-branch figures of a stored campaign's phase come
+from the tally the database keeps (storage/tally.py); the rest is one GROUP BY or count over an index
+holding every column it reads.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Campaign, Phase
-from storage import org_tree
-from storage.models import COUNTED, Branch, BranchQuota, Initiative, Member, Status
-
-IN_PROGRESS = (Status.DRAFT, Status.CHANGES_REQUESTED)
+from storage import org_tree, tally
+from storage.models import COUNTED, IN_PROGRESS, Branch, BranchQuota, Initiative, Member, Status
 
 
 class BranchProgress(NamedTuple):
@@ -78,14 +77,20 @@ async def branch_progress(
     """Every unit in scope with its quota for the phase and its initiatives counted by state, rolled up
     the tree within the scope (storage/org_tree.py): a unit's figures include its descendants'.
 
-    Four small counts, not one pass over every initiative: each is led by the status (and for the
-    recognised, the decision date), so it reads only its own rows from a covering index; the database
-    joins them to the branches, and only one row per branch comes back."""
-    recognised = _counts(Initiative.credited_branch_id, recognised_in(phase), branch_ids)
-    waiting = _counts(Initiative.credited_branch_id, Initiative.status == Status.VERIFIED, branch_ids)
-    pending = _counts(Initiative.branch_id, Initiative.status == Status.SUBMITTED, branch_ids)
-    in_progress = _counts(Initiative.branch_id, Initiative.status.in_(IN_PROGRESS), branch_ids)
-    counts = (recognised, waiting, pending, in_progress)
+    A stored campaign's phase reads the tally the database keeps (storage/tally.py): four rows per
+    branch. Any other phase is counted from the initiatives: four small counts, each led by the status (and
+    for the recognised, the decision date), reading only its own rows from a covering index. Either way the
+    database joins them to the branches, and only one row per branch comes back."""
+    if await tally.covered(session, [phase]):
+        buckets = (tally.recognised_bucket(phase), tally.WAITING, tally.PENDING, tally.IN_PROGRESS_BUCKET)
+        counts = tuple(tally.counts(bucket, branch_ids) for bucket in buckets)
+    else:
+        counts = (
+            _counts(Initiative.credited_branch_id, recognised_in(phase), branch_ids),
+            _counts(Initiative.credited_branch_id, Initiative.status == Status.VERIFIED, branch_ids),
+            _counts(Initiative.branch_id, Initiative.status == Status.SUBMITTED, branch_ids),
+            _counts(Initiative.branch_id, Initiative.status.in_(IN_PROGRESS), branch_ids),
+        )
     query = select(
         Branch.id, Branch.code, Branch.name, BranchQuota.quota,
         *(func.coalesce(count.c.n, 0) for count in counts), Branch.parent_id,
@@ -138,10 +143,17 @@ class CampaignTotals:
 
 
 async def campaign_totals(session: AsyncSession, campaign: Campaign, branch_ids: set[int] | None) -> CampaignTotals:
-    """Recognised per phase and outside every phase: each a count over a range of decision dates (an index
-    seek), all in one statement; never a test of every recognised initiative against every phase."""
+    """Recognised per phase and outside every phase, all in one statement: a stored phase's from the tally,
+    the rest each a count over a range of decision dates (an index seek); never a test of every recognised
+    initiative against every phase."""
     outside = [_recognised_between(start, end, branch_ids) for start, end in _gaps(campaign)]
-    counts = [_recognised_between(p.counting_from, p.end, branch_ids) for p in campaign.phases]
+    tallied = await tally.covered(session, campaign.phases)
+    counts = [
+        tally.total(tally.recognised_bucket(p), branch_ids)
+        if p.code in tallied
+        else _recognised_between(p.counting_from, p.end, branch_ids)
+        for p in campaign.phases
+    ]
     *per_phase, outside_total = (await session.execute(select(*counts, sum(outside)))).one()
     return CampaignTotals({p.code: n for p, n in zip(campaign.phases, per_phase, strict=True)}, outside_total)
 

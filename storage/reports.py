@@ -20,8 +20,8 @@ from sqlalchemy.orm import aliased
 from bot.config import Campaign, Phase
 from storage import org_tree
 from storage.engine import READ_ONLY
-from storage.models import COUNTED, Attachment, Author, Branch, BranchQuota, Initiative, Member, Status
-from storage.progress import IN_PROGRESS, recognised_in, recognised_outside
+from storage.models import COUNTED, IN_PROGRESS, Attachment, Author, Branch, BranchQuota, Initiative, Member, Status
+from storage.progress import recognised_in, recognised_outside
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.config import Config, Phase
-from storage import progress
+from storage import campaigns, progress
 from storage.engine import create_engine, session_factory
 from storage.models import Branch, BranchQuota, Initiative, Member, Status
 
@@ -44,11 +44,15 @@ def test_the_days_no_phase_counts(config: Config) -> None:
     assert gaps(config, []) == [(None, None)]
 
 
-@pytest_asyncio.fixture
-async def sessions(database_url: str) -> AsyncIterator:
+@pytest_asyncio.fixture(params=["counted", "tallied"])
+async def sessions(request: pytest.FixtureRequest, database_url: str, config: Config) -> AsyncIterator:
+    """Three branches; `tallied`: the config's campaign stored first, as at the bot's start, so its phases'
+    figures come from the tally the database keeps (storage/tally.py), not from counting initiatives."""
     engine = create_engine(database_url)  # migrated already (conftest)
     factory = session_factory(engine)
     async with factory() as session, session.begin():
+        if request.param == "tallied":
+            await campaigns.seed(session, config.campaign)
         for code in ("C", "A", "B"):  # not in code order
             session.add(Branch(code=code, name=f"CĐCS {code}"))
         await session.flush()

@@ -1,0 +1,44 @@
+"""/progress reads a tally: each branch's initiatives per bucket, kept by triggers on initiative, and the
+phases they count in (storage/tally.py; filled when the campaigns are synced at the bot's start)
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-02 17:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage import tally
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "counting_phase",
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("counts_from", sa.Date(), nullable=False),
+        sa.Column("ends", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("code"),
+    )
+    op.create_table(
+        "branch_tally",
+        sa.Column("bucket", sa.String(length=72), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", "branch_id"),
+        sqlite_with_rowid=False,
+    )
+    for statement in tally.trigger_ddl(op.get_bind().dialect.name):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in tally.drop_ddl(op.get_bind().dialect.name):
+        op.execute(statement)
+    op.drop_table("branch_tally")
+    op.drop_table("counting_phase")

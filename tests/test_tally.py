@@ -1,0 +1,154 @@
+"""The tally /progress reads (storage/tally.py) against the plan's rule counted here in Python from every
+initiative: after inserts, every kind of change the bot makes (status, decision date, credited branch,
+branch — one row at a time and in bulk) and deletions; after a campaign is added or the config's phases
+change; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import delete, select, update
+
+from bot.config import Campaign, Config, Phase
+from storage import campaigns, progress, tally
+from storage.engine import create_engine, session_factory
+from storage.models import COUNTED, IN_PROGRESS, Branch, Initiative, Member, Status
+
+pytestmark = pytest.mark.asyncio
+
+LATER = {
+    "code": "2024", "name": "Sáng kiến 2024", "organisation": "LĐLĐ tỉnh", "timezone": "Asia/Ho_Chi_Minh",
+    "eligible_from": dt.date(2023, 10, 1), "eligible_until": dt.date(2024, 12, 31), "total_target": 10,
+    "phases": [{"code": "y2024", "name": "Năm 2024", "start": dt.date(2024, 1, 1), "end": dt.date(2024, 12, 31),
+                "target": 10, "counts_from": dt.date(2023, 10, 1)}],
+    "types": [{"code": "1.1", "label": "Giải pháp kỹ thuật", "explanation": "Mới."}],
+}  # fmt: skip
+
+
+@pytest_asyncio.fixture
+async def world(database_url: str, config: Config) -> AsyncIterator:
+    """Five branches with a member each, the config's campaign stored (as at the bot's start)."""
+    engine = create_engine(database_url)
+    factory = session_factory(engine)
+    async with factory() as session, session.begin():
+        await campaigns.seed(session, config.campaign)
+        branches = [Branch(code=f"B{k}", name=f"CĐCS {k}") for k in range(5)]
+        session.add_all(branches)
+        await session.flush()
+        session.add_all([Member(full_name=f"Đoàn viên {b.code}", branch_id=b.id) for b in branches])
+    yield factory, [b.id for b in branches]
+    await engine.dispose()
+
+
+def expected(rows: list[Initiative], phase: Phase) -> dict[int, tuple[int, int, int, int]]:
+    """Each branch's (recognised in the phase, waiting, pending, in progress), by the plan's rule."""
+    found: Counter[tuple[int | None, str]] = Counter()
+    for row in rows:
+        if row.status in COUNTED and row.recognition_date is not None and phase.counts(row.recognition_date):
+            found[row.credited_branch_id, "recognised"] += 1
+        elif row.status == Status.VERIFIED:
+            found[row.credited_branch_id, "waiting"] += 1
+        elif row.status == Status.SUBMITTED:
+            found[row.branch_id, "pending"] += 1
+        elif row.status in IN_PROGRESS:
+            found[row.branch_id, "in_progress"] += 1
+    return {
+        branch: tuple(found[branch, kind] for kind in ("recognised", "waiting", "pending", "in_progress"))
+        for branch in {b for b, _ in found if b is not None}
+    }
+
+
+async def assert_tally_right(factory, branch_ids: list[int], *held: Campaign) -> None:
+    """Each branch's figures and the totals of every phase of `held` as the plan's rule counts them."""
+    async with factory() as session:
+        rows = list((await session.scalars(select(Initiative))).all())
+        for campaign in held:
+            totals = await progress.campaign_totals(session, campaign, None)
+            assert totals.by_phase == {p.code: sum(n[0] for n in expected(rows, p).values()) for p in campaign.phases}
+        for phase in (phase for campaign in held for phase in campaign.phases):
+            assert await tally.covered(session, [phase]), f"{phase.code} is read from the tally"
+            shown = {
+                unit.branch_id: (unit.recognised, unit.waiting, unit.pending, unit.in_progress)
+                for unit in await progress.branch_progress(session, phase)
+            }
+            wanted = expected(rows, phase)
+            assert shown == {b: wanted.get(b, (0, 0, 0, 0)) for b in branch_ids}, phase.code
+            some = set(branch_ids[:2])
+            scoped = await progress.branch_progress(session, phase, some)
+            assert {u.branch_id: (u.recognised, u.waiting, u.pending, u.in_progress) for u in scoped} == {
+                b: wanted.get(b, (0, 0, 0, 0)) for b in some
+            }, f"{phase.code}, two branches"
+
+
+def some_day(rng: random.Random) -> dt.date | None:
+    """A decision date in phase 1's counting days, phase 2's, before, between or after them, or none."""
+    if rng.random() < 0.15:
+        return None
+    return dt.date(2021, 6, 1) + dt.timedelta(days=rng.randrange(1400))
+
+
+async def test_the_tally_follows_every_change_of_every_initiative(world, config: Config) -> None:
+    factory, branch_ids = world
+    rng = random.Random(15)
+    statuses = list(Status)
+    for _ in range(6):
+        async with factory() as session, session.begin():
+            for _ in range(25):
+                branch = rng.choice(branch_ids)
+                session.add(Initiative(
+                    member_id=branch, branch_id=branch, status=rng.choice(statuses), recognition_date=some_day(rng),
+                    credited_branch_id=rng.choice([*branch_ids, None]) if rng.random() < 0.5 else branch,
+                ))  # fmt: skip
+        async with factory() as session, session.begin():
+            ids = list((await session.scalars(select(Initiative.id))).all())
+            for initiative_id in rng.sample(ids, 20):  # one row at a time, as the handlers change them
+                row = await session.get(Initiative, initiative_id)
+                change = rng.randrange(5)
+                if change == 0:
+                    row.status = rng.choice(statuses)
+                elif change == 1:
+                    row.recognition_date = some_day(rng)
+                elif change == 2:
+                    row.credited_branch_id = rng.choice(branch_ids)
+                elif change == 3:
+                    row.branch_id = rng.choice(branch_ids)
+                else:
+                    row.status, row.recognition_date = rng.choice(COUNTED), some_day(rng)
+                await session.flush()
+            chosen = rng.sample(ids, 10)
+            await session.execute(update(Initiative).where(Initiative.id.in_(chosen)).values(status=Status.VERIFIED))
+            await session.execute(delete(Initiative).where(Initiative.id.in_(rng.sample(ids, 5))))
+        await assert_tally_right(factory, branch_ids, config.campaign)
+
+
+async def test_a_campaign_added_later_and_phases_edited_in_the_config_are_counted_again(world, config: Config) -> None:
+    factory, branch_ids = world
+    a, b = branch_ids[:2]
+    p1, p2 = config.campaign.phases
+    later_day = dt.date(2024, 3, 1)
+    async with factory() as session, session.begin():
+        for day in (later_day, later_day, p2.end, p1.end, p1.counting_from - dt.timedelta(days=1)):
+            session.add(Initiative(member_id=a, branch_id=a, credited_branch_id=b, status=Status.RECOGNISED,
+                                   recognition_date=day))  # fmt: skip
+    async with factory() as session, session.begin():
+        assert await tally.sync_phases(session, await campaigns.stored(session)) is False, "nothing changed"
+        later: Campaign = await campaigns.add(session, LATER)
+    await assert_tally_right(factory, branch_ids, config.campaign, later)
+    async with factory() as session:
+        (unit,) = await progress.branch_progress(session, later.phases[0], {b})
+        assert unit.recognised == 2, "the recognitions of 2024 count in the campaign added for them"
+
+    shorter = p2.model_copy(update={"end": p2.end - dt.timedelta(days=1)})
+    edited = config.campaign.model_copy(update={"phases": (p1, shorter)})
+    async with factory() as session, session.begin():
+        await campaigns.seed(session, edited)  # the config's phase 2 now ends a day earlier
+    await assert_tally_right(factory, branch_ids, edited, later)
+    async with factory() as session:
+        assert not await tally.covered(session, [p2]), "the old phase 2 is counted from the initiatives"
+        (unit,) = await progress.branch_progress(session, p2, {b})
+        assert unit.recognised == 1, "its last day still counts when asked about the old days"
