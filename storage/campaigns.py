@@ -82,7 +82,7 @@ async def seed(session: AsyncSession, campaign: Campaign) -> None:
         session.add(CampaignRecord(code=campaign.code, definition=definition))
     elif record.definition != definition:
         record.definition = definition
-    await tally.sync_phases(session, await stored(session))
+    await tally.ensure(session, await stored(session))
 
 
 async def add(session: AsyncSession, raw: dict[str, object]) -> Campaign:
@@ -98,7 +98,7 @@ async def add(session: AsyncSession, raw: dict[str, object]) -> Campaign:
         raise CampaignRejected("; ".join(problems))
     session.add(CampaignRecord(code=campaign.code, definition=campaign.model_dump(mode="json")))
     await session.flush()
-    await tally.sync_phases(session, await stored(session))
+    await tally.ensure(session, await stored(session))
     return campaign
 
 

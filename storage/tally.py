@@ -3,34 +3,39 @@
 A province's /progress needs, per branch, the recognitions its current phase counts, those waiting for
 recognition, those waiting for a chair and those in progress. Counting them from a million initiatives
 costs a third of a second at every call; `branch_tally` holds the answer instead, one row per branch and
-bucket, and triggers on `initiative` (created by migration 0015 from `trigger_ddl`) move an initiative
-from one row to another in the same transaction as the change itself — whatever makes it: a wizard step, a
-chair's tap, an import, a deletion.
+bucket, and triggers on `initiative` move an initiative from one row to another in the same transaction as
+the change itself — whatever makes it: a wizard step, a chair's tap, an import, a deletion.
 
 Buckets follow storage/progress.py's rule: `r:<phase code>` for a recognition the phase counts (its
 status counted and its decision dated in the phase's counting days: `counting_phase`), for the credited
 branch; `waiting` (verified, for the credited branch); `pending` (submitted) and `in_progress` (drafts
-and sent back), for the branch it was submitted to. A recognition dated in no phase has no bucket.
+and sent back), for the branch it was submitted to. A recognition dated in no phase has no bucket; one
+with no credited branch is filed under branch 0 (no unit has it), so it counts in the totals only, as in
+the direct count.
 
-`counting_phase` lists every stored campaign's phases; `sync_phases` rewrites it and rebuilds the tally
-whenever the campaigns change (the seed at start, `sangkien campaign add`). The tally answers only for a
-phase that table holds with the same days (`covered`); any other is counted from the initiatives.
-
-SQLite drops a table's triggers with the table: a migration that rebuilds `initiative` (Alembic's batch
-mode) must create them again (`trigger_ddl`). tests/test_tally.py fails if they are missing.
+`ensure` runs wherever the campaigns are stored (the seed at every start, `sangkien campaign add`): it
+(re)creates the triggers when they are missing or not this version's (a SQLite migration rebuilding
+`initiative` drops them), rewrites `counting_phase` when the campaigns' phases changed, and compares the
+tally's totals with a count of the initiatives; after any of these it counts the tally again. The tally
+answers only for a phase `counting_phase` holds with the same days (`covered`); any other is counted from
+the initiatives.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from sqlalchemy import ScalarSelect, Select, Subquery, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Phase
-from storage.models import COUNTED, IN_PROGRESS, BranchTally, CountingPhase, Status
+from storage.models import COUNTED, IN_PROGRESS, BranchTally, CountingPhase, Initiative, Status
+
+log = logging.getLogger(__name__)
 
 WAITING, PENDING, IN_PROGRESS_BUCKET = "waiting", "pending", "in_progress"
+NO_BRANCH = 0
 
 
 def recognised_bucket(phase: Phase) -> str:
@@ -55,15 +60,17 @@ def _bucket_sql(row: str) -> str:
 def _branch_sql(row: str) -> str:
     """The branch it counts for: the credited one once verified, else the one it was submitted to."""
     credited = _names((*COUNTED, Status.VERIFIED))
-    return f"CASE WHEN {row}.status IN ({credited}) THEN {row}.credited_branch_id ELSE {row}.branch_id END"
+    return (
+        f"CASE WHEN {row}.status IN ({credited}) THEN coalesce({row}.credited_branch_id, {NO_BRANCH}) "
+        f"ELSE {row}.branch_id END"
+    )
 
 
 def _add(row: str) -> str:
     return (
         f"INSERT INTO branch_tally (bucket, branch_id, n) SELECT bucket, branch_id, 1 FROM "
         f"(SELECT {_bucket_sql(row)} AS bucket, {_branch_sql(row)} AS branch_id) AS counted "
-        f"WHERE bucket IS NOT NULL AND branch_id IS NOT NULL "
-        f"ON CONFLICT (bucket, branch_id) DO UPDATE SET n = branch_tally.n + 1;"
+        f"WHERE bucket IS NOT NULL ON CONFLICT (bucket, branch_id) DO UPDATE SET n = branch_tally.n + 1;"
     )
 
 
@@ -72,30 +79,26 @@ def _remove(row: str) -> str:
 
 
 WATCHED = "status, recognition_date, branch_id, credited_branch_id"
-
-
-def trigger_ddl(dialect: str) -> list[str]:
-    """The statements creating the triggers that keep `branch_tally` (after `drop_ddl`, to replace them)."""
-    if dialect == "sqlite":
-        return [
-            f"CREATE TRIGGER initiative_tally_insert AFTER INSERT ON initiative BEGIN {_add('NEW')} END",
-            f"CREATE TRIGGER initiative_tally_delete AFTER DELETE ON initiative BEGIN {_remove('OLD')} END",
-            f"CREATE TRIGGER initiative_tally_update AFTER UPDATE OF {WATCHED} ON initiative "
-            f"BEGIN {_remove('OLD')} {_add('NEW')} END",
-        ]
-    # PostgreSQL: one function; a change takes its two rows in one order (the lesser key first), so two
-    # transactions moving initiatives of one branch in opposite directions cannot deadlock.
-    old_key = f"({_bucket_sql('OLD')}, {_branch_sql('OLD')})"
-    new_key = f"({_bucket_sql('NEW')}, {_branch_sql('NEW')})"
-    return [
-        f"""CREATE FUNCTION initiative_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+SQLITE_TRIGGERS = {
+    f"initiative_tally_{event}": f"CREATE TRIGGER initiative_tally_{event} AFTER {when} ON initiative BEGIN {body} END"
+    for event, when, body in (
+        ("insert", "INSERT", _add("NEW")),
+        ("delete", "DELETE", _remove("OLD")),
+        ("update", f"UPDATE OF {WATCHED}", f"{_remove('OLD')} {_add('NEW')}"),
+    )
+}
+# PostgreSQL: one function (its tables looked up in the schema it was made in: a tenant's own); a change
+# takes its two rows in one order (the lesser key first), so two transactions each moving one initiative
+# of a branch in opposite directions cannot deadlock.
+_OLD_KEY, _NEW_KEY = (f"({_bucket_sql(row)}, {_branch_sql(row)})" for row in ("OLD", "NEW"))
+POSTGRES_FUNCTION_BODY = f"""
 BEGIN
   IF TG_OP = 'INSERT' THEN
     {_add("NEW")}
   ELSIF TG_OP = 'DELETE' THEN
     {_remove("OLD")}
-  ELSIF {old_key} IS DISTINCT FROM {new_key} THEN
-    IF {old_key} < {new_key} THEN
+  ELSIF {_OLD_KEY} IS DISTINCT FROM {_NEW_KEY} THEN
+    IF {_OLD_KEY} < {_NEW_KEY} THEN
       {_remove("OLD")}
       {_add("NEW")}
     ELSE
@@ -104,50 +107,108 @@ BEGIN
     END IF;
   END IF;
   RETURN NULL;
-END $$""",
-        f"CREATE TRIGGER initiative_tally AFTER INSERT OR DELETE OR UPDATE OF {WATCHED} ON initiative "
-        f"FOR EACH ROW EXECUTE FUNCTION initiative_tally()",
-    ]
-
-
-def drop_ddl(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS initiative_tally_{event}" for event in ("insert", "delete", "update")]
-    return ["DROP TRIGGER IF EXISTS initiative_tally ON initiative", "DROP FUNCTION IF EXISTS initiative_tally()"]
-
-
+END
+"""
+POSTGRES_DDL = [
+    f"CREATE OR REPLACE FUNCTION initiative_tally() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT "
+    f"AS $${POSTGRES_FUNCTION_BODY}$$",
+    "DROP TRIGGER IF EXISTS initiative_tally ON initiative",
+    f"CREATE TRIGGER initiative_tally AFTER INSERT OR DELETE OR UPDATE OF {WATCHED} ON initiative "
+    f"FOR EACH ROW EXECUTE FUNCTION initiative_tally()",
+]
 REBUILD = (
     f"INSERT INTO branch_tally (bucket, branch_id, n) SELECT bucket, branch_id, count(*) FROM "
     f"(SELECT {_bucket_sql('initiative')} AS bucket, {_branch_sql('initiative')} AS branch_id FROM initiative) "
-    f"AS counted WHERE bucket IS NOT NULL AND branch_id IS NOT NULL GROUP BY bucket, branch_id"
+    f"AS counted WHERE bucket IS NOT NULL GROUP BY bucket, branch_id"
 )
 
 
-async def sync_phases(session: AsyncSession, campaigns: Iterable[Campaign]) -> bool:
-    """Make `counting_phase` the campaigns' phases and, if it changed, count the tally again from the
-    initiatives (writers wait meanwhile: none can move an initiative between the count and the commit).
-    Returns whether it changed."""
+async def _triggers_current(session: AsyncSession) -> bool:
+    """Whether the triggers exist, enabled, as this version writes them."""
+    if session.bind.dialect.name == "sqlite":
+        rows = await session.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'initiative'")
+        )
+        found = {name: sql for name, sql in rows if name.startswith("initiative_tally")}
+        return found == SQLITE_TRIGGERS
+    body = await session.scalar(
+        text(
+            "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = 'initiative'::regclass AND t.tgname = 'initiative_tally' AND t.tgenabled = 'O'"
+        )
+    )
+    return body == POSTGRES_FUNCTION_BODY
+
+
+async def _create_triggers(session: AsyncSession) -> None:
+    if session.bind.dialect.name == "sqlite":
+        for name, create in SQLITE_TRIGGERS.items():
+            await session.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+            await session.execute(text(create))
+    else:
+        for statement in POSTGRES_DDL:
+            await session.execute(text(statement))
+
+
+async def _phases(session: AsyncSession) -> set[tuple]:
+    rows = await session.execute(select(CountingPhase.code, CountingPhase.counts_from, CountingPhase.ends))
+    return {tuple(row) for row in rows}
+
+
+async def _totals_agree(session: AsyncSession, phases: set[tuple]) -> bool:
+    """The tally's totals per bucket against the initiatives counted by status and decision date (index
+    counts): a tally that missed changes (its triggers gone for a while) does not pass."""
+    held = {bucket: n for bucket, n in await session.execute(
+        select(BranchTally.bucket, func.sum(BranchTally.n)).group_by(BranchTally.bucket)) if n}  # fmt: skip
+    by_status = dict((await session.execute(select(Initiative.status, func.count()).group_by(Initiative.status))).all())
+    counted = [
+        select(func.count()).where(Initiative.status.in_(COUNTED), Initiative.recognition_date.between(start, end))
+        for _, start, end in sorted(phases)
+    ]
+    in_phases = (await session.execute(select(*(c.scalar_subquery() for c in counted)))).one() if counted else ()
+    wanted = {
+        WAITING: by_status.get(Status.VERIFIED, 0),
+        PENDING: by_status.get(Status.SUBMITTED, 0),
+        IN_PROGRESS_BUCKET: sum(by_status.get(status, 0) for status in IN_PROGRESS),
+        **{f"r:{code}": n for (code, _, _), n in zip(sorted(phases), in_phases, strict=True)},
+    }
+    return held == {bucket: n for bucket, n in wanted.items() if n}
+
+
+async def ensure(session: AsyncSession, campaigns: Iterable[Campaign]) -> str | None:
+    """Make the tally right for these campaigns (see the module's docstring); returns why it was counted
+    again, or None. Writers wait while it is (on PostgreSQL the table is locked: none can move an initiative
+    between the count and the commit, and two bots starting at once do it one after the other)."""
     wanted = {(p.code, p.counting_from, p.end) for campaign in campaigns for p in campaign.phases}
 
-    async def held() -> set[tuple]:
-        rows = await session.execute(select(CountingPhase.code, CountingPhase.counts_from, CountingPhase.ends))
-        return {tuple(row) for row in rows}
+    async def reason() -> str | None:
+        if not await _triggers_current(session):
+            return "the triggers were missing or out of date"
+        if await _phases(session) != wanted:
+            return "the campaigns' phases changed"
+        if not await _totals_agree(session, wanted):
+            return "its totals disagreed with the initiatives"
+        return None
 
-    if await held() == wanted:
-        return False
+    why = await reason()
+    if why is None:
+        return None
     if session.bind.dialect.name == "postgresql":
-        # Self-exclusive and exclusive of every writer: two bots starting at once rebuild one after the other.
         await session.execute(text("LOCK TABLE initiative IN SHARE ROW EXCLUSIVE MODE"))
-        if await held() == wanted:
-            return False
+        why = await reason()
+        if why is None:
+            return None
+    await _create_triggers(session)
     await session.execute(CountingPhase.__table__.delete())
     if wanted:
-        await session.execute(
-            CountingPhase.__table__.insert(), [{"code": c, "counts_from": f, "ends": e} for c, f, e in sorted(wanted)]
-        )
+        rows = [{"code": code, "counts_from": start, "ends": end} for code, start, end in sorted(wanted)]
+        await session.execute(CountingPhase.__table__.insert(), rows)
     await session.execute(BranchTally.__table__.delete())
     await session.execute(text(REBUILD))
-    return True
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("ANALYZE branch_tally"))  # its new size, for the planner
+    log.info("progress tally counted again: %s", why)
+    return why
 
 
 async def covered(session: AsyncSession, phases: Iterable[Phase]) -> set[str]:
@@ -168,7 +229,7 @@ def counts(bucket: str, branch_ids: set[int] | None) -> Subquery:
 
 
 def total(bucket: str, branch_ids: set[int] | None) -> ScalarSelect[int]:
-    """The count in `bucket` over the branches (None: all)."""
+    """The count in `bucket` over the branches (None: all, those credited to no branch too)."""
     query = select(func.coalesce(func.sum(BranchTally.n), 0)).where(BranchTally.bucket == bucket)
     if branch_ids is not None:
         query = query.where(BranchTally.branch_id.in_(branch_ids))

@@ -12,7 +12,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from bot.config import Config, Phase
-from storage import campaigns, progress
+from storage import campaigns, progress, tally
 from storage.engine import create_engine, session_factory
 from storage.models import Branch, BranchQuota, Initiative, Member, Status
 
@@ -53,6 +53,7 @@ async def sessions(request: pytest.FixtureRequest, database_url: str, config: Co
     async with factory() as session, session.begin():
         if request.param == "tallied":
             await campaigns.seed(session, config.campaign)
+            assert await tally.covered(session, config.campaign.phases) == {"p1", "p2"}
         for code in ("C", "A", "B"):  # not in code order
             session.add(Branch(code=code, name=f"CĐCS {code}"))
         await session.flush()

@@ -1,7 +1,7 @@
 """The tally /progress reads (storage/tally.py) against the plan's rule counted here in Python from every
 initiative: after inserts, every kind of change the bot makes (status, decision date, credited branch,
 branch — one row at a time and in bulk) and deletions; after a campaign is added or the config's phases
-change; on SQLite and PostgreSQL."""
+change; after its triggers were lost for a while; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from bot.config import Campaign, Config, Phase
 from storage import campaigns, progress, tally
 from storage.engine import create_engine, session_factory
-from storage.models import COUNTED, IN_PROGRESS, Branch, Initiative, Member, Status
+from storage.models import COUNTED, IN_PROGRESS, Branch, BranchTally, Initiative, Member, Status
 
 pytestmark = pytest.mark.asyncio
 
@@ -45,8 +45,9 @@ async def world(database_url: str, config: Config) -> AsyncIterator:
     await engine.dispose()
 
 
-def expected(rows: list[Initiative], phase: Phase) -> dict[int, tuple[int, int, int, int]]:
-    """Each branch's (recognised in the phase, waiting, pending, in progress), by the plan's rule."""
+def expected(rows: list[Initiative], phase: Phase) -> dict[int | None, tuple[int, int, int, int]]:
+    """Each branch's (recognised in the phase, waiting, pending, in progress), by the plan's rule (None:
+    those credited to no branch)."""
     found: Counter[tuple[int | None, str]] = Counter()
     for row in rows:
         if row.status in COUNTED and row.recognition_date is not None and phase.counts(row.recognition_date):
@@ -59,7 +60,7 @@ def expected(rows: list[Initiative], phase: Phase) -> dict[int, tuple[int, int, 
             found[row.branch_id, "in_progress"] += 1
     return {
         branch: tuple(found[branch, kind] for kind in ("recognised", "waiting", "pending", "in_progress"))
-        for branch in {b for b, _ in found if b is not None}
+        for branch in {b for b, _ in found}
     }
 
 
@@ -124,6 +125,11 @@ async def test_the_tally_follows_every_change_of_every_initiative(world, config:
             await session.execute(update(Initiative).where(Initiative.id.in_(chosen)).values(status=Status.VERIFIED))
             await session.execute(delete(Initiative).where(Initiative.id.in_(rng.sample(ids, 5))))
         await assert_tally_right(factory, branch_ids, config.campaign)
+    async with factory() as session:
+        uncredited = select(Initiative.id).where(
+            Initiative.credited_branch_id.is_(None), Initiative.status.in_(COUNTED)
+        )
+        assert (await session.scalars(uncredited)).first(), "recognitions credited to no branch were counted too"
 
 
 async def test_a_campaign_added_later_and_phases_edited_in_the_config_are_counted_again(world, config: Config) -> None:
@@ -136,7 +142,7 @@ async def test_a_campaign_added_later_and_phases_edited_in_the_config_are_counte
             session.add(Initiative(member_id=a, branch_id=a, credited_branch_id=b, status=Status.RECOGNISED,
                                    recognition_date=day))  # fmt: skip
     async with factory() as session, session.begin():
-        assert await tally.sync_phases(session, await campaigns.stored(session)) is False, "nothing changed"
+        assert await tally.ensure(session, await campaigns.stored(session)) is None, "nothing changed"
         later: Campaign = await campaigns.add(session, LATER)
     await assert_tally_right(factory, branch_ids, config.campaign, later)
     async with factory() as session:
@@ -152,3 +158,46 @@ async def test_a_campaign_added_later_and_phases_edited_in_the_config_are_counte
         assert not await tally.covered(session, [p2]), "the old phase 2 is counted from the initiatives"
         (unit,) = await progress.branch_progress(session, p2, {b})
         assert unit.recognised == 1, "its last day still counts when asked about the old days"
+
+
+async def test_triggers_lost_for_a_while_are_made_again_and_the_tally_counted_again(
+    world, config: Config, database_url: str
+) -> None:
+    """A SQLite migration rebuilding `initiative` drops its triggers; changes made meanwhile are not in the
+    tally — until the next start."""
+    factory, branch_ids = world
+    a, b = branch_ids[:2]
+    p1 = config.campaign.phases[0]
+    drop = ["DROP TRIGGER initiative_tally_insert", "DROP TRIGGER initiative_tally_update",
+            "DROP TRIGGER initiative_tally_delete"] if database_url.startswith("sqlite") else [
+            "DROP TRIGGER initiative_tally ON initiative"]  # fmt: skip
+    async with factory() as session, session.begin():
+        for statement in drop:
+            await session.execute(text(statement))
+        session.add_all([Initiative(member_id=a, branch_id=a, credited_branch_id=b, status=Status.RECOGNISED,
+                                    recognition_date=p1.end), Initiative(member_id=a, branch_id=a)])  # fmt: skip
+    async with factory() as session:
+        (unit,) = await progress.branch_progress(session, p1, {b})
+        assert unit.recognised == 0, "missed while the triggers were gone"
+    async with factory() as session, session.begin():
+        assert (
+            await tally.ensure(session, await campaigns.stored(session)) == "the triggers were missing or out of date"
+        )
+    await assert_tally_right(factory, branch_ids, config.campaign)
+    async with factory() as session, session.begin():  # and they keep it again
+        row = (await session.scalars(select(Initiative).where(Initiative.status == Status.DRAFT))).one()
+        row.status, row.credited_branch_id = Status.VERIFIED, b
+    await assert_tally_right(factory, branch_ids, config.campaign)
+
+
+async def test_a_tally_that_disagrees_with_the_initiatives_is_counted_again(world, config: Config) -> None:
+    factory, branch_ids = world
+    async with factory() as session, session.begin():
+        session.add(Initiative(member_id=branch_ids[0], branch_id=branch_ids[0], status=Status.SUBMITTED))
+    async with factory() as session, session.begin():
+        await session.execute(update(BranchTally).values(n=BranchTally.n + 1))
+    async with factory() as session, session.begin():
+        assert (
+            await tally.ensure(session, await campaigns.stored(session)) == "its totals disagreed with the initiatives"
+        )
+    await assert_tally_right(factory, branch_ids, config.campaign)

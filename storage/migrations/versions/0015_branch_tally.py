@@ -1,5 +1,5 @@
-"""/progress reads a tally: each branch's initiatives per bucket, kept by triggers on initiative, and the
-phases they count in (storage/tally.py; filled when the campaigns are synced at the bot's start)
+"""/progress reads a tally: each branch's initiatives per bucket, and the phases they count in. The bot
+creates the triggers that keep it and counts it when it stores the campaigns at its start (storage/tally.py)
 
 Revision ID: 0015
 Revises: 0014
@@ -8,8 +8,6 @@ Create Date: 2026-12-02 17:00:00
 
 import sqlalchemy as sa
 from alembic import op
-
-from storage import tally
 
 revision = "0015"
 down_revision = "0014"
@@ -33,12 +31,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("bucket", "branch_id"),
         sqlite_with_rowid=False,
     )
-    for statement in tally.trigger_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in tally.drop_ddl(op.get_bind().dialect.name):
-        op.execute(statement)
+    if op.get_bind().dialect.name == "sqlite":
+        for event in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER IF EXISTS initiative_tally_{event}")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS initiative_tally ON initiative")
+        op.execute("DROP FUNCTION IF EXISTS initiative_tally()")
     op.drop_table("branch_tally")
     op.drop_table("counting_phase")
