@@ -14,8 +14,11 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.engine import open_database
+from bot.config import load_config
+from storage import campaigns
+from storage.engine import create_engine, open_database, session_factory
 from storage.models import Author, Branch, BranchQuota, Initiative, Member, Status
+from tests.harness import ROOT
 from tests.postgres import PostgresServer, postgres_unavailable_reason
 
 CHUNK = 20_000
@@ -124,3 +127,14 @@ async def _add_authors(connection: AsyncConnection, count: int) -> None:
         for i, member, name, branch in rows
     ]  # fmt: skip
     await connection.execute(insert(Author), authors)
+
+
+async def store_campaign(url: str, schema: str | None = None) -> float:
+    """What the bot does at its start: store the config's campaign, which counts the tally /progress reads
+    (storage/tally.py) from the initiatives already there. Returns the seconds."""
+    started = time.perf_counter()
+    engine = create_engine(url, schema)
+    async with session_factory(engine)() as session, session.begin():
+        await campaigns.seed(session, load_config(ROOT / "config.toml", environ={}).campaign)
+    await engine.dispose()
+    return time.perf_counter() - started

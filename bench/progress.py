@@ -18,11 +18,10 @@ import random
 import statistics
 import time
 
-from bench.data import fill, on_each_database
+from bench.data import fill, on_each_database, store_campaign
 from bot.config import load_config
 from handlers import progress
 from handlers.i18n import catalog
-from storage import campaigns
 from storage.engine import create_engine, session_factory
 from tests.harness import ROOT
 
@@ -59,17 +58,6 @@ async def measure(url: str) -> tuple[list[float], list[float], list[float]]:
 
 def line(label: str, seconds: list[float]) -> str:
     return f"  {label:<38} median {statistics.median(seconds) * 1000:8.0f} ms   slowest {max(seconds) * 1000:8.0f} ms"
-
-
-async def store_campaign(url: str) -> float:
-    """What the bot does at its start: store the config's campaign, which counts the tally (storage/tally.py)
-    from the initiatives already there. Returns the seconds."""
-    started = time.perf_counter()
-    engine = create_engine(url)
-    async with session_factory(engine)() as session, session.begin():
-        await campaigns.seed(session, load_config(ROOT / "config.toml", environ={}).campaign)
-    await engine.dispose()
-    return time.perf_counter() - started
 
 
 async def bench(name: str, url: str, branches: int, initiatives: int, upper_units: int) -> None:

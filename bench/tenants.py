@@ -17,7 +17,7 @@ import datetime as dt
 import statistics
 import time
 
-from bench.data import fill, on_each_database
+from bench.data import fill, on_each_database, store_campaign
 from bot.config import load_config
 from handlers import progress
 from handlers.i18n import catalog
@@ -75,6 +75,7 @@ async def bench(name: str, url: str, tenants: int, units: int, initiatives: int)
     for tenant in range(1, tenants + 1):
         tenant_url, schema = place(url, tenant)
         await fill(tenant_url, branches, initiatives, upper_units=UPPER_UNITS, schema=schema, with_authors=True)
+        await store_campaign(tenant_url, schema)  # as the bot does for each tenant at its start
     filled = time.perf_counter() - started
     measured = tenants // 2 or 1  # one in the middle: tenants filled before and after it
     shown, exports, size = await measure(*place(url, measured))

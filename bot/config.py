@@ -41,7 +41,8 @@ class InitiativeType(_Frozen):
 
 
 class Phase(_Frozen):
-    code: str = Field(min_length=1)
+    # A branch's quota is stored per phase code (16 characters at most: branch_quota.phase_code).
+    code: str = Field(min_length=1, max_length=16)
     name: str = Field(min_length=1)
     start: dt.date
     end: dt.date
