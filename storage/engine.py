@@ -177,11 +177,21 @@ def database_unreachable(error: BaseException) -> bool:
         return True
     if not isinstance(error, DBAPIError):
         return False
-    codes = {
-        str(getattr(e, name, "") or "") for e in (error.orig, error.orig.__cause__) for name in ("sqlstate", "pgcode")
-    }
     return (
         error.connection_invalidated
         or isinstance(error.orig, OSError)
-        or any(code.startswith(("08", "57P")) for code in codes)
+        or any(code.startswith(("08", "57P")) for code in _sqlstates(error))
     )
+
+
+def transaction_rolled_back(error: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock (40P01) or a serialization conflict (40001):
+    nothing of it remains, and the same work tried again succeeds (two transactions moving initiatives of the
+    same branches in opposite orders: storage/tally.py)."""
+    return isinstance(error, DBAPIError) and bool(_sqlstates(error) & {"40P01", "40001"})
+
+
+def _sqlstates(error: DBAPIError) -> set[str]:
+    return {
+        str(getattr(e, name, "") or "") for e in (error.orig, error.orig.__cause__) for name in ("sqlstate", "pgcode")
+    }

@@ -309,3 +309,52 @@ async def test_an_unreachable_database_is_told_apart_from_a_refused_query(tmp_pa
     await sqlite_engine.dispose()
     assert not database_unreachable(duplicate.value), "a refused write is not retried"
     assert not database_unreachable(ClientOSError(111, "Connect call failed")), "nor a platform's outage"
+
+
+@pytest.mark.postgres
+async def test_a_deadlock_is_told_apart_and_the_update_tried_again(postgres_server, monkeypatch) -> None:
+    """Two transactions taking two rows in opposite orders: PostgreSQL rolls one back (40P01). Nothing of it
+    remains, so the channels try its update again (bot/channels/dispatch.py), as for an unreachable database."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.channels import dispatch
+    from handlers.events import Event, EventKind, Reply
+    from storage.engine import database_unreachable, transaction_rolled_back
+    from storage.models import Branch
+
+    engine = create_engine(postgres_server.create_database())
+    await upgrade_database(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        session.add_all([Branch(id=1, code="A", name="A"), Branch(id=2, code="B", name="B")])
+    first_locked, second_locked = asyncio.Event(), asyncio.Event()
+
+    async def take(first: int, second: int, mine: asyncio.Event, theirs: asyncio.Event) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(text("UPDATE branch SET name = name WHERE id = :id"), {"id": first})
+            mine.set()
+            await asyncio.wait_for(theirs.wait(), 10)
+            await session.execute(text("UPDATE branch SET name = name WHERE id = :id"), {"id": second})
+
+    try:
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            take(1, 2, first_locked, second_locked), take(2, 1, second_locked, first_locked), return_exceptions=True,
+        ), 30)  # fmt: skip
+    finally:
+        await engine.dispose()
+    (deadlock,) = [outcome for outcome in outcomes if outcome is not None]
+    assert isinstance(deadlock, DBAPIError) and transaction_rolled_back(deadlock), repr(deadlock)
+    assert not database_unreachable(deadlock)
+
+    tries: list[Event] = []
+
+    async def deadlocked_once(services, event: Event) -> list[Reply]:
+        tries.append(event)
+        if len(tries) == 1:
+            raise deadlock
+        return [Reply(text="ok")]
+
+    monkeypatch.setattr(dispatch, "handle_event", deadlocked_once)
+    event = Event(platform="telegram", update_key="7", user_id="1", chat_id="1", kind=EventKind.TEXT, text="x")
+    assert await asyncio.wait_for(dispatch.handle_counted(None, event), 30) == [Reply(text="ok")]
+    assert len(tries) == 2, "tried again once"
