@@ -41,8 +41,7 @@ class InitiativeType(_Frozen):
 
 
 class Phase(_Frozen):
-    # A branch's quota is stored per phase code (16 characters at most: branch_quota.phase_code).
-    code: str = Field(min_length=1, max_length=16)
+    code: str = Field(min_length=1)
     name: str = Field(min_length=1)
     start: dt.date
     end: dt.date

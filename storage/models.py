@@ -103,7 +103,7 @@ class CountingPhase(Base):
 
     __tablename__ = "counting_phase"
 
-    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String, primary_key=True)  # as long as a config gives
     counts_from: Mapped[dt.date] = mapped_column(Date)
     ends: Mapped[dt.date] = mapped_column(Date)
 
@@ -116,7 +116,7 @@ class BranchTally(Base):
     # Each lookup one B-tree search (SQLite), not an index and then the row.
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    bucket: Mapped[str] = mapped_column(String(72), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String, primary_key=True)
     branch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 

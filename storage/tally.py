@@ -89,9 +89,21 @@ SQLITE_TRIGGERS = {
 }
 # PostgreSQL: one function (its tables looked up in the schema it was made in: a tenant's own); a change
 # takes its two rows in one order (the lesser key first), so two transactions each moving one initiative
-# of a branch in opposite directions cannot deadlock.
+# of a branch in opposite directions cannot deadlock. Both are replaced in place (PostgreSQL 14 or later):
+# dropping the trigger would need the table's strongest lock, which waits for every reader.
 _OLD_KEY, _NEW_KEY = (f"({_bucket_sql(row)}, {_branch_sql(row)})" for row in ("OLD", "NEW"))
+_POSTGRES_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION initiative_tally() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT"
+)
+_POSTGRES_TRIGGER = (
+    f"CREATE OR REPLACE TRIGGER initiative_tally AFTER INSERT OR DELETE OR UPDATE OF {WATCHED} ON initiative "
+    f"FOR EACH ROW EXECUTE FUNCTION initiative_tally()"
+)
+# The body names its function's and its trigger's definitions: one comparison of the stored body tells
+# whether any of the three is another version's.
 POSTGRES_FUNCTION_BODY = f"""
+-- {_POSTGRES_FUNCTION}
+-- {_POSTGRES_TRIGGER}
 BEGIN
   IF TG_OP = 'INSERT' THEN
     {_add("NEW")}
@@ -109,13 +121,7 @@ BEGIN
   RETURN NULL;
 END
 """
-POSTGRES_DDL = [
-    f"CREATE OR REPLACE FUNCTION initiative_tally() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT "
-    f"AS $${POSTGRES_FUNCTION_BODY}$$",
-    "DROP TRIGGER IF EXISTS initiative_tally ON initiative",
-    f"CREATE TRIGGER initiative_tally AFTER INSERT OR DELETE OR UPDATE OF {WATCHED} ON initiative "
-    f"FOR EACH ROW EXECUTE FUNCTION initiative_tally()",
-]
+POSTGRES_DDL = [f"{_POSTGRES_FUNCTION} AS $${POSTGRES_FUNCTION_BODY}$$", _POSTGRES_TRIGGER]
 REBUILD = (
     f"INSERT INTO branch_tally (bucket, branch_id, n) SELECT bucket, branch_id, count(*) FROM "
     f"(SELECT {_bucket_sql('initiative')} AS bucket, {_branch_sql('initiative')} AS branch_id FROM initiative) "
@@ -142,8 +148,12 @@ async def _triggers_current(session: AsyncSession) -> bool:
 
 async def _create_triggers(session: AsyncSession) -> None:
     if session.bind.dialect.name == "sqlite":
-        for name, create in SQLITE_TRIGGERS.items():
-            await session.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        found = await session.scalars(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'initiative_tally%'")
+        )
+        for name in found.all():  # this version's and any other's
+            await session.execute(text(f'DROP TRIGGER "{name}"'))
+        for create in SQLITE_TRIGGERS.values():
             await session.execute(text(create))
     else:
         for statement in POSTGRES_DDL:
@@ -177,8 +187,9 @@ async def _totals_agree(session: AsyncSession, phases: set[tuple]) -> bool:
 
 async def ensure(session: AsyncSession, campaigns: Iterable[Campaign]) -> str | None:
     """Make the tally right for these campaigns (see the module's docstring); returns why it was counted
-    again, or None. Writers wait while it is (on PostgreSQL the table is locked: none can move an initiative
-    between the count and the commit, and two bots starting at once do it one after the other)."""
+    again, or None. Writers wait while it is (on PostgreSQL `initiative` is locked against writers, never
+    readers: none can move an initiative between the count and the commit; an advisory lock makes two bots
+    starting at once, or a bot and `sangkien campaign add`, check one after the other)."""
     wanted = {(p.code, p.counting_from, p.end) for campaign in campaigns for p in campaign.phases}
 
     async def reason() -> str | None:
@@ -190,15 +201,19 @@ async def ensure(session: AsyncSession, campaigns: Iterable[Campaign]) -> str | 
             return "its totals disagreed with the initiatives"
         return None
 
+    postgres = session.bind.dialect.name == "postgresql"
+    if postgres:  # one ensure at a time per schema, before either reads anything
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('sangkien.tally:' || current_schema()))"))
     why = await reason()
     if why is None:
         return None
-    if session.bind.dialect.name == "postgresql":
+    if postgres:
         await session.execute(text("LOCK TABLE initiative IN SHARE ROW EXCLUSIVE MODE"))
         why = await reason()
         if why is None:
             return None
-    await _create_triggers(session)
+    if not await _triggers_current(session):
+        await _create_triggers(session)
     await session.execute(CountingPhase.__table__.delete())
     if wanted:
         rows = [{"code": code, "counts_from": start, "ends": end} for code, start, end in sorted(wanted)]

@@ -62,7 +62,6 @@ def test_environment_overrides(tmp_path: Path) -> None:
     [
         (("end = 2022-05-31", "end = 2022-01-01"), "campaign.phases.0"),
         (("target = 200", "target = -1"), "campaign.phases.0.target"),
-        (('code = "p1"', 'code = "giai-doan-1-2022-2023"'), "campaign.phases.0.code"),  # quotas keep 16 characters
         (('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Mars/Base"'), "campaign.timezone"),
         (("eligible_from = 2021-09-01", 'eligible_from = "soon"'), "campaign.eligible_from"),
         (('language = "vi"', 'language = "fr"'), "settings.language"),

@@ -5,6 +5,7 @@ change; after its triggers were lost for a while; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from collections import Counter
@@ -16,7 +17,7 @@ from sqlalchemy import delete, select, text, update
 
 from bot.config import Campaign, Config, Phase
 from storage import campaigns, progress, tally
-from storage.engine import create_engine, session_factory
+from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import COUNTED, IN_PROGRESS, Branch, BranchTally, Initiative, Member, Status
 
 pytestmark = pytest.mark.asyncio
@@ -28,6 +29,7 @@ LATER = {
                 "target": 10, "counts_from": dt.date(2023, 10, 1)}],
     "types": [{"code": "1.1", "label": "Giải pháp kỹ thuật", "explanation": "Mới."}],
 }  # fmt: skip
+LATER_CAMPAIGN = Campaign.model_validate(LATER)
 
 
 @pytest_asyncio.fixture
@@ -201,3 +203,56 @@ async def test_a_tally_that_disagrees_with_the_initiatives_is_counted_again(worl
             await tally.ensure(session, await campaigns.stored(session)) == "its totals disagreed with the initiatives"
         )
     await assert_tally_right(factory, branch_ids, config.campaign)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("cause", ["a campaign added", "triggers of another version"])
+async def test_counting_again_while_the_bot_writes_makes_the_writer_wait_and_fails_neither(
+    postgres_server, config: Config, cause: str
+) -> None:
+    """A bot's transaction has read an initiative when `ensure` (here `sangkien campaign add`, or a start
+    after an upgrade) locks the table to count again; the bot's write then waits for the count — no
+    deadlock, no error on either side, and the tally includes the write."""
+    engine = create_engine(postgres_server.create_database())
+    await upgrade_database(engine)
+    factory = session_factory(engine)
+    async with factory() as session, session.begin():
+        await campaigns.seed(session, config.campaign)
+        branch = Branch(code="B0", name="CĐCS 0")
+        session.add(branch)
+        await session.flush()
+        session.add(Member(full_name="Đoàn viên", branch_id=branch.id))
+        session.add(Initiative(member_id=branch.id, branch_id=branch.id, status=Status.SUBMITTED))
+    if cause == "triggers of another version":
+        async with factory() as session, session.begin():
+            await session.execute(text(tally.POSTGRES_DDL[0].replace("-- CREATE OR REPLACE FUNCTION", "-- older")))
+    counting_lock = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'initiative' AND l.mode = 'ShareRowExclusiveLock' AND l.granted"
+    )
+    try:
+        async with factory() as writer, writer.begin():
+            row = (await writer.scalars(select(Initiative))).one()  # the bot has read it
+
+            async def count_again() -> str | None:
+                async with factory() as session, session.begin():
+                    if cause == "a campaign added":
+                        await campaigns.add(session, LATER)
+                        return "added"
+                    return await tally.ensure(session, await campaigns.stored(session))
+
+            counting = asyncio.create_task(count_again())
+            async with asyncio.timeout(30):
+                while not counting.done():
+                    async with factory() as observer:
+                        if await observer.scalar(counting_lock):
+                            break  # it holds the lock: the write below must wait for it
+                    await asyncio.sleep(0.05)
+            row.status = Status.VERIFIED
+            row.credited_branch_id = branch.id
+            await writer.flush()
+        assert await asyncio.wait_for(counting, 30) in ("added", "the triggers were missing or out of date")
+        held = (config.campaign, LATER_CAMPAIGN) if cause == "a campaign added" else (config.campaign,)
+        await assert_tally_right(factory, [branch.id], *held)
+    finally:
+        await engine.dispose()

@@ -18,14 +18,14 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "counting_phase",
-        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("code", sa.String(), nullable=False),
         sa.Column("counts_from", sa.Date(), nullable=False),
         sa.Column("ends", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("code"),
     )
     op.create_table(
         "branch_tally",
-        sa.Column("bucket", sa.String(length=72), nullable=False),
+        sa.Column("bucket", sa.String(), nullable=False),
         sa.Column("branch_id", sa.Integer(), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("bucket", "branch_id"),
