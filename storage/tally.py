@@ -39,7 +39,11 @@ NO_BRANCH = 0
 
 
 def recognised_bucket(phase: Phase) -> str:
-    return f"r:{phase.code}"
+    return _recognised(phase.code)
+
+
+def _recognised(phase_code: str) -> str:
+    return f"r:{phase_code}"  # as _bucket_sql writes it
 
 
 def _names(statuses: Iterable[Status]) -> str:
@@ -180,7 +184,7 @@ async def _totals_agree(session: AsyncSession, phases: set[tuple]) -> bool:
         WAITING: by_status.get(Status.VERIFIED, 0),
         PENDING: by_status.get(Status.SUBMITTED, 0),
         IN_PROGRESS_BUCKET: sum(by_status.get(status, 0) for status in IN_PROGRESS),
-        **{f"r:{code}": n for (code, _, _), n in zip(sorted(phases), in_phases, strict=True)},
+        **{_recognised(code): n for (code, _, _), n in zip(sorted(phases), in_phases, strict=True)},
     }
     return held == {bucket: n for bucket, n in wanted.items() if n}
 
@@ -220,7 +224,7 @@ async def ensure(session: AsyncSession, campaigns: Iterable[Campaign]) -> str | 
         await session.execute(CountingPhase.__table__.insert(), rows)
     await session.execute(BranchTally.__table__.delete())
     await session.execute(text(REBUILD))
-    if session.bind.dialect.name == "postgresql":
+    if postgres:
         await session.execute(text("ANALYZE branch_tally"))  # its new size, for the planner
     log.info("progress tally counted again: %s", why)
     return why
