@@ -178,7 +178,7 @@ class ReportWriter:
         )
         self.sheets: dict[str, tuple[Worksheet, list[Column]]] = {}
         self.next_row: dict[str, int] = {}
-        self.counts = {"initiatives": 0, "portal": 0}
+        self.counts: dict[str, int] = {}
 
     def _format(self, number_format: str | None, style: str | None) -> Format | None:
         """`style`: "bold", "title" (bold, 13 pt) or None; one Format object per combination."""
@@ -194,11 +194,13 @@ class ReportWriter:
 
     def _write(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: str | None = None,
                style: str | None = None) -> None:  # fmt: skip
-        cell_format = self._format(number_format, style)
+        self._cell(sheet, row, col, value, self._format(number_format, style))
+
+    def _cell(self, sheet: Worksheet, row: int, col: int, value: Any, cell_format: Format | None) -> None:
+        """An empty value leaves the cell out (nothing to see, less to write); dates get DD/MM/YYYY."""
         if value is None or value == "":
-            if cell_format is not None:
-                sheet.write_blank(row, col, None, cell_format)
-        elif isinstance(value, str):
+            return
+        if isinstance(value, str):
             sheet.write_string(row, col, value, cell_format)
         elif isinstance(value, dt.date):
             sheet.write_datetime(row, col, value, cell_format or self._format(DATE_FORMAT, None))
@@ -268,12 +270,18 @@ class ReportWriter:
         self.sheets[name] = (sheet, columns)
         self.next_row[name] = 1
 
-    def rows(self, name: str, batch: list[InitiativeRow]) -> None:
+    def rows(self, batch: list[InitiativeRow]) -> None:
+        """A batch on the initiatives sheet, and those still to enter on the portal sheet (one read, both)."""
+        self._rows("sheet_initiatives", batch)
+        self._rows("sheet_portal", [initiative for initiative in batch if reports.to_enter(initiative)])
+
+    def _rows(self, name: str, batch: list[InitiativeRow]) -> None:
         sheet, columns = self.sheets[name]
+        cells = [(col, column.value, self._format(column.number_format, None)) for col, column in enumerate(columns)]
         row = self.next_row[name]
         for initiative in batch:
-            for col, column in enumerate(columns):
-                self._write(sheet, row, col, column.value(initiative), column.number_format)
+            for col, value, cell_format in cells:
+                self._cell(sheet, row, col, value(initiative), cell_format)
             row += 1
         self.next_row[name] = row
         self.counts[name] = self.counts.get(name, 0) + len(batch)
@@ -312,12 +320,15 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
                             _target_lines(campaign, whole), shown, whole, ranking_phase,
                             _signature(request.place, today))  # fmt: skip
-    sheets = (("sheet_initiatives", initiative_columns(campaign), False),
-              ("sheet_portal", portal_columns(campaign), True))  # fmt: skip
-    for sheet, columns, to_enter in sheets:
-        await asyncio.to_thread(writer.table, sheet, columns)
-        async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter, to_enter=to_enter):
-            await asyncio.to_thread(writer.rows, sheet, batch)
+    await asyncio.to_thread(writer.table, "sheet_initiatives", initiative_columns(campaign))
+    await asyncio.to_thread(writer.table, "sheet_portal", portal_columns(campaign))
+    writing: asyncio.Future[None] | None = None
+    async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter):
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(asyncio.to_thread(writer.rows, batch))  # the next batch is read meanwhile
+    if writing is not None:
+        await writing
     return await asyncio.to_thread(writer.finish)
 
 
