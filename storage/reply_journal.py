@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, delete, insert, true, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -46,7 +46,17 @@ PURPOSE = "reply"
 _RECORDING_LATER: set[asyncio.Task[None]] = set()
 _DB_ERRORS = (SQLAlchemyError, OSError)  # asyncpg refuses a connection with a bare OSError
 _WHILE_UNREACHABLE = retry_if_exception(database_unreachable)
-_INSERT = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
+# A step's statements, built once and run on the connection (Core: none of the ORM's work per statement).
+_OUTBOX = OutboxMessage.__table__
+_INSERT = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+_MINE = (
+    _OUTBOX.c.id.in_(bindparam("ids", expanding=True))
+    & (_OUTBOX.c.lease_token == bindparam("token"))
+    & (_OUTBOX.c.status == OutboxStatus.PENDING)
+)  # rows of this process's lease, not delivered yet
+_DELETE_DELIVERED = delete(_OUTBOX).where(_MINE)
+_DUE_AGAIN = update(_OUTBOX).where(_MINE).values(next_attempt_at=bindparam("due"), lease_token=None)
+_RENEW = update(_OUTBOX).where(_MINE).values(next_attempt_at=bindparam("due"))
 
 
 def journalable(reply: Reply) -> bool:
@@ -93,7 +103,7 @@ class ReplyJournal:
         due = now + GRACE
         rows = [{"platform": platform, "chat_id": chat_id, "payload": reply.to_json(), "purpose": PURPOSE,
                  "next_attempt_at": due, "lease_token": self.token, "created_at": now} for reply in kept]  # fmt: skip
-        written = (await session.execute(_INSERT, rows)).scalars().all()
+        written = (await (await session.connection()).execute(_INSERT, rows)).scalars().all()
         self.in_flight.update(written)
         ids = iter(written)
         return [replace(reply, journal_id=next(ids)) if journalable(reply) else reply for reply in replies]
@@ -164,21 +174,16 @@ class Settlement:
             if not handed_over:
                 self.journal.forget(self.replies)
 
-    def _mine(self, ids: list[int]) -> ColumnElement[bool]:
-        return (
-            OutboxMessage.id.in_(ids)
-            & (OutboxMessage.lease_token == self.journal.token)
-            & (OutboxMessage.status == OutboxStatus.PENDING)
-        )
+    def _leased(self, ids: list[int], **values: object) -> dict[str, object]:
+        """The parameters of `_MINE`: these rows, if still leased to this process and not delivered."""
+        return {"ids": ids, "token": self.journal.token, **values}
 
     async def _keep_renewing(self) -> None:
         while True:
             await asyncio.sleep(GRACE.total_seconds() / 3)
             with contextlib.suppress(*_DB_ERRORS):  # the database away: the rows simply wait
                 async with self.sessions() as session, session.begin():
-                    await session.execute(
-                        update(OutboxMessage).where(self._mine(self.ids)).values(next_attempt_at=self.clock() + GRACE)
-                    )
+                    await (await session.connection()).execute(_RENEW, self._leased(self.ids, due=self.clock() + GRACE))
 
     async def _record(self) -> bool:
         """Delete the delivered rows; make the failed ones due now. Any database error is tried again for
@@ -218,11 +223,8 @@ class Settlement:
 
     async def _update_rows(self) -> None:
         async with self.sessions() as session, session.begin():
+            connection = await session.connection()
             if self.done:
-                await session.execute(delete(OutboxMessage).where(self._mine(self.done)))
+                await connection.execute(_DELETE_DELIVERED, self._leased(self.done))
             if self.retry:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(self._mine(self.retry))
-                    .values(next_attempt_at=self.clock(), lease_token=None)
-                )
+                await connection.execute(_DUE_AGAIN, self._leased(self.retry, due=self.clock()))

@@ -157,6 +157,30 @@ async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_i
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
+async def test_a_failed_send_is_the_outboxs_at_once_and_a_settlement_touches_only_its_own_lease(sessions) -> None:
+    """A step's reply delivered is cleared; one whose send failed for a passing reason is due now and no
+    longer leased (the outbox sends it at once, not after GRACE); a row another process leased is left as it
+    was even when named."""
+    now, journal, other = utc_now(), ReplyJournal(), ReplyJournal()
+    async with sessions() as session, session.begin():
+        delivered, failed = await journal.write(session, "telegram", "42", [Reply(text="Bước 2/16"),
+                                                                            Reply(text="Bước 3/16")], now)  # fmt: skip
+        [theirs] = await other.write(session, "telegram", "43", [Reply(text="Tóm tắt sáng kiến")], now)
+    told: list[bool] = []
+    replies = [delivered, failed, theirs]
+    async with Settlement(journal, sessions, replies, utc_now, lambda: told.append(True)) as settlement:
+        settlement.sent(delivered)
+        settlement.sent(theirs)
+        assert settlement.failed(failed)
+    async with sessions() as session:
+        rows = {row.id: row for row in await session.scalars(select(OutboxMessage))}
+    assert set(rows) == {failed.journal_id, theirs.journal_id}, "the delivered one cleared, the other's kept"
+    assert rows[failed.journal_id].lease_token is None and rows[failed.journal_id].next_attempt_at <= utc_now()
+    assert rows[theirs.journal_id].lease_token == other.token
+    assert rows[theirs.journal_id].next_attempt_at == now + GRACE
+    assert told == [True], "the outbox is woken for the failed one"
+
+
 async def test_a_journalled_reply_no_settlement_will_clear_is_delivered_here_once_due(sessions) -> None:
     """The step's commit landed but its acknowledgement was lost (PostgreSQL restarting): the update is
     claimed, so handling it again answers nothing; the reply it journalled is this process's own, and its
