@@ -19,9 +19,10 @@ from storage.models import Base, ProcessedUpdate, ReminderRun
 
 
 async def insert_if_absent(session: AsyncSession, model: type[Base], **values: Any) -> bool:
-    """Insert one row unless a unique key already holds it; True if this call inserted it."""
+    """Insert one row unless a unique key already holds it; True if this call inserted it. Run as Core on the
+    session's connection: the ORM adds nothing to a plain insert (every update claims one)."""
     statement = _insert_if_absent(session.bind.dialect.name, model, tuple(sorted(values)))
-    return (await session.execute(statement, values)).first() is not None
+    return (await (await session.connection()).execute(statement, values)).first() is not None
 
 
 @functools.cache
