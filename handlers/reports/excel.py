@@ -162,7 +162,7 @@ def portal_columns(campaign: Campaign) -> list[Column]:
 
 
 class ReportWriter:
-    """Writes the workbook sheet by sheet, row by row (constant memory). Each method runs in a worker thread.
+    """Writes the workbook row by row, each sheet in order (constant memory). Each method runs in a worker thread.
 
     Every value goes through `_write`: text is always written as text (a member's "=HYPERLINK(…)" stays
     words); dates and amounts are numbers with their formats."""
