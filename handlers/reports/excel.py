@@ -164,7 +164,7 @@ def portal_columns(campaign: Campaign) -> list[Column]:
 class ReportWriter:
     """Writes the workbook row by row, each sheet in order (constant memory). Each method runs in a worker thread.
 
-    Every value goes through `_write`: text is always written as text (a member's "=HYPERLINK(…)" stays
+    Every value goes through `_cell`: text is always written as text (a member's "=HYPERLINK(…)" stays
     words); dates and amounts are numbers with their formats."""
 
     def __init__(self, campaign: Campaign) -> None:
