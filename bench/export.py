@@ -5,7 +5,8 @@ through the wizard again and again, pausing a second before each answer as peopl
 one-message-a-second per chat would be what is measured). First the members alone, then the admin sends
 /export while they go on. Prints the export's time (command to file), the bot process's peak memory
 (VmHWM) and the members' step latency alone and during the export. Targets: < 10 s, < 300 MB, the p95
-kept. Not a pass/fail test. Run: `make bench-export` (options: --initiatives, --branches, --members).
+kept; and the slowest steps during the export with when they began. Not a pass/fail test. Run: `make
+bench-export` (options: --initiatives, --branches, --members).
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ async def run(branches: int, initiatives: int, members: int) -> None:
               f"target < 300 MB)")  # fmt: skip
         print(latency_line("members' steps, alone", alone))
         print(latency_line("members' steps, during the export", during))
+        slowest = sorted(((latency, began - asked) for began, latency in steps if asked <= began < done), reverse=True)
+        print("  the slowest during it (latency @ seconds into the export; several at one moment: a stall):")
+        print("   ", "  ".join(f"{latency * 1000:.0f} ms @ {at:.1f} s" for latency, at in slowest[:8]))
     finally:
         for task in writers:
             task.cancel()

@@ -322,13 +322,8 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
                             _signature(request.place, today))  # fmt: skip
     await asyncio.to_thread(writer.table, "sheet_initiatives", initiative_columns(campaign))
     await asyncio.to_thread(writer.table, "sheet_portal", portal_columns(campaign))
-    writing: asyncio.Future[None] | None = None
     async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter):
-        if writing is not None:
-            await writing
-        writing = asyncio.ensure_future(asyncio.to_thread(writer.rows, batch))  # the next batch is read meanwhile
-    if writing is not None:
-        await writing
+        await asyncio.to_thread(writer.rows, batch)
     return await asyncio.to_thread(writer.finish)
 
 
