@@ -52,7 +52,7 @@ soak: install
 bench: bench-submission bench-export bench-progress bench-pruning bench-scale-out bench-broadcast bench-tenants
 
 bench-submission: install
-	$(VENV)/bin/python -m bench.submission
+	$(VENV)/bin/python -m bench.submission $(BENCH_ARGS)
 
 bench-broadcast: install
 	$(VENV)/bin/python -m bench.broadcast $(BENCH_ARGS)

@@ -2,7 +2,9 @@
 
 Both bots run as their own processes against the same emulator in the same run. Prints conversation
 steps per second and p50/p95 step latency (a step = one member action until the bot's next question),
-and the ratio to the echo baseline. Not a pass/fail test. Run: `make bench` (options: --members N).
+the ratio to the echo baseline and the bot's CPU time per step; on SQLite, then on a throwaway PostgreSQL (or
+BENCH_POSTGRES_URL; BENCH_DATABASE_URL: that database only). Not a pass/fail test. Run: `make
+bench-submission` (BENCH_ARGS: --members N, --sqlite-only, --profile FILE).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.data import on_each_database
 from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from tests.harness import ROOT, TOKEN, BotProcess, Person, fill_up_to_summary, prepare_database, register
 
@@ -105,13 +108,26 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float,
     return rate, p50, p95
 
 
-async def run(members: int, profile: str | None) -> None:
+async def run(members: int, profile: str | None, sqlite_only: bool) -> None:
+    """On SQLite, then on PostgreSQL (bench/data.on_each_database); BENCH_DATABASE_URL: on that one only.
+    `profile`: py-spy's stacks of the bot on the first database."""
+    profiles = iter([profile])
+
+    async def measure(_label: str, url: str) -> None:
+        await run_on(url, members, next(profiles, None))
+
+    if os.environ.get("BENCH_DATABASE_URL"):
+        await measure("", os.environ["BENCH_DATABASE_URL"])
+        return
+    await on_each_database(measure, "bench.db", ("SQLite", "PostgreSQL"), sqlite_only=sqlite_only)
+
+
+async def run_on(database_url: str, members: int, profile: str | None) -> None:
     emulator = TelegramEmulator()
     emulator.add_bot(TOKEN)
     emulator.add_bot(ECHO_TOKEN, username="echo_bot")
     await emulator.start()
     folder = Path(tempfile.mkdtemp(prefix="sangkien-bench-"))
-    database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite+aiosqlite:///{folder}/bench.db")
     await prepare_database(database_url)
     bot = BotProcess(emulator, database_url, folder / "bot.log")
     await bot.start()
@@ -176,8 +192,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=20, help="members going through the wizard at once")
     parser.add_argument("--profile", metavar="FILE", help="write py-spy's collapsed stacks of the bot to FILE")
+    parser.add_argument("--sqlite-only", action="store_true")
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.members, arguments.profile))
+    asyncio.run(run(arguments.members, arguments.profile, arguments.sqlite_only))
 
 
 if __name__ == "__main__":
