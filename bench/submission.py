@@ -111,10 +111,9 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float,
 async def run(members: int, profile: str | None, sqlite_only: bool) -> None:
     """On SQLite, then on PostgreSQL (bench/data.on_each_database); BENCH_DATABASE_URL: on that one only.
     `profile`: py-spy's stacks of the bot on the first database."""
-    profiles = iter([profile])
 
-    async def measure(_label: str, url: str) -> None:
-        await run_on(url, members, next(profiles, None))
+    async def measure(label: str, url: str) -> None:
+        await run_on(url, members, None if label == "PostgreSQL" else profile)
 
     if os.environ.get("BENCH_DATABASE_URL"):
         await measure("", os.environ["BENCH_DATABASE_URL"])
