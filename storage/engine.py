@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, UOWTransaction
 
+from storage.sqlite_driver import one_hop_url
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -55,7 +57,9 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
         # SQLite has one writer at a time; waiting writers poll with growing sleeps (up to 100 ms), which
         # makes concurrent conversations slow. One connection serialises transactions inside the process
         # instead (each is a few milliseconds); busy_timeout still covers other processes.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(
+            one_hop_url(parsed), connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
