@@ -53,6 +53,30 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
     await engine.dispose()
 
 
+async def test_sqlite_statements_give_back_rows_counts_ids_and_errors_in_one_trip(tmp_path) -> None:
+    """storage/sqlite_driver.py runs each statement whole on aiosqlite's thread: what SQLAlchemy reads after it
+    (rows, rowcount, lastrowid, a refused row) must still be the statement's own, and a streamed read still
+    streams."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert engine.dialect.driver == "aiosqlite_onehop"
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+        inserted = await connection.exec_driver_sql("INSERT INTO t (name) VALUES ('a'), ('b'), ('c')")
+        assert (inserted.rowcount, inserted.lastrowid) == (3, 3)
+        assert (await connection.exec_driver_sql("UPDATE t SET name = name || '!' WHERE id > 1")).rowcount == 2
+        rows = await connection.execute(text("SELECT id, name FROM t ORDER BY id"))
+        assert list(rows.keys()) == ["id", "name"] and rows.all() == [(1, "a"), (2, "b!"), (3, "c!")]
+        streamed = await connection.stream(text("SELECT name FROM t ORDER BY id"))
+        assert [name async for name in streamed.scalars()] == ["a", "b!", "c!"]
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("INSERT INTO t (name) VALUES ('d')")
+            await connection.exec_driver_sql("INSERT INTO t (name) VALUES ('a')")
+    async with engine.connect() as connection:  # the refused row rolled its transaction back, 'd' with it
+        assert (await connection.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b!", "c!"]
+    await engine.dispose()
+
+
 NOW = dt.datetime(2022, 4, 20, 3, tzinfo=dt.UTC)
 
 
