@@ -4,7 +4,8 @@ aiosqlite runs every sqlite3 call on a worker thread; each call is a hand-off th
 loop on return (about 35 µs of CPU). SQLAlchemy's adapter makes one call to open a cursor, one to execute, one
 to fetch the rows and one to close the cursor, so an ordinary wizard step (ten statements) paid some forty
 hand-offs. Here a statement's cursor is opened, executed, read to the end and closed in a single call, and what
-SQLAlchemy reads afterwards (description, rowcount, lastrowid, the rows) is kept on the adapter.
+SQLAlchemy reads afterwards (description, rowcount, lastrowid, the rows) is kept on the adapter. A transaction's
+BEGIN (storage/engine.py sends BEGIN IMMEDIATE or DEFERRED) travels with its first statement.
 
 It relies on aiosqlite's `Connection._execute(function)` and `Connection._conn` (the sqlite3 connection, used
 only on aiosqlite's thread), private but unchanged since aiosqlite 0.17; the version is pinned in uv.lock and
@@ -31,12 +32,16 @@ from sqlalchemy.util.concurrency import await_
 DRIVER_NAME = "aiosqlite_onehop"
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
+_BEGINS = frozenset({"BEGIN", "BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
 
 
-def _run(statement: Callable[[sqlite3.Cursor], object], connection: sqlite3.Connection) -> _Outcome:
-    """On aiosqlite's thread: run the statement on a new cursor, read every row, close the cursor."""
+def _run(statement: Callable[[sqlite3.Cursor], object], connection: sqlite3.Connection, begin: str | None) -> _Outcome:
+    """On aiosqlite's thread: begin the transaction if one is pending, run the statement on a new cursor, read
+    every row, close the cursor."""
     cursor = connection.cursor()
     try:
+        if begin is not None:
+            cursor.execute(begin)
         statement(cursor)
         description = cursor.description
         rows = cursor.fetchall() if description else []
@@ -88,6 +93,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
+        if not parameters and isinstance(operation, str) and operation.upper() in _BEGINS:
+            self._adapt_connection._pending_begin = operation  # sent with the transaction's first statement
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            return
         arguments = () if parameters is None else parameters
         self._run_on_thread(lambda cursor: cursor.execute(operation, arguments))
 
@@ -103,9 +112,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     async def _execute_async_onehop(self, statement: Callable[[sqlite3.Cursor], object]) -> _Outcome:
-        connection = self._connection
-        async with self._adapt_connection._execute_mutex:
-            return await connection._execute(_run, statement, connection._conn)  # type: ignore[attr-defined]
+        adapted, connection = self._adapt_connection, self._connection
+        async with adapted._execute_mutex:
+            begin, adapted._pending_begin = adapted._pending_begin, None
+            try:
+                return await connection._execute(_run, statement, connection._conn, begin)  # type: ignore[attr-defined]
+            except BaseException:
+                if begin is not None and not connection._conn.in_transaction:  # type: ignore[attr-defined]
+                    adapted._pending_begin = begin  # the BEGIN itself failed: the transaction is still to begin
+                raise
 
     def nextset(self) -> None:
         raise NotImplementedError("SQLite has one result set per statement")
@@ -115,8 +130,27 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """`_pending_begin`: the BEGIN SQLAlchemy asked for, not yet sent. It goes with the transaction's first
+    statement (one trip fewer a transaction); a transaction that ran no statement ends without any."""
+
+    __slots__ = ("_pending_begin",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._pending_begin: str | None = None
+
+    def commit(self) -> None:
+        if self._pending_begin is not None:
+            self._pending_begin = None
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if self._pending_begin is not None:
+            self._pending_begin = None
+            return
+        super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
