@@ -79,7 +79,7 @@ async def _handle(services: Services, event: Event, journalled: list[Reply]) -> 
     if ctx.queued_notifications:
         services.outbox_changed()
     for work in ctx.deferred:
-        replies += await work()
+        replies += _origin_kept(ctx, await work())
     return replies
 
 
@@ -89,8 +89,12 @@ async def _with_menus(ctx: Context) -> list[Reply]:
     if any(reply.menu == MENU for reply in replies):
         labels, role = await menus.labels(ctx), menus.role(ctx)
         replies = [replace(r, menu=labels, commands=role) if r.menu == MENU else r for r in replies]
+    return _origin_kept(ctx, replies)
+
+
+def _origin_kept(ctx: Context, replies: list[Reply]) -> list[Reply]:
     if ctx.keeps_origin:
-        replies = [replace(reply, keeps_origin=True) for reply in replies]
+        return [replace(reply, keeps_origin=True) for reply in replies]
     return replies
 
 

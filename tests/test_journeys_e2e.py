@@ -164,6 +164,8 @@ async def test_metrics_count_a_journey_and_need_the_token(
     await register(author, "MAU006", "Phan Văn Đếm")
     number = await submit_initiative(author)
     await chair.expect(f"Sáng kiến #{number} chờ xác nhận")
+    await author.send(f"/docx {number}")
+    await author.expect(f"Mô tả sáng kiến #{number}")
     effort = meter.read()
     after = await scrape(live_bot)
     channel = people.channel
@@ -175,7 +177,8 @@ async def test_metrics_count_a_journey_and_need_the_token(
     assert channel_total(after, timed, channel) - channel_total(before, timed, channel) == handled
     sent = "sangkien_deliveries_total"
     assert channel_total(after, sent, channel) > channel_total(before, sent, channel), "the chair's notice went out"
-    assert ("sangkien_outbox_pending", ()) in after and after[("sangkien_exports_total", (("kind", "word"),))] >= 1
+    word = ("sangkien_exports_total", (("kind", "word"),))
+    assert ("sangkien_outbox_pending", ()) in after and after.get(word, 0) > before.get(word, 0), "the forms counted"
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"Authorization": "Bearer wrong"}):
             async with http.get(f"{live_bot.web_url}/metrics", headers=headers) as reply:

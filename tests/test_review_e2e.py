@@ -418,6 +418,9 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
     await cast.chair_one.tap("Đơn & mô tả", card)
     await cast.chair_one.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    await cast.chair_one.settle()
+    kept = next(m for m in emulator.chat(cast.chair_one.user_id) if m.message_id == card.message_id)
+    assert kept.button("Xác nhận hồ sơ"), "the card keeps its decision buttons after the forms"
     for outsider in (cast.outsider, cast.other_chair):
         await outsider.send(f"/docx {number}")
         await outsider.expect("Đồng chí không có quyền")
