@@ -4,6 +4,7 @@ marking an approved initiative as entered on the national portal (`/entered`, or
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from bot import metrics
 from domain.rules import InputError, clean_text, parse_id
@@ -15,6 +16,10 @@ from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
 from storage import decisions, org_tree, queries
 from storage.models import Initiative, Status
+
+# The forms are built one at a time, off the event loop: built side by side (ten members submitting at once)
+# they only share the same interpreter lock, and each holds its documents in memory meanwhile.
+_FORM_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="word-forms")
 
 
 def may_complete(member_id: int, initiative: Initiative) -> bool:
@@ -51,15 +56,16 @@ def send_forms(ctx: Context, initiative: Initiative) -> None:
 
 
 async def _form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
-    """The two council documents as files, ready to send to the person asking (built in a worker thread:
-    the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier.
+    """The two council documents as files, ready to send to the person asking (built in `_FORM_BUILDER`'s
+    thread: the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier.
     Reads only what the initiative has loaded: it runs after the step's session has closed (`send_forms`)."""
     request_name, description_name = forms.file_names(initiative)
     today = ctx.today()
     campaign = ctx.services.campaigns.of_initiative(initiative.recognition_date, initiative.first_applied_on, today)
     with metrics.timed_export("word"):
-        request, description = await asyncio.to_thread(
-            lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today))
+        request, description = await asyncio.get_running_loop().run_in_executor(
+            _FORM_BUILDER,
+            lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today)),
         )
     return [
         Reply(
