@@ -9,7 +9,8 @@ BEGIN (storage/engine.py sends BEGIN IMMEDIATE or DEFERRED) travels with its fir
 
 It relies on aiosqlite's `Connection._execute(function)` and `Connection._conn` (the sqlite3 connection, used
 only on aiosqlite's thread), private but unchanged since aiosqlite 0.17; the version is pinned in uv.lock and
-the whole test suite runs on this dialect. Server-side cursors (streamed reads) keep SQLAlchemy's own adapter.
+the whole test suite runs on this dialect. Server-side cursors (streamed reads) keep SQLAlchemy's own adapter,
+after sending a pending BEGIN.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
     SQLiteDialect_aiosqlite,
 )
 from sqlalchemy.engine import URL
@@ -35,19 +37,30 @@ _Outcome = tuple[Any, int, int | None, list[Any]]
 _BEGINS = frozenset({"BEGIN", "BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
 
 
+class _BeginFailed(Exception):
+    """The pending BEGIN itself failed (the database locked past busy_timeout): its cause is the error."""
+
+
 def _run(statement: Callable[[sqlite3.Cursor], object], connection: sqlite3.Connection, begin: str | None) -> _Outcome:
     """On aiosqlite's thread: begin the transaction if one is pending, run the statement on a new cursor, read
     every row, close the cursor."""
     cursor = connection.cursor()
     try:
         if begin is not None:
-            cursor.execute(begin)
+            try:
+                cursor.execute(begin)
+            except sqlite3.Error as error:
+                raise _BeginFailed from error
         statement(cursor)
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+
+
+def _no_statement(_cursor: sqlite3.Cursor) -> None:
+    """The pending BEGIN alone (before a streamed read, which runs on a cursor of its own)."""
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -112,15 +125,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     async def _execute_async_onehop(self, statement: Callable[[sqlite3.Cursor], object]) -> _Outcome:
-        adapted, connection = self._adapt_connection, self._connection
-        async with adapted._execute_mutex:
-            begin, adapted._pending_begin = adapted._pending_begin, None
-            try:
-                return await connection._execute(_run, statement, connection._conn, begin)  # type: ignore[attr-defined]
-            except BaseException:
-                if begin is not None and not connection._conn.in_transaction:  # type: ignore[attr-defined]
-                    adapted._pending_begin = begin  # the BEGIN itself failed: the transaction is still to begin
-                raise
+        return await self._adapt_connection._on_thread(statement)  # type: ignore[attr-defined]
 
     def nextset(self) -> None:
         raise NotImplementedError("SQLite has one result set per statement")
@@ -129,16 +134,42 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         """sqlite3 ignores input sizes."""
 
 
+class OneHopStreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor (rows fetched as they are read), sending a pending BEGIN first."""
+
+    __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._adapt_connection._send_pending_begin()  # type: ignore[attr-defined]
+        return await super()._execute_async(operation, parameters)
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """`_pending_begin`: the BEGIN SQLAlchemy asked for, not yet sent. It goes with the transaction's first
     statement (one trip fewer a transaction); a transaction that ran no statement ends without any."""
 
     __slots__ = ("_pending_begin",)
     _cursor_cls = OneHopCursor
+    _ss_cursor_cls = OneHopStreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._pending_begin: str | None = None
+
+    async def _on_thread(self, statement: Callable[[sqlite3.Cursor], object]) -> _Outcome:
+        """The statement, after the pending BEGIN if any, in one call on aiosqlite's thread."""
+        connection = self._connection
+        async with self._execute_mutex:
+            begin, self._pending_begin = self._pending_begin, None
+            try:
+                return await connection._execute(_run, statement, connection._conn, begin)  # type: ignore[attr-defined]
+            except _BeginFailed as failed:
+                self._pending_begin = begin  # no transaction began: it is still to begin (or to end unsent)
+                raise failed.__cause__ from None  # type: ignore[misc]
+
+    async def _send_pending_begin(self) -> None:
+        if self._pending_begin is not None:
+            await self._on_thread(_no_statement)
 
     def commit(self) -> None:
         if self._pending_begin is not None:

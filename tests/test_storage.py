@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.config import Config
 from storage import claims, decisions, housekeeping, queries
@@ -75,6 +76,35 @@ async def test_sqlite_statements_give_back_rows_counts_ids_and_errors_in_one_tri
     async with engine.connect() as connection:  # the refused row rolled its transaction back, 'd' with it
         assert (await connection.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all() == ["a", "b!", "c!"]
     await engine.dispose()
+
+
+async def test_sqlite_transactions_begin_with_their_first_statement_even_a_streamed_read(tmp_path) -> None:
+    """The one-trip dialect sends a transaction's BEGIN IMMEDIATE with its first statement: a streamed read
+    first still holds the write lock; a BEGIN refused (the database locked by another process) fails that
+    transaction only, and the next begins afresh."""
+    path = tmp_path / "x.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        await connection.exec_driver_sql("PRAGMA busy_timeout=50")  # the pool's one connection, kept
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with engine.begin() as connection:
+            streamed = await connection.stream(text("SELECT id FROM t"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            assert [row async for row in streamed] == []
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        other.execute("ROLLBACK")
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+        assert other.execute("SELECT id FROM t").fetchall() == [(2,)]
+    finally:
+        other.close()
+        await engine.dispose()
 
 
 NOW = dt.datetime(2022, 4, 20, 3, tzinfo=dt.UTC)
