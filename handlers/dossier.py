@@ -125,7 +125,7 @@ class Dossier(Questionnaire):
 
     async def finished(self, ctx: Context, record: Initiative, data: dict[str, Any]) -> None:
         ctx.say(ctx.t("dossier_done", id=record.id), menu=True)
-        paperwork.send_forms(ctx, record)
+        await paperwork.send_forms(ctx, record)
 
 
 DOSSIER = Dossier()

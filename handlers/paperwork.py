@@ -4,6 +4,9 @@ marking an approved initiative as entered on the national portal (`/entered`, or
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from bot import metrics
@@ -17,6 +20,7 @@ from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
 from storage import decisions, org_tree, queries
 from storage.models import Initiative, Status
 
+log = logging.getLogger(__name__)
 # The forms are built one at a time, off the event loop: built side by side (ten members submitting at once)
 # they only share the same interpreter lock, and each holds its documents in memory meanwhile.
 _FORM_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="word-forms")
@@ -48,25 +52,33 @@ def dossier_buttons(ctx: Context, initiative: Initiative) -> tuple[tuple[Option,
     return tuple(rows)
 
 
-def send_forms(ctx: Context, initiative: Initiative) -> None:
+async def send_forms(ctx: Context, initiative: Initiative) -> None:
     """The two council documents follow this step's other replies, built once its transaction has committed:
     the ~70 ms of building them then hold neither the database nor anyone else's step (ten members submitting
-    at once stalled everyone ~0.4 s while the forms were built inside the transaction)."""
+    at once stalled everyone ~0.4 s while the forms were built inside the transaction). The forms read the
+    initiative with its branch, authors and files: loaded here, while the session is open."""
+    await initiative.awaitable_attrs.branch
     ctx.after_commit(lambda: _form_replies(ctx, initiative))
 
 
 async def _form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     """The two council documents as files, ready to send to the person asking (built in `_FORM_BUILDER`'s
     thread: the event loop keeps serving everyone else); their writer gets the buttons to complete the dossier.
-    Reads only what the initiative has loaded: it runs after the step's session has closed (`send_forms`)."""
+    If they cannot be built, the person is told how to ask again: what the step saved stands."""
     request_name, description_name = forms.file_names(initiative)
     today = ctx.today()
     campaign = ctx.services.campaigns.of_initiative(initiative.recognition_date, initiative.first_applied_on, today)
-    with metrics.timed_export("word"):
-        request, description = await asyncio.get_running_loop().run_in_executor(
-            _FORM_BUILDER,
-            lambda: (forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today)),
-        )
+
+    def build() -> tuple[bytes, bytes]:
+        return forms.request_form(initiative, campaign, today), forms.description(initiative, campaign, today)
+
+    try:
+        with metrics.timed_export("word"):
+            in_context = functools.partial(contextvars.copy_context().run, build)  # log lines keep their update
+            request, description = await asyncio.get_running_loop().run_in_executor(_FORM_BUILDER, in_context)
+    except Exception:
+        log.warning("the forms of initiative %s were not built", initiative.id, exc_info=True)
+        return [Reply(text=ctx.t("docx_failed", id=initiative.id))]
     return [
         Reply(
             text=ctx.t("docx_request_caption", id=initiative.id),
@@ -138,7 +150,7 @@ async def docx(ctx: Context, raw_id: str | None = None) -> None:
         return
     initiative = await _viewable(ctx, raw, "/docx")
     if initiative is not None:
-        send_forms(ctx, initiative)
+        await send_forms(ctx, initiative)
 
 
 async def entered(ctx: Context, raw_id: str | None = None, reference_text: str = "") -> None:

@@ -47,7 +47,7 @@ class Profile(Questionnaire):
         if isinstance(initiative_id, int):
             initiative = await queries.initiative_by_id(ctx.session, initiative_id)
             if initiative is not None and initiative.member_id == record.id:
-                paperwork.send_forms(ctx, initiative)
+                await paperwork.send_forms(ctx, initiative)
 
 
 PROFILE = Profile()

@@ -181,7 +181,7 @@ async def handle_option(ctx: Context) -> None:
     elif parts[0] == "rv" and action == "d":
         details(ctx, initiative)
     elif parts[0] == "rv" and action == "w":
-        paperwork.send_forms(ctx, initiative)
+        await paperwork.send_forms(ctx, initiative)
         ctx.keep_origin()
     elif parts[0] == "rv" and action == "n":
         ctx.set_flow(None)

@@ -627,7 +627,7 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     if ctx.member.profile_asked_at is None and draft.entered_by_member_id is None:
         await profile.start(ctx, after_initiative=draft.id)  # once: the forms follow the profile
     else:
-        paperwork.send_forms(ctx, draft)
+        await paperwork.send_forms(ctx, draft)
 
 
 async def _copy_profiles(ctx: Context, draft: Initiative) -> None:

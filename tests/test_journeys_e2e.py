@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
+from handlers.reports import forms
 from storage.models import Identity, OutboxMessage, Status
 from tests.harness import (
     ADMIN_ID,
@@ -136,6 +137,25 @@ async def test_submit_then_the_chair_verifies(people: People, admin: Person, liv
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
     await author.expect(f"Sáng kiến #{number}", "xác nhận (Chu Tịch Trường", "được tính vào chỉ tiêu")
     assert (await live_database.initiative(number)).status == Status.RECOGNISED
+
+
+async def test_forms_that_cannot_be_made_leave_the_submission_and_say_how_to_ask_again(
+    people: People, live_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author = people.new("Vũ Thị Biểu Mẫu")
+    await register(author, "MAU005", "Vũ Thị Biểu Mẫu")
+    number = await submit_initiative(author)
+
+    def broken(*_: object) -> bytes:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(forms, "description", broken)
+    await author.send(f"/docx {number}")
+    await author.expect(f"Chưa tạo được Đơn và Mô tả sáng kiến #{number}", f"/docx {number}")
+    assert (await live_database.initiative(number)).status == Status.SUBMITTED
+    monkeypatch.undo()
+    await author.send(f"/docx {number}")
+    await author.expect(f"Mô tả sáng kiến #{number}")
 
 
 async def scrape(live_bot: InProcessBot, token: str = METRICS_TOKEN) -> dict[tuple[str, tuple], float]:
