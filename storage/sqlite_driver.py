@@ -118,14 +118,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def _run_on_thread(self, statement: Callable[[sqlite3.Cursor], object]) -> None:
         try:
-            outcome = await_(self._execute_async_onehop(statement))
+            outcome = await_(self._adapt_connection._on_thread(statement))  # type: ignore[attr-defined]
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
-
-    async def _execute_async_onehop(self, statement: Callable[[sqlite3.Cursor], object]) -> _Outcome:
-        return await self._adapt_connection._on_thread(statement)  # type: ignore[attr-defined]
 
     def nextset(self) -> None:
         raise NotImplementedError("SQLite has one result set per statement")
