@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 
 from bot.config import Config
@@ -87,12 +89,17 @@ async def seeded(database_url: str, config: Config):
 
 
 async def workbook(sessions, config: Config, branch_ids: set[int] | None, report_filter: ReportFilter | None = None):
+    return load_workbook(io.BytesIO(await workbook_bytes(sessions, config, branch_ids, report_filter)))
+
+
+async def workbook_bytes(
+    sessions, config: Config, branch_ids: set[int] | None, report_filter: ReportFilter | None = None
+) -> bytes:
     async with sessions() as session:
         request = excel.ReportRequest(config.campaign, frozenset(branch_ids) if branch_ids else None,
                                       report_filter or ReportFilter(), "Công đoàn Viên chức tỉnh Phú Thọ",
                                       dt.date(2023, 3, 1), "Phú Thọ")  # fmt: skip
-        content = await excel.build(session, request)
-    return load_workbook(io.BytesIO(content))
+        return await excel.build(session, request)
 
 
 def header_row(sheet) -> int:
@@ -138,6 +145,51 @@ async def test_the_report_has_three_sheets_with_real_types_and_no_formulas(seede
         for row in book[name].iter_rows():
             for cell in row:
                 assert cell.data_type != "f", "no formulas"
+
+
+TRICKY_TEXTS = [
+    '=HYPERLINK("http://x.vn","bấm")', "a < b & c > d", "  hai đầu có dấu cách  ", "_x0041_ viết sẵn",
+    "chuông\x07 và \r xuống dòng", "ký tự lạ \ufffe", "dòng 1\ndòng 2", "'trích", "x" * 40_000,
+]  # fmt: skip
+
+
+async def test_the_long_sheets_read_back_exactly_as_xlsxwriter_writes_the_same_values(seeded, config: Config) -> None:
+    """The initiatives sheet's rows are written by handlers/reports/sheet_rows, not XlsxWriter: text that
+    needs escaping, a date Excel cannot count and an amount read back as XlsxWriter's own cells do."""
+    sessions, ids = seeded
+    async with sessions() as session, session.begin():
+        first = await session.get(Initiative, ids["i1"])
+        kept = (first.member_id, first.branch_id)
+        for number, text in enumerate(TRICKY_TEXTS):
+            initiative = Initiative(member_id=kept[0], branch_id=kept[1], status=Status.SUBMITTED, title=text[:300],
+                                    economic_benefit=text, type_code="1.2", field=text[:50],
+                                    first_applied_on=dt.date(1899, 12, 1 + number),
+                                    economic_amount_vnd=10**12 + number, submitted_at=at(2022, 8, 2))  # fmt: skip
+            session.add(initiative)
+    content = await workbook_bytes(sessions, config, None)
+    sheet = load_workbook(io.BytesIO(content))["Sáng kiến"]
+    headers = [c.value for c in sheet[1]]
+    written = [dict(zip(headers, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    ours = [(row["Lợi ích kinh tế"], row["Lĩnh vực"], row["Ngày áp dụng lần đầu"], row["Giá trị làm lợi (đồng)"])
+            for row in written if row["Ngày áp dụng lần đầu"] and not isinstance(row["Ngày áp dụng lần đầu"],
+                                                                                  dt.datetime)]  # fmt: skip
+
+    reference = io.BytesIO()
+    with xlsxwriter.Workbook(reference, {"constant_memory": True}) as book:  # inline strings, as ours
+        plain = book.add_worksheet()
+        for row, text in enumerate(TRICKY_TEXTS):
+            plain.write_string(row, 0, text)
+            plain.write_string(row, 1, text[:50])
+            plain.write_number(row, 2, 10**12 + row)
+    expected = [(title, field, f"{day:02d}/12/1899", amount) for day, (title, field, amount)
+                in enumerate(load_workbook(reference).active.iter_rows(values_only=True), start=1)]  # fmt: skip
+    assert ours == expected
+    assert len(ours[-1][0]) == 32_767, "cut at Excel's limit"
+    with zipfile.ZipFile(io.BytesIO(content)) as package:
+        rows = package.read("xl/worksheets/sheet2.xml").decode()
+    assert '<t xml:space="preserve">  hai đầu có dấu cách  </t>' in rows, "Excel keeps the spaces only when told"
+    assert f'<dimension ref="A1:Z{len(written) + 1}"/>' in rows, "the sheet says how far its rows go"
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row), "no formulas"
 
 
 async def test_the_summary_is_signable_and_its_figures_match_hand_computed_ones(seeded, config: Config) -> None:

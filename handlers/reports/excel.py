@@ -1,4 +1,4 @@
-"""The Excel report an officer can sign (XlsxWriter in constant-memory mode: rows stream to disk as written).
+"""The Excel report an officer can sign (XlsxWriter in constant-memory mode, the long sheets' rows by sheet_rows).
 
 Sheets: *Tổng hợp theo CĐCS* — a title block (unit, period, date made), the phase targets and the
 campaign's total against what was recognised, every branch ranked by the same rule as /progress with its
@@ -6,7 +6,7 @@ quota, recognised, waiting for recognition, on the portal, waiting for verificat
 totals row, and the signatures; *Sáng kiến* — every initiative in scope; *Nhập Cổng* — recognised ones not
 yet on the portal, in the portal's field order. One filter narrows every sheet. Headers are Vietnamese
 (documents catalog); dates are real Excel dates, money is a number; text is always text (a member's
-"=HYPERLINK(…)" is not a formula; XlsxWriter escapes control characters as Excel does); it is built in a
+"=HYPERLINK(…)" is not a formula; control characters are escaped as Excel does); it is built in a
 worker thread, batch by batch, never on the event loop.
 """
 
@@ -29,6 +29,7 @@ from bot.config import Campaign, Phase
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from handlers.reports.documents import doc_text
+from handlers.reports.sheet_rows import SheetRows, splice
 from storage import org_tree, reports
 from storage.models import Status
 from storage.reports import BranchFigures, InitiativeRow, ReportFilter
@@ -164,8 +165,8 @@ def portal_columns(campaign: Campaign) -> list[Column]:
 class ReportWriter:
     """Writes the workbook row by row, each sheet in order (constant memory). Each method runs in a worker thread.
 
-    Every value goes through `_cell`: text is always written as text (a member's "=HYPERLINK(…)" stays
-    words); dates and amounts are numbers with their formats."""
+    Every value goes through `_write` (the summary) or `SheetRows` (the long sheets): text is always written
+    as text (a member's "=HYPERLINK(…)" stays words); dates and amounts are numbers with their formats."""
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
@@ -176,9 +177,8 @@ class ReportWriter:
         self.header = self.book.add_format(
             {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "vcenter"}
         )
-        self.sheets: dict[str, tuple[Worksheet, list[Column]]] = {}
-        self.next_row: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
+        self.sheets: dict[str, tuple[Worksheet, int]] = {}  # a long sheet and its number of columns
+        self.rows_of: dict[str, SheetRows] = {}
 
     def _format(self, number_format: str | None, style: str | None) -> Format | None:
         """`style`: "bold", "title" (bold, 13 pt) or None; one Format object per combination."""
@@ -194,12 +194,10 @@ class ReportWriter:
 
     def _write(self, sheet: Worksheet, row: int, col: int, value: Any, number_format: str | None = None,
                style: str | None = None) -> None:  # fmt: skip
-        self._cell(sheet, row, col, value, self._format(number_format, style))
-
-    def _cell(self, sheet: Worksheet, row: int, col: int, value: Any, cell_format: Format | None) -> None:
         """An empty value leaves the cell out (nothing to see, less to write); dates get DD/MM/YYYY."""
         if value is None or value == "":
             return
+        cell_format = self._format(number_format, style)
         if isinstance(value, str):
             sheet.write_string(row, col, value, cell_format)
         elif isinstance(value, dt.date):
@@ -261,38 +259,42 @@ class ReportWriter:
                 row.reported, row.pending, row.in_progress]  # fmt: skip
 
     def table(self, name: str, columns: list[Column]) -> None:
+        """A long sheet: its header row here, its rows through `SheetRows` (see sheet_rows.py for why)."""
         sheet = self.book.add_worksheet(doc_text(name))
         for index, column in enumerate(columns):
             sheet.set_column(index, index, column.width)
         sheet.freeze_panes(1, 0)
         for col, column in enumerate(columns):
             sheet.write_string(0, col, doc_text(column.header_key), self.header)
-        self.sheets[name] = (sheet, columns)
-        self.next_row[name] = 1
+        self.sheets[name] = (sheet, len(columns))
+        self.rows_of[name] = SheetRows(self.folder.name, [(column.value, self._style(column.number_format))
+                                                          for column in columns])  # fmt: skip
+
+    def _style(self, number_format: str | None) -> int | None:
+        """The style index XlsxWriter gives the number format (it numbers a format when first used)."""
+        cell_format = self._format(number_format, None)
+        return cell_format._get_xf_index() if cell_format else None
 
     def rows(self, batch: list[InitiativeRow]) -> None:
         """A batch on the initiatives sheet, and those still to enter on the portal sheet (one read, both)."""
-        self._rows("sheet_initiatives", batch)
-        self._rows("sheet_portal", [initiative for initiative in batch if reports.to_enter(initiative)])
-
-    def _rows(self, name: str, batch: list[InitiativeRow]) -> None:
-        sheet, columns = self.sheets[name]
-        cells = [(col, column.value, self._format(column.number_format, None)) for col, column in enumerate(columns)]
-        row = self.next_row[name]
-        for initiative in batch:
-            for col, value, cell_format in cells:
-                self._cell(sheet, row, col, value(initiative), cell_format)
-            row += 1
-        self.next_row[name] = row
-        self.counts[name] = self.counts.get(name, 0) + len(batch)
+        self.rows_of["sheet_initiatives"].append(batch)
+        self.rows_of["sheet_portal"].append(initiative for initiative in batch if reports.to_enter(initiative))
 
     def finish(self) -> bytes:
         try:
-            for name, (sheet, columns) in self.sheets.items():
-                sheet.autofilter(0, 0, max(0, self.counts.get(name, 0)), len(columns) - 1)
+            sheet_files = {}
+            for number, sheet in enumerate(self.book.worksheets(), start=1):
+                for name, (table, width) in self.sheets.items():
+                    if table is sheet:
+                        sheet.autofilter(0, 0, self.rows_of[name].count, width - 1)
+                        sheet_files[f"xl/worksheets/sheet{number}.xml"] = self.rows_of[name]
             self.book.close()
-            return self.path.read_bytes()
+            spliced = self.path.with_name("spliced.xlsx")
+            splice(self.path, sheet_files, spliced)
+            return spliced.read_bytes()
         finally:
+            for rows in self.rows_of.values():
+                rows.close()
             self.folder.cleanup()
 
 
