@@ -11,7 +11,7 @@ import xlsxwriter
 from openpyxl import load_workbook
 
 from bot.config import Config
-from handlers.reports import excel
+from handlers.reports import excel, sheet_rows
 from handlers.reports.scope import parse_filter
 from storage import decisions, queries
 from storage.engine import create_engine, session_factory, upgrade_database
@@ -190,6 +190,21 @@ async def test_the_long_sheets_read_back_exactly_as_xlsxwriter_writes_the_same_v
     assert '<t xml:space="preserve">  hai đầu có dấu cách  </t>' in rows, "Excel keeps the spaces only when told"
     assert f'<dimension ref="A1:Z{len(written) + 1}"/>' in rows, "the sheet says how far its rows go"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row), "no formulas"
+
+
+async def test_rows_beyond_what_a_sheet_holds_are_counted_in_its_last_row(seeded, config: Config, monkeypatch) -> None:
+    """Excel cannot open a sheet past row 1,048,576 (a nation's million initiatives could reach it): the rows
+    stop there and the last says how many were left out and how to export them in parts. Here a sheet holds
+    five rows."""
+    sessions, _ = seeded
+    monkeypatch.setattr(sheet_rows, "MAX_ROWS", 5)
+    book = await workbook(sessions, config, None)
+    sheet = book["Sáng kiến"]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)][:3] == [1, 2, 3]
+    note = sheet.cell(row=5, column=1).value
+    assert sheet.max_row == 5 and note.startswith("Còn 4 sáng kiến nữa không vừa một trang tính Excel"), note
+    assert "/export p1" in note and sheet.auto_filter.ref == "A1:Z4"
+    assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"], "it fits"
 
 
 async def test_the_summary_is_signable_and_its_figures_match_hand_computed_ones(seeded, config: Config) -> None:

@@ -177,7 +177,8 @@ class ReportWriter:
         self.header = self.book.add_format(
             {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "vcenter"}
         )
-        self.sheets: dict[str, tuple[Worksheet, int]] = {}  # a long sheet and its number of columns
+        # A long sheet, its number of columns and its part in the package (XlsxWriter numbers them in order).
+        self.sheets: dict[str, tuple[Worksheet, int, str]] = {}
         self.rows_of: dict[str, SheetRows] = {}
 
     def _format(self, number_format: str | None, style: str | None) -> Format | None:
@@ -266,7 +267,7 @@ class ReportWriter:
         sheet.freeze_panes(1, 0)
         for col, column in enumerate(columns):
             sheet.write_string(0, col, doc_text(column.header_key), self.header)
-        self.sheets[name] = (sheet, len(columns))
+        self.sheets[name] = (sheet, len(columns), f"xl/worksheets/sheet{len(self.book.worksheets())}.xml")
         self.rows_of[name] = SheetRows(self.folder.name, [(column.value, self._style(column.number_format))
                                                           for column in columns])  # fmt: skip
 
@@ -282,15 +283,14 @@ class ReportWriter:
 
     def finish(self) -> bytes:
         try:
-            sheet_files = {}
-            for number, sheet in enumerate(self.book.worksheets(), start=1):
-                for name, (table, width) in self.sheets.items():
-                    if table is sheet:
-                        sheet.autofilter(0, 0, self.rows_of[name].count, width - 1)
-                        sheet_files[f"xl/worksheets/sheet{number}.xml"] = self.rows_of[name]
+            for name, (sheet, width, _) in self.sheets.items():
+                rows = self.rows_of[name]
+                sheet.autofilter(0, 0, rows.count, width - 1)
+                if rows.left_out:
+                    rows.note(doc_text("rows_left_out", count=rows.left_out))
             self.book.close()
             spliced = self.path.with_name("spliced.xlsx")
-            splice(self.path, sheet_files, spliced)
+            splice(self.path, {part: self.rows_of[name] for name, (_, _, part) in self.sheets.items()}, spliced)
             return spliced.read_bytes()
         finally:
             for rows in self.rows_of.values():

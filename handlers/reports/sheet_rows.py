@@ -28,6 +28,7 @@ from xlsxwriter.utility import xl_col_to_name
 EXCEL_EPOCH = dt.date(1899, 12, 30).toordinal()
 FIRST_TRUE_SERIAL = 61  # 1 March 1900
 MAX_TEXT = 32_767
+MAX_ROWS = 1_048_576  # Excel's last row: a row beyond it makes the file one Excel cannot open
 NEEDS_ESCAPING = re.compile("[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 LITERAL_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
@@ -62,19 +63,24 @@ class SheetRows:
 
     `columns`: for each column, how to get its value from an item and its XlsxWriter style index (None:
     the default style; a date column must have a date style). An empty value (None, "") leaves the cell
-    out."""
+    out. Items beyond what one sheet holds (its last row kept for `note`) are counted in `left_out`."""
 
     def __init__(self, folder: str, columns: Sequence[tuple[Callable[[Any], Any], int | None]]) -> None:
         self.file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 (kept open across batches; close())
         self.cells = [(xl_col_to_name(index), value, f' s="{style}"' if style else "")
                       for index, (value, style) in enumerate(columns)]  # fmt: skip
         self.last_column = xl_col_to_name(len(columns) - 1)
-        self.count = 0
+        self.count = 0  # rows written after the header
+        self.room = MAX_ROWS - 2  # the header and a note
+        self.left_out = 0
 
     def append(self, items: Iterable[Any]) -> None:
         rows = []
         row = self.count + 1
         for item in items:
+            if row - 1 == self.room:
+                self.left_out += 1
+                continue
             row += 1
             number = str(row)
             cells = [f'<row r="{number}">']
@@ -92,6 +98,11 @@ class SheetRows:
             rows.append("".join(cells))
         self.file.write("".join(rows))
         self.count = row - 1
+
+    def note(self, text: str) -> None:
+        """One line of text in the first column, below the rows (the last row is kept for it)."""
+        self.count += 1
+        self.file.write(f'<row r="{self.count + 1}">{text_cell(f"A{self.count + 1}", text, "")}</row>')
 
     def copy_to(self, target: IO[bytes]) -> None:
         self.file.seek(0)
@@ -115,7 +126,7 @@ def splice(workbook: Path, sheets: dict[str, SheetRows], target: Path) -> None:
             head, tail = content.split(b"</sheetData>", 1)
             dimension = f'<dimension ref="A1:{rows.last_column}{rows.count + 1}"/>'.encode()
             head = DIMENSION.sub(dimension, head, count=1)
-            with spliced.open(entry, "w", force_zip64=True) as sheet:
+            with spliced.open(entry, "w") as sheet:
                 sheet.write(head)
                 rows.copy_to(sheet)
                 sheet.write(b"</sheetData>" + tail)
