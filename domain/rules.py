@@ -200,8 +200,13 @@ def _parse_number(text: str, *, has_unit: bool) -> Decimal:
     raise InputError("err_amount")
 
 
+def group_thousands(number: int) -> str:
+    """1234567 → "1.234.567", as Vietnamese writes numbers."""
+    return f"{number:,}".replace(",", ".")
+
+
 def format_amount(amount: int | None) -> str:
-    return f"{amount:,}".replace(",", ".") + " ₫" if amount is not None else ""
+    return group_thousands(amount) + " ₫" if amount is not None else ""
 
 
 # --- authors ---------------------------------------------------------------------------------------

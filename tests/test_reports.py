@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 
 import pytest
@@ -149,8 +150,22 @@ async def test_the_report_has_three_sheets_with_real_types_and_no_formulas(seede
 
 TRICKY_TEXTS = [
     '=HYPERLINK("http://x.vn","bấm")', "a < b & c > d", "  hai đầu có dấu cách  ", "_x0041_ viết sẵn",
-    "chuông\x07 và \r xuống dòng", "ký tự lạ \ufffe", "dòng 1\ndòng 2", "'trích", "x" * 40_000,
+    "chuông\x07 và \r xuống dòng", "ký tự lạ \ufffe\uffff\x01", "\x0bđầu và cuối\r", "dòng 1\ndòng 2", "'trích",
+    "😀" * 20_000, "x" * 40_000,
 ]  # fmt: skip
+
+
+def package_structure(content: bytes, part: str) -> tuple[list[int], str, str, str]:
+    """A long sheet's row numbers, its dimension, its filter and the workbook's name for that filter: what
+    Excel checks and openpyxl does not."""
+    with zipfile.ZipFile(io.BytesIO(content)) as package:
+        sheet = package.read(part).decode()
+        names = package.read("xl/workbook.xml").decode()
+    rows = [int(number) for number in re.findall(r'<row r="(\d+)"', sheet)]
+    (dimension,) = re.findall(r'<dimension ref="([^"]+)"/>', sheet)
+    (auto_filter,) = re.findall(r'<autoFilter ref="([^"]+)"/>', sheet)
+    (named,) = re.findall(r'name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">[^!]+!([^<]+)<', names)
+    return rows, dimension, auto_filter, named.replace("$", "")
 
 
 async def test_the_long_sheets_read_back_exactly_as_xlsxwriter_writes_the_same_values(seeded, config: Config) -> None:
@@ -184,12 +199,46 @@ async def test_the_long_sheets_read_back_exactly_as_xlsxwriter_writes_the_same_v
     expected = [(title, field, f"{day:02d}/12/1899", amount) for day, (title, field, amount)
                 in enumerate(load_workbook(reference).active.iter_rows(values_only=True), start=1)]  # fmt: skip
     assert ours == expected
-    assert len(ours[-1][0]) == 32_767, "cut at Excel's limit"
+    assert len(ours[-1][0]) == 32_767 and len(ours[-2][0]) == 16_383, "cut at Excel's limit: an emoji counts two"
     with zipfile.ZipFile(io.BytesIO(content)) as package:
         rows = package.read("xl/worksheets/sheet2.xml").decode()
+        extras = [int.from_bytes(content[part.header_offset + 28 : part.header_offset + 30], "little")
+                  for part in package.infolist()]  # each local header's extra field length  # fmt: skip
+    assert extras == [0] * len(extras), "no ZIP64 where none is needed"
     assert '<t xml:space="preserve">  hai đầu có dấu cách  </t>' in rows, "Excel keeps the spaces only when told"
-    assert f'<dimension ref="A1:Z{len(written) + 1}"/>' in rows, "the sheet says how far its rows go"
+    assert "<t>_x000B_đầu và cuối_x000D_</t>" in rows, "escaped control characters are not spaces"
+    numbers, dimension, auto_filter, named = package_structure(content, "xl/worksheets/sheet2.xml")
+    last = len(written) + 1
+    assert numbers == list(range(1, last + 1)) and dimension == auto_filter == named == f"A1:Z{last}"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row), "no formulas"
+
+
+async def test_text_shaped_like_markup_stays_text(seeded, config: Config) -> None:
+    """XlsxWriter writes an inline string "<r>…</r>" as XML as it stands (a member's title could break the
+    file); the long sheets escape it like any text."""
+    sessions, ids = seeded
+    async with sessions() as session, session.begin():
+        initiative = await session.get(Initiative, ids["i1"])
+        initiative.title = "<r><t>chen</t></r>"
+    sheet = (await workbook(sessions, config, None))["Sáng kiến"]
+    assert column(sheet, "Tên sáng kiến")[0] == "<r><t>chen</t></r>"
+
+
+async def test_a_sheet_part_past_two_gigabytes_is_written_as_zip64(tmp_path, monkeypatch) -> None:
+    """Python's zip writer must be told before a part passes 2 GiB (ZIP64), and only then (Excel is strict
+    about ZIP64): here the limit is 1 kB, the sheet's rows about 3 kB."""
+    with xlsxwriter.Workbook(tmp_path / "made.xlsx") as book:
+        book.add_worksheet().write_string(0, 0, "Tên sáng kiến")
+    rows = sheet_rows.SheetRows(str(tmp_path), [(lambda title: title, None)])
+    rows.append(f"Sáng kiến số {number}" for number in range(100))
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1_000)
+    sheet_rows.splice(tmp_path / "made.xlsx", {"xl/worksheets/sheet1.xml": rows}, tmp_path / "spliced.xlsx")
+    with zipfile.ZipFile(tmp_path / "spliced.xlsx") as package:
+        assert package.getinfo("xl/worksheets/sheet1.xml").extra != b""
+        assert package.getinfo("_rels/.rels").extra == b"", "a small part stays plain"
+    monkeypatch.undo()
+    sheet = load_workbook(tmp_path / "spliced.xlsx").active
+    assert [row[0] for row in sheet.iter_rows(values_only=True)][-1] == "Sáng kiến số 99"
 
 
 async def test_rows_beyond_what_a_sheet_holds_are_counted_in_its_last_row(seeded, config: Config, monkeypatch) -> None:
@@ -202,8 +251,11 @@ async def test_rows_beyond_what_a_sheet_holds_are_counted_in_its_last_row(seeded
     sheet = book["Sáng kiến"]
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)][:3] == [1, 2, 3]
     note = sheet.cell(row=5, column=1).value
-    assert sheet.max_row == 5 and note.startswith("Còn 4 sáng kiến nữa không vừa một trang tính Excel"), note
-    assert "/export p1" in note and sheet.auto_filter.ref == "A1:Z4"
+    assert sheet.max_row == 5 and note.startswith("Còn 4 sáng kiến nữa không vừa một trang tính Excel (tối đa 5 dòng)")
+    assert "/export p1" in note and "sangkien export --phase p1" in note
+    numbers, dimension, auto_filter, named = package_structure(await workbook_bytes(sessions, config, None),
+                                                               "xl/worksheets/sheet2.xml")  # fmt: skip
+    assert (numbers, dimension, auto_filter, named) == ([1, 2, 3, 4, 5], "A1:Z5", "A1:Z4", "A1:Z4")
     assert column(book["Nhập Cổng"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"], "it fits"
 
 

@@ -28,8 +28,9 @@ from xlsxwriter.worksheet import Worksheet
 from bot.config import Campaign, Phase
 from domain import rules
 from domain.credit import AuthorShare, credited_author
+from handlers.reports import sheet_rows
 from handlers.reports.documents import doc_text
-from handlers.reports.sheet_rows import SheetRows, splice
+from handlers.reports.sheet_rows import SheetRows
 from storage import org_tree, reports
 from storage.models import Status
 from storage.reports import BranchFigures, InitiativeRow, ReportFilter
@@ -282,20 +283,22 @@ class ReportWriter:
         self.rows_of["sheet_portal"].append(initiative for initiative in batch if reports.to_enter(initiative))
 
     def finish(self) -> bytes:
-        try:
-            for name, (sheet, width, _) in self.sheets.items():
-                rows = self.rows_of[name]
-                sheet.autofilter(0, 0, rows.count, width - 1)
-                if rows.left_out:
-                    rows.note(doc_text("rows_left_out", count=rows.left_out))
-            self.book.close()
-            spliced = self.path.with_name("spliced.xlsx")
-            splice(self.path, {part: self.rows_of[name] for name, (_, _, part) in self.sheets.items()}, spliced)
-            return spliced.read_bytes()
-        finally:
-            for rows in self.rows_of.values():
-                rows.close()
-            self.folder.cleanup()
+        for name, (sheet, width, _) in self.sheets.items():
+            rows = self.rows_of[name]
+            sheet.autofilter(0, 0, rows.count, width - 1)
+            if rows.left_out:
+                rows.note(doc_text("rows_left_out", count=rules.group_thousands(rows.left_out),
+                                   limit=rules.group_thousands(sheet_rows.MAX_ROWS)))  # fmt: skip
+        self.book.close()
+        spliced = self.path.with_name("spliced.xlsx")
+        sheet_rows.splice(self.path, {part: self.rows_of[name] for name, (_, _, part) in self.sheets.items()}, spliced)
+        return spliced.read_bytes()
+
+    def close(self) -> None:
+        """The temporary files, whether or not the workbook was finished."""
+        for rows in self.rows_of.values():
+            rows.close()
+        self.folder.cleanup()
 
 
 @dataclass(frozen=True)
@@ -319,14 +322,17 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     shown, whole = [figures[u] for u in layout.shown], [figures[u] for u in layout.whole]  # in code order
     ranking_phase = report_filter.phase or campaign.current_phase(today)
     writer = await asyncio.to_thread(ReportWriter, campaign)
-    await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
-                            _target_lines(campaign, whole), shown, whole, ranking_phase,
-                            _signature(request.place, today))  # fmt: skip
-    await asyncio.to_thread(writer.table, "sheet_initiatives", initiative_columns(campaign))
-    await asyncio.to_thread(writer.table, "sheet_portal", portal_columns(campaign))
-    async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter):
-        await asyncio.to_thread(writer.rows, batch)
-    return await asyncio.to_thread(writer.finish)
+    try:
+        await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
+                                _target_lines(campaign, whole), shown, whole, ranking_phase,
+                                _signature(request.place, today))  # fmt: skip
+        await asyncio.to_thread(writer.table, "sheet_initiatives", initiative_columns(campaign))
+        await asyncio.to_thread(writer.table, "sheet_portal", portal_columns(campaign))
+        async for batch in reports.initiative_rows(session, campaign, branch_ids, report_filter):
+            await asyncio.to_thread(writer.rows, batch)
+        return await asyncio.to_thread(writer.finish)
+    finally:
+        await asyncio.to_thread(writer.close)
 
 
 def describe(report_filter: ReportFilter) -> str:

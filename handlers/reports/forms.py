@@ -130,7 +130,7 @@ def place_date(campaign: Campaign, today: dt.date) -> str:
 
 
 def amount(value: int | None) -> str:
-    return doc_text("amount", amount=f"{value:,}".replace(",", ".")) if value is not None else ""
+    return doc_text("amount", amount=rules.group_thousands(value)) if value is not None else ""
 
 
 def unit_of(initiative: Initiative) -> str:

@@ -6,11 +6,14 @@ a cell is one f-string and a batch one write, about a fifth of that. XlsxWriter 
 (the summary, the header rows, widths, the frozen header, the filter, the styles); `splice` puts these
 rows into its sheet files after their header row, each sheet's dimension made to match.
 
-Values are written as XlsxWriter writes them: text as inline strings, escaped as Excel escapes them
-(control characters become `_xHHHH_`, a literal `_xHHHH_` gets its underscore escaped, "&<>" are XML
-entities, leading or trailing spaces are kept), cut at Excel's 32,767 characters; dates as day numbers in
-their date style (the day only: the report's dates have no time of day); numbers as numbers. Text is never
-a formula: a member's "=HYPERLINK(…)" stays words.
+Cells read back as XlsxWriter's constant-memory mode writes them: text as inline strings, escaped as Excel
+escapes them (control characters become `_xHHHH_`, a literal `_xHHHH_` gets its underscore escaped,
+"&<>" are XML entities, leading or trailing spaces are kept), cut at Excel's 32,767 UTF-16 units; dates as
+day numbers in their date style; numbers as numbers. Two differences, both safer: text that looks like
+XlsxWriter's rich-string markup ("<r>…</r>") is escaped like any text, where XlsxWriter would write it as
+XML; and a day before 1 March 1900, which Excel counts wrongly (its 1900 leap-year bug), is written as text.
+Text is never a formula: a member's "=HYPERLINK(…)" stays words. The report's dates are days: a datetime's
+time of day is not written.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from typing import IO, Any
 
 from xlsxwriter.utility import xl_col_to_name
 
+from domain import rules
+
 EXCEL_EPOCH = dt.date(1899, 12, 30).toordinal()
 FIRST_TRUE_SERIAL = 61  # 1 March 1900
-MAX_TEXT = 32_767
+MAX_TEXT = 32_767  # UTF-16 units
 MAX_ROWS = 1_048_576  # Excel's last row: a row beyond it makes the file one Excel cannot open
 NEEDS_ESCAPING = re.compile("[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 LITERAL_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
@@ -42,19 +47,27 @@ def _escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _within_limit(text: str) -> str:
+    """At most 32,767 UTF-16 units, as Excel counts (an emoji is two); a pair is never split."""
+    if len(text) <= MAX_TEXT // 2 or len(encoded := text.encode("utf-16-le")) <= 2 * MAX_TEXT:
+        return text
+    return encoded[: 2 * MAX_TEXT].decode("utf-16-le", errors="ignore")
+
+
 def text_cell(reference: str, text: str, style: str) -> str:
-    text = text[:MAX_TEXT]
-    space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
+    """`text` (not empty) as an inline string; `style`: ' s="N"' or ""."""
+    text = _within_limit(text)
     if NEEDS_ESCAPING.search(text):
         text = _escaped(text)
+    space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
     return f'<c r="{reference}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def date_cell(reference: str, value: dt.date, style: str) -> str:
-    """A day as Excel counts days; before 1 March 1900 (Excel's 1900 leap-year bug shifts the count) as text."""
+    """A day as Excel counts days; before 1 March 1900 as text."""
     serial = value.toordinal() - EXCEL_EPOCH
     if serial < FIRST_TRUE_SERIAL:
-        return text_cell(reference, value.strftime("%d/%m/%Y"), "")
+        return text_cell(reference, rules.format_date(value), "")
     return f'<c r="{reference}"{style}><v>{serial}</v></c>'
 
 
@@ -66,7 +79,8 @@ class SheetRows:
     out. Items beyond what one sheet holds (its last row kept for `note`) are counted in `left_out`."""
 
     def __init__(self, folder: str, columns: Sequence[tuple[Callable[[Any], Any], int | None]]) -> None:
-        self.file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 (kept open across batches; close())
+        self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (open across batches; close())
+        self.size = 0  # bytes written
         self.cells = [(xl_col_to_name(index), value, f' s="{style}"' if style else "")
                       for index, (value, style) in enumerate(columns)]  # fmt: skip
         self.last_column = xl_col_to_name(len(columns) - 1)
@@ -96,37 +110,51 @@ class SheetRows:
                     cells.append(f'<c r="{letter}{number}"{style}><v>{value:.16G}</v></c>')
             cells.append("</row>")
             rows.append("".join(cells))
-        self.file.write("".join(rows))
+        self._write("".join(rows))
         self.count = row - 1
 
     def note(self, text: str) -> None:
         """One line of text in the first column, below the rows (the last row is kept for it)."""
         self.count += 1
-        self.file.write(f'<row r="{self.count + 1}">{text_cell(f"A{self.count + 1}", text, "")}</row>')
+        self._write(f'<row r="{self.count + 1}">{text_cell(f"A{self.count + 1}", text, "")}</row>')
+
+    def _write(self, xml: str) -> None:
+        encoded = xml.encode()
+        self.file.write(encoded)
+        self.size += len(encoded)
 
     def copy_to(self, target: IO[bytes]) -> None:
         self.file.seek(0)
         while chunk := self.file.read(1 << 20):
-            target.write(chunk.encode())
+            target.write(chunk)
 
     def close(self) -> None:
         self.file.close()
 
 
 def splice(workbook: Path, sheets: dict[str, SheetRows], target: Path) -> None:
-    """A copy of `workbook` with each sheet's rows after its header row; `sheets` by the sheet's file
-    inside the package ("xl/worksheets/sheet2.xml")."""
+    """A copy of `workbook` with each sheet's rows after its header row; `sheets` by the sheet's part in the
+    package ("xl/worksheets/sheet2.xml"). Every part keeps its name, date and compression."""
+    spliced_parts = set()
     with zipfile.ZipFile(workbook) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as spliced:
         for entry in original.infolist():
+            part = zipfile.ZipInfo(entry.filename, entry.date_time)
+            part.compress_type, part.external_attr = entry.compress_type, entry.external_attr
             content = original.read(entry)
             rows = sheets.get(entry.filename)
             if rows is None:
-                spliced.writestr(entry, content)
+                spliced.writestr(part, content)
                 continue
             head, tail = content.split(b"</sheetData>", 1)
             dimension = f'<dimension ref="A1:{rows.last_column}{rows.count + 1}"/>'.encode()
-            head = DIMENSION.sub(dimension, head, count=1)
-            with spliced.open(entry, "w") as sheet:
+            head, found = DIMENSION.subn(dimension, head, count=1)
+            if not found:
+                raise ValueError(f"{entry.filename}: no <dimension> to set")
+            large = len(head) + rows.size + len(tail) > zipfile.ZIP64_LIMIT  # ZIP64 only when needed: Excel is strict
+            with spliced.open(part, "w", force_zip64=large) as sheet:
                 sheet.write(head)
                 rows.copy_to(sheet)
                 sheet.write(b"</sheetData>" + tail)
+            spliced_parts.add(entry.filename)
+    if missing := set(sheets) - spliced_parts:
+        raise ValueError(f"no such sheets in the workbook: {sorted(missing)}")
