@@ -9,7 +9,7 @@ recognition date for recognised initiatives, the submission date for the others 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -203,29 +203,31 @@ async def initiative_rows(
 ) -> AsyncIterator[list[InitiativeRow]]:  # fmt: skip
     """The initiatives in scope matching the filter, by number, in batches. Core statements on the session's
     connection: plain rows, none of the ORM's per-row work (a province's 100,000 are read once for every
-    sheet)."""
+    sheet). A batch's authors and files are read by the same conditions and its window of numbers, not by
+    a list of 5,000 numbers (rendered anew for every batch)."""
+    scope = conditions(report_filter, campaign)
+    if branch_ids is not None:
+        scope.append(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
     query = (
         select(Initiative.id, *COLUMNS.values())
         .join(Branch, Branch.id == Initiative.branch_id)
         .outerjoin(CREDITED, CREDITED.id == Initiative.credited_branch_id)
         .outerjoin(SUBMITTER, SUBMITTER.id == Initiative.member_id)
         .outerjoin(DECIDER, DECIDER.id == Initiative.decided_by_member_id)
-        .where(*conditions(report_filter, campaign))
+        .where(*scope)
         .order_by(Initiative.id)
         .execution_options(**READ_ONLY)
     )
-    if branch_ids is not None:
-        query = query.where(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
     connection = await session.connection()
     last = 0
     while True:
         rows = (await connection.execute(query.where(Initiative.id > last).limit(batch))).all()
         if not rows:
             return
+        window = [*scope, Initiative.id > last, Initiative.id <= rows[-1][0]]
         last = rows[-1][0]
-        ids = [row[0] for row in rows]
-        authors = await _authors(connection, ids)
-        files = await _attachment_counts(connection, ids)
+        authors = await _authors(connection, window)
+        files = await _attachment_counts(connection, window)
         yield [
             InitiativeRow(row[0], dict(zip(COLUMNS, row[1:], strict=True)), authors.get(row[0], []),
                           files.get(row[0], 0))
@@ -233,24 +235,27 @@ async def initiative_rows(
         ]  # fmt: skip
 
 
-async def _authors(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, list[tuple[str, int, bool, bool]]]:
+async def _authors(
+    connection: AsyncConnection, window: list[ColumnElement[bool]]
+) -> dict[int, list[tuple[str, int, bool, bool]]]:
     rows = await connection.execute(
         select(Author.initiative_id, Author.full_name, Author.share_percent, Author.is_lead,
                Author.member_id == Initiative.member_id)
         .join(Initiative, Initiative.id == Author.initiative_id)
-        .where(Author.initiative_id.in_(ids))
+        .where(*window)
         .order_by(Author.initiative_id, Author.position)
     )  # fmt: skip
     found: dict[int, list[tuple[str, int, bool, bool]]] = {}
-    for initiative_id, name, share, lead, submitter in rows:
+    for initiative_id, name, share, lead, submitter in rows.all():
         found.setdefault(initiative_id, []).append((name, share, bool(lead), bool(submitter)))
     return found
 
 
-async def _attachment_counts(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, int]:
+async def _attachment_counts(connection: AsyncConnection, window: list[ColumnElement[bool]]) -> dict[int, int]:
     rows = await connection.execute(
         select(Attachment.initiative_id, func.count())
-        .where(Attachment.initiative_id.in_(ids), Attachment.purpose == "evidence")
+        .join(Initiative, Initiative.id == Attachment.initiative_id)
+        .where(*window, Attachment.purpose == "evidence")
         .group_by(Attachment.initiative_id)
     )
-    return {initiative_id: count for initiative_id, count in rows}
+    return {initiative_id: count for initiative_id, count in rows.all()}
