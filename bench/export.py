@@ -27,7 +27,9 @@ from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from tests.harness import ADMIN_ID, TOKEN, BotProcess, Person, fill_up_to_summary, prepare_database, register
 
 THINK_SECONDS = (0.5, 1.5)  # a moment before each answer, drawn for each: people do not move in step
-BASELINE_SECONDS = 20.0
+# The members alone long enough for each to submit once (a round is ~22 steps, ~25 s): a submission builds the
+# Word forms, the heaviest step; a 20-second baseline had none, and the first export met the first round.
+BASELINE_SECONDS = 45.0
 FIRST_BENCH_ID = 10_000  # after the 160 sample branches the members register in
 
 
