@@ -30,7 +30,6 @@ from domain import rules
 from domain.credit import AuthorShare, credited_author
 from handlers.reports import sheet_rows
 from handlers.reports.documents import doc_text
-from handlers.reports.sheet_rows import SheetRows
 from storage import org_tree, reports
 from storage.models import Status
 from storage.reports import BranchFigures, InitiativeRow, ReportFilter
@@ -180,7 +179,7 @@ class ReportWriter:
         )
         # A long sheet, its number of columns and its part in the package (XlsxWriter numbers them in order).
         self.sheets: dict[str, tuple[Worksheet, int, str]] = {}
-        self.rows_of: dict[str, SheetRows] = {}
+        self.rows_of: dict[str, sheet_rows.SheetRows] = {}
 
     def _format(self, number_format: str | None, style: str | None) -> Format | None:
         """`style`: "bold", "title" (bold, 13 pt) or None; one Format object per combination."""
@@ -269,8 +268,8 @@ class ReportWriter:
         for col, column in enumerate(columns):
             sheet.write_string(0, col, doc_text(column.header_key), self.header)
         self.sheets[name] = (sheet, len(columns), f"xl/worksheets/sheet{len(self.book.worksheets())}.xml")
-        self.rows_of[name] = SheetRows(self.folder.name, [(column.value, self._style(column.number_format))
-                                                          for column in columns])  # fmt: skip
+        cells = [(column.value, self._style(column.number_format)) for column in columns]
+        self.rows_of[name] = sheet_rows.SheetRows(self.folder.name, cells)
 
     def _style(self, number_format: str | None) -> int | None:
         """The style index XlsxWriter gives the number format (it numbers a format when first used)."""
