@@ -1,4 +1,5 @@
-"""Engine and sessions: SQLite (aiosqlite, WAL, foreign keys on) by default, PostgreSQL through asyncpg."""
+"""Engine and sessions: SQLite (on the event loop's thread, WAL, foreign keys on: storage/sqlite_driver.py) by
+default, PostgreSQL through asyncpg."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, UOWTransaction
 
-from storage.sqlite_driver import one_hop_url
+from storage.sqlite_driver import in_loop_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,10 +29,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # failed stayed claimed). SQLAlchemy takes over BEGIN instead (`_sqlite_begin`), as its docs advise.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")  # while connecting only (rare): switching to WAL may wait
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=0")  # from now on BEGIN waits for the lock without blocking the loop
     cursor.close()
 
 
@@ -40,8 +42,9 @@ READ_ONLY = {"sangkien_read_only": True}
 
 def _sqlite_begin(connection: Connection) -> None:
     """Writers take SQLite's write lock at BEGIN (IMMEDIATE), so a transaction that read first never fails
-    to upgrade because another process wrote meanwhile; it waits (busy_timeout) instead. Long reads (reports)
-    pass `READ_ONLY` as execution options and begin DEFERRED, holding no lock that would block the bot."""
+    to upgrade because another process wrote meanwhile; it waits at BEGIN instead (storage/sqlite_driver.py).
+    Long reads (reports) pass `READ_ONLY` as execution options and begin DEFERRED, holding no lock that would
+    block the bot."""
     read_only = connection.get_execution_options().get("sangkien_read_only", False)
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
@@ -56,10 +59,8 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # SQLite has one writer at a time; waiting writers poll with growing sleeps (up to 100 ms), which
         # makes concurrent conversations slow. One connection serialises transactions inside the process
-        # instead (each is a few milliseconds); busy_timeout still covers other processes.
-        engine = create_async_engine(
-            one_hop_url(parsed), connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
-        )
+        # instead (each is a few milliseconds); BEGIN IMMEDIATE still waits for other processes.
+        engine = create_async_engine(in_loop_url(parsed), pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
@@ -104,8 +105,7 @@ def reading_engine(engine: AsyncEngine) -> AsyncEngine:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return engine
-    reader = create_async_engine(engine.url, connect_args={"timeout": 30}, pool_size=2, max_overflow=0,
-                                 pool_timeout=600)  # fmt: skip
+    reader = create_async_engine(engine.url, pool_size=2, max_overflow=0, pool_timeout=600)
     event.listen(reader.sync_engine, "connect", _sqlite_reader_pragmas)
     event.listen(reader.sync_engine, "begin", _sqlite_begin_deferred)
     return reader

@@ -1,206 +1,132 @@
-"""SQLAlchemy's aiosqlite dialect with one trip to SQLite's thread per statement instead of three or four.
+"""SQLite on the event loop's own thread: SQLAlchemy's pysqlite dialect, made usable by its asyncio extension.
 
-aiosqlite runs every sqlite3 call on a worker thread; each call is a hand-off there and a wake-up of the event
-loop on return (about 35 µs of CPU). SQLAlchemy's adapter makes one call to open a cursor, one to execute, one
-to fetch the rows and one to close the cursor, so an ordinary wizard step (ten statements) paid some forty
-hand-offs. Here a statement's cursor is opened, executed, read to the end and closed in a single call, and what
-SQLAlchemy reads afterwards (description, rowcount, lastrowid, the rows) is kept on the adapter. A transaction's
-BEGIN (storage/engine.py sends BEGIN IMMEDIATE or DEFERRED) travels with its first statement.
+aiosqlite runs every sqlite3 call on a worker thread: each call is a hand-off there and a wake-up of the event
+loop on return, and SQLAlchemy's greenlet bridge around it. A wizard step's statements take SQLite itself tens
+of microseconds; the hand-offs cost several times that in CPU (a one-statement transaction: about 0.8 ms of CPU
+through aiosqlite, 0.5 ms here; `make bench-submission` for the whole step). So the statements run where
+SQLAlchemy's asyncio extension calls them, synchronously, and the event loop waits for nothing but SQLite.
 
-It relies on aiosqlite's `Connection._execute(function)` and `Connection._conn` (the sqlite3 connection, used
-only on aiosqlite's thread), private but unchanged since aiosqlite 0.17; the version is pinned in uv.lock and
-the whole test suite runs on this dialect. Server-side cursors (streamed reads) keep SQLAlchemy's own adapter,
-after sending a pending BEGIN.
+What that would cost, and how it is met:
+- Waiting for another process's write lock would block the whole loop (SQLite's busy timeout sleeps in C).
+  The connection has no busy timeout; a `BEGIN IMMEDIATE` (storage/engine.py: every writing transaction starts
+  with one, and WAL readers never wait) refused because the database is locked is tried again after an
+  asynchronous sleep, for up to `LOCK_PATIENCE`, while the loop serves everyone else.
+- A long statement holds the loop while it runs. The long reads (exports) run in the report worker process
+  (bot/report_process.py), on read-only connections of their own; the others are a few milliseconds, and with
+  one writing connection per process (storage/engine.py) they held everyone's database work anyway.
+
+SQLAlchemy's asyncio extension insists that a statement awaited something (`AwaitRequired`, its guard against
+a blocking driver): each statement awaits an already finished coroutine, which never yields to the loop.
+`DATABASE_URL` stays `sqlite+aiosqlite://…` (`in_loop_url`: plain `sqlite://…` works too); aiosqlite itself is
+no longer used.
 """
 
 from __future__ import annotations
 
-import collections
+import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+import time
 from typing import Any
 
+from sqlalchemy import pool
 from sqlalchemy.dialects import registry
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-    AsyncAdapt_aiosqlite_dbapi,
-    AsyncAdapt_aiosqlite_ss_cursor,
-    SQLiteDialect_aiosqlite,
-)
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.engine.interfaces import ConnectArgsType, DBAPICursor
 from sqlalchemy.util.concurrency import await_
 
-DRIVER_NAME = "aiosqlite_onehop"
-
-_Outcome = tuple[Any, int, int | None, list[Any]]
-_BEGINS = frozenset({"BEGIN", "BEGIN DEFERRED", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
-
-
-class _BeginFailed(Exception):
-    """The pending BEGIN itself failed (the database locked past busy_timeout): its cause is the error."""
+DRIVER_NAME = "inloop"
+# How long a writing transaction waits for another process's write lock (SQLite's busy_timeout was 10 s).
+LOCK_PATIENCE = 10.0
+_FIRST_WAIT, _LONGEST_WAIT = 0.001, 0.05
 
 
-def _run(statement: Callable[[sqlite3.Cursor], object], connection: sqlite3.Connection, begin: str | None) -> _Outcome:
-    """On aiosqlite's thread: begin the transaction if one is pending, run the statement on a new cursor, read
-    every row, close the cursor."""
-    cursor = connection.cursor()
-    try:
-        if begin is not None:
-            try:
-                cursor.execute(begin)
-            except sqlite3.Error as error:
-                raise _BeginFailed from error
-        statement(cursor)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
-
-
-def _no_statement(_cursor: sqlite3.Cursor) -> None:
-    """The pending BEGIN alone (before a streamed read, which runs on a cursor of its own)."""
-
-
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A cursor adapter holding a finished statement's results; no sqlite3 cursor outlives `execute`."""
-
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
-
-    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
-        self._adapt_connection = adapt_connection
-        self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = {}
-        self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: int | None = None
-        self._arraysize = 1
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> int:
-        return self._lastrowid  # type: ignore[return-value]
-
-    @property
-    def arraysize(self) -> int:
-        return self._arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._arraysize = value
+class LoopCursor(sqlite3.Cursor):
+    """A sqlite3 cursor with what SQLAlchemy's asyncio results call on an asynchronous driver's cursor."""
 
     async def _async_soft_close(self) -> None:
-        """Nothing to close: the sqlite3 cursor was closed where it ran."""
+        """Nothing to release asynchronously: the cursor closes as sqlite3's do."""
 
-    def close(self) -> None:
-        self._rows.clear()
 
-    def execute(self, operation: Any, parameters: Any = None) -> None:
-        if not parameters and isinstance(operation, str) and operation.upper() in _BEGINS:
-            self._adapt_connection._pending_begin = operation  # sent with the transaction's first statement
-            self._description, self._rowcount, self._lastrowid = None, -1, None
-            return
-        arguments = () if parameters is None else parameters
-        self._run_on_thread(lambda cursor: cursor.execute(operation, arguments))
+class LoopConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = LoopCursor) -> Any:
+        return super().cursor(factory)
 
-    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
-        self._run_on_thread(lambda cursor: cursor.executemany(operation, seq_of_parameters))
 
-    def _run_on_thread(self, statement: Callable[[sqlite3.Cursor], object]) -> None:
+async def _finished() -> None:
+    """Awaited by every statement (see the module's docstring)."""
+
+
+def _is_begin(statement: str) -> bool:
+    return statement.startswith("BEGIN")
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+
+
+def _begin_when_unlocked(cursor: sqlite3.Cursor, statement: str) -> None:
+    """BEGIN, tried again while another connection holds the write lock (the loop sleeping meanwhile)."""
+    deadline = time.monotonic() + LOCK_PATIENCE
+    wait = _FIRST_WAIT
+    while True:
         try:
-            outcome = await_(self._adapt_connection._on_thread(statement))  # type: ignore[attr-defined]
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self._description, self._rowcount, self._lastrowid, rows = outcome
-        self._rows = collections.deque(rows)
-
-    def nextset(self) -> None:
-        raise NotImplementedError("SQLite has one result set per statement")
-
-    def setinputsizes(self, *inputsizes: Sequence[Any]) -> None:
-        """sqlite3 ignores input sizes."""
-
-
-class OneHopStreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
-    """SQLAlchemy's server-side cursor (rows fetched as they are read), sending a pending BEGIN first."""
-
-    __slots__ = ()
-
-    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        await self._adapt_connection._send_pending_begin()  # type: ignore[attr-defined]
-        return await super()._execute_async(operation, parameters)
-
-
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """`_pending_begin`: the BEGIN SQLAlchemy asked for, not yet sent. It goes with the transaction's first
-    statement (one trip fewer a transaction); a transaction that ran no statement ends without any."""
-
-    __slots__ = ("_pending_begin",)
-    _cursor_cls = OneHopCursor
-    _ss_cursor_cls = OneHopStreamingCursor
-
-    def __init__(self, dbapi: Any, connection: Any) -> None:
-        super().__init__(dbapi, connection)
-        self._pending_begin: str | None = None
-
-    async def _on_thread(self, statement: Callable[[sqlite3.Cursor], object]) -> _Outcome:
-        """The statement, after the pending BEGIN if any, in one call on aiosqlite's thread."""
-        connection = self._connection
-        async with self._execute_mutex:
-            begin, self._pending_begin = self._pending_begin, None
-            try:
-                return await connection._execute(_run, statement, connection._conn, begin)  # type: ignore[attr-defined]
-            except _BeginFailed as failed:
-                self._pending_begin = begin  # no transaction began: it is still to begin (or to end unsent)
-                raise failed.__cause__ from None  # type: ignore[misc]
-
-    async def _send_pending_begin(self) -> None:
-        if self._pending_begin is not None:
-            await self._on_thread(_no_statement)
-
-    def commit(self) -> None:
-        if self._pending_begin is not None:
-            self._pending_begin = None
+            cursor.execute(statement)
             return
-        super().commit()
-
-    def rollback(self) -> None:
-        if self._pending_begin is not None:
-            self._pending_begin = None
-            return
-        super().rollback()
+        except sqlite3.OperationalError as error:
+            if not _locked(error) or time.monotonic() + wait > deadline:
+                raise
+        await_(asyncio.sleep(wait))
+        wait = min(wait * 2, _LONGEST_WAIT)
 
 
-class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
-        adapted = super().connect(*arg, **kw)
-        return OneHopConnection(self, adapted._connection)
+class SQLiteExecutionContext_inloop(SQLiteExecutionContext):
+    def create_server_side_cursor(self) -> DBAPICursor:
+        """A streamed read: sqlite3's cursors read their rows as they are fetched."""
+        return self._dbapi_connection.cursor()
 
 
-class SQLiteDialect_onehop(SQLiteDialect_aiosqlite):
+class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
     driver = DRIVER_NAME
     supports_statement_cache = True
+    is_async = True
+    supports_server_side_cursors = True
+    execution_ctx_cls = SQLiteExecutionContext_inloop
 
     @classmethod
-    def import_dbapi(cls) -> OneHopDBAPI:
-        return OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool if cls._is_url_file_db(url) else pool.StaticPool
+
+    def create_connect_args(self, url: URL) -> ConnectArgsType:
+        arguments, options = super().create_connect_args(url)
+        # timeout 0: no busy timeout (BEGIN waits asynchronously); the pool may close a connection elsewhere.
+        return arguments, {**options, "factory": LoopConnection, "timeout": 0, "check_same_thread": False}
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if not parameters and _is_begin(statement):
+            _begin_when_unlocked(cursor, statement)
+        else:
+            cursor.execute(statement, parameters)
+        await_(_finished())
+
+    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
+        if _is_begin(statement):
+            _begin_when_unlocked(cursor, statement)
+        else:
+            cursor.execute(statement)
+        await_(_finished())
+
+    def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        cursor.executemany(statement, parameters)
+        await_(_finished())
 
 
-registry.register(f"sqlite.{DRIVER_NAME}", __name__, "SQLiteDialect_onehop")
+registry.register(f"sqlite.{DRIVER_NAME}", __name__, "SQLiteDialect_inloop")
 
 
-def one_hop_url(url: URL) -> URL:
-    """`sqlite+aiosqlite://…` → the same database through this dialect; any other URL unchanged."""
-    if url.get_backend_name() == "sqlite" and url.get_driver_name() == "aiosqlite":
+def in_loop_url(url: URL) -> URL:
+    """`sqlite+aiosqlite://…` (or `sqlite://…`) → the same database through this dialect; others unchanged."""
+    if url.get_backend_name() == "sqlite" and url.get_driver_name() in ("aiosqlite", "pysqlite"):
         return url.set(drivername=f"sqlite+{DRIVER_NAME}")
     return url

@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.config import Config
-from storage import claims, decisions, housekeeping, queries
+from storage import claims, decisions, housekeeping, queries, sqlite_driver
 from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Author, Base, Identity, Initiative, ProcessedUpdate, ReminderRun, Role, Status
 from tests.harness import SAMPLE_BRANCHES
@@ -54,12 +54,12 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
     await engine.dispose()
 
 
-async def test_sqlite_statements_give_back_rows_counts_ids_and_errors_in_one_trip(tmp_path) -> None:
-    """storage/sqlite_driver.py runs each statement whole on aiosqlite's thread: what SQLAlchemy reads after it
-    (rows, rowcount, lastrowid, a refused row) must still be the statement's own, and a streamed read still
-    streams."""
+async def test_sqlite_statements_give_back_rows_counts_ids_and_errors(tmp_path) -> None:
+    """storage/sqlite_driver.py runs the statements on the event loop's thread through sqlite3 itself: what
+    SQLAlchemy reads after a statement (rows, rowcount, lastrowid, a refused row) is the statement's own, and a
+    streamed read still streams."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/x.db")
-    assert engine.dialect.driver == "aiosqlite_onehop"
+    assert engine.dialect.driver == "inloop"
     async with engine.begin() as connection:
         await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
         inserted = await connection.exec_driver_sql("INSERT INTO t (name) VALUES ('a'), ('b'), ('c')")
@@ -78,30 +78,40 @@ async def test_sqlite_statements_give_back_rows_counts_ids_and_errors_in_one_tri
     await engine.dispose()
 
 
-async def test_sqlite_transactions_begin_with_their_first_statement_even_a_streamed_read(tmp_path) -> None:
-    """The one-trip dialect sends a transaction's BEGIN IMMEDIATE with its first statement: a streamed read
-    first still holds the write lock; a BEGIN refused (the database locked by another process) fails that
-    transaction only, and the next begins afresh."""
+async def test_a_sqlite_writer_waits_for_another_process_lock_without_stopping_the_bot(tmp_path, monkeypatch) -> None:
+    """Another process holding SQLite's write lock (a command-line import) makes a writing transaction wait
+    at its BEGIN IMMEDIATE while the event loop goes on serving everyone else; the transaction then runs. One
+    that waits longer than LOCK_PATIENCE fails with "locked", and the next begins afresh."""
     path = tmp_path / "x.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as connection:
         await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-        await connection.exec_driver_sql("PRAGMA busy_timeout=50")  # the pool's one connection, kept
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
-        async with engine.begin() as connection:
-            streamed = await connection.stream(text("SELECT id FROM t"))
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-            assert [row async for row in streamed] == []
+        other.execute("BEGIN IMMEDIATE")
+
+        async def write(value: int) -> None:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(f"INSERT INTO t VALUES ({value})")
+
+        writer = asyncio.create_task(write(1))
+        ticks = 0
+        while ticks < 20:  # the loop runs other work meanwhile (a BEGIN blocking in C would stop it)
+            await asyncio.sleep(0.01)
+            ticks += 1
+            assert not writer.done()
+        other.execute("INSERT INTO t VALUES (7)")
+        other.execute("COMMIT")
+        await asyncio.wait_for(writer, timeout=10)
+        assert other.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (7,)]
+
+        monkeypatch.setattr(sqlite_driver, "LOCK_PATIENCE", 0.2)
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(OperationalError, match="locked"):
-            async with engine.begin() as connection:
-                await connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            await asyncio.wait_for(write(2), timeout=10)
         other.execute("ROLLBACK")
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql("INSERT INTO t VALUES (2)")
-        assert other.execute("SELECT id FROM t").fetchall() == [(2,)]
+        await write(3)
+        assert other.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (3,), (7,)]
     finally:
         other.close()
         await engine.dispose()
