@@ -166,10 +166,12 @@ class Runtime:
         await self.close()
 
     async def close(self) -> None:
-        """Close the channels (their queued work finishes first) and the runtime's own report worker."""
+        """Close the channels (their queued work finishes first), delete the rows of the replies they delivered
+        (storage/reply_journal.py) and stop the runtime's own report worker."""
         for channel in (self.telegram, self.zalo):
             if channel is not None:
                 await channel.close()
+        await self.services.journal.close()
         if self.reports is not None:
             self.reports.close()
 

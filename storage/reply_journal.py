@@ -3,9 +3,11 @@
 A step's effects (a saved answer, a decision) commit before its replies are sent. A process killed in
 between would leave the person without the answer they wait for, and the update is already claimed: it
 is never handled again. So the replies are journalled as outbox rows in the step's transaction, due only
-after `GRACE` and leased to this process. The channel sends them directly, as before, then deletes the rows
-it delivered (one statement) and makes the rows whose send failed for a passing reason due at once
-(`Settlement`, which also renews the rows while a slow send runs). If the process dies first, the outbox
+after `GRACE` and leased to this process. The channel sends them directly, as before, then makes the rows
+whose send failed for a passing reason due at once (`Settlement`, which also renews the rows while a slow send
+runs); the rows it delivered are deleted together with every other delivered within `DELETE_DELAY`, in one
+transaction (`ReplyJournal.delivered`: one a step cost about a tenth of the step's CPU), and at the latest when
+the runtime stops (`ReplyJournal.close`). If the process dies first, the outbox
 worker of whichever process runs next delivers them once `GRACE` has passed. A process's own worker leaves
 alone the rows of the steps it is still handling (`ReplyJournal.in_flight`, `taken_over_elsewhere`), and delivers the
 others when due: those of a step whose commit was acknowledged too late (the database went away) or whose
@@ -19,10 +21,10 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, bindparam, delete, insert, true, update
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, insert, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -41,6 +43,9 @@ from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 GRACE = dt.timedelta(seconds=15)
+# The longest a delivered reply's row waits to be deleted with the others: a process killed within it sends that
+# reply again at its next start (as one killed while sending does: a repeated answer rather than a lost one).
+DELETE_DELAY = 0.25
 PURPOSE = "reply"
 # Settlements waiting for the database to come back (kept referenced until they finish).
 _RECORDING_LATER: set[asyncio.Task[None]] = set()
@@ -72,8 +77,13 @@ class ReplyJournal:
         # This process's lease on the rows it journals: a worker that takes a row over sets its own token, and
         # from then on this process neither deletes nor reschedules it.
         self.token = secrets.token_hex(16)
-        # This process's journalled rows from the journal's write until the channel has settled them.
+        # This process's journalled rows from the journal's write until the channel has settled them (a delivered
+        # one until its row is deleted).
         self.in_flight: set[int] = set()
+        self._delivered: list[int] = []  # delivered rows waiting to be deleted together
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._deleting: asyncio.Task[None] | None = None
+        self._hurry: asyncio.Event | None = None  # set: delete now (made with each deletion's task, in its loop)
 
     def taken_over_elsewhere(self) -> ColumnElement[bool]:
         """For the outbox worker: rows it may deliver — every row but this process's journalled replies still
@@ -92,6 +102,53 @@ class ReplyJournal:
         """These replies will not be settled here (their step failed after journalling them): once due, this
         process's outbox delivers whichever of them were committed."""
         self.in_flight.difference_update(reply.journal_id for reply in replies if reply.journal_id is not None)
+
+    def delivered(self, sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]) -> None:
+        """These rows' replies were sent: their rows are deleted within `DELETE_DELAY`, with the others sent
+        meanwhile. They stay in flight until then, so this process's outbox leaves them alone."""
+        self._delivered.extend(ids)
+        self._sessions = sessions
+        if self._deleting is None:
+            self._hurry = asyncio.Event()
+            self._deleting = asyncio.create_task(self._delete_soon(self._hurry))
+
+    async def close(self) -> None:
+        """Delete the delivered rows now (the runtime stopping): a restart must not send those replies again."""
+        if self._hurry is not None:
+            self._hurry.set()
+        if self._deleting is not None:  # not past GRACE: a database still away must not hold the stop forever
+            await asyncio.wait([self._deleting], timeout=GRACE.total_seconds())
+
+    async def _delete_soon(self, hurry: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hurry.wait(), DELETE_DELAY)
+        while self._delivered:
+            ids, self._delivered = self._delivered, []
+            await self._delete(ids)
+        self._deleting = None
+
+    async def _delete(self, ids: list[int]) -> None:
+        """Any database error is tried again for `GRACE`; while the database stays unreachable (a PostgreSQL
+        restart), until it is back. The rows stay in flight meanwhile, then are forgotten either way."""
+        sessions, parameters = self._sessions, {"ids": ids, "token": self.token}
+        assert sessions is not None
+
+        async def delete() -> None:
+            await _run(sessions, _DELETE_DELIVERED, parameters)
+
+        try:
+            try:
+                await _patiently(delete, within=GRACE.total_seconds(), retry=retry_if_exception_type(_DB_ERRORS))
+            except _DB_ERRORS as error:
+                if not database_unreachable(error):
+                    raise
+                log.warning("the replies' journal was not updated (%s): trying until the database is back",
+                            type(error).__name__)  # fmt: skip
+                await _patiently(delete, within=None)
+        except _DB_ERRORS as error:
+            log.warning("the replies' journal was not updated (%r): they may be sent again", error)
+        finally:
+            self.in_flight.difference_update(ids)
 
     async def write(
         self, session: AsyncSession, platform: str, chat_id: str, replies: Sequence[Reply], now: dt.datetime
@@ -162,17 +219,21 @@ class Settlement:
 
     async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
         """Record what became of the replies, even when sending stopped on an error (what was delivered must
-        not be sent again); the replies are forgotten once recorded, or if they cannot be."""
-        handed_over = False
+        not be sent again): the delivered rows go to the journal's next deletion; with a failed one, the rows
+        are updated here. The other replies are forgotten at once: the outbox delivers them when due."""
+        handed_over: set[int] = set()
         try:
             if self._renewing is not None:
                 self._renewing.cancel()
                 await asyncio.gather(self._renewing, return_exceptions=True)
-            if self.done or self.retry:
-                handed_over = await self._record()
+            if self.retry:
+                if await self._record():
+                    handed_over = set(self.ids)
+            elif self.done:
+                self.journal.delivered(self.sessions, self.done)
+                handed_over = set(self.done)
         finally:
-            if not handed_over:
-                self.journal.forget(self.replies)
+            self.journal.forget([reply for reply in self.replies if reply.journal_id not in handed_over])
 
     def _leased(self, ids: list[int], **values: object) -> dict[str, object]:
         """The parameters of `_MINE`: these rows, if still leased to this process and not delivered."""
@@ -182,8 +243,7 @@ class Settlement:
         while True:
             await asyncio.sleep(GRACE.total_seconds() / 3)
             with contextlib.suppress(*_DB_ERRORS):  # the database away: the rows simply wait
-                async with self.sessions() as session, session.begin():
-                    await (await session.connection()).execute(_RENEW, self._leased(self.ids, due=self.clock() + GRACE))
+                await _run(self.sessions, _RENEW, self._leased(self.ids, due=self.clock() + GRACE))
 
     async def _record(self) -> bool:
         """Delete the delivered rows; make the failed ones due now. Any database error is tried again for
@@ -212,12 +272,7 @@ class Settlement:
             log.warning("the replies' journal was not updated (%r): they may be sent again", task.exception())
 
     async def _update_rows_patiently(self, *, within: float | None, retry: retry_base = _WHILE_UNREACHABLE) -> None:
-        """`within`: seconds to keep trying (None: until the database is back)."""
-        stop = stop_never if within is None else stop_after_delay(within)
-        async for attempt in AsyncRetrying(retry=retry, reraise=True, stop=stop,
-                                           wait=wait_exponential(multiplier=0.2, max=3)):  # fmt: skip
-            with attempt:
-                await self._update_rows()
+        await _patiently(self._update_rows, within=within, retry=retry)
         if self.retry:
             self.outbox_changed()
 
@@ -228,3 +283,23 @@ class Settlement:
                 await connection.execute(_DELETE_DELIVERED, self._leased(self.done))
             if self.retry:
                 await connection.execute(_DUE_AGAIN, self._leased(self.retry, due=self.clock()))
+
+
+async def _run(
+    sessions: async_sessionmaker[AsyncSession], statement: Executable, parameters: dict[str, object]
+) -> None:
+    """One statement in a transaction of its own."""
+    async with sessions() as session, session.begin():
+        await (await session.connection()).execute(statement, parameters)
+
+
+async def _patiently(
+    work: Callable[[], Awaitable[None]], *, within: float | None, retry: retry_base = _WHILE_UNREACHABLE
+) -> None:
+    """`work`, tried again after the database errors `retry` takes for `within` seconds (None: until the
+    database is back)."""
+    stop = stop_never if within is None else stop_after_delay(within)
+    async for attempt in AsyncRetrying(retry=retry, reraise=True, stop=stop,
+                                       wait=wait_exponential(multiplier=0.2, max=3)):  # fmt: skip
+        with attempt:
+            await work()

@@ -297,6 +297,7 @@ def fuzzing(config: Config, tmp_path) -> Iterator[tuple[Fuzzer, asyncio.Abstract
     finally:
         logging.getLogger().removeHandler(errors)
         loop.run_until_complete(fuzzer.zalo.close())
+        loop.run_until_complete(fuzzer.services.journal.close())  # as the runtime does when it stops
         loop.close()
 
 

@@ -11,11 +11,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
 from handlers.reports import forms
+from storage import reply_journal
 from storage.models import Identity, OutboxMessage, Status
 from tests.harness import (
     ADMIN_ID,
@@ -125,6 +126,28 @@ async def test_a_draft_resumes_at_its_step_after_a_restart(
     resumed = await minh.expect("đang mô tả dở", "Bước 3/", "thuộc loại nào")
     await minh.tap("1.5", resumed)
     await minh.expect("Bước 4/", "Lĩnh vực")
+
+
+async def test_an_answer_delivered_just_before_a_stop_is_not_sent_again_after_it(
+    people: People, live_bot: InProcessBot, live_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivered answer's journal row is deleted a moment later, with the others delivered meanwhile
+    (storage/reply_journal.py); a stop within that moment deletes it, or the next start would send it again."""
+    monkeypatch.setattr(reply_journal, "DELETE_DELAY", 600)  # only the stop deletes it
+    hai = people.new("Vũ Văn Hải")
+    await register(hai, "MAU003", "Vũ Văn Hải")
+    await hai.send("/help")
+    await hai.expect("Hướng dẫn")
+
+    async def journalled() -> int:
+        async with live_database.sessions() as session:
+            rows = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(hai.user_id))
+            return await session.scalar(rows)
+
+    assert await journalled() > 0, "the delivered answers wait to be deleted together"
+    await live_bot.stop()
+    assert await journalled() == 0
+    await live_bot.start()
 
 
 async def test_submit_then_the_chair_verifies(people: People, admin: Person, live_database: Database) -> None:
