@@ -108,28 +108,36 @@ class ReplyJournal:
         meanwhile. They stay in flight until then, so this process's outbox leaves them alone."""
         self._delivered.extend(ids)
         self._sessions = sessions
-        if self._deleting is None:
+        if self._deleting is None or self._deleting.done():
             self._hurry = asyncio.Event()
             self._deleting = asyncio.create_task(self._delete_soon(self._hurry))
 
     async def close(self) -> None:
-        """Delete the delivered rows now (the runtime stopping): a restart must not send those replies again."""
+        """Delete the delivered rows now (the runtime stopping): a restart must not send those replies again.
+        Not past `GRACE`: a database still away must not hold the stop forever."""
         if self._hurry is not None:
             self._hurry.set()
-        if self._deleting is not None:  # not past GRACE: a database still away must not hold the stop forever
-            await asyncio.wait([self._deleting], timeout=GRACE.total_seconds())
+        deleting = self._deleting
+        if deleting is not None and not deleting.done() and deleting.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([deleting], timeout=GRACE.total_seconds())
+        elif self._delivered:  # their task ended with its event loop (a test's): deleted here
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._delete_pending(), GRACE.total_seconds())
 
     async def _delete_soon(self, hurry: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hurry.wait(), DELETE_DELAY)
+        await self._delete_pending()
+
+    async def _delete_pending(self) -> None:
         while self._delivered:
             ids, self._delivered = self._delivered, []
             await self._delete(ids)
-        self._deleting = None
 
     async def _delete(self, ids: list[int]) -> None:
         """Any database error is tried again for `GRACE`; while the database stays unreachable (a PostgreSQL
-        restart), until it is back. The rows stay in flight meanwhile, then are forgotten either way."""
+        restart), until it is back. The rows stay in flight meanwhile, then are forgotten either way; cancelled,
+        they wait for the next deletion."""
         sessions, parameters = self._sessions, {"ids": ids, "token": self.token}
         assert sessions is not None
 
@@ -145,10 +153,12 @@ class ReplyJournal:
                 log.warning("the replies' journal was not updated (%s): trying until the database is back",
                             type(error).__name__)  # fmt: skip
                 await _patiently(delete, within=None)
-        except _DB_ERRORS as error:
+        except asyncio.CancelledError:
+            self._delivered.extend(ids)
+            raise
+        except Exception as error:  # whatever it was, the replies may be sent again: say so
             log.warning("the replies' journal was not updated (%r): they may be sent again", error)
-        finally:
-            self.in_flight.difference_update(ids)
+        self.in_flight.difference_update(ids)
 
     async def write(
         self, session: AsyncSession, platform: str, chat_id: str, replies: Sequence[Reply], now: dt.datetime

@@ -17,13 +17,13 @@ What that would cost, and how it is met:
 
 SQLAlchemy's asyncio extension insists that a statement awaited something (`AwaitRequired`, its guard against
 a blocking driver): each statement awaits an already finished coroutine, which never yields to the loop.
-`DATABASE_URL` stays `sqlite+aiosqlite://…` (`in_loop_url`: plain `sqlite://…` works too); aiosqlite itself is
-no longer used.
+`DATABASE_URL` stays `sqlite+aiosqlite://…` (`in_loop_url`); aiosqlite itself is no longer used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
 import time
 from typing import Any
@@ -42,11 +42,44 @@ LOCK_PATIENCE = 10.0
 _FIRST_WAIT, _LONGEST_WAIT = 0.001, 0.05
 
 
-class LoopCursor(sqlite3.Cursor):
-    """A sqlite3 cursor with what SQLAlchemy's asyncio results call on an asynchronous driver's cursor."""
+class StreamingCursor(sqlite3.Cursor):
+    """A streamed read's cursor (exports): SQLite gives the rows as they are fetched. With what SQLAlchemy's
+    asyncio results call on an asynchronous driver's cursor."""
 
     async def _async_soft_close(self) -> None:
         """Nothing to release asynchronously: the cursor closes as sqlite3's do."""
+
+
+class LoopCursor(StreamingCursor):
+    """Every other statement's cursor: its rows are read whole when it runs (as aiosqlite's adapter did), so a
+    result left half-read never keeps the statement open, and with it an old read snapshot: once another
+    process had written, the next BEGIN IMMEDIATE would fail (SQLITE_BUSY_SNAPSHOT) until it was freed."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self._rows: collections.deque[Any] = collections.deque()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> LoopCursor:
+        super().execute(sql, parameters)
+        self._rows = collections.deque(super().fetchall() if self.description else ())
+        return self
+
+    def executemany(self, sql: str, parameters: Any, /) -> LoopCursor:
+        super().executemany(sql, parameters)
+        self._rows = collections.deque()
+        return self
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = min(self.arraysize if size is None else size, len(self._rows))
+        return [self._rows.popleft() for _ in range(count)]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
 
 
 class LoopConnection(sqlite3.Connection):
@@ -63,7 +96,8 @@ def _is_begin(statement: str) -> bool:
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
-    return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+    """SQLITE_BUSY or one of its extended codes (the primary code in the low byte)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _begin_when_unlocked(cursor: sqlite3.Cursor, statement: str) -> None:
@@ -83,14 +117,17 @@ def _begin_when_unlocked(cursor: sqlite3.Cursor, statement: str) -> None:
 
 class SQLiteExecutionContext_inloop(SQLiteExecutionContext):
     def create_server_side_cursor(self) -> DBAPICursor:
-        """A streamed read: sqlite3's cursors read their rows as they are fetched."""
-        return self._dbapi_connection.cursor()
+        """A streamed read: its rows are read from SQLite as they are fetched."""
+        return self._dbapi_connection.cursor(StreamingCursor)  # type: ignore[call-arg]
 
 
 class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
     driver = DRIVER_NAME
     supports_statement_cache = True
     is_async = True
+    # A connection dropped without being returned (its holder garbage-collected) is closed, not left holding
+    # the write lock for every later transaction.
+    has_terminate = True
     supports_server_side_cursors = True
     execution_ctx_cls = SQLiteExecutionContext_inloop
 
@@ -102,6 +139,9 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
         arguments, options = super().create_connect_args(url)
         # timeout 0: no busy timeout (BEGIN waits asynchronously); the pool may close a connection elsewhere.
         return arguments, {**options, "factory": LoopConnection, "timeout": 0, "check_same_thread": False}
+
+    def do_terminate(self, dbapi_connection: Any) -> None:
+        dbapi_connection.close()
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if not parameters and _is_begin(statement):
@@ -126,7 +166,7 @@ registry.register(f"sqlite.{DRIVER_NAME}", __name__, "SQLiteDialect_inloop")
 
 
 def in_loop_url(url: URL) -> URL:
-    """`sqlite+aiosqlite://…` (or `sqlite://…`) → the same database through this dialect; others unchanged."""
-    if url.get_backend_name() == "sqlite" and url.get_driver_name() in ("aiosqlite", "pysqlite"):
+    """`sqlite+aiosqlite://…` → the same database through this dialect; any other URL unchanged."""
+    if url.get_backend_name() == "sqlite" and url.get_driver_name() == "aiosqlite":
         return url.set(drivername=f"sqlite+{DRIVER_NAME}")
     return url

@@ -17,7 +17,6 @@ from storage.models import Identity, OutboxMessage, OutboxStatus
 from storage.reply_journal import GRACE, ReplyJournal, Settlement
 from tests.harness import eventually
 
-pytestmark = pytest.mark.asyncio
 LEASE = dt.timedelta(seconds=0.6)
 
 
@@ -206,6 +205,31 @@ async def test_a_journal_closing_deletes_its_delivered_rows_at_once(sessions, mo
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert journal.in_flight == set()
+
+
+def test_rows_whose_deletion_ended_with_its_event_loop_are_deleted_by_the_next(tmp_path) -> None:
+    """A journal used in two event loops (the tests do): the deletion its first loop's end cancelled leaves those
+    rows to the next deletion, in the next loop, instead of forgetting them undeleted (the outbox of the next
+    start would send them again) or waiting on a closed loop."""
+    url, journal = f"sqlite+aiosqlite:///{tmp_path}/journal.db", ReplyJournal()
+
+    async def deliver(text: str, check: bool) -> None:
+        engine = create_engine(url)
+        await upgrade_database(engine)
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            [reply] = await journal.write(session, "telegram", "42", [Reply(text=text)], utc_now())
+        async with Settlement(journal, sessions, [reply], utc_now, lambda: None) as settlement:
+            settlement.sent(reply)
+        if check:
+            await asyncio.wait_for(journal.close(), timeout=10)
+            async with sessions() as session:
+                assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+            assert journal.in_flight == set()
+        await engine.dispose()
+
+    asyncio.run(deliver("Bước 2/16", check=False))  # the loop ends before DELETE_DELAY: its deletion cancelled
+    asyncio.run(deliver("Bước 3/16", check=True))
 
 
 async def test_a_failed_send_is_the_outboxs_at_once_and_a_settlement_touches_only_its_own_lease(sessions) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import sqlite3
 
 import pytest
@@ -11,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 
 from bot.config import Config
 from storage import claims, decisions, housekeeping, queries, sqlite_driver
@@ -112,6 +113,43 @@ async def test_a_sqlite_writer_waits_for_another_process_lock_without_stopping_t
         other.execute("ROLLBACK")
         await write(3)
         assert other.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (3,), (7,)]
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_result_left_half_read_or_a_connection_left_unclosed_never_blocks_the_next_write(
+    tmp_path, monkeypatch
+) -> None:
+    """On the event loop's thread (storage/sqlite_driver.py): a result read only in part must not keep its
+    statement open — its old snapshot made the next BEGIN IMMEDIATE fail once another process had written —
+    and a connection dropped without being closed (its holder garbage-collected) must not keep the write lock."""
+    monkeypatch.setattr(sqlite_driver, "LOCK_PATIENCE", 1.0)
+    path = tmp_path / "x.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        await connection.exec_driver_sql("INSERT INTO t VALUES (1), (2), (3)")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with engine.connect() as connection:
+            half_read = await connection.execute(text("SELECT id FROM t ORDER BY id"))
+            assert half_read.fetchone() == (1,)
+            await connection.commit()
+            other.execute("INSERT INTO t VALUES (4)")  # another process writes meanwhile
+            await connection.exec_driver_sql("INSERT INTO t VALUES (5)")
+            await connection.commit()
+            assert half_read.fetchall() == [(2,), (3,)], "the rest as they were when it ran"
+
+        dropped = await engine.connect()
+        await dropped.begin()
+        await dropped.exec_driver_sql("INSERT INTO t VALUES (6)")
+        del dropped
+        with pytest.warns(SAWarning, match="non-checked-in connection"):
+            gc.collect()
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("INSERT INTO t VALUES (7)")
+        assert other.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (2,), (3,), (4,), (5,), (7,)]
     finally:
         other.close()
         await engine.dispose()
