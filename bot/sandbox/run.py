@@ -7,6 +7,9 @@ import logging
 import secrets
 import socket
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import Runtime, seed_sample_branches
 from bot.config import Config
 from bot.sandbox.sample_activity import sandbox_clock, seed_sample_activity
@@ -16,7 +19,7 @@ from handlers import reminders
 from handlers.context import Services
 from storage import queries
 from storage.engine import open_database, session_factory
-from storage.models import Role
+from storage.models import ProcessedUpdate, Role
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
     engine = await open_database(config.database_url, config.database_schema)
     async with session_factory(engine)() as session:
         clock = await sandbox_clock(session, config.campaign)
+        await continue_numbering(session, telegram, zalo)
     services = Services(config=config, sessions=session_factory(engine, clock), clock=clock)
     await seed_sample_branches(services)
     await seed_sample_activity(services)
@@ -98,6 +102,23 @@ async def run_sandbox(config: Config, host: str, port: int, database_url: str | 
         await zalo.stop()
         await telegram.stop()
         await engine.dispose()
+
+
+async def continue_numbering(session: AsyncSession, telegram: TelegramEmulator, zalo: ZaloEmulator) -> None:
+    """The emulators number updates afresh at each start, while the sandbox's database keeps the updates it has
+    handled (their claims, storage/claims.py): a number used before was taken for a redelivery and got no answer
+    (the first messages after a restart went unanswered). Numbering goes on from the largest claimed."""
+    rows = (await session.execute(select(ProcessedUpdate.platform, ProcessedUpdate.update_key))).all()
+    telegram_ids = [int(key) for platform, key in rows if platform == "telegram" and key.isdigit()]
+    zalo_ids = [int(key.rsplit(":", 1)[1], 16) for platform, key in rows if platform == "zalo" and _zalo_number(key)]
+    telegram.number_updates_from(max(telegram_ids, default=0) + 1)
+    zalo.number_messages_from(max(zalo_ids, default=0) + 1)
+
+
+def _zalo_number(update_key: str) -> bool:
+    """A Zalo update key the emulator made: `event:message id`, the id 20 hexadecimal digits."""
+    number = update_key.rsplit(":", 1)[-1]
+    return len(number) == 20 and all(digit in "0123456789abcdef" for digit in number)
 
 
 async def seed_sample_chair(services: Services) -> None:

@@ -284,6 +284,10 @@ class TelegramEmulator(ChatLog):
         app.router.add_get("/_emu/files/{file_id}", self._client_file)
         return app
 
+    def number_updates_from(self, first: int) -> None:
+        """Number the next updates (and callback queries) from `first`, if above the numbers still to come."""
+        self._update_ids = itertools.count(max(first, next(self._update_ids)))
+
     def add_bot(self, token: str, username: str = "sangkien_test_bot", first_name: str = "Sáng kiến Bot") -> None:
         bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else 7_000_000 + len(self.bots)
         self.bots[token] = BotState(

@@ -147,6 +147,10 @@ class ZaloEmulator(ChatLog):
         app.router.add_post(PREFIX + "/_emu/send", self._client_send)
         app.router.add_get(PREFIX + "/_emu/chats/{chat_id}", self._client_poll)
 
+    def number_messages_from(self, first: int) -> None:
+        """Number the next messages (and media) from `first`, if above the numbers still to come."""
+        self._ids = itertools.count(max(first, next(self._ids)))
+
     def add_bot(self, token: str, name: str = "Sáng kiến Bot") -> ZaloBot:
         bot = ZaloBot(token=token, bot_id=zalo_id(next(self._ids)), name=name)
         self.bots[token] = bot
