@@ -524,6 +524,16 @@ class Database:
             )
             return list(rows.all())
 
+    async def outbox_rows_of(self, chat_id: object) -> int:
+        """How many outbox rows a chat has: its notices, and a step's replies until the journal deletes them."""
+        from sqlalchemy import func, select
+
+        from storage.models import OutboxMessage
+
+        async with self.sessions() as session:
+            rows = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(chat_id))
+            return await session.scalar(rows) or 0
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator, ZaloStoredMessage
@@ -139,14 +139,9 @@ async def test_an_answer_delivered_just_before_a_stop_is_not_sent_again_after_it
     await hai.send("/help")
     await hai.expect("Hướng dẫn")
 
-    async def journalled() -> int:
-        async with live_database.sessions() as session:
-            rows = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(hai.user_id))
-            return await session.scalar(rows)
-
-    assert await journalled() > 0, "the delivered answers wait to be deleted together"
+    assert await live_database.outbox_rows_of(hai.user_id) > 0, "the delivered answers wait to be deleted together"
     await live_bot.stop()
-    assert await journalled() == 0
+    assert await live_database.outbox_rows_of(hai.user_id) == 0
     await live_bot.start()
 
 

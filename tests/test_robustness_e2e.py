@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from storage.models import InboxUpdate, OutboxMessage, ProcessedUpdate
+from storage.models import InboxUpdate, ProcessedUpdate
 from tests.harness import ADMIN_ID, TITLE, TOKEN, BotProcess, Database, Person, answer, eventually, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -194,9 +194,7 @@ async def test_answers_sent_directly_leave_nothing_for_the_outbox(
     await person.expect("Hướng dẫn")
 
     async def nothing_journalled() -> bool:
-        async with database.sessions() as session:
-            left = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(person.user_id))
-            return await session.scalar(left) == 0
+        return await database.outbox_rows_of(person.user_id) == 0
 
     await eventually(nothing_journalled)
 
