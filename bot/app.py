@@ -13,7 +13,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.background import BackgroundLoop
-from bot.channels.telegram import TelegramChannel, file_downloader, make_bot
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_api import file_downloader, make_bot
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloClient
 from bot.config import Config

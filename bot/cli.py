@@ -169,7 +169,7 @@ def invite_chair(branch_code: str) -> None:
     """Print a one-time link (valid 7 days) that makes whoever opens it a chair of BRANCH_CODE."""
     config = _load()
     from bot.app import telegram_deep_link
-    from bot.channels.telegram import make_bot
+    from bot.channels.telegram_api import make_bot
     from handlers.chairs import INVITE_PREFIX, create_invite
     from handlers.context import utc_now
     from storage import queries

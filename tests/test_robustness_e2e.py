@@ -120,24 +120,32 @@ async def test_an_update_a_crash_caught_before_it_was_handled_is_handled_at_the_
 ) -> None:
     """Telegram forgets an update once the bot has polled past it: the bot keeps each batch in its inbox
     first. Here the bot is killed with "/help" kept but not handled (as a kill between the two leaves
-    it); the next start answers it."""
+    it); the next start answers it — and one kept by an earlier version (aiogram's names: "from_user"), and
+    leaves alone one it cannot read without stopping."""
     person = Person(emulator, "Lê Thị Hồi Phục")
     await register(person, "MAU004", "Lê Thị Hồi Phục")
     await bot_under_test.kill()
     user = emulator.users[person.user_id]
+    chat = {"id": person.user_id, "type": "private", "first_name": user["first_name"]}
     update = {"update_id": 990_001, "message": {
-        "message_id": 990_001, "from": user, "chat": {"id": person.user_id, "type": "private",
-        "first_name": user["first_name"]}, "date": int(time.time()), "text": "/help",
+        "message_id": 990_001, "from": user, "chat": chat, "date": int(time.time()), "text": "/help",
         "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}  # fmt: skip
+    unreadable = {"update_id": 990_002, "message": {"message_id": 990_002, "text": "/help"}}  # no chat
+    earlier_form = {"update_id": 990_003, "callback_query": {  # a button pressed
+        "id": "990003", "from_user": user, "chat_instance": "1", "data": "reg:b:MAU004",
+        "message": {"message_id": 1, "chat": chat, "date": "2026-12-03T08:00:00Z", "text": "Chọn CĐCS"}}}  # fmt: skip
     async with database.sessions() as session, session.begin():
-        session.add(InboxUpdate(platform="telegram", update_key="990001", payload=json.dumps(update),
-                                received_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+        for kept in (update, unreadable, earlier_form):
+            session.add(InboxUpdate(platform="telegram", update_key=str(kept["update_id"]), payload=json.dumps(kept),
+                                    received_at=dt.datetime.now(dt.UTC)))  # fmt: skip
     await bot_under_test.start()
     await person.expect("Hướng dẫn", "/dulieu")
+    await person.expect("Đồng chí đã đăng ký rồi")
 
     async with database.sessions() as session:
-        claimed = await session.scalar(select(ProcessedUpdate).where(ProcessedUpdate.update_key == "990001"))
-    assert claimed is not None, "handled once, and claimed: the next start will not handle it again"
+        claimed = set(await session.scalars(select(ProcessedUpdate.update_key)))
+    assert {"990001", "990003"} <= claimed, "handled once, and claimed: the next start will not handle them again"
+    assert "990002" not in claimed
 
 
 async def test_a_reply_telegram_keeps_refusing_arrives_through_the_outbox(

@@ -1,8 +1,10 @@
-"""The Telegram channel (aiogram 3): updates → neutral Events, neutral Replies → Bot API calls.
+"""The Telegram channel: updates → neutral Events, neutral Replies → Bot API calls.
 
-Only this module knows Telegram. Options become inline buttons (callback data is the option's short
-opaque payload), the main menu a persistent reply keyboard. Outgoing calls that hit 429 wait
-`retry_after` and retry; transient server and network errors retry with backoff.
+Only this module (with its client, bot/channels/telegram_api.py) knows Telegram. Updates are read as the
+Bot API's JSON, and a step's requests sent as JSON (`telegram_api.call`), without aiogram's models. Options
+become inline buttons (callback data is the option's short opaque payload), the main menu a persistent
+reply keyboard. Outgoing calls that hit 429 wait `retry_after` and retry; transient server and network
+errors retry with backoff.
 """
 
 from __future__ import annotations
@@ -15,13 +17,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
-from aiogram import Bot, methods
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.client.telegram import TelegramAPIServer
+from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -32,35 +30,21 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BufferedInputFile,
-    CallbackQuery,
-    ChatMemberUpdated,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    KeyboardButton,
-    Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
-    Update,
 )
-from aiohttp import ClientError
-from pydantic import ValidationError
+from aiogram.utils.text_decorations import html_decoration
 from sqlalchemy.exc import SQLAlchemyError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from bot.channels.dispatch import handle_counted
-from bot.channels.limits import SendLimits, SendWindow
+from bot.channels.limits import SendLimits
 from bot.channels.ordering import KeyedSequencer
+from bot.channels.telegram_api import RETRYABLE, call
 from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
 from handlers.context import Services
@@ -77,91 +61,8 @@ TELEGRAM_CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_SECONDS = 10
 POLL_BACKOFF_MAX = 30
-_backoff = wait_exponential(multiplier=0.2, max=5)
-
-
-def _wait(state: RetryCallState) -> float:
-    error = state.outcome.exception() if state.outcome else None
-    if isinstance(error, TelegramRetryAfter):
-        return float(error.retry_after)
-    return _backoff(state)
-
-
-_RETRYABLE = (TelegramRetryAfter, TelegramServerError, TelegramNetworkError)
-
-
-class RetryMiddleware(BaseRequestMiddleware):
-    """429 → sleep retry_after and retry; 5xx / network errors → retry with exponential backoff.
-
-    The first attempt runs bare: building tenacity's retry state for every request cost about a twentieth
-    of the bot's CPU per step (`make bench-submission`), and almost every request succeeds the first time."""
-
-    def __init__(self, attempts: int = 4) -> None:
-        self.attempts = attempts
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Any:
-        try:
-            return await make_request(bot, method)
-        except _RETRYABLE as error:
-            if self.attempts <= 1:
-                raise
-            await asyncio.sleep(_first_delay(error))
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_RETRYABLE),
-            wait=_wait,
-            stop=stop_after_attempt(self.attempts - 1),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await make_request(bot, method)
-        raise AssertionError("unreachable")
-
-
-class SendWindowMiddleware(BaseRequestMiddleware):
-    """The bot-wide window around every attempt of a request that sends a message (inside the retries)."""
-
-    SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice",
-                       "sendAnimation", "sendSticker", "sendMediaGroup", "copyMessage", "forwardMessage"})  # fmt: skip
-
-    def __init__(self, window: SendWindow) -> None:
-        self.window = window
-
-    async def __call__(
-        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
-    ) -> Any:
-        if method.__api_method__ not in self.SENDS:
-            return await make_request(bot, method)
-        async with self.window.slot():
-            return await make_request(bot, method)
-
-
-def _first_delay(error: Exception) -> float:
-    return float(error.retry_after) if isinstance(error, TelegramRetryAfter) else _backoff.multiplier
-
-
-def _pin_response_models() -> list[type]:
-    """Keep aiogram's parametrised `Response[T]` models alive.
-
-    aiogram builds `Response[method.__returning__]` on every call and pydantic caches generic models
-    only weakly, so after each garbage collection they are rebuilt (about 3 ms each): a quarter of the
-    bot's CPU in `make bench`. Strong references keep pydantic's cache warm.
-    """
-    models = []
-    for name in methods.__all__:
-        method = getattr(methods, name)
-        if isinstance(method, type) and issubclass(method, TelegramMethod) and hasattr(method, "__returning__"):
-            with contextlib.suppress(Exception):  # a few return types are not pydantic-parametrisable
-                models.append(methods.Response[method.__returning__])
-    return models
-
-
-_RESPONSE_MODELS = _pin_response_models()
+# What reading an update the Bot API did not shape as documented raises (a key or an object missing).
+_MALFORMED = (KeyError, TypeError, AttributeError, IndexError)
 
 
 @contextlib.contextmanager
@@ -183,123 +84,89 @@ def _delivery_errors() -> Iterator[None]:
         raise Rejected(str(error)) from error
 
 
-class JsonBodySession(AiohttpSession):
-    """aiogram's session sending a request without files as one JSON body, which the Bot API takes
-    (application/json), instead of the form aiogram builds for every request (a field per parameter, nested
-    objects encoded as JSON strings, the whole URL-encoded): a share of each step's CPU. A request with a
-    file keeps aiogram's multipart form; the response is read and checked by aiogram as before."""
-
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-    ) -> TelegramType:
-        files: dict[str, Any] = {}
-        payload = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None and prepared != "":  # what aiogram's form leaves out
-                payload[key] = prepared
-        if files:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(url, data=self.json_dumps(payload), headers=_JSON_BODY,
-                                    timeout=self.timeout if timeout is None else timeout) as response:  # fmt: skip
-                content = await response.text()
-        except TimeoutError as error:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from error
-        except ClientError as error:
-            raise TelegramNetworkError(method=method, message=f"{type(error).__name__}: {error}") from error
-        checked = self.check_response(bot=bot, method=method, status_code=response.status, content=content)
-        return cast(TelegramType, checked.result)
+def _full_name(user: dict[str, Any]) -> str:
+    """A Telegram user's name as aiogram's `User.full_name` gives it."""
+    first, last = user.get("first_name", ""), user.get("last_name")
+    return f"{first} {last}" if last else first
 
 
-_JSON_BODY = {"Content-Type": "application/json"}
+def _sender(item: dict[str, Any]) -> dict[str, Any] | None:
+    """Who sent a message or pressed a button. ("from_user": how an inbox row written before 2026-12 names it.)"""
+    return item.get("from") or item.get("from_user")
 
 
-def make_bot(token: str, api_url: str | None) -> Bot:
-    session = JsonBodySession(api=TelegramAPIServer.from_base(api_url)) if api_url else JsonBodySession()
-    session.middleware(RetryMiddleware())
-    session.middleware(SendWindowMiddleware(SendWindow(30)))  # inside the retries: each attempt takes its place
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-
-
-def file_downloader(bot: Bot) -> Callable[[FileRef], Awaitable[bytes]]:
-    """`Services.download` for Telegram: getFile, then the file's bytes (Telegram serves files up to 20 MB)."""
-
-    async def download(file: FileRef) -> bytes:
-        info = await bot.get_file(file.file_id)
-        if not info.file_path:
-            raise RuntimeError(f"Telegram gave no path for file {file.file_id}")
-        content = await bot.download_file(info.file_path)
-        assert content is not None
-        return content.read()
-
-    return download
-
-
-def message_event(message: Message, update_id: int) -> Event:
-    user = message.from_user
+def message_event(message: dict[str, Any], update_id: int) -> Event:
+    user, chat = _sender(message), message["chat"]
     base: dict[str, Any] = {
         "platform": PLATFORM,
         "update_key": str(update_id),
-        "user_id": str(user.id if user else message.chat.id),
-        "chat_id": str(message.chat.id),
-        "display_name": user.full_name if user else "",
-        "is_private": message.chat.type == "private",
-        "chat_title": message.chat.title or "",
+        "user_id": str(user["id"] if user else chat["id"]),
+        "chat_id": str(chat["id"]),
+        "display_name": _full_name(user) if user else "",
+        "is_private": chat.get("type") == "private",
+        "chat_title": chat.get("title") or "",
     }
-    if message.migrate_to_chat_id is not None:
-        return Event(kind=EventKind.MEMBERSHIP, payload=f"moved:{message.migrate_to_chat_id}", **base)
-    if message.text is not None:
-        if message.text.startswith("/"):
-            command, args = parse_command(message.text)
-            return Event(kind=EventKind.COMMAND, text=message.text, command=command, args=args, **base)
-        return Event(kind=EventKind.TEXT, text=message.text, **base)
-    if message.photo:
-        largest = message.photo[-1]
-        ref = FileRef(file_id=largest.file_id, kind="photo", size_bytes=largest.file_size, mime_type="image/jpeg")
+    text = message.get("text")
+    if message.get("migrate_to_chat_id") is not None:
+        return Event(kind=EventKind.MEMBERSHIP, payload=f"moved:{message['migrate_to_chat_id']}", **base)
+    if text is not None:
+        if text.startswith("/"):
+            command, args = parse_command(text)
+            return Event(kind=EventKind.COMMAND, text=text, command=command, args=args, **base)
+        return Event(kind=EventKind.TEXT, text=text, **base)
+    if message.get("photo"):
+        largest = message["photo"][-1]
+        ref = FileRef(largest["file_id"], "photo", size_bytes=largest.get("file_size"), mime_type="image/jpeg")
         return Event(kind=EventKind.FILE, file=ref, **base)
-    if message.document is not None:
-        doc = message.document
-        ref = FileRef(doc.file_id, "document", doc.file_name, doc.file_size, doc.mime_type)
+    if (doc := message.get("document")) is not None:
+        ref = FileRef(doc["file_id"], "document", doc.get("file_name"), doc.get("file_size"), doc.get("mime_type"))
         return Event(kind=EventKind.FILE, file=ref, **base)
     return Event(kind=EventKind.UNSUPPORTED, **base)
 
 
-def membership_event(update: ChatMemberUpdated, update_id: int) -> Event:
+def membership_event(update: dict[str, Any], update_id: int) -> Event:
     """The bot was added to a group (joined) or removed from it (left)."""
-    joined = update.new_chat_member.status in ("member", "administrator")
+    joined = update["new_chat_member"]["status"] in ("member", "administrator")
+    user, chat = _sender(update) or {}, update["chat"]
     return Event(
         platform=PLATFORM,
         update_key=str(update_id),
-        user_id=str(update.from_user.id),
-        chat_id=str(update.chat.id),
-        display_name=update.from_user.full_name,
+        user_id=str(user.get("id", chat["id"])),
+        chat_id=str(chat["id"]),
+        display_name=_full_name(user) if user else "",
         kind=EventKind.MEMBERSHIP,
         payload="joined" if joined else "left",
-        is_private=update.chat.type == "private",
-        chat_title=update.chat.title or "",
+        is_private=chat.get("type") == "private",
+        chat_title=chat.get("title") or "",
     )
 
 
-def addressed_elsewhere(message: Message, username: str) -> bool:
+def addressed_elsewhere(message: dict[str, Any], username: str) -> bool:
     """A group command meant for another bot (`/progress@other_bot`): not ours to answer."""
-    head = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    words = (message.get("text") or "").split(maxsplit=1)
+    head = words[0] if words else ""
     return head.startswith("/") and "@" in head and head.split("@", 1)[1].lower() != username.lower()
 
 
-def callback_event(query: CallbackQuery, update_id: int) -> Event:
-    chat = query.message.chat if query.message else None
+def _origin(query: dict[str, Any]) -> dict[str, Any] | None:
+    """The message whose button was pressed, if the bot can still change it (Telegram sends one too old to
+    be reached as an "inaccessible message", dated 0)."""
+    message = query.get("message")
+    return message if message and message.get("date") else None
+
+
+def callback_event(query: dict[str, Any], update_id: int) -> Event:
+    user = _sender(query) or {}
+    chat = (query.get("message") or {}).get("chat")
     return Event(
         platform=PLATFORM,
         update_key=str(update_id),
-        user_id=str(query.from_user.id),
-        chat_id=str(chat.id if chat else query.from_user.id),
-        display_name=query.from_user.full_name,
+        user_id=str(user["id"]),
+        chat_id=str(chat["id"] if chat else user["id"]),
+        display_name=_full_name(user),
         kind=EventKind.OPTION,
-        payload=query.data or "",
-        is_private=chat is None or chat.type == "private",
+        payload=query.get("data") or "",
+        is_private=chat is None or chat.get("type") == "private",
     )
 
 
@@ -319,27 +186,36 @@ def _with_links(reply: Reply) -> Reply:
     return replace(reply, text=f"{reply.text}\n\n{links}", options=rows)
 
 
-def _markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def _markup(reply: Reply) -> dict[str, Any] | None:
+    """The reply's buttons as the Bot API's JSON: its options inline, else its menu as a reply keyboard."""
     if reply.options:
-        return InlineKeyboardMarkup(
-            inline_keyboard=[
+        return {
+            "inline_keyboard": [
                 [
-                    InlineKeyboardButton(text=option.label, url=option.url)
+                    {"text": option.label, "url": option.url}
                     if option.url
-                    else InlineKeyboardButton(text=option.label, callback_data=option.payload)
+                    else {"text": option.label, "callback_data": option.payload}
                     for option in row
                 ]
                 for row in reply.options
             ]
-        )
+        }
     if reply.menu:
         labels = list(reply.menu)
-        return ReplyKeyboardMarkup(
-            keyboard=[[KeyboardButton(text=label) for label in labels[i : i + 2]] for i in range(0, len(labels), 2)],
-            resize_keyboard=True,
-            is_persistent=True,
-        )
+        keyboard = [[{"text": label} for label in labels[i : i + 2]] for i in range(0, len(labels), 2)]
+        return {"keyboard": keyboard, "resize_keyboard": True, "is_persistent": True}
     return None
+
+
+def _inline(markup: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The markup if it is inline buttons: the only kind an edited message can carry."""
+    return markup if markup is not None and "inline_keyboard" in markup else None
+
+
+def _html_text(message: dict[str, Any]) -> str:
+    """A message's text with its formatting written back as HTML (aiogram's `Message.html_text`)."""
+    entities = [MessageEntity.model_validate(entity) for entity in message.get("entities") or ()]
+    return html_decoration.unparse(message.get("text") or "", entities)
 
 
 class TelegramChannel:
@@ -381,12 +257,13 @@ class TelegramChannel:
         """An update the webhook received: kept in the inbox, then queued like a polled one (the handlers
         return at once), before the webhook answers 200. False for a body that is not an Update."""
         try:
-            update = Update.model_validate(data, context={"bot": self.bot})
-        except ValidationError:
+            job = self._job(data)
+        except _MALFORMED:
             return False
-        kept = [(str(update.update_id), json.dumps(data, ensure_ascii=False))]
+        kept = [(str(data["update_id"]), json.dumps(data, ensure_ascii=False))]
         await inbox.keep(self.services.sessions, PLATFORM, kept, self.services.clock())
-        self._route(update)
+        if job is not None:
+            self._sequencer.submit(*job)
         return True
 
     async def close(self) -> None:
@@ -398,8 +275,8 @@ class TelegramChannel:
     async def handle_left_over(self) -> None:
         """Updates a crash caught between their arrival and their handling (storage/inbox.py)."""
         for payload in await inbox.left_over(self.services.sessions, PLATFORM):
-            with contextlib.suppress(ValidationError):
-                self._route(Update.model_validate_json(payload, context={"bot": self.bot}))
+            with contextlib.suppress(ValueError):
+                self._route(json.loads(payload))
 
     async def run_polling(self) -> None:
         """Long polling, at least once: each batch is written to the inbox before the next getUpdates tells
@@ -412,11 +289,12 @@ class TelegramChannel:
         failures = 0
         while True:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=POLL_SECONDS,
-                                                     allowed_updates=ALLOWED_UPDATES)  # fmt: skip
-                batch = [(str(u.update_id), u.model_dump_json(exclude_none=True)) for u in updates]
+                answer = await call(self.bot, "getUpdates", offset=offset, timeout=POLL_SECONDS,
+                                    allowed_updates=ALLOWED_UPDATES)  # fmt: skip
+                updates = [u for u in answer if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+                batch = [(str(u["update_id"]), json.dumps(u, ensure_ascii=False)) for u in updates]
                 await inbox.keep(self.services.sessions, PLATFORM, batch, self.services.clock())
-            except (TelegramAPIError, SQLAlchemyError, OSError) as error:
+            except (TelegramAPIError, SQLAlchemyError, OSError, TypeError) as error:
                 failures += 1
                 log.warning("polling: %s; trying again", type(error).__name__)
                 await asyncio.sleep(min(POLL_BACKOFF_MAX, 0.5 * 2**failures))
@@ -425,7 +303,7 @@ class TelegramChannel:
             for update in updates:
                 self._route(update)
             if updates:
-                offset = updates[-1].update_id + 1
+                offset = max(u["update_id"] for u in updates) + 1
 
     async def _process(self, event: Event) -> list[Reply]:
         try:
@@ -434,30 +312,38 @@ class TelegramChannel:
             log.exception("update %s from %s failed", event.update_key, event.platform)
             return [Reply(text=catalog(self.services.config.settings.language)("err_internal"))]
 
-    def _route(self, update: Update) -> None:
-        """Queue an update's handling in its person's (or group's) order. The three kinds the bot asks Telegram
-        for (ALLOWED_UPDATES) are told apart here: aiogram's Dispatcher did the same through its middlewares and
-        filters, built anew for every update, a share of each step's CPU (`make bench-submission`)."""
-        if update.message is not None:
-            self._on_message(update.message, update.update_id)
-        elif update.callback_query is not None and update.callback_query.data:
-            self._on_callback(update.callback_query, update.update_id)
-        elif update.my_chat_member is not None:
-            self._on_membership(update.my_chat_member, update.update_id)
-
-    def _on_message(self, message: Message, update_id: int) -> None:
-        if message.chat.type != "private" and addressed_elsewhere(message, self.username):
+    def _route(self, update: Any) -> None:
+        """Queue an update's handling in its person's (or group's) order; one that cannot be read is logged."""
+        try:
+            job = self._job(update)
+        except _MALFORMED:
+            log.warning("an update that cannot be read was left alone: %.200r", update)
             return
-        event = message_event(message, update_id)
-        self._sequencer.submit(event.user_id, lambda: self._reply_to_message(event, message.chat.id))
+        if job is not None:
+            self._sequencer.submit(*job)
 
-    def _on_membership(self, update: ChatMemberUpdated, update_id: int) -> None:
-        event = membership_event(update, update_id)
-        self._sequencer.submit(event.chat_id, lambda: self._reply_to_message(event, update.chat.id))
-
-    def _on_callback(self, query: CallbackQuery, update_id: int) -> None:
-        event = callback_event(query, update_id)
-        self._sequencer.submit(event.user_id, lambda: self._reply_to_callback(event, query))
+    def _job(self, update: Any) -> tuple[str, Callable[[], Awaitable[None]]] | None:
+        """An update's handling and whose order it keeps; None for one the bot leaves alone. The three kinds
+        it asks Telegram for (ALLOWED_UPDATES) are told apart here: aiogram's Dispatcher did the same through
+        its middlewares and filters, built anew for every update, a share of each step's CPU. Raises one of
+        `_MALFORMED` for an update without what the bot reads from it."""
+        update_id = update["update_id"]
+        if not isinstance(update_id, int):
+            raise TypeError("update_id")
+        if (message := update.get("message")) is not None:
+            chat_id = message["chat"]["id"]
+            if message["chat"].get("type") != "private" and addressed_elsewhere(message, self.username):
+                return None
+            event = message_event(message, update_id)
+            return event.user_id, lambda: self._reply_to_message(event, chat_id)
+        if (query := update.get("callback_query")) is not None and query.get("data"):
+            event = callback_event(query, update_id)
+            return event.user_id, lambda: self._reply_to_callback(event, query)
+        if (membership := update.get("my_chat_member")) is not None:
+            event = membership_event(membership, update_id)
+            chat_id = membership["chat"]["id"]
+            return event.chat_id, lambda: self._reply_to_message(event, chat_id)
+        return None
 
     def _settlement(self, replies: list[Reply]) -> Settlement:
         services = self.services
@@ -469,11 +355,11 @@ class TelegramChannel:
             for reply in replies:
                 await self.send(chat_id, reply, settlement)
 
-    async def _reply_to_callback(self, event: Event, query: CallbackQuery) -> None:
+    async def _reply_to_callback(self, event: Event, query: dict[str, Any]) -> None:
         with contextlib.suppress(TelegramAPIError):
-            await query.answer()
+            await call(self.bot, "answerCallbackQuery", callback_query_id=query["id"])
         replies = await self._process(event)
-        origin = query.message if isinstance(query.message, Message) else None
+        origin = _origin(query)
         replaced = False
         async with self._settlement(replies) as settlement:
             for reply in replies:
@@ -485,8 +371,8 @@ class TelegramChannel:
                         continue
                 await self.send(int(event.chat_id), reply, settlement)
         keep = any(reply.keeps_origin for reply in replies)
-        if origin is not None and not replaced and origin.reply_markup is not None and not keep:
-            await self._mark_chosen(origin, query.data or "")
+        if origin is not None and not replaced and origin.get("reply_markup") and not keep:
+            await self._mark_chosen(origin, query.get("data") or "")
 
     async def send(self, chat_id: int, reply: Reply, settlement: Settlement) -> None:
         """Send a direct reply. A refused send is logged and does not stop the replies after it: the
@@ -497,7 +383,7 @@ class TelegramChannel:
             return
         try:
             await self._send(chat_id, reply)
-        except _RETRYABLE as error:
+        except RETRYABLE as error:
             if not (settlement.failed(reply) or await self._send_later(chat_id, reply)):
                 log.warning("send to chat %s refused: %s", chat_id, error)
             return
@@ -522,8 +408,8 @@ class TelegramChannel:
         self.services.outbox_changed()
         return True
 
-    async def _send(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> Message:
-        """Send one reply (split if over Telegram's limit, options on the last part); the last message.
+    async def _send(self, chat_id: int | str, reply: Reply, *, bulk: bool = False) -> int:
+        """Send one reply (split if over Telegram's limit, options on the last part); the last message's id.
 
         Every message waits for its slot under the sending limits; `bulk` (the outbox) also keeps to the
         chat's own limit."""
@@ -534,80 +420,85 @@ class TelegramChannel:
             caption = split_text(reply.text, TELEGRAM_CAPTION_LIMIT, markup=True)[0] if reply.text else None
             content = reply.file.content
             file = BufferedInputFile(content, reply.file.file_name) if content is not None else reply.file.file_id
+            keyboard = _aiogram_markup(markup)
             async with slot():
                 if reply.file.kind == "photo":
-                    return await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=markup)
-                return await self.bot.send_document(chat_id, file, caption=caption, reply_markup=markup)
+                    sent = await self.bot.send_photo(chat_id, file, caption=caption, reply_markup=keyboard)
+                else:
+                    sent = await self.bot.send_document(chat_id, file, caption=caption, reply_markup=keyboard)
+            return sent.message_id
         chunks = split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)
         for chunk in chunks[:-1]:
             async with slot():
-                await self.bot.send_message(chat_id, chunk)
+                await self._send_text(chat_id, chunk, None)
         async with slot():
-            return await self.bot.send_message(chat_id, chunks[-1], reply_markup=markup)
+            return await self._send_text(chat_id, chunks[-1], markup)
+
+    async def _send_text(self, chat_id: int | str, text: str, markup: dict[str, Any] | None) -> int:
+        message = await call(self.bot, "sendMessage", chat_id=chat_id, text=text, parse_mode=ParseMode.HTML,
+                             reply_markup=markup)  # fmt: skip
+        return int(message["message_id"])
+
+    async def _edit_text(self, chat_id: int | str, message_id: int, text: str, markup: dict[str, Any] | None) -> None:
+        await call(self.bot, "editMessageText", chat_id=chat_id, message_id=message_id, text=text,
+                   parse_mode=ParseMode.HTML, reply_markup=markup)  # fmt: skip
 
     # --- the outbox's Sender ---------------------------------------------------------------------
 
     async def deliver(self, chat_id: str, reply: Reply, *, answer: bool = False) -> str:
         with _delivery_errors():
-            message = await self._send(chat_id, reply, bulk=not answer)
-        return str(message.message_id)
+            message_id = await self._send(chat_id, reply, bulk=not answer)
+        return str(message_id)
 
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
         reply = _with_links(reply)
-        markup = _markup(reply)
+        text = split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)[0]
         with _delivery_errors():
             try:
-                await self.bot.edit_message_text(
-                    text=split_text(reply.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
-                    chat_id=chat_id,
-                    message_id=int(message_id),
-                    reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
-                )
+                await self._edit_text(chat_id, int(message_id), text, _inline(_markup(reply)))
             except TelegramBadRequest as error:
                 if "not modified" not in str(error):
                     raise
 
-    async def _edit(self, origin: Message, reply: Reply, settlement: Settlement) -> bool:
+    async def _edit(self, origin: dict[str, Any], reply: Reply, settlement: Settlement) -> bool:
         """Replace the message whose option was pressed; False if it cannot be (then it is sent anew)."""
         edited = _with_links(reply)
-        markup = _markup(edited)
+        chat_id = origin["chat"]["id"]
+        text = split_text(edited.text, TELEGRAM_TEXT_LIMIT, markup=True)[0]
         try:
-            await self.bot.edit_message_text(
-                text=split_text(edited.text, TELEGRAM_TEXT_LIMIT, markup=True)[0],
-                chat_id=origin.chat.id,
-                message_id=origin.message_id,
-                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
-            )
+            await self._edit_text(chat_id, origin["message_id"], text, _inline(_markup(edited)))
         except TelegramBadRequest as error:
             if "not modified" not in str(error):
                 return False
-        except _RETRYABLE as error:
+        except RETRYABLE as error:
             if not settlement.failed(reply):  # else the outbox sends it as a new message
-                log.warning("edit in chat %s refused: %s", origin.chat.id, error)
+                log.warning("edit in chat %s refused: %s", chat_id, error)
             return True
         except TelegramAPIError as error:
-            log.warning("edit in chat %s refused: %s", origin.chat.id, error)
+            log.warning("edit in chat %s refused: %s", chat_id, error)
         settlement.sent(reply)
         return True
 
-    async def _mark_chosen(self, origin: Message, data: str) -> None:
+    async def _mark_chosen(self, origin: dict[str, Any], data: str) -> None:
         """Take the buttons off the answered question and show what was chosen, so the chat reads well."""
-        assert origin.reply_markup is not None
-        label = next(
-            (b.text for row in origin.reply_markup.inline_keyboard for b in row if b.callback_data == data),
-            None,
-        )
+        rows = (origin.get("reply_markup") or {}).get("inline_keyboard") or []
+        label = next((b.get("text") for row in rows for b in row if b.get("callback_data") == data), None)
+        chat_id, message_id = origin["chat"]["id"], origin["message_id"]
         try:
-            if label and origin.html_text:
-                await self.bot.edit_message_text(
-                    text=f"{origin.html_text}\n\n» <b>{html.escape(label, quote=False)}</b>",
-                    chat_id=origin.chat.id,
-                    message_id=origin.message_id,
-                    reply_markup=None,
-                )
+            text = _html_text(origin) if label else ""
+            if label and text:
+                chosen = f"{text}\n\n» <b>{html.escape(label, quote=False)}</b>"
+                await self._edit_text(chat_id, message_id, chosen, None)
             else:
-                await self.bot.edit_message_reply_markup(
-                    chat_id=origin.chat.id, message_id=origin.message_id, reply_markup=None
-                )
+                await call(self.bot, "editMessageReplyMarkup", chat_id=chat_id, message_id=message_id)
         except TelegramAPIError as error:
             log.debug("could not mark the chosen option: %s", error)
+
+
+def _aiogram_markup(markup: dict[str, Any] | None) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """The markup as aiogram's model, for the requests that still go through aiogram's methods (files)."""
+    if markup is None:
+        return None
+    if "inline_keyboard" in markup:
+        return InlineKeyboardMarkup.model_validate(markup)
+    return ReplyKeyboardMarkup.model_validate(markup)
