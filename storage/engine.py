@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, UOWTransaction
 
+from storage import plain_updates
 from storage.sqlite_driver import in_loop_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -126,7 +127,9 @@ class ClockedSession(Session):
 
 
 @event.listens_for(ClockedSession, "before_flush")
-def _stamp_with_clock(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Stamp the rows with the session's clock; then, when that is all the flush holds, write changed columns
+    as plain UPDATEs (storage/plain_updates.py)."""
     now = session.info.get("clock", _utc_now)()
     for row in session.new:
         for name in STAMPED_COLUMNS:
@@ -135,6 +138,7 @@ def _stamp_with_clock(session: Session, _flush: UOWTransaction, _instances: obje
     for row in session.dirty:
         if hasattr(row, "updated_at") and session.is_modified(row):
             row.updated_at = now
+    plain_updates.write(session)
 
 
 def session_factory(

@@ -11,8 +11,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import delete, event, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.config import Config
 from storage import claims, decisions, housekeeping, queries, sqlite_driver
@@ -263,6 +264,76 @@ async def test_drafts_submissions_and_ownership(sessions, config: Config) -> Non
         assert await session.get(Initiative, second.id) is None
         actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all()
         assert actions.count("submitted") == 1 and "draft_deleted" in actions
+
+
+async def _a_draft_and_its_identity(sessions, config: Config, user_id: str) -> tuple[int, int]:
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
+        identity = await queries.get_or_create_identity(session, "telegram", user_id, user_id, "", "vi")
+        member = await queries.register_member(session, identity, "Nguyễn Thị Hoa", await queries.branch_by_code(
+            session, "MAU001"))  # fmt: skip
+        draft = await queries.create_draft(session, member, "title")
+        return identity.id, draft.id
+
+
+def _flushes_through_the_unit_of_work(session) -> list[int]:
+    """A list that gains an element whenever the ORM's unit of work writes something in this session."""
+    written: list[int] = []
+    event.listen(session.sync_session, "after_flush", lambda *_: written.append(1))
+    return written
+
+
+async def test_a_step_that_only_changes_columns_is_written_as_plain_updates(sessions, config: Config) -> None:
+    """storage/plain_updates.py: a draft's answer and the person's conversation state, changed together,
+    are stored (with the draft's updated_at from the session's clock) without the ORM's unit of work."""
+    identity_id, draft_id = await _a_draft_and_its_identity(sessions, config, "41")
+    clock = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
+    clocked = session_factory(sessions.kw["bind"], clock=lambda: clock)
+    async with clocked() as session, session.begin():
+        written = _flushes_through_the_unit_of_work(session)
+        identity = await session.get(Identity, identity_id)
+        draft = await session.get(Initiative, draft_id)
+        draft.title, draft.current_step, draft.economic_amount_vnd = "Số hoá hồ sơ một cửa", "type", 15_000_000
+        identity.flow, identity.flow_data = "wizard", {"draft": draft_id}
+        identity.language = identity.language  # set to what it was: nothing to write
+    assert written == []
+    async with sessions() as session:
+        draft = await session.get(Initiative, draft_id)
+        identity = await session.get(Identity, identity_id)
+        assert (draft.title, draft.current_step, draft.economic_amount_vnd) == (
+            "Số hoá hồ sơ một cửa",
+            "type",
+            15_000_000,
+        )
+        assert draft.updated_at.replace(tzinfo=dt.UTC) == clock
+        assert (identity.flow, identity.flow_data, identity.language) == ("wizard", {"draft": draft_id}, "vi")
+
+
+async def test_a_flush_with_more_than_changed_columns_goes_to_the_unit_of_work(sessions, config: Config) -> None:
+    identity_id, draft_id = await _a_draft_and_its_identity(sessions, config, "42")
+    async with sessions() as session, session.begin():
+        written = _flushes_through_the_unit_of_work(session)
+        draft = await queries.member_initiative(session, (await session.get(Identity, identity_id)).member_id,
+                                                draft_id)  # fmt: skip
+        draft.title = "Số hoá hồ sơ một cửa"
+        draft.authors.append(Author(full_name="Trần Văn Bình", share_percent=100, position=0))
+    assert written == [1]
+    async with sessions() as session:
+        draft = await queries.member_initiative(session, (await session.get(Identity, identity_id)).member_id, draft_id)
+        assert draft.title == "Số hoá hồ sơ một cửa" and [a.full_name for a in draft.authors] == ["Trần Văn Bình"]
+
+
+async def test_a_plain_update_of_a_row_deleted_meanwhile_fails_as_the_orms_would(sessions, config: Config) -> None:
+    _, draft_id = await _a_draft_and_its_identity(sessions, config, "43")
+    async with sessions() as session:
+        draft = await session.get(Initiative, draft_id)
+        await session.commit()  # (SQLite's one connection is free again; the session keeps the draft)
+        async with sessions() as other, other.begin():
+            await other.execute(delete(AuditEvent).where(AuditEvent.initiative_id == draft_id))
+            await other.execute(delete(Initiative).where(Initiative.id == draft_id))
+        draft.title = "Số hoá hồ sơ một cửa"
+        with pytest.raises(StaleDataError):
+            await session.commit()
 
 
 async def test_foreign_keys_are_enforced(sessions) -> None:
