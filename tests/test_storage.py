@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import sqlite3
@@ -321,6 +322,20 @@ async def test_a_flush_with_more_than_changed_columns_goes_to_the_unit_of_work(s
     async with sessions() as session:
         draft = await queries.member_initiative(session, (await session.get(Identity, identity_id)).member_id, draft_id)
         assert draft.title == "Số hoá hồ sơ một cửa" and [a.full_name for a in draft.authors] == ["Trần Văn Bình"]
+
+
+async def test_a_change_inside_a_rolled_back_savepoint_is_forgotten_in_memory_too(sessions, config: Config) -> None:
+    """A savepoint's changes go to the unit of work: rolling it back expires what was written in it, so the
+    rest of the transaction reads the stored value again, not the one rolled back."""
+    identity_id, _ = await _a_draft_and_its_identity(sessions, config, "44")
+    async with sessions() as session, session.begin():
+        identity = await session.get(Identity, identity_id)
+        with contextlib.suppress(LookupError):
+            async with session.begin_nested():
+                identity.flow = "inside"
+                await session.flush()
+                raise LookupError
+        assert await identity.awaitable_attrs.flow is None
 
 
 async def test_a_plain_update_of_a_row_deleted_meanwhile_fails_as_the_orms_would(sessions, config: Config) -> None:

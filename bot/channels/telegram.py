@@ -39,6 +39,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 from aiogram.utils.text_decorations import html_decoration
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.dispatch import handle_counted
@@ -152,7 +153,9 @@ def _origin(query: dict[str, Any]) -> dict[str, Any] | None:
     """The message whose button was pressed, if the bot can still change it (Telegram sends one too old to
     be reached as an "inaccessible message", dated 0)."""
     message = query.get("message")
-    return message if message and message.get("date") else None
+    if not (message and message.get("date") and "message_id" in message):
+        return None
+    return message if isinstance(message.get("chat"), dict) and "id" in message["chat"] else None
 
 
 def callback_event(query: dict[str, Any], update_id: int) -> Event:
@@ -213,8 +216,12 @@ def _inline(markup: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _html_text(message: dict[str, Any]) -> str:
-    """A message's text with its formatting written back as HTML (aiogram's `Message.html_text`)."""
-    entities = [MessageEntity.model_validate(entity) for entity in message.get("entities") or ()]
+    """A message's text with its formatting written back as HTML (aiogram's `Message.html_text`); "" if its
+    formatting cannot be read."""
+    try:
+        entities = [MessageEntity.model_validate(entity) for entity in message.get("entities") or ()]
+    except ValidationError:
+        return ""
     return html_decoration.unparse(message.get("text") or "", entities)
 
 
@@ -299,6 +306,11 @@ class TelegramChannel:
                 log.warning("polling: %s; trying again", type(error).__name__)
                 await asyncio.sleep(min(POLL_BACKOFF_MAX, 0.5 * 2**failures))
                 continue
+            if answer and not updates:  # nothing numbered: no offset to move past it, so no asking again at once
+                failures += 1
+                log.warning("polling: %d updates without a number; trying again", len(answer))
+                await asyncio.sleep(min(POLL_BACKOFF_MAX, 0.5 * 2**failures))
+                continue
             failures = 0
             for update in updates:
                 self._route(update)
@@ -337,6 +349,8 @@ class TelegramChannel:
             event = message_event(message, update_id)
             return event.user_id, lambda: self._reply_to_message(event, chat_id)
         if (query := update.get("callback_query")) is not None and query.get("data"):
+            if not isinstance(query["id"], str):
+                raise TypeError("callback_query.id")
             event = callback_event(query, update_id)
             return event.user_id, lambda: self._reply_to_callback(event, query)
         if (membership := update.get("my_chat_member")) is not None:

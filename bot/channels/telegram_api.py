@@ -124,10 +124,16 @@ class RawCall(TelegramMethod[Any]):
     __api_method__: ClassVar[str] = ""
     params: dict[str, Any]
 
+    @property
+    def chat_id(self) -> Any:
+        """The chat the request is for (aiogram names it in a flood-control error)."""
+        return self.params.get("chat_id")
+
 
 @functools.cache
 def _raw_method(name: str) -> type[RawCall]:
-    return cast(type[RawCall], type(f"Raw_{name}", (RawCall,), {"__api_method__": name}))
+    """The request class of one API method, named as aiogram names its own (`sendMessage` → `SendMessage`)."""
+    return cast(type[RawCall], type(name[:1].upper() + name[1:], (RawCall,), {"__api_method__": name}))
 
 
 async def call(bot: Bot, method: str, **params: Any) -> Any:
