@@ -7,6 +7,7 @@ Member: 📝 Sáng kiến mới · 🗂 Bản nháp · 📋 Đã gửi · 📊 T
 
 from __future__ import annotations
 
+import functools
 import re
 
 from domain.rules import plain_words
@@ -52,7 +53,9 @@ async def labels(ctx: Context) -> tuple[str, ...]:
     return tuple(items)
 
 
+@functools.lru_cache(maxsize=512)
 def _words(label: str) -> str:
+    """A menu label's words as typed text is compared with them (the labels are few: kept once folded)."""
     return plain_words(re.sub(r"\(\d+\)", " ", label))
 
 
