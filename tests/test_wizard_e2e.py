@@ -98,6 +98,23 @@ async def test_an_ineligible_initiative_stops_before_anything_is_written(
     assert (draft.declared_novel, draft.current_step) == (True, "title")
 
 
+async def test_an_answered_question_shows_the_choice_in_its_own_formatting_without_its_buttons(
+    emulator: TelegramEmulator, bot_under_test: BotProcess
+) -> None:
+    """The chat reads well afterwards: the tapped question keeps its text and formatting (Telegram hands the
+    bot the message's plain text and its entities), loses its buttons and shows what was chosen."""
+    chon = Person(emulator, "Hà Thị Chọn")
+    await register(chon, name="Hà Thị Chọn")
+    await chon.send("/new")
+    question = await chon.expect("Bước 1/16")
+    await chon.tap("Đúng, đủ cả 3", question)
+    await chon.expect("Bước 2/16")
+    marked = await chon.expect("điều kiện tham gia", "» ✅ Đúng, đủ cả 3 điều kiện", edited=True)
+    assert marked.message_id == question.message_id and marked.buttons() == []
+    assert marked.text.startswith(question.text.split("<b>Bước 1/16</b>")[0] + "<b>Bước 1/16</b>")
+    assert marked.text.endswith("\n\n» <b>✅ Đúng, đủ cả 3 điều kiện</b>")
+
+
 async def test_a_research_topic_asks_its_acceptance_and_credits_its_leader(
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:

@@ -60,11 +60,26 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
+    "a": "text_link", "code": "code", "pre": "pre", "blockquote": "blockquote",
+}  # fmt: skip
+HREF = re.compile(r'href\s*=\s*"([^"]*)"')
+
+
 def parse_html(text: str) -> str:
     """Return the plain text of Telegram-flavoured HTML, or raise 400 like Telegram does."""
+    return parse_html_entities(text)[0]
+
+
+def parse_html_entities(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """The plain text of Telegram-flavoured HTML and its formatting as the Bot API's MessageEntity objects
+    (offsets and lengths in UTF-16 code units, sorted as Telegram sorts them); or raise 400 like Telegram."""
     out: list[str] = []
-    stack: list[str] = []
-    position = 0
+    stack: list[tuple[str, str, int]] = []  # tag, its attributes, where it began (UTF-16)
+    entities: list[dict[str, Any]] = []
+    position = length = 0
     while position < len(text):
         char = text[position]
         if char == "<":
@@ -75,26 +90,43 @@ def parse_html(text: str) -> str:
                 )
             closing, name = match.group(1), match.group(2).lower()
             if closing:
-                if not stack or stack[-1] != name:
+                if not stack or stack[-1][0] != name:
                     raise BotApiError(400, f"Bad Request: can't parse entities: unmatched end tag {name}")
-                stack.pop()
+                _, attributes, began = stack.pop()
+                entity = _entity(name, attributes, began, length - began)
+                if entity is not None:
+                    entities.append(entity)
             else:
-                stack.append(name)
+                stack.append((name, match.group(3), length))
             position = match.end()
-        elif char == "&":
+            continue
+        if char == "&":
             match = ENTITY.match(text, position)
             if not match:
                 raise BotApiError(400, f"Bad Request: can't parse entities: unescaped & at byte offset {position}")
-            out.append(html.unescape(match.group(0)))
-            position = match.end()
+            piece, position = html.unescape(match.group(0)), match.end()
         elif char == ">":
             raise BotApiError(400, "Bad Request: can't parse entities: unescaped >")
         else:
-            out.append(char)
-            position += 1
+            piece, position = char, position + 1
+        out.append(piece)
+        length += utf16_length(piece)
     if stack:
-        raise BotApiError(400, f"Bad Request: can't parse entities: can't find end tag corresponding to {stack[-1]}")
-    return "".join(out)
+        raise BotApiError(400, f"Bad Request: can't parse entities: can't find end tag corresponding to {stack[-1][0]}")
+    return "".join(out), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+def _entity(tag: str, attributes: str, offset: int, length: int) -> dict[str, Any] | None:
+    kind = ENTITY_TYPES.get(tag)
+    if kind is None or length == 0:
+        return None
+    entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+    if kind == "text_link":
+        href = HREF.search(attributes)
+        if href is None:
+            return None
+        entity["url"] = html.unescape(href.group(1))
+    return entity
 
 
 def check_object(type_name: str, value: Any, path: str = "") -> None:
@@ -700,10 +732,12 @@ class TelegramEmulator(ChatLog):
             data["document"] = message.document
         if message.photo:
             data["photo"] = message.photo
-        if message.text and (message.document or message.photo):
-            data["caption"] = message.plain_text
-        elif message.text:
-            data["text"] = message.plain_text
+        if message.text:
+            plain, entities = parse_html_entities(message.text) if message.from_bot else (message.text, [])
+            media = bool(message.document or message.photo)
+            data["caption" if media else "text"] = plain
+            if entities:
+                data["caption_entities" if media else "entities"] = entities
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             data["reply_markup"] = message.reply_markup
         if message.edited:
