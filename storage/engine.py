@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from storage import plain_updates
-from storage.sqlite_driver import in_loop_url
+from storage.sqlite_driver import NEXT_BEGIN, in_loop_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -27,7 +27,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The sqlite3 module's legacy transaction control emits no BEGIN before a SAVEPOINT, so a savepoint
     # opened first would commit on its own when released (an update claimed by a handler that then
-    # failed stayed claimed). SQLAlchemy takes over BEGIN instead (`_sqlite_begin`), as its docs advise.
+    # failed stayed claimed). The dialect runs BEGIN itself instead (`_sqlite_begin`), as SQLAlchemy's docs advise.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")  # while connecting only (rare): switching to WAL may wait
@@ -46,8 +46,8 @@ def _sqlite_begin(connection: Connection) -> None:
     to upgrade because another process wrote meanwhile; it waits at BEGIN instead (storage/sqlite_driver.py).
     Long reads (reports) pass `READ_ONLY` as execution options and begin DEFERRED, holding no lock that would
     block the bot."""
-    read_only = connection.get_execution_options().get("sangkien_read_only", False)
-    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get("sangkien_read_only", False):
+        _sqlite_begin_deferred(connection)
 
 
 def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
@@ -96,7 +96,8 @@ def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:
 
 
 def _sqlite_begin_deferred(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN DEFERRED")
+    """The transaction starting begins DEFERRED (the dialect runs the BEGIN: storage/sqlite_driver.py)."""
+    connection.connection.info[NEXT_BEGIN] = "BEGIN DEFERRED"
 
 
 def reading_engine(engine: AsyncEngine) -> AsyncEngine:
