@@ -3,10 +3,11 @@ default, PostgreSQL through asyncpg."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, UOWTransaction
 
 from storage import plain_updates
@@ -140,6 +147,14 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: object) 
         if hasattr(row, "updated_at") and session.is_modified(row):
             row.updated_at = now
     plain_updates.write(session)
+
+
+@contextlib.asynccontextmanager
+async def core_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A transaction on the sessions' database for Core statements alone: without an ORM session, which added
+    about a fifth to a one-statement transaction's CPU (an inbox batch, the journal's deletions)."""
+    async with sessions.kw["bind"].begin() as connection:
+        yield connection
 
 
 def session_factory(

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Insert, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.engine import core_transaction
 from storage.models import InboxUpdate, ProcessedUpdate
 
 
@@ -28,8 +29,7 @@ async def keep(
         return
     rows = [{"platform": platform, "update_key": key, "payload": payload, "received_at": now}
             for key, payload in updates]  # fmt: skip
-    async with sessions() as session, session.begin():
-        connection = await session.connection()
+    async with core_transaction(sessions) as connection:
         await connection.execute(_insert(connection.dialect.name), rows)
 
 

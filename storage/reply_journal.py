@@ -38,7 +38,7 @@ from tenacity import (
 )
 
 from handlers.events import Reply
-from storage.engine import database_unreachable
+from storage.engine import core_transaction, database_unreachable
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -287,8 +287,7 @@ class Settlement:
             self.outbox_changed()
 
     async def _update_rows(self) -> None:
-        async with self.sessions() as session, session.begin():
-            connection = await session.connection()
+        async with core_transaction(self.sessions) as connection:
             if self.done:
                 await connection.execute(_DELETE_DELIVERED, self._leased(self.done))
             if self.retry:
@@ -299,8 +298,8 @@ async def _run(
     sessions: async_sessionmaker[AsyncSession], statement: Executable, parameters: dict[str, object]
 ) -> None:
     """One statement in a transaction of its own."""
-    async with sessions() as session, session.begin():
-        await (await session.connection()).execute(statement, parameters)
+    async with core_transaction(sessions) as connection:
+        await connection.execute(statement, parameters)
 
 
 async def _patiently(

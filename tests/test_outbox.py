@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.outbox import OutboxWorker, RetryLater
 from handlers.events import Reply
@@ -137,12 +137,20 @@ class FlakySessions:
 
     def __init__(self, sessions, refusals: int) -> None:
         self.sessions, self.refusals = sessions, refusals
+        self.kw = {**sessions.kw, "bind": self}  # its engine too (storage.engine.core_transaction)
 
-    def __call__(self):
+    def _connect(self) -> None:
         if self.refusals > 0:
             self.refusals -= 1
             raise ConnectionRefusedError(111, "Connect call failed")
+
+    def __call__(self):
+        self._connect()
         return self.sessions()
+
+    def begin(self):
+        self._connect()
+        return self.sessions.kw["bind"].begin()
 
 
 async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_is_back(sessions) -> None:
@@ -158,15 +166,21 @@ async def test_a_delivered_reply_is_cleared_from_the_journal_once_the_database_i
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-class CountedSessions:
-    """A session factory that counts the sessions (transactions) opened through it."""
+class CountedTransactions:
+    """Counts the transactions begun on the sessions' database while it is attached."""
 
     def __init__(self, sessions) -> None:
-        self.sessions, self.opened = sessions, 0
+        self.engine, self.begun = sessions.kw["bind"].sync_engine, 0
 
-    def __call__(self):
-        self.opened += 1
-        return self.sessions()
+    def _begun(self, _connection) -> None:
+        self.begun += 1
+
+    def __enter__(self) -> CountedTransactions:
+        event.listen(self.engine, "begin", self._begun)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "begin", self._begun)
 
 
 async def test_replies_delivered_together_are_cleared_in_one_transaction_a_moment_later(sessions) -> None:
@@ -177,19 +191,21 @@ async def test_replies_delivered_together_are_cleared_in_one_transaction_a_momen
     async with sessions() as session, session.begin():
         [first] = await journal.write(session, "telegram", "42", [Reply(text="Bước 2/16")], now)
         [second] = await journal.write(session, "telegram", "43", [Reply(text="Bước 5/16")], now)
-    counted = CountedSessions(sessions)
-    for reply in (first, second):
-        async with Settlement(journal, counted, [reply], utc_now, lambda: None) as settlement:
-            settlement.sent(reply)
-    assert journal.in_flight == {first.journal_id, second.journal_id}, "in flight until deleted"
+    with CountedTransactions(sessions) as counted:
+        for reply in (first, second):
+            async with Settlement(journal, sessions, [reply], utc_now, lambda: None) as settlement:
+                settlement.sent(reply)
+        assert journal.in_flight == {first.journal_id, second.journal_id}, "in flight until deleted"
+        assert counted.begun == 0, "deleted a moment later"
 
-    async def cleared() -> bool:
-        """both rows deleted"""
-        async with sessions() as session:
-            return await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        async def settled() -> bool:
+            """no reply in flight"""
+            return not journal.in_flight
 
-    await eventually(cleared, timeout=10)
-    assert (counted.opened, journal.in_flight) == (1, set())
+        await eventually(settled, timeout=10)
+    async with sessions() as session:
+        left = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert (left, counted.begun) == (0, 1)
 
 
 async def test_a_journal_closing_deletes_its_delivered_rows_at_once(sessions, monkeypatch) -> None:
