@@ -534,6 +534,18 @@ class Database:
             rows = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.chat_id == str(chat_id))
             return await session.scalar(rows) or 0
 
+    async def journal_grace_passed(self, chat_id: object) -> None:
+        """Make a chat's journalled replies due now, as `reply_journal.GRACE` passing would (a killed process's
+        replies wait that long for the next one)."""
+        from sqlalchemy import update
+
+        from storage.models import OutboxMessage
+        from storage.reply_journal import PURPOSE
+
+        async with self.sessions() as session, session.begin():
+            due = update(OutboxMessage).where(OutboxMessage.chat_id == str(chat_id), OutboxMessage.purpose == PURPOSE)
+            await session.execute(due.values(next_attempt_at=OutboxMessage.created_at))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
