@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, UOWTransaction
 
 from storage import plain_updates
-from storage.sqlite_driver import NEXT_BEGIN, in_loop_url
+from storage.sqlite_driver import in_loop_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -34,7 +34,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The sqlite3 module's legacy transaction control emits no BEGIN before a SAVEPOINT, so a savepoint
     # opened first would commit on its own when released (an update claimed by a handler that then
-    # failed stayed claimed). The dialect runs BEGIN itself instead (`_sqlite_begin`), as SQLAlchemy's docs advise.
+    # failed stayed claimed). The dialect runs BEGIN itself instead (`do_begin`), as SQLAlchemy's docs advise:
+    # writers take the write lock at BEGIN IMMEDIATE, so a transaction that read first never fails to upgrade
+    # because another process wrote meanwhile; it waits at BEGIN instead (storage/sqlite_driver.py).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")  # while connecting only (rare): switching to WAL may wait
@@ -43,18 +45,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=0")  # from now on BEGIN waits for the lock without blocking the loop
     cursor.close()
-
-
-READ_ONLY = {"sangkien_read_only": True}
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    """Writers take SQLite's write lock at BEGIN (IMMEDIATE), so a transaction that read first never fails
-    to upgrade because another process wrote meanwhile; it waits at BEGIN instead (storage/sqlite_driver.py).
-    Long reads (reports) pass `READ_ONLY` as execution options and begin DEFERRED, holding no lock that would
-    block the bot."""
-    if connection.get_execution_options().get("sangkien_read_only", False):
-        _sqlite_begin_deferred(connection)
 
 
 def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
@@ -70,7 +60,6 @@ def create_engine(url: str, schema: str | None = None) -> AsyncEngine:
         # instead (each is a few milliseconds); BEGIN IMMEDIATE still waits for other processes.
         engine = create_async_engine(in_loop_url(parsed), pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if schema is not None:
         # Each tenant has its own pool: one connection kept, more only while work waits for one.
@@ -102,21 +91,17 @@ def _sqlite_reader_pragmas(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.execute("PRAGMA query_only=ON")
 
 
-def _sqlite_begin_deferred(connection: Connection) -> None:
-    """The transaction starting begins DEFERRED (the dialect runs the BEGIN: storage/sqlite_driver.py)."""
-    connection.connection.info[NEXT_BEGIN] = "BEGIN DEFERRED"
-
-
 def reading_engine(engine: AsyncEngine) -> AsyncEngine:
     """Where long reads (exports) run. On SQLite: connections of their own, read-only, so that with WAL an
     export reads while the bot's one writing connection serves everyone else (on the shared connection a
-    5-second export made every member wait 5 seconds). PostgreSQL's pool already serves both."""
+    5-second export made every member wait 5 seconds); they begin DEFERRED, holding no lock that would block
+    the bot. PostgreSQL's pool already serves both."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return engine
-    reader = create_async_engine(engine.url, pool_size=2, max_overflow=0, pool_timeout=600)
+    reader = create_async_engine(engine.url, pool_size=2, max_overflow=0, pool_timeout=600,
+                                 begin_statement="BEGIN DEFERRED")  # fmt: skip
     event.listen(reader.sync_engine, "connect", _sqlite_reader_pragmas)
-    event.listen(reader.sync_engine, "begin", _sqlite_begin_deferred)
     return reader
 
 

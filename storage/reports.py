@@ -19,7 +19,6 @@ from sqlalchemy.orm import aliased
 
 from bot.config import Campaign, Phase
 from storage import org_tree
-from storage.engine import READ_ONLY
 from storage.models import COUNTED, IN_PROGRESS, Attachment, Author, Branch, BranchQuota, Initiative, Member, Status
 from storage.progress import recognised_in, recognised_outside
 
@@ -216,7 +215,6 @@ async def initiative_rows(
         .outerjoin(DECIDER, DECIDER.id == Initiative.decided_by_member_id)
         .where(*scope)
         .order_by(Initiative.id)
-        .execution_options(**READ_ONLY)
     )
     connection = await session.connection()
     last = 0

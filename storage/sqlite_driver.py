@@ -8,7 +8,7 @@ SQLAlchemy's asyncio extension calls them, synchronously, and the event loop wai
 
 What that would cost, and how it is met:
 - Waiting for another process's write lock would block the whole loop (SQLite's busy timeout sleeps in C).
-  The connection has no busy timeout; a `BEGIN IMMEDIATE` (storage/engine.py: every writing transaction starts
+  The connection has no busy timeout; a `BEGIN IMMEDIATE` (`do_begin`: every writing transaction starts
   with one, and WAL readers never wait) refused because the database is locked is tried again after an
   asynchronous sleep, for up to `LOCK_PATIENCE`, while the loop serves everyone else.
 - A long statement holds the loop while it runs. The long reads (exports) run in the report worker process
@@ -40,8 +40,6 @@ DRIVER_NAME = "inloop"
 # How long a writing transaction waits for another process's write lock (SQLite's busy_timeout was 10 s).
 LOCK_PATIENCE = 10.0
 _FIRST_WAIT, _LONGEST_WAIT = 0.001, 0.05
-# Key in a pooled connection's `info`: the BEGIN its next transaction runs, when not BEGIN IMMEDIATE.
-NEXT_BEGIN = "sangkien_next_begin"
 
 
 class StreamingCursor(sqlite3.Cursor):
@@ -141,13 +139,17 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
     def do_terminate(self, dbapi_connection: Any) -> None:
         dbapi_connection.close()
 
+    def __init__(self, begin_statement: str = "BEGIN IMMEDIATE", **kwargs: Any) -> None:
+        """`begin_statement`, an engine argument: how its transactions begin (storage/engine.py)."""
+        super().__init__(**kwargs)
+        self.begin_statement = begin_statement
+
     def do_begin(self, dbapi_connection: Any) -> None:
-        """The BEGIN its `info` names (storage/engine.py), else BEGIN IMMEDIATE, run on the connection itself:
-        through SQLAlchemy's path for a statement (execution context, events, result) it cost a tenth of a
-        one-statement transaction's CPU."""
+        """The engine's BEGIN, run on the connection itself: through SQLAlchemy's path for a statement
+        (execution context, events, result) it cost a tenth of a one-statement transaction's CPU."""
         cursor = dbapi_connection.cursor()
         try:
-            _begin_when_unlocked(cursor, dbapi_connection.info.pop(NEXT_BEGIN, "BEGIN IMMEDIATE"))
+            _begin_when_unlocked(cursor, self.begin_statement)
         finally:
             cursor.close()
 

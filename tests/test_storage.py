@@ -18,8 +18,26 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.config import Config
 from storage import claims, decisions, housekeeping, queries, sqlite_driver
-from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
-from storage.models import AuditEvent, Author, Base, Identity, Initiative, ProcessedUpdate, ReminderRun, Role, Status
+from storage.engine import (
+    alembic_config,
+    create_engine,
+    open_database,
+    reading_engine,
+    session_factory,
+    upgrade_database,
+)
+from storage.models import (
+    AuditEvent,
+    Author,
+    Base,
+    Branch,
+    Identity,
+    Initiative,
+    ProcessedUpdate,
+    ReminderRun,
+    Role,
+    Status,
+)
 from tests.harness import SAMPLE_BRANCHES
 
 pytestmark = pytest.mark.asyncio
@@ -117,6 +135,37 @@ async def test_a_sqlite_writer_waits_for_another_process_lock_without_stopping_t
         assert other.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (3,), (7,)]
     finally:
         other.close()
+        await engine.dispose()
+
+
+async def test_a_long_read_holds_no_write_lock_and_a_writer_holds_it_from_its_begin(tmp_path) -> None:
+    """An export reads on the reading engine, whose transactions begin DEFERRED: another process (or the bot's
+    own connection) writes meanwhile. Every other transaction takes the write lock at its BEGIN."""
+    path = tmp_path / "locks.db"
+    engine = await open_database(f"sqlite+aiosqlite:///{path}")
+    reader = reading_engine(engine)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            assert "locked" in str(error)
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+    try:
+        async with session_factory(reader)() as session, session.begin():
+            assert await session.scalar(select(func.count()).select_from(Branch)) == 0
+            assert other_can_write()
+        async with session_factory(engine)() as session, session.begin():
+            await session.connection()
+            assert not other_can_write()
+        assert other_can_write()
+    finally:
+        other.close()
+        await reader.dispose()
         await engine.dispose()
 
 
