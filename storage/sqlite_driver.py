@@ -127,6 +127,11 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
     supports_server_side_cursors = True
     execution_ctx_cls = SQLiteExecutionContext_inloop
 
+    def __init__(self, begin_statement: str = "BEGIN IMMEDIATE", **kwargs: Any) -> None:
+        """`begin_statement`, an engine argument: how its transactions begin (storage/engine.py)."""
+        super().__init__(**kwargs)
+        self.begin_statement = begin_statement
+
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
         return pool.AsyncAdaptedQueuePool if cls._is_url_file_db(url) else pool.StaticPool
@@ -138,11 +143,6 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
 
     def do_terminate(self, dbapi_connection: Any) -> None:
         dbapi_connection.close()
-
-    def __init__(self, begin_statement: str = "BEGIN IMMEDIATE", **kwargs: Any) -> None:
-        """`begin_statement`, an engine argument: how its transactions begin (storage/engine.py)."""
-        super().__init__(**kwargs)
-        self.begin_statement = begin_statement
 
     def do_begin(self, dbapi_connection: Any) -> None:
         """The engine's BEGIN, run on the connection itself: through SQLAlchemy's path for a statement
