@@ -4,9 +4,14 @@ The emulator pushes every update to one public address (a round-robin proxy here
 which hands it to one of the `serve` processes; members go through the whole wizard at once. Prints the
 steps per second with one process and with two, their ratio, and the exactly-once checks after each run:
 every member's submission stored once, every handled update claimed once, and no reply sent twice.
-PostgreSQL is a throwaway local cluster (Debian's `postgresql`), or BENCH_POSTGRES_URL. On a 2-core
-machine the emulator and the members share the cores with the bot: the ratio says what this machine can
-show, not the bound of the design. Not a pass/fail test. Run: `make bench-scale-out` (options: --members).
+PostgreSQL is a throwaway local cluster (Debian's `postgresql`), or BENCH_POSTGRES_URL.
+
+Two bounds hide the design's own in the steps per second: Telegram's limit of 30 messages a second for the
+bot, which the processes share (bot/limit_sharing.py) and a step's reply needs; and, on a 2-core machine, the
+cores the emulator, the members, the proxy and PostgreSQL share with the bots. So each run also prints the
+CPU per step of each part, and the last line what two processes carry against one when each has a core of
+its own: twice one process's bot CPU per step over the two processes' together. Not a pass/fail test.
+Run: `make bench-scale-out` (options: --members).
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ import argparse
 import asyncio
 import itertools
 import os
+import resource
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import ClientSession, web
 from sqlalchemy import func, select
 
-from bench.submission import TimedPerson, submission_journey
+from bench.submission import TimedPerson, cpu_seconds, submission_journey
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.engine import create_engine, session_factory
 from storage.models import Initiative, ProcessedUpdate, Status
@@ -115,23 +122,55 @@ async def stop_servers(processes: list[asyncio.subprocess.Process]) -> None:
     await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), timeout=60)
 
 
+@dataclass
+class Run:
+    """One run's steps per second and CPU per step (ms): each bot process's, PostgreSQL's and the load side's."""
+
+    rate: float
+    bot_ms: list[float]
+    database_ms: float | None
+    load_ms: float
+
+
 async def one_run(count: int, members: int, emulator: TelegramEmulator, proxy: RoundRobinProxy, database_url: str,
-                  folder: Path) -> float:  # fmt: skip
+                  folder: Path, postmaster: int | None) -> Run:  # fmt: skip
     processes = await start_servers(count, emulator, proxy, database_url, folder)
     try:
         people = [TimedPerson(emulator, f"Thành viên {count}-{i}") for i in range(members)]
+        cpu_before, refused_before = _cpu(processes, postmaster), emulator.rate_limited
         started = time.perf_counter()
         await asyncio.gather(*(submission_journey(p) for p in people))
         elapsed = time.perf_counter() - started
+        cpu_after, refused = _cpu(processes, postmaster), emulator.rate_limited - refused_before
     finally:
         await stop_servers(processes)
     steps = sum(len(p.latencies) for p in people)
-    rate = steps / elapsed
+    per_step = [(after - before) * 1000 / steps for before, after in zip(cpu_before, cpu_after, strict=True)]
+    run = Run(steps / elapsed, per_step[:count], per_step[count] if postmaster else None, per_step[-1])
     replies = [sum(1 for m in emulator.chat(p.user_id) if m.from_bot) for p in people]
     repeated = sum(_repeats(emulator, p.user_id) for p in people)
-    print(f"  {count} process{'es' if count > 1 else ''}: {steps} steps in {elapsed:6.1f} s = {rate:6.1f} steps/s; "
+    print(f"  {count} process{'es' if count > 1 else ''}: {steps} steps in {elapsed:6.1f} s = {run.rate:6.1f} steps/s, "
+          f"{sum(replies) / elapsed:4.1f} messages/s (Telegram allows 30, 429 answers: {refused}); "
           f"replies per member {min(replies)}–{max(replies)}, a reply repeated {repeated} times")  # fmt: skip
-    return rate
+    database = f"{run.database_ms:.2f} ms" if run.database_ms is not None else "not measured (BENCH_POSTGRES_URL)"
+    print(f"    CPU per step: bot {' + '.join(f'{ms:.2f}' for ms in run.bot_ms)} = {sum(run.bot_ms):.2f} ms, "
+          f"PostgreSQL {database}, emulator + members + proxy {run.load_ms:.2f} ms")  # fmt: skip
+    return run
+
+
+def _cpu(processes: list[asyncio.subprocess.Process], postmaster: int | None) -> list[float]:
+    """CPU seconds so far: each bot process, PostgreSQL (its postmaster and every backend), and this process."""
+    bots = [cpu_seconds(p.pid) for p in processes]
+    database = [cpu_seconds(postmaster, with_children=True)] if postmaster else []
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return [*bots, *database, own.ru_utime + own.ru_stime]
+
+
+def _postmaster(server: PostgresServer | None) -> int | None:
+    """The local cluster's postmaster (the first line of its pid file); None for BENCH_POSTGRES_URL."""
+    if server is None or server.data_dir is None:
+        return None
+    return int((server.data_dir / "postmaster.pid").read_text().split()[0])
 
 
 def _repeats(emulator: TelegramEmulator, user_id: int) -> int:
@@ -171,9 +210,16 @@ async def run(members: int) -> None:
     await proxy.start()
     try:
         print(f"\n{members} members at once through the whole wizard, webhooks, PostgreSQL")
-        one = await one_run(1, members, emulator, proxy, database_url, folder)
-        two = await one_run(2, members, emulator, proxy, database_url, folder)
-        print(f"  two processes / one: {two / one:.2f}× (target ≥ 1.7×)")
+        postmaster = _postmaster(server)
+        one = await one_run(1, members, emulator, proxy, database_url, folder, postmaster)
+        two = await one_run(2, members, emulator, proxy, database_url, folder, postmaster)
+        print(f"  two processes / one: {two.rate / one.rate:.2f}× (target ≥ 1.7×), measured on {os.cpu_count()} "
+              f"cores that the bots share with PostgreSQL, the emulator, the members and the proxy")  # fmt: skip
+        # With a core for each bot process, each carries 1 / (its CPU per step) steps a second: what two
+        # processes add over one is then the ratio of a step's whole bot CPU, one process against two.
+        one_ms, two_ms = sum(one.bot_ms), sum(two.bot_ms)
+        print(f"  with a core for each bot process: two carry {2 * one_ms / two_ms:.2f}× one "
+              f"(2 × {one_ms:.2f} / {two_ms:.2f} ms of bot CPU per step; PostgreSQL not the bound)")  # fmt: skip
         await exactly_once(database_url, 2 * members, len(emulator.webhook_responses))
     finally:
         await proxy.stop()

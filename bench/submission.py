@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -90,10 +91,25 @@ async def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
         await asyncio.to_thread(profiler.wait, 60)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used so far (from /proc/PID/stat)."""
+def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
+    """User + system CPU time a live process has used so far (from /proc/PID/stat); `with_children`: and its
+    descendants', the ended ones (reaped: their time is in the parent's) and the live ones."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+        for child in _children(pid):
+            with contextlib.suppress(OSError):  # a child that ended meanwhile
+                ticks += round(cpu_seconds(child, with_children=True) * os.sysconf("SC_CLK_TCK"))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children.extend(int(child) for child in (task / "children").read_text().split())
+    return children
 
 
 def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float, float, float]:

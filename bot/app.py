@@ -13,11 +13,13 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.background import BackgroundLoop
+from bot.channels.limits import SendWindow
 from bot.channels.telegram import TelegramChannel
-from bot.channels.telegram_api import file_downloader, make_bot
+from bot.channels.telegram_api import SENDS_PER_SECOND, file_downloader, make_bot
 from bot.channels.zalo import ZaloChannel
 from bot.channels.zalo_client import ZaloClient
 from bot.config import Config
+from bot.limit_sharing import LimitSharing, Shared
 from bot.logging_setup import CURRENT_TENANT
 from bot.outbox import OutboxWorker, Sender
 from bot.report_process import ReportProcess
@@ -61,10 +63,11 @@ class Runtime:
         zalo: ZaloChannel | None,
         worker: OutboxWorker,
         senders: dict[str, Sender],
+        sharing: LimitSharing,
         reports: ReportProcess | None = None,
     ) -> None:
         self.services, self.telegram, self.zalo, self.worker, self.senders = services, telegram, zalo, worker, senders
-        self.reports = reports
+        self.sharing, self.reports = sharing, reports
         self.scheduler = Scheduler(services)
         self.web_url = ""
         self._web: web.AppRunner | None = None
@@ -87,7 +90,8 @@ class Runtime:
         worker = OutboxWorker(sessions, senders, clock, journal=journal)
         deep_links: dict[str, Callable[[str], str]] = {}
         downloads: dict[str, Callable[[FileRef], Awaitable[bytes]]] = {"zalo": stored_file_downloader(sessions, clock)}
-        bot = make_bot(config.telegram_token, config.telegram_api_url) if config.telegram_token else None
+        window = SendWindow(SENDS_PER_SECOND)
+        bot = make_bot(config.telegram_token, config.telegram_api_url, window) if config.telegram_token else None
         client = ZaloClient(config.zalo_token, config.zalo_api_url) if config.zalo_token else None
         try:  # a wrong token or an unreachable platform stops start-up here, not at the first message
             if bot is not None:
@@ -117,7 +121,10 @@ class Runtime:
             if channel is not None:
                 senders[channel.platform] = channel
         worker.after_pass.append(functools.partial(broadcasts.report_finished, services))
-        return cls(services, telegram, zalo, worker, senders, own_reports)
+        shared: list[Shared] = [window] if telegram is not None else []
+        if zalo is not None and zalo.limits.overall is not None:
+            shared.append(zalo.limits.overall)
+        return cls(services, telegram, zalo, worker, senders, LimitSharing(sessions, shared), own_reports)
 
     def wake(self) -> None:
         """Look for due work now (after the clock moved, in the tests)."""
@@ -140,7 +147,7 @@ class Runtime:
         CURRENT_TENANT.set(config.tenant)  # this task's context, inherited by every task it starts
         if own_web and (webhooks or config.public_url) and self._web is None:
             await self.start_web()
-        loops = (self.worker.loop, self.scheduler.loop)
+        loops = (self.sharing.loop, self.worker.loop, self.scheduler.loop)
         for loop in loops:
             loop.start()
         try:
@@ -164,6 +171,7 @@ class Runtime:
             await self._web.cleanup()
             self._web = None
         await asyncio.gather(*(loop.stop() for loop in loops))
+        await self.sharing.leave()
         await self.close()
 
     async def close(self) -> None:

@@ -390,6 +390,17 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 
+class BotProcess(Base):
+    """A process serving this bot, seen alive at `seen_at` (it writes that every few seconds): the processes
+    alive share the platform's sending limits (storage/processes.py)."""
+
+    __tablename__ = "bot_process"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, chosen by the process at start
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class InboxUpdate(Base):
     """An update received (polled or pushed) and not yet handled. Written before the platform is told it
     arrived, deleted in the transaction that handles it, replayed at start: a crash loses no update."""

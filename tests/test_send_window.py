@@ -122,3 +122,28 @@ async def test_a_failed_request_and_a_hung_one_hold_nobody_back_for_good() -> No
 
     await asyncio.wait_for(asyncio.gather(*(send() for _ in range(4))), timeout=10)
     hanging.cancel()
+
+
+async def test_a_window_shared_by_two_processes_keeps_to_half_its_count_until_alone_again() -> None:
+    """Two processes send for one bot (storage/processes.py): each keeps to half the platform's count, so
+    together they keep to it; alone again, a process has the whole count back."""
+    time_ = FakeTime()
+    window = SendWindow(COUNT, PERIOD, clock=time_.clock, sleep=time_.sleep)
+    started: list[float] = []
+
+    async def sends(count: int) -> None:
+        async def send() -> None:
+            async with window.slot():
+                started.append(round(time_.now / PERIOD, 6))
+
+        await asyncio.wait_for(asyncio.gather(*(send() for _ in range(count))), timeout=10)
+
+    await sends(COUNT)
+    window.share(2)
+    await sends(COUNT)
+    window.share(1)
+    await sends(2 * COUNT)
+    half = COUNT // 2
+    assert started[:COUNT] == [0] * COUNT, "alone: a full window at once"
+    assert started[COUNT : 2 * COUNT] == [1] * half + [2] * half, "shared: half a window a period"
+    assert started[2 * COUNT :] == [2] * half + [3] * COUNT + [4] * half, "alone again: the whole count"

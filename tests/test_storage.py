@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.config import Config
-from storage import claims, decisions, housekeeping, queries, sqlite_driver
+from storage import claims, decisions, housekeeping, processes, queries, sqlite_driver
 from storage.engine import (
     alembic_config,
     create_engine,
@@ -30,6 +30,7 @@ from storage.models import (
     AuditEvent,
     Author,
     Base,
+    BotProcess,
     Branch,
     Identity,
     Initiative,
@@ -253,6 +254,24 @@ async def test_a_claim_commits_with_the_work_it_guards_or_not_at_all(sessions) -
     async with sessions() as session, session.begin():
         assert await claims.claim_update(session, "telegram", "2002", NOW), "the failed handler's claim was kept"
         assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+async def test_the_processes_alive_are_counted_and_one_stopped_or_silent_drops_out(sessions) -> None:
+    """What the processes serving one bot share their sending limits by (bot/limit_sharing.py)."""
+    start = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    second = dt.timedelta(seconds=1)
+    assert await processes.beat(sessions, "a", start) == 1
+    assert await processes.beat(sessions, "b", start + second) == 2
+    assert await processes.beat(sessions, "a", start + processes.BEAT) == 2, "a's beat again is not a third process"
+    silent_b = start + second + processes.LEASE + second
+    assert await processes.beat(sessions, "a", silent_b) == 1, "b went silent: its lease has passed"
+    assert await processes.beat(sessions, "b", silent_b + second) == 2, "b is back"
+    await processes.leave(sessions, "b")
+    assert await processes.beat(sessions, "a", silent_b + 2 * second) == 1, "b stopped"
+    await processes.beat(sessions, "crashed", silent_b)
+    await processes.beat(sessions, "a", silent_b + processes.FORGOTTEN + second)
+    async with sessions() as session:
+        assert set(await session.scalars(select(BotProcess.token))) == {"a"}, "a crashed process's row went"
 
 
 async def test_sample_branches_load_with_quotas_per_phase(sessions, config: Config) -> None:

@@ -43,13 +43,20 @@ class SendWindow:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.count, self.period, self.patience, self.clock, self.sleep = count, period, patience, clock, sleep
+        self.limit = count  # the platform's; `count` is this process's share of it
         self._sent: deque[tuple[float, asyncio.Future[float]]] = deque()  # the last `count`: start, answer
         self._turn = asyncio.Lock()  # first come, first served
+
+    def share(self, processes: int) -> None:
+        """`processes` send for the same bot: this one keeps to its part of the platform's count."""
+        self.count = max(1, self.limit // max(1, processes))
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a place in the window; the request happens inside the block, its answer ends it."""
         async with self._turn:
+            while len(self._sent) > self.count:  # the count shrank: only the last `count` sends bound the next
+                self._sent.popleft()
             if len(self._sent) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
                 arrived_by = await self._arrival_bound(*self._sent[0])
                 await self.sleep(max(0.0, arrived_by + self.period - self.clock()))
@@ -74,7 +81,12 @@ class SteadyRate:
     """A bucket of one refilled at `per_second` (aiolimiter): never a burst."""
 
     def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
         self._bucket = AsyncLimiter(1, 1 / per_second)
+
+    def share(self, processes: int) -> None:
+        """`processes` send for the same bot: this one keeps to its part of the rate."""
+        self._bucket = AsyncLimiter(1, max(1, processes) / self.per_second)
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

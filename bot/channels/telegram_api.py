@@ -190,10 +190,15 @@ class JsonBodySession(AiohttpSession):
 _JSON_BODY = {"Content-Type": "application/json"}
 
 
-def make_bot(token: str, api_url: str | None) -> Bot:
+SENDS_PER_SECOND = 30  # Telegram's limit for a bot, all chats together
+
+
+def make_bot(token: str, api_url: str | None, window: SendWindow | None = None) -> Bot:
+    """`window`: the bot's sending window, shared out when several processes send (bot/limit_sharing.py)."""
     session = JsonBodySession(api=TelegramAPIServer.from_base(api_url)) if api_url else JsonBodySession()
     session.middleware(RetryMiddleware())
-    session.middleware(SendWindowMiddleware(SendWindow(30)))  # inside the retries: each attempt takes its place
+    # inside the retries: each attempt takes its place
+    session.middleware(SendWindowMiddleware(window or SendWindow(SENDS_PER_SECOND)))
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

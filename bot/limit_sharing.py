@@ -1,0 +1,57 @@
+"""The processes serving one bot share its sending limits.
+
+Telegram allows a bot about 30 messages a second, however many processes send them; two `serve` processes
+behind one address that each kept to 30 met 429s (1,585 in one `make bench-scale-out` run) and each 429
+holds its send back a second. So every process says every few seconds that it is alive (storage/processes.py)
+and keeps to its part of each limit: with two processes, 15 a second each. A process that starts counts
+itself at once; when one stops, the others take its part back at their next beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.background import BackgroundLoop
+from handlers.context import utc_now
+from storage import processes
+
+log = logging.getLogger(__name__)
+_DB_ERRORS = (SQLAlchemyError, OSError)  # asyncpg refuses a connection with a bare OSError
+
+
+class Shared(Protocol):
+    def share(self, processes: int) -> None: ...
+
+
+class LimitSharing:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], limits: Sequence[Shared]) -> None:
+        self.sessions, self.limits = sessions, limits
+        self.token = secrets.token_hex(16)
+        self.processes = 1
+        self.loop = BackgroundLoop("limit sharing", self._beat, processes.BEAT.total_seconds())
+
+    async def _beat(self) -> bool:
+        try:
+            alive = await processes.beat(self.sessions, self.token, utc_now())
+        except _DB_ERRORS as error:  # the database away: keep to the last count until it is back
+            log.warning("could not count the processes serving this bot (%s)", type(error).__name__)
+            return False
+        if alive != self.processes:
+            log.info("%d processes serve this bot: each keeps to 1/%d of its sending limits", alive, alive)
+            self.processes = alive
+            for limit in self.limits:
+                limit.share(alive)
+        return False
+
+    async def leave(self) -> None:
+        """Once stopped: the others count without this process at their next beat."""
+        try:
+            await processes.leave(self.sessions, self.token)
+        except _DB_ERRORS as error:  # its row drops out of the count once its lease passes
+            log.warning("could not say this process stopped (%s)", type(error).__name__)

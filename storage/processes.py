@@ -1,0 +1,39 @@
+"""The processes serving one bot, each seen alive every few seconds: they share its sending limits.
+
+Each process writes its row every `BEAT` (bot/limit_sharing.py) and counts the rows written within the last
+`LEASE`: that many processes send for the bot. A process that stops deletes its row; one that crashed or
+hung drops out of the count once its lease passes, and its row is deleted after `FORGOTTEN`. Times are the
+machines' own clocks (kept by NTP), not the runtime's clock that the tests move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.engine import core_transaction
+from storage.models import BotProcess
+
+BEAT = dt.timedelta(seconds=5)
+LEASE = 3 * BEAT
+FORGOTTEN = dt.timedelta(hours=1)
+_TABLE = BotProcess.__table__
+
+
+async def beat(sessions: async_sessionmaker[AsyncSession], token: str, now: dt.datetime) -> int:
+    """Write that the process `token` is alive at `now`; returns how many processes are (itself included)."""
+    async with core_transaction(sessions) as connection:
+        seen = await connection.execute(update(_TABLE).where(_TABLE.c.token == token).values(seen_at=now))
+        if seen.rowcount == 0:
+            await connection.execute(insert(_TABLE).values(token=token, started_at=now, seen_at=now))
+        await connection.execute(delete(_TABLE).where(_TABLE.c.seen_at < now - FORGOTTEN))
+        alive = select(func.count()).select_from(_TABLE).where(_TABLE.c.seen_at >= now - LEASE)
+        return (await connection.execute(alive)).scalar_one()
+
+
+async def leave(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
+    """The process `token` stops: the others count without it at their next beat."""
+    async with core_transaction(sessions) as connection:
+        await connection.execute(delete(_TABLE).where(_TABLE.c.token == token))
