@@ -166,13 +166,14 @@ class Runtime:
         """Stop in order, cancelling nothing in the middle of a transaction: the web app (no new webhooks
         or review decisions; those in flight finish), the background loops (each finishes its pass), then
         the channels (their queued work finishes, then their HTTP sessions close — after the outbox, whose
-        delivery in flight would otherwise reopen a closed session)."""
+        delivery in flight would otherwise reopen a closed session); last, its part of the sending limits
+        goes back to the other processes."""
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
         await asyncio.gather(*(loop.stop() for loop in loops))
-        await self.sharing.leave()
         await self.close()
+        await self.sharing.leave()  # once its last replies have gone: the others may take its part
 
     async def close(self) -> None:
         """Close the channels (their queued work finishes first), delete the rows of the replies they delivered

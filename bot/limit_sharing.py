@@ -2,9 +2,11 @@
 
 Telegram allows a bot about 30 messages a second, however many processes send them; two `serve` processes
 behind one address that each kept to 30 met 429s (1,585 in one `make bench-scale-out` run) and each 429
-holds its send back a second. So every process says every few seconds that it is alive (storage/processes.py)
-and keeps to its part of each limit: with two processes, 15 a second each. A process that starts counts
-itself at once; when one stops, the others take its part back at their next beat.
+holds its send back a second. So every process says every two seconds that it is alive (storage/processes.py)
+and keeps to its part of each limit: with two processes, 15 a second each. A process that starts takes its
+part at once, and the others leave it at their next beat: until then, at most two seconds, together they
+may go over (a 429 then waits its `retry_after`). When one stops, the others take its part back at their
+next beat; one that crashed, once its lease has passed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import BackgroundLoop
-from handlers.context import utc_now
 from storage import processes
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class LimitSharing:
 
     async def _beat(self) -> bool:
         try:
-            alive = await processes.beat(self.sessions, self.token, utc_now())
+            alive = await processes.beat(self.sessions, self.token)
         except _DB_ERRORS as error:  # the database away: keep to the last count until it is back
             log.warning("could not count the processes serving this bot (%s)", type(error).__name__)
             return False

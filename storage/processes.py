@@ -2,8 +2,9 @@
 
 Each process writes its row every `BEAT` (bot/limit_sharing.py) and counts the rows written within the last
 `LEASE`: that many processes send for the bot. A process that stops deletes its row; one that crashed or
-hung drops out of the count once its lease passes, and its row is deleted after `FORGOTTEN`. Times are the
-machines' own clocks (kept by NTP), not the runtime's clock that the tests move.
+hung drops out of the count once its lease passes, and its row is deleted after `FORGOTTEN`. The time is the
+database's on PostgreSQL (processes on several machines, one clock), the machine's on SQLite (one machine),
+read inside the transaction; never the runtime's clock, which the tests move.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from storage.engine import core_transaction
 from storage.models import BotProcess
 
-BEAT = dt.timedelta(seconds=5)
+BEAT = dt.timedelta(seconds=2)
 LEASE = 3 * BEAT
 FORGOTTEN = dt.timedelta(hours=1)
 _TABLE = BotProcess.__table__
 
 
-async def beat(sessions: async_sessionmaker[AsyncSession], token: str, now: dt.datetime) -> int:
-    """Write that the process `token` is alive at `now`; returns how many processes are (itself included)."""
+async def beat(sessions: async_sessionmaker[AsyncSession], token: str, now: dt.datetime | None = None) -> int:
+    """Write that the process `token` is alive (at `now`, else the database's time); returns how many
+    processes are (itself included)."""
     async with core_transaction(sessions) as connection:
+        now = now or await _database_time(connection)
         seen = await connection.execute(update(_TABLE).where(_TABLE.c.token == token).values(seen_at=now))
         if seen.rowcount == 0:
             await connection.execute(insert(_TABLE).values(token=token, started_at=now, seen_at=now))
@@ -37,3 +40,9 @@ async def leave(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
     """The process `token` stops: the others count without it at their next beat."""
     async with core_transaction(sessions) as connection:
         await connection.execute(delete(_TABLE).where(_TABLE.c.token == token))
+
+
+async def _database_time(connection: AsyncConnection) -> dt.datetime:
+    if connection.dialect.name == "postgresql":
+        return (await connection.execute(select(func.now()))).scalar_one()
+    return dt.datetime.now(dt.UTC)

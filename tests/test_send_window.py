@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bot.channels.limits import SendWindow
+from bot.channels.limits import SendWindow, SteadyRate
 
 pytestmark = pytest.mark.asyncio
 
@@ -147,3 +147,16 @@ async def test_a_window_shared_by_two_processes_keeps_to_half_its_count_until_al
     assert started[:COUNT] == [0] * COUNT, "alone: a full window at once"
     assert started[COUNT : 2 * COUNT] == [1] * half + [2] * half, "shared: half a window a period"
     assert started[2 * COUNT :] == [2] * half + [3] * COUNT + [4] * half, "alone again: the whole count"
+
+
+async def test_a_steady_rate_shared_by_two_processes_sends_at_half_of_it() -> None:
+    """Zalo's overall limit (a steady rate). Only a lower bound is asserted: a limiter is never faster than
+    its rate, however loaded the machine."""
+    rate = SteadyRate(per_second=100)
+    rate.share(2)
+    started = time.monotonic()
+    for _ in range(6):
+        async with rate.slot():
+            pass
+    # five waits of 1/50 s (10 % off for the clocks' rounding); at the whole rate they take 1/100 s each
+    assert time.monotonic() - started >= 0.9 * 5 / 50, "half the rate"
