@@ -12,6 +12,7 @@ What goes, and after how long:
 - generated files (`stored_file`) when they expire;
 - inbox rows (`inbox_update`) of handled updates, and any a day old: an update not handled in a day (one
   no handler takes, such as a group message for another bot) never will be.
+(The processes' heartbeats, `bot_process`, are pruned by the processes themselves: storage/processes.py.)
 
 Each table is cut in batches, one short transaction each, so a first prune of a million rows never holds
 SQLite's write lock for long: the bot answers between batches.
