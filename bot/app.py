@@ -145,6 +145,7 @@ class Runtime:
         (`own_web` False: the deployment's web app serves this runtime among others)."""
         config = self.services.config
         CURRENT_TENANT.set(config.tenant)  # this task's context, inherited by every task it starts
+        await self.sharing.join()
         if own_web and (webhooks or config.public_url) and self._web is None:
             await self.start_web()
         loops = (self.sharing.loop, self.worker.loop, self.scheduler.loop)

@@ -3,16 +3,18 @@
 Telegram allows a bot about 30 messages a second, however many processes send them; two `serve` processes
 behind one address that each kept to 30 met 429s (1,585 in one `make bench-scale-out` run) and each 429
 holds its send back a second. So every process says every two seconds that it is alive (storage/processes.py)
-and keeps to its part of each limit: with two processes, 15 a second each. A process that starts takes its
-part at once, and the others leave it at their next beat: until then, at most two seconds, together they
-may go over (a 429 then waits its `retry_after`). When one stops, the others take its part back at their
-next beat; one that crashed, once its lease has passed.
+and keeps to its part of each limit: with two processes, 15 a second each. A process that starts serves
+only once the others have counted it (`join`: at most one beat, about two seconds), so together they never
+go over. When one stops, the others take its part back at their next beat; one that crashed, once its
+lease has passed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -24,6 +26,8 @@ from storage import processes
 
 log = logging.getLogger(__name__)
 _DB_ERRORS = (SQLAlchemyError, OSError)  # asyncpg refuses a connection with a bare OSError
+JOIN_PATIENCE = processes.BEAT.total_seconds() + 0.5
+JOIN_POLL = 0.1
 
 
 class Shared(Protocol):
@@ -49,6 +53,23 @@ class LimitSharing:
             for limit in self.limits:
                 limit.share(alive)
         return False
+
+    async def join(self) -> None:
+        """Count this process in before it serves: a beat, then a wait until each other process alive has
+        beaten since (so keeps to its smaller part). One that has not within a beat and a little is gone."""
+        await self._beat()
+        if self.processes == 1:
+            return
+        deadline = time.monotonic() + JOIN_PATIENCE
+        try:
+            since = await processes.database_time(self.sessions)
+            while not await processes.counted_by_all(self.sessions, self.token, since):
+                if time.monotonic() > deadline:
+                    log.info("a process serving this bot has not beaten for a while: it is likely gone")
+                    return
+                await asyncio.sleep(JOIN_POLL)
+        except _DB_ERRORS as error:
+            log.warning("could not see the other processes count this one (%s)", type(error).__name__)
 
     async def leave(self) -> None:
         """Once stopped: the others count without this process at their next beat."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from storage.engine import core_transaction
@@ -34,6 +34,18 @@ async def beat(sessions: async_sessionmaker[AsyncSession], token: str, now: dt.d
         await connection.execute(delete(_TABLE).where(_TABLE.c.seen_at < now - FORGOTTEN))
         alive = select(func.count()).select_from(_TABLE).where(_TABLE.c.seen_at >= now - LEASE)
         return (await connection.execute(alive)).scalar_one()
+
+
+async def counted_by_all(sessions: async_sessionmaker[AsyncSession], token: str, since: dt.datetime) -> bool:
+    """Every other process seen alive by `since` has beaten since: each has counted `token`, written before."""
+    async with core_transaction(sessions) as connection:
+        behind = (_TABLE.c.token != token) & (_TABLE.c.seen_at >= since - LEASE) & (_TABLE.c.seen_at < since)
+        return not (await connection.execute(select(exists().where(behind)))).scalar_one()
+
+
+async def database_time(sessions: async_sessionmaker[AsyncSession]) -> dt.datetime:
+    async with core_transaction(sessions) as connection:
+        return await _database_time(connection)
 
 
 async def leave(sessions: async_sessionmaker[AsyncSession], token: str) -> None:

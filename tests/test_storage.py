@@ -262,9 +262,12 @@ async def test_the_processes_alive_are_counted_and_one_stopped_or_silent_drops_o
     second = dt.timedelta(seconds=1)
     assert await processes.beat(sessions, "a", start) == 1
     assert await processes.beat(sessions, "b", start + second) == 2
+    assert not await processes.counted_by_all(sessions, "b", start + second), "a has not beaten since b's beat"
     assert await processes.beat(sessions, "a", start + processes.BEAT) == 2, "a's beat again is not a third process"
+    assert await processes.counted_by_all(sessions, "b", start + second), "a has counted b"
     silent_b = start + second + processes.LEASE + second
     assert await processes.beat(sessions, "a", silent_b) == 1, "b went silent: its lease has passed"
+    assert await processes.counted_by_all(sessions, "a", silent_b + second), "b, gone, is waited for by nobody"
     assert await processes.beat(sessions, "b", silent_b + second) == 2, "b is back"
     await processes.leave(sessions, "b")
     assert await processes.beat(sessions, "a", silent_b + 2 * second) == 1, "b stopped"
