@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -112,8 +113,7 @@ def run(host: str, port: int) -> None:
         return
     from bot.sandbox.run import run_sandbox
 
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(config, lambda: run_sandbox(config, host, port, os.environ.get("DATABASE_URL")))
+    _serve(config, lambda: run_sandbox(config, host, port, os.environ.get("DATABASE_URL")))
 
 
 @main.command()
@@ -151,16 +151,37 @@ def _run_bot(config: Config, *, webhooks: bool) -> None:
         finally:
             await engine.dispose()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(config, serve_bot)
+    _serve(config, serve_bot)
 
 
 def _run_tenants(config: Config, *, webhooks: bool) -> None:
     from bot.tenants import run_tenants
 
     only = _tenant()
+    _serve(config, lambda: run_tenants(config, webhooks=webhooks, only=only))
+
+
+def _serve(config: Config, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Serve until stopped: Ctrl+C, or SIGTERM (systemd's stop, `docker stop`), which stops it the same way.
+    Python's default for SIGTERM ends the process at once, in the middle of a step: the replies it had not
+    sent then wait for the journal's grace, and the other processes for its lease. Cancelled instead, the
+    runtime shuts down in order (bot/app.py: `Runtime._shut_down`) and the process exits 0."""
+
+    async def until_terminated() -> None:
+        task = asyncio.ensure_future(work())
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # Ctrl+C: asyncio's own way out
+                raise
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
     with contextlib.suppress(KeyboardInterrupt):
-        _run(config, lambda: run_tenants(config, webhooks=webhooks, only=only))
+        _run(config, until_terminated)
 
 
 @main.command("invite-chair")

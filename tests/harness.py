@@ -118,6 +118,22 @@ class BotProcess:
             await launcher.kill(self.process)
         self.process = None
 
+    async def terminate(self) -> int | None:
+        """Stop the process as systemd does (SIGTERM); its exit code once it is gone (None: still running
+        after a minute)."""
+        assert self.process is not None
+        process, self.process = self.process, None
+        if isinstance(process, asyncio.subprocess.Process):
+            process.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 60)
+            return process.returncode
+        process.terminate()
+        await asyncio.to_thread(process.join, 60)
+        code = process.exitcode
+        await launcher.kill(process)  # forgotten by the launcher (killed first if it never stopped)
+        return code
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return ""

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from storage.models import BotProcess as BotProcessRow
 from storage.models import InboxUpdate, ProcessedUpdate
 from tests.harness import ADMIN_ID, TITLE, TOKEN, BotProcess, Database, Person, answer, eventually, register
 
@@ -238,3 +239,29 @@ async def test_an_export_is_built_in_a_worker_that_dies_with_a_killed_bot(
         assert asyncio.get_running_loop().time() < deadline, "the export worker outlived the killed bot"
         await asyncio.sleep(0.2)
     await bot_under_test.start()  # the module's fixture expects a running bot
+
+
+async def test_sigterm_stops_the_bot_in_order_and_the_answer_in_hand_still_arrives(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """systemd's stop (SIGTERM) in the middle of sending an answer: the bot finishes it, and leaves nothing
+    behind for the next process — no journalled answer to send again, no share of the sending limits held."""
+    person = Person(emulator, "Trịnh Văn Dừng Máy")
+    await register(person, "MAU004", "Trịnh Văn Dừng Máy")
+    sending = emulator.hold_sends(person.user_id)
+    await person.send("/help")
+    await asyncio.wait_for(sending.wait(), timeout=15)
+    processes_before = await process_rows(database)  # the live bot's, and those of bots killed earlier
+    stopped = asyncio.create_task(bot_under_test.terminate())
+    await asyncio.sleep(0)  # one turn of the loop: the task has sent the SIGTERM
+    emulator.release_sends(person.user_id)  # that attempt fails; the bot tries again before it exits
+    assert await stopped == 0, bot_under_test.log_tail()
+    assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1, "the answer arrived before the exit"
+    assert await database.outbox_rows_of(person.user_id) == 0, "nothing journalled for the next process"
+    assert await process_rows(database) == processes_before - 1, "its part of the sending limits handed back"
+    await bot_under_test.start()  # the module's fixture expects a running bot
+
+
+async def process_rows(database: Database) -> int:
+    async with database.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(BotProcessRow)) or 0
