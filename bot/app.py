@@ -33,6 +33,7 @@ from storage.engine import session_factory
 from storage.reply_journal import ReplyJournal
 
 log = logging.getLogger(__name__)
+LOOP_GRACE_SECONDS = 10.0  # a background pass's, of a stop's budget (bot/cli.py: `_serve`)
 
 
 async def seed_sample_branches(services: Services) -> None:
@@ -145,13 +146,13 @@ class Runtime:
         (`own_web` False: the deployment's web app serves this runtime among others)."""
         config = self.services.config
         CURRENT_TENANT.set(config.tenant)  # this task's context, inherited by every task it starts
-        await self.sharing.join()
-        if own_web and (webhooks or config.public_url) and self._web is None:
-            await self.start_web()
         loops = (self.sharing.loop, self.worker.loop, self.scheduler.loop)
-        for loop in loops:
-            loop.start()
         try:
+            await self.sharing.join()
+            if own_web and (webhooks or config.public_url) and self._web is None:
+                await self.start_web()
+            for loop in loops:
+                loop.start()
             if webhooks:
                 await self._register_webhooks()
                 await asyncio.Event().wait()
@@ -172,7 +173,7 @@ class Runtime:
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
-        await asyncio.gather(*(loop.stop() for loop in loops))
+        await asyncio.gather(*(loop.stop(grace=LOOP_GRACE_SECONDS) for loop in loops))
         await self.close()
         await self.sharing.leave()  # once its last replies have gone: the others may take its part
 

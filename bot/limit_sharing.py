@@ -65,7 +65,8 @@ class LimitSharing:
             since = await processes.database_time(self.sessions)
             while not await processes.counted_by_all(self.sessions, self.token, since):
                 if time.monotonic() > deadline:
-                    log.info("a process serving this bot has not beaten for a while: it is likely gone")
+                    log.info("another process serving this bot did not beat within %.1f s (gone, or slow): "
+                             "serving without waiting longer", JOIN_PATIENCE)  # fmt: skip
                     return
                 await asyncio.sleep(JOIN_POLL)
         except _DB_ERRORS as error:

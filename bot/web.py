@@ -123,7 +123,7 @@ def _as_tenant(tenant: str | None, handler: Handler) -> Handler:
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Start serving `app`; the runner (to clean up) and the local address it listens on."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)  # requests in flight, at a stop
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import os
+import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -245,15 +248,28 @@ async def test_sigterm_stops_the_bot_in_order_and_the_answer_in_hand_still_arriv
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:
     """systemd's stop (SIGTERM) in the middle of sending an answer: the bot finishes it, and leaves nothing
-    behind for the next process — no journalled answer to send again, no share of the sending limits held."""
+    behind for the next process — no journalled answer to send again, no share of the sending limits held.
+    A second SIGTERM while it stops (an impatient operator) changes nothing."""
     person = Person(emulator, "Trịnh Văn Dừng Máy")
     await register(person, "MAU004", "Trịnh Văn Dừng Máy")
     sending = emulator.hold_sends(person.user_id)
     await person.send("/help")
     await asyncio.wait_for(sending.wait(), timeout=15)
     processes_before = await process_rows(database)  # the live bot's, and those of bots killed earlier
+    assert bot_under_test.process is not None and bot_under_test.process.pid is not None
+    pid = bot_under_test.process.pid
     stopped = asyncio.create_task(bot_under_test.terminate())
-    await asyncio.sleep(0)  # one turn of the loop: the task has sent the SIGTERM
+
+    def logged(text: str) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return text in bot_under_test.log_path.read_text(errors="replace")
+
+        check.__doc__ = f"the bot logged {text!r}"
+        return check
+
+    await eventually(logged("SIGTERM: stopping"), timeout=15)
+    os.kill(pid, signal.SIGTERM)
+    await eventually(logged("already stopping"), timeout=15)
     emulator.release_sends(person.user_id)  # that attempt fails; the bot tries again before it exits
     assert await stopped == 0, bot_under_test.log_tail()
     assert sum("Hướng dẫn" in text for text in person.bot_texts()) == 1, "the answer arrived before the exit"

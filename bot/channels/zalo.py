@@ -63,7 +63,12 @@ class ZaloChannel:
         while True:
             try:
                 messages = await self.client.get_updates(timeout=30)
-                await self.keep(messages)
+                keeping = asyncio.ensure_future(self.keep(messages))
+                try:  # Zalo forgets what it handed over: a stop in the middle waits until they are kept
+                    await asyncio.shield(keeping)
+                except asyncio.CancelledError:
+                    await keeping
+                    raise
                 failures = 0
             except (ZaloApiError, aiohttp.ClientError, TimeoutError, SQLAlchemyError) as error:
                 failures += 1

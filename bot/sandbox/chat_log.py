@@ -43,6 +43,8 @@ class ChatLog:
         self._stopping = True
         for bot in self.bots.values():
             bot.arrived.set()
+        async with self._changed:  # the page's long polls, each waiting for its chat to change
+            self._changed.notify_all()
         for task in list(self._background):
             task.cancel()
         if self._http is not None:
@@ -158,6 +160,6 @@ class ChatLog:
         async with self._changed:
             if not changed():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(changed())), timeout)
+                    await asyncio.wait_for(self._changed.wait_for(lambda: self._stopping or bool(changed())), timeout)
             messages = changed()
         return web.json_response({"seq": self._seq, "messages": [m.as_json() for m in messages]})
