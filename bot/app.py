@@ -178,11 +178,10 @@ class Runtime:
         await self.sharing.leave()  # once its last replies have gone: the others may take its part
 
     async def close(self) -> None:
-        """Close the channels (their queued work finishes first), delete the rows of the replies they delivered
-        (storage/reply_journal.py) and stop the runtime's own report worker."""
-        for channel in (self.telegram, self.zalo):
-            if channel is not None:
-                await channel.close()
+        """Close the channels (their queued work finishes first, both at once: the stop's budget is one
+        channel's), delete the rows of the replies they delivered (storage/reply_journal.py) and stop the
+        runtime's own report worker."""
+        await asyncio.gather(*(channel.close() for channel in (self.telegram, self.zalo) if channel is not None))
         await self.services.journal.close()
         if self.reports is not None:
             self.reports.close()

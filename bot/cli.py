@@ -167,8 +167,9 @@ def _serve(config: Config, work: Callable[[], Coroutine[Any, Any, None]]) -> Non
     """Serve until stopped: Ctrl+C, or SIGTERM (systemd's stop, `docker stop`), which stops it the same way.
     Python's default for SIGTERM ends the process at once, in the middle of a step: the replies it had not
     sent then wait for the journal's grace, and the other processes for its lease. Cancelled instead, the
-    runtime shuts down in order (bot/app.py: `Runtime._shut_down`; about 25 s at most: 5 for the web app's
-    requests, 10 for the background passes, 10 for the steps in hand) and the process exits 0. A second
+    runtime shuts down in order (bot/app.py: `Runtime._shut_down`; 25 s at most while the database answers:
+    5 for the web app's requests, 10 for the background passes, 10 for the steps in hand) and the process
+    exits 0. A second
     SIGTERM changes nothing: the stop already under way finishes."""
 
     async def until_terminated() -> None:
