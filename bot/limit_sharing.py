@@ -39,6 +39,7 @@ class LimitSharing:
         self.sessions, self.limits = sessions, limits
         self.token = secrets.token_hex(16)
         self.processes = 1
+        self.joined = False
         self.loop = BackgroundLoop("limit sharing", self._beat, processes.BEAT.total_seconds())
 
     async def _beat(self) -> bool:
@@ -56,7 +57,12 @@ class LimitSharing:
 
     async def join(self) -> None:
         """Count this process in before it serves: a beat, then a wait until each other process alive has
-        beaten since (so keeps to its smaller part). One that has not within a beat and a little is gone."""
+        beaten since (so keeps to its smaller part). One that has not within a beat and a little is gone.
+        Once joined, a second call returns at once (a tenants deployment joins its runtimes before its web app
+        listens; each runtime's `run` then finds itself joined)."""
+        if self.joined:
+            return
+        self.joined = True
         await self._beat()
         if self.processes == 1:
             return

@@ -104,6 +104,8 @@ async def run_tenants(
         if not runtimes:
             raise ValueError("no tenant could be started (see the errors above)")
         gc.freeze()  # as run_bot: what is loaded now lives as long as the process
+        # Counted in by the other processes before the shared web app answers any webhook (as Runtime.run).
+        await asyncio.gather(*(runtime.sharing.join() for runtime in runtimes))
         if webhooks or config.public_url:
             site, address = await serve(build_tenants_app(runtimes), config.web_host, config.web_port)
             log.info("web app on %s for %d tenants (public address: %s)", address, len(runtimes), config.public_url)
@@ -128,6 +130,7 @@ async def run_tenants(
         await asyncio.gather(*tasks, return_exceptions=True)
         for runtime in runtimes[len(tasks) :]:  # created, never run: its HTTP sessions still need closing
             await runtime.close()
+            await runtime.sharing.leave()
         reports.close()
         for engine in engines:
             await engine.dispose()

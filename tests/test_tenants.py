@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot import tenants
 from bot.config import ConfigError, load_config, tenant_config, tenant_configs
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.tenants import run_tenants
@@ -249,7 +250,7 @@ def test_on_postgresql_each_tenant_is_a_schema_of_its_own_backed_up_and_restored
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_an_existing_deployment_declared_as_a_tenant_keeps_its_data_and_its_old_links(
-    emulator: TelegramEmulator, tmp_path: Path
+    emulator: TelegramEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = {"hanoi": "760006:hanoi-existing", "hue": "770007:hue-new"}
     for token in tokens.values():
@@ -261,10 +262,21 @@ async def test_an_existing_deployment_declared_as_a_tenant_keeps_its_data_and_it
     existing = TENANTS.replace('code = "hanoi"', 'code = "hanoi"\nexisting = true')
     config = load_config(config_file(tmp_path, existing), environ=environ)
     runtimes: list = []
+    joined_when_served: list[list[bool]] = []
+    shared_app = tenants.build_tenants_app
+
+    def app_of(runtimes: list) -> object:
+        joined_when_served.append([runtime.sharing.joined for runtime in runtimes])
+        return shared_app(runtimes)
+
+    monkeypatch.setattr(tenants, "build_tenants_app", app_of)
     task = asyncio.create_task(run_tenants(config, environ=environ, started=runtimes.extend))
     try:
         for token in tokens.values():
             await emulator.wait_until_polled(token, emulator.bots[token].polls + 1, timeout=60)
+        # Each tenant was counted among the processes sharing its bot's sending limit before the shared web
+        # app could answer a webhook for it (bot/limit_sharing.py).
+        assert joined_when_served == [[True, True]]
         places = {r.services.config.tenant: r.services.config.database_url for r in runtimes}
         assert places == {"hanoi": environ["DATABASE_URL"], "hue": f"sqlite+aiosqlite:///{tmp_path}/sangkien.hue.db"}
         now = dt.datetime.now(dt.UTC)
