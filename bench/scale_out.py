@@ -10,9 +10,15 @@ The steps per second hide the design's own bound. On a 2-core machine the emulat
 and PostgreSQL share the cores with the bots (about 30 steps a second here, with one process or two, with 5
 members or 60). On any machine, Telegram's 30 messages a second for the bot, which the processes share
 (bot/limit_sharing.py), bounds a bot whose steps each send a message. So each run also prints its messages
-a second and 429s, the CPU per step of each part, and the last line what two processes carry against one
-when each has a core of its own: twice one process's bot CPU per step over the two processes' together.
-Not a pass/fail test. Run: `make bench-scale-out` (options: --members).
+a second and 429s, the CPU per step of each part, and what two processes carry against one when each has
+a core of its own: twice one process's bot CPU per step over the two processes' together.
+
+Then the same two runs with each bot process held to a small share of one core (bench/cpu_cap.py; 0.12 by
+default, where the cgroups are writable): the bots' own CPU is then the bound, well below the machine's,
+and the ratio of the steps a second measures what a second process adds, with everything the processes
+share (PostgreSQL's locks, the claims, the shared sending limit) in the way as it would be on a machine
+with a core for each. That ratio is the one target 4 of issue 14 asks to be ≥ 1.7×.
+Not a pass/fail test. Run: `make bench-scale-out` (options: --members, --capped-members, --share).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 from aiohttp import ClientSession, web
 from sqlalchemy import func, select
 
+from bench.cpu_cap import CpuCaps
 from bench.submission import TimedPerson, cpu_seconds, submission_journey
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.engine import create_engine, session_factory
@@ -79,7 +86,7 @@ class RoundRobinProxy:
 
 
 async def start_servers(count: int, emulator: TelegramEmulator, proxy: RoundRobinProxy, database_url: str,
-                        folder: Path) -> list[asyncio.subprocess.Process]:  # fmt: skip
+                        folder: Path, cap: Cap | None) -> list[asyncio.subprocess.Process]:  # fmt: skip
     processes, proxy.backends = [], []
     for number in range(count):
         port = free_port()
@@ -91,15 +98,21 @@ async def start_servers(count: int, emulator: TelegramEmulator, proxy: RoundRobi
             processes.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "serve", env=env, stdout=log, stderr=log, cwd=ROOT))  # fmt: skip
         proxy.backends.append(f"http://127.0.0.1:{port}")
-    async with ClientSession() as http:
-        for backend in proxy.backends:
-            await _wait_healthy(http, backend)
-    bot = emulator.bots[TOKEN]
-    deadline = time.monotonic() + 60
-    while bot.webhook_url != proxy.url + WEBHOOK_PATH:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the webhook was never set")
-        await asyncio.sleep(0.1)
+    try:
+        async with ClientSession() as http:
+            for backend in proxy.backends:
+                await _wait_healthy(http, backend)
+        for process in processes if cap is not None else ():  # once started: the start is not what is measured
+            cap.caps.cap(process.pid, cap.share)
+        bot = emulator.bots[TOKEN]
+        deadline = time.monotonic() + 60
+        while bot.webhook_url != proxy.url + WEBHOOK_PATH:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the webhook was never set")
+            await asyncio.sleep(0.1)
+    except BaseException:
+        await stop_servers(processes)
+        raise
     return processes
 
 
@@ -124,6 +137,14 @@ async def stop_servers(processes: list[asyncio.subprocess.Process]) -> None:
 
 
 @dataclass
+class Cap:
+    """Each bot process held to `share` of one core (bench/cpu_cap.py)."""
+
+    caps: CpuCaps
+    share: float
+
+
+@dataclass
 class Run:
     """One run's steps per second and CPU per step (ms): each bot process's, PostgreSQL's and the load side's."""
 
@@ -134,10 +155,11 @@ class Run:
 
 
 async def one_run(count: int, members: int, emulator: TelegramEmulator, proxy: RoundRobinProxy, database_url: str,
-                  folder: Path, postmaster: int | None) -> Run:  # fmt: skip
-    processes = await start_servers(count, emulator, proxy, database_url, folder)
+                  folder: Path, postmaster: int | None, cap: Cap | None = None) -> Run:  # fmt: skip
+    processes = await start_servers(count, emulator, proxy, database_url, folder, cap)
     try:
-        people = [TimedPerson(emulator, f"Thành viên {count}-{i}") for i in range(members)]
+        who = "Hội viên" if cap else "Thành viên"  # no namesakes across the runs: the wizard would ask about them
+        people = [TimedPerson(emulator, f"{who} {count}-{i}") for i in range(members)]
         cpu_before, refused_before = _cpu(processes, postmaster), emulator.rate_limited
         started = time.perf_counter()
         await asyncio.gather(*(submission_journey(p) for p in people))
@@ -193,7 +215,7 @@ async def exactly_once(database_url: str, members: int, updates: int) -> None:
           f"(expected {members}, {{1}}); {claimed} updates claimed of {updates} sent")  # fmt: skip
 
 
-async def run(members: int) -> None:
+async def run(members: int, capped_members: int, share: float) -> None:
     server: PostgresServer | None = None
     database_url = os.environ.get("BENCH_POSTGRES_URL")
     if not database_url:
@@ -222,7 +244,23 @@ async def run(members: int) -> None:
         one_ms, two_ms = sum(one.bot_ms), sum(two.bot_ms)
         print(f"  with a core for each bot process: two carry {2 * one_ms / two_ms:.2f}× one "
               f"(2 × {one_ms:.2f} / {two_ms:.2f} ms of bot CPU per step; PostgreSQL not the bound)")  # fmt: skip
-        await exactly_once(database_url, 2 * members, len(emulator.webhook_responses))
+        submitted = 2 * members
+        caps = CpuCaps.open(f"sangkien-bench-{os.getpid()}") if capped_members else "--capped-members 0"
+        if isinstance(caps, str):
+            print(f"\nno run with each bot process held to a share of a core: {caps}")
+        else:
+            try:
+                cap = Cap(caps, share)
+                print(f"\n{capped_members} members at once, each bot process held to {share:.2f} of a core "
+                      f"(a cgroup's CPU quota): the bots' CPU is the bound, not the machine's")  # fmt: skip
+                one = await one_run(1, capped_members, emulator, proxy, database_url, folder, postmaster, cap)
+                two = await one_run(2, capped_members, emulator, proxy, database_url, folder, postmaster, cap)
+                print(f"  two processes / one, each held to {share:.2f} of a core: {two.rate / one.rate:.2f}× "
+                      f"(target ≥ 1.7×)")  # fmt: skip
+                submitted += 2 * capped_members
+            finally:
+                caps.close()
+        await exactly_once(database_url, submitted, len(emulator.webhook_responses))
     finally:
         await proxy.stop()
         await emulator.stop()
@@ -233,7 +271,15 @@ async def run(members: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=60)
-    asyncio.run(run(parser.parse_args().members))
+    parser.add_argument(
+        "--capped-members",
+        type=int,
+        default=20,
+        help="members of the runs with each bot process held to a share of a core (0: none)",
+    )
+    parser.add_argument("--share", type=float, default=0.12, help="that share of a core")
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.members, arguments.capped_members, arguments.share))
 
 
 if __name__ == "__main__":
