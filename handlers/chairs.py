@@ -76,8 +76,20 @@ async def _inviter_may_still_invite(ctx: Context, invite: ChairInvite) -> bool:
     return invite.branch_id in await org_tree.subtree_ids(ctx.session, chaired) - chaired
 
 
+def _made_by(invite: ChairInvite, ctx: Context, member: Member) -> bool:
+    """The invite was made from one of this person's accounts."""
+    accounts = {ctx.identity, *member.identities}
+    return invite.created_by in {f"{account.platform}:{account.platform_user_id}" for account in accounts}
+
+
 async def accept_invite(ctx: Context, member: Member, token: str) -> None:
-    """Make `member` a chair through a still-valid invite (single use)."""
+    """Make `member` a chair through a still-valid invite (single use), made by someone else: an officer
+    who opened his own invite would make himself chair of a unit below his, which no admin gave him (the
+    invite stays valid for the person it was meant for)."""
+    unused = await queries.valid_chair_invite(ctx.session, token, ctx.now())
+    if unused is not None and _made_by(unused, ctx, member):
+        refuse(ctx, None, f"own chair invite to {unused.branch.code}", "invite_own")
+        return
     invite = await queries.use_chair_invite(ctx.session, token, member, ctx.now())
     if invite is None:
         ctx.say(ctx.t("invite_invalid"), menu=True)

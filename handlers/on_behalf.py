@@ -7,7 +7,7 @@ from __future__ import annotations
 from handlers import wizard
 from handlers.context import Context, esc
 from handlers.events import Option
-from handlers.roles import chaired_branch_ids, is_admin, refuse
+from handlers.roles import chaired_branch_ids, is_admin, may_enter_for, refuse
 from storage import queries
 from storage.models import Branch
 
@@ -25,7 +25,7 @@ async def start(ctx: Context, code: str = "") -> None:
     if branch is None:
         await _choose(ctx, chaired, admin, code)
         return
-    if not admin and branch.id not in chaired:
+    if not may_enter_for(ctx, branch.id):
         refuse(ctx, None, f"/nhapho {branch.code}", "on_behalf_not_allowed")
         return
     await wizard.start_new(ctx, for_branch=branch)

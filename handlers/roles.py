@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from domain.text import fold
 from handlers.context import Context
 from storage.models import AuditEvent, Initiative, Role, Status
 
@@ -27,6 +28,11 @@ def chaired_branch_ids(ctx: Context) -> set[int]:
     return {role.branch_id for role in member.roles if role.role == Role.CHAIR and role.branch_id is not None}
 
 
+def may_enter_for(ctx: Context, branch_id: int | None) -> bool:
+    """May enter initiatives for the members of a branch (plan V.4): its chair, or an admin."""
+    return is_admin(ctx) or branch_id in chaired_branch_ids(ctx)
+
+
 def can_review(ctx: Context, initiative: Initiative) -> bool:
     """Chairs of the initiative's branch and admins, once it has been submitted: a draft is its author's
     alone (nobody else reads it, or its Word form with the author's date of birth)."""
@@ -38,13 +44,16 @@ def can_review(ctx: Context, initiative: Initiative) -> bool:
 
 
 def is_author(ctx: Context, initiative: Initiative) -> bool:
-    """The person is one of its authors: named among them as a registered member, or its submitter (unless
-    an officer who entered it for members: entering is not authorship)."""
+    """The person is, or may be, one of its authors: its submitter (unless an officer who entered it for
+    members: entering is not authorship), named among them as a registered member, or named among them by
+    their own name (accents and case aside) on a row not linked to them — an officer who typed his own name
+    into an entry for members, a co-author who answered "not me" — so nobody judges work that names them."""
     member = ctx.member
     if member is None:
         return False
     own_entry = initiative.member_id == member.id and initiative.entered_by_member_id is None
-    return own_entry or any(a.member_id == member.id for a in initiative.authors)
+    name = fold(member.full_name)
+    return own_entry or any(a.member_id == member.id or fold(a.full_name) == name for a in initiative.authors)
 
 
 def can_decide(ctx: Context, initiative: Initiative) -> bool:
@@ -62,7 +71,7 @@ def refuse(ctx: Context, initiative: Initiative | None, what: str, message_key: 
     trail when it exists; what was asked for — a forged number too — is in the reason)."""
     member_id = ctx.member.id if ctx.member else None
     log.warning(
-        "refused %s by %s:%s (member %s)", what, ctx.identity.platform, ctx.identity.platform_user_id, member_id
+        "refused %r by %s:%s (member %s)", what, ctx.identity.platform, ctx.identity.platform_user_id, member_id
     )
     ctx.session.add(
         AuditEvent(

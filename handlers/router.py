@@ -155,7 +155,7 @@ async def route(ctx: Context) -> None:
             await wizard.handle(ctx, draft)
         elif spreadsheet_import:
             await branch_admin.import_file(ctx)
-        else:
+        elif not ctx.replies:  # an entry for members just refused says why already
             ctx.say(ctx.t("not_understood"), menu=True)
 
 

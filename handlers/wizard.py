@@ -17,6 +17,7 @@ from domain.text import fold
 from handlers import answers, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
+from handlers.roles import may_enter_for, refuse
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -91,12 +92,25 @@ async def active_draft(ctx: Context) -> Initiative | None:
         return None
     number = rules.parse_id(str(ctx.identity.flow_data.get("draft", "")))
     if number == NEW:
-        return _new_draft(ctx, ctx.identity.flow_data.get("branch"))
-    draft = await queries.member_initiative(ctx.session, ctx.member.id, number or -1)
-    if draft is None or draft.status not in queries.EDITABLE:
+        draft = _new_draft(ctx, ctx.identity.flow_data.get("branch"))
+    else:
+        found = await queries.member_initiative(ctx.session, ctx.member.id, number or -1)
+        if found is None or found.status not in queries.EDITABLE:
+            ctx.set_flow(None)
+            return None
+        draft = found
+    if not may_enter(ctx, draft):
         ctx.set_flow(None)
+        refuse(ctx, draft if draft.id else None, f"entry for branch {draft.branch_id}", "on_behalf_not_allowed")
         return None
     return draft
+
+
+def may_enter(ctx: Context, draft: Initiative) -> bool:
+    """One's own draft, always; one entered for members, only while the officer still chairs its branch or
+    is an admin (checked at every answer and at submission, not only at /nhapho: a chair removed meanwhile
+    hands nothing to the branch)."""
+    return draft.entered_by_member_id is None or may_enter_for(ctx, draft.branch_id)
 
 
 def leave(ctx: Context, draft: Initiative) -> None:
@@ -597,6 +611,9 @@ def _problem(ctx: Context, draft: Initiative) -> tuple[str, Step] | None:
 async def submit(ctx: Context, draft: Initiative) -> None:
     """Final check of every rule, then hand the initiative to the branch."""
     assert ctx.member is not None
+    if not may_enter(ctx, draft):
+        refuse(ctx, draft, f"submit entry for branch {draft.branch_id}", "on_behalf_not_allowed")
+        return
     problem = _problem(ctx, draft)
     if problem is not None:
         key, step = problem

@@ -2,10 +2,12 @@
 
 Erasure keeps what the campaign's records must keep — recognised initiatives, and those entered on the
 portal (they count toward the campaign and name their authors) — with the author's personal details
-(workplace, date of birth, job title, qualification) removed, and deletes everything else: the other initiatives
-with their files, the accounts on every platform (ids, chats, names), roles, link codes and attempts,
-messages queued or sent to those chats, and the member's name (replaced by a number). The audit trail
-keeps its rows (they point at the anonymised member) and records the erasure.
+(workplace, date of birth, job title, qualification) removed, and the initiatives an officer entered for
+members and handed to the branch (the members' work, not his). It deletes everything else: the other
+initiatives with their files, the accounts on every platform (ids, chats, names), roles, link codes and
+attempts, messages queued or sent to those chats, and the member's name (replaced by a number), also where
+another person's initiative not yet counted names him as co-author. The audit trail keeps its rows (they
+point at the anonymised member) and records the erasure.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from storage.models import (
     MemberRole,
     OptionMenu,
     OutboxMessage,
+    Status,
 )
 
 # Counted toward the campaign: kept on erasure (anonymised).
@@ -120,9 +123,20 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
         )
     ).all()
     own = Initiative.member_id == member.id
-    kept = await session.scalar(select(func.count()).where(own, Initiative.status.in_(KEPT))) or 0
-    deleted = await session.scalar(select(func.count()).where(own, Initiative.status.not_in(KEPT))) or 0
-    await session.execute(delete(Initiative).where(own, Initiative.status.not_in(KEPT)))
+    # An officer's entries for members are the members' work: kept once handed to the branch (its draft is
+    # his alone, and goes); his own work goes unless counted.
+    entered_and_handed = Initiative.entered_by_member_id.is_not(None) & (Initiative.status != Status.DRAFT)
+    goes = own & Initiative.status.not_in(KEPT) & ~entered_and_handed
+    deleted = await session.scalar(select(func.count()).where(goes)) or 0
+    kept = (await session.scalar(select(func.count()).where(own)) or 0) - deleted
+    await session.execute(delete(Initiative).where(goes))
+    anonymous = f"(đã xoá #{member.id})"
+    counted = select(Initiative.id).where(Initiative.status.in_(COUNTED)).scalar_subquery()
+    await session.execute(  # another's initiative not yet counted names him no more
+        update(Author)
+        .where(Author.member_id == member.id, Author.initiative_id.not_in(counted))
+        .values(full_name=anonymous)
+    )
     await session.execute(
         update(Author).where(Author.member_id == member.id).values(member_id=None, **dict.fromkeys(PERSONAL_FIELDS))
     )
@@ -144,9 +158,9 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     await session.execute(
         update(Member)
         .where(Member.id == member.id)
-        .values(full_name=f"(đã xoá #{member.id})", **dict.fromkeys(PERSONAL_FIELDS))
+        .values(full_name=anonymous, **dict.fromkeys(PERSONAL_FIELDS))
     )
     session.add(AuditEvent(actor_member_id=member.id, action="data_erased", created_at=now,
-                           reason=f"kept {kept} approved or entered initiative(s), deleted {deleted}"))  # fmt: skip
+                           reason=f"kept {kept} counted or entered initiative(s), deleted {deleted}"))  # fmt: skip
     await session.flush()
     return Erased(kept=kept, deleted=deleted)

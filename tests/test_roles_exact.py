@@ -74,6 +74,30 @@ def test_chairs_review_their_branchs_submitted_work_but_never_their_own(config: 
     assert not roles.is_author(stranger, submitted)
 
 
+def test_a_reviewer_whose_name_is_among_the_authors_does_not_decide(config: Config) -> None:
+    """A row not linked to the reviewer still names him: an officer who typed his own name into an entry for
+    members, a co-author who answered "not me". Accents, case and spaces aside; another name is no bar."""
+    chair = context(config, person(2, (Role.CHAIR, BRANCH)))  # "Người 2"
+
+    def naming(name: str, *, entered_by: int | None = None) -> Initiative:
+        found = initiative(Status.SUBMITTED, by=2 if entered_by else 1, entered_by=entered_by)
+        found.authors = [Author(member_id=None, full_name=name, share_percent=100)]
+        return found
+
+    for name in ("Người 2", "NGUOI  2", "người 2"):
+        assert roles.is_author(chair, naming(name)) and not roles.can_decide(chair, naming(name)), name
+        assert not roles.can_decide(chair, naming(name, entered_by=2)), name
+    assert roles.can_decide(chair, naming("Người 22")) and roles.can_decide(chair, naming("Người", entered_by=2))
+
+
+def test_entering_for_members_is_for_the_branchs_chair_and_admins(config: Config) -> None:
+    chair = context(config, person(2, (Role.CHAIR, BRANCH)))
+    admin = context(config, person(8, user_id="8"), admins=frozenset({"telegram:8"}))
+    member = context(config, person(4, (Role.MEMBER, BRANCH)))
+    assert [roles.may_enter_for(c, BRANCH) for c in (chair, admin, member)] == [True, True, False]
+    assert [roles.may_enter_for(c, OTHER) for c in (chair, admin, member)] == [False, True, False]
+
+
 def test_admins_by_any_linked_account_and_what_each_may_view(config: Config) -> None:
     zalo = Identity(platform="zalo", platform_user_id="z9")
     admin_identity = person(8, (Role.MEMBER, None), user_id="8")
@@ -99,14 +123,15 @@ def test_a_refusal_is_said_logged_and_audited_and_reveals_nothing(config: Config
     ctx = context(config, person(3, (Role.MEMBER, None), user_id="33"))
     target = initiative(Status.SUBMITTED) if with_initiative else None
     with caplog.at_level("WARNING", logger="handlers.roles"):
-        roles.refuse(ctx, target, "decision on #7 " + "x" * 300, "review_own_work")
+        roles.refuse(ctx, target, "decision on #7 " + "x" * 300 + "\n2022-04-20 CRITICAL forged", "review_own_work")
     [event] = ctx.session.added  # type: ignore[attr-defined]
     assert isinstance(event, AuditEvent)
     assert (event.initiative_id, event.actor_member_id, event.action) == (7 if with_initiative else None, 3, "refused")
     assert event.reason == ("decision on #7 " + "x" * 300)[:200]
     assert [reply.text for reply in ctx.replies] == [ctx.t("review_own_work")]
     [record] = caplog.records
-    assert record.getMessage() == f"refused {event.reason[:15]}{'x' * 300} by telegram:33 (member 3)"
+    forged = "\\n2022-04-20 CRITICAL forged"  # what a person typed stays on the line, never a log line of its own
+    assert record.getMessage() == f"refused '{event.reason[:15]}{'x' * 300}{forged}' by telegram:33 (member 3)"
     stranger = context(config, person(None))
     roles.refuse(stranger, None, "x")
     assert stranger.session.added[0].actor_member_id is None  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator
-from storage.models import AuditEvent, ChatGroup, Identity, LinkAttempt, Status, StoredFile
+from storage.models import AuditEvent, ChatGroup, Identity, LinkAttempt, MemberRole, Role, Status, StoredFile
 from tests.harness import (
     ADMIN_ID,
     TELEGRAM_WEBHOOK_SECRET,
@@ -303,7 +303,7 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     assert {a["initiative"] for a in data["author_of"]} >= {approved, pending}
     await member.tap("Yêu cầu xoá dữ liệu", summary)
     await member.tap("Xoá dữ liệu của tôi", await member.expect("Xoá dữ liệu cá nhân?"))
-    await member.expect("Đã xoá dữ liệu cá nhân", "1 sáng kiến đã công nhận được giữ")
+    await member.expect("Đã xoá dữ liệu cá nhân", "sáng kiến đã xoá, 1 sáng kiến được giữ")
 
     kept = await live_database.initiative(approved)
     assert kept is not None and kept.status == Status.RECOGNISED
@@ -317,3 +317,83 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     assert accounts == [] and erased is not None and erased.actor_member_id == kept.member_id
     await member.send("/start")
     await member.expect("Chọn công đoàn cơ sở")  # a new person to the bot
+
+
+async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_his_own_invite(
+    emulator: TelegramEmulator, admin: Person, chair: Person, live_database: Database
+) -> None:
+    """Found by an attacker's pass: a chair verified an initiative naming him after answering "not me" to
+    the co-author question (the row kept his name, unlinked), or one he entered "for members" with his own
+    name among the authors (the officer is not linked to a row he types); and an officer who opened his own
+    chair invitation became chair of the unit it was for."""
+    member = Person(emulator, "Đỗ Thị Đồng")
+    await register(member, "MAU002", "Đỗ Thị Đồng")
+    declined = await submit_initiative(member, coauthors="Chủ Tịch Kiểm Tra 60")
+    await chair.tap("Không phải tôi", await chair.expect("đồng tác giả (60%)", f"sáng kiến #{declined}"))
+    anchor = await chair.expect(f"Đã bỏ liên kết đồng chí khỏi sáng kiến #{declined}")
+    await emulator.user_presses(chair.user_id, anchor, f"rv:{declined}:a")
+    await chair.expect("Sáng kiến này có tên đồng chí trong danh sách tác giả")
+
+    await chair.send("/nhapho")
+    await chair.expect("Nhập sáng kiến hộ đoàn viên", "điều kiện tham gia")
+    await chair.send("có")
+    await answer(chair, "Tên sáng kiến", "Sổ theo dõi ca trực điện tử cho tổ bảo vệ")
+    await chair.send("1.2")
+    await answer(chair, "Lĩnh vực", "Y tế")
+    await answer(chair, "Thực trạng", "Sổ giấy ghi ca trực hay thất lạc, khó tra cứu khi cần đối chiếu.")
+    await answer(chair, "Nội dung giải pháp", "Ghi ca trực trên bảng tính dùng chung, mỗi ca một dòng có giờ nhận.")
+    await answer(chair, "Ngày áp dụng lần đầu", "1/3/2022")
+    await answer(chair, "áp dụng thử?", tap="Đã áp dụng")
+    await answer(chair, "Áp dụng ở đâu", "Tổ bảo vệ của bệnh viện")
+    await answer(chair, "Lợi ích kinh tế", "bỏ qua")
+    await answer(chair, "Lợi ích xã hội", "Bàn giao ca rõ ràng, không còn tranh cãi giờ giấc.")
+    await answer(chair, "đã được công nhận", "chưa")
+    await chair.expect("Tác giả", "tổng 100%")
+    await chair.send("CHU TICH KIEM TRA 100")  # his own name, without accents
+    await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
+    await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
+    entered = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    await emulator.user_presses(chair.user_id, anchor, f"rv:{entered}:a")
+    await chair.expect("Sáng kiến này có tên đồng chí trong danh sách tác giả")
+    await chair.send("/pending")
+    waiting = await chair.expect("chờ xác nhận")
+    assert f"#{entered}" not in waiting.plain_text and f"#{declined}" not in waiting.plain_text, waiting.plain_text
+    for number in (declined, entered):
+        stored = await live_database.initiative(number)
+        assert stored.status == Status.SUBMITTED and stored.decided_at is None
+        assert ("refused", None) in await live_database.audit_actions(number)
+
+    await admin.send("/invite_chair MAU003")
+    link = (await admin.expect("Đường dẫn mời làm")).plain_text.split("?start=", 1)[1].split()[0]
+    await admin.send(f"/start {link}")
+    await admin.expect("Đây là lời mời do chính đồng chí tạo")
+    meant = Person(emulator, "Chủ Tịch Được Mời")
+    await meant.send(f"/start {link}")
+    await meant.expect("Nhập họ và tên")
+    await meant.send("Chủ Tịch Được Mời")
+    await meant.expect("Đồng chí đã là chủ tịch CĐCS")
+    admin_member = await live_database.member_of(admin.user_id)
+    async with live_database.sessions() as session:
+        admin_roles = (await session.scalars(select(MemberRole).where(MemberRole.member_id == admin_member.id))).all()
+    assert all(role.role != Role.CHAIR for role in admin_roles), "the invitation made someone else chair"
+
+
+async def test_a_chair_removed_while_entering_for_members_hands_nothing_to_the_branch(
+    emulator: TelegramEmulator, admin: Person, live_database: Database
+) -> None:
+    """Found by an attacker's pass: the right to enter for members was checked at /nhapho only, so a chair
+    removed meanwhile went on and submitted in the branch's name."""
+    officer = await invite_chair(admin, Person(emulator, "Cán Bộ Sắp Thôi"), "MAU005", "Cán Bộ Sắp Thôi")
+    await officer.send("/nhapho")
+    await officer.expect("Nhập sáng kiến hộ đoàn viên", "điều kiện tham gia")
+    await officer.send("có")
+    await answer(officer, "Tên sáng kiến", "Bảng phân ca tự động cho tổ điều dưỡng")
+    await admin.send("/chairs MAU005")
+    await admin.tap("Gỡ Cán Bộ Sắp Thôi", await admin.expect("Cán Bộ Sắp Thôi"))
+    await admin.expect("Đã gỡ Cán Bộ Sắp Thôi")
+    await officer.send("1.2")
+    await officer.expect("Chỉ chủ tịch CĐCS (cho CĐCS của mình) và quản trị viên mới nhập sáng kiến hộ")
+    await officer.send("Y tế")
+    await officer.expect("Bot chưa hiểu ý đồng chí")  # the entry stopped with the role
+    [draft] = await live_database.initiatives_of(officer.user_id)
+    assert draft.status == Status.DRAFT and draft.type_code is None, "the answer after the removal is not taken"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.config import Config
-from storage import claims, decisions, housekeeping, processes, queries, sqlite_driver
+from storage import claims, decisions, housekeeping, personal_data, processes, queries, sqlite_driver
 from storage.engine import (
     alembic_config,
     create_engine,
@@ -336,6 +336,41 @@ async def test_drafts_submissions_and_ownership(sessions, config: Config) -> Non
         assert await session.get(Initiative, second.id) is None
         actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id))).all()
         assert actions.count("submitted") == 1 and "draft_deleted" in actions
+
+
+async def test_erasure_keeps_what_an_officer_entered_for_members_and_unnames_him_on_others_work(
+    sessions, config: Config
+) -> None:
+    """Found by an attacker's pass: an officer who erased his data deleted the initiatives he had entered for
+    members (they were "his" by `member_id`), and a co-author's name stayed on others' pending work."""
+    now = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
+        branch = await queries.branch_by_code(session, "MAU001")
+        officer = await queries.register_member(
+            session, await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi"), "Lê Cán Bộ", branch
+        )
+        member = await queries.register_member(
+            session, await queries.get_or_create_identity(session, "telegram", "2", "2", "", "vi"), "Hà Thị Hai", branch
+        )
+        entered = await queries.create_draft(session, officer, "title", for_branch=branch)
+        queries.replace_authors(entered, [Author(full_name="Hà Thị Hai", share_percent=100)], research=False)
+        queries.submit(session, entered, officer, now, {})
+        entered_draft = await queries.create_draft(session, officer, "title", for_branch=branch)
+        own = await queries.create_draft(session, officer, "title")
+        queries.submit(session, own, officer, now, {})
+        others = await queries.create_draft(session, member, "title")
+        queries.replace_authors(others, [Author(full_name="Hà Thị Hai", share_percent=60, member_id=member.id),
+                                         Author(full_name="Lê Cán Bộ", share_percent=40, member_id=officer.id)],
+                                research=False)  # fmt: skip
+        queries.submit(session, others, member, now, {})
+        erased = await personal_data.erase(session, officer, now)
+    assert erased == personal_data.Erased(kept=1, deleted=2)
+    async with sessions() as session:
+        assert await session.get(Initiative, entered.id) is not None, "the members' work stays with the branch"
+        assert await session.get(Initiative, entered_draft.id) is None and await session.get(Initiative, own.id) is None
+        names = (await session.scalars(select(Author.full_name).where(Author.initiative_id == others.id))).all()
+    assert sorted(names) == sorted(["Hà Thị Hai", f"(đã xoá #{officer.id})"])
 
 
 async def _a_draft_and_its_identity(sessions, config: Config, user_id: str) -> tuple[int, int]:
