@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.review_pages import load_for_link, notice, render_page, signed_page
 from domain.rules import InputError
+from domain.text import clean_input
 from handlers import paperwork, review_links
 from handlers.context import Context, Services
 from handlers.dossier import DOSSIER
@@ -86,7 +87,7 @@ def _parse(
     values: list[tuple[Question, object]] = []
     errors: dict[str, str] = {}
     for question in DOSSIER.questions(ctx, initiative):
-        text = typed.get(question.key, "")
+        text = clean_input(typed.get(question.key, ""))  # as the router cleans what is typed in a chat
         if not text.strip():
             values.append((question, None))
             continue

@@ -26,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.text import clean_input
 from handlers import answers, review, review_links
 from handlers.context import Context, Services
 from handlers.events import Event, EventKind, FileRef
@@ -229,7 +230,7 @@ async def _decide(services: Services, request: web.Request, claims: review_links
     t = catalog(services.config.settings.language)
     form = await request.post()
     action = str(form.get("action", ""))
-    typed = " ".join(str(form.get("reason", "")).split())
+    typed = " ".join(clean_input(str(form.get("reason", ""))).split())  # cleaned as a chat message is
     preset = str(form.get("preset", ""))
     if preset.isdecimal() and preset.isascii() and int(preset) < len(review.REASON_KEYS):
         chosen = review.reason_text(t, services.config.campaign, int(preset))

@@ -126,7 +126,14 @@ def parse_date(text: str) -> dt.date:
     return _checked_date(int(last), int(middle), int(first))
 
 
+# Any date typed here — a birth, an application, a decision, a report's period — lies in these years; one
+# outside them is a typing slip (and year 1 or 9999 overflowed the reports' date arithmetic).
+YEARS = range(1900, 2101)
+
+
 def _checked_date(year: int, month: int, day: int) -> dt.date:
+    if year not in YEARS:
+        raise InputError("err_date_year_range", {"year": year})
     try:
         return dt.date(year, month, day)
     except ValueError as error:

@@ -217,7 +217,8 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         await page.get_by_label("Kính gửi").fill("Giám đốc Sở Y tế tỉnh Phú Thọ")
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 31/2/1988; Chuyên viên")
         await page.get_by_label("Mục đích của giải pháp").fill("Giảm giấy tờ <b>& thời gian</b>")
-        await page.get_by_label("Người đã tham gia áp dụng").fill("Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu")
+        # A control character typed or pasted (it made every Word form of the initiative fail) is cleaned away.
+        await page.get_by_label("Người đã tham gia áp dụng").fill("Lê Văn Tám; Thử nghiệm\x01\nĐỗ Thị Nga; Nhập liệu")
         if os.environ.get("DOSSIER_SCREENSHOT"):
             await page.screenshot(path=os.environ["DOSSIER_SCREENSHOT"], full_page=True)
         await page.get_by_role("button", name="Lưu hồ sơ").click()

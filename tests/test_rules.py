@@ -36,6 +36,16 @@ def test_impossible_or_unreadable_dates_are_refused(text: str) -> None:
     assert caught.value.key == "err_date"
 
 
+@pytest.mark.parametrize(("text", "year"), [("1/1/0001", 1), ("31/12/9999", 9999), ("1/9/1899", 1899),
+                                            ("ngày 1 tháng 1 năm 2101", 2101), ("0001-01-01", 1)])  # fmt: skip
+def test_a_year_no_date_here_can_have_is_named(text: str, year: int) -> None:
+    """Births, applications, decisions and report periods all lie in 1900–2100; year 1 overflowed /export."""
+    with pytest.raises(InputError) as caught:
+        rules.parse_date(text)
+    assert (caught.value.key, caught.value.params) == ("err_date_year_range", {"year": year})
+    assert rules.parse_date("1/1/1900") == dt.date(1900, 1, 1) and rules.parse_date("31/12/2100").year == 2100
+
+
 def test_a_day_the_month_does_not_have_is_named() -> None:
     """ "31/2/2022" is not unreadable: February has no 31st, and the person is told so."""
     with pytest.raises(InputError) as caught:
