@@ -53,15 +53,20 @@ async def labels(ctx: Context) -> tuple[str, ...]:
     return tuple(items)
 
 
+_COUNT = re.compile(r"\(\d+\)|\s\d+\s*$")  # "📥 Chờ xác nhận (4)" tapped, "Chờ xác nhận 4" typed
+
+
 @functools.lru_cache(maxsize=512)
 def _words(label: str) -> str:
-    """A menu label's words as typed text is compared with them (the labels are few: kept once folded)."""
-    return plain_words(re.sub(r"\(\d+\)", " ", label))
+    """A menu label's words without its count, as typed text is compared with them (the labels are few:
+    kept once folded)."""
+    return plain_words(_COUNT.sub(" ", label))
 
 
 def command_for(t: Catalog, text: str) -> str | None:
-    """A menu item tapped (Telegram's keyboard) or typed (where there are no buttons): its command."""
-    typed = plain_words(text)
+    """A menu item tapped (Telegram's keyboard: the label with its count, as shown) or typed (where there are
+    no buttons, with or without the count): its command."""
+    typed = plain_words(_COUNT.sub(" ", text))
     if not typed:
         return None
     for key, command in COMMANDS.items():

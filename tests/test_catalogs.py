@@ -3,7 +3,10 @@
 import string
 import tomllib
 
-from handlers.i18n import CATALOG_DIR
+import pytest
+
+from handlers import menus
+from handlers.i18n import CATALOG_DIR, catalog
 from handlers.wizard_steps import STEPS
 
 
@@ -54,3 +57,14 @@ def test_every_text_is_html_telegram_accepts() -> None:
                 parse_html(sample)
             except BotApiError as error:
                 raise AssertionError(f"{language}.{key}: {error}") from None
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [("📥 Chờ xác nhận (4)", "pending"), ("📥 Chờ xác nhận (0)", "pending"), ("Chờ xác nhận 12", "pending"),
+     ("cho xac nhan", "pending"), ("📊 Tiến độ", "progress"), ("tien do", "progress"), ("4", None),
+     ("Chờ xác nhận hồ sơ", None)],
+)  # fmt: skip
+def test_a_menu_item_is_understood_tapped_with_its_count_or_typed(text: str, command: str | None) -> None:
+    """The chair's "📥 Chờ xác nhận (4)" sends its label with the count; on Zalo people type it, count or not."""
+    assert menus.command_for(catalog("vi"), text) == command
