@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from bot.channels import numbered
 from bot.channels.zalo_client import ZaloApiError, ZaloClient, parse_updates
 from bot.logging_setup import RedactSecrets
 from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
@@ -113,3 +114,18 @@ async def test_the_token_never_reaches_a_log_line(caplog: pytest.LogCaptureFixtu
         logger.removeHandler(handler)
     assert all(TOKEN not in record.getMessage() for record in records)
     assert TOKEN not in (records[1].exc_text or "") and "<redacted>" in (records[1].exc_text or "")
+
+
+ELIGIBILITY = [["✅ Đúng, đủ cả 3 điều kiện", "yes"], ["❌ Không đủ", "no"], ["✖️ Dừng (giữ nháp)", "stop"]]
+
+
+@pytest.mark.parametrize(
+    ("typed", "payload", "nav"),
+    [("đúng", "yes", None), ("Đúng", "yes", None), ("dừng", "stop", "cancel"), ("không", "no", None),
+     ("khong du", "no", None), ("Không đủ", "no", None), ("đung", "yes", None), ("dung", "stop", "cancel"),
+     ("quay lai", None, "back"), ("Bỏ qua", None, "skip"), ("huy", None, "cancel"), ("3", None, None)],
+)  # fmt: skip
+def test_an_option_typed_by_its_words_accents_optional_but_never_contradicted(typed, payload, nav) -> None:
+    """Found in a phone walk: "đúng" typed on Zalo stopped the wizard, as "dừng" (both "dung" unaccented).
+    An accent typed must be the label's; one left out is not held against the person."""
+    assert (numbered.by_words(ELIGIBILITY, typed), numbered.nav_command(typed)) == (payload, nav)

@@ -102,7 +102,7 @@ async def test_where_a_day_is_asked_a_bare_number_is_the_day(
     dung = ZaloPerson(zalo_emulator, "Phạm Văn Dũng")
     await register(dung, "MAU003", "Phạm Văn Dũng")
     await dung.send("/new")
-    await answer(dung, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await answer(dung, "điều kiện tham gia", "đúng")  # typed: "đúng" is the first option, not "Dừng" (stop)
     await answer(dung, "Tên sáng kiến", "Lịch trực điện tử cho khoa cấp cứu")
     await answer(dung, "thuộc loại nào", "2")
     await answer(dung, "Lĩnh vực áp dụng", "1")

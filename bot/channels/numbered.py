@@ -6,9 +6,10 @@ Pure functions; the Zalo channel keeps the menus it showed in the database (stor
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.channels.text import html_to_plain
-from domain.rules import plain_words
+from domain.text import fold
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog
 
@@ -16,9 +17,9 @@ from handlers.i18n import Catalog
 TYPED_CHOICE = re.compile(r"\s*(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*")
 # Words for Back / Skip / Cancel when no option of the latest menu says them.
 NAV_WORDS = {
-    "quay lai": "back", "tro lai": "back", "back": "back",
-    "bo qua": "skip", "skip": "skip",
-    "dung": "cancel", "huy": "cancel", "thoat": "cancel", "cancel": "cancel",
+    "quay lại": "back", "trở lại": "back", "back": "back",
+    "bỏ qua": "skip", "skip": "skip",
+    "dừng": "cancel", "huỷ": "cancel", "hủy": "cancel", "thoát": "cancel", "cancel": "cancel",
 }  # fmt: skip
 
 
@@ -33,8 +34,21 @@ def typed_label(label: str) -> str:
 
 
 def words(label: str) -> str:
-    """An option's label as a person would type it: no emoji, no "(…)" remark, no accents."""
-    return plain_words(re.sub(r"\(.*?\)", " ", label))
+    """An option's label as a person would type it: no emoji, no "(…)" remark, lower case, accents kept."""
+    text = unicodedata.normalize("NFC", re.sub(r"\(.*?\)", " ", label))
+    return " ".join(re.sub(r"[^\w\s]", " ", text).lower().split())
+
+
+def reads_as(typed: str, label: str) -> bool:
+    """What was typed (as `words`) reads as the label's words: each letter the same, or typed without its
+    accent ("xac nhận" reads as "xác nhận"); an accent typed must be the label's: "đúng" is not "dừng"."""
+    return len(typed) == len(label) and all(
+        mine == theirs or mine == fold(theirs) for mine, theirs in zip(typed, label, strict=True)
+    )
+
+
+def _begins(typed: str, label: str) -> bool:
+    return label[len(typed) : len(typed) + 1] == " " and reads_as(typed, label[: len(typed)])
 
 
 def render(reply: Reply, t: Catalog) -> str:
@@ -84,16 +98,18 @@ def by_words(options: list[list[str]] | None, text: str) -> str | None:
     """The payload of the option whose label the person typed (without emoji or accents), or whose label
     begins with what they typed when only one does: "gửi" for "📨 Gửi sáng kiến", "xác nhận" for "✅ Xác
     nhận hồ sơ"."""
-    typed = plain_words(text)
+    typed = words(text)
     if not typed or not options:
         return None
-    exact = next((option[1] for option in options if words(option[0]) == typed), None)
+    exact = next((option[1] for option in options if reads_as(typed, words(option[0]))), None)
     if exact is not None or len(typed) < 2:
         return exact
-    starting = [option[1] for option in options if words(option[0]).startswith(typed + " ")]
+    starting = [option[1] for option in options if _begins(typed, words(option[0]))]
     return starting[0] if len(starting) == 1 else None
 
 
 def nav_command(text: str) -> str | None:
-    """ "quay lại" → "back", "bỏ qua" → "skip", "dừng" / "huỷ" → "cancel"."""
-    return NAV_WORDS.get(plain_words(text))
+    """ "quay lại" → "back", "bỏ qua" → "skip", "dừng" / "huỷ" → "cancel" (accents optional; "đúng" is
+    not "dừng")."""
+    typed = words(text)
+    return next((command for said, command in NAV_WORDS.items() if reads_as(typed, said)), None)
