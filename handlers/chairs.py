@@ -105,8 +105,12 @@ async def accept_invite(ctx: Context, member: Member, token: str) -> None:
             menu=True)  # fmt: skip
 
 
+LISTED = 40  # chairs listed, each with its button; beyond, the list asks for a unit's code
+
+
 async def list_chairs(ctx: Context) -> None:
-    """`/chairs [branch code]` (admins): chairs with a remove button each."""
+    """`/chairs [unit code]` (admins): chairs with their unit's code and a remove button each, which asks
+    before it removes."""
     if _refuse_non_admin(ctx, "/chairs"):
         return
     code = ctx.event.args.strip()
@@ -117,31 +121,39 @@ async def list_chairs(ctx: Context) -> None:
         return
     lines = [ctx.t("chairs_title", count=len(rows))]
     options = []
-    for role, member, chaired in rows[:40]:
-        lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)}")
-        options.append([Option(ctx.t("btn_remove_chair", name=member.full_name[:30]), f"ch:rm:{role.id}")])
+    for role, member, chaired in rows[:LISTED]:
+        lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)} ({esc(chaired.code)})")
+        label = ctx.t("btn_remove_chair", name=member.full_name[:30], code=chaired.code[:16])
+        options.append([Option(label, f"ch:rm:{role.id}")])
+    if len(rows) > LISTED:
+        lines.append(ctx.t("chairs_more", count=len(rows) - LISTED))
     ctx.say("\n".join(lines), options)
 
 
 async def handle_option(ctx: Context) -> None:
-    """ch:rm:<role id> (admins)."""
+    """ch:rm:<role id> asks, ch:rmok:<role id> removes, ch:keep keeps (admins, checked at every press)."""
     parts = ctx.event.payload.split(":")
     if _refuse_non_admin(ctx, ctx.event.payload):
         return
-    role_id = (parse_id(parts[2]) if len(parts) == 3 else None) or 0
+    if parts[1:2] == ["keep"]:
+        ctx.say(ctx.t("chair_kept"))
+        return
+    role_id = (parse_id(parts[2]) if len(parts) == 3 and parts[1] in ("rm", "rmok") else None) or 0
     role = await ctx.session.get(MemberRole, role_id)
     if role is None or role.role != Role.CHAIR:
         ctx.say(ctx.t("chair_already_removed"))
         return
     member = await ctx.session.get(Member, role.member_id)
     branch = await ctx.session.get(Branch, role.branch_id)
+    name, unit = esc(member.full_name if member else "?"), esc(branch.name if branch else "?")
+    if parts[1] == "rm":
+        choice = [Option(ctx.t("btn_remove_chair_ok"), f"ch:rmok:{role_id}"),
+                  Option(ctx.t("btn_keep_chair"), "ch:keep")]  # fmt: skip
+        ctx.say(ctx.t("chair_remove_ask", name=name, branch=unit), [choice])
+        return
     await ctx.session.execute(delete(MemberRole).where(MemberRole.id == role_id))
     ctx.session.add(
         AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_removed",
                    reason=f"{member.full_name if member else '?'} @ {branch.code if branch else '?'}")
     )  # fmt: skip
-    ctx.say(
-        ctx.t(
-            "chair_removed", name=esc(member.full_name if member else "?"), branch=esc(branch.name if branch else "?")
-        )
-    )
+    ctx.say(ctx.t("chair_removed", name=name, branch=unit))

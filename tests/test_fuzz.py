@@ -164,7 +164,7 @@ payload = st.one_of(
         st.sampled_from(["<", ">", "x", "ok", "go", "e0", "e5", "s0", "1.1", "no", "yes", "solo", "clr"]),
     ),
     st.builds("pt:{}".format, ids),
-    st.builds("ch:rm:{}".format, ids),
+    st.builds("ch:{}:{}".format, st.sampled_from(["rm", "rmok"]), ids),
     st.builds("bc:{}".format, st.sampled_from(["x", "ok", "a:groups", "a:members", "a:chairs", "a:branches", "go"])),
     st.builds("reg:{}:{}".format, st.sampled_from(["b", "p", "all", "chg", "me"]), st.one_of(ids, st.just("MAU001"))),
     st.builds(lambda prefix, rest: (prefix + rest)[:64] or "x", st.sampled_from(PREFIXES), junk),
@@ -322,9 +322,9 @@ def test_random_events_on_both_channels_break_nothing_and_leak_nothing(config: C
 # Reading first, then changing, and the most destructive last, so that every read meets every initiative.
 FORGED = ("/history {}", "/docx {}", "pg:u:{}", "pg:all:{}", "/tieubieu {}", "tb:{}",
           "rv:{}:d", "rv:{}:w", "rv:{}:g", "rv:{}:gc", "d:r:{}", "d:del:{}",
-          "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "rv:{}:c", "rr:{}:c:0",
-          "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "/congnhan {}", "ca:{}:n",
-          "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
+          "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "ch:rmok:{}", "rv:{}:c",
+          "rr:{}:c:0", "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "/congnhan {}",
+          "ca:{}:n", "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
 
 
 @pytest.mark.timeout(600)

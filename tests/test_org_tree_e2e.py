@@ -190,6 +190,7 @@ async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
     await admin.send("/chairs KHOI1")  # the khối officer loses the role: the link made before is dead
     listed_chairs = await admin.expect("Trần Văn Khối — CĐ Khối Y tế")
     await admin.tap("Gỡ Trần Văn Khối", listed_chairs)
+    await admin.tap("🗑 Gỡ", await admin.expect("Gỡ Trần Văn Khối khỏi vai trò chủ tịch"))
     await admin.expect("Đã gỡ Trần Văn Khối")
     latecomer = Person(emulator, "Đỗ Văn Muộn")
     await latecomer.send(f"/start {token}")

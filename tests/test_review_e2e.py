@@ -316,7 +316,14 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
 
     await cast.admin.send("/chairs MAU004")
     listing = await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")
-    await cast.admin.tap("Gỡ Mai Văn Hùng", listing)
+    await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", listing)
+    await cast.admin.tap("Giữ nguyên", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
+    await cast.admin.expect("Đã giữ nguyên")
+    await hung.send("/pending")
+    await hung.expect("Không có sáng kiến nào chờ xác nhận")  # still a chair: one tap alone removes nobody
+    await cast.admin.send("/chairs MAU004")
+    await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", await cast.admin.expect("Chủ tịch CĐCS (1)"))
+    await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
     await cast.admin.expect("Đã gỡ Mai Văn Hùng")
     await hung.send("/pending")
     await hung.expect("Đồng chí không có quyền")
