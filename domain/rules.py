@@ -163,6 +163,8 @@ _UNITS = {
 }
 _AMOUNT = re.compile(r"^([\d.,\s]+?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")?$")
 MAX_AMOUNT_VND = 10**15
+# A bare number below this is not taken as đồng: people mean "triệu" (or "nghìn") and leave it out.
+BARE_AMOUNT_MIN = 1_000
 
 
 # Words around an amount that do not change it: "khoảng 15 triệu đồng/năm", "ước tính 15 triệu mỗi năm".
@@ -189,6 +191,8 @@ def parse_amount(text: str) -> int:
     amount = int((number * multiplier).to_integral_value())
     if amount <= 0 or amount > MAX_AMOUNT_VND:
         raise InputError("err_amount")
+    if unit is None and amount < BARE_AMOUNT_MIN:  # "20" after "about 20 million a year": 20 ₫ was stored
+        raise InputError("err_amount_unit", {"number": number_text})
     return amount
 
 

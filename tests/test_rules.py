@@ -71,6 +71,18 @@ def test_amounts_in_vietnamese_forms(text: str, amount: int) -> None:
     assert rules.parse_amount(text) == amount
 
 
+@pytest.mark.parametrize(("text", "amount"), [("20", None), ("999", None), ("20 đồng", 20), ("20 triệu", 20_000_000),
+                                              ("1000", 1_000), ("khoảng 15", None)])  # fmt: skip
+def test_a_bare_small_number_asks_for_its_unit(text: str, amount: int | None) -> None:
+    """Found in a phone walk: "20" typed after "about 20 million a year" was stored as 20 ₫."""
+    if amount is not None:
+        assert rules.parse_amount(text) == amount
+        return
+    with pytest.raises(InputError) as caught:
+        rules.parse_amount(text)
+    assert caught.value.key == "err_amount_unit" and caught.value.params["number"] in text
+
+
 @pytest.mark.parametrize("text", ["0", "-5 triệu", "mười lăm triệu", "15..000", "", "1,5", "10^20"])
 def test_unreadable_amounts_are_refused(text: str) -> None:
     with pytest.raises(InputError):
