@@ -124,11 +124,16 @@ def leave(ctx: Context, draft: Initiative) -> None:
 # --- asking ----------------------------------------------------------------------------------------
 
 
+def _skippable(draft: Initiative, step: Step) -> bool:
+    """Offered as optional: not the social benefit when no economic one was given (one of them is needed)."""
+    return step.optional and not (step.key == "social_benefit" and draft.economic_benefit is None)
+
+
 def _nav_row(ctx: Context, draft: Initiative, step: Step) -> list[Option]:
     row = []
     if step is not applicable_steps(draft, ctx.campaign)[0]:
         row.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
-    if step.optional:
+    if _skippable(draft, step):
         row.append(Option(ctx.t("btn_skip"), payload(draft, step.key, SKIP)))
     row.append(Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL)))
     return row
@@ -157,7 +162,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
     parts.append(_prompt(ctx, draft, step))
     if explain and step.key == "type":
         parts.append("\n".join(f"<b>{t.code}</b> {esc(t.label)}: {esc(t.explanation)}" for t in ctx.campaign.types))
-    if step.optional:
+    if _skippable(draft, step):
         parts.append(ctx.t("hint_optional"))
     current = answers.display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
     if current:
