@@ -36,7 +36,7 @@ from storage import files, queries
 from storage.models import Attachment, AuditEvent, Author, Branch, Initiative, Member, Status
 
 FLOW = "wizard"
-BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES, EXPLAIN = "<", ">", "x", "ok", "solo", "clr", "help"
+BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES, EXPLAIN, KEEP = "<", ">", "x", "ok", "solo", "clr", "help", "="
 EDIT_LIST, SUBMIT = "edit", "go"
 NEW = 0  # the draft number of a new draft not saved yet
 
@@ -133,10 +133,18 @@ def _nav_row(ctx: Context, draft: Initiative, step: Step) -> list[Option]:
     row = []
     if step is not applicable_steps(draft, ctx.campaign)[0]:
         row.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
+    if _keepable(draft, step):
+        row.append(Option(ctx.t("btn_keep_answer"), payload(draft, step.key, KEEP)))
     if _skippable(draft, step):
         row.append(Option(ctx.t("btn_skip"), payload(draft, step.key, SKIP)))
     row.append(Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL)))
     return row
+
+
+def _keepable(draft: Initiative, step: Step) -> bool:
+    """A typed answer already saved (met again after Back, or from the summary) is kept with one tap, not
+    typed again (a solution runs to 3,000 characters); a choice is kept by tapping it again."""
+    return step.kind not in (Kind.CHOICE, Kind.LEAD, Kind.FILES) and step.is_answered(draft)
 
 
 def _prompt(ctx: Context, draft: Initiative, step: Step) -> str:
@@ -166,7 +174,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
         parts.append(ctx.t("hint_optional"))
     current = answers.display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
     if current:
-        parts.append(ctx.t("hint_current", value=current))
+        parts.append(ctx.t("hint_current_keep" if _keepable(draft, step) else "hint_current", value=current))
     rows: list[list[Option]] = []
     if step.kind in (Kind.CHOICE, Kind.LEAD):
         rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, draft, step)]
@@ -293,6 +301,8 @@ async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None
         await go_back(ctx, draft, step)
     elif value == SKIP and step.optional:
         await _skip(ctx, draft, step)
+    elif value == KEEP and _keepable(draft, step):
+        await advance(ctx, draft, step)
     elif value == EXPLAIN and step.key == "type":
         await ask(ctx, draft, replace=True, explain=True)
     else:

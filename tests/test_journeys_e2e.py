@@ -102,6 +102,10 @@ async def test_the_wizard_with_bad_answers_keeps_what_was_typed(people: People, 
     await lan.tap("Quay lại")
     back = await lan.expect("Thực trạng", "Đang lưu")
     assert PROBLEM[:40] in back.plain_text
+    await lan.tap("Giữ nguyên", back)  # the saved answer kept with one tap, not typed again
+    await lan.expect("Nội dung giải pháp")
+    await lan.tap("Quay lại")
+    await lan.expect("Thực trạng", "Đang lưu", "Giữ nguyên")
     if people.channel == "zalo":
         await lan.send("dừng")  # words work where there are no buttons
     else:
