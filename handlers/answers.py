@@ -24,7 +24,12 @@ def choices(ctx: Context, initiative: Initiative, step: Step) -> list[tuple[str,
 
 
 def shorten(text: str) -> str:
-    return text if len(text) <= SUMMARY_TRUNCATE else text[: SUMMARY_TRUNCATE - 1].rstrip() + "…"
+    """At most SUMMARY_TRUNCATE characters, cut between words ("điều dưỡn…" read as a typo)."""
+    if len(text) <= SUMMARY_TRUNCATE:
+        return text
+    cut = text[:SUMMARY_TRUNCATE]
+    words = cut[: cut.rfind(" ")] if " " in cut[SUMMARY_TRUNCATE // 2 :] else cut[:-1]
+    return words.rstrip(" ,;:.-–") + "…"
 
 
 def is_research(ctx: Context, initiative: Initiative) -> bool:

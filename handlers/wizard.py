@@ -172,7 +172,9 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
         parts.append("\n".join(f"<b>{t.code}</b> {esc(t.label)}: {esc(t.explanation)}" for t in ctx.campaign.types))
     if _skippable(draft, step):
         parts.append(ctx.t("hint_optional"))
-    current = answers.display_value(ctx, draft, step) if step.is_answered(draft) and step.kind is not Kind.FILES else ""
+    current = ""
+    if step.is_answered(draft) and step.kind is not Kind.FILES:  # in full: it may be copied to change a word
+        current = answers.display_value(ctx, draft, step, full=True)
     if current:
         parts.append(ctx.t("hint_current_keep" if _keepable(draft, step) else "hint_current", value=current))
     rows: list[list[Option]] = []

@@ -51,6 +51,15 @@ async def test_the_whole_wizard_then_edit_from_summary_and_submit(
     assert "Đang lưu" in editing.plain_text
     await hoa.send("Số hoá hồ sơ một cửa tại Khoa Khám bệnh")
     summary = await hoa.expect("Tóm tắt sáng kiến", "Số hoá hồ sơ một cửa tại Khoa Khám bệnh")
+    # A long answer: shortened between words in the summary, in full where it is changed, kept with one tap.
+    shown = summary.plain_text.split("Giải pháp:", 1)[1].split("\n", 1)[0].strip()
+    assert shown.endswith("…") and SOLUTION.startswith(shown[:-1]) and SOLUTION[len(shown) - 1] == " ", shown
+    await hoa.tap("Sửa một mục", summary)
+    await hoa.tap("✏️ Giải pháp", await hoa.expect("Sửa mục nào", edited=True))
+    editing = await hoa.expect("Nội dung giải pháp", edited=True)
+    assert SOLUTION in editing.plain_text
+    await hoa.tap("Giữ nguyên", editing)
+    summary = await hoa.expect("Tóm tắt sáng kiến", "Số hoá hồ sơ một cửa tại Khoa Khám bệnh")
 
     await hoa.tap("Gửi sáng kiến", summary)
     await hoa.expect("Đã gửi sáng kiến", "Số hoá hồ sơ một cửa tại Khoa Khám bệnh", "Bệnh viện Đa khoa tỉnh")

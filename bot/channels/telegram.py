@@ -478,9 +478,11 @@ class TelegramChannel:
         """Replace the message whose option was pressed; False if it cannot be (then it is sent anew)."""
         edited = _with_links(reply)
         chat_id = origin["chat"]["id"]
-        text = split_text(edited.text, TELEGRAM_TEXT_LIMIT, markup=True)[0]
+        chunks = split_text(edited.text, TELEGRAM_TEXT_LIMIT, markup=True)
+        if len(chunks) > 1:  # one message cannot hold it: sent anew, in parts, the options on the last
+            return False
         try:
-            await self._edit_text(chat_id, origin["message_id"], text, _inline(_markup(edited)))
+            await self._edit_text(chat_id, origin["message_id"], chunks[0], _inline(_markup(edited)))
         except TelegramBadRequest as error:
             if "not modified" not in str(error):
                 return False
