@@ -269,14 +269,19 @@ _TRAILING_DATE = re.compile(
 )
 
 
+# "Quyết định số 45/QĐ-CĐCS …", "QĐ số 45/…", "số 45/…": the number is what follows (the confirmation reads
+# "QĐ 45/QĐ-CĐCS", and the forms write "Quyết định số …" themselves).
+_DECISION_WORDS = re.compile(r"^\s*(?:(?:quy[eế]t\s+[dđ][iị]nh|q[dđ])\s+)?(?:s[oố]\s*:\s*|s[oố]\s+)?", re.IGNORECASE)
+
+
 def parse_decision(text: str) -> tuple[str, dt.date]:
     """A recognition decision as people type it: its number, then its date ("45/QĐ-CĐCS 15/03/2022",
-    "45/QĐ-CĐCS ngày 15/3/2022")."""
+    "45/QĐ-CĐCS ngày 15/3/2022", "Quyết định số 45/QĐ-CĐCS ngày 15 tháng 3 năm 2022")."""
     value = " ".join(text.split())
     match = _TRAILING_DATE.search(value)
     if not match:
         raise InputError("recognition_format")
-    number = value[: match.start()].strip(" ,;-–")
+    number = _DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–")
     if not number:
         raise InputError("recognition_format")
     return clean_text(number, min_len=1, max_len=100), parse_date(match.group("date"))

@@ -165,10 +165,16 @@ def test_yes_and_no_as_people_type_them(text: str, values: set[str], answer: str
 @pytest.mark.parametrize(
     ("text", "number", "date"),
     [("45/QĐ-CĐCS 15/03/2022", "45/QĐ-CĐCS", dt.date(2022, 3, 15)),
-     ("Số 45/QĐ-CĐCS ngày 15/3/2022", "Số 45/QĐ-CĐCS", dt.date(2022, 3, 15)),
-     ("123/QĐ-BV, ngày 20 tháng 12 năm 2021", "123/QĐ-BV", dt.date(2021, 12, 20))],
+     ("Số 45/QĐ-CĐCS ngày 15/3/2022", "45/QĐ-CĐCS", dt.date(2022, 3, 15)),
+     ("123/QĐ-BV, ngày 20 tháng 12 năm 2021", "123/QĐ-BV", dt.date(2021, 12, 20)),
+     ("Quyết định số 12/QĐ-BV ngày 10 tháng 4 năm 2022", "12/QĐ-BV", dt.date(2022, 4, 10)),
+     ("QĐ số: 7/QĐ-CĐ 1/3/2022", "7/QĐ-CĐ", dt.date(2022, 3, 1)),
+     ("quyet dinh so 7/QD 1/3/2022", "7/QD", dt.date(2022, 3, 1)),
+     ("QĐ-45/BV 1/3/2022", "QĐ-45/BV", dt.date(2022, 3, 1))],
 )  # fmt: skip
 def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt.date) -> None:
+    """The words before the number are left out: the confirmation and the forms write "QĐ" / "Quyết định số"
+    themselves ("QĐ Quyết định số 12/QĐ-BV" was shown)."""
     assert rules.parse_decision(text) == (number, date)
 
 
