@@ -39,7 +39,7 @@ def describe_problems(t: Catalog, problems: list[Problem]) -> str:
 
 async def usage(ctx: Context) -> None:
     if not is_admin(ctx):
-        refuse(ctx, None, "/import")
+        refuse(ctx, None, "/import", "admin_only")
         return
     ctx.say(ctx.t("import_usage"))
 
@@ -49,7 +49,7 @@ async def import_file(ctx: Context) -> None:
     file = ctx.event.file
     assert file is not None
     if not is_admin(ctx):
-        refuse(ctx, None, "import branches")
+        refuse(ctx, None, "import branches", "admin_only")
         return
     if file.size_bytes and file.size_bytes > branch_import.MAX_FILE_BYTES:
         problems = [Problem(0, "import_err_too_big", {"limit_mb": branch_import.MAX_FILE_BYTES // (1024 * 1024)})]

@@ -35,7 +35,7 @@ def _cancel_row(ctx: Context) -> list[Option]:
 async def start(ctx: Context) -> None:
     """`/broadcast`: admins only."""
     if not is_admin(ctx):
-        refuse(ctx, None, "/broadcast")
+        refuse(ctx, None, "/broadcast", "admin_only")
         return
     ctx.set_flow(FLOW, step="text")
     ctx.say(ctx.t("broadcast_ask_text", max=MAX_TEXT), [_cancel_row(ctx)])
@@ -105,7 +105,7 @@ def _ask_audience(ctx: Context) -> None:
 async def handle_option(ctx: Context) -> None:
     """bc:a:<audience>, bc:ok (send), bc:t (rewrite the text), bc:aud (change the audience), bc:x (cancel)."""
     if not is_admin(ctx):
-        refuse(ctx, None, ctx.event.payload)
+        refuse(ctx, None, ctx.event.payload, "admin_only")
         return
     payload = ctx.event.payload
     data = dict(ctx.identity.flow_data) if ctx.identity.flow == FLOW else {}

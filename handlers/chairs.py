@@ -28,7 +28,7 @@ async def create_invite(session: AsyncSession, branch: Branch, created_by: str, 
 def _refuse_non_admin(ctx: Context, command: str) -> bool:
     if is_admin(ctx):
         return False
-    refuse(ctx, None, command)
+    refuse(ctx, None, command, "admin_only")
     return True
 
 

@@ -48,12 +48,12 @@ async def broadcasts(database: Database) -> list[Broadcast]:
 
 async def test_only_admins_may_broadcast(emulator: TelegramEmulator, cast: Cast, live_database: Database) -> None:
     await cast.chair.send("/broadcast")
-    await cast.chair.expect("không có quyền")
+    await cast.chair.expect("chỉ dành cho quản trị viên")
     await cast.member.send("/broadcast")
-    refused = await cast.member.expect("không có quyền")
+    refused = await cast.member.expect("chỉ dành cho quản trị viên")
     for forged in ("bc:a:members", "bc:ok"):
         await emulator.user_presses(cast.member.user_id, refused, forged)
-        await cast.member.expect("không có quyền")
+        await cast.member.expect("chỉ dành cho quản trị viên")
     assert await broadcasts(live_database) == []
 
 

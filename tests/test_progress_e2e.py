@@ -115,7 +115,7 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
     await member.send_file("chi-tieu.xlsx", quota_sheet(60))
     await member.expect("chưa hiểu")
     await member.send("/import")
-    await member.expect("không có quyền")
+    await member.expect("chỉ dành cho quản trị viên")
     await member.send("/progress")
     await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 0/6")
 
