@@ -77,7 +77,15 @@ async def seeded(database_url: str, config: Config):
         i1.attachments = [Attachment(platform="telegram", file_id="DOC1", kind="document", file_name="bao-cao.pdf")]
         make(hoa, a, "Sổ tay điện tử", Status.REPORTED, at(2022, 7, 1), portal_reference="SK-0456",
              **recognised(dt.date(2022, 7, 1)))  # fmt: skip
-        make(hoa, a, "Chờ xác nhận A", Status.SUBMITTED, submitted=at(2022, 8, 1))
+        make(
+            hoa,
+            a,
+            "Chờ xác nhận A",
+            Status.SUBMITTED,
+            at(2022, 7, 20),
+            submitted=at(2022, 8, 1),
+            decision_reason="Bổ sung số liệu",
+        )  # sent back on 20/7, resubmitted: that decision no longer holds
         make(hoa, a, "Nháp A", Status.DRAFT)
         make(hoa, a, "Bị từ chối", Status.REJECTED, at(2022, 5, 2), decision_reason="Trùng lặp")
         make(tam, b, "Phần mềm hẹn khám", Status.RECOGNISED, at(2023, 1, 5), **recognised(dt.date(2023, 1, 5)))
@@ -142,6 +150,9 @@ async def test_the_report_has_three_sheets_with_real_types_and_no_formulas(seede
     assert column(sheet, "Nhập Cổng")[1] == "Đã nhập (SK-0456)"
     assert column(sheet, "Trạng thái")[5] == "Chờ công nhận"
     assert column(sheet, "Lý do") == ["Trùng lặp"]
+    waiting = dict(zip([c.value for c in sheet[1]], [c.value for c in sheet[4]], strict=True))
+    assert waiting["Tên sáng kiến"] == "Chờ xác nhận A" and waiting["Trạng thái"] == "Chờ xác nhận hồ sơ"
+    assert (waiting["Ngày CĐCS quyết định"], waiting["Người xác nhận/quyết định"], waiting["Lý do"]) == (None,) * 3
     for name in book.sheetnames:
         for row in book[name].iter_rows():
             for cell in row:

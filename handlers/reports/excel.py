@@ -105,6 +105,11 @@ def initiative_columns(campaign: Campaign) -> list[Column]:
     def local(name: str) -> Callable[[InitiativeRow], Any]:
         return lambda row: _local_date(row.values[name], campaign)
 
+    def decision(name: str) -> Callable[[InitiativeRow], Any]:
+        """A decision's column, blank while the initiative waits for one (sent back and resubmitted, it
+        keeps the earlier decision's row values, which no longer hold)."""
+        return lambda row: None if row.values["status"] == Status.SUBMITTED else row.values[name]
+
     def counts_in(row: InitiativeRow) -> str:
         if row.values["status"] not in (Status.RECOGNISED, Status.REPORTED):
             return ""
@@ -132,9 +137,9 @@ def initiative_columns(campaign: Campaign) -> list[Column]:
         Column("col_counts_in", 16, counts_in),
         Column("col_status", 16, lambda row: doc_text(f"status_{row.values['status'].value}")),
         Column("col_submitted", 14, local("submitted_at"), DATE_FORMAT),
-        Column("col_decided", 14, local("decided_at"), DATE_FORMAT),
-        Column("col_decided_by", 22, value("decided_by")),
-        Column("col_reason", 30, value("decision_reason")),
+        Column("col_decided", 14, lambda row: _local_date(decision("decided_at")(row), campaign), DATE_FORMAT),
+        Column("col_decided_by", 22, decision("decided_by")),
+        Column("col_reason", 30, decision("decision_reason")),
         Column("col_entered_by", 22, lambda row: row.values["submitter"] if row.values["entered_by"] else None),
         Column("col_attachments", 10, lambda row: row.attachments),
         Column("col_portal", 18, _portal),
