@@ -231,7 +231,8 @@ class ZaloChannel:
         """Zalo cannot edit a sent message: what changed (the replacement's last paragraph) goes out as a
         short new message, naming the initiative it is about."""
         change = html_to_plain(reply.text.strip().split("\n\n")[-1])
-        text = self.t("zalo_update_ref", ref=reply.ref, text=change) if reply.ref else change
+        named = not reply.ref or f"#{reply.ref}" in change  # "✏️ Sáng kiến #18: …" needs no "Sáng kiến #18:" before it
+        text = change if named else self.t("zalo_update_ref", ref=reply.ref, text=change)
         with _delivery_errors():
             await self._send(chat_id, Reply(text=text), bulk=True)
 
