@@ -18,6 +18,7 @@ from handlers import answers, notices
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, Reply
 from handlers.roles import can_review, chaired_branch_ids, is_admin, refuse
+from handlers.wizard_steps import MAX_ATTACHMENT_BYTES, too_big
 from storage import files, queries
 from storage.models import Attachment, AuditEvent, Initiative, Status
 
@@ -175,6 +176,9 @@ async def attach_scan(ctx: Context) -> None:
     file = ctx.event.file
     if initiative is None or file is None or not may_record(ctx, initiative):
         refuse(ctx, initiative, "recognition scan", "recognition_not_allowed")
+        return
+    if too_big(file):
+        ctx.say(ctx.t("err_file_too_big", max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)), menu=True)
         return
     scan = Attachment(platform=ctx.event.platform, file_id=file.file_id, kind=file.kind, file_name=file.file_name,
                       size_bytes=file.size_bytes, mime_type=file.mime_type, purpose="decision")  # fmt: skip

@@ -31,6 +31,7 @@ from handlers.wizard_steps import (
     counted_steps,
     first_missing_step,
     is_research,
+    too_big,
 )
 from storage import files, queries
 from storage.models import Attachment, AuditEvent, Author, Branch, Initiative, Member, Status
@@ -193,8 +194,10 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
     elif step.kind is Kind.FILES:
         rows = _files_rows(ctx, draft, step)
     rows.append(_nav_row(ctx, draft, step))
-    ctx.say("\n\n".join(parts), rows, numbers_answer=step.kind in (Kind.DATE, Kind.AMOUNT, Kind.DECISION),
-            replace_origin=replace)  # fmt: skip
+    # Where the answer is typed (a date, an amount, a text with nothing to pick), Zalo shows the options by
+    # their words, not numbered: "Trả lời bằng số" under "Thực trạng" misled people.
+    typed = step.kind in (Kind.DATE, Kind.AMOUNT, Kind.DECISION) or (step.kind is Kind.TEXT and not step.suggestions)
+    ctx.say("\n\n".join(parts), rows, numbers_answer=typed, replace_origin=replace)
 
 
 def _files_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]:
@@ -480,7 +483,7 @@ async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef |
     if len(evidence) >= MAX_ATTACHMENTS:
         await ask(ctx, draft, ctx.t("err_too_many_files", max=MAX_ATTACHMENTS))
         return
-    if file.size_bytes and file.size_bytes > MAX_ATTACHMENT_BYTES:
+    if too_big(file):
         await ask(ctx, draft, ctx.t("err_file_too_big", max_mb=MAX_ATTACHMENT_BYTES // (1024 * 1024)))
         return
     attachment = Attachment(platform=ctx.event.platform, file_id=file.file_id, kind=file.kind,

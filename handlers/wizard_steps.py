@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Campaign
+from handlers.events import FileRef
 from storage.models import Initiative
 
 
@@ -177,7 +178,12 @@ STEPS: tuple[Step, ...] = (
 STEPS_BY_KEY = {step.key: step for step in STEPS}
 SUMMARY = "summary"
 MAX_ATTACHMENTS = 10
-MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # Zalo's photos, which the bot keeps itself, to the same limit
+
+
+def too_big(file: FileRef) -> bool:
+    """Over the attachment limit, or not kept by the channel (a Zalo photo over it has no file id)."""
+    return not file.file_id or (file.size_bytes or 0) > MAX_ATTACHMENT_BYTES
 
 # How CHOICE values are stored on the initiative when they are not stored verbatim.
 STORED_VALUE = {"eligibility": {"yes": True}, "head_confirmed": {"yes": True}}

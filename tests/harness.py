@@ -367,8 +367,8 @@ class ZaloPerson:
     async def send(self, text: str) -> ZaloStoredMessage:
         return await self.emulator.user_sends(self.user_id, text)
 
-    async def send_photo(self) -> None:
-        await self.emulator.user_sends(self.user_id, photo=True)
+    async def send_photo(self, content: bytes | None = None) -> None:
+        await self.emulator.user_sends(self.user_id, photo=True, **({"photo_bytes": content} if content else {}))
 
     async def send_sticker(self) -> None:
         await self.emulator.user_sends(self.user_id, sticker=True)

@@ -19,7 +19,7 @@ from bot.channels.zalo_client import ZaloMessage
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
 from storage import reply_journal
-from storage.models import ChatGroup, Identity, InboxUpdate, OutboxMessage
+from storage.models import ChatGroup, Identity, InboxUpdate, OutboxMessage, StoredFile
 from tests.harness import (
     ADMIN_ID,
     PROBLEM,
@@ -77,7 +77,8 @@ async def test_both_payload_shapes_and_what_zalo_cannot_carry(
     assert set(zalo_emulator.webhook_shapes[shapes_before:]) == {"flat", "wrapped"}
     await binh.send("/new")
     await answer(binh, "điều kiện tham gia", tap="Đúng, đủ cả 3")
-    await binh.expect("Bước 2/", "Tên sáng kiến")
+    title = await binh.expect("Bước 2/", "Tên sáng kiến", "• ⬅️ Quay lại", "Gõ câu trả lời")
+    assert "Trả lời bằng số" not in title.text, "a text is typed: its options go by their words"
     await binh.send_sticker()
     await binh.expect("bằng chữ", "Bước 2/")
     await binh.send_unsupported()
@@ -268,3 +269,26 @@ async def test_what_a_complete_submission_costs_a_member_on_zalo(
     number = int((await vy.expect("Đã gửi sáng kiến")).text.split("#", 1)[1].split()[0])
     await vy.expect(f"mo-ta-sang-kien-{number}.docx")
     assert meter.read() == Effort(typed=20, taps=0, bot_messages=23)
+
+
+async def test_a_photo_over_the_limit_is_refused_and_never_becomes_an_empty_attachment(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """Found by an attacker's pass: a photo just over the Zalo channel's own 10 MB passed the wizard's 20 MB
+    check with no file id, an attachment nothing could open. Both limits are now the attachment limit."""
+    lam = ZaloPerson(zalo_emulator, "Đinh Văn Lâm")
+    await register(lam, "MAU002", "Đinh Văn Lâm")
+    await fill_up_to_summary(lam)
+    await lam.tap("Sửa một mục", await lam.expect("Tóm tắt sáng kiến"))
+    await lam.tap("Tệp đính kèm", await lam.expect("Sửa mục nào"))
+    await lam.expect("Gửi ảnh hoặc tệp")
+    await lam.send_photo(b"\x89PNG" + b"0" * (20 * 1024 * 1024))
+    await lam.expect("Tệp lớn hơn 20 MB")
+    big = b"\x89PNG" + bytes(range(256)) * (12 * 1024)  # 3 MB: arrives in many chunks, kept whole
+    await lam.send_photo(big)
+    await lam.expect("Đã nhận ảnh (3/10)")
+    [draft] = await live_database.initiatives_of(lam.user_id)
+    assert len(draft.attachments) == 3 and all(a.file_id for a in draft.attachments)
+    async with live_database.sessions() as session:
+        kept = await session.scalar(select(StoredFile.content).where(StoredFile.token == draft.attachments[-1].file_id))
+    assert kept == big

@@ -31,12 +31,13 @@ from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
 from handlers.events import Event, EventKind, FileRef, OutgoingFile, Reply
 from handlers.i18n import catalog
+from handlers.wizard_steps import MAX_ATTACHMENT_BYTES
 from storage import files, inbox, option_menus
 from storage.reply_journal import Settlement
 
 log = logging.getLogger(__name__)
 PLATFORM = "zalo"
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_BYTES = MAX_ATTACHMENT_BYTES
 GENERATED_FILES_KEPT = dt.timedelta(days=30)
 # A photo sent is kept this long unless it becomes an attachment (then it lives as long as the attachment).
 UNATTACHED_PHOTO_KEPT = dt.timedelta(days=1)
@@ -171,7 +172,12 @@ class ZaloChannel:
             ):
                 if response.status != 200:
                     raise aiohttp.ClientError(f"status {response.status}")
-                content = await response.content.read(MAX_PHOTO_BYTES + 1)
+                received = bytearray()  # read(n) gives what has arrived, up to n: a big photo came cut short
+                async for chunk in response.content.iter_chunked(256 * 1024):
+                    received += chunk
+                    if len(received) > MAX_PHOTO_BYTES:
+                        break
+                content = bytes(received)
                 mime = response.content_type or "image/jpeg"
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("could not fetch a Zalo photo: %s", type(error).__name__)

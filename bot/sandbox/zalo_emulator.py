@@ -197,15 +197,17 @@ class ZaloEmulator(ChatLog):
         unsupported: bool = False,
         chat_id: str | None = None,
         token: str | None = None,
+        photo_bytes: bytes = TINY_PNG,
     ) -> ZaloStoredMessage:
-        """A person writes to the bot, privately or in a group (where only a mention of the bot reaches it)."""
+        """A person writes to the bot, privately or in a group (where only a mention of the bot reaches it);
+        a photo is `photo_bytes` (a tiny PNG unless said)."""
         bot = self._bot(token)
         chat_id = chat_id or user_id
         if text is not None:
             event, content = "message.text.received", {"text": text}
         elif photo:
             media_id = zalo_id(next(self._ids))
-            self.media[media_id] = TINY_PNG
+            self.media[media_id] = photo_bytes
             event, content = "message.image.received", {"photo_url": f"{self.api_url}/media/{media_id}"}
         elif sticker:
             event, content = "message.sticker.received", {"sticker": "0e078a2fb66a5f34067b"}
