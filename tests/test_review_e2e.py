@@ -75,14 +75,6 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     assert not any(f"#{number} chờ xác nhận" in text for text in cast.other_chair.bot_texts())
     stale_approve = cards[1].button("Xác nhận hồ sơ")["callback_data"]
 
-    # The chair's menu button, with how many wait, tapped (Telegram sends its label as shown).
-    await cast.chair_two.send("/help")
-    menu = (await cast.chair_two.expect("Hướng dẫn")).reply_markup or {}
-    [waiting] = [b["text"] for row in menu.get("keyboard", []) for b in row if b["text"].startswith("📥")]
-    assert waiting.startswith("📥 Chờ xác nhận (") and "(0)" not in waiting, waiting
-    await cast.chair_two.send(waiting)
-    await cast.chair_two.expect("sáng kiến chờ xác nhận, cũ nhất trước")
-    await cast.chair_two.expect(f"Sáng kiến #{number} chờ xác nhận")
 
     await cast.chair_one.tap("Xác nhận hồ sơ", cards[0])
     await cast.chair_one.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}", "được tính vào chỉ tiêu")
@@ -104,6 +96,17 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     await hoa.expect("Lịch sử sáng kiến", "gửi xác nhận", "Chờ xác nhận → ✅ Đã công nhận", "Chu Tịch Một")
     await hoa.send("/mine")
     await hoa.expect("Đã công nhận")
+
+    # The chair's menu button, with how many wait, tapped (Telegram sends its label as shown).
+    waiting_one = await submit_initiative(hoa)
+    await cast.chair_two.expect(f"Sáng kiến #{waiting_one} chờ xác nhận")
+    await cast.chair_two.send("/help")
+    menu = (await cast.chair_two.expect("Hướng dẫn")).reply_markup or {}
+    [waiting] = [b["text"] for row in menu.get("keyboard", []) for b in row if b["text"].startswith("📥")]
+    assert waiting.startswith("📥 Chờ xác nhận (") and "(0)" not in waiting, waiting
+    await cast.chair_two.send(waiting)
+    await cast.chair_two.expect("sáng kiến chờ xác nhận, cũ nhất trước")
+    await cast.chair_two.expect(f"Sáng kiến #{waiting_one} chờ xác nhận")
 
 
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
