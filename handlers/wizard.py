@@ -8,6 +8,7 @@ first answer is given: starting and leaving leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -379,6 +380,15 @@ async def _store_choice(ctx: Context, draft: Initiative, step: Step, value: str)
 SKIP_WORDS = {"bo qua", "skip", "khong co", "khong", "chua", "chua co"}
 
 
+def _the_one_naming(options: list[tuple[str, str]], folded: str) -> str | None:
+    """The one option whose label holds the words typed ("quản lý" for "1.2 Giải pháp quản lý"), if one."""
+    if len(folded) < 3:
+        return None
+    words = re.compile(rf"(?<!\w){re.escape(folded)}(?!\w)")
+    naming = [value for value, label in options if words.search(fold(label))]
+    return naming[0] if len(naming) == 1 else None
+
+
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
     if step.optional and rules.plain_words(text) in SKIP_WORDS:  # "bỏ qua", "không có": nothing to give
         await _skip(ctx, draft, step)
@@ -386,8 +396,9 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
     if step.kind in (Kind.CHOICE, Kind.LEAD):
         options = answers.choices(ctx, draft, step)
         folded = fold(text)
-        match = next((v for v, label in options if folded in (fold(label), fold(v))), None)
-        match = match or rules.yes_or_no(text, {v for v, _ in options})
+        typed = {folded, folded.replace(",", ".")}  # "1,2": a type's code written with a decimal comma
+        match = next((v for v, label in options if typed & {fold(label), fold(v)}), None)
+        match = match or rules.yes_or_no(text, {v for v, _ in options}) or _the_one_naming(options, folded)
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)

@@ -198,6 +198,15 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
 
     await an.send("loại nào cũng được")
     await an.expect("cần chọn một trong các mục", "Bước 3/16")
+    await an.send("giải pháp")  # in every type's name: which one is not guessed
+    await an.expect("cần chọn một trong các mục", "Bước 3/16")
+    await an.send("1,5")  # the code with a decimal comma
+    await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
+    await an.send("/back")
+    await an.expect("Bước 3/16", "Đang lưu", "1.5")
+    await an.send("hoạt động công đoàn")  # words of one type's name alone
+    await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
+    await an.send("/back")
     await an.send("1.5 giai phap trong hoat dong cong doan")
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("Công đoàn cơ sở")
