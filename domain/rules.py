@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.credit import AuthorShare
-from domain.text import clean_input, fold
+from domain.text import clean_input, fold, reads_as
 
 
 @dataclass
@@ -44,16 +44,16 @@ def parse_id(text: str) -> int | None:
 
 # --- yes and no as people type them ------------------------------------------------------------------
 
-YES_WORDS = {"co", "roi", "da co", "dung", "vang", "da", "yes", "y", "ok", "dong y", "xac nhan", "toi xac nhan"}
-NO_WORDS = {"khong", "chua", "no", "n", "sai", "khong phai", "chua co", "khong co"}
+# With their accents, which may be left out when typed but never contradicted: "dừng" is not "đúng".
+YES_WORDS = ("có", "rồi", "đã có", "đúng", "vâng", "dạ", "đã", "yes", "y", "ok", "đồng ý", "xác nhận", "tôi xác nhận")
+NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có")
 
 
 def yes_or_no(text: str, values: set[str]) -> str | None:
     """ "có", "rồi", "chưa", "không"… as the step's "yes" or "no" answer, when it has one."""
-    words = plain_words(text)
-    if "yes" in values and words in YES_WORDS:
+    if "yes" in values and any(reads_as(text, word) for word in YES_WORDS):
         return "yes"
-    if "no" in values and words in NO_WORDS:
+    if "no" in values and any(reads_as(text, word) for word in NO_WORDS):
         return "no"
     return None
 
@@ -271,7 +271,9 @@ _TRAILING_DATE = re.compile(
 
 # "Quyết định số 45/QĐ-CĐCS …", "QĐ số 45/…", "số 45/…": the number is what follows (the confirmation reads
 # "QĐ 45/QĐ-CĐCS", and the forms write "Quyết định số …" themselves).
-_DECISION_WORDS = re.compile(r"^\s*(?:(?:quy[eế]t\s+[dđ][iị]nh|q[dđ])\s+)?(?:s[oố]\s*:\s*|s[oố]\s+)?", re.IGNORECASE)
+_DECISION_WORDS = re.compile(
+    r"^\s*(?:(?:quy[eế]t\s+[dđ][iị]nh|q[dđ])(?:\s+|$))?(?:s[oố]\s*:\s*|s[oố](?:\s+|$))?", re.IGNORECASE
+)
 
 
 def parse_decision(text: str) -> tuple[str, dt.date]:

@@ -51,3 +51,49 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.lower().split())
+
+
+# --- reading what people type against a label ------------------------------------------------------
+# People type Vietnamese with all its accents, with some ("tiêp tuc"), with the tone on another letter
+# ("xóa" for "xoá", "hủy" for "huỷ") or with none ("xac nhan"). A word typed reads as a label's word when
+# they are the same letters once folded and every mark typed is one of the label word's: a mark typed is
+# never contradicted ("đúng" is not "dừng"), a mark left out is not held against the person.
+
+
+def typed_words(text: str) -> list[str]:
+    """Lower-case words with their accents, punctuation and emoji left out: "✖️ Dừng!" → ["dừng"]."""
+    return re.sub(r"[^\w\s]", " ", unicodedata.normalize("NFC", text)).lower().split()
+
+
+def _marks(word: str) -> set[str]:
+    marks = {char for char in unicodedata.normalize("NFD", word) if unicodedata.combining(char)}
+    return marks | ({"đ"} if "đ" in word else set())
+
+
+def word_reads_as(typed: str, label: str) -> bool:
+    return fold(typed) == fold(label) and _marks(typed) <= _marks(label)
+
+
+def reads_as(typed: str, label: str) -> bool:
+    """The whole text typed reads as the whole label, word by word."""
+    mine, theirs = typed_words(typed), typed_words(label)
+    return bool(mine) and len(mine) == len(theirs) and all(map(word_reads_as, mine, theirs))
+
+
+def begins(typed: str, label: str) -> bool:
+    """The label's first words, not all of them, read as the text typed ("gửi" for "📨 Gửi sáng kiến")."""
+    mine, theirs = typed_words(typed), typed_words(label)
+    return bool(mine) and len(mine) < len(theirs) and all(map(word_reads_as, mine, theirs))
+
+
+def holds(typed: str, label: str) -> bool:
+    """Some run of the label's words reads as the text typed ("quản lý" in "1.2 Giải pháp quản lý")."""
+    mine, theirs = typed_words(typed), typed_words(label)
+    return bool(mine) and any(
+        all(map(word_reads_as, mine, theirs[start : start + len(mine)])) for start in range(len(theirs) - len(mine) + 1)
+    )
+
+
+def accented(text: str) -> bool:
+    """Typed with at least one Vietnamese mark: precise enough to prefer an exact reading."""
+    return any(_marks(word) for word in typed_words(text))

@@ -385,11 +385,15 @@ class ZaloPerson:
         self.cursor = message.seq
         return message
 
+    # Options listed by their words (where a typed number is the answer: a day, an amount, a text).
+    WORDS_HINT = "hoặc gõ chữ của một mục"
+
     def last_with_buttons(self) -> ZaloStoredMessage:
         for message in reversed(self.emulator.chat(self.user_id)):
-            if message.from_bot and re.search(r"^1\. ", message.text, re.MULTILINE):
+            numbered = re.search(r"^1\. ", message.text, re.MULTILINE)
+            if message.from_bot and (numbered or self.WORDS_HINT in message.text):
                 return message
-        raise AssertionError("no bot message with numbered options")
+        raise AssertionError("no bot message with options")
 
     @staticmethod
     def option_number(message: ZaloStoredMessage, label_part: str) -> int:
@@ -400,7 +404,15 @@ class ZaloPerson:
         raise LookupError(f"no option containing {label_part!r} in {message.text!r}")
 
     async def tap(self, label_part: str, message: ZaloStoredMessage | None = None) -> None:
+        """Answer an option as a person does on Zalo: its number, or, where options are listed by their
+        words, its words."""
         message = message or self.last_with_buttons()
+        if self.WORDS_HINT in message.text:
+            listed = [line[2:] for line in message.text.splitlines() if line.startswith("• ") and label_part in line]
+            if not listed:
+                raise LookupError(f"no option containing {label_part!r} in {message.text!r}")
+            await self.send(" ".join(re.sub(r"[^\w\s]", " ", listed[0]).split()))
+            return
         number = self.option_number(message, label_part)
         ref = re.search(r"«\d+ (\d+)»", message.text)
         await self.send(f"{number} {ref.group(1)}" if ref else str(number))

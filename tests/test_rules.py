@@ -156,7 +156,9 @@ def test_credit_goes_to_the_leader_or_the_highest_share_and_a_tie_to_the_submitt
 @pytest.mark.parametrize(
     ("text", "values", "answer"),
     [("có", {"yes", "no"}, "yes"), ("Rồi", {"yes", "no"}, "yes"), ("không", {"yes", "no"}, "no"),
-     ("chưa", {"yes", "no"}, "no"), ("chưa", {"yes"}, None), ("có lẽ", {"yes", "no"}, None)],
+     ("chưa", {"yes", "no"}, "no"), ("chưa", {"yes"}, None), ("có lẽ", {"yes", "no"}, None),
+     ("dung", {"yes", "no"}, "yes"), ("ĐÚNG", {"yes", "no"}, "yes"), ("dừng", {"yes", "no"}, None),
+     ("khong", {"yes", "no"}, "no"), ("đồng y", {"yes", "no"}, "yes")],
 )  # fmt: skip
 def test_yes_and_no_as_people_type_them(text: str, values: set[str], answer: str | None) -> None:
     assert rules.yes_or_no(text, values) == answer
@@ -178,7 +180,9 @@ def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt
     assert rules.parse_decision(text) == (number, date)
 
 
-@pytest.mark.parametrize("text", ["45/QĐ-CĐCS", "15/03/2022", "ngày 15/3/2022", ""])
+@pytest.mark.parametrize(
+    "text", ["45/QĐ-CĐCS", "15/03/2022", "ngày 15/3/2022", "", "Quyết định số ngày 1/3/2022", "QĐ ngày 1/3/2022"]
+)
 def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
     with pytest.raises(InputError) as caught:
         rules.parse_decision(text)

@@ -122,10 +122,24 @@ ELIGIBILITY = [["✅ Đúng, đủ cả 3 điều kiện", "yes"], ["❌ Không 
 @pytest.mark.parametrize(
     ("typed", "payload", "nav"),
     [("đúng", "yes", None), ("Đúng", "yes", None), ("dừng", "stop", "cancel"), ("không", "no", None),
-     ("khong du", "no", None), ("Không đủ", "no", None), ("đung", "yes", None), ("dung", "stop", "cancel"),
-     ("quay lai", None, "back"), ("Bỏ qua", None, "skip"), ("huy", None, "cancel"), ("3", None, None)],
+     ("khong du", "no", None), ("Không đủ", "no", None), ("đung", "yes", None), ("dung", None, "cancel"),
+     ("quay lai", None, "back"), ("Bỏ qua", None, "skip"), ("huy", None, "cancel"), ("hủy", None, "cancel"),
+     ("3", None, None)],
 )  # fmt: skip
 def test_an_option_typed_by_its_words_accents_optional_but_never_contradicted(typed, payload, nav) -> None:
     """Found in a phone walk: "đúng" typed on Zalo stopped the wizard, as "dừng" (both "dung" unaccented).
-    An accent typed must be the label's; one left out is not held against the person."""
+    An accent typed must be the label's; one left out is not held against the person; "dung" could be
+    either, so it is neither option (the channel then hands it to the step as text: `ambiguous`)."""
     assert (numbered.by_words(ELIGIBILITY, typed), numbered.nav_command(typed)) == (payload, nav)
+    assert numbered.ambiguous(ELIGIBILITY, typed) is (typed == "dung")
+
+
+@pytest.mark.parametrize(
+    ("typed", "label"),
+    [("xóa hẳn", "🗑 Xoá hẳn"), ("hủy thông báo", "✖️ Huỷ thông báo"), ("tiêp tuc", "▶️ Tiếp tục"),
+     ("xac nhân", "✅ Xác nhận hồ sơ"), ("XÁC NHẬN", "✅ Xác nhận hồ sơ"), ("gui", "📨 Gửi sáng kiến")],
+)  # fmt: skip
+def test_the_tone_on_another_letter_or_a_mark_left_out_still_reads_as_the_option(typed: str, label: str) -> None:
+    """Found in review: comparing letter by letter refused "xóa" for "Xoá" and "tiêp" for "Tiếp"."""
+    options = [[label, "chosen"], ["⬅️ Quay lại", "back"]]
+    assert numbered.by_words(options, typed) == "chosen"

@@ -6,10 +6,9 @@ Pure functions; the Zalo channel keeps the menus it showed in the database (stor
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.channels.text import html_to_plain
-from domain.text import fold
+from domain.text import accented, begins, reads_as, typed_words
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog
 
@@ -34,21 +33,9 @@ def typed_label(label: str) -> str:
 
 
 def words(label: str) -> str:
-    """An option's label as a person would type it: no emoji, no "(…)" remark, lower case, accents kept."""
-    text = unicodedata.normalize("NFC", re.sub(r"\(.*?\)", " ", label))
-    return " ".join(re.sub(r"[^\w\s]", " ", text).lower().split())
-
-
-def reads_as(typed: str, label: str) -> bool:
-    """What was typed (as `words`) reads as the label's words: each letter the same, or typed without its
-    accent ("xac nhận" reads as "xác nhận"); an accent typed must be the label's: "đúng" is not "dừng"."""
-    return len(typed) == len(label) and all(
-        mine == theirs or mine == fold(theirs) for mine, theirs in zip(typed, label, strict=True)
-    )
-
-
-def _begins(typed: str, label: str) -> bool:
-    return label[len(typed) : len(typed) + 1] == " " and reads_as(typed, label[: len(typed)])
+    """An option's label as a person would type it: no "(…)" remark (emoji and marks are read by
+    domain.text's `reads_as`)."""
+    return re.sub(r"\(.*?\)", " ", label)
 
 
 def render(reply: Reply, t: Catalog) -> str:
@@ -95,21 +82,33 @@ def pick(options: list[list[str]] | None, number: int) -> str | None:
 
 
 def by_words(options: list[list[str]] | None, text: str) -> str | None:
-    """The payload of the option whose label the person typed (without emoji or accents), or whose label
-    begins with what they typed when only one does: "gửi" for "📨 Gửi sáng kiến", "xác nhận" for "✅ Xác
-    nhận hồ sơ"."""
-    typed = words(text)
-    if not typed or not options:
-        return None
-    exact = next((option[1] for option in options if reads_as(typed, words(option[0]))), None)
-    if exact is not None or len(typed) < 2:
-        return exact
-    starting = [option[1] for option in options if _begins(typed, words(option[0]))]
-    return starting[0] if len(starting) == 1 else None
+    """The payload of the option whose label the person typed (accents optional: domain.text.reads_as), or
+    whose label begins with what they typed when only one does: "gửi" for "📨 Gửi sáng kiến", "xác nhận" for
+    "✅ Xác nhận hồ sơ". None when it could be several (`ambiguous`)."""
+    exact, starting = _readings(options, text)
+    if len(exact) == 1 and (not starting or accented(text)):
+        return exact[0]
+    if not exact and len(starting) == 1 and len(text.strip()) >= 2:
+        return starting[0]
+    return None
+
+
+def ambiguous(options: list[list[str]] | None, text: str) -> bool:
+    """What was typed reads as more than one option ("dung": "Đúng, đủ…" or "Dừng"): not a choice, and not
+    a navigation word either; the question's own step reads it."""
+    exact, starting = _readings(options, text)
+    return len(exact) + len(starting) > 1 and by_words(options, text) is None
+
+
+def _readings(options: list[list[str]] | None, text: str) -> tuple[list[str], list[str]]:
+    if not options or not typed_words(text):
+        return [], []
+    exact = [option[1] for option in options if reads_as(text, words(option[0]))]
+    starting = [option[1] for option in options if begins(text, words(option[0]))]
+    return exact, starting
 
 
 def nav_command(text: str) -> str | None:
     """ "quay lại" → "back", "bỏ qua" → "skip", "dừng" / "huỷ" → "cancel" (accents optional; "đúng" is
     not "dừng")."""
-    typed = words(text)
-    return next((command for said, command in NAV_WORDS.items() if reads_as(typed, said)), None)
+    return next((command for said, command in NAV_WORDS.items() if reads_as(text, said)), None)

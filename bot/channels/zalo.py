@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import mimetypes
+import re
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -144,22 +145,24 @@ class ZaloChannel:
         if text.startswith("/"):
             command, args = parse_command(text)
             return Event(kind=EventKind.COMMAND, text=text, command=command, args=args, **base)
-        payload = await self._typed_choice(message.chat_id, text)
+        payload, several = await self._typed_choice(message.chat_id, text)
         if payload is not None:
             return Event(kind=EventKind.OPTION, payload=payload, text=text, **base)
-        nav = numbered.nav_command(text)
+        nav = None if several else numbered.nav_command(text)
         if nav is not None:
             return Event(kind=EventKind.COMMAND, text=text, command=nav, **base)
         return Event(kind=EventKind.TEXT, text=text, **base)
 
-    async def _typed_choice(self, chat_id: str, text: str) -> str | None:
-        """The payload of the option the person typed ("2", "2 123", its words), if any."""
+    async def _typed_choice(self, chat_id: str, text: str) -> tuple[str | None, bool]:
+        """The payload of the option the person typed ("2", "2 123", its words), if any; and whether the
+        words could be several options (then the step reads them as typed text)."""
         async with self.services.sessions() as session:
             typed = numbered.typed_number(text)
             if typed is not None:
                 number, ref = typed
-                return numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number)
-            return numbered.by_words(await option_menus.find(session, PLATFORM, chat_id), text)
+                return numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number), False
+            options = await option_menus.find(session, PLATFORM, chat_id)
+            return numbered.by_words(options, text), numbered.ambiguous(options, text)
 
     async def _keep_photo(self, url: str) -> FileRef | None:
         """Fetch a photo at once (Zalo's URLs expire) and keep it; None if it cannot be fetched."""
@@ -237,7 +240,7 @@ class ZaloChannel:
         """Zalo cannot edit a sent message: what changed (the replacement's last paragraph) goes out as a
         short new message, naming the initiative it is about."""
         change = html_to_plain(reply.text.strip().split("\n\n")[-1])
-        named = not reply.ref or f"#{reply.ref}" in change  # "✏️ Sáng kiến #18: …" needs no "Sáng kiến #18:" before it
+        named = not reply.ref or re.search(rf"#{re.escape(reply.ref)}\b", change)  # "✏️ Sáng kiến #18: …" as it is
         text = change if named else self.t("zalo_update_ref", ref=reply.ref, text=change)
         with _delivery_errors():
             await self._send(chat_id, Reply(text=text), bulk=True)
