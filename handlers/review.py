@@ -23,7 +23,7 @@ from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
-from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, refuse
+from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, names, refuse
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import decisions, queries
 from storage.models import Initiative, Member, Status
@@ -124,6 +124,8 @@ async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str]
     # Not to its authors (they may not verify it), nor to the officer who entered it (they know it).
     authors = {initiative.member_id, *(a.member_id for a in initiative.authors if a.member_id)}
     chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - authors
+    # Nor to a chair it names (roles.names): his card's buttons would all refuse him.
+    chair_ids = {m.id for m in await queries.members_by_id(ctx.session, chair_ids) if not names(initiative, m)}
     duplicates = await queries.possible_duplicates(ctx.session, initiative)
     identities = await queries.preferred_identities(ctx.session, chair_ids)
     for member_id, identity in identities.items():

@@ -6,7 +6,7 @@ import logging
 
 from domain.text import fold
 from handlers.context import Context
-from storage.models import AuditEvent, Initiative, Role, Status
+from storage.models import AuditEvent, Author, Initiative, Member, Role, Status
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,25 @@ def can_review(ctx: Context, initiative: Initiative) -> bool:
 
 
 def is_author(ctx: Context, initiative: Initiative) -> bool:
-    """The person is, or may be, one of its authors: its submitter (unless an officer who entered it for
+    return ctx.member is not None and names(initiative, ctx.member)
+
+
+def names(initiative: Initiative, member: Member) -> bool:
+    """The member is, or may be, one of its authors: its submitter (unless an officer who entered it for
     members: entering is not authorship), named among them as a registered member, or named among them by
-    their own name (accents and case aside) on a row not linked to them — an officer who typed his own name
-    into an entry for members, a co-author who answered "not me" — so nobody judges work that names them."""
-    member = ctx.member
-    if member is None:
-        return False
+    his own name (accents and case aside) on a row not known to be someone else's — an officer who typed his
+    own name into an entry for members, a co-author who answered "not me" — so nobody judges work that names
+    him. A row linked to another registered member who confirmed it is that person's, whatever the name."""
     own_entry = initiative.member_id == member.id and initiative.entered_by_member_id is None
     name = fold(member.full_name)
-    return own_entry or any(a.member_id == member.id or fold(a.full_name) == name for a in initiative.authors)
+    return own_entry or any(_names(author, member, name) for author in initiative.authors)
+
+
+def _names(author: Author, member: Member, name: str) -> bool:
+    if author.member_id == member.id:
+        return True
+    someone_else = author.member_id is not None and bool(author.confirmed)
+    return not someone_else and fold(author.full_name) == name
 
 
 def can_decide(ctx: Context, initiative: Initiative) -> bool:

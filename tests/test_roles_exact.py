@@ -88,6 +88,11 @@ def test_a_reviewer_whose_name_is_among_the_authors_does_not_decide(config: Conf
         assert roles.is_author(chair, naming(name)) and not roles.can_decide(chair, naming(name)), name
         assert not roles.can_decide(chair, naming(name, entered_by=2)), name
     assert roles.can_decide(chair, naming("Người 22")) and roles.can_decide(chair, naming("Người", entered_by=2))
+    namesake = naming("Người 2")
+    namesake.authors[0].member_id, namesake.authors[0].confirmed = 5, True
+    assert roles.can_decide(chair, namesake), "a row another registered member confirmed is his, whatever the name"
+    namesake.authors[0].confirmed = None
+    assert not roles.can_decide(chair, namesake), "not yet confirmed: it may still be the reviewer's"
 
 
 def test_entering_for_members_is_for_the_branchs_chair_and_admins(config: Config) -> None:
