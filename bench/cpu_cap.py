@@ -39,6 +39,8 @@ class CpuCaps:
             if version == 2:
                 (parent / "cgroup.subtree_control").write_text("+cpu")
         except OSError as error:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
             return f"cgroups are not writable here ({error.strerror})"
         return cls(parent, version)
 

@@ -62,7 +62,12 @@ class LimitSharing:
         listens; each runtime's `run` then finds itself joined)."""
         if self.joined:
             return
-        self.joined = True
+        try:
+            await self._wait_until_counted()
+        finally:
+            self.joined = True
+
+    async def _wait_until_counted(self) -> None:
         await self._beat()
         if self.processes == 1:
             return

@@ -28,7 +28,10 @@ def shorten(text: str) -> str:
     if len(text) <= SUMMARY_TRUNCATE:
         return text
     cut = text[:SUMMARY_TRUNCATE]
-    words = cut[: cut.rfind(" ")] if " " in cut[SUMMARY_TRUNCATE // 2 :] else cut[:-1]
+    if text[SUMMARY_TRUNCATE] == " ":  # the cut falls between two words already
+        words = cut
+    else:
+        words = cut[: cut.rfind(" ")] if " " in cut[SUMMARY_TRUNCATE // 2 :] else cut[:-1]
     return words.rstrip(" ,;:.-–") + "…"
 
 

@@ -42,6 +42,8 @@ async def usage(ctx: Context) -> None:
         refuse(ctx, None, "/import", "admin_only")
         return
     ctx.say(ctx.t("import_usage"))
+    if ctx.event.platform == "zalo":  # Zalo carries photos to a bot, not files: say where the file can go
+        ctx.say(ctx.t("import_usage_zalo"))
 
 
 async def import_file(ctx: Context) -> None:

@@ -53,7 +53,8 @@ async def labels(ctx: Context) -> tuple[str, ...]:
     return tuple(items)
 
 
-_COUNT = re.compile(r"\(\d+\)|\s\d+\s*$")  # "📥 Chờ xác nhận (4)" tapped, "Chờ xác nhận 4" typed
+_COUNT = re.compile(r"\(\d+\)")  # "📥 Chờ xác nhận (4)": the label with its count, as tapped
+_TYPED_COUNT = re.compile(r"\s\d+\s*$")  # "Chờ xác nhận 4": the count typed where there are no buttons
 
 
 @functools.lru_cache(maxsize=512)
@@ -65,14 +66,15 @@ def _words(label: str) -> str:
 
 def command_for(t: Catalog, text: str) -> str | None:
     """A menu item tapped (Telegram's keyboard: the label with its count, as shown) or typed (where there are
-    no buttons, with or without the count): its command."""
+    no buttons; the waiting count may be typed too, and only there: "Tiến độ 2024" is not the menu)."""
     typed = plain_words(_COUNT.sub(" ", text))
     if not typed:
         return None
     for key, command in COMMANDS.items():
-        words = _words(t(key, count=0) if key == "menu_pending" else t(key))
-        if typed == words:
+        if typed == _words(t(key, count=0) if key == "menu_pending" else t(key)):
             return command
+    if plain_words(_TYPED_COUNT.sub(" ", text)) == _words(t("menu_pending", count=0)):
+        return COMMANDS["menu_pending"]
     return None
 
 

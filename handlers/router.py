@@ -252,6 +252,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await personal_data.ask_erase(ctx)
     elif command in ("back", "skip", "cancel"):
         draft = await wizard.active_draft(ctx)
+        if draft is None and ctx.replies:  # an entry for members refused: said already
+            return
         if draft is None or not await wizard.handle_command(ctx, draft, command):
             ctx.say(ctx.t("nothing_to_cancel"), menu=True)
     else:
@@ -302,10 +304,11 @@ async def _wizard_option(ctx: Context, payload: str) -> None:
     if draft is not None:
         await wizard.handle(ctx, draft)
         return
+    if ctx.replies:  # an entry for members refused: not reopened from the button's draft number
+        return
     draft_id = payload.split(":")[1]
     draft = await queries.member_initiative(ctx.session, ctx.member.id, parse_id(draft_id) or 0)
     if draft is None or draft.status not in queries.EDITABLE:
         ctx.say(ctx.t("err_draft_gone"), menu=True)
         return
-    ctx.set_flow(wizard.FLOW, draft=draft.id)
-    await wizard.ask(ctx, draft, ctx.t("err_stale_button"))
+    await wizard.open_draft(ctx, draft, ctx.t("err_stale_button"))

@@ -8,13 +8,12 @@ first answer is given: starting and leaving leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy import select
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import fold
+from domain.text import fold, holds, reads_as
 from handlers import answers, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
@@ -81,12 +80,15 @@ async def _save(ctx: Context, draft: Initiative) -> None:
     ctx.identity.flow_data = {**ctx.identity.flow_data, "draft": draft.id}
 
 
-async def open_draft(ctx: Context, draft: Initiative) -> None:
+async def open_draft(ctx: Context, draft: Initiative, note: str = "") -> None:
     """Make `draft` the person's active conversation and ask its current question."""
+    if not may_enter(ctx, draft):
+        refuse(ctx, draft, f"resume entry for branch {draft.branch_id}", "on_behalf_not_allowed")
+        return
     ctx.set_flow(FLOW, draft=draft.id)
     if draft.current_step is None:
         draft.current_step = STEPS[0].key
-    await ask(ctx, draft)
+    await ask(ctx, draft, note)
 
 
 async def active_draft(ctx: Context) -> Initiative | None:
@@ -380,25 +382,31 @@ async def _store_choice(ctx: Context, draft: Initiative, step: Step, value: str)
 SKIP_WORDS = {"bo qua", "skip", "khong co", "khong", "chua", "chua co"}
 
 
-def _the_one_naming(options: list[tuple[str, str]], folded: str) -> str | None:
-    """The one option whose label holds the words typed ("quản lý" for "1.2 Giải pháp quản lý"), if one."""
-    if len(folded) < 3:
+def _the_one_naming(options: list[tuple[str, str]], text: str) -> str | None:
+    """The one option whose label holds the words typed ("quản lý" for "1.2 Giải pháp quản lý"), if one
+    (accents optional, never contradicted: domain.text.holds)."""
+    if len(text.strip()) < 3:
         return None
-    words = re.compile(rf"(?<!\w){re.escape(folded)}(?!\w)")
-    naming = [value for value, label in options if words.search(fold(label))]
+    naming = [value for value, label in options if holds(text, label)]
     return naming[0] if len(naming) == 1 else None
 
 
+KEEP_WORDS = ("giữ nguyên", "giữ", "keep")
+
+
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
+    if _keepable(draft, step) and any(reads_as(text, word) for word in KEEP_WORDS):  # the button's words, typed
+        await advance(ctx, draft, step)
+        return
     if step.optional and rules.plain_words(text) in SKIP_WORDS:  # "bỏ qua", "không có": nothing to give
         await _skip(ctx, draft, step)
         return
     if step.kind in (Kind.CHOICE, Kind.LEAD):
         options = answers.choices(ctx, draft, step)
         folded = fold(text)
-        typed = {folded, folded.replace(",", ".")}  # "1,2": a type's code written with a decimal comma
-        match = next((v for v, label in options if typed & {fold(label), fold(v)}), None)
-        match = match or rules.yes_or_no(text, {v for v, _ in options}) or _the_one_naming(options, folded)
+        codes = {folded, folded.replace(",", ".")}  # "1,2": a type's code written with a decimal comma
+        match = next((v for v, label in options if fold(v) in codes or reads_as(text, label)), None)
+        match = match or rules.yes_or_no(text, {v for v, _ in options}) or _the_one_naming(options, text)
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)

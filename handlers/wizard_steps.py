@@ -185,6 +185,7 @@ def too_big(file: FileRef) -> bool:
     """Over the attachment limit, or not kept by the channel (a Zalo photo over it has no file id)."""
     return not file.file_id or (file.size_bytes or 0) > MAX_ATTACHMENT_BYTES
 
+
 # How CHOICE values are stored on the initiative when they are not stored verbatim.
 STORED_VALUE = {"eligibility": {"yes": True}, "head_confirmed": {"yes": True}}
 # A research topic is recognised by its acceptance council (nghiệm thu): the only choice it is offered.

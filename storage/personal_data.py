@@ -156,9 +156,7 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     await session.execute(delete(MemberRole).where(MemberRole.member_id == member.id))
     await session.execute(delete(Identity).where(Identity.member_id == member.id))
     await session.execute(
-        update(Member)
-        .where(Member.id == member.id)
-        .values(full_name=anonymous, **dict.fromkeys(PERSONAL_FIELDS))
+        update(Member).where(Member.id == member.id).values(full_name=anonymous, **dict.fromkeys(PERSONAL_FIELDS))
     )
     session.add(AuditEvent(actor_member_id=member.id, action="data_erased", created_at=now,
                            reason=f"kept {kept} counted or entered initiative(s), deleted {deleted}"))  # fmt: skip

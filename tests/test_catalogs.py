@@ -63,7 +63,7 @@ def test_every_text_is_html_telegram_accepts() -> None:
     ("text", "command"),
     [("📥 Chờ xác nhận (4)", "pending"), ("📥 Chờ xác nhận (0)", "pending"), ("Chờ xác nhận 12", "pending"),
      ("cho xac nhan", "pending"), ("📊 Tiến độ", "progress"), ("tien do", "progress"), ("4", None),
-     ("Chờ xác nhận hồ sơ", None)],
+     ("Chờ xác nhận hồ sơ", None), ("Tiến độ 2024", None), ("Bản nháp 2", None)],
 )  # fmt: skip
 def test_a_menu_item_is_understood_tapped_with_its_count_or_typed(text: str, command: str | None) -> None:
     """The chair's "📥 Chờ xác nhận (4)" sends its label with the count; on Zalo people type it, count or not."""

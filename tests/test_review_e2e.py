@@ -75,7 +75,6 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     assert not any(f"#{number} chờ xác nhận" in text for text in cast.other_chair.bot_texts())
     stale_approve = cards[1].button("Xác nhận hồ sơ")["callback_data"]
 
-
     await cast.chair_one.tap("Xác nhận hồ sơ", cards[0])
     await cast.chair_one.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}", "được tính vào chỉ tiêu")
     await hoa.expect(f"Sáng kiến #{number}", "xác nhận (Chu Tịch Một", "được tính vào chỉ tiêu", "congdoanvietnam.org")

@@ -131,6 +131,9 @@ async def test_long_texts_are_split_at_line_boundaries(zalo_emulator: ZaloEmulat
     assert len(ranking) >= 3 and all(len(text) <= TEXT_LIMIT for text in ranking)
     lines = "\n".join(ranking).splitlines()
     assert [line.split(".", 1)[0] for line in lines if line[:1].isdigit()] == [str(n) for n in range(1, 161)]
+    await admin.send("cđcs")  # the admin's "🏢 CĐCS", typed: importing needs a file, which Zalo cannot carry
+    await admin.expect("Nhập dữ liệu từ tệp")
+    await admin.expect("Zalo không gửi được tệp", "Telegram", "sangkien import-branches")
 
 
 async def test_a_replayed_update_has_one_effect(
