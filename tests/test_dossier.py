@@ -84,6 +84,7 @@ async def dossiers(database_url: str, config: Config):
             Attachment(platform="telegram", file_id="P1", kind="photo"),
             Attachment(platform="telegram", file_id="D1", kind="document", file_name="quy-trinh.pdf"),
             Attachment(platform="telegram", file_id="D2", kind="document"),
+            Attachment(platform="telegram", file_id="S1", kind="photo", purpose="decision"),
         ]
 
         group = initiative(lan, "Ngân hàng câu hỏi trực tuyến", field="Giáo dục")
@@ -203,7 +204,7 @@ async def test_a_single_authors_description_is_complete(dossiers, config: Config
         "3.4. Hiệu quả, lợi ích thu được hoặc dự kiến có thể thu được do áp dụng giải pháp:",
         "Áp dụng thử tại Khoa Khám bệnh từ ngày 15/10/2021.", "Lợi ích kinh tế: Tiết kiệm giấy in.",
         "Giá trị làm lợi ước tính: 15.000.000 đồng", "Lợi ích xã hội: Người bệnh chờ ít hơn.",
-        "3.5. Tài liệu kèm theo:", "- Ảnh 1", "- quy-trinh.pdf", "- Tệp 3",
+        "3.5. Tài liệu kèm theo:", "- Ảnh 1", "- quy-trinh.pdf", "- Tệp 2", "- Bản chụp quyết định công nhận",
         "4. Những thông tin cần được bảo mật (nếu có): Không có",
         "5. Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã QR.",
     ])  # fmt: skip

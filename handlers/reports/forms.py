@@ -291,13 +291,16 @@ def _research_request(initiative: Initiative, campaign: Campaign, today: dt.date
 
 
 def _attachment_names(initiative: Initiative) -> list[str]:
-    names = []
-    for number, attachment in enumerate(initiative.attachments, start=1):
-        if attachment.purpose == "recognition":
+    """Each file by its name; one without, by its kind and number among that kind ("Ảnh 1" is the first
+    photo, as the chat and the review page call it), the decision's scan by what it is."""
+    names, counts = [], {"attachment_photo": 0, "attachment_document": 0}
+    for attachment in initiative.attachments:
+        if attachment.purpose == "decision":  # handlers/recognition.py: the recognition decision's scan
             names.append(attachment.file_name or doc_text("attachment_recognition"))
-        else:
-            kind = "attachment_photo" if attachment.kind == "photo" else "attachment_document"
-            names.append(attachment.file_name or doc_text(kind, number=number))
+            continue
+        kind = "attachment_photo" if attachment.kind == "photo" else "attachment_document"
+        counts[kind] += 1
+        names.append(attachment.file_name or doc_text(kind, number=counts[kind]))
     return names
 
 
