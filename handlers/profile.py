@@ -42,7 +42,8 @@ class Profile(Questionnaire):
         """Save onto every author row of theirs not yet counted, then send the waiting forms (if any)."""
         for author in await queries.open_authorships(ctx.session, record.id):
             queries.copy_profile(author, record)
-        ctx.say(ctx.t("profile_done") + "\n\n" + summary(ctx), menu=True)
+        empty = all(getattr(record, question.key) in (None, "") for question in QUESTIONS)
+        ctx.say(ctx.t("profile_left_empty") if empty else ctx.t("profile_done") + "\n\n" + summary(ctx), menu=True)
         initiative_id = data.get("initiative")
         if isinstance(initiative_id, int):
             initiative = await queries.initiative_by_id(ctx.session, initiative_id)

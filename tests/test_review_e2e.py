@@ -451,6 +451,8 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     await register(hung, name="Đinh Văn Hùng")
     number = await submit_initiative(hung)  # co-author typed: Trần Văn Bình 30
     await answer(hung, "Bước 1/4", tap="Dừng")  # no profile today: the forms come at once
+    stopped = await hung.expect("Hồ sơ tác giả của đồng chí còn trống", "/hoso")
+    assert "Đã lưu" not in stopped.plain_text, "nothing was saved: not said to be"
     await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
     forms_message = await hung.expect(f"Mô tả sáng kiến #{number}")
     assert [b["text"] for b in forms_message.buttons()] == ["📝 Hoàn thiện hồ sơ"]  # no web address: no page
