@@ -363,6 +363,13 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
         assert stored.status == Status.SUBMITTED and stored.decided_at is None
         assert ("refused", None) in await live_database.audit_actions(number)
 
+    # An unlinked row with his name (another unit's code: nobody registered there by that name): the chair
+    # it names gets no card whose buttons would all refuse him, and the member learns no chair can take it.
+    named = await submit_initiative(member, coauthors="Chủ Tịch Kiểm Tra 30 MAU003")
+    await member.expect("CĐCS chưa có chủ tịch nào")
+    await chair.settle()
+    assert not any(f"Sáng kiến #{named} chờ xác nhận" in text for text in chair.bot_texts())
+
     await admin.send("/invite_chair MAU003")
     link = (await admin.expect("Đường dẫn mời làm")).plain_text.split("?start=", 1)[1].split()[0]
     await admin.send(f"/start {link}")
