@@ -152,6 +152,13 @@ class Run:
     bot_ms: list[float]
     database_ms: float | None
     load_ms: float
+    submitted: int  # members who submitted, the warm-up's included (for the exactly-once check)
+
+
+# Each process first carries a few whole journeys unmeasured: a process's first steps import modules and
+# compile statements once for its lifetime, and two processes pay that twice (at 20 members held to a share
+# of a core, it was most of the gap between one process's CPU per step and two's).
+WARMUP_JOURNEYS_PER_PROCESS = 3
 
 
 async def one_run(count: int, members: int, emulator: TelegramEmulator, proxy: RoundRobinProxy, database_url: str,
@@ -159,6 +166,9 @@ async def one_run(count: int, members: int, emulator: TelegramEmulator, proxy: R
     processes = await start_servers(count, emulator, proxy, database_url, folder, cap)
     try:
         who = "Hội viên" if cap else "Thành viên"  # no namesakes across the runs: the wizard would ask about them
+        warm = [TimedPerson(emulator, f"{who} khởi động {count}-{i}")
+                for i in range(WARMUP_JOURNEYS_PER_PROCESS * count)]  # fmt: skip
+        await asyncio.gather(*(submission_journey(p) for p in warm))
         people = [TimedPerson(emulator, f"{who} {count}-{i}") for i in range(members)]
         cpu_before, refused_before = _cpu(processes, postmaster), emulator.rate_limited
         started = time.perf_counter()
@@ -169,7 +179,8 @@ async def one_run(count: int, members: int, emulator: TelegramEmulator, proxy: R
         await stop_servers(processes)
     steps = sum(len(p.latencies) for p in people)
     per_step = [(after - before) * 1000 / steps for before, after in zip(cpu_before, cpu_after, strict=True)]
-    run = Run(steps / elapsed, per_step[:count], per_step[count] if postmaster else None, per_step[-1])
+    run = Run(steps / elapsed, per_step[:count], per_step[count] if postmaster else None, per_step[-1],
+              members + len(warm))  # fmt: skip
     replies = [sum(1 for m in emulator.chat(p.user_id) if m.from_bot) for p in people]
     sent = sum(1 for p in people for m in emulator.chat(p.user_id) if m.from_bot and not m.edited)  # edits aside
     repeated = sum(_repeats(emulator, p.user_id) for p in people)
@@ -244,7 +255,7 @@ async def run(members: int, capped_members: int, share: float) -> None:
         one_ms, two_ms = sum(one.bot_ms), sum(two.bot_ms)
         print(f"  with a core for each bot process: two carry {2 * one_ms / two_ms:.2f}× one "
               f"(2 × {one_ms:.2f} / {two_ms:.2f} ms of bot CPU per step; PostgreSQL not the bound)")  # fmt: skip
-        submitted = 2 * members
+        submitted = one.submitted + two.submitted
         caps = CpuCaps.open(f"sangkien-bench-{os.getpid()}") if capped_members else "--capped-members 0"
         if isinstance(caps, str):
             print(f"\nno run with each bot process held to a share of a core: {caps}")
@@ -257,7 +268,7 @@ async def run(members: int, capped_members: int, share: float) -> None:
                 two = await one_run(2, capped_members, emulator, proxy, database_url, folder, postmaster, cap)
                 print(f"  two processes / one, each held to {share:.2f} of a core: {two.rate / one.rate:.2f}× "
                       f"(target ≥ 1.7×)")  # fmt: skip
-                submitted += 2 * capped_members
+                submitted += one.submitted + two.submitted
             finally:
                 caps.close()
         await exactly_once(database_url, submitted, len(emulator.webhook_responses))
