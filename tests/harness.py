@@ -668,6 +668,28 @@ class EffortMeter:
                       bot_messages=sum(1 for m in new if m.from_bot))  # fmt: skip
 
 
+async def enter_for_members_up_to_authors(
+    officer: Person, *, title: str, type_code: str, field: str, problem: str, solution: str, place: str, social: str
+) -> StoredMessage:
+    """An officer's `/nhapho` (plan V.4) answered up to the authors step, not yet recognised, no economic
+    benefit; returns the authors question."""
+    await officer.send("/nhapho")
+    await officer.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU]", "điều kiện tham gia")
+    await officer.send("có")
+    await answer(officer, "Tên sáng kiến", title)
+    await officer.send(type_code)
+    await answer(officer, "Lĩnh vực", field)
+    await answer(officer, "Thực trạng", problem)
+    await answer(officer, "Nội dung giải pháp", solution)
+    await answer(officer, "Ngày áp dụng lần đầu", "1/3/2022")
+    await answer(officer, "áp dụng thử?", tap="Đã áp dụng")
+    await answer(officer, "Áp dụng ở đâu", place)
+    await answer(officer, "Lợi ích kinh tế", "bỏ qua")
+    await answer(officer, "Lợi ích xã hội", social)
+    await answer(officer, "đã được công nhận", "chưa")
+    return await officer.expect("Tác giả", "tổng 100%")
+
+
 async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **answers: str) -> int:
     """Go through the whole wizard and submit; returns the initiative's number."""
     await fill_up_to_summary(person, recognised=recognised, **answers)
@@ -682,7 +704,11 @@ async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: 
     either channel, opens it (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
     invitation = await admin.expect("Đường dẫn mời làm")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
-    token = invitation.plain_text.split("?start=", 1)[1].split()[0]
+    return await accept_chair_invite(chair, invitation.plain_text.split("?start=", 1)[1].split()[0], name)
+
+
+async def accept_chair_invite(chair: AnyPerson, token: str, name: str) -> AnyPerson:
+    """A new person opens an invitation's deep link (`token`: its start parameter), registers and is chair."""
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")
     await chair.send(name)

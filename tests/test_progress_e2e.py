@@ -16,7 +16,7 @@ from tests.harness import (
     GroupChat,
     InProcessBot,
     Person,
-    answer,
+    enter_for_members_up_to_authors,
     invite_chair,
     local,
     register,
@@ -207,23 +207,12 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
 ) -> None:
     """Plan V.4: the BCH CĐCS may enter initiatives; the officer need not be an author."""
     chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Nhập Hộ"), "MAU009", "Chủ Tịch Nhập Hộ")
-    await chair.send("/nhapho")
-    await chair.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU]", "điều kiện tham gia")
-    await chair.send("có")
-    await answer(chair, "Tên sáng kiến", "Tủ hồ sơ điện tử cho tổ công đoàn bộ phận")
-    await chair.send("1.5")
-    await answer(chair, "Lĩnh vực", "Hoạt động công đoàn")
-    await answer(chair, "Thực trạng", "Hồ sơ đoàn viên để rải rác ở các tổ, tra cứu mất nhiều thời gian.")
-    await answer(
-        chair, "Nội dung giải pháp", "Lập tủ hồ sơ điện tử dùng chung, mỗi tổ cập nhật hằng tháng; tìm theo tên."
-    )
-    await answer(chair, "Ngày áp dụng lần đầu", "1/3/2022")
-    await answer(chair, "áp dụng thử?", tap="Đã áp dụng")
-    await answer(chair, "Áp dụng ở đâu", "Các tổ công đoàn bộ phận")
-    await answer(chair, "Lợi ích kinh tế", "bỏ qua")
-    await answer(chair, "Lợi ích xã hội", "Đoàn viên được phục vụ nhanh hơn.")
-    await answer(chair, "đã được công nhận", "chưa")
-    authors = await chair.expect("Tác giả", "tổng 100%")
+    authors = await enter_for_members_up_to_authors(
+        chair, title="Tủ hồ sơ điện tử cho tổ công đoàn bộ phận", type_code="1.5", field="Hoạt động công đoàn",
+        problem="Hồ sơ đoàn viên để rải rác ở các tổ, tra cứu mất nhiều thời gian.",
+        solution="Lập tủ hồ sơ điện tử dùng chung, mỗi tổ cập nhật hằng tháng; tìm theo tên.",
+        place="Các tổ công đoàn bộ phận", social="Đoàn viên được phục vụ nhanh hơn.",
+    )  # fmt: skip
     assert not any("Chỉ mình tôi" in b["text"] for b in authors.buttons()), "the officer is not an author"
     await chair.send("Lý Thị Hộ 70%, Phan Văn Giúp 20")
     await chair.expect("cần đúng 100%")

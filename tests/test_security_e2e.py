@@ -25,7 +25,9 @@ from tests.harness import (
     InProcessBot,
     Person,
     ZaloPerson,
+    accept_chair_invite,
     answer,
+    enter_for_members_up_to_authors,
     fill_up_to_summary,
     invite_chair,
     register,
@@ -334,21 +336,12 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
     await emulator.user_presses(chair.user_id, anchor, f"rv:{declined}:a")
     await chair.expect("Sáng kiến này có tên đồng chí trong danh sách tác giả")
 
-    await chair.send("/nhapho")
-    await chair.expect("Nhập sáng kiến hộ đoàn viên", "điều kiện tham gia")
-    await chair.send("có")
-    await answer(chair, "Tên sáng kiến", "Sổ theo dõi ca trực điện tử cho tổ bảo vệ")
-    await chair.send("1.2")
-    await answer(chair, "Lĩnh vực", "Y tế")
-    await answer(chair, "Thực trạng", "Sổ giấy ghi ca trực hay thất lạc, khó tra cứu khi cần đối chiếu.")
-    await answer(chair, "Nội dung giải pháp", "Ghi ca trực trên bảng tính dùng chung, mỗi ca một dòng có giờ nhận.")
-    await answer(chair, "Ngày áp dụng lần đầu", "1/3/2022")
-    await answer(chair, "áp dụng thử?", tap="Đã áp dụng")
-    await answer(chair, "Áp dụng ở đâu", "Tổ bảo vệ của bệnh viện")
-    await answer(chair, "Lợi ích kinh tế", "bỏ qua")
-    await answer(chair, "Lợi ích xã hội", "Bàn giao ca rõ ràng, không còn tranh cãi giờ giấc.")
-    await answer(chair, "đã được công nhận", "chưa")
-    await chair.expect("Tác giả", "tổng 100%")
+    await enter_for_members_up_to_authors(
+        chair, title="Sổ theo dõi ca trực điện tử cho tổ bảo vệ", type_code="1.2", field="Y tế",
+        problem="Sổ giấy ghi ca trực hay thất lạc, khó tra cứu khi cần đối chiếu.",
+        solution="Ghi ca trực trên bảng tính dùng chung, mỗi ca một dòng có giờ nhận.",
+        place="Tổ bảo vệ của bệnh viện", social="Bàn giao ca rõ ràng, không còn tranh cãi giờ giấc.",
+    )  # fmt: skip
     await chair.send("CHU TICH KIEM TRA 100")  # his own name, without accents
     await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
     await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
@@ -375,10 +368,7 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
     await admin.send(f"/start {link}")
     await admin.expect("Đây là lời mời do chính đồng chí tạo")
     meant = Person(emulator, "Chủ Tịch Được Mời")
-    await meant.send(f"/start {link}")
-    await meant.expect("Nhập họ và tên")
-    await meant.send("Chủ Tịch Được Mời")
-    await meant.expect("Đồng chí đã là chủ tịch CĐCS")
+    await accept_chair_invite(meant, link, "Chủ Tịch Được Mời")  # the invitation was still good for him
     admin_member = await live_database.member_of(admin.user_id)
     async with live_database.sessions() as session:
         admin_roles = (await session.scalars(select(MemberRole).where(MemberRole.member_id == admin_member.id))).all()
