@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import Protocol
 
 from domain.text import fold
 from handlers.context import Context
-from storage.models import AuditEvent, Author, Initiative, Member, Role, Status
+from storage.models import AuditEvent, Initiative, Member, Role, Status
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +49,31 @@ def is_author(ctx: Context, initiative: Initiative) -> bool:
     return ctx.member is not None and names(initiative, ctx.member)
 
 
+class AuthorRow(Protocol):
+    """What the name rule reads of an author row: an `Author`, or a plain row of those columns."""
+
+    full_name: str
+    member_id: int | None
+    confirmed: bool | None
+
+
 def names(initiative: Initiative, member: Member) -> bool:
     """The member is, or may be, one of its authors: its submitter (unless an officer who entered it for
     members: entering is not authorship), named among them as a registered member, or named among them by
     his own name (accents and case aside) on a row not known to be someone else's — an officer who typed his
     own name into an entry for members, a co-author who answered "not me" — so nobody judges work that names
     him. A row linked to another registered member who confirmed it is that person's, whatever the name."""
-    own_entry = initiative.member_id == member.id and initiative.entered_by_member_id is None
+    return names_among(member, initiative.member_id, initiative.entered_by_member_id, initiative.authors)
+
+
+def names_among(member: Member, submitter_id: int, entered_by_id: int | None, authors: Iterable[AuthorRow]) -> bool:
+    """`names` on an initiative's columns and author rows (the chair's menu counts without loading them)."""
+    own_entry = submitter_id == member.id and entered_by_id is None
     name = fold(member.full_name)
-    return own_entry or any(_names(author, member, name) for author in initiative.authors)
+    return own_entry or any(_names(author, member, name) for author in authors)
 
 
-def _names(author: Author, member: Member, name: str) -> bool:
+def _names(author: AuthorRow, member: Member, name: str) -> bool:
     if author.member_id == member.id:
         return True
     someone_else = author.member_id is not None and bool(author.confirmed)

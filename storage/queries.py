@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -341,12 +342,36 @@ async def possible_duplicates(session: AsyncSession, initiative: Initiative) -> 
     return [other.id for other in candidates if sorted(fold(a.full_name) for a in other.authors) == names]
 
 
-async def count_pending(session: AsyncSession, branch_ids: set[int], exclude_member: Member | None = None) -> int:
-    """How many submitted initiatives of these branches wait for verification (not counting the person's own)."""
-    query = select(func.count()).where(Initiative.status == Status.SUBMITTED, Initiative.branch_id.in_(branch_ids))
-    if exclude_member is not None:
-        query = query.where(Initiative.member_id != exclude_member.id)
-    return await session.scalar(query) or 0
+class AuthorColumns(NamedTuple):
+    full_name: str
+    member_id: int | None
+    confirmed: bool | None
+
+
+@dataclass(frozen=True)
+class PendingAuthorship:
+    """Who a waiting initiative names: its submitter, who entered it, and its author rows (name, member,
+    confirmation); enough for the name rule (handlers/roles.names_among) without loading initiatives."""
+
+    submitter_id: int
+    entered_by_id: int | None
+    authors: list[AuthorColumns]
+
+
+async def pending_authorship(session: AsyncSession, branch_ids: set[int]) -> list[PendingAuthorship]:
+    """The submitted initiatives of these branches waiting for verification, with who they name."""
+    rows = await session.execute(
+        select(Initiative.id, Initiative.member_id, Initiative.entered_by_member_id,
+               Author.full_name, Author.member_id, Author.confirmed)
+        .outerjoin(Author, Author.initiative_id == Initiative.id)
+        .where(Initiative.status == Status.SUBMITTED, Initiative.branch_id.in_(branch_ids))
+    )  # fmt: skip
+    waiting: dict[int, PendingAuthorship] = {}
+    for initiative_id, submitter_id, entered_by_id, *author in rows:
+        entry = waiting.setdefault(initiative_id, PendingAuthorship(submitter_id, entered_by_id, []))
+        if author[0] is not None:
+            entry.authors.append(AuthorColumns(*author))
+    return list(waiting.values())
 
 
 async def pending_reviews(session: AsyncSession, branch_ids: set[int] | None, limit: int = 20) -> Sequence[Initiative]:

@@ -352,6 +352,13 @@ class Person:
     async def send_unsupported(self) -> None:
         await self.send_sticker()
 
+    async def menu_label(self, prefix: str) -> str:
+        """The main-menu button starting with `prefix` as the bot shows it now ("📥 Chờ xác nhận (4)")."""
+        await self.send("/help")
+        menu = (await self.expect("Hướng dẫn", "/dulieu")).reply_markup or {}
+        [label] = [b["text"] for row in menu.get("keyboard", []) for b in row if b["text"].startswith(prefix)]
+        return label
+
 
 class ZaloPerson:
     """A simulated Zalo user. Zalo has no buttons: "tapping" an option types its number, as people do

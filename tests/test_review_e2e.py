@@ -99,9 +99,7 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     # The chair's menu button, with how many wait, tapped (Telegram sends its label as shown).
     waiting_one = await submit_initiative(hoa)
     await cast.chair_two.expect(f"Sáng kiến #{waiting_one} chờ xác nhận")
-    await cast.chair_two.send("/help")
-    menu = (await cast.chair_two.expect("Hướng dẫn")).reply_markup or {}
-    [waiting] = [b["text"] for row in menu.get("keyboard", []) for b in row if b["text"].startswith("📥")]
+    waiting = await cast.chair_two.menu_label("📥")
     assert waiting.startswith("📥 Chờ xác nhận (") and "(0)" not in waiting, waiting
     await cast.chair_two.send(waiting)
     await cast.chair_two.expect("sáng kiến chờ xác nhận, cũ nhất trước")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import aiohttp
@@ -351,6 +352,8 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
     await chair.send("/pending")
     waiting = await chair.expect("chờ xác nhận")
     assert f"#{entered}" not in waiting.plain_text and f"#{declined}" not in waiting.plain_text, waiting.plain_text
+    listed = re.search(r"Có (\d+) sáng kiến", waiting.plain_text)  # the menu counts what /pending lists
+    assert await chair.menu_label("📥") == f"📥 Chờ xác nhận ({listed[1] if listed else 0})"
     for number in (declined, entered):
         stored = await live_database.initiative(number)
         assert stored.status == Status.SUBMITTED and stored.decided_at is None
