@@ -17,6 +17,7 @@ from handlers import groups
 from handlers.context import esc
 from handlers.events import Option, Reply
 from handlers.i18n import catalog
+from handlers.roles import names_among
 from storage import queries
 from storage.campaigns import CampaignBook
 from storage.models import ChatGroup
@@ -138,14 +139,21 @@ async def _idle_drafts(
 async def _pending_reviews(
     session: AsyncSession, config: Config, reminder: Reminder, now: dt.datetime, at: dt.datetime
 ) -> int:
-    waiting = await queries.overdue_reviews(session, now - dt.timedelta(days=reminder.after_days))
+    waiting = await queries.pending_authorship(session, None, now - dt.timedelta(days=reminder.after_days))
     if not waiting:
         return 0
-    chairs = await queries.chairs_of(session, set(waiting))
+    by_branch: dict[int, list[queries.PendingAuthorship]] = {}
+    for initiative in waiting:
+        by_branch.setdefault(initiative.branch_id, []).append(initiative)
+    chairs = await queries.chairs_of(session, set(by_branch))
+    counts = {}  # what /pending lists for each chair: nothing that names him (handlers/roles.names)
+    for chair in await queries.members_by_id(session, set(chairs)):
+        mine = (w for branch_id in chairs[chair.id] for w in by_branch[branch_id])
+        counts[chair.id] = sum(not names_among(chair, w.submitter_id, w.entered_by_id, w.authors) for w in mine)
     sent = 0
-    for identity in await queries.reachable_identities(session, set(chairs)):
+    for identity in await queries.reachable_identities(session, {m for m, count in counts.items() if count}):
         assert identity.member_id is not None
-        count = sum(waiting[branch_id] for branch_id in chairs[identity.member_id])
+        count = counts[identity.member_id]
         t = catalog(identity.language)
         reply = Reply(text=t("nudge_reviews", count=count, days=reminder.after_days))
         queries.queue_message(session, identity.platform, identity.chat_id, reply.to_json(), purpose="review_nudge",

@@ -353,22 +353,30 @@ class PendingAuthorship:
     """Who a waiting initiative names: its submitter, who entered it, and its author rows (name, member,
     confirmation); enough for the name rule (handlers/roles.names_among) without loading initiatives."""
 
+    branch_id: int
     submitter_id: int
     entered_by_id: int | None
     authors: list[AuthorColumns]
 
 
-async def pending_authorship(session: AsyncSession, branch_ids: set[int]) -> list[PendingAuthorship]:
-    """The submitted initiatives of these branches waiting for verification, with who they name."""
-    rows = await session.execute(
-        select(Initiative.id, Initiative.member_id, Initiative.entered_by_member_id,
+async def pending_authorship(
+    session: AsyncSession, branch_ids: set[int] | None, submitted_before: dt.datetime | None = None
+) -> list[PendingAuthorship]:
+    """The submitted initiatives waiting for verification (of these branches; all when None; submitted before
+    `submitted_before` if given), with who they name."""
+    query = (
+        select(Initiative.id, Initiative.branch_id, Initiative.member_id, Initiative.entered_by_member_id,
                Author.full_name, Author.member_id, Author.confirmed)
         .outerjoin(Author, Author.initiative_id == Initiative.id)
-        .where(Initiative.status == Status.SUBMITTED, Initiative.branch_id.in_(branch_ids))
+        .where(Initiative.status == Status.SUBMITTED)
     )  # fmt: skip
+    if branch_ids is not None:
+        query = query.where(Initiative.branch_id.in_(branch_ids))
+    if submitted_before is not None:
+        query = query.where(Initiative.submitted_at < submitted_before)
     waiting: dict[int, PendingAuthorship] = {}
-    for initiative_id, submitter_id, entered_by_id, *author in rows:
-        entry = waiting.setdefault(initiative_id, PendingAuthorship(submitter_id, entered_by_id, []))
+    for initiative_id, branch_id, submitter_id, entered_by_id, *author in await session.execute(query):
+        entry = waiting.setdefault(initiative_id, PendingAuthorship(branch_id, submitter_id, entered_by_id, []))
         if author[0] is not None:
             entry.authors.append(AuthorColumns(*author))
     return list(waiting.values())
@@ -643,16 +651,6 @@ async def idle_drafts(session: AsyncSession, idle_since: dt.datetime) -> Sequenc
             .order_by(Initiative.id)
         )
     ).all()
-
-
-async def overdue_reviews(session: AsyncSession, submitted_before: dt.datetime) -> dict[int, int]:
-    """How many initiatives each branch has had waiting for a decision since before `submitted_before`."""
-    rows = await session.execute(
-        select(Initiative.branch_id, func.count())
-        .where(Initiative.status == Status.SUBMITTED, Initiative.submitted_at < submitted_before)
-        .group_by(Initiative.branch_id)
-    )
-    return {branch_id: count for branch_id, count in rows.all()}
 
 
 async def chairs_of(session: AsyncSession, branch_ids: set[int]) -> dict[int, set[int]]:
