@@ -11,10 +11,10 @@ import functools
 import re
 
 from domain.rules import plain_words
+from handlers import review
 from handlers.context import Context
 from handlers.i18n import Catalog
-from handlers.roles import chaired_branch_ids, is_admin, names_among
-from storage import queries
+from handlers.roles import chaired_branch_ids, is_admin
 
 MEMBER = ("menu_new", "menu_drafts", "menu_mine", "menu_progress", "menu_help")
 ADMIN = ("menu_unit_progress", "menu_export", "menu_broadcast", "menu_chairs", "menu_branches", "menu_help")
@@ -48,17 +48,9 @@ async def labels(ctx: Context) -> tuple[str, ...]:
         return tuple(t(key) for key in ADMIN)
     items = [t(key) for key in MEMBER]
     if current == "chair":
-        waiting = await _waiting_count(ctx)
+        waiting = len(await review.waiting_for(ctx, chaired_branch_ids(ctx)))
         items.insert(0, t("menu_pending", count=waiting))
     return tuple(items)
-
-
-async def _waiting_count(ctx: Context) -> int:
-    """What /pending lists for this chair: waiting initiatives of his branches that do not name him."""
-    assert ctx.member is not None
-    member = ctx.member
-    waiting = await queries.pending_authorship(ctx.session, chaired_branch_ids(ctx))
-    return sum(not names_among(member, w.submitter_id, w.entered_by_id, w.authors) for w in waiting)
 
 
 _COUNT = re.compile(r"\(\d+\)")  # "📥 Chờ xác nhận (4)": the label with its count, as tapped

@@ -23,12 +23,23 @@ from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
-from handlers.roles import can_decide, can_review, can_view, chaired_branch_ids, is_admin, is_author, names, refuse
+from handlers.roles import (
+    can_decide,
+    can_review,
+    can_view,
+    chaired_branch_ids,
+    is_admin,
+    is_author,
+    names,
+    names_among,
+    refuse,
+)
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import decisions, queries
 from storage.models import Initiative, Member, Status
 
 log = logging.getLogger(__name__)
+PENDING_SHOWN = 20  # review cards /pending sends at once, oldest first
 FLOW = "review_reason"
 VERIFY, CHANGES, REJECT = "a", "c", "r"
 REASON_KEYS = (
@@ -324,19 +335,31 @@ def details(ctx: Context, initiative: Initiative) -> None:
             ctx.replies.append(Reply(text=esc(name), file=OutgoingFile(attachment.file_id, attachment.kind)))
 
 
+async def waiting_for(ctx: Context, branch_ids: set[int] | None) -> list[int]:
+    """The initiatives of these branches (all: None) waiting for verification that this officer may decide
+    (none that names him), oldest first: what /pending lists and the chair's menu counts."""
+    assert ctx.member is not None
+    member = ctx.member
+    waiting = await queries.pending_authorship(ctx.session, branch_ids)
+    return [w.initiative_id for w in waiting if not names_among(member, w.submitter_id, w.entered_by_id, w.authors)]
+
+
 async def pending(ctx: Context) -> None:
     """`/pending`: the queue of the branches this person chairs (every branch for an admin)."""
     branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
     if branch_ids is not None and not branch_ids:
         refuse(ctx, None, "/pending")
         return
-    items = [i for i in await queries.pending_reviews(ctx.session, branch_ids) if not is_author(ctx, i)]
-    if not items:
+    assert ctx.member is not None
+    decidable = await waiting_for(ctx, branch_ids)
+    if not decidable:
         ctx.say(ctx.t("pending_empty"))
         return
+    items = await queries.initiatives_for_review(ctx.session, decidable[:PENDING_SHOWN])
+    shown = ctx.t("pending_shown", shown=len(items)) if len(decidable) > len(items) else ""
     # The title goes through the outbox too, so that it arrives before the cards.
-    ctx.notify(ctx.identity.platform, ctx.identity.chat_id, Reply(text=ctx.t("pending_title", count=len(items))))
-    assert ctx.member is not None
+    title = ctx.t("pending_title", count=len(decidable), shown=shown)
+    ctx.notify(ctx.identity.platform, ctx.identity.chat_id, Reply(text=title))
     for initiative in items:
         ctx.notify(
             ctx.identity.platform,

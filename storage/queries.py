@@ -353,6 +353,7 @@ class PendingAuthorship:
     """Who a waiting initiative names: its submitter, who entered it, and its author rows (name, member,
     confirmation); enough for the name rule (handlers/roles.names_among) without loading initiatives."""
 
+    initiative_id: int
     branch_id: int
     submitter_id: int
     entered_by_id: int | None
@@ -362,13 +363,14 @@ class PendingAuthorship:
 async def pending_authorship(
     session: AsyncSession, branch_ids: set[int] | None, submitted_before: dt.datetime | None = None
 ) -> list[PendingAuthorship]:
-    """The submitted initiatives waiting for verification (of these branches; all when None; submitted before
-    `submitted_before` if given), with who they name."""
+    """The submitted initiatives waiting for verification, oldest first (of these branches; all when None;
+    submitted before `submitted_before` if given), with who they name."""
     query = (
         select(Initiative.id, Initiative.branch_id, Initiative.member_id, Initiative.entered_by_member_id,
                Author.full_name, Author.member_id, Author.confirmed)
         .outerjoin(Author, Author.initiative_id == Initiative.id)
         .where(Initiative.status == Status.SUBMITTED)
+        .order_by(Initiative.submitted_at, Initiative.id, Author.position)
     )  # fmt: skip
     if branch_ids is not None:
         query = query.where(Initiative.branch_id.in_(branch_ids))
@@ -376,20 +378,21 @@ async def pending_authorship(
         query = query.where(Initiative.submitted_at < submitted_before)
     waiting: dict[int, PendingAuthorship] = {}
     for initiative_id, branch_id, submitter_id, entered_by_id, *author in await session.execute(query):
-        entry = waiting.setdefault(initiative_id, PendingAuthorship(branch_id, submitter_id, entered_by_id, []))
+        entry = waiting.setdefault(
+            initiative_id, PendingAuthorship(initiative_id, branch_id, submitter_id, entered_by_id, [])
+        )
         if author[0] is not None:
             entry.authors.append(AuthorColumns(*author))
     return list(waiting.values())
 
 
-async def pending_reviews(session: AsyncSession, branch_ids: set[int] | None, limit: int = 20) -> Sequence[Initiative]:
-    """Submitted initiatives awaiting a decision, oldest first (all branches when branch_ids is None)."""
-    query = select(Initiative).where(Initiative.status == Status.SUBMITTED)
-    if branch_ids is not None:
-        query = query.where(Initiative.branch_id.in_(branch_ids))
+async def initiatives_for_review(session: AsyncSession, initiative_ids: list[int]) -> list[Initiative]:
+    """These initiatives, in this order, with what a review card shows."""
+    query = select(Initiative).where(Initiative.id.in_(initiative_ids))
     query = query.options(*_FULL, selectinload(Initiative.member), selectinload(Initiative.branch),
                           selectinload(Initiative.entered_by))  # fmt: skip
-    return (await session.scalars(query.order_by(Initiative.submitted_at, Initiative.id).limit(limit))).all()
+    found = {initiative.id: initiative for initiative in await session.scalars(query)}
+    return [found[number] for number in initiative_ids if number in found]
 
 
 async def review_messages(session: AsyncSession, initiative_id: int) -> Sequence[OutboxMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import os
 
@@ -10,9 +11,10 @@ import pytest
 import pytest_asyncio
 from docx import Document
 from openpyxl import load_workbook
+from sqlalchemy import delete
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from storage.models import OutboxStatus, Status
+from storage.models import Author, Initiative, OutboxStatus, Status
 from tests import launcher
 from tests.harness import (
     ADMIN_ID,
@@ -535,3 +537,40 @@ async def test_exports_by_role_and_marking_portal_entry(
     index = sheet_column(after, "Sáng kiến", "Mã").index(number)
     assert sheet_column(after, "Sáng kiến", "Trạng thái")[index] == "Đã nhập Cổng"
     assert sheet_column(after, "Sáng kiến", "Nhập Cổng")[index] == "Đã nhập"
+
+
+async def test_pending_shows_the_oldest_twenty_he_may_decide_and_counts_them_all(
+    cast: Cast, database: Database
+) -> None:
+    """More waiting than one /pending shows: the title counts them all (as the menu does), and the twenty cards
+    are the oldest the chair may decide. The oldest of all names him: it is neither counted nor takes a place."""
+    outsider = await database.member_of(cast.outsider.user_id)
+    queued = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)  # older than anything else waiting in the module
+    async with database.sessions() as session, session.begin():
+        rows = [
+            Initiative(
+                member_id=outsider.id, branch_id=outsider.branch_id, credited_branch_id=outsider.branch_id,
+                status=Status.SUBMITTED, current_step="summary", title=f"Sáng kiến xếp hàng số {n}", type_code="1.1",
+                field="Y tế", submitted_at=queued + dt.timedelta(hours=n), attachments=[],
+                authors=[Author(position=1, share_percent=100, branch_id=outsider.branch_id,
+                                full_name="Phó Chủ Tịch Hai" if n == 0 else "Người Ngoài Cuộc")],
+            )
+            for n in range(22)
+        ]  # fmt: skip
+        session.add_all(rows)
+        await session.flush()
+        numbers = [row.id for row in rows]
+    try:
+        before = len(cast.chair_two.emulator.chat(cast.chair_two.user_id))
+        await cast.chair_two.send("/pending")
+        title = await cast.chair_two.expect("chờ xác nhận", "dưới đây là 20 sáng kiến")
+        waiting = int(title.plain_text.split("Có ", 1)[1].split()[0])
+        await cast.chair_two.expect(f"Sáng kiến #{numbers[20]} chờ xác nhận", timeout=60)  # the last, ~1 a second
+        await cast.chair_two.settle()
+        cards = [m.plain_text for m in cast.chair_two.emulator.chat(cast.chair_two.user_id)[before:] if m.from_bot]
+        shown = [n for n in numbers if any(f"Sáng kiến #{n} chờ xác nhận" in text for text in cards)]
+        assert shown == numbers[1:21], shown
+        assert waiting >= 21 and await cast.chair_two.menu_label("📥") == f"📥 Chờ xác nhận ({waiting})"
+    finally:
+        async with database.sessions() as session, session.begin():
+            await session.execute(delete(Initiative).where(Initiative.id.in_(numbers)))
