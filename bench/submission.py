@@ -4,7 +4,7 @@ Both bots run as their own processes against the same emulator in the same run. 
 steps per second and p50/p95 step latency (a step = one member action until the bot's next question),
 the ratio to the echo baseline and the bot's CPU time per step; on SQLite, then on a throwaway PostgreSQL (or
 BENCH_POSTGRES_URL; BENCH_DATABASE_URL: that database only). Not a pass/fail test. Run: `make
-bench-submission` (BENCH_ARGS: --members N, --sqlite-only, --profile FILE).
+bench-submission` (BENCH_ARGS: --members N, --rounds N, --sqlite-only, --profile FILE).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import statistics
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.data import on_each_database
@@ -71,10 +74,29 @@ async def submission_journey(person: TimedPerson) -> None:
     await person.expect("Đã gửi sáng kiến")
 
 
-async def echo_journey(person: TimedPerson, steps: int) -> None:
+async def echo_journey(emulator: TelegramEmulator, person: TimedPerson, steps: int) -> None:
     for number in range(steps):
-        await person.send(f"echo {number} {person.user_id}")
+        person._acted()
+        await emulator.user_sends(person.user_id, f"echo {number} {person.user_id}", token=ECHO_TOKEN)
         await person.expect(f"echo {number} {person.user_id}")
+
+
+@dataclass
+class Round:
+    """One bot's members, all at once: their step latencies and the bot process's CPU time."""
+
+    latencies: list[float]
+    elapsed: float
+    cpu_ms_per_step: float
+
+
+async def timed_round(pid: int, people: list[TimedPerson], journey: Callable[[TimedPerson], Awaitable[None]]) -> Round:
+    cpu = cpu_seconds(pid)
+    started = time.perf_counter()
+    await asyncio.gather(*(journey(p) for p in people))
+    elapsed = time.perf_counter() - started
+    latencies = [x for p in people for x in p.latencies]
+    return Round(latencies, elapsed, (cpu_seconds(pid) - cpu) * 1000 / len(latencies))
 
 
 def start_profiler(pid: int, output: str | None) -> subprocess.Popen[bytes] | None:
@@ -112,10 +134,11 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float, float, float]:
-    ordered = sorted(latencies)
+def summarise(name: str, rounds: list[Round]) -> tuple[float, float, float]:
+    ordered = sorted(x for r in rounds for x in r.latencies)
     p50 = statistics.median(ordered) * 1000
     p95 = ordered[int(len(ordered) * 0.95) - 1] * 1000
+    elapsed = sum(r.elapsed for r in rounds)
     rate = len(ordered) / elapsed
     print(
         f"{name:<22} {len(ordered):>6} steps {elapsed:7.2f} s {rate:8.1f} steps/s"
@@ -124,12 +147,12 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> tuple[float,
     return rate, p50, p95
 
 
-async def run(members: int, profile: str | None, sqlite_only: bool) -> None:
+async def run(members: int, rounds: int, profile: str | None, sqlite_only: bool) -> None:
     """On SQLite, then on PostgreSQL (bench/data.on_each_database); BENCH_DATABASE_URL: on that one only.
     `profile`: py-spy's stacks of the bot on the first database."""
 
     async def measure(label: str, url: str) -> None:
-        await run_on(url, members, None if label == "PostgreSQL" else profile)
+        await run_on(url, members, rounds, None if label == "PostgreSQL" else profile)
 
     if os.environ.get("BENCH_DATABASE_URL"):
         await measure("", os.environ["BENCH_DATABASE_URL"])
@@ -137,7 +160,7 @@ async def run(members: int, profile: str | None, sqlite_only: bool) -> None:
     await on_each_database(measure, "bench.db", ("SQLite", "PostgreSQL"), sqlite_only=sqlite_only)
 
 
-async def run_on(database_url: str, members: int, profile: str | None) -> None:
+async def run_on(database_url: str, members: int, rounds: int, profile: str | None) -> None:
     emulator = TelegramEmulator()
     emulator.add_bot(TOKEN)
     emulator.add_bot(ECHO_TOKEN, username="echo_bot")
@@ -160,44 +183,37 @@ async def run_on(database_url: str, members: int, profile: str | None) -> None:
         await asyncio.gather(*(submission_journey(p) for p in warm))
         warm_cpu = cpu_seconds(bot.process.pid) - warm_cpu
         warm_steps = sum(len(p.latencies) for p in warm)
-        people = [TimedPerson(emulator, f"Thành viên {i}") for i in range(members)]
-        profiler = start_profiler(bot.process.pid, profile)
-        bot_cpu = cpu_seconds(bot.process.pid)
-        started = time.perf_counter()
-        await asyncio.gather(*(submission_journey(p) for p in people))
-        bot_elapsed = time.perf_counter() - started
-        bot_cpu = cpu_seconds(bot.process.pid) - bot_cpu
-        await stop_profiler(profiler)
-        steps = len(people[0].latencies)
-
-        echo_people = [TimedPerson(emulator, f"Echo {i}") for i in range(members)]
-        for person in echo_people:
-            person.send = _sender(emulator, person)  # type: ignore[method-assign]
+        steps = len(warm[0].latencies)
         echo_warm = [TimedPerson(emulator, f"Echo khởi động {i}") for i in range(WARMUP_JOURNEYS)]
-        for person in echo_warm:
-            person.send = _sender(emulator, person)  # type: ignore[method-assign]
-        await asyncio.gather(*(echo_journey(p, steps) for p in echo_warm))
-        echo_cpu = cpu_seconds(echo.pid)
-        started = time.perf_counter()
-        await asyncio.gather(*(echo_journey(p, steps) for p in echo_people))
-        echo_elapsed = time.perf_counter() - started
-        echo_cpu = cpu_seconds(echo.pid) - echo_cpu
+        await asyncio.gather(*(echo_journey(emulator, p, steps) for p in echo_warm))
+        profiler = start_profiler(bot.process.pid, profile)
+        bot_rounds: list[Round] = []
+        echo_rounds: list[Round] = []
+        for number in range(rounds):  # alternated, so both bots meet the machine's same moods (other tenants)
+            people = [TimedPerson(emulator, f"Thành viên {number}.{i}") for i in range(members)]
+            bot_rounds.append(await timed_round(bot.process.pid, people, submission_journey))
+            echo_people = [TimedPerson(emulator, f"Echo {number}.{i}") for i in range(members)]
+            echo_rounds.append(await timed_round(echo.pid, echo_people,
+                                                 functools.partial(echo_journey, emulator, steps=steps)))  # fmt: skip
+        await stop_profiler(profiler)
 
         backend = database_url.split(":")[0]
-        print(f"\n{members} members at once, {steps} steps each (register, wizard, submit); database {backend}")
-        bot_rate, bot_p50, bot_p95 = summarise("Sáng kiến Bot", [x for p in people for x in p.latencies], bot_elapsed)
-        echo_rate, echo_p50, echo_p95 = summarise(
-            "bare aiogram echo", [x for p in echo_people for x in p.latencies], echo_elapsed
-        )
+        print(f"\n{members} members at once, {steps} steps each (register, wizard, submit), {rounds} rounds of each"
+              f" bot in turn; database {backend}")  # fmt: skip
+        bot_rate, bot_p50, bot_p95 = summarise("Sáng kiến Bot", bot_rounds)
+        echo_rate, echo_p50, echo_p95 = summarise("bare aiogram echo", echo_rounds)
         print(
             f"{'ratio bot/echo':<22} throughput {bot_rate / echo_rate:5.2f}×   "
             f"p50 {bot_p50 / echo_p50:5.2f}×   p95 {bot_p95 / echo_p95:5.2f}×"
         )
-        bot_ms = bot_cpu * 1000 / (steps * members)
-        echo_ms = echo_cpu * 1000 / (steps * members)
+        bot_ms = statistics.median(r.cpu_ms_per_step for r in bot_rounds)
+        echo_ms = statistics.median(r.cpu_ms_per_step for r in echo_rounds)
+        each = "  ".join(
+            f"{b.cpu_ms_per_step:.2f}/{e.cpu_ms_per_step:.2f}" for b, e in zip(bot_rounds, echo_rounds, strict=True)
+        )
         print(
-            f"CPU per step: bot {bot_ms:.2f} ms (target ≤ 5 ms, {1000 / bot_ms:.0f} steps/s per core)"
-            f"   echo {echo_ms:.2f} ms   ratio {bot_ms / echo_ms:.1f}×"
+            f"CPU per step (median of rounds): bot {bot_ms:.2f} ms (target ≤ 5 ms, {1000 / bot_ms:.0f} steps/s per"
+            f" core)   echo {echo_ms:.2f} ms   ratio {bot_ms / echo_ms:.1f}×   (rounds, bot/echo ms: {each})"
         )
         print(f"  (after {WARMUP_JOURNEYS} unmeasured journeys each; the bot's first {warm_steps} steps, cold, took "
               f"{warm_cpu * 1000 / warm_steps:.2f} ms each)")  # fmt: skip
@@ -211,21 +227,14 @@ async def run_on(database_url: str, members: int, profile: str | None) -> None:
 WARMUP_JOURNEYS = 3
 
 
-def _sender(emulator: TelegramEmulator, person: TimedPerson):
-    async def send(text: str) -> StoredMessage:
-        person._acted()
-        return await emulator.user_sends(person.user_id, text, token=ECHO_TOKEN)
-
-    return send
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=20, help="members going through the wizard at once")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds of each bot, taken in turn")
     parser.add_argument("--profile", metavar="FILE", help="write py-spy's collapsed stacks of the bot to FILE")
     parser.add_argument("--sqlite-only", action="store_true")
     arguments = parser.parse_args()
-    asyncio.run(run(arguments.members, arguments.profile, arguments.sqlite_only))
+    asyncio.run(run(arguments.members, arguments.rounds, arguments.profile, arguments.sqlite_only))
 
 
 if __name__ == "__main__":
