@@ -97,3 +97,14 @@ def holds(typed: str, label: str) -> bool:
 def accented(text: str) -> bool:
     """Typed with at least one Vietnamese mark: precise enough to prefer an exact reading."""
     return any(_marks(word) for word in typed_words(text))
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words and ended with "…" ("điều dưỡn…" reads as a typo);
+    a text without a space in its second half is cut inside its last word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if text[limit] != " ":  # else the cut falls between two words already
+        cut = cut[: cut.rfind(" ")] if " " in cut[limit // 2 :] else cut[:-1]
+    return cut.rstrip(" ,;:.-–") + "…"

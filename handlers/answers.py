@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain import rules
+from domain.text import shorten
 from handlers.context import Context, esc
 from handlers.wizard_steps import RESEARCH_RECOGNITION, STORED_VALUE, Kind, Step
 from handlers.wizard_steps import is_research as steps_is_research
@@ -21,18 +22,6 @@ def choices(ctx: Context, initiative: Initiative, step: Step) -> list[tuple[str,
     if step.kind is Kind.LEAD:
         return [(str(index), a.full_name) for index, a in enumerate(initiative.authors)]
     return [(value, ctx.t(label_key)) for value, label_key in step.choices]
-
-
-def shorten(text: str) -> str:
-    """At most SUMMARY_TRUNCATE characters, cut between words ("điều dưỡn…" read as a typo)."""
-    if len(text) <= SUMMARY_TRUNCATE:
-        return text
-    cut = text[:SUMMARY_TRUNCATE]
-    if text[SUMMARY_TRUNCATE] == " ":  # the cut falls between two words already
-        words = cut
-    else:
-        words = cut[: cut.rfind(" ")] if " " in cut[SUMMARY_TRUNCATE // 2 :] else cut[:-1]
-    return words.rstrip(" ,;:.-–") + "…"
 
 
 def is_research(ctx: Context, initiative: Initiative) -> bool:
@@ -111,4 +100,4 @@ def display_value(ctx: Context, draft: Initiative, step: Step, *, full: bool = F
         stored_to_value = {v: k for k, v in STORED_VALUE.get(step.key, {}).items()}
         chosen = stored_to_value.get(value, value)
         return esc(next((label for v, label in choices(ctx, draft, step) if v == chosen), str(chosen)))
-    return esc(str(value) if full else shorten(str(value)))
+    return esc(str(value) if full else shorten(str(value), SUMMARY_TRUNCATE))

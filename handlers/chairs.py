@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.rules import parse_id
+from domain.text import shorten
 from handlers.context import Context, esc
 from handlers.events import Option
 from handlers.roles import chaired_branch_ids, is_admin, refuse
@@ -123,7 +124,7 @@ async def list_chairs(ctx: Context) -> None:
     options = []
     for role, member, chaired in rows[:LISTED]:
         lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)} ({esc(chaired.code)})")
-        label = ctx.t("btn_remove_chair", name=member.full_name[:30], code=chaired.code[:16])
+        label = ctx.t("btn_remove_chair", name=shorten(member.full_name, 30), code=chaired.code[:16])
         options.append([Option(label, f"ch:rm:{role.id}")])
     if len(rows) > LISTED:
         lines.append(ctx.t("chairs_more", count=len(rows) - LISTED))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.rules import parse_id
+from domain.text import shorten
 from handlers import paperwork, wizard
 from handlers.context import Context, esc
 from handlers.events import Option
@@ -24,7 +25,8 @@ async def new(ctx: Context) -> None:
     if not drafts:
         await wizard.start_new(ctx)
         return
-    rows = [[Option(ctx.t("btn_resume", id=d.id, title=_title(ctx, d.title)[:40]), f"d:r:{d.id}")] for d in drafts[:3]]
+    rows = [[Option(ctx.t("btn_resume", id=d.id, title=shorten(_title(ctx, d.title), 40)), f"d:r:{d.id}")]
+            for d in drafts[:3]]  # fmt: skip
     rows.append([Option(ctx.t("btn_new_anyway"), "d:new")])
     ctx.say(ctx.t("new_has_drafts", count=len(drafts)), rows)
 

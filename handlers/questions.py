@@ -16,6 +16,7 @@ from typing import Any
 
 from domain import rules
 from domain.rules import InputError
+from domain.text import shorten
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 
@@ -75,7 +76,7 @@ class Questionnaire:
         if current not in (None, ""):
             text += "\n\n" + ctx.t("hint_current", value=self.shown(ctx, current))
         labels = self.suggestions(ctx, record, question)
-        rows = [[Option(label[:60], f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
+        rows = [[Option(shorten(label, 60), f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
         rows.append([Option(ctx.t("btn_skip"), f"{self.prefix}:skip"),
                      Option(ctx.t("btn_profile_stop"), f"{self.prefix}:stop")])  # fmt: skip
         ctx.say(text, rows)

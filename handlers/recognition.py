@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from domain import rules
 from domain.rules import InputError
+from domain.text import shorten
 from handlers import answers, notices
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, Reply
@@ -57,7 +58,8 @@ async def command(ctx: Context) -> None:
     if not waiting:
         ctx.say(ctx.t("recognition_nothing_waiting"))
         return
-    ctx.say(ctx.t("recognition_choose"), [[Option(f"#{i.id} {(i.title or '')[:40]}", f"rc:{i.id}")] for i in waiting])
+    rows = [[Option(f"#{i.id} {shorten(i.title or '', 40)}", f"rc:{i.id}")] for i in waiting]
+    ctx.say(ctx.t("recognition_choose"), rows)
 
 
 async def start(ctx: Context, raw_id: str) -> None:

@@ -6,6 +6,7 @@ import math
 
 from domain import rules
 from domain.rules import InputError
+from domain.text import shorten
 from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
@@ -80,7 +81,7 @@ async def _ask_name(ctx: Context, branch: Branch, invite: str = "") -> None:
     suggestion = " ".join(ctx.event.display_name.split())
     try:
         rules.parse_person_name(suggestion)
-        rows.insert(0, [Option(ctx.t("btn_use_name", name=suggestion[:40]), "reg:me")])
+        rows.insert(0, [Option(ctx.t("btn_use_name", name=shorten(suggestion, 40)), "reg:me")])
     except InputError:
         pass
     ctx.say(ctx.t("reg_ask_name", branch=esc(branch.name)), rows)

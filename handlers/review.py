@@ -19,6 +19,7 @@ import logging
 from bot.config import Campaign
 from domain import rules
 from domain.rules import InputError
+from domain.text import shorten
 from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
@@ -57,11 +58,12 @@ REASON_KEYS = (
 
 def _benefits(ctx: Context, initiative: Initiative) -> str:
     parts = []
+    limit = answers.SUMMARY_TRUNCATE
     if initiative.economic_benefit:
         amount = f" ({rules.format_amount(initiative.economic_amount_vnd)})" if initiative.economic_amount_vnd else ""
-        parts.append(ctx.t("card_economic", text=esc(answers.shorten(initiative.economic_benefit)), amount=amount))
+        parts.append(ctx.t("card_economic", text=esc(shorten(initiative.economic_benefit, limit)), amount=amount))
     if initiative.social_benefit:
-        parts.append(ctx.t("card_social", text=esc(answers.shorten(initiative.social_benefit))))
+        parts.append(ctx.t("card_social", text=esc(shorten(initiative.social_benefit, limit))))
     return "\n".join(parts)
 
 

@@ -12,6 +12,7 @@ import pytest_asyncio
 from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import delete
+from sqlalchemy.orm import selectinload
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage.models import Author, Initiative, OutboxStatus, Status
@@ -444,6 +445,14 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
         await outsider.expect("Đồng chí không có quyền")
 
 
+async def _recognising_body(database: Database, initiative_id: int, body: str | None) -> str | None:
+    """Give the initiative's unit this recognising body (the dossier's first addressee); the one it had."""
+    async with database.sessions() as session, session.begin():
+        initiative = await session.get(Initiative, initiative_id, options=[selectinload(Initiative.branch)])
+        kept, initiative.branch.recognising_body = initiative.branch.recognising_body, body
+        return kept
+
+
 async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
@@ -456,9 +465,17 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
     forms_message = await hung.expect(f"Mô tả sáng kiến #{number}")
     assert [b["text"] for b in forms_message.buttons()] == ["📝 Hoàn thiện hồ sơ"]  # no web address: no page
-    await hung.tap("Hoàn thiện hồ sơ", forms_message)
-    await answer(hung, "Bước 1/9", tap="Hội đồng sáng kiến")
-    await answer(hung, "Trần Văn Bình", "Bệnh viện Đa khoa tỉnh; 31/2/1988; Bác sĩ")
+    body = "Hội đồng sáng kiến Trung tâm Kiểm soát bệnh tật và Y tế dự phòng tỉnh Phú Thọ"  # longer than a button
+    kept_body = await _recognising_body(database, number, body)
+    try:
+        await hung.tap("Hoàn thiện hồ sơ", forms_message)
+        addressees = await hung.expect("Bước 1/9")
+        labels = [b["text"] for b in addressees.buttons()]
+        assert labels[0] == "Hội đồng sáng kiến Trung tâm Kiểm soát bệnh tật và Y tế dự…", "cut between words"
+        await hung.tap("Hội đồng sáng kiến Trung tâm", addressees)
+        await answer(hung, "Trần Văn Bình", "Bệnh viện Đa khoa tỉnh; 31/2/1988; Bác sĩ")  # the tap was taken
+    finally:
+        await _recognising_body(database, number, kept_body)
     await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh; 3/4/1988; Bác sĩ; Đại học")
     await answer(hung, "Chủ đầu tư", tap="Tác giả tự đầu tư")
     await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
@@ -470,7 +487,7 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     request = Document(io.BytesIO(await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
     texts = [p.text for p in request.paragraphs]
     stored = await database.initiative(number)
-    assert stored.addressee and stored.addressee.startswith("Hội đồng sáng kiến ")
+    assert stored.addressee == body, "the whole name behind the shortened button"
     assert f"Kính gửi: {stored.addressee}" in texts
     assert any(t.endswith("chủ đầu tư tạo ra sáng kiến): Tác giả tự đầu tư") for t in texts)
     assert "- Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã vạch." in texts
