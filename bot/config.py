@@ -341,6 +341,21 @@ def _port(value: str | None) -> int:
     return int(value)
 
 
+SECRET_MIN_LENGTH = 16
+
+
+def _secret(env: Mapping[str, str], name: str | None) -> str | None:
+    """A secret from the environment variable `name`; one shorter than SECRET_MIN_LENGTH is refused (a
+    guessable key would let anyone sign review links, post as the platform or read the metrics)."""
+    value = (env.get(name) or None) if name else None
+    if value is not None and len(value) < SECRET_MIN_LENGTH:
+        raise ConfigError(
+            f"{name}: at least {SECRET_MIN_LENGTH} characters, random (for example the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return value
+
+
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read the config file (``SANGKIEN_CONFIG`` or ``config.toml``) and apply environment overrides."""
     env = os.environ if environ is None else environ
@@ -380,10 +395,10 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             public_url=(env.get("PUBLIC_URL") or "").rstrip("/") or None,
             web_host=env.get("WEB_HOST") or "127.0.0.1",
             web_port=_port(env.get("WEB_PORT")),
-            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
-            zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET") or None,
-            link_secret=env.get("SANGKIEN_LINK_SECRET") or None,
-            metrics_token=env.get("METRICS_TOKEN") or None,
+            telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
+            zalo_webhook_secret=_secret(env, "ZALO_WEBHOOK_SECRET"),
+            link_secret=_secret(env, "SANGKIEN_LINK_SECRET"),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
             log_format=_log_format(env.get("LOG_FORMAT")),
             base_dir=path.resolve().parent,
         )
@@ -418,8 +433,8 @@ def tenant_config(config: Config, code: str, environ: Mapping[str, str] | None =
             "telegram_token": read(tenant.telegram_token_env),
             "zalo_token": read(tenant.zalo_token_env),
             "admins": parsed_admins,
-            "telegram_webhook_secret": read(tenant.telegram_webhook_secret_env),
-            "zalo_webhook_secret": read(tenant.zalo_webhook_secret_env),
+            "telegram_webhook_secret": _secret(env, tenant.telegram_webhook_secret_env),
+            "zalo_webhook_secret": _secret(env, tenant.zalo_webhook_secret_env),
             "public_url": f"{config.public_url}/t/{tenant.code}" if config.public_url else None,
             # Each tenant signs its review links with a key of its own: a link one tenant signed names an
             # initiative and a member by their numbers, which mean someone else in another tenant's data.

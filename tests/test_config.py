@@ -123,3 +123,16 @@ def test_serve_names_the_settings_webhooks_need() -> None:
     assert result.returncode == 2
     assert "PUBLIC_URL" in result.stderr and "ZALO_WEBHOOK_SECRET" in result.stderr
     assert "TELEGRAM_WEBHOOK_SECRET" not in result.stderr and "1:abc" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["SANGKIEN_LINK_SECRET", "TELEGRAM_WEBHOOK_SECRET", "ZALO_WEBHOOK_SECRET", "METRICS_TOKEN"]
+)
+def test_a_short_secret_stops_start_up_without_being_shown(name: str) -> None:
+    environ = {"SANGKIEN_CONFIG": str(ROOT / "config.toml")}
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ={**environ, name: "hunter2-secret"})  # 14 characters: guessable
+    assert str(refused.value).startswith(f"{name}: at least 16 characters")
+    assert "hunter2" not in str(refused.value)
+    config = load_config(environ={**environ, name: "hunter2-secret-16"})
+    assert "hunter2-secret-16" in config.secrets

@@ -97,7 +97,7 @@ def test_each_tenant_takes_its_own_secrets_place_and_addresses(tmp_path: Path) -
         (TENANTS, {"HANOI_TELEGRAM_TOKEN": "1:a", "HUE_TELEGRAM_TOKEN": "2:b", "HANOI_ADMINS": "1"}, "quangtri"),
         (TENANTS.replace('admins_env = "HUE_ADMINS"', 'admins_env = "HUE_ADMINS"\ntelegram_webhook_secret_env = "S"')
          .replace('admins_env = "HANOI_ADMINS"', 'admins_env = "HANOI_ADMINS"\ntelegram_webhook_secret_env = "S"'),
-         {"S": "one-secret"}, "tenants hanoi and hue name the same webhook secret"),
+         {"S": "one-shared-webhook-secret"}, "tenants hanoi and hue name the same webhook secret"),
         (TENANTS.replace('name = "', 'existing = true\nname = "'), {}, "only one can be the existing deployment"),
         (TENANTS + TENANTS, {}, "tenants: each code must be unique"),
         ('\n[[tenants]]\ncode = "Hà Nội"\nname = "x"\n', {}, "tenants.0.code"),
@@ -257,7 +257,8 @@ async def test_an_existing_deployment_declared_as_a_tenant_keeps_its_data_and_it
         emulator.add_bot(token)
     port = free_port()
     environ = {"TELEGRAM_API_URL": emulator.url, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sangkien.db",
-               "PUBLIC_URL": f"http://127.0.0.1:{port}", "WEB_PORT": str(port), "SANGKIEN_LINK_SECRET": "old-secret",
+               "PUBLIC_URL": f"http://127.0.0.1:{port}", "WEB_PORT": str(port),
+               "SANGKIEN_LINK_SECRET": "old-deployment-key",
                "HANOI_TELEGRAM_TOKEN": tokens["hanoi"], "HUE_TELEGRAM_TOKEN": tokens["hue"]}  # fmt: skip
     existing = TENANTS.replace('code = "hanoi"', 'code = "hanoi"\nexisting = true')
     config = load_config(config_file(tmp_path, existing), environ=environ)
@@ -280,7 +281,7 @@ async def test_an_existing_deployment_declared_as_a_tenant_keeps_its_data_and_it
         places = {r.services.config.tenant: r.services.config.database_url for r in runtimes}
         assert places == {"hanoi": environ["DATABASE_URL"], "hue": f"sqlite+aiosqlite:///{tmp_path}/sangkien.hue.db"}
         now = dt.datetime.now(dt.UTC)
-        old = review_links.link(environ["PUBLIC_URL"], "old-secret", 1, 1, now)  # a card sent before tenants
+        old = review_links.link(environ["PUBLIC_URL"], "old-deployment-key", 1, 1, now)  # a card sent before tenants
         hue_key = next(r.services.config.link_secret for r in runtimes if r.services.config.tenant == "hue")
         async with aiohttp.ClientSession() as http:
             # A link's key is checked first ("không hợp lệ" = the key did not sign it); one that passes reaches
