@@ -125,6 +125,8 @@ async def test_member_submits_and_the_sample_chair_verifies_side_by_side(sandbox
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Phạm Thu Hà (chủ tịch) (mẫu)")
         card = page.locator(".msg.bot").filter(has_text="Sổ tay điện tử cho tổ công đoàn").last
         await expect(card).to_contain_text("chờ xác nhận hồ sơ", timeout=15_000)
+        waiting = page.locator("#menu").get_by_role("button", name=re.compile(r"📥 Chờ xác nhận \(\d+\)"))
+        await expect(waiting).to_be_visible()  # her menu, though she had only received cards
         # The sandbox's web address is http: Telegram takes only https link buttons, so the link is in the text.
         review_page = await card.get_by_role("link", name=re.compile(r"http.*r.[A-Za-z0-9_-]+")).get_attribute("href")
         async with phone_page(review_page) as reviewing:  # the attachments open (they answered 502 once)

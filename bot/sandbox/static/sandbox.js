@@ -194,7 +194,9 @@ async function openChat(id) {
   const history = await api(`${base()}/chats/${chatId}?since=0&timeout=0`);
   for (const message of history.messages) renderMessage(message);
   since = history.seq;
-  if (!history.messages.length && chatId === userId) await send({text: "/start"});
+  // As Telegram's START button: a person who never wrote here (new, or the seeded chair, who has only
+  // received cards) starts the conversation, and so gets the welcome and the menu of their role.
+  if (chatId === userId && !history.messages.some(message => !message.from_bot)) await send({text: "/start"});
   poll(generation);
 }
 
