@@ -16,14 +16,16 @@ from domain.rules import InputError
 from handlers.context import Context, Services, esc
 from handlers.events import EventKind, Option, Reply
 from handlers.i18n import catalog
+from handlers.progress import REMIND_BEHIND_PAYLOAD, furthest_behind
 from handlers.reminders import deliver_at
 from handlers.roles import is_admin, refuse
+from storage import progress as progress_queries
 from storage import queries
 from storage.models import Branch, Broadcast, OutboxStatus
 
 log = logging.getLogger(__name__)
 FLOW = "broadcast"
-AUDIENCES = ("groups", "branches", "chairs", "members")
+AUDIENCES = ("groups", "branches", "chairs", "behind", "members")
 MAX_TEXT = 3000
 MAX_BRANCHES = 50
 
@@ -32,12 +34,12 @@ def _cancel_row(ctx: Context) -> list[Option]:
     return [Option(ctx.t("btn_bc_cancel"), "bc:x")]
 
 
-async def start(ctx: Context) -> None:
-    """`/broadcast`: admins only."""
+async def start(ctx: Context, audience: str | None = None) -> None:
+    """`/broadcast`: admins only. `audience`: chosen already (/progress's button for the units behind)."""
     if not is_admin(ctx):
         refuse(ctx, None, "/broadcast", "admin_only")
         return
-    ctx.set_flow(FLOW, step="text")
+    ctx.set_flow(FLOW, step="text", **({"audience": audience} if audience else {}))
     ctx.say(ctx.t("broadcast_ask_text", max=MAX_TEXT), [_cancel_row(ctx)])
 
 
@@ -63,6 +65,10 @@ async def handle_text(ctx: Context) -> None:
             data["text"] = rules.clean_text(ctx.event.text, min_len=3, max_len=MAX_TEXT)
         except InputError as error:
             ctx.say("⚠️ " + ctx.t(error.key, **error.params), [_cancel_row(ctx)])
+            return
+        if data.get("audience") == "behind":  # chosen before the text
+            ctx.set_flow(FLOW, **{**data, "step": "preview", "branches": []})
+            await _preview(ctx)
             return
         ctx.set_flow(FLOW, **{**data, "step": "audience"})
         _ask_audience(ctx)
@@ -109,6 +115,9 @@ async def handle_option(ctx: Context) -> None:
         return
     payload = ctx.event.payload
     data = dict(ctx.identity.flow_data) if ctx.identity.flow == FLOW else {}
+    if payload == REMIND_BEHIND_PAYLOAD:
+        await start(ctx, "behind")
+        return
     if payload == "bc:x":
         if data:
             ctx.set_flow(None)
@@ -146,6 +155,11 @@ async def _audience(ctx: Context, data: dict[str, object]) -> tuple[str, list[tu
     """The audience's description and its recipients, as of now."""
     audience = str(data.get("audience"))
     codes = [str(code) for code in data.get("branches", []) or []]  # type: ignore[union-attr]
+    if audience == "behind":
+        phase = ctx.campaign.current_phase(ctx.today())
+        behind = furthest_behind(await progress_queries.branch_progress(ctx.session, phase))
+        description = ctx.t("broadcast_audience_behind", count=len(behind), phase=esc(phase.name))
+        return description, await queries.broadcast_recipients(ctx.session, "chairs", {b.branch_id for b in behind})
     if audience != "branches":
         return ctx.t(f"broadcast_audience_{audience}"), await queries.broadcast_recipients(ctx.session, audience)
     branches, _ = await _branches_from_codes(ctx, " ".join(codes))

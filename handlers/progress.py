@@ -30,6 +30,7 @@ BAR_WIDTH = 10
 TOP = 10
 FULL_RANKING_PAYLOAD = "pg:all"
 UNIT_PAYLOAD = "pg:u:"
+REMIND_BEHIND_PAYLOAD = "bc:behind"  # a broadcast to the chairs of the units behind their quota
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
     if not view.branches:
         ctx.say(ctx.t("progress_no_branches"))
         return
+    whole_organisation = branch_ids is None and (view.unit is None or view.unit.parent_id is None)
     unit = view.single
     if unit is None:
         options = [[Option(ctx.t("btn_open_unit", unit=shorten(b.name, 40)),
@@ -308,6 +310,8 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                    for b in ranked(view.branches) if b.branch_id in view.subunits][:TOP]  # fmt: skip
         if len(view.branches) > TOP:
             options.append([Option(ctx.t("btn_full_ranking"), full_ranking_payload(view))])
+        if is_admin(ctx) and whole_organisation and campaign == ctx.campaign and furthest_behind(view.branches, 1):
+            options.append([Option(ctx.t("btn_remind_behind"), REMIND_BEHIND_PAYLOAD)])
         ctx.say(province_text(ctx.t, view), options)
     else:
         text = branch_text(ctx.t, view, unit, with_counts=officer)
@@ -319,7 +323,6 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                 else ctx.t("progress_no_submitters")
             )
         ctx.say(text)
-    whole_organisation = branch_ids is None and (view.unit is None or view.unit.parent_id is None)
     ctx.replies.append(await chart_reply(ctx.t, view, province=whole_organisation))
 
 

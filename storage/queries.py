@@ -673,7 +673,8 @@ async def broadcast_recipients(
     session: AsyncSession, audience: str, branch_ids: set[int] | None = None
 ) -> list[tuple[str, str]]:
     """(platform, chat) pairs of an audience: "groups" (every linked group), "branches" (the groups of
-    `branch_ids`), "chairs", "members" (their private chats; accounts that blocked the bot are left out)."""
+    `branch_ids`), "chairs" (of `branch_ids` when given), "members" (their private chats; accounts that
+    blocked the bot are left out)."""
     if audience in ("groups", "branches"):
         groups = await linked_groups(session, branch_ids if audience == "branches" else None)
         return [(group.platform, group.chat_id) for group in groups]
@@ -682,6 +683,8 @@ async def broadcast_recipients(
     )
     if audience == "chairs":
         chairs = select(MemberRole.member_id).where(MemberRole.role == Role.CHAIR)
+        if branch_ids is not None:
+            chairs = chairs.where(MemberRole.branch_id.in_(branch_ids))
         query = query.where(Identity.member_id.in_(chairs))
     elif audience != "members":
         raise ValueError(f"unknown audience {audience!r}")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from storage import queries
-from storage.models import Branch, Broadcast, Identity, OutboxMessage
+from storage.models import Branch, BranchQuota, Broadcast, Identity, OutboxMessage
 from tests.harness import ADMIN_ID, Database, GroupChat, InProcessBot, Person, invite_chair, local, register
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -51,7 +51,7 @@ async def test_only_admins_may_broadcast(emulator: TelegramEmulator, cast: Cast,
     await cast.chair.expect("chỉ dành cho quản trị viên")
     await cast.member.send("/broadcast")
     refused = await cast.member.expect("chỉ dành cho quản trị viên")
-    for forged in ("bc:a:members", "bc:ok"):
+    for forged in ("bc:a:members", "bc:ok", "bc:behind"):
         await emulator.user_presses(cast.member.user_id, refused, forged)
         await cast.member.expect("chỉ dành cho quản trị viên")
     assert await broadcasts(live_database) == []
@@ -168,3 +168,29 @@ async def test_a_broadcast_to_hundreds_of_chats_stays_within_telegrams_limits(
     for user_id in (first_id, first_id + CROWD // 2, first_id + CROWD - 1):
         assert any("Tuần lễ sáng kiến" in m.plain_text for m in emulator.chat(user_id) if m.from_bot)
     assert emulator.rate_limited == rate_limited_before == 0, "the bot never went over Telegram's limits"
+
+
+async def test_progress_offers_to_remind_the_chairs_of_the_units_behind_their_quota(
+    emulator: TelegramEmulator, cast: Cast, live_database: Database
+) -> None:
+    """Every sample unit has a quota and nothing recognised here, except MAU005, whose quota is taken away:
+    it is behind nothing, so its chair is left out."""
+    done = await invite_chair(cast.admin, Person(emulator, "Vũ Văn Đạt Chỉ Tiêu"), "MAU005", "Vũ Văn Đạt Chỉ Tiêu")
+    async with live_database.sessions() as session, session.begin():
+        mau005 = select(Branch.id).where(Branch.code == "MAU005").scalar_subquery()
+        await session.execute(update(BranchQuota).where(BranchQuota.branch_id == mau005).values(quota=0))
+    admin = cast.admin
+    await admin.send("/progress")
+    progress = await admin.expect("Chậm nhất")
+    await admin.tap("Nhắc các CĐCS chưa đạt chỉ tiêu", progress)
+    await admin.expect("Gửi thông báo", "Gõ nội dung")
+    text = "Các CĐCS chưa đạt chỉ tiêu đề nghị đôn đốc đoàn viên gửi sáng kiến trước 31/5."
+    await admin.send(text)
+    preview = await admin.expect("Xem trước", text, "chủ tịch của 159 CĐCS chưa đạt chỉ tiêu", "1 nơi nhận")
+    await admin.tap("Gửi tới 1 nơi nhận", preview)
+    await cast.chair.expect(text)
+    await admin.expect("Báo cáo gửi thông báo", "Đã gửi: 1/1")
+    await done.settle()
+    assert not any(text in t for t in done.bot_texts()), "a unit with no quota to reach is not reminded"
+    stored = (await broadcasts(live_database))[-1]
+    assert (stored.text, stored.audience, stored.recipients) == (text, "behind", 1)
