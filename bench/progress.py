@@ -44,7 +44,7 @@ async def measure(url: str) -> tuple[list[float], list[float], list[float]]:
             progress.province_text(t, view)
             admin_text.append(time.perf_counter() - started)
             started = time.perf_counter()
-            await progress.chart_reply(t, view, province=True)
+            await progress.chart_reply(t, view)
             admin_chart.append(time.perf_counter() - started)
             started = time.perf_counter()
             async with sessions() as session:

@@ -47,6 +47,7 @@ class View:
     whole: list[BranchProgress]  # what sums to the scope's figures (rolled up: each initiative once)
     unit: BranchProgress | None = None  # the unit the view is about, when it is about one
     subunits: frozenset[int] = frozenset()  # the listed units that have units under them (to drill into)
+    organisation: bool = False  # the whole organisation: measured against the phase's target, not quotas
 
     @property
     def recognised(self) -> int:
@@ -93,6 +94,9 @@ async def load(
     daily = await progress_queries.daily_recognitions(session, phase, counted)
     totals = await progress_queries.campaign_totals(session, campaign, counted)
     has_children = {parent for parent in parents.values() if parent is not None}
+    # The whole organisation: everything in scope, seen from the top (no unit, or the tree's root listing
+    # the units under it — not a unit of a flat list shown alone, whose parent is None too).
+    top = layout.focus is None or (parents[layout.focus] is None and shown != [layout.focus])
     return View(
         campaign,
         phase,
@@ -103,6 +107,7 @@ async def load(
         [units[u] for u in layout.whole],
         units[layout.focus] if layout.focus is not None else None,
         frozenset(u for u in shown if u in has_children),
+        organisation=branch_ids is None and top,
     )
 
 
@@ -228,22 +233,25 @@ def branch_text(t: Catalog, view: View, branch: BranchProgress, *, with_counts: 
     return "\n".join(lines)
 
 
-def chart_bars(view: View) -> tuple[list[BranchProgress], str]:
-    """The branches a phone-size chart shows: all when few; otherwise the top and the bottom 10."""
-    ordered = ranked(view.branches)
-    if len(ordered) <= charts.MAX_BARS:
-        return ordered, "chart_bars_all"
+def chart_bars(view: View) -> tuple[list[BranchProgress], str, dict[str, int]]:
+    """The branches a phone-size chart shows: all when few; otherwise those the text lists — the leaders
+    (with something recognised), then the furthest behind, the last at the bottom."""
+    if len(view.branches) <= charts.MAX_BARS:
+        return ranked(view.branches), "chart_bars_all", {}
     half = charts.MAX_BARS // 2
-    return ordered[:half] + ordered[-half:], "chart_bars_top_bottom"
+    leaders = ranked([b for b in view.branches if b.recognised > 0], half)
+    behind = [b for b in furthest_behind(view.branches, half) if b not in leaders]
+    return leaders + behind[::-1], "chart_bars_top_bottom", {"top": len(leaders), "bottom": len(behind)}
 
 
-async def chart_reply(t: Catalog, view: View, *, province: bool) -> Reply:
-    """The PNG chart, drawn off the event loop (about a tenth of a second of CPU)."""
-    shown, bars_key = chart_bars(view)
-    target = view.phase.target if province else view.quota
-    data = charts.ChartData(
+def chart_data(t: Catalog, view: View) -> charts.ChartData:
+    """What the chart draws: the listed units' bars, and the cumulative count against the phase's target
+    for the whole organisation, else against the units' quotas (as the text beside it)."""
+    shown, bars_key, counts = chart_bars(view)
+    target = view.phase.target if view.organisation else view.quota
+    return charts.ChartData(
         title=t("chart_title", phase=view.phase.name),
-        bars_title=t(bars_key, count=len(shown), total=len(view.branches)),
+        bars_title=t(bars_key, total=len(view.branches), **counts),
         bars=[(b.name, b.recognised, b.quota) for b in shown],
         phase_start=view.phase.counting_from,
         phase_end=view.phase.end,
@@ -257,7 +265,11 @@ async def chart_reply(t: Catalog, view: View, *, province: bool) -> Reply:
             "cumulative": t("chart_cumulative"),
         },
     )
-    content = await asyncio.to_thread(charts.render_progress, data)
+
+
+async def chart_reply(t: Catalog, view: View) -> Reply:
+    """The PNG chart, drawn off the event loop (about a tenth of a second of CPU)."""
+    content = await asyncio.to_thread(charts.render_progress, chart_data(t, view))
     return Reply(
         text=t("chart_caption", phase=esc(view.phase.name)),
         file=OutgoingFile.generated("tien-do.png", content, kind="photo"),
@@ -302,7 +314,6 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
     if not view.branches:
         ctx.say(ctx.t("progress_no_branches"))
         return
-    whole_organisation = branch_ids is None and (view.unit is None or view.unit.parent_id is None)
     unit = view.single
     if unit is None:
         options = [[Option(ctx.t("btn_open_unit", unit=shorten(b.name, 40)),
@@ -310,7 +321,7 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                    for b in ranked(view.branches) if b.branch_id in view.subunits][:TOP]  # fmt: skip
         if len(view.branches) > TOP:
             options.append([Option(ctx.t("btn_full_ranking"), full_ranking_payload(view))])
-        if is_admin(ctx) and whole_organisation and campaign == ctx.campaign and furthest_behind(view.branches, 1):
+        if is_admin(ctx) and view.organisation and campaign == ctx.campaign and furthest_behind(view.branches, 1):
             options.append([Option(ctx.t("btn_remind_behind"), REMIND_BEHIND_PAYLOAD)])
         ctx.say(province_text(ctx.t, view), options)
     else:
@@ -323,7 +334,7 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                 else ctx.t("progress_no_submitters")
             )
         ctx.say(text)
-    ctx.replies.append(await chart_reply(ctx.t, view, province=whole_organisation))
+    ctx.replies.append(await chart_reply(ctx.t, view))
 
 
 def _campaign_codes(ctx: Context) -> str:

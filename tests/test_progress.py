@@ -12,6 +12,7 @@ import pytest_asyncio
 from bot.config import Config
 from handlers import progress
 from handlers.i18n import catalog
+from handlers.reports import charts
 from storage import queries
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Branch, BranchQuota, Initiative, Status
@@ -147,10 +148,27 @@ async def test_nobody_leads_when_nothing_is_recognised_and_after_the_campaign_th
     assert "Dẫn đầu" not in progress.province_text(t, empty)
 
 
+async def test_the_chart_draws_what_the_text_says(sessions, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found on a phone walk: an admin's `/progress B` (a unit of a flat list, whose parent is None like
+    the organisation's) drew the phase's target of 200 for a unit whose quota is 2; and the chart's top and
+    bottom were other units than the text's leaders and "Chậm nhất"."""
+    t = catalog("vi")
+    async with sessions() as session:
+        whole = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None)
+        branch_b = {b.code: b.id for b in await queries.all_branches(session)}["B"]
+        unit = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None, branch_b)
+    assert progress.chart_data(t, whole).labels["target"] == "Mục tiêu (200)"
+    assert unit.single is not None and progress.chart_data(t, unit).labels["target"] == "Mục tiêu (2)"
+    monkeypatch.setattr(charts, "MAX_BARS", 2)  # one leader and one laggard of the four
+    data = progress.chart_data(t, whole)
+    assert [name for name, _, _ in data.bars] == ["CĐCS A", "CĐCS C"]
+    assert data.bars_title == "1 dẫn đầu, 1 chậm nhất / 4 CĐCS"
+
+
 async def test_chart_is_a_phone_sized_png(sessions, config: Config) -> None:
     async with sessions() as session:
         view = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None)
-    reply = await progress.chart_reply(catalog("vi"), view, province=True)
+    reply = await progress.chart_reply(catalog("vi"), view)
     assert reply.file is not None and reply.file.kind == "photo" and reply.file.content is not None
     width, height = png_size(reply.file.content)
     assert 700 <= width <= 1200 and 400 <= height <= 3000
