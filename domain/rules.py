@@ -47,6 +47,8 @@ def parse_id(text: str) -> int | None:
 # With their accents, which may be left out when typed but never contradicted: "dừng" is not "đúng".
 YES_WORDS = ("có", "rồi", "đã có", "đúng", "vâng", "dạ", "đã", "yes", "y", "ok", "đồng ý", "xác nhận", "tôi xác nhận")
 NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có")
+# What people type to step back from what they were asked, where no answer is "no".
+CANCEL_WORDS = ("thôi", "huỷ", "hủy", "dừng", "bỏ qua", "quay lại", "cancel")
 
 
 def yes_or_no(text: str, values: set[str]) -> str | None:
@@ -56,6 +58,11 @@ def yes_or_no(text: str, values: set[str]) -> str | None:
     if "no" in values and any(reads_as(text, word) for word in NO_WORDS):
         return "no"
     return None
+
+
+def declines(text: str) -> bool:
+    """The whole text is a "no" or a "never mind" ("không", "chưa", "thôi", "huỷ"…), not an answer."""
+    return any(reads_as(text, word) for word in (*NO_WORDS, *CANCEL_WORDS))
 
 
 # --- free text -------------------------------------------------------------------------------------

@@ -199,10 +199,15 @@ async def handle_option(ctx: Context) -> None:
         await paperwork.send_forms(ctx, initiative)
         ctx.keep_origin()
     elif parts[0] == "rv" and action == "n":
-        ctx.set_flow(None)
-        ctx.say(ctx.t("review_reason_cancelled", id=initiative.id))
+        undecided(ctx, initiative)
     else:
         refuse(ctx, initiative, ctx.event.payload)
+
+
+def undecided(ctx: Context, initiative: Initiative) -> None:
+    """No decision after all: said, with the decision buttons again (the card's were marked as pressed)."""
+    ctx.set_flow(None)
+    ctx.say(ctx.t("review_reason_cancelled", id=initiative.id), decision_buttons(ctx, initiative))
 
 
 def reason_text(t: Catalog, campaign: Campaign, index: int) -> str:
@@ -236,6 +241,9 @@ async def handle_reason_text(ctx: Context) -> None:
         return
     if ctx.event.kind is not EventKind.TEXT:
         ctx.say(ctx.t("err_text_expected"))
+        return
+    if rules.declines(ctx.event.text):  # "không", "thôi": the chair changed his mind, not the author's reason
+        undecided(ctx, initiative)
         return
     try:
         reason = rules.clean_text(ctx.event.text, min_len=3, max_len=1000)
@@ -296,7 +304,9 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     offer = []
     if new_status == Status.VERIFIED:
         offer = [[recognition.button(ctx, initiative.id)]]
-    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)), offer)
+    # Without a button to offer, the menu comes along, its waiting count one fewer (a message has one keyboard).
+    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)), offer,
+            menu=not offer)  # fmt: skip
 
 
 def _member_notice(
@@ -355,13 +365,17 @@ async def pending(ctx: Context) -> None:
     assert ctx.member is not None
     decidable = await waiting_for(ctx, branch_ids)
     if not decidable:
-        ctx.say(ctx.t("pending_empty"))
+        ctx.say(ctx.t("pending_empty"), menu=True)  # the menu's count said otherwise: it is told again
         return
     items = await queries.initiatives_for_review(ctx.session, decidable[:PENDING_SHOWN])
     shown = ctx.t("pending_shown", shown=len(items)) if len(decidable) > len(items) else ""
     # The title goes through the outbox too, so that it arrives before the cards.
-    title = ctx.t("pending_title", count=len(decidable), shown=shown)
-    ctx.notify(ctx.identity.platform, ctx.identity.chat_id, Reply(text=title))
+    # With the menu, whose count then says what the title says.
+    from handlers import menus  # here, not at the top: the menu counts with waiting_for, below
+
+    title = Reply(text=ctx.t("pending_title", count=len(decidable), shown=shown), menu=await menus.labels(ctx),
+                  commands=menus.role(ctx))  # fmt: skip
+    ctx.notify(ctx.identity.platform, ctx.identity.chat_id, title)
     for initiative in items:
         ctx.notify(
             ctx.identity.platform,

@@ -141,10 +141,18 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
 
     again = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Đã sửa: Lợi ích kinh tế")
     await cast.chair_one.tap("Từ chối", again)
+    await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
+    await cast.chair_one.send("khong")  # "no": he changed his mind, it is not the author's reason
+    undecided = await cast.chair_one.expect(f"Chưa quyết định gì với sáng kiến #{number}")
+    assert (await database.initiative(number)).status == Status.SUBMITTED
+    await cast.chair_one.tap("Từ chối", undecided)  # the card's buttons were marked pressed: here they are again
     reasons = await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
     await cast.chair_one.tap("Trùng lặp", reasons)
-    await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
-    await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»")
+    done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
+    await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
+                     "Nếu chưa đồng ý, đồng chí trao đổi với")  # fmt: skip
+    menu = [b["text"] for row in (done.reply_markup or {}).get("keyboard", []) for b in row]
+    assert menu and menu[0] == await cast.chair_one.menu_label("📥"), "the decision brings the menu, counted anew"
 
     stored = await database.initiative(number)
     assert (stored.status, stored.decision_reason) == (Status.REJECTED, "Trùng lặp với sáng kiến đã có")
