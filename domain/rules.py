@@ -47,6 +47,8 @@ def parse_id(text: str) -> int | None:
 # With their accents, which may be left out when typed but never contradicted: "dừng" is not "đúng".
 YES_WORDS = ("có", "rồi", "đã có", "đúng", "vâng", "dạ", "đã", "yes", "y", "ok", "đồng ý", "xác nhận", "tôi xác nhận")
 NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có")
+# "Nothing to give" at an optional question, as typed (plain_words): "bỏ qua", "không có", "chưa".
+SKIP_WORDS = frozenset({"bo qua", "skip", "khong co", "khong", "chua", "chua co"})
 # What people type to step back from what they were asked, where no answer is "no".
 CANCEL_WORDS = ("thôi", "huỷ", "hủy", "dừng", "bỏ qua", "quay lại", "cancel")
 

@@ -16,9 +16,11 @@ from typing import Any
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import shorten
+from domain.text import reads_as, shorten
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
+
+STOP_WORDS = ("dừng", "dừng lại", "thôi")  # the ✖️ Dừng button's meaning, typed: keep what was answered, stop here
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,24 @@ class Questionnaire:
         if (current := await self._current(ctx)) is None:
             return
         record, index, question = current
+        if ctx.event.command == "skip":  # /skip, as in the submission wizard
+            await self._next(ctx, record, index)
+            return
         if ctx.event.kind is not EventKind.TEXT:
             ctx.say(ctx.t("err_text_expected"))
             self.ask(ctx, record, index)
+            return
+        offered = self.suggestions(ctx, record, question)
+        typed = next((label for label in offered if reads_as(ctx.event.text, label)), None)
+        if typed is not None:  # a suggestion's words, typed: "không có" where it is offered is that answer
+            self.set(ctx, record, question, typed)
+            await self._next(ctx, record, index)
+            return
+        if rules.plain_words(ctx.event.text) in rules.SKIP_WORDS:  # "bỏ qua", "không": the button's meaning
+            await self._next(ctx, record, index)
+            return
+        if any(reads_as(ctx.event.text, word) for word in STOP_WORDS):
+            await self._finish(ctx, record)
             return
         try:
             value = self.parse(ctx, question, ctx.event.text)

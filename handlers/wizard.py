@@ -379,9 +379,6 @@ async def _store_choice(ctx: Context, draft: Initiative, step: Step, value: str)
     await advance(ctx, draft, step)
 
 
-SKIP_WORDS = {"bo qua", "skip", "khong co", "khong", "chua", "chua co"}
-
-
 def _the_one_naming(options: list[tuple[str, str]], text: str) -> str | None:
     """The one option whose label holds the words typed ("quản lý" for "1.2 Giải pháp quản lý"), if one
     (accents optional, never contradicted: domain.text.holds)."""
@@ -398,7 +395,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
     if _keepable(draft, step) and any(reads_as(text, word) for word in KEEP_WORDS):  # the button's words, typed
         await advance(ctx, draft, step)
         return
-    if step.optional and rules.plain_words(text) in SKIP_WORDS:  # "bỏ qua", "không có": nothing to give
+    if step.optional and rules.plain_words(text) in rules.SKIP_WORDS:  # "bỏ qua", "không có": nothing to give
         await _skip(ctx, draft, step)
         return
     if step.kind in (Kind.CHOICE, Kind.LEAD):

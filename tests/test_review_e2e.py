@@ -430,10 +430,10 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{second}.docx")  # asked once only
     await nga.send("/hoso")
     await nga.tap("Sửa hồ sơ", await nga.expect("Hồ sơ tác giả", "Chức danh: Bác sĩ"))
-    await answer(nga, "Nơi công tác", tap="Bỏ qua")
-    await answer(nga, "Ngày sinh", tap="Bỏ qua")
+    await answer(nga, "Nơi công tác", "/skip")  # typed as people do, not only tapped
+    await answer(nga, "Ngày sinh", "bo qua")  # not read as a date
     await answer(nga, "Chức danh", "Bác sĩ chuyên khoa I")
-    await answer(nga, "Trình độ chuyên môn", tap="Dừng")
+    await answer(nga, "Trình độ chuyên môn", "dừng")
     await nga.expect("Đã lưu hồ sơ tác giả", "Chức danh: Bác sĩ chuyên khoa I", "Trình độ chuyên môn: Thạc sĩ")
     stored = await database.initiative(second)
     author = stored.authors[0]
@@ -487,9 +487,9 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh; 3/4/1988; Bác sĩ; Đại học")
     await answer(hung, "Chủ đầu tư", tap="Tác giả tự đầu tư")
     await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
-    await answer(hung, "Khả năng áp dụng", tap="Bỏ qua")
+    await answer(hung, "Khả năng áp dụng", "khong")  # skipped: nothing to say
     await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
-    await answer(hung, "Bước 7/9", tap="Không có")
+    await answer(hung, "Bước 7/9", "không có")  # the offered answer, typed: stored as it
     await answer(hung, "Ý kiến của nơi đã áp dụng", tap="Dừng")
     await hung.expect(f"Đã lưu hồ sơ sáng kiến #{number}")
     request = Document(io.BytesIO(await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
