@@ -673,12 +673,13 @@ async def broadcast_recipients(
     session: AsyncSession, audience: str, branch_ids: set[int] | None = None
 ) -> list[tuple[str, str]]:
     """(platform, chat) pairs of an audience: "groups" (every linked group), "branches" (the groups of
-    `branch_ids`), "chairs" (of `branch_ids` when given), "members" (their private chats; accounts that
-    blocked the bot are left out)."""
+    `branch_ids`), "chairs" (of `branch_ids` when given), "members": one private chat per person, on the
+    account they used last, as notices (a chair on Telegram and Zalo got it twice); accounts that blocked
+    the bot are left out."""
     if audience in ("groups", "branches"):
         groups = await linked_groups(session, branch_ids if audience == "branches" else None)
         return [(group.platform, group.chat_id) for group in groups]
-    query = select(Identity.platform, Identity.chat_id).where(
+    query = select(Identity.member_id, Identity.platform, Identity.chat_id).where(
         Identity.member_id.is_not(None), Identity.blocked_at.is_(None)
     )
     if audience == "chairs":
@@ -688,8 +689,9 @@ async def broadcast_recipients(
         query = query.where(Identity.member_id.in_(chairs))
     elif audience != "members":
         raise ValueError(f"unknown audience {audience!r}")
-    rows = await session.execute(query.distinct().order_by(Identity.platform, Identity.chat_id))
-    return [(platform, chat_id) for platform, chat_id in rows.all()]
+    rows = await session.execute(query.order_by(Identity.updated_at, Identity.id))  # as preferred_identities
+    used_last = {member_id: (platform, chat_id) for member_id, platform, chat_id in rows.all()}
+    return sorted(set(used_last.values()))
 
 
 async def finished_broadcasts(session: AsyncSession) -> list[tuple[Broadcast, dict[OutboxStatus, int]]]:

@@ -12,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, event, func, inspect, select, text
+from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -305,6 +305,28 @@ async def test_one_identity_per_platform_account_and_member_registration(session
         session.add(Identity(platform="telegram", platform_user_id="77", chat_id="77", flow_data={}))
         with pytest.raises(IntegrityError):
             await session.commit()
+
+
+async def test_a_broadcast_reaches_each_person_once_on_the_account_used_last(sessions, config: Config) -> None:
+    """Found on a phone walk: "tất cả chủ tịch CĐCS — 2 nơi nhận" was one chair with Telegram and Zalo."""
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
+        branch = await queries.branch_by_code(session, "MAU001")
+        on_telegram = await queries.get_or_create_identity(session, "telegram", "71", "71", "Hà", "vi")
+        chair = await queries.register_member(session, on_telegram, "Phạm Thu Hà", branch)
+        await queries.add_role(session, chair, Role.CHAIR, branch.id)
+        on_zalo = await queries.get_or_create_identity(session, "zalo", "z71", "z71", "Hà", "vi")
+        on_zalo.member_id = chair.id
+        member_identity = await queries.get_or_create_identity(session, "telegram", "72", "72", "Bình", "vi")
+        await queries.register_member(session, member_identity, "Trần Thị Bình", branch)
+        await session.flush()
+    async with sessions() as session, session.begin():  # she linked Zalo, then wrote on Telegram again
+        await session.execute(update(Identity).where(Identity.platform_user_id == "71")
+                              .values(updated_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)))  # fmt: skip
+    async with sessions() as session:
+        assert await queries.broadcast_recipients(session, "chairs") == [("telegram", "71")]
+        assert await queries.broadcast_recipients(session, "members") == [("telegram", "71"), ("telegram", "72")]
+        assert await queries.broadcast_recipients(session, "chairs", {branch.id + 1}) == []
 
 
 async def test_drafts_submissions_and_ownership(sessions, config: Config) -> None:
