@@ -27,6 +27,7 @@ FLOW = "recognition"
 SCAN_FLOW = "recognition_scan"
 OPEN = (Status.SUBMITTED, Status.VERIFIED, Status.RECOGNISED)
 KINDS = ("council", "head")
+CHOICES_SHOWN = 20  # initiatives offered by /congnhan; any other by its number (/congnhan 123)
 RESEARCH_KIND = "acceptance"
 
 
@@ -55,6 +56,12 @@ async def command(ctx: Context) -> None:
     assert ctx.member is not None
     waiting = [i for i in await queries.member_submissions(ctx.session, ctx.member.id)
                if i.status in (Status.SUBMITTED, Status.VERIFIED) and not is_recorded(i)]  # fmt: skip
+    officer_of = None if is_admin(ctx) else chaired_branch_ids(ctx)
+    if officer_of is None or officer_of:  # and what the units he chairs (every unit: an admin) verified
+        verified = await queries.awaiting_recognition(ctx.session, officer_of, CHOICES_SHOWN)
+        own = {initiative.id for initiative in waiting}
+        waiting += [initiative for initiative in verified if initiative.id not in own]
+    waiting = waiting[:CHOICES_SHOWN]
     if not waiting:
         ctx.say(ctx.t("recognition_nothing_waiting"))
         return

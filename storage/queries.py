@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -393,6 +393,15 @@ async def initiatives_for_review(session: AsyncSession, initiative_ids: list[int
                           selectinload(Initiative.entered_by))  # fmt: skip
     found = {initiative.id: initiative for initiative in await session.scalars(query)}
     return [found[number] for number in initiative_ids if number in found]
+
+
+async def awaiting_recognition(session: AsyncSession, branch_ids: set[int] | None, limit: int) -> list[Initiative]:
+    """Verified initiatives of these units (None: all) still without their recognition decision, oldest
+    first: what a chair or an admin records with /congnhan (a unit's own or credited to it)."""
+    query = select(Initiative).where(Initiative.status == Status.VERIFIED, Initiative.recognition_date.is_(None))
+    if branch_ids is not None:
+        query = query.where(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
+    return list(await session.scalars(query.order_by(Initiative.decided_at, Initiative.id).limit(limit)))
 
 
 async def review_messages(session: AsyncSession, initiative_id: int) -> Sequence[OutboxMessage]:

@@ -172,6 +172,9 @@ async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_ever
 
     await everywhere(1)
     assert (await live_database.initiative(waiting)).status == Status.VERIFIED
+    await chair.send("/congnhan")  # a chair records decisions too: his unit's verified ones are offered
+    offered = [b["text"] for b in (await chair.expect("Ghi quyết định công nhận cho sáng kiến nào")).buttons()]
+    assert [label.split()[0] for label in offered] == [f"#{waiting}"], offered
     await bao.send(f"/congnhan {waiting}")
     await bao.tap("Hội đồng sáng kiến", await bao.expect("được công nhận bởi ai"))
     await bao.expect("Gõ số và ngày quyết định")
