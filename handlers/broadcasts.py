@@ -13,6 +13,7 @@ import re
 
 from domain import rules
 from domain.rules import InputError
+from handlers import unit_codes
 from handlers.context import Context, Services, esc
 from handlers.events import EventKind, Option, Reply
 from handlers.i18n import catalog
@@ -76,6 +77,8 @@ async def handle_text(ctx: Context) -> None:
         branches, unknown = await _branches_from_codes(ctx, ctx.event.text)
         if unknown or not branches:
             problem = ctx.t("broadcast_unknown_branches", codes=esc(", ".join(unknown))) if unknown else ""
+            if unknown and not branches:  # a name typed, perhaps: the units it may mean, with their codes
+                problem += unit_codes.hints(ctx, await queries.branches_matching(ctx.session, ctx.event.text)) + "\n"
             ctx.say("⚠️ " + problem + ctx.t("broadcast_ask_branches", max=MAX_BRANCHES), [_cancel_row(ctx)])
             return
         ctx.set_flow(

@@ -13,6 +13,7 @@ from domain.text import shorten
 from handlers.context import Context, esc
 from handlers.events import Option
 from handlers.roles import chaired_branch_ids, is_admin, refuse
+from handlers.unit_codes import unknown_unit
 from storage import org_tree, queries
 from storage.models import AuditEvent, Branch, ChairInvite, Member, MemberRole, Role
 
@@ -43,7 +44,7 @@ async def invite_chair(ctx: Context) -> None:
     code = ctx.event.args.strip()
     branch = await queries.branch_by_code(ctx.session, code) if code else None
     if branch is None:
-        ctx.say(ctx.t("invite_usage"))
+        ctx.say((await unknown_unit(ctx, code) + "\n" if code else "") + ctx.t("invite_usage"))
         return
     if not is_admin(ctx) and branch.id not in await org_tree.subtree_ids(ctx.session, chaired) - chaired:
         refuse(ctx, None, f"/invite_chair {branch.code}")
@@ -116,6 +117,9 @@ async def list_chairs(ctx: Context) -> None:
         return
     code = ctx.event.args.strip()
     branch = await queries.branch_by_code(ctx.session, code) if code else None
+    if code and branch is None:  # not the whole list instead: he asked for one unit
+        ctx.say(await unknown_unit(ctx, code))
+        return
     rows = await queries.branch_chairs(ctx.session, branch.id if branch else None)
     if not rows:
         ctx.say(ctx.t("chairs_empty"))

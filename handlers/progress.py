@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Campaign, Phase
 from domain.rules import format_date
 from domain.text import shorten
+from handlers import unit_codes
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
@@ -298,9 +299,16 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                 campaign = named
                 continue
             unit = await queries.branch_by_code(ctx.session, word)
-            if unit is None:
-                ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx)))
-                return
+            if unit is None:  # a unit's name, perhaps: "/progress benh vien da khoa"
+                matches = await queries.branches_matching(ctx.session, ctx.event.args)
+                named = [b for b in matches if queries.is_named(b, ctx.event.args)]
+                matches = named if len(named) == 1 else matches
+                if len(matches) != 1:
+                    ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx))
+                            + "\n" + unit_codes.hints(ctx, matches))  # fmt: skip
+                    return
+                focus_id = matches[0].id
+                break
             focus_id = unit.id
     if focus_id is not None and branch_ids is not None and focus_id not in branch_ids:
         refuse(ctx, None, f"/progress of unit {focus_id}")

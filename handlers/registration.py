@@ -43,11 +43,7 @@ async def start(ctx: Context, args: str) -> None:
 
 
 async def _filtered(ctx: Context, query: str) -> list[Branch]:
-    branches = list(await queries.all_branches(ctx.session))
-    if not query:
-        return branches
-    words = rules.fold(query).split()
-    return [b for b in branches if all(word in rules.fold(f"{b.name} {b.code}") for word in words)]
+    return await queries.branches_matching(ctx.session, query)
 
 
 async def _show_branches(ctx: Context, *, replace: bool = False) -> None:

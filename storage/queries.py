@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,18 @@ async def all_branches(session: AsyncSession) -> Sequence[Branch]:
 
 async def branch_by_code(session: AsyncSession, code: str) -> Branch | None:
     return await session.scalar(select(Branch).where(func.upper(Branch.code) == code.strip().upper()))
+
+
+async def branches_matching(session: AsyncSession, typed: str) -> list[Branch]:
+    """Units whose name or code holds every word typed (accents and case ignored), in list order."""
+    branches = list(await all_branches(session))
+    words = fold(typed).split()
+    return [b for b in branches if all(word in fold(f"{b.name} {b.code}") for word in words)]
+
+
+def is_named(branch: Branch, typed: str) -> bool:
+    """The unit's whole name is the words typed (accents, case and a bracketed mark such as «[MẪU]» aside)."""
+    return fold(" ".join(re.sub(r"\[[^\]]*\]|[^\w\s]", " ", branch.name).split())) == fold(" ".join(typed.split()))
 
 
 async def branch_count(session: AsyncSession) -> int:

@@ -71,6 +71,8 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     await admin.expect("Gõ mã các CĐCS")
     await admin.send("MAU002, KHONGCO")
     await admin.expect("Không có CĐCS mã: KHONGCO", "Gõ mã các CĐCS")
+    await admin.send("benh vien da khoa")  # a name, not codes: the codes it may mean are shown
+    await admin.expect("Có phải đồng chí muốn tìm", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002", "Gõ mã các CĐCS")
     await admin.send("mau002")
     preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002", "1 nơi nhận", "gửi ngay")
     await admin.tap("Gửi tới 1 nơi nhận", preview)

@@ -78,6 +78,14 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     await admin.tap("Xem xếp hạng đầy đủ", overview)
     await admin.expect("Xếp hạng 160 CĐCS", "1. ▓▓▓▓▓░░░░░ 50%")
     await admin.expect("160. ░░░░░░░░░░ 0%")  # every branch, over as many messages as it takes
+    # A unit named, not coded: the one it means, or those it may mean with their codes.
+    await admin.send("/progress benh vien da khoa tinh")
+    await admin.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 1/2")
+    await admin.send("/progress benh vien da khoa")
+    await admin.expect("Không có đơn vị hay chương trình nào mã «benh»", "Có phải đồng chí muốn tìm",
+                       "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002")  # fmt: skip
+    await admin.send("/chairs Bệnh viện Đa khoa")  # not every chair instead: he asked for one unit
+    await admin.expect("Không có CĐCS mã «Bệnh viện Đa khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002")
 
 
 async def test_a_member_cannot_ask_for_the_full_ranking(emulator: TelegramEmulator, live_bot: InProcessBot) -> None:
