@@ -56,8 +56,11 @@ async def invite_chair(ctx: Context) -> None:
                                reason=branch.code))  # fmt: skip
     link = ctx.deep_link(INVITE_PREFIX + invite.token)
     upper = await queries.has_child_units(ctx.session, branch.id)
-    ctx.say(ctx.t("invite_created_upper" if upper else "invite_created", branch=esc(branch.name), link=esc(link),
-                  days=INVITE_DAYS))  # fmt: skip
+    text = ctx.t("invite_created_upper" if upper else "invite_created", branch=esc(branch.name), link=esc(link),
+                 days=INVITE_DAYS)  # fmt: skip
+    if link.startswith("/"):  # no links on this platform (Zalo): the invited person types the command
+        text += "\n" + ctx.t("invite_typed")
+    ctx.say(text)
 
 
 async def _inviter_may_still_invite(ctx: Context, invite: ChairInvite) -> bool:

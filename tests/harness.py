@@ -719,5 +719,5 @@ async def accept_chair_invite(chair: AnyPerson, token: str, name: str) -> AnyPer
     await chair.send(f"/start {token}")
     await chair.expect("Nhập họ và tên")
     await chair.send(name)
-    await chair.expect("Đồng chí đã là")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
+    await chair.expect("Đồng chí đã trở thành")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
     return chair

@@ -321,7 +321,7 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     hung = Person(emulator, "Mai Văn Hùng")
     await register(hung, "MAU004", "Mai Văn Hùng")
     await hung.send(f"/start {token}")
-    await hung.expect("Đồng chí đã là chủ tịch CĐCS", "Sở Y tế")
+    await hung.expect("Đồng chí đã trở thành chủ tịch CĐCS", "Sở Y tế")
     await hung.send(f"/start {token}")
     await hung.expect("không còn hiệu lực")
 

@@ -32,6 +32,7 @@ from tests.harness import (
     InProcessBot,
     Person,
     ZaloPerson,
+    accept_chair_invite,
     answer,
     fill_up_to_summary,
     invite_chair,
@@ -134,6 +135,10 @@ async def test_long_texts_are_split_at_line_boundaries(zalo_emulator: ZaloEmulat
     await admin.send("cđcs")  # the admin's "🏢 CĐCS", typed: importing needs a file, which Zalo cannot carry
     await admin.expect("Nhập dữ liệu từ tệp")
     await admin.expect("Zalo không gửi được tệp", "Telegram", "sangkien import-branches")
+    await admin.send("/invite_chair MAU011")  # Zalo has no links: the invited person types the line
+    invitation = await admin.expect("Đường dẫn mời làm chủ tịch CĐCS", "/start ", "gõ (hoặc dán) nguyên dòng ấy")
+    line = next(line for line in invitation.text.splitlines() if line.startswith("/start "))
+    await accept_chair_invite(ZaloPerson(zalo_emulator, "Chủ Tịch Được Mời"), line.split()[1], "Chủ Tịch Được Mời")
 
 
 async def test_a_replayed_update_has_one_effect(
