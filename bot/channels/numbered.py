@@ -65,6 +65,15 @@ def typed_number(text: str) -> tuple[int, str] | None:
     return (int(match.group(1)), match.group(2) or "") if match else None
 
 
+WORDS_AND_REF = re.compile(r"\s*([^\d#]*[^\W\d][^\d#]*?)\s*#?\s*(\d{1,9})\s*")  # letters, no digit; the ref
+
+
+def words_and_ref(text: str) -> tuple[str, str] | None:
+    """("xác nhận", "17") for "xác nhận 17" or "xác nhận #17"; None for anything else."""
+    match = WORDS_AND_REF.fullmatch(text)
+    return (match.group(1), match.group(2)) if match else None
+
+
 WORDS_ONLY = "words"
 
 

@@ -161,6 +161,12 @@ class ZaloChannel:
             if typed is not None:
                 number, ref = typed
                 return numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number), False
+            words_and_ref = numbered.words_and_ref(text)  # "xác nhận 17": an option of the card #17, by its words
+            if words_and_ref is not None:
+                words, ref = words_and_ref
+                payload = numbered.by_words(await option_menus.find(session, PLATFORM, chat_id, ref), words)
+                if payload is not None:
+                    return payload, False
             options = await option_menus.find(session, PLATFORM, chat_id)
             return numbered.by_words(options, text), numbered.ambiguous(options, text)
 
