@@ -408,6 +408,8 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)
     elif step.kind is Kind.TEXT:
+        # A suggestion's words, typed without its accents ("hoat dong cong doan"): stored as the suggestion reads.
+        text = next((label for label in map(ctx.t, step.suggestions) if reads_as(text, label)), text)
         setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len))
         if step.key == "title":
             draft.title_key = fold(draft.title or "")
@@ -431,8 +433,13 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         rows = await _author_rows(ctx, draft, text)
         queries.replace_authors(draft, rows, research=is_research(draft, ctx.campaign))
         await advance(ctx, draft, step, ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft)))
+    elif step.kind is Kind.FILES and any(reads_as(text, word) for word in DONE_WORDS):  # the ✅ Xong button, typed
+        await advance(ctx, draft, step)
     elif step.kind is Kind.FILES:
         raise InputError("err_file_expected")
+
+
+DONE_WORDS = ("xong", "đã xong", "hết", "done")
 
 
 def _own_author_row(member: Member, share: int) -> Author:
