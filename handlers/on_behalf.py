@@ -4,8 +4,8 @@ chair for a branch they chair, an admin for any. The officer writes the draft an
 
 from __future__ import annotations
 
-from handlers import wizard
-from handlers.context import Context, esc
+from handlers import unit_codes, wizard
+from handlers.context import Context
 from handlers.events import Option
 from handlers.roles import chaired_branch_ids, is_admin, may_enter_for, refuse
 from storage import queries
@@ -31,9 +31,12 @@ async def start(ctx: Context, code: str = "") -> None:
     await wizard.start_new(ctx, for_branch=branch)
 
 
+BUTTONS = 8  # units offered as buttons; a chair of more types the code (a keyboard of 160 is refused)
+
+
 async def _choose(ctx: Context, chaired: set[int], admin: bool, code: str) -> None:
-    note = ctx.t("group_unknown_branch", code=esc(code[:32])) + "\n" if code else ""
-    if admin:
+    note = await unit_codes.unknown_unit(ctx, code) + "\n" if code else ""
+    if admin or len(chaired) > BUTTONS:
         ctx.say(note + ctx.t("on_behalf_usage_admin"))
         return
     branches = [await ctx.session.get(Branch, branch_id) for branch_id in sorted(chaired)]
