@@ -74,6 +74,7 @@ def clean_text(text: str, *, min_len: int, max_len: int) -> str:
     """Normalise a free-text answer and enforce its length limits (counted in visible characters)."""
     value = clean_input(text).strip()
     value = re.sub(r"\n{3,}", "\n\n", value)
+    value = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", value)  # "Sổ theo dõi  hiện vật": a slip; a line's indent stays
     if not value:
         raise InputError("err_empty", {"min": min_len, "max": max_len})
     if len(value) < min_len:

@@ -206,6 +206,12 @@ def test_free_text_keeps_emoji_and_markup_characters_verbatim() -> None:
     )
 
 
+def test_free_text_loses_double_spaces_between_words_but_keeps_indented_lines() -> None:
+    assert rules.clean_text("Sổ theo dõi  hiện   vật", min_len=10, max_len=250) == "Sổ theo dõi hiện vật"
+    steps = "Các bước:\n  - lập bảng tính\n  - cập nhật hằng tuần"
+    assert rules.clean_text(steps, min_len=10, max_len=250) == steps
+
+
 def test_fold_makes_search_accent_insensitive() -> None:
     assert rules.fold("Bệnh viện ĐA KHOA tỉnh") == "benh vien da khoa tinh"
 
