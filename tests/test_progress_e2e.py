@@ -245,6 +245,8 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await register(member, "MAU009", "Lý Văn Không Phải")
     await member.send("/nhapho")
     await member.expect("Chỉ chủ tịch CĐCS")
+    await admin.send("/help")  # where no chair uses the bot, the admin verifies: his help says how
+    await admin.expect("Quản trị viên", "/pending — sáng kiến chờ xác nhận của mọi CĐCS")
     await admin.send("/nhapho benh vien da khoa")  # a name, not a code: the codes it may mean
     await admin.expect("Không có CĐCS mã «benh vien da khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002",
                        "Gõ /nhapho kèm mã CĐCS")  # fmt: skip
