@@ -224,8 +224,9 @@ async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None
         refuse(ctx, initiative, ctx.event.payload, "review_own_work")
         return
     ctx.set_flow(FLOW, initiative=initiative.id, action=action)
-    rows = [[Option(reason_text(ctx.t, ctx.campaign, i), f"rr:{initiative.id}:{action}:{i}")]
-            for i in range(len(REASON_KEYS))]  # fmt: skip
+    # The buttons carry a short name (a phone cuts a long label); the author receives the whole reason.
+    rows = [[Option(ctx.t(key.replace("reason_", "reason_button_", 1)), f"rr:{initiative.id}:{action}:{i}")]
+            for i, key in enumerate(REASON_KEYS)]  # fmt: skip
     rows.append([Option(ctx.t("btn_reason_cancel"), f"rv:{initiative.id}:n")])
     prompt = "review_ask_reason_changes" if action == CHANGES else "review_ask_reason_reject"
     ctx.say(ctx.t(prompt, id=initiative.id, title=esc(initiative.title)), rows)

@@ -282,16 +282,18 @@ async def test_the_summary_is_signable_and_its_figures_match_hand_computed_ones(
     assert "Cả chương trình: 3/500 sáng kiến được công nhận (1% mục tiêu)" in texts
     top = header_row(summary)
     assert [c.value for c in summary[top]] == [
-        "Xếp hạng", "Mã CĐCS", "CĐCS", "Chỉ tiêu Giai đoạn 1", "Công nhận Giai đoạn 1", "Chỉ tiêu Giai đoạn 2",
-        "Công nhận Giai đoạn 2", "Công nhận ngoài các giai đoạn", "Tổng được công nhận", "Tổng chỉ tiêu",
+        "Xếp hạng", "Mã CĐCS", "CĐCS", "Chỉ tiêu Giai đoạn 1", "Công nhận Giai đoạn 1", "% chỉ tiêu Giai đoạn 1",
+        "Chỉ tiêu Giai đoạn 2", "Công nhận Giai đoạn 2", "% chỉ tiêu Giai đoạn 2", "Công nhận ngoài các giai đoạn", "Tổng được công nhận", "Tổng chỉ tiêu",
         "% tổng chỉ tiêu", "Chờ công nhận (đã xác nhận hồ sơ)", "Đã nhập Cổng", "Chờ xác nhận hồ sơ", "Đang soạn/sửa",
     ]  # fmt: skip
     rows = {row[1]: row for row in summary.iter_rows(min_row=top + 1, values_only=True) if row[1]}
-    # Ranked by phase 2 (today's phase): A 1/2 = 50%, B 1/3 = 33%.
-    assert rows["MAU001"] == (1, "MAU001", "[MẪU] Trường THPT Chuyên Hùng Vương", 1, 1, 2, 1, 0, 2, 3, 66.7, 0, 1, 1, 1)
-    assert rows["MAU002"] == (2, "MAU002", "[MẪU] Bệnh viện Đa khoa tỉnh", 2, 0, 3, 1, 0, 1, 5, 20.0, 1, 0, 0, 1)
+    # Ranked by phase 2 (today's phase), its share shown: A 1/2 = 50%, B 1/3 = 33.3%.
+    assert rows["MAU001"] == (1, "MAU001", "[MẪU] Trường THPT Chuyên Hùng Vương", 1, 1, 100, 2, 1, 50, 0, 2, 3, 66.7,
+                              0, 1, 1, 1)  # fmt: skip
+    assert rows["MAU002"] == (2, "MAU002", "[MẪU] Bệnh viện Đa khoa tỉnh", 2, 0, 0, 3, 1, 33.3, 0, 1, 5, 20.0, 1, 0,
+                              0, 1)  # fmt: skip
     total = next(row for row in summary.iter_rows(min_row=top + 1, values_only=True) if row[2] == "Tổng cộng")
-    assert total[5:15] == (sum(r[5] for r in rows.values()), 2, 0, 3, total[9], total[10], 1, 1, 1, 2)
+    assert total[6:17] == (sum(r[6] for r in rows.values()), 2, 0.4, 0, 3, total[11], total[12], 1, 1, 1, 2)
     assert any(row[2] == "TM. BAN THƯỜNG VỤ" for row in summary.iter_rows(values_only=True))
     assert any(isinstance(row[2], str) and row[2].startswith("Phú Thọ, ngày 1 tháng 3 năm 2023")
                for row in summary.iter_rows(values_only=True))  # fmt: skip
