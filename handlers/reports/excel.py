@@ -223,8 +223,11 @@ class ReportWriter:
         sheet = self.book.add_worksheet(doc_text("sheet_summary"))
         headers = [doc_text("col_rank"), doc_text("col_branch_code"), doc_text("col_branch")]
         for phase in campaign.phases:
-            headers += [doc_text("col_quota", phase=phase.name), doc_text("col_recognised", phase=phase.name),
-                        doc_text("col_phase_percent", phase=phase.name)]  # what the ranking goes by
+            headers += [
+                doc_text("col_quota", phase=phase.name),
+                doc_text("col_recognised", phase=phase.name),
+                doc_text("col_phase_percent", phase=phase.name),
+            ]  # what the ranking goes by
         headers += [doc_text(key) for key in SUMMARY_TAIL]
         for index, width in enumerate([9, 12, 36, *([13] * (len(headers) - 3))]):
             sheet.set_column(index, index, width)
