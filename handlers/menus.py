@@ -79,10 +79,13 @@ def command_for(t: Catalog, text: str) -> str | None:
 
 
 def help_text(ctx: Context) -> str:
-    parts = [ctx.t("help")]
+    """The help of each role the person holds, the highest first: an admin reads his own tools before a
+    member's."""
     current = role(ctx)
-    if current == "chair" or (current == "admin" and chaired_branch_ids(ctx)):
-        parts.append(ctx.t("help_chair"))
+    parts = [ctx.t("help_title")]
     if current == "admin":
         parts.append(ctx.t("help_admin"))
+    if current == "chair" or (current == "admin" and chaired_branch_ids(ctx)):
+        parts.append(ctx.t("help_chair"))
+    parts.append(ctx.t("help"))
     return "\n\n".join(parts)

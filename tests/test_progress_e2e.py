@@ -246,7 +246,8 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await member.send("/nhapho")
     await member.expect("Chỉ chủ tịch CĐCS")
     await admin.send("/help")  # where no chair uses the bot, the admin verifies: his help says how
-    await admin.expect("Quản trị viên", "/pending — sáng kiến chờ xác nhận của mọi CĐCS")
+    help_text = (await admin.expect("Quản trị viên", "/pending — sáng kiến chờ xác nhận của mọi CĐCS")).text
+    assert help_text.index("Quản trị viên") < help_text.index("Đoàn viên"), "an admin reads his own tools first"
     await admin.send("/nhapho benh vien da khoa")  # a name, not a code: the codes it may mean
     await admin.expect("Không có CĐCS mã «benh vien da khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002",
                        "Gõ /nhapho kèm mã CĐCS")  # fmt: skip
