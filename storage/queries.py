@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Campaign
 from domain.credit import AuthorShare, credited_author
-from domain.text import fold
+from domain.text import fold, vietnamese_order
 from storage import branch_import, claims
 from storage.models import (
     COUNTED,
@@ -41,8 +41,10 @@ from storage.models import (
 # --- branches --------------------------------------------------------------------------------------
 
 
-async def all_branches(session: AsyncSession) -> Sequence[Branch]:
-    return (await session.scalars(select(Branch).order_by(Branch.name, Branch.code))).all()
+async def all_branches(session: AsyncSession) -> list[Branch]:
+    """Every unit, in the Vietnamese order of its name (the database's collation knows only codepoints)."""
+    branches = (await session.scalars(select(Branch))).all()
+    return sorted(branches, key=lambda branch: (vietnamese_order(branch.name), branch.code))
 
 
 async def branch_by_code(session: AsyncSession, code: str) -> Branch | None:
@@ -472,7 +474,9 @@ async def branch_chairs(session: AsyncSession, branch_id: int | None) -> Sequenc
     )
     if branch_id is not None:
         query = query.where(MemberRole.branch_id == branch_id)
-    return (await session.execute(query.order_by(Branch.name, Member.full_name))).all()
+    rows = (await session.execute(query)).all()
+    return sorted(rows, key=lambda row: (vietnamese_order(row.Branch.name), row.Branch.code,
+                                         vietnamese_order(row.Member.full_name)))  # fmt: skip
 
 
 async def create_chair_invite(

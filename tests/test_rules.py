@@ -7,6 +7,7 @@ import pytest
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from domain.rules import InputError
+from domain.text import vietnamese_order
 
 WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
 TODAY = dt.date(2026, 11, 25)
@@ -214,6 +215,13 @@ def test_free_text_loses_double_spaces_between_words_but_keeps_indented_lines() 
 
 def test_fold_makes_search_accent_insensitive() -> None:
     assert rules.fold("Bệnh viện ĐA KHOA tỉnh") == "benh vien da khoa tinh"
+
+
+def test_vietnamese_order_puts_marked_letters_after_their_base_and_tones_last() -> None:
+    names = ["Y dược", "Đa khoa", "Ăn uống", "An toàn", "Bạ", "Bá", "Ba", "Bà", "Ơn", "Ô tô", "Oanh", "Dân"]
+    assert sorted(names, key=vietnamese_order) == [
+        "An toàn", "Ăn uống", "Ba", "Bà", "Bá", "Bạ", "Dân", "Đa khoa", "Oanh", "Ô tô", "Ơn", "Y dược",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["Nguyễn Thị Hoa", "Lê Văn Tám", "Đỗ  Quang   Minh"])

@@ -288,6 +288,17 @@ async def test_sample_branches_load_with_quotas_per_phase(sessions, config: Conf
         assert await queries.branch_count(session) == 160
 
 
+async def test_units_are_listed_in_vietnamese_order(sessions) -> None:
+    """Đ follows D and Ủ follows U: the database's codepoint order put «Đài…» and «Ủy ban…» after «Trường…»."""
+    async with sessions() as session, session.begin():
+        for code, name in (("U1", "Ủy ban phường"), ("T1", "Trường Tiểu học"), ("D1", "Đài Phát thanh"),
+                           ("B1", "Bệnh viện Đa khoa"), ("D2", "Dân số")):  # fmt: skip
+            session.add(Branch(code=code, name=name))
+    async with sessions() as session:
+        names = [branch.name for branch in await queries.all_branches(session)]
+    assert names == ["Bệnh viện Đa khoa", "Dân số", "Đài Phát thanh", "Trường Tiểu học", "Ủy ban phường"]
+
+
 async def test_one_identity_per_platform_account_and_member_registration(sessions, config: Config) -> None:
     async with sessions() as session, session.begin():
         await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
