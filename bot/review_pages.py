@@ -196,9 +196,9 @@ def _details(ctx: Context, initiative: Initiative, claims: review_links.LinkClai
         rows.append(f"<dt>{html.escape(t(step.label_key))}</dt><dd>{value}</dd>")
     secret, now = ctx.config.link_secret or "", ctx.now()
     items = []
-    for number, a in enumerate(initiative.attachments, start=1):
+    for a, shown_name in zip(initiative.attachments, answers.attachment_names(ctx, initiative), strict=True):
         address = f"/a/{review_links.attachment_token(secret, claims, a.id, now)}"
-        name = html.escape(a.file_name or t(f"file_kind_{a.kind}") + f" {number}")
+        name = html.escape(shown_name)  # as the chat names it («Ảnh 1»)
         picture = f'<img src="{address}" alt="{name}" class="photo">' if a.kind == "photo" else ""
         items.append(f'<li>{picture}<a href="{address}" rel="noreferrer">{name}</a></li>')
     files = "".join(items)

@@ -70,8 +70,8 @@ async def test_a_chair_verifies_from_the_page_and_the_member_is_told(cast: Cast,
         await expect(page.get_by_role("heading", level=1)).to_have_text(f"Xác nhận hồ sơ sáng kiến #{number}")
         await expect(page.get_by_text("Số hoá quy trình tiếp nhận hồ sơ một cửa")).to_be_visible()
         await expect(page.get_by_text("Nguyễn Thị Tác Giả").first).to_be_visible()
-        for attachment in ("bao-cao.pdf", "ảnh"):  # the attachments, to open
-            await expect(page.get_by_role("link", name=attachment)).to_be_visible()
+        for attachment in ("bao-cao.pdf", "Ảnh 1"):  # the attachments, to open, named as the chat names them
+            await expect(page.get_by_role("link", name=attachment, exact=True)).to_be_visible()
         if os.environ.get("REVIEW_SCREENSHOT"):
             await page.screenshot(path=os.environ["REVIEW_SCREENSHOT"], full_page=True)
         await page.get_by_role("button", name="✅ Xác nhận hồ sơ").click()
