@@ -96,6 +96,8 @@ def review_card(
     header, no buttons."""
     kind = ctx.campaign.type_by_code(initiative.type_code or "")
     header = outcome or ctx.t("review_header_waiting", id=initiative.id)
+    if changed and not outcome:  # a resubmission says so at once, under its title: it is not a new initiative
+        header += "\n" + ctx.t("review_changed", fields=", ".join(changed))
     lines = [
         ctx.t(
             "review_card",
@@ -113,8 +115,6 @@ def review_card(
     ]
     if initiative.entered_by is not None:
         lines.append(ctx.t("review_entered_by", name=esc(initiative.entered_by.full_name)))
-    if changed:
-        lines.append(ctx.t("review_changed", fields=", ".join(changed)))
     if duplicates:
         lines.append(ctx.t("review_duplicate", ids=", ".join(f"#{number}" for number in duplicates)))
     text = "\n\n".join(lines)

@@ -142,6 +142,7 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     await lan.expect(f"Đã gửi lại sáng kiến #{number}")
 
     again = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Đã sửa: Lợi ích kinh tế")
+    assert again.text.splitlines()[1].startswith("✏️ Gửi lại sau khi bổ sung"), "said under the title, not last"
     await cast.chair_one.tap("Từ chối", again)
     await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
     await cast.chair_one.send("khong")  # "no": he changed his mind, it is not the author's reason
