@@ -98,6 +98,8 @@ class Reply:
     `numbers_answer` says a bare number typed is an answer (a day, an amount), not the number of an option.
     `keeps_origin` asks the channel to leave the message whose option was chosen as it is, buttons included
     (the review card after "📄 Chi tiết": its decision buttons stay).
+    `awaits_answer`: a message sent to someone else (a notice) that is the question they answer next, as a
+    reply would be (a newly linked account's draft): where options are numbered, a bare number answers it.
     """
 
     text: str
@@ -108,6 +110,7 @@ class Reply:
     ref: str = ""
     numbers_answer: bool = False
     keeps_origin: bool = False
+    awaits_answer: bool = False
     # With the menu: the person's role ("member", "chair", "admin"), for the platform's command list.
     commands: str = ""
     # The reply's row in the outbox while it is sent directly (storage/reply_journal.py).
@@ -124,6 +127,7 @@ class Reply:
             "file": [self.file.file_id, self.file.kind] if self.file else None,
             "ref": self.ref,
             **({"numbers_answer": True} if self.numbers_answer else {}),
+            **({"awaits_answer": True} if self.awaits_answer else {}),
         }
 
     @classmethod
@@ -136,4 +140,5 @@ class Reply:
             file=OutgoingFile(file[0], file[1]) if file else None,
             ref=data.get("ref", ""),
             numbers_answer=data.get("numbers_answer", False),
+            awaits_answer=data.get("awaits_answer", False),
         )

@@ -297,6 +297,8 @@ async def _member_option(ctx: Context) -> None:
         await featured.handle_option(ctx)
     elif payload.startswith("pg:"):
         await progress.handle_option(ctx)
+    elif payload.startswith(linking.PAYLOAD):
+        await linking.handle_option(ctx)
     else:
         ctx.say(ctx.t("err_old_button"), menu=True)
 

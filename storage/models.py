@@ -576,7 +576,8 @@ class LinkAttempt(Base):
 
 
 class LinkCode(Base):
-    """A short one-time code that links another account (Zalo ↔ Telegram) to a member."""
+    """A short one-time code that links another account (Zalo ↔ Telegram) to a member, once its owner has
+    confirmed the account that typed it."""
 
     __tablename__ = "link_code"
 
@@ -587,3 +588,6 @@ class LinkCode(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     used_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="SET NULL"))
+    # The account that typed the code, waiting for the owner's "yes, it is me" (linking.py).
+    claimed_by_identity_id: Mapped[int | None] = mapped_column(ForeignKey("identity.id", ondelete="SET NULL"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

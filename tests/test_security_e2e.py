@@ -54,11 +54,12 @@ def wrong(code: str, attempt: int) -> str:
     return f"{(int(code) + 1 + attempt) % 1_000_000:06d}"
 
 
-async def test_guessing_link_codes_is_bounded_per_account_and_per_code(
-    zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
+async def test_guessing_link_codes_is_bounded_per_account_and_a_right_code_still_needs_its_owners_yes(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
 ) -> None:
     """Found: the wrong-code counter lived in the conversation's data, which /start replaced; 21 guesses
-    went through and the right code made the attacker the admin."""
+    went through and the right code made the attacker the admin. Then: 20 wrong codes typed by anyone locked
+    every live code, so a few accounts could stop everyone from linking. Now a right code only asks its owner."""
     code = await link_code(admin)
     attacker = ZaloPerson(zalo_emulator, "Kẻ Dò Mã")
     for attempt in range(5):
@@ -69,14 +70,27 @@ async def test_guessing_link_codes_is_bounded_per_account_and_per_code(
     await attacker.send(f"LIENKET {code}")
     await attacker.expect("sai mã quá nhiều lần")
 
-    # Spread over many accounts: after 20 wrong codes since it was made, the live code stops working.
+    # Spread over many accounts, wrong codes lock nothing: the code still works, and its owner is asked.
     for number in range(3):
         helper = ZaloPerson(zalo_emulator, f"Kẻ Dò Mã {number}")
         for attempt in range(5):
             await helper.send(f"LIENKET {wrong(code, 10 + 5 * number + attempt)}")
             await helper.expect("không đúng hoặc đã hết hạn")
-    await admin.expect("Mã liên kết của đồng chí đã bị khoá")
     last = ZaloPerson(zalo_emulator, "Kẻ Dò Mã Cuối")
+    await last.send(f"LIENKET {code}")
+    await last.expect("Đã nhận mã", "bấm «✅ Đúng là tôi»")
+    question = await admin.expect("Tài khoản Zalo «Kẻ Dò Mã Cuối» vừa nhập mã liên kết của đồng chí")
+    stranger = Person(emulator, "Người Lạ Bấm Hộ")
+    await register(stranger, "MAU004", "Người Lạ Bấm Hộ")
+    yes = question.button("Đúng là tôi")["callback_data"]
+    anchor = [m for m in emulator.chat(stranger.user_id) if m.from_bot][-1]
+    await emulator.user_presses(stranger.user_id, anchor, yes)  # a forged "yes" from another member
+    await stranger.expect("Nút này thuộc một tin nhắn cũ")
+    await admin.tap("Không phải tôi", question)
+    await admin.expect("Đã từ chối", "Zalo «Kẻ Dò Mã Cuối» không được liên kết")
+    await last.expect("Chủ tài khoản không đồng ý liên kết")
+    await emulator.user_presses(admin.user_id, question, yes)  # answered already: "yes" now links nobody
+    await admin.expect("không còn hiệu lực")
     await last.send(f"LIENKET {code}")
     await last.expect("không đúng hoặc đã hết hạn")
 
@@ -84,17 +98,18 @@ async def test_guessing_link_codes_is_bounded_per_account_and_per_code(
     async with live_database.sessions() as session:
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == admin_member.id))).all()
         attempts = (await session.scalars(select(LinkAttempt))).all()
-        locks = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "link_code_locked"))).all()
+        refusals = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "link_refused"))).all()
     assert [a.platform for a in accounts] == ["telegram"], "no attacker became the admin"
-    assert sum(not a.succeeded for a in attempts) == 21 and not any(a.succeeded for a in attempts)
-    assert [lock.actor_member_id for lock in locks] == [admin_member.id]
+    assert sum(not a.succeeded for a in attempts) == 21 and sum(a.succeeded for a in attempts) == 1
+    assert [(r.actor_member_id, r.reason.split(":")[0]) for r in refusals] == [(admin_member.id, "zalo")]
 
-    # The owner makes a new code and links their own Zalo account; their Telegram account is told.
+    # The owner makes a new code, links their own Zalo account and says yes on Telegram.
     fresh = await link_code(admin)
     own = ZaloPerson(zalo_emulator, "Quản Trị Tỉnh")
     await own.send(f"LIENKET {fresh}")
+    await admin.tap("Đúng là tôi", await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa nhập mã"))
+    await admin.expect("Đã liên kết tài khoản Zalo «Quản Trị Tỉnh» với đồng chí")
     await own.expect("Đã liên kết", "Quản Trị Tỉnh")
-    await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa được liên kết với đồng chí")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -296,6 +311,7 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     code = (await member.expect("LIENKET")).plain_text.split("LIENKET ", 1)[1].split()[0]
     on_zalo = ZaloPerson(zalo_emulator, "Riêng Tư")
     await on_zalo.send(f"LIENKET {code}")
+    await member.tap("Đúng là tôi", await member.expect("Tài khoản Zalo «Riêng Tư» vừa nhập mã"))
     await on_zalo.expect("Đã liên kết")
 
     await member.send("/dulieu")

@@ -209,12 +209,19 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.send("LIENKET 000000")
     await on_zalo.expect("không đúng hoặc đã hết hạn")
     await on_zalo.send(f"LIENKET {code}")
+    await on_zalo.expect("Đã nhận mã", "bấm «✅ Đúng là tôi»")
+    member = await live_database.member_of(on_telegram.user_id)
+    async with live_database.sessions() as session:  # nothing is linked before the owner says yes
+        accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
+    assert [a.platform for a in accounts] == ["telegram"]
+    confirm = await on_telegram.expect("Tài khoản Zalo «Hai Kênh» vừa nhập mã liên kết của đồng chí")
+    await on_telegram.tap("Đúng là tôi", confirm)
+    await on_telegram.expect("Đã liên kết tài khoản Zalo «Hai Kênh» với đồng chí")
     await on_zalo.expect("Đã liên kết", "Nguyễn Văn Hai Kênh", "[MẪU] Bệnh viện Đa khoa tỉnh")
     question = await on_zalo.expect("Bước 3/", "thuộc loại nào")
     await on_zalo.tap("1.6", question)
     await on_zalo.expect("Bước 4/")
 
-    member = await live_database.member_of(on_telegram.user_id)
     async with live_database.sessions() as session:
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
     assert sorted(a.platform for a in accounts) == ["telegram", "zalo"]

@@ -208,7 +208,7 @@ class ZaloChannel:
             # it is answered only with its reference ("1 123"), and a bare "1" still answers the question.
             async with self.services.sessions() as session, session.begin():
                 await option_menus.remember(session, PLATFORM, chat_id, numbered.stored(reply), reply.ref,
-                                            latest=not bulk)  # fmt: skip
+                                            latest=not bulk or reply.awaits_answer)  # fmt: skip
         text = numbered.render(reply, self.t)
         async with self.limits.slot(chat_id, is_group=False, bulk=bulk):
             if reply.file is None:
