@@ -103,7 +103,9 @@ async def accept(ctx: Context, code: str) -> None:
                                    reason=f"{ctx.identity.platform}:{ctx.identity.platform_user_id}"))  # fmt: skip
         answers = (Option(ctx.t("btn_link_yes"), f"{PAYLOAD}{link.id}:y"),
                    Option(ctx.t("btn_link_no"), f"{PAYLOAD}{link.id}:n"))  # fmt: skip
-        question = Reply(text=ctx.t("link_confirm", **_account_name(ctx, ctx.identity)), options=(answers,))
+        # The owner waits for it (they just made the code): on Zalo a bare "1" answers it.
+        question = Reply(text=ctx.t("link_confirm", **_account_name(ctx, ctx.identity)), options=(answers,),
+                         awaits_answer=True)  # fmt: skip
         for owner_account in await queries.reachable_identities(ctx.session, {link.member_id}):
             ctx.notify(owner_account.platform, owner_account.chat_id, question)
     ctx.say(ctx.t("link_waiting", minutes=minutes))

@@ -233,6 +233,25 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.expect("không đúng hoặc đã hết hạn")
 
 
+async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """The owner's question comes to Zalo as a notice; they wait for it, so "1" answers it (not an older list)."""
+    on_zalo = ZaloPerson(zalo_emulator, "Chỉ Dùng Zalo")
+    await register(on_zalo, "MAU003", "Lê Thị Chỉ Dùng Zalo")
+    await on_zalo.send("/link")
+    code = (await on_zalo.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    on_telegram = Person(emulator, "Chỉ Dùng Zalo")
+    await on_telegram.send(f"LIENKET {code}.")  # a full stop typed after the code
+    await on_telegram.expect("Đã nhận mã")
+    await on_zalo.expect("Tài khoản Telegram «Chỉ Dùng Zalo» vừa nhập mã liên kết", "1. ✅ Đúng là tôi")
+    await on_zalo.send("1")
+    await on_zalo.expect("Đã liên kết tài khoản Telegram «Chỉ Dùng Zalo» với đồng chí")
+    await on_telegram.expect("Đã liên kết", "Lê Thị Chỉ Dùng Zalo")
+    member = await live_database.member_of(on_telegram.user_id)
+    assert member is not None and member.full_name == "Lê Thị Chỉ Dùng Zalo"
+
+
 async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     emulator: TelegramEmulator,
     zalo_emulator: ZaloEmulator,
