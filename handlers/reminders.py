@@ -8,6 +8,7 @@ initiatives waiting too long. Nothing is sent during quiet hours: it is queued f
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,8 @@ from handlers.roles import names_among
 from storage import queries
 from storage.campaigns import CampaignBook
 from storage.models import ChatGroup
+
+ADMIN_NUDGE_UNITS = 8  # units named in an admin's nudge, by code (then «…»)
 
 
 def deliver_at(now: dt.datetime, config: Config) -> dt.datetime:
@@ -139,6 +142,8 @@ async def _idle_drafts(
 async def _pending_reviews(
     session: AsyncSession, config: Config, reminder: Reminder, now: dt.datetime, at: dt.datetime
 ) -> int:
+    """Each chair: how many wait for him. Each admin: those no chair may decide (a unit without a chair on the
+    bot, or whose chairs it names), which only an admin can verify, with their units' codes."""
     waiting = await queries.pending_authorship(session, None, now - dt.timedelta(days=reminder.after_days))
     if not waiting:
         return 0
@@ -147,16 +152,32 @@ async def _pending_reviews(
         by_branch.setdefault(initiative.branch_id, []).append(initiative)
     chairs = await queries.chairs_of(session, set(by_branch))
     counts = {}  # what /pending lists for each chair: nothing that names him (handlers/roles.names)
+    decidable: set[int] = set()
     for chair in await queries.members_by_id(session, set(chairs)):
-        mine = (w for branch_id in chairs[chair.id] for w in by_branch[branch_id])
-        counts[chair.id] = sum(not names_among(chair, w.submitter_id, w.entered_by_id, w.authors) for w in mine)
-    sent = 0
-    for identity in await queries.reachable_identities(session, {m for m, count in counts.items() if count}):
-        assert identity.member_id is not None
-        count = counts[identity.member_id]
+        mine = [w for branch_id in chairs[chair.id] for w in by_branch[branch_id]]
+        theirs = [w.initiative_id for w in mine if not names_among(chair, w.submitter_id, w.entered_by_id, w.authors)]
+        counts[chair.id] = len(theirs)
+        decidable.update(theirs)
+    messages = []  # one account each: the one used last (one person, one notice)
+    nudged_chairs = await queries.preferred_identities(session, {member for member, n in counts.items() if n})
+    for member_id, identity in nudged_chairs.items():
         t = catalog(identity.language)
-        reply = Reply(text=t("nudge_reviews", count=count, days=reminder.after_days))
-        queries.queue_message(session, identity.platform, identity.chat_id, reply.to_json(), purpose="review_nudge",
-                              at=at)  # fmt: skip
-        sent += 1
-    return sent
+        messages.append((identity, t("nudge_reviews", count=counts[member_id], days=reminder.after_days)))
+    unattended = [w for w in waiting if w.initiative_id not in decidable]
+    codes = {b.id: b.code for b in await queries.branches_by_id(session, {w.branch_id for w in unattended})}
+    admins = await queries.members_by_id(session, await queries.admin_member_ids(session, config.admins))
+    accounts = await queries.preferred_identities(session, {admin.id for admin in admins} if unattended else set())
+    for admin in admins:
+        theirs = [w for w in unattended if not names_among(admin, w.submitter_id, w.entered_by_id, w.authors)]
+        if not theirs or admin.id not in accounts:
+            continue
+        per_unit = Counter(codes[w.branch_id] for w in theirs)
+        units = ", ".join(f"{code} ({count})" for code, count in sorted(per_unit.items())[:ADMIN_NUDGE_UNITS])
+        units += ", …" if len(per_unit) > ADMIN_NUDGE_UNITS else ""
+        t = catalog(accounts[admin.id].language)
+        text = t("nudge_reviews_admin", count=len(theirs), days=reminder.after_days, units=units)
+        messages.append((accounts[admin.id], text))
+    for identity, text in messages:
+        queries.queue_message(session, identity.platform, identity.chat_id, Reply(text=text).to_json(),
+                              purpose="review_nudge", at=at)  # fmt: skip
+    return len(messages)

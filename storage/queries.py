@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -318,6 +318,19 @@ async def branch_chair_identities(session: AsyncSession, branch_id: int) -> Sequ
 
 async def member_identities(session: AsyncSession, member_id: int) -> Sequence[Identity]:
     return (await session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+
+
+async def admin_member_ids(session: AsyncSession, accounts: frozenset[str]) -> set[int]:
+    """The members behind the admin accounts ("platform:user id", SANGKIEN_ADMINS) that have registered."""
+    if not accounts:
+        return set()
+    pairs = [tuple(account.split(":", 1)) for account in accounts]
+    rows = await session.scalars(
+        select(Identity.member_id).where(
+            tuple_(Identity.platform, Identity.platform_user_id).in_(pairs), Identity.member_id.is_not(None)
+        )
+    )
+    return {member_id for member_id in rows if member_id is not None}
 
 
 async def preferred_identities(session: AsyncSession, member_ids: set[int]) -> dict[int, Identity]:

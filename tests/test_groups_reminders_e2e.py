@@ -171,11 +171,18 @@ async def test_a_chair_is_nudged_about_reviews_waiting_too_long(
     number = await submit_initiative(author)
     await cast.chair.expect(f"Sáng kiến #{number} chờ xác nhận hồ sơ")
     await submit_initiative(cast.chair)  # his own waits too, for someone else: not counted in his nudge
+    chairless = Person(emulator, "Đinh Văn Không Chủ Tịch")
+    await register(chairless, "MAU009", "Đinh Văn Không Chủ Tịch")  # a unit with no chair on the bot
+    await submit_initiative(chairless)
 
     await move_clock(live_bot, local(2022, 4, 30, 9, 0, 30))  # Saturday: chairs are left alone
     await move_clock(live_bot, local(2022, 5, 2, 9, 0, 30))
     await cast.chair.expect("Có 1 sáng kiến đã chờ đồng chí xác nhận hồ sơ hơn 2 ngày", "Chờ xác nhận")
     assert len(await outbox_rows(live_database, "review_nudge", cast.chair.user_id)) == 1
+    # What no chair may verify (the chair's own, the chairless unit's) the admin is told of, with the units.
+    await cast.admin.expect("Có 2 sáng kiến đã chờ xác nhận hồ sơ hơn 2 ngày mà không chủ tịch CĐCS nào",
+                            "MAU002 (1), MAU009 (1)", "/pending", "/invite_chair")  # fmt: skip
+    assert len(await outbox_rows(live_database, "review_nudge", cast.admin.user_id)) == 1
 
 
 async def test_quiet_hours_postpone_a_reminder_rather_than_drop_it(
