@@ -123,16 +123,17 @@ async def handle_option(ctx: Context) -> None:
     now = ctx.now()
     claimant = await ctx.session.get(Identity, link.claimed_by_identity_id) if link.claimed_by_identity_id else None
     fresh = link.claimed_at is not None and link.claimed_at + CODE_LIFETIME > now
-    if link.used_at is not None or claimant is None or not fresh or answer not in ("y", "n"):
+    # A claimant who registered (or was linked) meanwhile can no longer be linked: the request is gone.
+    open_request = link.used_at is None and claimant is not None and claimant.member_id is None and fresh
+    if not open_request or claimant is None or answer not in ("y", "n"):
         ctx.say(ctx.t("link_request_gone", minutes=int(CODE_LIFETIME.total_seconds() // 60)), menu=True)
         return
     link.used_at = now
     account = f"{claimant.platform}:{claimant.platform_user_id}"
-    if answer == "n" or claimant.member_id is not None:
+    if answer == "n":
         ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="link_refused", reason=account))
         ctx.say(ctx.t("link_refused_owner", **_account_name(ctx, claimant)), menu=True)
-        if claimant.member_id is None:
-            ctx.notify(claimant.platform, claimant.chat_id, Reply(text=ctx.t("link_refused")))
+        ctx.notify(claimant.platform, claimant.chat_id, Reply(text=ctx.t("link_refused")))
         return
     link.used_by_identity_id = claimant.id
     ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="linked", reason=account))
