@@ -4,7 +4,9 @@ On the channel where they are registered, `/link` shows a one-time code (6 digit
 other channel they send `LIENKET 123456`. The code's owner is then asked on their own account whether
 that account is theirs («✅ Đúng là tôi» / «❌ Không phải tôi»), and only a "yes" links it: the account then
 belongs to the same member (drafts, roles and submissions follow, and a draft in progress continues there
-at its step). A code seen over a shoulder or guessed gives nobody an account, an admin's or a chair's role.
+at its step). A second account typing a code already typed cancels it, and the owner is told: a code seen
+over a shoulder and typed first, under the owner's own name, cannot collect the "yes" the owner meant for
+themselves. A guessed code meets the same question.
 
 Guessing is bounded in the database (`link_attempt`), not in the conversation's scratch data that /start
 replaces: an account may get the code wrong 5 times an hour. Wrong guesses do not lock anyone's code (they
@@ -19,19 +21,22 @@ import datetime as dt
 import re
 import secrets
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from domain.rules import fold, parse_id
+from domain.text import shorten
 from handlers import menus, wizard
 from handlers.context import Context, esc
 from handlers.events import Option, Reply
+from handlers.i18n import Catalog, catalog
 from storage import queries
 from storage.models import AuditEvent, Identity, LinkAttempt, LinkCode, Member
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(hours=1)
-PAYLOAD = "lk:"  # lk:<link code id>:y|n — the owner's answer
+PAYLOAD = "lk:"  # lk:<link code id>:<claimant identity id>:y|n — the owner's answer
+NAME_SHOWN = 60  # characters of the claimant's display name shown to the owner
 _LINK_TEXT = re.compile(r"/?(?:lien ?ket|link)\s+(\d{6})[.!]?")  # a full stop typed after it too
 
 
@@ -49,8 +54,16 @@ async def create_code(ctx: Context) -> None:
         update(LinkCode).where(LinkCode.member_id == ctx.member.id, LinkCode.used_at.is_(None)).values(used_at=now)
     )
     code = f"{secrets.randbelow(1_000_000):06d}"
+    while await _live(ctx, code) is not None:  # two live codes alike would answer to one typing
+        code = f"{secrets.randbelow(1_000_000):06d}"
     ctx.session.add(LinkCode(code=code, member_id=ctx.member.id, created_at=now, expires_at=now + CODE_LIFETIME))
     ctx.say(ctx.t("link_code", code=code, minutes=int(CODE_LIFETIME.total_seconds() // 60)))
+
+
+async def _live(ctx: Context, code: str) -> LinkCode | None:
+    return await ctx.session.scalar(
+        select(LinkCode).where(LinkCode.code == code, LinkCode.used_at.is_(None), LinkCode.expires_at > ctx.now())
+    )
 
 
 async def _account_failures(ctx: Context) -> int:
@@ -68,22 +81,22 @@ async def _account_failures(ctx: Context) -> int:
     )
 
 
-def _account_name(ctx: Context, identity: Identity) -> dict[str, str]:
-    return {"platform": ctx.t(f"platform_{identity.platform}"),
-            "name": esc(identity.display_name or identity.platform_user_id)}  # fmt: skip
+def _account_name(t: Catalog, identity: Identity) -> dict[str, str]:
+    """The account as the owner is shown it: its platform, and its name on one short line (the claimant
+    chose that name: no line breaks or quotes that could dress it up as the bot's own words)."""
+    name = " ".join((identity.display_name or identity.platform_user_id).replace("«", " ").replace("»", " ").split())
+    return {"platform": t(f"platform_{identity.platform}"), "name": esc(shorten(name, NAME_SHOWN))}
 
 
 async def accept(ctx: Context, code: str) -> None:
-    """`LIENKET <code>` on the other channel: the code's owner is asked to confirm this account."""
+    """`LIENKET <code>` on the other channel: the code's owner is asked to confirm this account. A second
+    account typing a code already typed cancels it (one of the two saw it over a shoulder): nobody is linked,
+    and the owner is told to make a new one."""
     if await _account_failures(ctx) >= MAX_FAILURES:
         ctx.say(ctx.t("link_too_many"))
         return
     now = ctx.now()
-    link = await ctx.session.scalar(
-        select(LinkCode).where(LinkCode.code == code, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
-    )
-    if link is not None and link.claimed_by_identity_id not in (None, ctx.identity.id):
-        link = None  # another account typed it first: its owner answers that one
+    link = await _live(ctx, code)
     ctx.session.add(LinkAttempt(platform=ctx.identity.platform, platform_user_id=ctx.identity.platform_user_id,
                                 code=code, succeeded=link is not None, created_at=now))  # fmt: skip
     if link is None:
@@ -97,48 +110,77 @@ async def accept(ctx: Context, code: str) -> None:
         ctx.say(ctx.t("link_other_member", name=esc(ctx.member.full_name)), menu=True)
         return
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
-    if link.claimed_by_identity_id is None:  # typed again, the owner is not asked twice
-        link.claimed_by_identity_id, link.claimed_at = ctx.identity.id, now
-        ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_requested",
-                                   reason=f"{ctx.identity.platform}:{ctx.identity.platform_user_id}"))  # fmt: skip
-        answers = (Option(ctx.t("btn_link_yes"), f"{PAYLOAD}{link.id}:y"),
-                   Option(ctx.t("btn_link_no"), f"{PAYLOAD}{link.id}:n"))  # fmt: skip
-        # The owner waits for it (they just made the code): on Zalo a bare "1" answers it.
-        question = Reply(text=ctx.t("link_confirm", **_account_name(ctx, ctx.identity)), options=(answers,),
-                         awaits_answer=True)  # fmt: skip
-        for owner_account in await queries.reachable_identities(ctx.session, {link.member_id}):
-            ctx.notify(owner_account.platform, owner_account.chat_id, question)
+    if link.claimed_by_identity_id == ctx.identity.id:  # typed again: the owner is not asked twice
+        ctx.say(ctx.t("link_waiting", minutes=minutes))
+        return
+    # Claimed only if nobody claimed it meanwhile (two processes, two accounts at once).
+    claimed = await _update_code(ctx, link.id, LinkCode.used_at.is_(None), LinkCode.claimed_at.is_(None),
+                                 claimed_by_identity_id=ctx.identity.id, claimed_at=now)  # fmt: skip
+    owners = await queries.reachable_identities(ctx.session, {link.member_id})
+    if not claimed:
+        await _update_code(ctx, link.id, used_at=now)
+        ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_code_cancelled",
+                                   reason=f"identity {ctx.identity.id} typed it after another account"))  # fmt: skip
+        for owner in owners:
+            ctx.notify(owner.platform, owner.chat_id, Reply(text=catalog(owner.language)("link_code_cancelled")))
+        ctx.say(ctx.t("link_code_cancelled_typer"))
+        return
+    ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_requested",
+                               reason=f"identity {ctx.identity.id}"))  # fmt: skip
+    typed_at = now.astimezone(ctx.campaign.tz).strftime("%H:%M")
+    for owner in owners:
+        t = catalog(owner.language)
+        answers = (Option(t("btn_link_yes"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:y"),
+                   Option(t("btn_link_no"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:n"))  # fmt: skip
+        # Answered on Zalo with its reference («1 482913»): a bare "1" meant for another list never says yes.
+        question = Reply(text=t("link_confirm", time=typed_at, **_account_name(t, ctx.identity)),
+                         options=(answers,), ref=link.code)  # fmt: skip
+        ctx.notify(owner.platform, owner.chat_id, question)
     ctx.say(ctx.t("link_waiting", minutes=minutes))
 
 
 async def handle_option(ctx: Context) -> None:
-    """The owner's answer (lk:<id>:y|n), checked here: only the code's owner, once, while it is fresh."""
+    """The owner's answer (lk:<code id>:<claimant identity id>:y|n), checked here: only the code's owner,
+    only for the account that claimed it, once, while it is fresh."""
     assert ctx.member is not None
-    _, number, answer = [*ctx.event.payload.split(":"), "", ""][:3]
+    _, number, claimant_number, answer = [*ctx.event.payload.split(":"), "", "", ""][:4]
     link = await ctx.session.get(LinkCode, parse_id(number) or -1)
     if link is None or link.member_id != ctx.member.id:
         ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="refused", reason=ctx.event.payload[:200]))
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
     now = ctx.now()
-    claimant = await ctx.session.get(Identity, link.claimed_by_identity_id) if link.claimed_by_identity_id else None
-    fresh = link.claimed_at is not None and link.claimed_at + CODE_LIFETIME > now
-    # A claimant who registered (or was linked) meanwhile can no longer be linked: the request is gone.
-    open_request = link.used_at is None and claimant is not None and claimant.member_id is None and fresh
-    if not open_request or claimant is None or answer not in ("y", "n"):
+    claimant_id = parse_id(claimant_number)
+    claimant = await ctx.session.get(Identity, claimant_id) if claimant_id is not None else None
+    # Answered once (whichever of the owner's accounts answers first), and only for this claimant. One who
+    # registered (or was linked) meanwhile can no longer be linked: the request is gone.
+    answerable = claimant is not None and claimant.member_id is None and answer in ("y", "n")
+    if not answerable or not await _update_code(
+        ctx, link.id, LinkCode.used_at.is_(None), LinkCode.claimed_by_identity_id == claimant_id,
+        LinkCode.claimed_at > now - CODE_LIFETIME, used_at=now,
+    ):  # fmt: skip
         ctx.say(ctx.t("link_request_gone", minutes=int(CODE_LIFETIME.total_seconds() // 60)), menu=True)
         return
-    link.used_at = now
-    account = f"{claimant.platform}:{claimant.platform_user_id}"
+    assert claimant is not None
     if answer == "n":
-        ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="link_refused", reason=account))
-        ctx.say(ctx.t("link_refused_owner", **_account_name(ctx, claimant)), menu=True)
-        ctx.notify(claimant.platform, claimant.chat_id, Reply(text=ctx.t("link_refused")))
+        ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="link_refused",
+                                   reason=f"identity {claimant.id}"))  # fmt: skip
+        ctx.say(ctx.t("link_refused_owner", **_account_name(ctx.t, claimant)), menu=True)
+        ctx.notify(claimant.platform, claimant.chat_id, Reply(text=catalog(claimant.language)("link_refused")))
         return
-    link.used_by_identity_id = claimant.id
-    ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="linked", reason=account))
-    ctx.say(ctx.t("link_confirmed", **_account_name(ctx, claimant)), menu=True)
+    await _update_code(ctx, link.id, used_by_identity_id=claimant.id)
+    ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="linked", reason=f"identity {claimant.id}"))
+    ctx.say(ctx.t("link_confirmed", **_account_name(ctx.t, claimant)), menu=True)
     await _welcome(ctx, claimant)
+
+
+async def _update_code(ctx: Context, link_id: int, *still: ColumnElement[bool], **values: object) -> bool:
+    """Write the code's row if `still` holds (another process may have answered or claimed it first)."""
+    result = await ctx.session.execute(
+        update(LinkCode).where(LinkCode.id == link_id, *still).values(**values)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def _welcome(ctx: Context, claimant: Identity) -> None:

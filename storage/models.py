@@ -561,8 +561,7 @@ class StoredFile(Base):
 
 class LinkAttempt(Base):
     """A `LIENKET <code>` typed: who tried which code and whether it worked. Failures are counted per
-    account and across all accounts (to lock the live codes under a spread-out guessing attack), and
-    survive /start, unlike a conversation's scratch data."""
+    account (5 an hour) and survive /start, unlike a conversation's scratch data."""
 
     __tablename__ = "link_attempt"
 

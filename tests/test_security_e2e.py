@@ -78,7 +78,7 @@ async def test_guessing_link_codes_is_bounded_per_account_and_a_right_code_still
             await helper.expect("không đúng hoặc đã hết hạn")
     last = ZaloPerson(zalo_emulator, "Kẻ Dò Mã Cuối")
     await last.send(f"LIENKET {code}")
-    await last.expect("Đã nhận mã", "bấm «✅ Đúng là tôi»")
+    await last.expect("Đã nhận mã", "chọn «✅ Đúng là tôi»")
     question = await admin.expect("Tài khoản Zalo «Kẻ Dò Mã Cuối» vừa nhập mã liên kết của đồng chí")
     stranger = Person(emulator, "Người Lạ Bấm Hộ")
     await register(stranger, "MAU004", "Người Lạ Bấm Hộ")
@@ -88,7 +88,7 @@ async def test_guessing_link_codes_is_bounded_per_account_and_a_right_code_still
     await stranger.expect("Nút này thuộc một tin nhắn cũ")
     await admin.tap("Không phải tôi", question)
     await admin.expect("Đã từ chối", "Zalo «Kẻ Dò Mã Cuối» không được liên kết")
-    await last.expect("Chủ tài khoản không đồng ý liên kết")
+    await last.expect("Người lấy mã liên kết đã không đồng ý liên kết")
     await emulator.user_presses(admin.user_id, question, yes)  # answered already: "yes" now links nobody
     await admin.expect("không còn hiệu lực")
     await last.send(f"LIENKET {code}")
@@ -99,17 +99,34 @@ async def test_guessing_link_codes_is_bounded_per_account_and_a_right_code_still
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == admin_member.id))).all()
         attempts = (await session.scalars(select(LinkAttempt))).all()
         refusals = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "link_refused"))).all()
+        guesser = await session.scalar(select(Identity).where(Identity.platform_user_id == str(last.user_id)))
     assert [a.platform for a in accounts] == ["telegram"], "no attacker became the admin"
     assert sum(not a.succeeded for a in attempts) == 21 and sum(a.succeeded for a in attempts) == 1
-    assert [(r.actor_member_id, r.reason.split(":")[0]) for r in refusals] == [(admin_member.id, "zalo")]
+    # The audit names the account by its row, not by its platform id (which erasure removes).
+    assert [(r.actor_member_id, r.reason) for r in refusals] == [(admin_member.id, f"identity {guesser.id}")]
+
+    # Seen over a shoulder: an impostor under the owner's name types the code first. When the owner types it
+    # too, the code is cancelled, both are told, and a "yes" to the impostor's question links nobody.
+    seen = await link_code(admin)
+    impostor = ZaloPerson(zalo_emulator, "Quản Trị Tỉnh")
+    await impostor.send(f"LIENKET {seen}")
+    await impostor.expect("Đã nhận mã")
+    trap = await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa nhập mã liên kết")
+    own = ZaloPerson(zalo_emulator, "Quản Trị Tỉnh")
+    await own.send(f"LIENKET {seen}")
+    await own.expect("vừa được một tài khoản khác nhập trước, nên đã bị huỷ")
+    await admin.expect("vừa được hai tài khoản khác nhau nhập, nên đã bị huỷ")
+    await admin.tap("Đúng là tôi", trap)
+    await admin.expect("không còn hiệu lực")
+    assert await live_database.member_of(impostor.user_id) is None
 
     # The owner makes a new code, links their own Zalo account and says yes on Telegram.
     fresh = await link_code(admin)
-    own = ZaloPerson(zalo_emulator, "Quản Trị Tỉnh")
     await own.send(f"LIENKET {fresh}")
-    await admin.tap("Đúng là tôi", await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa nhập mã"))
-    await admin.expect("Đã liên kết tài khoản Zalo «Quản Trị Tỉnh» với đồng chí")
+    await admin.tap("Đúng là tôi", await admin.expect("Tài khoản Zalo «Quản Trị Tỉnh» vừa nhập mã", "lúc "))
+    await admin.expect("Đã liên kết tài khoản Zalo «Quản Trị Tỉnh» với hồ sơ của đồng chí")
     await own.expect("Đã liên kết", "Quản Trị Tỉnh")
+    assert (await live_database.member_of(own.user_id)).full_name == "Quản Trị Tỉnh"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

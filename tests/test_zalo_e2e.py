@@ -209,14 +209,14 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.send("LIENKET 000000")
     await on_zalo.expect("không đúng hoặc đã hết hạn")
     await on_zalo.send(f"LIENKET {code}")
-    await on_zalo.expect("Đã nhận mã", "bấm «✅ Đúng là tôi»")
+    await on_zalo.expect("Đã nhận mã", "chọn «✅ Đúng là tôi»")
     member = await live_database.member_of(on_telegram.user_id)
     async with live_database.sessions() as session:  # nothing is linked before the owner says yes
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
     assert [a.platform for a in accounts] == ["telegram"]
     confirm = await on_telegram.expect("Tài khoản Zalo «Hai Kênh» vừa nhập mã liên kết của đồng chí")
     await on_telegram.tap("Đúng là tôi", confirm)
-    await on_telegram.expect("Đã liên kết tài khoản Zalo «Hai Kênh» với đồng chí")
+    await on_telegram.expect("Đã liên kết tài khoản Zalo «Hai Kênh» với hồ sơ của đồng chí")
     await on_zalo.expect("Đã liên kết", "Nguyễn Văn Hai Kênh", "[MẪU] Bệnh viện Đa khoa tỉnh")
     question = await on_zalo.expect("Bước 3/", "thuộc loại nào")
     await on_zalo.tap("1.6", question)
@@ -233,10 +233,11 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.expect("không đúng hoặc đã hết hạn")
 
 
-async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
+async def test_a_zalo_member_links_telegram_and_says_yes_with_the_codes_reference(
     emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
 ) -> None:
-    """The owner's question comes to Zalo as a notice; they wait for it, so "1" answers it (not an older list)."""
+    """The owner's question comes to Zalo as a notice answered with its reference («1 <code>»): a bare "1"
+    typed for another list never says yes to a link."""
     on_zalo = ZaloPerson(zalo_emulator, "Chỉ Dùng Zalo")
     await register(on_zalo, "MAU003", "Lê Thị Chỉ Dùng Zalo")
     await on_zalo.send("/link")
@@ -244,9 +245,13 @@ async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
     on_telegram = Person(emulator, "Chỉ Dùng Zalo")
     await on_telegram.send(f"LIENKET {code}.")  # a full stop typed after the code
     await on_telegram.expect("Đã nhận mã")
-    await on_zalo.expect("Tài khoản Telegram «Chỉ Dùng Zalo» vừa nhập mã liên kết", "1. ✅ Đúng là tôi")
-    await on_zalo.send("1")
-    await on_zalo.expect("Đã liên kết tài khoản Telegram «Chỉ Dùng Zalo» với đồng chí")
+    await on_zalo.expect("Tài khoản Telegram «Chỉ Dùng Zalo» vừa nhập mã liên kết", "1. ✅ Đúng là tôi",
+                         f"Trả lời «1 {code}»")  # fmt: skip
+    await on_zalo.send("1")  # answers the latest list shown as the answer to a question: registration's name
+    await on_zalo.expect("Đồng chí đã đăng ký rồi")
+    assert await live_database.member_of(on_telegram.user_id) is None, "a bare number links nobody"
+    await on_zalo.send(f"1 {code}")
+    await on_zalo.expect("Đã liên kết tài khoản Telegram «Chỉ Dùng Zalo» với hồ sơ của đồng chí")
     await on_telegram.expect("Đã liên kết", "Lê Thị Chỉ Dùng Zalo")
     member = await live_database.member_of(on_telegram.user_id)
     assert member is not None and member.full_name == "Lê Thị Chỉ Dùng Zalo"
