@@ -132,9 +132,9 @@ async def accept(ctx: Context, code: str) -> None:
         t = catalog(owner.language)
         answers = (Option(t("btn_link_yes"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:y"),
                    Option(t("btn_link_no"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:n"))  # fmt: skip
-        # Answered on Zalo with its reference («1 482913»): a bare "1" meant for another list never says yes.
+        # On Zalo «1» answers it (the owner waits for it: they just made the code), and «1 482913» too.
         question = Reply(text=t("link_confirm", time=typed_at, **_account_name(t, ctx.identity)),
-                         options=(answers,), ref=link.code)  # fmt: skip
+                         options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
         ctx.notify(owner.platform, owner.chat_id, question)
     ctx.say(ctx.t("link_waiting", minutes=minutes))
 

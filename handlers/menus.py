@@ -24,6 +24,8 @@ COMMANDS = {
     "menu_help": "help", "menu_pending": "pending", "menu_unit_progress": "progress", "menu_export": "export",
     "menu_broadcast": "broadcast", "menu_chairs": "chairs", "menu_branches": "import",
 }  # fmt: skip
+# Commands understood as typed words too, though no menu shows them (Zalo is driven by typing).
+TYPED_COMMANDS = {"lien ket": "link", "link": "link"}
 # The platform's command list (Telegram's "/" menu), by role.
 ROLE_COMMANDS = {
     "member": ("new", "drafts", "mine", "progress", "congnhan", "hoso", "link", "dulieu", "help"),
@@ -75,7 +77,7 @@ def command_for(t: Catalog, text: str) -> str | None:
             return command
     if plain_words(_TYPED_COUNT.sub(" ", text)) == _words(t("menu_pending", count=0)):
         return COMMANDS["menu_pending"]
-    return None
+    return TYPED_COMMANDS.get(typed)
 
 
 def help_text(ctx: Context) -> str:
