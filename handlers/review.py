@@ -51,6 +51,9 @@ REASON_KEYS = (
     "reason_ip_protected",
     "reason_incomplete",
 )
+# What each decision offers (indexes into REASON_KEYS): changes the author can make, reasons to refuse.
+# A date typed wrong or a decision not yet attached can be mended; a duplicate or a protected work cannot.
+REASONS_FOR = {CHANGES: (1, 2, 5, 0), REJECT: (0, 3, 4, 1, 2)}
 
 
 # --- the review card -------------------------------------------------------------------------------
@@ -186,6 +189,7 @@ async def handle_option(ctx: Context) -> None:
         return
     action = parts[2]
     index = rules.parse_id(parts[3]) if len(parts) == 4 else None
+    # Any preset is taken (a button sent before the offer per decision changed still works).
     if parts[0] == "rr" and action in (CHANGES, REJECT) and index is not None and index < len(REASON_KEYS):
         ctx.set_flow(None)
         await decide(ctx, initiative, action, reason_text(ctx.t, ctx.campaign, index))
@@ -225,8 +229,8 @@ async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None
         return
     ctx.set_flow(FLOW, initiative=initiative.id, action=action)
     # The buttons carry a short name (a phone cuts a long label); the author receives the whole reason.
-    rows = [[Option(ctx.t(key.replace("reason_", "reason_button_", 1)), f"rr:{initiative.id}:{action}:{i}")]
-            for i, key in enumerate(REASON_KEYS)]  # fmt: skip
+    rows = [[Option(ctx.t(REASON_KEYS[i].replace("reason_", "reason_button_", 1)), f"rr:{initiative.id}:{action}:{i}")]
+            for i in REASONS_FOR[action]]  # fmt: skip
     rows.append([Option(ctx.t("btn_reason_cancel"), f"rv:{initiative.id}:n")])
     prompt = "review_ask_reason_changes" if action == CHANGES else "review_ask_reason_reject"
     ctx.say(ctx.t(prompt, id=initiative.id, title=esc(initiative.title)), rows)

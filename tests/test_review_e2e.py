@@ -121,7 +121,7 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     await cast.chair_two.tap("Yêu cầu bổ sung", card)
     reasons = await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}", "Chọn lý do")
     labels = [b["text"] for b in reasons.buttons()]
-    assert "Trùng lặp sáng kiến đã có" in labels
+    assert "Mô tả chưa đủ rõ" in labels and "Trùng lặp sáng kiến đã có" not in labels, "what the author can mend"
     assert all(len(label) <= 32 for label in labels), f"a phone cuts a longer button: {labels}"
     await cast.chair_two.send("ab")
     await cast.chair_two.expect("hơi ngắn")
@@ -150,6 +150,7 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     assert (await database.initiative(number)).status == Status.SUBMITTED
     await cast.chair_one.tap("Từ chối", undecided)  # the card's buttons were marked pressed: here they are again
     reasons = await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
+    assert "Mô tả chưa đủ rõ" not in [b["text"] for b in reasons.buttons()], "a reason to refuse, not to mend"
     await cast.chair_one.tap("Trùng lặp", reasons)
     done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
     await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
