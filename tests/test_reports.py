@@ -293,6 +293,9 @@ async def test_the_summary_is_signable_and_its_figures_match_hand_computed_ones(
                               0, 1, 1, 1)  # fmt: skip
     assert rows["MAU002"] == (2, "MAU002", "[MẪU] Bệnh viện Đa khoa tỉnh", 2, 0, 0, 3, 1, 33.3, 0, 1, 5, 20.0, 1, 0,
                               0, 1)  # fmt: skip
+    share = next(row for row in summary.iter_rows(min_row=top + 1) if row[1].value == "MAU001")[5]
+    assert share.number_format == '0.0"%"', "a share reads 100.0%, not 100"
+    assert summary.freeze_panes == f"D{top + 1}" and summary.page_setup.orientation == "landscape"
     total = next(row for row in summary.iter_rows(min_row=top + 1, values_only=True) if row[2] == "Tổng cộng")
     assert total[6:17] == (sum(r[6] for r in rows.values()), 2, 0.4, 0, 3, total[11], total[12], 1, 1, 1, 2)
     assert any(row[2] == "TM. BAN THƯỜNG VỤ" for row in summary.iter_rows(values_only=True))

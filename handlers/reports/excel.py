@@ -36,6 +36,13 @@ from storage.reports import BranchFigures, InitiativeRow, ReportFilter
 
 DATE_FORMAT = "DD/MM/YYYY"
 MONEY_FORMAT = "#,##0"
+PERCENT_FORMAT = '0.0"%"'  # the figures are percentages already (66.7)
+
+
+class Percent(float):
+    """A share in percent, written with PERCENT_FORMAT."""
+
+
 SUMMARY_TAIL = ("col_outside", "col_recognised_total", "col_quota_total", "col_percent", "col_waiting", "col_reported",
                 "col_pending", "col_in_progress")  # fmt: skip
 
@@ -208,6 +215,8 @@ class ReportWriter:
             sheet.write_string(row, col, value, cell_format)
         elif isinstance(value, dt.date):
             sheet.write_datetime(row, col, value, cell_format or self._format(DATE_FORMAT, None))
+        elif isinstance(value, Percent):
+            sheet.write_number(row, col, value, self._format(number_format or PERCENT_FORMAT, style))
         else:
             sheet.write_number(row, col, value, cell_format)
 
@@ -242,6 +251,13 @@ class ReportWriter:
         row += 1
         for col, title in enumerate(headers):
             sheet.write_string(row, col, title, self.header)
+        # On a screen the header and the units' names stay in sight; on paper it fits the width, landscape,
+        # with the header on every page.
+        sheet.freeze_panes(row + 1, 3)
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)
+        sheet.repeat_rows(row)
         row += 1
         ranked = sorted(figures, key=lambda f: (-f.percent(ranking_phase), -f.recognised_total, f.code))
         for rank, branch in enumerate(ranked, start=1):
@@ -256,7 +272,8 @@ class ReportWriter:
             for name in ("outside", "waiting", "reported", "pending", "in_progress"):
                 setattr(totals, name, getattr(totals, name) + getattr(branch, name))
         self._line(sheet, row, ["", "", totals.name, *self._figures(totals)], style="bold")
-        row += 2
+        self._write(sheet, row + 1, 2, doc_text("total_row_note"))
+        row += 3
         for line in signature:
             self._write(sheet, row, 2, line, style="bold" if line.isupper() else None)
             row += 1
@@ -264,8 +281,8 @@ class ReportWriter:
     def _figures(self, row: BranchFigures) -> list[Any]:
         values: list[Any] = []
         for phase in self.campaign.phases:
-            values += [row.quotas.get(phase.code, 0), row.recognised.get(phase.code, 0), row.percent(phase)]
-        return [*values, row.outside, row.recognised_total, row.quota_total, row.percent(None), row.waiting,
+            values += [row.quotas.get(phase.code, 0), row.recognised.get(phase.code, 0), Percent(row.percent(phase))]
+        return [*values, row.outside, row.recognised_total, row.quota_total, Percent(row.percent(None)), row.waiting,
                 row.reported, row.pending, row.in_progress]  # fmt: skip
 
     def table(self, name: str, columns: list[Column]) -> None:
