@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import struct
 from collections.abc import AsyncIterator
 
@@ -219,3 +220,5 @@ async def test_the_chart_is_readable_on_a_phone_and_cuts_no_name_mid_word() -> N
     words = long_name.split()
     assert drawn.rstrip("…").split() == words[: len(drawn.rstrip("…").split())], "whole words only"
     assert png_size(charts.render_progress(data))[0] == round(width_px)
+    figure.savefig(io.BytesIO(), format="png")  # laid out as it is sent
+    assert bottom.get_position().x0 < 0.2 < top.get_position().x0, "the cumulative chart takes the whole width"

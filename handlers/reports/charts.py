@@ -66,7 +66,10 @@ def progress_figure(data: ChartData) -> Figure:
     bars = data.bars[:MAX_BARS]
     bar_height = max(1.6, 0.42 * len(bars) + 0.8)
     figure = Figure(figsize=(WIDTH_INCHES, bar_height + 2.8), dpi=DPI, layout="constrained")
-    top, bottom = figure.subplots(2, 1, height_ratios=[bar_height, 2.4])
+    # Two subfigures, each laid out on its own: the cumulative chart takes the whole width, not only the part
+    # right of the bars' names.
+    upper, lower = figure.subfigures(2, 1, height_ratios=[bar_height, 2.4])
+    top, bottom = upper.subplots(), lower.subplots()
     figure.suptitle(data.title, fontsize=TITLE_POINTS, fontweight="bold")
 
     names = [branch_label(label) for label, _, _ in bars][::-1]
@@ -75,7 +78,7 @@ def progress_figure(data: ChartData) -> Figure:
     positions = range(len(bars))
     top.barh(positions, quotas, color=GREY, label=data.labels["quota"])
     top.barh(positions, recognised, height=0.5, color=GREEN, label=data.labels["approved"])
-    top.set_yticks(list(positions), names, fontsize=LABEL_POINTS, linespacing=0.95)
+    top.set_yticks(list(positions), names, fontsize=LABEL_POINTS, linespacing=1.25)  # tone marks kept apart
     # The panel's title is wider than the panel (the names take the left half): aligned to its right edge,
     # it runs over the names' column instead of off the image. The legend goes under the axis.
     top.set_title(data.bars_title, loc="right", fontsize=LABEL_POINTS)
