@@ -575,7 +575,10 @@ async def go_back(ctx: Context, draft: Initiative, step: Step) -> None:
 def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bool = False) -> None:
     """The answers folded to a line each, 📨 Send first; one ✏️ opens the list of fields to change."""
     lines = [note] if note else []
-    lines.append(ctx.t("summary_title", id=draft.id))
+    sent_back = draft.status == Status.CHANGES_REQUESTED
+    lines.append(ctx.t("summary_title_resubmit" if sent_back else "summary_title", id=draft.id))
+    if sent_back and draft.decision_reason:  # what the chair asked for stays in sight while it is mended
+        lines.append(ctx.t("summary_changes_reason", reason=esc(draft.decision_reason)))
     for step in applicable_steps(draft, ctx.campaign):
         if step.kind is Kind.CHOICE and step.key == "eligibility":
             continue
@@ -583,7 +586,7 @@ def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bo
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
     rows = [
-        [Option(ctx.t("btn_submit"), payload(draft, SUMMARY, SUBMIT))],
+        [Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
         [Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
          Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))],
     ]  # fmt: skip

@@ -252,7 +252,7 @@ async def test_request_changes_resubmit_then_reject(people: People, admin: Perso
     assert (await live_database.initiative(second)).status == Status.SUBMITTED
     await author.tap("Sửa và gửi lại", notice)
     summary = await author.expect("Tóm tắt sáng kiến")
-    await author.tap("Gửi sáng kiến", summary)
+    await author.tap("Gửi lại sáng kiến", summary)
     await author.expect(f"Đã gửi lại sáng kiến #{first}")
     again = await chair.expect(f"Sáng kiến #{first} chờ xác nhận")
     await chair.tap("Từ chối", again)

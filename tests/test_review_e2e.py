@@ -132,13 +132,13 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     notice = await lan.expect(f"Sáng kiến #{number}", "cần bổ sung", f"Lý do: «{reason}»")
     assert (await database.initiative(number)).status == Status.CHANGES_REQUESTED
     await lan.tap("Sửa và gửi lại", notice)
-    summary = await lan.expect("Tóm tắt sáng kiến")
+    summary = await lan.expect("Tóm tắt sáng kiến", f"Chủ tịch CĐCS yêu cầu bổ sung: «{reason}»")  # in sight
     await lan.tap("Sửa một mục", summary)
     await lan.tap("✏️ Lợi ích kinh tế", await lan.expect("Sửa mục nào", edited=True))
     await lan.expect("Lợi ích kinh tế", "Đang lưu", edited=True)
     await lan.send("Giảm 30% thời gian xử lý: từ 20 phút xuống 14 phút mỗi hồ sơ.")
     summary = await lan.expect("Tóm tắt sáng kiến", "từ 20 phút xuống 14 phút")
-    await lan.tap("Gửi sáng kiến", summary)
+    await lan.tap("Gửi lại sáng kiến", summary)
     await lan.expect(f"Đã gửi lại sáng kiến #{number}")
 
     again = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Đã sửa: Lợi ích kinh tế")
