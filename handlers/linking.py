@@ -30,7 +30,7 @@ from handlers.context import Context, esc
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog, catalog
 from storage import queries
-from storage.models import AuditEvent, Identity, LinkAttempt, LinkCode, Member
+from storage.models import AuditEvent, Identity, LinkAttempt, LinkCode, Member, MemberRole, Role
 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_FAILURES = 5
@@ -128,15 +128,28 @@ async def accept(ctx: Context, code: str) -> None:
     ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_requested",
                                reason=f"identity {ctx.identity.id}"))  # fmt: skip
     typed_at = now.astimezone(ctx.campaign.tz).strftime("%H:%M")
+    rights = await _rights(ctx, link.member_id)
     for owner in owners:
         t = catalog(owner.language)
         answers = (Option(t("btn_link_yes"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:y"),
                    Option(t("btn_link_no"), f"{PAYLOAD}{link.id}:{ctx.identity.id}:n"))  # fmt: skip
         # On Zalo «1» answers it (the owner waits for it: they just made the code), and «1 482913» too.
-        question = Reply(text=t("link_confirm", time=typed_at, **_account_name(t, ctx.identity)),
+        question = Reply(text=t("link_confirm", time=typed_at, rights=t(rights) if rights else "",
+                                **_account_name(t, ctx.identity)),
                          options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
         ctx.notify(owner.platform, owner.chat_id, question)
     ctx.say(ctx.t("link_waiting", minutes=minutes))
+
+
+async def _rights(ctx: Context, member_id: int) -> str | None:
+    """The catalog key naming what the owner's "yes" also hands over: an admin's or a chair's rights."""
+    accounts = (await ctx.session.scalars(select(Identity).where(Identity.member_id == member_id))).all()
+    if any(ctx.config.is_admin(account.platform, account.platform_user_id) for account in accounts):
+        return "link_rights_admin"
+    chair = await ctx.session.scalar(
+        select(MemberRole.id).where(MemberRole.member_id == member_id, MemberRole.role == Role.CHAIR).limit(1)
+    )
+    return "link_rights_chair" if chair is not None else None
 
 
 async def handle_option(ctx: Context) -> None:

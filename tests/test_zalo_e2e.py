@@ -215,6 +215,7 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
     assert [a.platform for a in accounts] == ["telegram"]
     confirm = await on_telegram.expect("Tài khoản Zalo «Hai Kênh» vừa nhập mã liên kết của đồng chí")
+    assert "kể cả quyền" not in confirm.text, "a member has no officer's rights to hand over"
     await on_telegram.tap("Đúng là tôi", confirm)
     await on_telegram.expect("Đã liên kết tài khoản Zalo «Hai Kênh» với hồ sơ của đồng chí")
     await on_zalo.expect("Đã liên kết", "Nguyễn Văn Hai Kênh", "[MẪU] Bệnh viện Đa khoa tỉnh")
