@@ -530,7 +530,9 @@ async def advance(ctx: Context, draft: Initiative, step: Step, note: str = "") -
     ctx.identity.flow_data = {"draft": draft.id}
     applicable = applicable_steps(draft, ctx.campaign)
     if draft.editing_from_summary:
-        missing = first_missing_step(draft, ctx.campaign)
+        # What this answer opened (an amount once there is an economic benefit) is asked before the summary.
+        opened = next((s for s in applicable if s.decided_by == step.key and not s.is_answered(draft)), None)
+        missing = opened or first_missing_step(draft, ctx.campaign)
         draft.current_step = missing.key if missing else SUMMARY
         draft.editing_from_summary = missing is not None
     else:

@@ -84,6 +84,32 @@ async def test_the_whole_wizard_then_edit_from_summary_and_submit(
     await hoa.expect("chưa có bản nháp")
 
 
+async def test_an_edit_from_the_summary_asks_what_its_answer_opened(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """Found in a phone walk: a benefit written from the summary went back to it with «Quy ra tiền: —», the
+    amount never asked."""
+    minh = Person(emulator, "Lê Văn Minh")
+    await register(minh, name="Lê Văn Minh")
+    await fill_up_to_summary(minh)
+    summary = await minh.expect("Tóm tắt sáng kiến")
+    await minh.tap("Sửa một mục", summary)
+    await minh.tap("✏️ Lợi ích kinh tế", await minh.expect("Sửa mục nào", edited=True))
+    await minh.expect("Lợi ích kinh tế", edited=True)
+    await minh.send("/skip")  # no economic benefit after all: its amount goes with it
+    summary = await minh.expect("Tóm tắt sáng kiến")
+    assert "15.000.000" not in summary.plain_text
+    await minh.tap("Sửa một mục", summary)
+    await minh.tap("✏️ Lợi ích kinh tế", await minh.expect("Sửa mục nào", edited=True))
+    await minh.expect("Lợi ích kinh tế", edited=True)
+    await minh.send("Giảm 20% giấy in mỗi tháng cho toàn khoa.")
+    await minh.expect("quy ra tiền")  # what the benefit opened, before the summary
+    await minh.send("8 triệu đồng")
+    await minh.expect("Tóm tắt sáng kiến", "Giảm 20% giấy in", "8.000.000 ₫")
+    [stored] = await database.initiatives_of(minh.user_id)
+    assert stored.economic_amount_vnd == 8_000_000
+
+
 async def test_an_ineligible_initiative_stops_before_anything_is_written(
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:
