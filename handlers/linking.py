@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import re
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, func, select, update
 
@@ -35,6 +36,7 @@ from storage.models import AuditEvent, Identity, LinkAttempt, LinkCode, Member, 
 CODE_LIFETIME = dt.timedelta(minutes=10)
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(hours=1)
+OTHER_PLATFORM = {"telegram": "zalo", "zalo": "telegram"}  # where a code made here is typed
 PAYLOAD = "lk:"  # lk:<link code id>:<claimant identity id>:y|n — the owner's answer
 NAME_SHOWN = 60  # characters of the claimant's display name shown to the owner
 _LINK_TEXT = re.compile(r"/?(?:lien ?ket|link)\s+(\d{6})[.!]?")  # a full stop typed after it too
@@ -57,7 +59,10 @@ async def create_code(ctx: Context) -> None:
     while await _live(ctx, code) is not None:  # two live codes alike would answer to one typing
         code = f"{secrets.randbelow(1_000_000):06d}"
     ctx.session.add(LinkCode(code=code, member_id=ctx.member.id, created_at=now, expires_at=now + CODE_LIFETIME))
-    ctx.say(ctx.t("link_code", code=code, minutes=int(CODE_LIFETIME.total_seconds() // 60)))
+    here = ctx.identity.platform
+    other = ctx.t(f"platform_{OTHER_PLATFORM.get(here, here)}")
+    minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    ctx.say(ctx.t("link_code", code=code, minutes=minutes, other=other, answer_by_number=_by_number(ctx, here)))
 
 
 async def _live(ctx: Context, code: str) -> LinkCode | None:
@@ -111,7 +116,7 @@ async def accept(ctx: Context, code: str) -> None:
         return
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     if link.claimed_by_identity_id == ctx.identity.id:  # typed again: the owner is not asked twice
-        ctx.say(ctx.t("link_waiting", minutes=minutes))
+        ctx.say(_waiting(ctx, await queries.reachable_identities(ctx.session, {link.member_id}), minutes))
         return
     # Claimed only if nobody claimed it meanwhile (two processes, two accounts at once).
     claimed = await _update_code(ctx, link.id, LinkCode.used_at.is_(None), LinkCode.claimed_at.is_(None),
@@ -138,7 +143,22 @@ async def accept(ctx: Context, code: str) -> None:
                                 **_account_name(t, ctx.identity)),
                          options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
         ctx.notify(owner.platform, owner.chat_id, question)
-    ctx.say(ctx.t("link_waiting", minutes=minutes))
+    ctx.say(_waiting(ctx, owners, minutes))
+
+
+def _waiting(ctx: Context, owners: Sequence[Identity], minutes: int) -> str:
+    """Where the owner answers: named when the owner has one account (Telegram, Zalo)."""
+    platforms = {owner.platform for owner in owners}
+    if len(platforms) == 1:
+        [platform] = platforms
+        return ctx.t("link_waiting", minutes=minutes, owner=ctx.t(f"platform_{platform}"),
+                     answer_by_number=_by_number(ctx, platform))  # fmt: skip
+    return ctx.t("link_waiting", minutes=minutes, owner=ctx.t("link_owner_account"), answer_by_number="")
+
+
+def _by_number(ctx: Context, platform: str) -> str:
+    """Where there are no buttons (Zalo) the owner's «✅» is answered by its number."""
+    return ctx.t("link_answer_by_number") if platform == "zalo" else ""
 
 
 async def _rights(ctx: Context, member_id: int) -> str | None:

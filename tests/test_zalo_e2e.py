@@ -201,7 +201,11 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await answer(on_telegram, "Tên sáng kiến", "Phiếu khảo sát trực tuyến cho đoàn viên")
     await on_telegram.expect("Bước 3/")
     await on_telegram.send("/link")
-    code = (await on_telegram.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    code = (
+        (await on_telegram.expect("Mã liên kết của đồng chí", "Trên Zalo, nhắn cho bot"))
+        .plain_text.split("LIENKET ", 1)[1]
+        .split()[0]
+    )
 
     on_zalo = ZaloPerson(zalo_emulator, "Hai Kênh")
     await on_zalo.send("xin chào")
@@ -209,7 +213,8 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.send("LIENKET 000000")
     await on_zalo.expect("không đúng hoặc đã hết hạn")
     await on_zalo.send(f"LIENKET {code}")
-    await on_zalo.expect("Đã nhận mã", "chọn «✅ Đúng là tôi»")
+    waiting = await on_zalo.expect("Đã nhận mã", "mở bot trên Telegram và chọn «✅ Đúng là tôi»")
+    assert "(trả lời 1)" not in waiting.plain_text, "Telegram has the button"
     member = await live_database.member_of(on_telegram.user_id)
     async with live_database.sessions() as session:  # nothing is linked before the owner says yes
         accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
@@ -242,10 +247,12 @@ async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
     on_zalo = ZaloPerson(zalo_emulator, "Chỉ Dùng Zalo")
     await register(on_zalo, "MAU003", "Lê Thị Chỉ Dùng Zalo")
     await on_zalo.send("liên kết")  # the words, as Zalo's menu is typed
-    code = (await on_zalo.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    made = await on_zalo.expect("Mã liên kết của đồng chí", "Trên Telegram, nhắn cho bot",
+                                "«✅ Đúng là tôi» (trả lời 1)")  # fmt: skip
+    code = made.plain_text.split("LIENKET ", 1)[1].split()[0]
     on_telegram = Person(emulator, "Chỉ Dùng Zalo")
     await on_telegram.send(f"LIENKET {code}.")  # a full stop typed after the code
-    await on_telegram.expect("Đã nhận mã")
+    await on_telegram.expect("Đã nhận mã", "mở bot trên Zalo và chọn «✅ Đúng là tôi» trong 10 phút (trả lời 1)")
     await on_zalo.expect("Tài khoản Telegram «Chỉ Dùng Zalo» vừa nhập mã liên kết", "1. ✅ Đúng là tôi")
     await on_zalo.send("1")
     await on_zalo.expect("Đã liên kết tài khoản Telegram «Chỉ Dùng Zalo» với hồ sơ của đồng chí")
