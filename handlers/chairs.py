@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.rules import parse_id
 from domain.text import shorten
+from handlers import menus
 from handlers.context import Context, esc
-from handlers.events import Option
+from handlers.events import Option, Reply
 from handlers.roles import chaired_branch_ids, is_admin, refuse
 from handlers.unit_codes import unknown_unit
 from storage import org_tree, queries
@@ -164,4 +165,22 @@ async def handle_option(ctx: Context) -> None:
         AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_removed",
                    reason=f"{member.full_name if member else '?'} @ {branch.code if branch else '?'}")
     )  # fmt: skip
-    ctx.say(ctx.t("chair_removed", name=name, branch=unit))
+    told = await _tell_removed(ctx, role.member_id, unit)
+    ctx.say(ctx.t("chair_removed", name=name, branch=unit) + ("\n" + ctx.t("chair_removed_told") if told else ""))
+
+
+async def _tell_removed(ctx: Context, member_id: int, unit: str) -> bool:
+    """The former chair told, on the account they used last, in their language and with the menu of the
+    roles they still hold (a reply keyboard would otherwise keep offering «📥 Chờ xác nhận»)."""
+    if ctx.member is not None and member_id == ctx.member.id:
+        return False  # an admin who removed himself knows
+    preferred = (await queries.preferred_identities(ctx.session, {member_id})).get(member_id)
+    if preferred is None:
+        return False
+    identity = await queries.identity_of_account(ctx.session, preferred.platform, preferred.platform_user_id)
+    assert identity is not None
+    there = ctx.elsewhere(identity)
+    notice = Reply(text=there.t("chair_removed_notice", branch=unit), menu=await menus.labels(there),
+                   commands=menus.role(there))  # fmt: skip
+    ctx.notify(identity.platform, identity.chat_id, notice)
+    return True

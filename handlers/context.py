@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -87,6 +88,13 @@ class Context:
     queued_notifications: int = 0
     keeps_origin: bool = False
     deferred: list[Callable[[], Awaitable[list[Reply]]]] = field(default_factory=list)
+
+    def elsewhere(self, identity: Identity) -> Context:
+        """A context for another account's private chat in this same transaction: what is said there (its
+        language, its menu) is that person's; its replies are queued to them with `notify`."""
+        event = dataclasses.replace(self.event, platform=identity.platform, user_id=identity.platform_user_id,
+                                    chat_id=identity.chat_id, payload="", text="")  # fmt: skip
+        return Context(services=self.services, session=self.session, event=event, identity=identity)
 
     @property
     def t(self) -> Catalog:

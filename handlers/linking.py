@@ -221,9 +221,7 @@ async def _welcome(ctx: Context, claimant: Identity) -> None:
     member = ctx.member
     assert member is not None
     claimant.member = member
-    event = dataclasses.replace(ctx.event, platform=claimant.platform, user_id=claimant.platform_user_id,
-                                chat_id=claimant.chat_id, payload="", text="")  # fmt: skip
-    there = Context(services=ctx.services, session=ctx.session, event=event, identity=claimant)
+    there = ctx.elsewhere(claimant)
     there.set_flow(None)
     branch = member.branch.name if member.branch else there.t("none")
     there.say(there.t("link_done", name=esc(member.full_name), branch=esc(branch)), menu=True)

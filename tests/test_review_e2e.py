@@ -339,7 +339,10 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await cast.admin.send("/chairs MAU004")
     await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", await cast.admin.expect("Chủ tịch CĐCS (1)"))
     await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
-    await cast.admin.expect("Đã gỡ Mai Văn Hùng")
+    await cast.admin.expect("Đã gỡ Mai Văn Hùng", "Đồng chí ấy đã được báo", "/chairs")
+    told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS", "Sở Y tế", "quản trị viên đã gỡ")
+    menu = [b["text"] for row in (told.reply_markup or {}).get("keyboard", []) for b in row]
+    assert menu[0] == "📝 Sáng kiến mới" and not any("Chờ xác nhận" in label for label in menu), menu
     await hung.send("/pending")
     await hung.expect("Đồng chí không có quyền")
 
