@@ -34,8 +34,9 @@ from handlers import (
 from handlers.context import MENU, Context, Services, esc
 from handlers.events import Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
-from handlers.roles import is_admin
+from handlers.roles import chaired_branch_ids, is_admin
 from storage import claims, queries
+from storage.models import Branch
 
 
 def cleaned(event: Event) -> Event:
@@ -189,11 +190,21 @@ async def _start(ctx: Context) -> None:
             if not ctx.replies:
                 ctx.say(ctx.t("welcome_admin", name=esc(ctx.member.full_name)), menu=True)
             return
-    ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name)), menu=True)
+    ctx.say(ctx.t("welcome_back", name=esc(ctx.member.full_name), branch=esc(ctx.member.branch.name))
+            + await _chairing(ctx), menu=True)  # fmt: skip
     draft = await wizard.active_draft(ctx)
     if draft is not None:
         note = ctx.t("resume_note", id=draft.id) if draft.id is not None else ctx.t("resume_note_new")
         await wizard.ask(ctx, draft, note)
+
+
+async def _chairing(ctx: Context) -> str:
+    """For a chair, the units they chair (a chair of many is not greeted as if of their own unit alone)."""
+    chaired = chaired_branch_ids(ctx)
+    if len(chaired) == 1:
+        branch = await ctx.session.get(Branch, next(iter(chaired)))
+        return "\n" + ctx.t("welcome_chair_of", branch=esc(branch.name if branch else "?"))
+    return "\n" + ctx.t("welcome_chair_of_many", count=len(chaired)) if chaired else ""
 
 
 async def _language(ctx: Context) -> None:

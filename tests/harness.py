@@ -355,8 +355,7 @@ class Person:
     async def menu_label(self, prefix: str) -> str:
         """The main-menu button starting with `prefix` as the bot shows it now ("📥 Chờ xác nhận (4)")."""
         await self.send("/help")
-        menu = (await self.expect("Hướng dẫn", "/dulieu")).reply_markup or {}
-        [label] = [b["text"] for row in menu.get("keyboard", []) for b in row if b["text"].startswith(prefix)]
+        [label] = [x for x in (await self.expect("Hướng dẫn", "/dulieu")).menu() if x.startswith(prefix)]
         return label
 
 

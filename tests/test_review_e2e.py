@@ -155,7 +155,7 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
     await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
                      "Nếu chưa đồng ý, đồng chí trao đổi với")  # fmt: skip
-    menu = [b["text"] for row in (done.reply_markup or {}).get("keyboard", []) for b in row]
+    menu = done.menu()
     assert menu and menu[0] == await cast.chair_one.menu_label("📥"), "the decision brings the menu, counted anew"
 
     stored = await database.initiative(number)
@@ -328,9 +328,16 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await hung.expect("Đồng chí đã trở thành chủ tịch CĐCS", "Sở Y tế")
     await hung.send(f"/start {token}")
     await hung.expect("không còn hiệu lực")
+    await hung.send("/start")
+    await hung.expect("Chào đồng chí Mai Văn Hùng", "Đồng chí là chủ tịch CĐCS [MẪU] Sở Y tế:")
+    second = await asyncio.to_thread(launcher.sangkien, ["invite-chair", "MAU005"], environment)
+    await hung.send(f"/start {second.stdout.split('?start=', 1)[1].split()[0]}")
+    await hung.expect("Đồng chí đã trở thành chủ tịch CĐCS")
+    await hung.send("/start")
+    await hung.expect("Chào đồng chí Mai Văn Hùng", "Đồng chí là chủ tịch của 2 CĐCS")
 
     await cast.admin.send("/chairs MAU004")
-    listing = await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")
+    listing = await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")  # MAU004's alone
     await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", listing)
     await cast.admin.tap("Giữ nguyên", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
     await cast.admin.expect("Đã giữ nguyên")
@@ -341,8 +348,12 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
     await cast.admin.expect("Đã gỡ Mai Văn Hùng", "Đồng chí ấy đã được báo", "/chairs")
     told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS", "Sở Y tế", "quản trị viên đã gỡ")
-    menu = [b["text"] for row in (told.reply_markup or {}).get("keyboard", []) for b in row]
-    assert menu[0] == "📝 Sáng kiến mới" and not any("Chờ xác nhận" in label for label in menu), menu
+    assert told.menu()[0].startswith("📥 Chờ xác nhận"), "he still chairs MAU005"
+    await cast.admin.send("/chairs MAU005")
+    await cast.admin.tap("Gỡ Mai Văn Hùng (MAU005)", await cast.admin.expect("Chủ tịch CĐCS (1)"))
+    await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
+    told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS")
+    assert told.menu()[0] == "📝 Sáng kiến mới" and not any("Chờ xác nhận" in x for x in told.menu())
     await hung.send("/pending")
     await hung.expect("Đồng chí không có quyền")
 

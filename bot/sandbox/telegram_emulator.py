@@ -185,6 +185,11 @@ class StoredMessage:
         markup = self.reply_markup or {}
         return [button for row in markup.get("inline_keyboard", []) for button in row]
 
+    def menu(self) -> list[str]:
+        """The labels of the reply keyboard (the main menu) the message brings."""
+        markup = self.reply_markup or {}
+        return [button["text"] for row in markup.get("keyboard", []) for button in row]
+
     def button(self, label_part: str) -> dict[str, Any]:
         for button in self.buttons():
             if label_part in button["text"]:
