@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.rules import parse_id
 from domain.text import shorten
-from handlers import menus
+from handlers import menus, paging
 from handlers.context import Context, esc
 from handlers.events import Option, Reply
 from handlers.roles import chaired_branch_ids, is_admin, refuse
@@ -111,12 +111,12 @@ async def accept_invite(ctx: Context, member: Member, token: str) -> None:
             menu=True)  # fmt: skip
 
 
-LISTED = 40  # chairs listed, each with its button; beyond, the list asks for a unit's code
+PER_PAGE = 8  # chairs a page, each with its remove button: what a phone's screen holds
 
 
 async def list_chairs(ctx: Context) -> None:
     """`/chairs [unit code]` (admins): chairs with their unit's code and a remove button each, which asks
-    before it removes."""
+    before it removes; a page at a time."""
     if _refuse_non_admin(ctx, "/chairs"):
         return
     code = ctx.event.args.strip()
@@ -124,28 +124,41 @@ async def list_chairs(ctx: Context) -> None:
     if code and branch is None:  # not the whole list instead: he asked for one unit
         ctx.say(await unknown_unit(ctx, code))
         return
-    rows = await queries.branch_chairs(ctx.session, branch.id if branch else None)
+    await _show_chairs(ctx, branch.id if branch else None, 0)
+
+
+async def _show_chairs(ctx: Context, branch_id: int | None, number: int, *, replace: bool = False) -> None:
+    rows = await queries.branch_chairs(ctx.session, branch_id)
     if not rows:
-        ctx.say(ctx.t("chairs_empty"))
+        ctx.say(ctx.t("chairs_empty"), replace_origin=replace)
         return
-    lines = [ctx.t("chairs_title", count=len(rows))]
+    page = paging.page_of(rows, number, PER_PAGE)
+    title = ctx.t("chairs_title", count=len(rows))
+    if page.count > 1:
+        title = ctx.t("chairs_title_paged", count=len(rows), page=page.number + 1, pages=page.count)
+    lines = [title]
     options = []
-    for role, member, chaired in rows[:LISTED]:
+    for role, member, chaired in page.items:
         lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)} ({esc(chaired.code)})")
         label = ctx.t("btn_remove_chair", name=shorten(member.full_name, 30), code=chaired.code[:16])
         options.append([Option(label, f"ch:rm:{role.id}")])
-    if len(rows) > LISTED:
-        lines.append(ctx.t("chairs_more", count=len(rows) - LISTED))
-    ctx.say("\n".join(lines), options)
+    if page.count > 1 and branch_id is None:
+        lines.append(ctx.t("chairs_one_unit"))
+    options.append(paging.nav_row(ctx.t, page, lambda n: f"ch:pg:{n}:{branch_id or 0}"))
+    ctx.say("\n".join(lines), options, replace_origin=replace)
 
 
 async def handle_option(ctx: Context) -> None:
-    """ch:rm:<role id> asks, ch:rmok:<role id> removes, ch:keep keeps (admins, checked at every press)."""
+    """ch:rm:<role id> asks, ch:rmok:<role id> removes, ch:keep keeps, ch:pg:<page>:<unit id or 0> turns the
+    list's page (admins, checked at every press)."""
     parts = ctx.event.payload.split(":")
     if _refuse_non_admin(ctx, ctx.event.payload):
         return
     if parts[1:2] == ["keep"]:
         ctx.say(ctx.t("chair_kept"))
+        return
+    if parts[1:2] == ["pg"] and len(parts) == 4:
+        await _show_chairs(ctx, parse_id(parts[3]) or None, parse_id(parts[2]) or 0, replace=True)
         return
     role_id = (parse_id(parts[2]) if len(parts) == 3 and parts[1] in ("rm", "rmok") else None) or 0
     role = await ctx.session.get(MemberRole, role_id)

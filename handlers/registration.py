@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from domain import rules
 from domain.rules import InputError
 from domain.text import shorten
+from handlers import paging
 from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
@@ -50,22 +49,14 @@ async def _show_branches(ctx: Context, *, replace: bool = False) -> None:
     data = ctx.identity.flow_data
     query: str = data.get("query", "")
     branches = await _filtered(ctx, query)
-    per_page = ctx.config.settings.branches_per_page
-    pages = max(1, math.ceil(len(branches) / per_page))
-    page = min(max(int(data.get("page", 0)), 0), pages - 1)
-    shown = branches[page * per_page : (page + 1) * per_page]
+    page = paging.page_of(branches, int(data.get("page", 0)), ctx.config.settings.branches_per_page)
     if query and not branches:
         ctx.say(ctx.t("reg_no_match", query=esc(query)), [[Option(ctx.t("btn_show_all"), "reg:all")]])
         return
     text = ctx.t("reg_choose_branch_filtered", query=esc(query), count=len(branches)) if query else ""
-    text += ctx.t("reg_choose_branch", page=page + 1, pages=pages)
-    rows = [[Option(branch.name, f"reg:b:{branch.code}")] for branch in shown]
-    nav = []
-    if page > 0:
-        nav.append(Option(ctx.t("btn_prev_page"), f"reg:p:{page - 1}"))
-    if page < pages - 1:
-        nav.append(Option(ctx.t("btn_next_page"), f"reg:p:{page + 1}"))
-    rows.append(nav)
+    text += ctx.t("reg_choose_branch", page=page.number + 1, pages=page.count)
+    rows = [[Option(branch.name, f"reg:b:{branch.code}")] for branch in page.items]
+    rows.append(paging.nav_row(ctx.t, page, lambda number: f"reg:p:{number}"))
     if query:
         rows.append([Option(ctx.t("btn_show_all"), "reg:all")])
     ctx.say(text, rows, replace_origin=replace)

@@ -322,7 +322,8 @@ def test_random_events_on_both_channels_break_nothing_and_leak_nothing(config: C
 # Reading first, then changing, and the most destructive last, so that every read meets every initiative.
 FORGED = ("/history {}", "/docx {}", "pg:u:{}", "pg:all:{}", "/tieubieu {}", "tb:{}",
           "rv:{}:d", "rv:{}:w", "rv:{}:g", "rv:{}:gc", "d:r:{}", "d:del:{}",
-          "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "ch:rmok:{}", "rv:{}:c",
+          "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "ch:pg:{}:0", "ch:rmok:{}",
+          "rv:{}:c",
           "rr:{}:c:0", "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "/congnhan {}",
           "ca:{}:n", "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
 

@@ -11,11 +11,11 @@ import pytest
 import pytest_asyncio
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from storage.models import Author, Initiative, OutboxStatus, Status
+from storage.models import Author, Branch, Initiative, Member, MemberRole, OutboxStatus, Role, Status
 from tests import launcher
 from tests.harness import (
     ADMIN_ID,
@@ -356,6 +356,27 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     assert told.menu()[0] == "📝 Sáng kiến mới" and not any("Chờ xác nhận" in x for x in told.menu())
     await hung.send("/pending")
     await hung.expect("Đồng chí không có quyền")
+
+
+async def test_the_chairs_list_comes_a_page_at_a_time(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    async with database.sessions() as session, session.begin():
+        units = (await session.scalars(select(Branch).where(Branch.code.like("MAU1%")).limit(9))).all()
+        for number, unit in enumerate(units):
+            member = Member(full_name=f"Chủ Tịch Trang {number}", branch_id=unit.id, created_at=dt.datetime.now(dt.UTC))
+            member.roles = [MemberRole(role=Role.CHAIR, branch_id=unit.id)]
+            session.add(member)
+    await cast.admin.send("/chairs")
+    first = await cast.admin.expect("Chủ tịch CĐCS (", "trang 1/", "Gõ /chairs kèm mã CĐCS")
+    removes = [b["text"] for b in first.buttons() if b["text"].startswith("🗑 Gỡ")]
+    assert len(removes) == 8 and "Trang trước" not in str(first.buttons()), first.buttons()
+    await cast.admin.tap("Trang sau", first)
+    second = await cast.admin.expect("trang 2/", edited=True)
+    assert second.message_id == first.message_id, "the page turns in place"
+    assert not {b["text"] for b in second.buttons()} & set(removes), "other chairs on page 2"
+    await cast.admin.tap("Trang trước", second)
+    await cast.admin.expect("trang 1/", edited=True)
 
 
 async def test_a_chair_records_the_recognition_decision_when_approving(
