@@ -44,8 +44,23 @@ def may_record(ctx: Context, initiative: Initiative) -> bool:
     if member is None or initiative.status not in OPEN:
         return False
     author = initiative.member_id == member.id or any(a.member_id == member.id for a in initiative.authors)
-    credited_chair = initiative.credited_branch_id in chaired_branch_ids(ctx)
-    return author or can_review(ctx, initiative) or credited_chair or is_admin(ctx)
+    return author or _officer(ctx, initiative)
+
+
+def _officer(ctx: Context, initiative: Initiative) -> bool:
+    """A chair of its branch (or of the branch it is credited to), or an admin."""
+    return can_review(ctx, initiative) or initiative.credited_branch_id in chaired_branch_ids(ctx) or is_admin(ctx)
+
+
+def _kept_from_author(ctx: Context, initiative: Initiative) -> bool:
+    """A recorded decision is recorded again by an officer only: an author could otherwise replace what a chair
+    recorded, or move the phase his initiative counts in (the decision's date decides it). Says so; True then."""
+    if not is_recorded(initiative) or _officer(ctx, initiative):
+        return False
+    ctx.set_flow(None)
+    ctx.say(ctx.t("recognition_already_recorded", id=initiative.id,
+                  recognition=answers.recognition_line(ctx, initiative)), menu=True)  # fmt: skip
+    return True
 
 
 async def command(ctx: Context) -> None:
@@ -75,14 +90,16 @@ async def start(ctx: Context, raw_id: str) -> None:
     if initiative is None or not may_record(ctx, initiative):
         refuse(ctx, initiative, f"record recognition {raw_id[:20]}", "recognition_not_allowed")
         return
+    if _kept_from_author(ctx, initiative):
+        return
     kind = ctx.campaign.type_by_code(initiative.type_code or "")
     if kind is not None and kind.research:
         _ask_decision(ctx, initiative, RESEARCH_KIND)
         return
-    ctx.say(
-        ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title)),
-        [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS],
-    )
+    text = ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title))
+    if is_recorded(initiative):
+        text += "\n" + ctx.t("recognition_replacing", recognition=answers.recognition_line(ctx, initiative))
+    ctx.say(text, [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS])
 
 
 def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
@@ -101,7 +118,8 @@ async def handle_option(ctx: Context) -> None:
     if initiative is None or not may_record(ctx, initiative):
         refuse(ctx, initiative, ctx.event.payload, "recognition_not_allowed")
     elif parts[2] in KINDS:
-        _ask_decision(ctx, initiative, parts[2])
+        if not _kept_from_author(ctx, initiative):
+            _ask_decision(ctx, initiative, parts[2])
     elif parts[2] == "done":
         ctx.set_flow(None)
         ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
@@ -116,6 +134,8 @@ async def handle_text(ctx: Context) -> None:
     if initiative is None or not may_record(ctx, initiative):
         ctx.set_flow(None)
         refuse(ctx, initiative, "recognition text", "recognition_not_allowed")
+        return
+    if _kept_from_author(ctx, initiative):  # a chair recorded it meanwhile
         return
     again = ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{data.get('kind')}"))
     if ctx.event.kind is not EventKind.TEXT:
@@ -133,6 +153,7 @@ async def handle_text(ctx: Context) -> None:
 
 async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: str, date: object) -> None:
     assert ctx.member is not None
+    replaced = answers.recognition_line(ctx, initiative) if is_recorded(initiative) else ""
     initiative.recognition_kind, initiative.recognition_decision_no = kind, decision_no
     initiative.recognition_date = date  # type: ignore[assignment]
     recognised = False
@@ -147,7 +168,8 @@ async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: s
     ctx.session.add(AuditEvent(
         initiative_id=initiative.id, actor_member_id=ctx.member.id, action="recognition_recorded",
         from_status=Status.VERIFIED if recognised else None, to_status=Status.RECOGNISED if recognised else None,
-        reason=f"{ctx.t(f'choice_recognised_{kind}')} {decision_no} {rules.format_date(initiative.recognition_date)}",
+        reason=(f"{ctx.t(f'choice_recognised_{kind}')} {decision_no} {rules.format_date(initiative.recognition_date)}"
+                + (f" (thay {replaced})" if replaced else ""))[:500],
     ))  # fmt: skip
     if recognised:
         initiative.status = Status.RECOGNISED
@@ -155,7 +177,7 @@ async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: s
     if initiative.first_applied_on and initiative.recognition_date < initiative.first_applied_on:
         note = "\n" + ctx.t("recognition_before_application", date=rules.format_date(initiative.recognition_date),
                             applied=rules.format_date(initiative.first_applied_on))  # fmt: skip
-    key = "recognition_saved_counted" if recognised else "recognition_saved"
+    key = "recognition_saved_counted" if initiative.status == Status.RECOGNISED else "recognition_saved"
     ctx.set_flow(SCAN_FLOW, initiative=initiative.id)
     ctx.say(
         ctx.t(key, id=initiative.id, recognition=answers.recognition_line(ctx, initiative)) + note + "\n\n"

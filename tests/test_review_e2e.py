@@ -404,6 +404,15 @@ async def test_a_chair_records_the_recognition_decision_when_approving(
     assert stored.recognition_date.isoformat() == "2022-03-15" and stored.status == Status.RECOGNISED
     assert ("recognition_recorded", "recognised") in await database.audit_actions(number)
 
+    await son.send(f"/congnhan {number}")  # the author may not replace what the chair recorded (nor move its phase)
+    await son.expect(f"Sáng kiến #{number} đã có quyết định công nhận", "45/QĐ-CĐCS", "báo chủ tịch CĐCS")
+    await cast.chair_one.send(f"/congnhan {number}")
+    again = await cast.chair_one.expect("được công nhận bởi ai", "Đã ghi: Thủ trưởng", "Ghi lại sẽ thay")
+    await cast.chair_one.tap("Hội đồng", again)
+    await cast.chair_one.send("46/QĐ-HĐSK 16/03/2022")
+    await cast.chair_one.expect("Đã ghi quyết định công nhận", "46/QĐ-HĐSK", "được tính vào chỉ tiêu")
+    assert (await database.initiative(number)).recognition_decision_no == "46/QĐ-HĐSK"
+
 
 async def test_a_chair_who_blocked_the_bot_does_not_stop_the_other_chair(
     emulator: TelegramEmulator, cast: Cast, database: Database
