@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_PAYLOAD_BYTES = 64
+# "nl:<ref>:<number>": where there are no buttons, a bare number that both the question being answered and a
+# notice that arrived after it (reference <ref>) have; the person is asked which one they mean.
+WHICH_LIST = "nl:"
 
 
 class EventKind(enum.StrEnum):

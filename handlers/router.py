@@ -32,7 +32,7 @@ from handlers import (
     wizard,
 )
 from handlers.context import MENU, Context, Services, esc
-from handlers.events import Event, EventKind, Reply
+from handlers.events import WHICH_LIST, Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import chaired_branch_ids, is_admin
 from storage import claims, queries
@@ -310,8 +310,18 @@ async def _member_option(ctx: Context) -> None:
         await progress.handle_option(ctx)
     elif payload.startswith(linking.PAYLOAD):
         await linking.handle_option(ctx)
+    elif payload.startswith(WHICH_LIST):
+        _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
     else:
         ctx.say(ctx.t("err_old_button"), menu=True)
+
+
+def _which_list(ctx: Context, parts: list[str]) -> None:
+    ref, number = (parse_id(parts[0]), parse_id(parts[1])) if len(parts) == 2 else (None, None)
+    if ref is None or number is None:
+        ctx.say(ctx.t("err_old_button"), menu=True)
+        return
+    ctx.say(ctx.t("zalo_which_list", ref=ref, number=number))
 
 
 async def _wizard_option(ctx: Context, payload: str) -> None:

@@ -19,7 +19,7 @@ from bot.channels.zalo_client import ZaloMessage
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import TEXT_LIMIT, ZaloEmulator
 from storage import reply_journal
-from storage.models import ChatGroup, Identity, InboxUpdate, OutboxMessage, StoredFile
+from storage.models import ChatGroup, Identity, InboxUpdate, OutboxMessage, Status, StoredFile
 from tests.harness import (
     ADMIN_ID,
     PROBLEM,
@@ -335,3 +335,26 @@ async def test_a_photo_over_the_limit_is_refused_and_never_becomes_an_empty_atta
     async with live_database.sessions() as session:
         kept = await session.scalar(select(StoredFile.content).where(StoredFile.token == draft.attachments[-1].file_id))
     assert kept == big
+
+
+async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
+) -> None:
+    """A chair picking a reason when another card arrives: «1» is in both lists, so it acts on neither."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Hai Danh Sách"), "MAU013", "Chủ Tịch Hai")
+    author = Person(emulator, "Lò Văn Hai")
+    await register(author, "MAU013", "Lò Văn Hai")
+    first = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{first} chờ xác nhận", "3. ❌ Từ chối")
+    await chair.send(f"3 {first}")
+    await chair.expect(f"Từ chối sáng kiến #{first}", "1. ")
+    second = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
+    await chair.send("1")
+    await chair.expect("Số 1 có ở hai danh sách", f"«1 {second}»", "gõ «1» lần nữa")
+    assert {(await live_database.initiative(n)).status for n in (first, second)} == {Status.SUBMITTED}
+    await chair.send("1")  # asked again: the question being answered
+    await chair.expect(f"Đã từ chối sáng kiến #{first}")
+    assert (await live_database.initiative(second)).status == Status.SUBMITTED
+    await chair.send("9")  # in neither list: not understood, nothing decided
+    await chair.expect("chưa hiểu")

@@ -83,6 +83,11 @@ def stored(reply: Reply) -> list[list[str]]:
     return [[option.label, option.payload, *mark] for option in choices(reply)]
 
 
+def numbers_answer(options: list[list[str]] | None) -> bool:
+    """The menu's question takes a number as its answer (a day, an amount)."""
+    return bool(options) and WORDS_ONLY in options[0][2:]
+
+
 def pick(options: list[list[str]] | None, number: int) -> str | None:
     """The payload of option `number` (from 1) of a stored menu (None where numbers are answers)."""
     if options and 1 <= number <= len(options) and WORDS_ONLY not in options[number - 1][2:]:

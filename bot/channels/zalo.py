@@ -21,6 +21,7 @@ from dataclasses import asdict
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import numbered
 from bot.channels.dispatch import handle_counted
@@ -30,7 +31,7 @@ from bot.channels.text import html_to_plain, parse_command
 from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage, transient
 from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
-from handlers.events import Event, EventKind, FileRef, OutgoingFile, Reply
+from handlers.events import WHICH_LIST, Event, EventKind, FileRef, OutgoingFile, Reply
 from handlers.i18n import catalog
 from handlers.wizard_steps import MAX_ATTACHMENT_BYTES
 from storage import files, inbox, option_menus
@@ -160,6 +161,8 @@ class ZaloChannel:
             typed = numbered.typed_number(text)
             if typed is not None:
                 number, ref = typed
+                if not ref:
+                    return await self._bare_number(session, chat_id, number), False
                 return numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number), False
             words_and_ref = numbered.words_and_ref(text)  # "xác nhận 17": an option of the card #17, by its words
             if words_and_ref is not None:
@@ -169,6 +172,22 @@ class ZaloChannel:
                     return payload, False
             options = await option_menus.find(session, PLATFORM, chat_id)
             return numbered.by_words(options, text), numbered.ambiguous(options, text)
+
+    async def _bare_number(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
+        """A bare "1": an option of the latest menu; but when a notice with numbers of its own arrived after it
+        (a review card while the chair picks a reason), of whichever list has that number, and when both have,
+        a question which one is meant (`WHICH_LIST`): the bare number asked again then answers the menu."""
+        latest = await option_menus.find(session, PLATFORM, chat_id)
+        notice = await option_menus.notice_after_latest(session, PLATFORM, chat_id)
+        if notice is None or numbered.numbers_answer(latest):  # "15" typed for a day is the day
+            return numbered.pick(latest, number)
+        in_latest = numbered.pick(latest, number)
+        in_notice = numbered.pick(await option_menus.find(session, PLATFORM, chat_id, notice), number)
+        if in_latest is None or in_notice is None:
+            return in_latest or in_notice
+        await option_menus.forget_notice_after_latest(session, PLATFORM, chat_id)
+        await session.commit()
+        return f"{WHICH_LIST}{notice}:{number}"
 
     async def _keep_photo(self, url: str) -> FileRef | None:
         """Fetch a photo at once (Zalo's URLs expire) and keep it; None if it cannot be fetched."""
