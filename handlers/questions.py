@@ -17,6 +17,7 @@ from typing import Any
 from domain import rules
 from domain.rules import InputError
 from domain.text import reads_as, shorten
+from handlers import cut_texts
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 
@@ -140,12 +141,15 @@ class Questionnaire:
             await self._finish(ctx, record)
             return
         try:
+            cut_texts.refuse_the_rest(ctx, question.max_len)
             value = self.parse(ctx, question, ctx.event.text)
         except InputError as error:
+            cut_texts.note(ctx, error)
             params = {"min": question.min_len, "max": question.max_len, **error.params}
             ctx.say("⚠️ " + ctx.t(error.key, **params))
             self.ask(ctx, record, index)
             return
+        cut_texts.note(ctx, None)
         self.set(ctx, record, question, value)
         await self._next(ctx, record, index)
 

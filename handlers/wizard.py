@@ -14,7 +14,7 @@ from sqlalchemy import select
 from domain import rules
 from domain.rules import InputError
 from domain.text import fold, holds, reads_as
-from handlers import answers, notices, paperwork, profile, review
+from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
 from handlers.roles import may_enter_for, refuse
@@ -251,8 +251,11 @@ async def handle(ctx: Context, draft: Initiative) -> None:
         await ask(ctx, draft, ctx.t(expected))
         return
     try:
+        cut_texts.refuse_the_rest(ctx, step.max_len)
         await _accept_text(ctx, draft, step, event.text)
+        cut_texts.note(ctx, None)
     except InputError as error:
+        cut_texts.note(ctx, error)
         await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **_error_params(ctx, draft, error)))
 
 

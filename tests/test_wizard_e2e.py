@@ -475,3 +475,29 @@ async def test_what_a_complete_submission_costs_a_member(
     number = await submit_initiative(vy)
     await vy.expect_file(f"mo-ta-sang-kien-{number}.docx")
     assert meter.read() == Effort(typed=13, taps=7, bot_messages=23)
+
+
+async def test_a_long_answer_the_app_cut_in_two_is_refused_whole(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """Telegram's apps send a text over 4,096 characters as parts, one right after another: the part after a
+    refused one is not saved as the answer (it began in the middle of a word)."""
+    cat = Person(emulator, "Đỗ Văn Cắt")
+    await register(cat, name="Đỗ Văn Cắt")
+    await cat.send("/new")
+    await answer(cat, "Bước 1/16", "có")
+    await answer(cat, "Bước 2/16", TITLE)
+    await answer(cat, "Bước 3/16", "1.2")
+    await answer(cat, "Bước 4/16", "Y tế")
+    await cat.expect("Bước 5/16", "Thực trạng")
+    pasted = "Sổ thuốc ghi tay, mỗi ca mất ba mươi phút đối chiếu với bệnh án. " * 75
+    await cat.send(pasted[:4096])
+    await cat.send(pasted[4096:])  # the app's second part, sent before the bot answered the first
+    await cat.expect("quá dài (4096 ký tự)", "Tối đa 3000", "Bước 5/16")
+    await cat.expect("phần sau của câu trả lời quá dài", "chưa lưu", "tối đa 3000 ký tự", "Bước 5/16")
+    [draft] = await database.initiatives_of(cat.user_id)
+    assert (draft.problem, draft.current_step) == (None, "problem")
+    await cat.send(PROBLEM)  # the answer shortened: taken
+    await cat.expect("Bước 6/16", "Nội dung giải pháp")
+    [draft] = await database.initiatives_of(cat.user_id)
+    assert draft.problem == PROBLEM
