@@ -87,6 +87,7 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     queued_notifications: int = 0
     keeps_origin: bool = False
+    clears_origin: bool = False
     deferred: list[Callable[[], Awaitable[list[Reply]]]] = field(default_factory=list)
 
     def elsewhere(self, identity: Identity) -> Context:
@@ -169,6 +170,11 @@ class Context:
     def keep_origin(self) -> None:
         """Leave the message the pressed option belongs to as it is (see Reply.keeps_origin)."""
         self.keeps_origin = True
+
+    def press_not_taken(self) -> None:
+        """The pressed option did nothing (an old question's, a refused one): its message is not marked as
+        answered with it (see Reply.clears_origin)."""
+        self.clears_origin = True
 
     def set_flow(self, flow: str | None, **data: object) -> None:
         self.identity.flow = flow

@@ -100,7 +100,8 @@ class Reply:
     option of the message about #123), for messages answered out of order, like review cards.
     `numbers_answer` says a bare number typed is an answer (a day, an amount), not the number of an option.
     `keeps_origin` asks the channel to leave the message whose option was chosen as it is, buttons included
-    (the review card after "📄 Chi tiết": its decision buttons stay).
+    (the review card after "📄 Chi tiết": its decision buttons stay); `clears_origin`, that the press did
+    nothing (an old question's option, a refused one): the message loses its buttons without showing a choice.
     `awaits_answer`: a message sent to someone else (a notice) that is the question they answer next, as a
     reply would be (a newly linked account's draft): where options are numbered, a bare number answers it.
     """
@@ -113,6 +114,7 @@ class Reply:
     ref: str = ""
     numbers_answer: bool = False
     keeps_origin: bool = False
+    clears_origin: bool = False
     awaits_answer: bool = False
     # With the menu: the person's role ("member", "chair", "admin"), for the platform's command list.
     commands: str = ""

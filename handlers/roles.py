@@ -105,4 +105,5 @@ def refuse(ctx: Context, initiative: Initiative | None, what: str, message_key: 
             reason=what[:200],
         )
     )
+    ctx.press_not_taken()
     ctx.say(ctx.t(message_key))

@@ -94,8 +94,8 @@ async def _with_menus(ctx: Context) -> list[Reply]:
 
 
 def _origin_kept(ctx: Context, replies: list[Reply]) -> list[Reply]:
-    if ctx.keeps_origin:
-        return [replace(reply, keeps_origin=True) for reply in replies]
+    if ctx.keeps_origin or ctx.clears_origin:
+        return [replace(reply, keeps_origin=ctx.keeps_origin, clears_origin=ctx.clears_origin) for reply in replies]
     return replies
 
 
@@ -313,12 +313,14 @@ async def _member_option(ctx: Context) -> None:
     elif payload.startswith(WHICH_LIST):
         _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
     else:
+        ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
 
 
 def _which_list(ctx: Context, parts: list[str]) -> None:
     ref, number = (parse_id(parts[0]), parse_id(parts[1])) if len(parts) == 2 else (None, None)
     if ref is None or number is None:
+        ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
     ctx.say(ctx.t("zalo_which_list", ref=ref, number=number))
@@ -336,6 +338,7 @@ async def _wizard_option(ctx: Context, payload: str) -> None:
     draft_id = payload.split(":")[1]
     draft = await queries.member_initiative(ctx.session, ctx.member.id, parse_id(draft_id) or 0)
     if draft is None or draft.status not in queries.EDITABLE:
+        ctx.press_not_taken()
         ctx.say(ctx.t("err_draft_gone"), menu=True)
         return
     await wizard.open_draft(ctx, draft, ctx.t("err_stale_button"))

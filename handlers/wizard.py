@@ -296,6 +296,7 @@ def _error_params(ctx: Context, draft: Initiative, error: InputError) -> dict[st
 async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None:
     parts = ctx.event.payload.split(":", 3)
     if len(parts) != 4 or parts[1] != str(draft.id or NEW):
+        ctx.press_not_taken()
         await ask(ctx, draft, ctx.t("err_stale_button"))
         return
     value = parts[3]
@@ -303,6 +304,7 @@ async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None
         await _summary_action(ctx, draft, value)
         return
     if parts[2] != step_key:
+        ctx.press_not_taken()
         await ask(ctx, draft, ctx.t("err_stale_button"))
         return
     step = STEPS_BY_KEY[step_key]
@@ -320,6 +322,7 @@ async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None
         try:
             await _accept_option(ctx, draft, step, value)
         except InputError as error:
+            ctx.press_not_taken()
             await ask(ctx, draft, "⚠️ " + ctx.t(error.key, **_error_params(ctx, draft, error)))
 
 
@@ -621,6 +624,7 @@ async def _summary_action(ctx: Context, draft: Initiative, value: str) -> None:
         draft.editing_from_summary = True
         await ask(ctx, draft, replace=True)
     else:
+        ctx.press_not_taken()
         await ask(ctx, draft, ctx.t("err_stale_button"))
 
 

@@ -378,6 +378,9 @@ async def test_an_old_button_shows_the_current_question(
     assert field_question.buttons(), "a question answered by typing keeps its buttons"
     await cuc.tap("Y tế", field_question)
     await cuc.expect("câu hỏi cũ", "Bước 5/16", "Thực trạng")
+    await cuc.settle()
+    [old] = [m for m in emulator.chat(cuc.user_id) if m.message_id == field_question.message_id]
+    assert not old.buttons() and "Y tế" not in old.plain_text, "the old question does not read as answered «Y tế»"
     [draft] = await database.initiatives_of(cuc.user_id)
     assert (draft.type_code, draft.field, draft.current_step) == ("1.4", "Giáo dục – đào tạo", "problem")
 

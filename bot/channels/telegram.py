@@ -385,8 +385,9 @@ class TelegramChannel:
                         continue
                 await self.send(int(event.chat_id), reply, settlement)
         keep = any(reply.keeps_origin for reply in replies)
+        taken = not any(reply.clears_origin for reply in replies)
         if origin is not None and not replaced and origin.get("reply_markup") and not keep:
-            await self._mark_chosen(origin, query.get("data") or "")
+            await self._mark_chosen(origin, (query.get("data") or "") if taken else "")
 
     async def send(self, chat_id: int, reply: Reply, settlement: Settlement) -> None:
         """Send a direct reply. A refused send is logged and does not stop the replies after it: the
@@ -496,7 +497,8 @@ class TelegramChannel:
         return True
 
     async def _mark_chosen(self, origin: dict[str, Any], data: str) -> None:
-        """Take the buttons off the answered question and show what was chosen, so the chat reads well."""
+        """Take the buttons off the answered question and show what was chosen (`data`'s button; none: only
+        the buttons go), so the chat reads well."""
         rows = (origin.get("reply_markup") or {}).get("inline_keyboard") or []
         label = next((b.get("text") for row in rows for b in row if b.get("callback_data") == data), None)
         chat_id, message_id = origin["chat"]["id"], origin["message_id"]
