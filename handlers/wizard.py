@@ -8,6 +8,7 @@ first answer is given: starting and leaving leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -356,9 +357,7 @@ async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str
             raise InputError("err_stale_button")
         await _accept_text(ctx, draft, step, ctx.t(step.suggestions[index]))
     elif step.kind is Kind.AUTHORS and value == SOLO and not draft.entered_by_member_id:
-        assert ctx.member is not None
-        queries.replace_authors(draft, [_own_author_row(ctx.member, 100)], research=is_research(draft, ctx.campaign))
-        await advance(ctx, draft, step)
+        await _solo_author(ctx, draft, step)
     elif step.kind is Kind.FILES and value == DONE:
         await advance(ctx, draft, step)
     elif step.kind is Kind.FILES and value == CLEAR_FILES:
@@ -435,6 +434,8 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
             note = ctx.t("recognition_before_application", date=rules.format_date(date),
                          applied=rules.format_date(draft.first_applied_on))  # fmt: skip
         await advance(ctx, draft, step, note)
+    elif step.kind is Kind.AUTHORS and not draft.entered_by_member_id and _says_solo(ctx, text):
+        await _solo_author(ctx, draft, step)
     elif step.kind is Kind.AUTHORS:
         rows = await _author_rows(ctx, draft, text)
         queries.replace_authors(draft, rows, research=is_research(draft, ctx.campaign))
@@ -446,6 +447,20 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
 
 
 DONE_WORDS = ("xong", "đã xong", "hết", "done")
+# At the authors step, what people type for «👤 Chỉ mình tôi»: no co-author.
+SOLO_WORDS = ("chỉ mình tôi", "chỉ tôi", "mình tôi", "một mình", "tôi", "không", "không có", "không có ai",
+              "only me", "just me", "me", "no", "none")  # fmt: skip
+
+
+def _says_solo(ctx: Context, text: str) -> bool:
+    words = re.sub(r"\(.*?\)", " ", text)  # the button's own words, «(100%)» included
+    return any(reads_as(words, said) for said in (*SOLO_WORDS, re.sub(r"\(.*?\)", " ", ctx.t("btn_solo_author"))))
+
+
+async def _solo_author(ctx: Context, draft: Initiative, step: Step) -> None:
+    assert ctx.member is not None
+    queries.replace_authors(draft, [_own_author_row(ctx.member, 100)], research=is_research(draft, ctx.campaign))
+    await advance(ctx, draft, step, ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft)))
 
 
 def _own_author_row(member: Member, share: int) -> Author:

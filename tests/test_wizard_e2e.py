@@ -504,3 +504,14 @@ async def test_a_long_answer_the_app_cut_in_two_is_refused_whole(
     await cat.expect("Bước 6/16", "Nội dung giải pháp")
     [draft] = await database.initiatives_of(cat.user_id)
     assert draft.problem == PROBLEM
+
+
+async def test_the_solo_buttons_words_typed_at_the_authors_step_are_the_button(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """«chỉ mình tôi» typed (accents optional) was read as a co-author list and refused as one."""
+    tu = Person(emulator, "Trịnh Văn Tự")
+    await register(tu, name="Trịnh Văn Tự")
+    await fill_up_to_summary(tu, coauthors="chi minh toi")
+    [draft] = await database.initiatives_of(tu.user_id)
+    assert [(author.full_name, author.share_percent) for author in draft.authors] == [("Trịnh Văn Tự", 100)]
