@@ -90,9 +90,13 @@ _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*$")
 
 
 def parse_person_name(text: str) -> str:
+    """A full name, its words capitalised when typed all in lower or all in upper case («nguyễn văn an» →
+    «Nguyễn Văn An»: it is printed on cards, lists and the council's forms); mixed case is kept as typed."""
     name = " ".join(unicodedata.normalize("NFC", text).split())
     if not 4 <= len(name) <= 80 or not _NAME_CHARS.match(name) or len(name.split()) < 2:
         raise InputError("err_name")
+    if name == name.lower() or name == name.upper():
+        name = " ".join(word[:1].upper() + word[1:].lower() for word in name.split())
     return name
 
 

@@ -62,6 +62,9 @@ def test_plain_words_drop_symbols_and_accents() -> None:
 def test_person_names_are_normalised_and_bounded() -> None:
     assert rules.parse_person_name("  Nguyễn   Thị  Hoa ") == "Nguyễn Thị Hoa"
     assert rules.parse_person_name("Lê A") == "Lê A", "four characters, two words: the shortest name"
+    assert rules.parse_person_name("nguyễn  văn ân") == "Nguyễn Văn Ân", "all lower case: capitalised"
+    assert rules.parse_person_name("ĐỖ THỊ ÚT") == "Đỗ Thị Út", "all upper case: capitalised"
+    assert rules.parse_person_name("Nguyễn thị Hoa") == "Nguyễn thị Hoa", "mixed case: as typed"
     long_name = "Nguyễn " + "A" * 73
     assert len(long_name) == 80 and rules.parse_person_name(long_name) == long_name
     for bad in ("Lê", "Lê B"[:3], "Nguyễn " + "A" * 74, "Hoa", "Hoa 2", "Hoa_Lê"):
