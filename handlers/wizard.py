@@ -249,6 +249,8 @@ async def handle(ctx: Context, draft: Initiative) -> None:
         return
     if event.kind is EventKind.UNSUPPORTED:
         expected = "err_file_expected" if step.kind is Kind.FILES else "err_text_expected"
+        if step.kind is Kind.FILES and event.platform == "zalo":  # Zalo carries photos to a bot, not files
+            expected = "err_file_zalo"
         await ask(ctx, draft, ctx.t(expected))
         return
     try:

@@ -612,8 +612,10 @@ async def fill_up_to_summary(
     coauthors: str = "Trần Văn Bình 30",
     decision: str = "123/QĐ-BV 20/12/2021",
     title: str = TITLE,
+    files: bool = True,
 ) -> None:
-    """Answer every step of a complete, eligible initiative (non-research type)."""
+    """Answer every step of a complete, eligible initiative (non-research type); without `files`, stop at the
+    files step."""
     await person.send("/new")
     await answer(person, "điều kiện tham gia", tap="Đúng, đủ cả 3")
     await answer(person, "Tên sáng kiến", title)
@@ -634,6 +636,8 @@ async def fill_up_to_summary(
         await answer(person, "đã được công nhận", tap="Bỏ qua")
     await answer(person, "Tác giả.", coauthors)
     await person.expect("Đã ghi tác giả", "Gửi ảnh hoặc tệp")
+    if not files:
+        return
     if isinstance(person, ZaloPerson):  # Zalo carries photos, not documents
         await person.send_photo()
         await person.expect("Đã nhận ảnh (1/10)")

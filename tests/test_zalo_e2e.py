@@ -358,3 +358,13 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     assert (await live_database.initiative(second)).status == Status.SUBMITTED
     await chair.send("9")  # in neither list: not understood, nothing decided
     await chair.expect("chưa hiểu")
+
+
+async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    tep = ZaloPerson(zalo_emulator, "Hà Thị Tệp")
+    await register(tep, "MAU002", "Hà Thị Tệp")
+    await fill_up_to_summary(tep, files=False)
+    await tep.send_unsupported()  # a PDF: Zalo gives the bot no file
+    await tep.expect("Zalo chưa chuyển tệp", "chụp ảnh tài liệu", "/link", "Gửi ảnh hoặc tệp")
