@@ -134,16 +134,19 @@ def _skippable(draft: Initiative, step: Step) -> bool:
     return step.optional and not (step.key == "social_benefit" and draft.economic_benefit is None)
 
 
-def _nav_row(ctx: Context, draft: Initiative, step: Step) -> list[Option]:
-    row = []
+def _nav_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]:
+    """Keep (alone, first), then Back and Skip, then Stop: two buttons a row at most, so a phone shows their
+    words. Skip over a saved answer says that it clears it."""
+    rows, moves = [], []
+    keepable = _keepable(draft, step)
+    if keepable:
+        rows.append([Option(ctx.t("btn_keep_answer"), payload(draft, step.key, KEEP))])
     if step is not applicable_steps(draft, ctx.campaign)[0]:
-        row.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
-    if _keepable(draft, step):
-        row.append(Option(ctx.t("btn_keep_answer"), payload(draft, step.key, KEEP)))
+        moves.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
     if _skippable(draft, step):
-        row.append(Option(ctx.t("btn_skip"), payload(draft, step.key, SKIP)))
-    row.append(Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL)))
-    return row
+        moves.append(Option(ctx.t("btn_clear_answer" if keepable else "btn_skip"), payload(draft, step.key, SKIP)))
+    stop = Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL))
+    return [*rows, [*moves, stop]] if len(moves) < 2 else [*rows, moves, [stop]]
 
 
 def _keepable(draft: Initiative, step: Step) -> bool:
@@ -197,7 +200,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
         rows = [[Option(ctx.t("btn_solo_author"), payload(draft, step.key, SOLO))]]
     elif step.kind is Kind.FILES:
         rows = _files_rows(ctx, draft, step)
-    rows.append(_nav_row(ctx, draft, step))
+    rows.extend(_nav_rows(ctx, draft, step))
     # Where the answer is typed (a date, an amount, a text with nothing to pick), Zalo shows the options by
     # their words, not numbered: "Trả lời bằng số" under "Thực trạng" misled people.
     typed = step.kind in (Kind.DATE, Kind.AMOUNT, Kind.DECISION) or (step.kind is Kind.TEXT and not step.suggestions)
@@ -540,7 +543,7 @@ async def _add_file(ctx: Context, draft: Initiative, step: Step, file: FileRef |
     name = file.file_name or ctx.t(f"file_kind_{file.kind}")
     ctx.say(
         ctx.t("file_received", name=esc(name), count=len(evidence) + 1, max=MAX_ATTACHMENTS),
-        [*_files_rows(ctx, draft, step), _nav_row(ctx, draft, step)],
+        [*_files_rows(ctx, draft, step), *_nav_rows(ctx, draft, step)],
     )
 
 

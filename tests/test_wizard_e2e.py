@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from bot.sandbox.telegram_emulator import TelegramEmulator
+from bot.sandbox.telegram_emulator import StoredMessage, TelegramEmulator
 from storage.models import Status
 from tests.harness import (
     PROBLEM,
@@ -267,7 +267,13 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("Bước 9/16")
     await an.send("Văn phòng công đoàn")
     economic = await an.expect("Bước 10/16", "Lợi ích kinh tế", "Không bắt buộc")
-    await an.tap("Bỏ qua", economic)
+    assert rows_of(economic) == [["⬅️ Quay lại", "⏭ Bỏ qua"], ["✖️ Dừng (giữ nháp)"]], "two a row: words not cut"
+    await an.send("Giảm 30% giấy in mỗi tháng")
+    await an.expect("quy ra tiền")
+    await an.send("/back")
+    economic = await an.expect("Bước 10/16", "Đang lưu", "Giảm 30% giấy in")
+    assert rows_of(economic) == [["✔️ Giữ nguyên"], ["⬅️ Quay lại", "🗑 Xoá câu trả lời"], ["✖️ Dừng (giữ nháp)"]]
+    await an.tap("Xoá câu trả lời", economic)  # skipping a saved answer says it clears it
     social = await an.expect("Bước 11/15", "Lợi ích xã hội")
     # One benefit is needed: with no economic one, the social one is not offered as optional.
     assert "Không bắt buộc" not in social.plain_text and not any("Bỏ qua" in b["text"] for b in social.buttons())
@@ -299,6 +305,10 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
         ("Phạm Văn An", 10), ("Trần Văn Bình", 60), ("Lê Thị Cúc", 30)
     ]  # fmt: skip
     assert draft.status == Status.DRAFT
+
+
+def rows_of(message: StoredMessage) -> list[list[str]]:
+    return [[button["text"] for button in row] for row in (message.reply_markup or {}).get("inline_keyboard", [])]
 
 
 async def test_back_skip_cancel_drafts_resume_and_delete(
