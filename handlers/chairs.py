@@ -179,7 +179,11 @@ async def handle_option(ctx: Context) -> None:
                    reason=f"{member.full_name if member else '?'} @ {branch.code if branch else '?'}")
     )  # fmt: skip
     told = await _tell_removed(ctx, role.member_id, unit)
-    ctx.say(ctx.t("chair_removed", name=name, branch=unit) + ("\n" + ctx.t("chair_removed_told") if told else ""))
+    lines = [ctx.t("chair_removed", name=name, branch=unit)] + ([ctx.t("chair_removed_told")] if told else [])
+    if branch is not None and not await queries.branch_chair_ids(ctx.session, branch.id):
+        waiting = len(await queries.pending_authorship(ctx.session, {branch.id}))
+        lines.append(ctx.t("chair_none_left", branch=unit, code=esc(branch.code), count=waiting))
+    ctx.say("\n".join(lines))
 
 
 async def _tell_removed(ctx: Context, member_id: int, unit: str) -> bool:
