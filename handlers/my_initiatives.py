@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.rules import parse_id
 from domain.text import shorten
-from handlers import paperwork, wizard
+from handlers import paperwork, review, wizard
 from handlers.context import Context, esc
 from handlers.events import Option
 from storage import queries
@@ -58,6 +58,9 @@ async def list_drafts(ctx: Context) -> None:
     ctx.say("\n".join(lines), rows)
 
 
+RECENT_WITH_BUTTONS = 3
+
+
 async def list_submissions(ctx: Context) -> None:
     """`/mine`: what the member submitted (or entered for others), and what they are co-author of."""
     assert ctx.member is not None
@@ -71,11 +74,14 @@ async def list_submissions(ctx: Context) -> None:
         submitted = item.submitted_at.strftime("%d/%m/%Y") if item.submitted_at else ""
         lines.append(ctx.t("mine_line", id=item.id, title=esc(_title(ctx, item.title)),
                            status=ctx.t(f"status_{item.status.value}"), submitted=submitted))  # fmt: skip
-    rows: list[list[Option]] = [
-        [Option(ctx.t("btn_dossier_of", id=item.id), f"ds:go:{item.id}") for item in items[:3]
-         if paperwork.may_complete(ctx.member.id, item)]
-    ]  # fmt: skip
-    rows = [row for row in rows if row]
+    rows: list[list[Option]] = []
+    for item in items[:RECENT_WITH_BUTTONS]:  # the latest: their history, and their dossier to complete
+        row = [Option(ctx.t("btn_history_of", id=item.id), f"{review.HISTORY_PAYLOAD}{item.id}")]
+        if paperwork.may_complete(ctx.member.id, item):
+            row.append(Option(ctx.t("btn_dossier_of", id=item.id), f"ds:go:{item.id}"))
+        rows.append(row)
+    if len(items) > RECENT_WITH_BUTTONS:
+        lines.append(ctx.t("mine_history_hint"))
     if coauthored:
         lines += ["", ctx.t("mine_coauthored_title", count=len(coauthored))]
         for initiative, author in coauthored[:30]:

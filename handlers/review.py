@@ -391,9 +391,13 @@ async def pending(ctx: Context) -> None:
         )
 
 
+HISTORY_PAYLOAD = "hi:"  # hi:<id>: the history button of a member's list of submissions
+
+
 async def history(ctx: Context) -> None:
-    """`/history <id>`: the audit trail, for the author, the branch's chairs and admins."""
-    raw = ctx.event.args.strip().lstrip("#")
+    """`/history <id>`, or its button: the audit trail, for the author, the branch's chairs and admins."""
+    typed = ctx.event.args if ctx.event.kind is EventKind.COMMAND else ctx.event.payload.removeprefix(HISTORY_PAYLOAD)
+    raw = typed.strip().lstrip("#")
     number = rules.parse_id(raw)
     if number is None:
         ctx.say(ctx.t("history_usage"))
@@ -406,8 +410,8 @@ async def history(ctx: Context) -> None:
     for event, actor in await queries.audit_trail(ctx.session, initiative.id):
         change = ""
         if event.to_status:
-            before = ctx.t(f"status_{event.from_status}") if event.from_status else "∅"
-            change = f": {before} → {ctx.t(f'status_{event.to_status}')}"
+            before = f"{ctx.t(f'status_{event.from_status}')} → " if event.from_status else ""
+            change = f": {before}{ctx.t(f'status_{event.to_status}')}"
         reason = f" — «{esc(event.reason)}»" if event.reason and event.action != "refused" else ""
         lines.append(
             ctx.t("history_line", when=local_time(ctx, event.created_at), who=esc(actor or "?"),

@@ -310,6 +310,8 @@ async def _member_option(ctx: Context) -> None:
         await progress.handle_option(ctx)
     elif payload.startswith(linking.PAYLOAD):
         await linking.handle_option(ctx)
+    elif payload.startswith(review.HISTORY_PAYLOAD):
+        await review.history(ctx)
     elif payload.startswith(WHICH_LIST):
         _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
     else:

@@ -320,7 +320,7 @@ def test_random_events_on_both_channels_break_nothing_and_leak_nothing(config: C
 
 
 # Reading first, then changing, and the most destructive last, so that every read meets every initiative.
-FORGED = ("/history {}", "/docx {}", "pg:u:{}", "pg:all:{}", "/tieubieu {}", "tb:{}",
+FORGED = ("/history {}", "hi:{}", "/docx {}", "pg:u:{}", "pg:all:{}", "/tieubieu {}", "tb:{}",
           "rv:{}:d", "rv:{}:w", "rv:{}:g", "rv:{}:gc", "d:r:{}", "d:del:{}",
           "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "ch:pg:{}:0", "ch:rmok:{}",
           "rv:{}:c",

@@ -97,7 +97,9 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     await hoa.send(f"/history {number}")
     await hoa.expect("Lịch sử sáng kiến", "gửi xác nhận", "Chờ xác nhận → ✅ Đã công nhận", "Chu Tịch Một")
     await hoa.send("/mine")
-    await hoa.expect("Đã công nhận")
+    await hoa.tap(f"🕘 Lịch sử #{number}", await hoa.expect("Đã công nhận"))  # found without the command
+    trail = await hoa.expect("Lịch sử sáng kiến", "Chờ xác nhận → ✅ Đã công nhận")
+    assert "∅" not in trail.plain_text and ": 📝 Nháp" in trail.plain_text, "the first status alone, no «∅ →»"
 
     # The chair's menu button, with how many wait, tapped (Telegram sends its label as shown).
     waiting_one = await submit_initiative(hoa)
