@@ -34,7 +34,11 @@ async def handle_option(ctx: Context) -> None:
                                action="coauthor_confirmed" if yes else "coauthor_declined"))  # fmt: skip
     ctx.say(ctx.t("coauthor_confirmed" if yes else "coauthor_declined", id=initiative.id, title=esc(initiative.title)))
     if not yes:
-        notice = Reply(text=ctx.t("coauthor_declined_notice", id=initiative.id, title=esc(initiative.title),
-                                  name=esc(ctx.member.full_name)), ref=str(initiative.id))  # fmt: skip
+        name = esc(ctx.member.full_name)
+
+        def notice(there: Context) -> Reply:
+            return Reply(text=there.t("coauthor_declined_notice", id=initiative.id, title=esc(initiative.title),
+                                      name=name), ref=str(initiative.id))  # fmt: skip
+
         await notices.notify_members(ctx, {initiative.member_id}, notice, purpose="notice",
                                      initiative_id=initiative.id)  # fmt: skip

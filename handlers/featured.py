@@ -100,11 +100,14 @@ async def mark(ctx: Context, raw: str) -> None:
         ctx.say(ctx.t("featured_top", id=initiative.id, title=title))
         return
     ctx.say(ctx.t("featured_proposed", id=initiative.id, title=title, unit=esc(parent.name)))
-    notice = Reply(
-        text=ctx.t("featured_notice", id=initiative.id, title=title, unit=esc(unit.name if unit else ""),
-                   branch=esc(initiative.branch.name)),
-        options=[[Option(ctx.t("btn_propose_up"), f"{PAYLOAD}{initiative.id}")]],
-    )  # fmt: skip
+
+    def notice(there: Context) -> Reply:
+        return Reply(
+            text=there.t("featured_notice", id=initiative.id, title=title, unit=esc(unit.name if unit else ""),
+                         branch=esc(initiative.branch.name)),
+            options=[[Option(there.t("btn_propose_up"), f"{PAYLOAD}{initiative.id}")]],
+        )  # fmt: skip
+
     chair_ids = await queries.branch_chair_ids(ctx.session, parent.id)
     await notices.notify_members(ctx, chair_ids, notice, purpose="featured", initiative_id=initiative.id)
 

@@ -190,14 +190,18 @@ async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: s
 async def _tell_the_others(ctx: Context, initiative: Initiative) -> None:
     """The chairs when an author recorded it, the authors when a chair or an admin did (one notice each)."""
     assert ctx.member is not None
-    text = ctx.t("recognition_notice", id=initiative.id, title=esc(initiative.title), who=esc(ctx.member.full_name),
-                 recognition=answers.recognition_line(ctx, initiative),
-                 status=ctx.t(f"status_{initiative.status.value}"))  # fmt: skip
-    reply = Reply(text=text, ref=str(initiative.id))
+    who = esc(ctx.member.full_name)
+
+    def notice(there: Context) -> Reply:
+        text = there.t("recognition_notice", id=initiative.id, title=esc(initiative.title), who=who,
+                       recognition=answers.recognition_line(there, initiative),
+                       status=there.t(f"status_{initiative.status.value}"))  # fmt: skip
+        return Reply(text=text, ref=str(initiative.id))
+
     if ctx.member.id in notices.author_ids(initiative):
-        await notices.notify_chairs_of(ctx, initiative.branch_id, reply, purpose="notice", initiative_id=initiative.id)
+        await notices.notify_chairs_of(ctx, initiative.branch_id, notice, purpose="notice", initiative_id=initiative.id)
     else:
-        await notices.notify_authors(ctx, initiative, reply, purpose="notice")
+        await notices.notify_authors(ctx, initiative, notice, purpose="notice")
 
 
 async def attach_scan(ctx: Context) -> None:

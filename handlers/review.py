@@ -14,6 +14,7 @@ by X at T" for the others. Everything sent to other people goes through the outb
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from bot.config import Campaign
@@ -145,7 +146,8 @@ async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str]
     duplicates = await queries.possible_duplicates(ctx.session, initiative)
     identities = await queries.preferred_identities(ctx.session, chair_ids)
     for member_id, identity in identities.items():
-        card = review_card(ctx, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)
+        there = ctx.elsewhere(identity)  # the card in the chair's language
+        card = review_card(there, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)
         ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id)
     return len(identities)
 
@@ -304,7 +306,8 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
         ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",
                    initiative_id=initiative.id, edit_of_id=message.id)  # fmt: skip
     await queries.retire_review_messages(ctx.session, initiative.id)
-    notice = _member_notice(ctx, initiative, new_status, chair, when, reason)
+    notice = functools.partial(_member_notice, initiative=initiative, status=new_status, chair=chair, when=when,
+                               reason=reason)  # fmt: skip
     await notices.notify_authors(ctx, initiative, notice, purpose="decision")
     offer = []
     if new_status == Status.VERIFIED:

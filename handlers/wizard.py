@@ -737,11 +737,17 @@ async def _ask_coauthors_to_confirm(ctx: Context, draft: Initiative) -> None:
     assert ctx.member is not None
     for author in draft.authors:
         if author.member_id and author.confirmed is None and author.member_id != ctx.member.id:
-            reply = Reply(
-                text=ctx.t("coauthor_ask", id=draft.id, title=esc(draft.title), who=esc(ctx.member.full_name),
-                           share=author.share_percent),
-                options=((Option(ctx.t("btn_coauthor_yes"), f"ca:{author.id}:y"),
-                          Option(ctx.t("btn_coauthor_no"), f"ca:{author.id}:n")),),
-                ref=str(draft.id),
-            )  # fmt: skip
-            await notices.notify_members(ctx, {author.member_id}, reply, purpose="notice", initiative_id=draft.id)
+            question = _coauthor_question(draft, author, esc(ctx.member.full_name))
+            await notices.notify_members(ctx, {author.member_id}, question, purpose="notice", initiative_id=draft.id)
+
+
+def _coauthor_question(draft: Initiative, author: Author, who: str) -> notices.Notice:
+    def question(there: Context) -> Reply:
+        return Reply(
+            text=there.t("coauthor_ask", id=draft.id, title=esc(draft.title), who=who, share=author.share_percent),
+            options=((Option(there.t("btn_coauthor_yes"), f"ca:{author.id}:y"),
+                      Option(there.t("btn_coauthor_no"), f"ca:{author.id}:n")),),
+            ref=str(draft.id),
+        )  # fmt: skip
+
+    return question

@@ -650,3 +650,16 @@ async def test_pending_shows_the_oldest_twenty_he_may_decide_and_counts_them_all
     finally:
         async with database.sessions() as session, session.begin():
             await session.execute(delete(Initiative).where(Initiative.id.in_(numbers)))
+
+
+async def test_notices_are_worded_in_their_readers_language(emulator: TelegramEmulator, cast: Cast) -> None:
+    """The card was written in its author's language and the author's notice in the chair's."""
+    grace = await invite_chair(cast.admin, Person(emulator, "Grace Chair"), "MAU006", "Nguyễn Grace")
+    await grace.send("/lang en")
+    await grace.expect("English selected")
+    nhung = Person(emulator, "Đào Thị Nhung")
+    await register(nhung, "MAU006", "Đào Thị Nhung")
+    number = await submit_initiative(nhung)
+    card = await grace.expect(f"Initiative #{number}: dossier to verify")
+    await grace.tap("Verify dossier", card)
+    await nhung.expect(f"Sáng kiến #{number}", "đã được CĐCS xác nhận")  # in Vietnamese, though Grace acted in English
