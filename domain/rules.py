@@ -105,6 +105,7 @@ def parse_person_name(text: str) -> str:
 _MONTH_ONLY = re.compile(
     r"^(?:th[aá]ng\s*)?(\d{1,2})\s*[/.\-]\s*(\d{4})$|^(?:th[aá]ng\s*)(\d{1,2})\s+(?:n[aă]m\s+)?(\d{4})$"
 )
+_DAY_AND_MONTH = re.compile(r"^(\d{1,2})\s*[/.\-]\s*(\d{1,2})$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,4})$")
 _WORDY_DATE = re.compile(r"^(?:ng[aà]y\s*)?(\d{1,2})\s*(?:th[aá]ng\s*)(\d{1,2})\s*(?:n[aă]m\s*)?(\d{4})$")
 
@@ -116,7 +117,8 @@ def parse_date(text: str) -> dt.date:
     day and month when the day is impossible (1/13/2022 → 13 January), which is wrong here.
 
     Accepts 1/9/2021, 01-09-2021, 01.09.2021, 2021-09-01, "ngày 1 tháng 9 năm 2021". A month without a
-    day ("tháng 9/2021", "9/2021") raises `date_need_day` so the conversation can ask for the day.
+    day ("tháng 9/2021", "9/2021") raises `date_need_day` so the conversation can ask for the day; a day without
+    its year ("15/3") `date_need_year`.
     """
     value = fold(text).replace(",", " ").strip()
     month_only = _MONTH_ONLY.match(value)
@@ -129,6 +131,9 @@ def parse_date(text: str) -> dt.date:
     if wordy:
         day, month, year = (int(g) for g in wordy.groups())
         return _checked_date(year, month, day)
+    day_and_month = _DAY_AND_MONTH.match(value)
+    if day_and_month and 1 <= int(day_and_month[1]) <= 31 and 1 <= int(day_and_month[2]) <= 12:
+        raise InputError("err_date_need_year", {"day": int(day_and_month[1]), "month": int(day_and_month[2])})
     numeric = _NUMERIC_DATE.match(value)
     if not numeric:
         raise InputError("err_date")

@@ -51,7 +51,7 @@ async def list_drafts(ctx: Context) -> None:
         )
         rows.append(
             [
-                Option(ctx.t("btn_resume", id=draft.id, title=""), f"d:r:{draft.id}"),
+                Option(ctx.t("btn_resume", id=draft.id, title="").strip(), f"d:r:{draft.id}"),
                 Option(ctx.t("btn_delete", id=draft.id), f"d:del:{draft.id}"),
             ]
         )

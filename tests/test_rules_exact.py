@@ -100,6 +100,8 @@ def test_date_refusals_name_what_is_wrong() -> None:
     assert refusal(rules.parse_date, "1/13/2022") == ("err_date", {})
     assert refusal(rules.parse_date, "0/1/2022") == ("err_date", {})
     assert refusal(rules.parse_date, "1/9/221") == ("err_date_year", {})
+    assert refusal(rules.parse_date, "15/3") == ("err_date_need_year", {"day": 15, "month": 3}), "no year"
+    assert refusal(rules.parse_date, "15/13") == ("err_date", {}), "no 13th month: not a date without its year"
 
 
 def test_a_birth_date_makes_a_working_author() -> None:
