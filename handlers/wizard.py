@@ -417,6 +417,9 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)
+    elif step.kind is Kind.TEXT and step.key == "economic_benefit" and (amount := _only_an_amount(text)):
+        draft.economic_amount_vnd = amount  # kept for the amount step, which offers it to keep
+        raise InputError("err_benefit_is_amount", {"amount": rules.format_amount(amount)})
     elif step.kind is Kind.TEXT:
         # A suggestion's words, typed without its accents ("hoat dong cong doan"): stored as the suggestion reads.
         text = next((label for label in map(ctx.t, step.suggestions) if reads_as(text, label)), text)
@@ -452,6 +455,16 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
 
 
 DONE_WORDS = ("xong", "đã xong", "hết", "done")
+
+
+def _only_an_amount(text: str) -> int | None:
+    """«15 triệu đồng» typed as the economic benefit: its amount (the benefit itself is still to be said)."""
+    try:
+        return rules.parse_amount(text)
+    except InputError:
+        return None
+
+
 # At the authors step, what people type for «👤 Chỉ mình tôi»: no co-author.
 SOLO_WORDS = ("chỉ mình tôi", "chỉ tôi", "mình tôi", "một mình", "tôi", "không", "không có", "không có ai",
               "only me", "just me", "me", "no", "none")  # fmt: skip
