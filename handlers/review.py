@@ -54,7 +54,8 @@ REASON_KEYS = (
 )
 # What each decision offers (indexes into REASON_KEYS): changes the author can make, reasons to refuse.
 # A date typed wrong or a decision not yet attached can be mended; a duplicate or a protected work cannot.
-REASONS_FOR = {CHANGES: (1, 2, 5, 0), REJECT: (0, 3, 4, 1, 2)}
+# Not being recognised yet is no reason to refuse: a verified initiative waits for its decision (recognition.py).
+REASONS_FOR = {CHANGES: (1, 2, 5, 0), REJECT: (0, 3, 4, 2)}
 
 
 # --- the review card -------------------------------------------------------------------------------

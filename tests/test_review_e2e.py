@@ -152,7 +152,9 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     assert (await database.initiative(number)).status == Status.SUBMITTED
     await cast.chair_one.tap("Từ chối", undecided)  # the card's buttons were marked pressed: here they are again
     reasons = await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
-    assert "Mô tả chưa đủ rõ" not in [b["text"] for b in reasons.buttons()], "a reason to refuse, not to mend"
+    refusals = [b["text"] for b in reasons.buttons()]
+    assert "Mô tả chưa đủ rõ" not in refusals, "a reason to refuse, not to mend"
+    assert "Chưa được công nhận bằng văn bản" not in refusals, "a verified initiative waits for its decision"
     await cast.chair_one.tap("Trùng lặp", reasons)
     done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
     await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
