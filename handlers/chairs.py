@@ -141,7 +141,7 @@ async def _show_chairs(ctx: Context, branch_id: int | None, number: int, *, repl
     for role, member, chaired in page.items:
         lines.append(f"• {esc(member.full_name)} — {esc(chaired.name)} ({esc(chaired.code)})")
         label = ctx.t("btn_remove_chair", name=shorten(member.full_name, 30), code=chaired.code[:16])
-        options.append([Option(label, f"ch:rm:{role.id}")])
+        options.append([Option(label, f"ch:rm:{role.id}:{page.number}:{branch_id or 0}")])
     if page.count > 1 and branch_id is None:
         lines.append(ctx.t("chairs_one_unit"))
     options.append(paging.nav_row(ctx.t, page, lambda n: f"ch:pg:{n}:{branch_id or 0}"))
@@ -149,18 +149,23 @@ async def _show_chairs(ctx: Context, branch_id: int | None, number: int, *, repl
 
 
 async def handle_option(ctx: Context) -> None:
-    """ch:rm:<role id> asks, ch:rmok:<role id> removes, ch:keep keeps, ch:pg:<page>:<unit id or 0> turns the
-    list's page (admins, checked at every press)."""
+    """ch:rm:<role id> asks, ch:rmok:<role id> removes, ch:keep keeps — each followed by the list's place
+    (:<page>:<unit id or 0>), shown again after —, ch:pg:<page>:<unit id or 0> turns the list's page (admins,
+    checked at every press)."""
     parts = ctx.event.payload.split(":")
     if _refuse_non_admin(ctx, ctx.event.payload):
         return
-    if parts[1:2] == ["keep"]:
-        ctx.say(ctx.t("chair_kept"))
-        return
-    if parts[1:2] == ["pg"] and len(parts) == 4:
+    action = parts[1] if len(parts) > 1 else ""
+    if action == "pg" and len(parts) == 4:
         await _show_chairs(ctx, parse_id(parts[3]) or None, parse_id(parts[2]) or 0, replace=True)
         return
-    role_id = (parse_id(parts[2]) if len(parts) == 3 and parts[1] in ("rm", "rmok") else None) or 0
+    with_place = (action == "keep" and len(parts) == 4) or (action in ("rm", "rmok") and len(parts) == 5)
+    place = f"{parts[-2]}:{parts[-1]}" if with_place else ""
+    if action == "keep":
+        ctx.say(ctx.t("chair_kept"), replace_origin=True)
+        await _show_place(ctx, place)
+        return
+    role_id = (parse_id(parts[2]) if action in ("rm", "rmok") and len(parts) in (3, 5) else None) or 0
     role = await ctx.session.get(MemberRole, role_id)
     if role is None or role.role != Role.CHAIR:
         ctx.say(ctx.t("chair_already_removed"))
@@ -169,8 +174,9 @@ async def handle_option(ctx: Context) -> None:
     branch = await ctx.session.get(Branch, role.branch_id)
     name, unit = esc(member.full_name if member else "?"), esc(branch.name if branch else "?")
     if parts[1] == "rm":
-        choice = [Option(ctx.t("btn_remove_chair_ok"), f"ch:rmok:{role_id}"),
-                  Option(ctx.t("btn_keep_chair"), "ch:keep")]  # fmt: skip
+        suffix = f":{place}" if place else ""
+        choice = [Option(ctx.t("btn_remove_chair_ok"), f"ch:rmok:{role_id}{suffix}"),
+                  Option(ctx.t("btn_keep_chair"), f"ch:keep{suffix}")]  # fmt: skip
         ctx.say(ctx.t("chair_remove_ask", name=name, branch=unit), [choice])
         return
     await ctx.session.execute(delete(MemberRole).where(MemberRole.id == role_id))
@@ -183,7 +189,15 @@ async def handle_option(ctx: Context) -> None:
     if branch is not None and not await queries.branch_chair_ids(ctx.session, branch.id):
         waiting = len(await queries.pending_authorship(ctx.session, {branch.id}))
         lines.append(ctx.t("chair_none_left", branch=unit, code=esc(branch.code), count=waiting))
-    ctx.say("\n".join(lines))
+    ctx.say("\n".join(lines), replace_origin=True)
+    await _show_place(ctx, place)
+
+
+async def _show_place(ctx: Context, place: str) -> None:
+    """The list's page the admin was on ("<page>:<unit id or 0>"), again: the next chair is one tap away."""
+    page, _, unit = place.partition(":")
+    if place and (number := parse_id(page)) is not None:
+        await _show_chairs(ctx, parse_id(unit) or None, number)
 
 
 async def _tell_removed(ctx: Context, member_id: int, unit: str) -> bool:

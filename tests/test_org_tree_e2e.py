@@ -191,7 +191,7 @@ async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
     listed_chairs = await admin.expect("Trần Văn Khối — CĐ Khối Y tế")
     await admin.tap("Gỡ Trần Văn Khối", listed_chairs)
     await admin.tap("🗑 Gỡ", await admin.expect("Gỡ Trần Văn Khối khỏi vai trò chủ tịch"))
-    await admin.expect("Đã gỡ Trần Văn Khối")
+    await admin.expect("Đã gỡ Trần Văn Khối", edited=True)
     latecomer = Person(emulator, "Đỗ Văn Muộn")
     await latecomer.send(f"/start {token}")
     await latecomer.expect("Nhập họ và tên")

@@ -344,14 +344,16 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     listing = await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")  # MAU004's alone
     await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", listing)
     await cast.admin.tap("Giữ nguyên", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
-    await cast.admin.expect("Đã giữ nguyên")
+    await cast.admin.expect("Đã giữ nguyên", edited=True)  # the question, answered in place
+    await cast.admin.expect("Chủ tịch CĐCS (1)", "Mai Văn Hùng")  # and the list again, where he was
     await hung.send("/pending")
     await hung.expect("Không có sáng kiến nào chờ xác nhận")  # still a chair: one tap alone removes nobody
     await cast.admin.send("/chairs MAU004")
     await cast.admin.tap("Gỡ Mai Văn Hùng (MAU004)", await cast.admin.expect("Chủ tịch CĐCS (1)"))
     await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
-    await cast.admin.expect("Đã gỡ Mai Văn Hùng", "Đồng chí ấy đã được báo", "/chairs",
-                            "không còn chủ tịch nào", "0 sáng kiến đang chờ", "/invite_chair MAU004")  # fmt: skip
+    await cast.admin.expect("Đã gỡ Mai Văn Hùng", "Đồng chí ấy đã được báo", "/chairs", "không còn chủ tịch nào",
+                            "0 sáng kiến đang chờ", "/invite_chair MAU004", edited=True)  # fmt: skip
+    await cast.admin.expect("Chưa có chủ tịch CĐCS nào")  # MAU004's list again: empty now
     told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS", "Sở Y tế", "quản trị viên đã gỡ")
     assert told.menu()[0].startswith("📥 Chờ xác nhận"), "he still chairs MAU005"
     await cast.admin.send("/chairs MAU005")

@@ -429,7 +429,7 @@ async def test_a_chair_removed_while_entering_for_members_hands_nothing_to_the_b
     await admin.send("/chairs MAU005")
     await admin.tap("Gỡ Cán Bộ Sắp Thôi", await admin.expect("Cán Bộ Sắp Thôi"))
     await admin.tap("🗑 Gỡ", await admin.expect("Gỡ Cán Bộ Sắp Thôi khỏi vai trò chủ tịch"))
-    await admin.expect("Đã gỡ Cán Bộ Sắp Thôi")
+    await admin.expect("Đã gỡ Cán Bộ Sắp Thôi", edited=True)
     await officer.send("1.2")
     await officer.expect("Chỉ chủ tịch CĐCS (cho CĐCS của mình) và quản trị viên mới nhập sáng kiến hộ")
     await officer.send("Y tế")
