@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import shorten
+from domain.text import begins, reads_as, shorten
 from handlers import answers, notices
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, Reply
@@ -96,10 +96,22 @@ async def start(ctx: Context, raw_id: str) -> None:
     if kind is not None and kind.research:
         _ask_decision(ctx, initiative, RESEARCH_KIND)
         return
-    text = ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title))
+    _ask_kind(ctx, initiative)
+
+
+def _ask_kind(ctx: Context, initiative: Initiative, note: str = "") -> None:
+    """Who recognised it: a button, or its words typed («hội đồng», «thủ trưởng»)."""
+    ctx.set_flow(FLOW, initiative=initiative.id, kind="")
+    text = note + ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title))
     if is_recorded(initiative):
         text += "\n" + ctx.t("recognition_replacing", recognition=answers.recognition_line(ctx, initiative))
     ctx.say(text, [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS])
+
+
+def _typed_kind(ctx: Context, text: str) -> str | None:
+    said = [k for k in KINDS if reads_as(text, ctx.t(f"choice_recognised_{k}"))
+            or begins(text, ctx.t(f"choice_recognised_{k}"))]  # fmt: skip
+    return said[0] if len(said) == 1 else None
 
 
 def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
@@ -136,6 +148,13 @@ async def handle_text(ctx: Context) -> None:
         refuse(ctx, initiative, "recognition text", "recognition_not_allowed")
         return
     if _kept_from_author(ctx, initiative):  # a chair recorded it meanwhile
+        return
+    if not data.get("kind"):  # the kind's question, answered by typing
+        kind = _typed_kind(ctx, ctx.event.text) if ctx.event.kind is EventKind.TEXT else None
+        if kind is None:
+            _ask_kind(ctx, initiative, ctx.t("err_use_buttons") + "\n")
+        else:
+            _ask_decision(ctx, initiative, kind)
         return
     again = ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{data.get('kind')}"))
     if ctx.event.kind is not EventKind.TEXT:
