@@ -19,6 +19,8 @@ async def remember(
     """Keep the options under `ref` when given, and as the chat's latest menu when `latest` (else, with a `ref`,
     as the notice shown after it)."""
     keys = {ref} - {LATEST} | ({LATEST} if latest else set())
+    if not keys:  # neither the latest nor answerable by its reference: nothing to keep
+        return
     await _forget(session, platform, chat_id, *keys, NOTICE_AFTER)
     for key in keys:
         session.add(OptionMenu(platform=platform, chat_id=chat_id, ref=key, options=options))
