@@ -340,6 +340,25 @@ def check_not_future(date: dt.date, today: dt.date) -> None:
         raise InputError("err_date_future", {"date": format_date(date)})
 
 
+# A date of birth's own wording of the date errors: their examples are a birth date, not a date of application.
+_BIRTH_DATE_ERRORS = {
+    "err_date": "err_birth_date_unread",
+    "err_date_year": "err_birth_date_year",
+    "err_date_year_range": "err_birth_date_year_range",
+    "err_date_need_year": "err_birth_date_need_year",
+}
+
+
+def parse_birth_date(text: str, today: dt.date) -> dt.date:
+    """A date of birth as typed (`parse_date`), born as `check_birth_date` wants."""
+    try:
+        date = parse_date(text)
+    except InputError as error:
+        raise InputError(_BIRTH_DATE_ERRORS.get(error.key, error.key), error.params) from error
+    check_birth_date(date, today)
+    return date
+
+
 def check_birth_date(date: dt.date, today: dt.date) -> None:
     """A working author: born at least 15 and at most 100 years ago."""
     if not today.year - 100 <= date.year <= today.year - 15:

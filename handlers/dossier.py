@@ -54,8 +54,7 @@ def parse_person(text: str, today: Any) -> tuple[str | None, Any, str | None, st
     workplace, birth, title, qualification = parts
     birth_date = None
     if birth:
-        birth_date = rules.parse_date(birth)
-        rules.check_birth_date(birth_date, today)
+        birth_date = rules.parse_birth_date(birth, today)
     for part, limit in ((workplace, 255), (title, 120), (qualification, 120)):
         if len(part) > limit:
             raise InputError("err_too_long", {"length": len(part), "max": limit})

@@ -99,9 +99,7 @@ class Questionnaire:
     def parse(self, ctx: Context, question: Question, text: str) -> object:
         """The stored value of a typed answer (raises InputError with what to fix)."""
         if question.kind == "date":
-            date = rules.parse_date(text)
-            rules.check_birth_date(date, ctx.today())
-            return date
+            return rules.parse_birth_date(text, ctx.today())
         return rules.clean_text(text, min_len=question.min_len, max_len=question.max_len)
 
     async def _current(self, ctx: Context) -> tuple[Any, int, Question] | None:

@@ -474,7 +474,8 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     # The first submission asks the author's profile, once; the forms follow it, filled from it.
     await answer(nga, "Bước 1/4", "Bệnh viện Đa khoa tỉnh Phú Thọ")
     await answer(nga, "Ngày sinh", "31/2/1985")
-    await answer(nga, "không có ngày 31", "12/5/1985")
+    await answer(nga, "không có ngày 31", "12/5")
+    await answer(nga, "sinh ngày 12/5 năm nào? Đồng chí gõ đủ ngày/tháng/năm, ví dụ 12/5/1985", "12/5/1985")
     await answer(nga, "Chức danh", "Bác sĩ")
     await answer(nga, "Trình độ chuyên môn", tap="Thạc sĩ")
     await nga.expect("Đã lưu hồ sơ tác giả", "Nơi công tác: Bệnh viện Đa khoa tỉnh Phú Thọ", "Ngày sinh: 12/05/1985")

@@ -10,6 +10,7 @@ import pytest
 from domain import rules
 from domain.credit import AuthorShare
 from domain.rules import InputError
+from handlers.i18n import catalog
 
 TODAY = dt.date(2022, 5, 3)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -109,6 +110,19 @@ def test_a_birth_date_makes_a_working_author() -> None:
     rules.check_birth_date(dt.date(1922, 1, 1), TODAY)  # 100 this year
     assert refusal(rules.check_birth_date, dt.date(2008, 1, 1), TODAY) == ("err_birth_date", {"date": "01/01/2008"})
     assert refusal(rules.check_birth_date, dt.date(1921, 12, 31), TODAY) == ("err_birth_date", {"date": "31/12/1921"})
+
+
+def test_a_birth_date_is_refused_with_a_birth_date_for_example() -> None:
+    assert rules.parse_birth_date("12/5/1985", TODAY) == dt.date(1985, 5, 12)
+    assert refusal(rules.parse_birth_date, "sinh nhật", TODAY) == ("err_birth_date_unread", {})
+    assert refusal(rules.parse_birth_date, "12/5/85", TODAY) == ("err_birth_date_year", {})
+    assert refusal(rules.parse_birth_date, "12/5/8500", TODAY) == ("err_birth_date_year_range", {"year": 8500})
+    assert refusal(rules.parse_birth_date, "12/5", TODAY) == ("err_birth_date_need_year", {"day": 12, "month": 5})
+    assert refusal(rules.parse_birth_date, "31/2/1985", TODAY)[0] == "err_date_no_such_day"
+    assert refusal(rules.parse_birth_date, "1/1/2020", TODAY)[0] == "err_birth_date"
+    for language in ("vi", "en"):
+        for key in ("err_birth_date_unread", "err_birth_date_year", "err_birth_date_year_range"):
+            assert "12/05/1985" in catalog(language)(key, year=8500), (language, key)
 
 
 def test_a_date_may_be_today_but_not_tomorrow() -> None:
