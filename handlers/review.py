@@ -302,6 +302,8 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     when = local_time(ctx, now)
     chair = esc(ctx.member.full_name)
     outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when)
+    if reason:  # every chair holding the card sees why, as the author does
+        outcome += "\n" + ctx.t("review_outcome_reason", reason=esc(reason))
     decided_card = review_card(ctx, initiative, outcome=outcome)
     for message in await queries.review_messages(ctx.session, initiative.id):
         ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",

@@ -161,6 +161,9 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
                      "Nếu chưa đồng ý, đồng chí trao đổi với")  # fmt: skip
     menu = done.menu()
     assert menu and menu[0] == await cast.chair_one.menu_label("📥"), "the decision brings the menu, counted anew"
+    outcome = (f"Sáng kiến #{number}: đã từ chối", "Lý do: «Trùng lặp với sáng kiến đã có»")
+    for chair in (cast.chair_one, cast.chair_two):  # the cards say why, the deciding chair's own too
+        await emulator.wait_for(chair.user_id, lambda m: m.edited and all(f in m.plain_text for f in outcome))
 
     stored = await database.initiative(number)
     assert (stored.status, stored.decision_reason) == (Status.REJECTED, "Trùng lặp với sáng kiến đã có")
