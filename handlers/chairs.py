@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.rules import parse_id
 from domain.text import shorten
-from handlers import menus, paging
+from handlers import menus, paging, unit_codes
 from handlers.context import Context, esc
 from handlers.events import Option, Reply
 from handlers.roles import chaired_branch_ids, is_admin, refuse
@@ -115,15 +115,17 @@ PER_PAGE = 8  # chairs a page, each with its remove button: what a phone's scree
 
 
 async def list_chairs(ctx: Context) -> None:
-    """`/chairs [unit code]` (admins): chairs with their unit's code and a remove button each, which asks
-    before it removes; a page at a time."""
+    """`/chairs [unit code or name]` (admins): chairs with their unit's code and a remove button each, which
+    asks before it removes; a page at a time."""
     if _refuse_non_admin(ctx, "/chairs"):
         return
     code = ctx.event.args.strip()
     branch = await queries.branch_by_code(ctx.session, code) if code else None
-    if code and branch is None:  # not the whole list instead: he asked for one unit
-        ctx.say(await unknown_unit(ctx, code))
-        return
+    if code and branch is None:  # a name typed: the one unit it names, else the units it may mean
+        branch, matches = await unit_codes.unit_named(ctx, code)
+        if branch is None:  # not the whole list instead: he asked for one unit
+            ctx.say(ctx.t("unit_unknown", code=esc(code[:40])) + "\n" + unit_codes.hints(ctx, matches))
+            return
     await _show_chairs(ctx, branch.id if branch else None, 0)
 
 

@@ -300,14 +300,12 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                 continue
             unit = await queries.branch_by_code(ctx.session, word)
             if unit is None:  # a unit's name, perhaps: "/progress benh vien da khoa"
-                matches = await queries.branches_matching(ctx.session, ctx.event.args)
-                named = [b for b in matches if queries.is_named(b, ctx.event.args)]
-                matches = named if len(named) == 1 else matches
-                if len(matches) != 1:
+                unit, matches = await unit_codes.unit_named(ctx, ctx.event.args)
+                if unit is None:
                     ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx))
                             + "\n" + unit_codes.hints(ctx, matches))  # fmt: skip
                     return
-                focus_id = matches[0].id
+                focus_id = unit.id
                 break
             focus_id = unit.id
     if focus_id is not None and branch_ids is not None and focus_id not in branch_ids:

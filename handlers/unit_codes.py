@@ -16,6 +16,15 @@ async def unknown_unit(ctx: Context, typed: str) -> str:
     return ctx.t("unit_unknown", code=esc(typed[:40])) + "\n" + hints(ctx, matches)
 
 
+async def unit_named(ctx: Context, typed: str) -> tuple[Branch | None, list[Branch]]:
+    """The one unit the words typed name ("benh vien da khoa": its whole name, or the only name holding every
+    word), else None, with the units they may mean."""
+    matches = await queries.branches_matching(ctx.session, typed) if typed.strip() else []
+    whole = [b for b in matches if queries.is_named(b, typed)]
+    matches = whole if len(whole) == 1 else matches
+    return (matches[0] if len(matches) == 1 else None), matches
+
+
 def hints(ctx: Context, matches: list[Branch]) -> str:
     if not matches:
         return ctx.t("unit_hint_none")

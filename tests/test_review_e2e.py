@@ -359,7 +359,9 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await cast.admin.expect("Chưa có chủ tịch CĐCS nào")  # MAU004's list again: empty now
     told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS", "Sở Y tế", "quản trị viên đã gỡ")
     assert told.menu()[0].startswith("📥 Chờ xác nhận"), "he still chairs MAU005"
-    await cast.admin.send("/chairs MAU005")
+    await cast.admin.send("/chairs dai hoc hung vuong")  # a name that several units' names hold: which?
+    await cast.admin.expect("Không có CĐCS mã «dai hoc hung vuong»", "MAU005", "MAU025")
+    await cast.admin.send("/chairs truong dai hoc hung vuong")  # a unit's whole name, typed as people do
     await cast.admin.tap("Gỡ Mai Văn Hùng (MAU005)", await cast.admin.expect("Chủ tịch CĐCS (1)"))
     await cast.admin.tap("🗑 Gỡ", await cast.admin.expect("Gỡ Mai Văn Hùng khỏi vai trò chủ tịch CĐCS"))
     told = await hung.expect("Đồng chí không còn là chủ tịch CĐCS")
