@@ -94,6 +94,11 @@ class Dossier(Questionnaire):
             return forms.addressee_choices(record)
         return super().suggestions(ctx, record, question)
 
+    def suggested_values(self, ctx: Context, record: Initiative, question: Question) -> list[str]:
+        if question.key == ADDRESSEE.key:
+            return forms.addressee_choices(record)
+        return super().suggested_values(ctx, record, question)
+
     def get(self, record: Initiative, question: Question) -> object:
         if question.kind == "person":
             author = self._author(record, question)

@@ -27,6 +27,12 @@ class Catalog:
         return key in self.messages
 
 
+def record_text(key: str) -> str:
+    """A suggestion's text as it is stored, whoever chose it in whichever language: the records fill the
+    council's forms, the lists and the exports, which are Vietnamese (a field tapped as «Health» is «Y tế»)."""
+    return catalog(LANGUAGES[0])(key)
+
+
 @cache
 def catalog(language: str) -> Catalog:
     if language not in LANGUAGES:

@@ -20,6 +20,7 @@ from domain.text import reads_as, shorten
 from handlers import cut_texts
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
+from handlers.i18n import record_text
 
 STOP_WORDS = ("dừng", "dừng lại", "thôi")  # the ✖️ Dừng button's meaning, typed: keep what was answered, stop here
 
@@ -85,8 +86,12 @@ class Questionnaire:
         ctx.say(text, rows)
 
     def suggestions(self, ctx: Context, record: Any, question: Question) -> list[str]:
-        """The answers offered as buttons (a tap answers with the text)."""
+        """The answers offered as buttons, in the person's language."""
         return [ctx.t(key) for key in question.suggestions]
+
+    def suggested_values(self, ctx: Context, record: Any, question: Question) -> list[str]:
+        """What each suggestion stores (`i18n.record_text`), in the order of `suggestions`."""
+        return [record_text(key) for key in question.suggestions]
 
     @staticmethod
     def shown(ctx: Context, value: object) -> str:
@@ -127,9 +132,9 @@ class Questionnaire:
             self.ask(ctx, record, index)
             return
         offered = self.suggestions(ctx, record, question)
-        typed = next((label for label in offered if reads_as(ctx.event.text, label)), None)
+        typed = next((i for i, label in enumerate(offered) if reads_as(ctx.event.text, label)), None)
         if typed is not None:  # a suggestion's words, typed: "không có" where it is offered is that answer
-            self.set(ctx, record, question, typed)
+            self.set(ctx, record, question, self.suggested_values(ctx, record, question)[typed])
             await self._next(ctx, record, index)
             return
         if rules.plain_words(ctx.event.text) in rules.SKIP_WORDS:  # "bỏ qua", "không": the button's meaning
@@ -161,7 +166,7 @@ class Questionnaire:
             await self._next(ctx, record, index)
         elif payload == "stop":
             await self._finish(ctx, record)
-        elif choice is not None and choice < len(offered := self.suggestions(ctx, record, question)):
+        elif choice is not None and choice < len(offered := self.suggested_values(ctx, record, question)):
             self.set(ctx, record, question, offered[choice])
             await self._next(ctx, record, index)
         else:

@@ -18,6 +18,7 @@ from domain.text import fold, holds, reads_as
 from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
+from handlers.i18n import record_text
 from handlers.roles import may_enter_for, refuse
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
@@ -360,7 +361,7 @@ async def _accept_option(ctx: Context, draft: Initiative, step: Step, value: str
     elif step.kind is Kind.TEXT and index is not None:
         if index >= len(step.suggestions):
             raise InputError("err_stale_button")
-        await _accept_text(ctx, draft, step, ctx.t(step.suggestions[index]))
+        await _accept_text(ctx, draft, step, record_text(step.suggestions[index]))
     elif step.kind is Kind.AUTHORS and value == SOLO and not draft.entered_by_member_id:
         await _solo_author(ctx, draft, step)
     elif step.kind is Kind.FILES and value == DONE:
@@ -401,6 +402,15 @@ def _the_one_naming(options: list[tuple[str, str]], text: str) -> str | None:
 KEEP_WORDS = ("giữ nguyên", "giữ", "keep")
 
 
+def _as_suggested(ctx: Context, step: Step, text: str) -> str:
+    """A suggestion's words typed without accents ("hoat dong cong doan"), or its label in the person's language
+    ("Health"): the suggestion as the records keep it (i18n.record_text); any other text as typed."""
+    for key in step.suggestions:
+        if reads_as(text, ctx.t(key)) or reads_as(text, record_text(key)):
+            return record_text(key)
+    return text
+
+
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
     if _keepable(draft, step) and any(reads_as(text, word) for word in KEEP_WORDS):  # the button's words, typed
         await advance(ctx, draft, step)
@@ -421,8 +431,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         draft.economic_amount_vnd = amount  # kept for the amount step, which offers it to keep
         raise InputError("err_benefit_is_amount", {"amount": rules.format_amount(amount)})
     elif step.kind is Kind.TEXT:
-        # A suggestion's words, typed without its accents ("hoat dong cong doan"): stored as the suggestion reads.
-        text = next((label for label in map(ctx.t, step.suggestions) if reads_as(text, label)), text)
+        text = _as_suggested(ctx, step, text)
         setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len))
         if step.key == "title":
             draft.title_key = fold(draft.title or "")

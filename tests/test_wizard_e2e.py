@@ -527,3 +527,33 @@ async def test_the_solo_buttons_words_typed_at_the_authors_step_are_the_button(
     await fill_up_to_summary(tu, coauthors="chi minh toi")
     [draft] = await database.initiatives_of(tu.user_id)
     assert [(author.full_name, author.share_percent) for author in draft.authors] == [("Trịnh Văn Tự", 100)]
+
+
+async def test_a_suggestion_chosen_in_english_is_stored_as_the_forms_print_it(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """The records fill the council's Vietnamese forms and the lists: «Health» tapped is «Y tế» stored."""
+    grace = Person(emulator, "Grace Nguyen")
+    await register(grace, name="Nguyễn Thị Grace")
+    await fill_up_to_summary(grace)
+    summary = await grace.expect("Tóm tắt sáng kiến")
+    await grace.send("/lang en")
+    await grace.expect("English selected")
+    await grace.tap("Sửa một mục", summary)
+    await grace.tap("✏️ Field", await grace.expect("Which item of initiative", edited=True))
+    await grace.tap("Health", await grace.expect("In which field", edited=True))
+    summary = await grace.expect("Summary of initiative", "Y tế")
+    [draft] = await database.initiatives_of(grace.user_id)
+    assert draft.field == "Y tế"
+    await grace.tap("Edit an item", summary)
+    await grace.tap("✏️ Field", await grace.expect("Which item of initiative", edited=True))
+    await grace.send("education")  # the English label typed
+    await grace.expect("Summary of initiative", "Giáo dục – đào tạo")
+    await grace.tap("Submit initiative")
+    await answer(grace, "Your workplace", "Bệnh viện Đa khoa tỉnh")
+    await answer(grace, "date of birth", "12/5/1985")
+    await answer(grace, "Job title", "Bác sĩ")
+    await answer(grace, "Qualification", tap="Master")
+    await grace.expect("Author profile saved", "Thạc sĩ")
+    member = await database.member_of(grace.user_id)
+    assert member.qualification == "Thạc sĩ"
