@@ -30,7 +30,7 @@ from domain.text import clean_input
 from handlers import answers, review, review_links
 from handlers.context import Context, Services
 from handlers.events import Event, EventKind, FileRef
-from handlers.i18n import Catalog, catalog
+from handlers.i18n import Catalog, catalog, records
 from handlers.roles import can_decide, can_review
 from handlers.wizard_steps import applicable_steps
 from storage import claims as storage_claims
@@ -233,7 +233,7 @@ async def _decide(services: Services, request: web.Request, claims: review_links
     typed = " ".join(clean_input(str(form.get("reason", ""))).split())  # cleaned as a chat message is
     preset = str(form.get("preset", ""))
     if preset.isdecimal() and preset.isascii() and int(preset) < len(review.REASON_KEYS):
-        chosen = review.reason_text(t, services.config.campaign, int(preset))
+        chosen = review.reason_text(records(), services.config.campaign, int(preset))
         typed = "\n".join(filter(None, [chosen, typed]))  # the preset and the words
     if action not in ACTIONS:
         return render_page(t, t("page_refused_title"), notice(t("page_bad_request")), status=400)

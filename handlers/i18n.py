@@ -27,10 +27,15 @@ class Catalog:
         return key in self.messages
 
 
+def records() -> Catalog:
+    """The language of what is stored, whoever chose it in whichever language: the records fill the council's
+    forms, the lists and the exports, which are Vietnamese (a field tapped as «Health» is «Y tế»)."""
+    return catalog(LANGUAGES[0])
+
+
 def record_text(key: str) -> str:
-    """A suggestion's text as it is stored, whoever chose it in whichever language: the records fill the
-    council's forms, the lists and the exports, which are Vietnamese (a field tapped as «Health» is «Y tế»)."""
-    return catalog(LANGUAGES[0])(key)
+    """A suggestion's text as it is stored (`records`)."""
+    return records()(key)
 
 
 @cache

@@ -24,7 +24,7 @@ from domain.text import shorten
 from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option, OutgoingFile, Reply
-from handlers.i18n import Catalog
+from handlers.i18n import Catalog, records
 from handlers.roles import (
     can_decide,
     can_review,
@@ -195,7 +195,7 @@ async def handle_option(ctx: Context) -> None:
     # Any preset is taken (a button sent before the offer per decision changed still works).
     if parts[0] == "rr" and action in (CHANGES, REJECT) and index is not None and index < len(REASON_KEYS):
         ctx.set_flow(None)
-        await decide(ctx, initiative, action, reason_text(ctx.t, ctx.campaign, index))
+        await decide(ctx, initiative, action, reason_text(records(), ctx.campaign, index))
     elif parts[0] == "rv" and action == VERIFY:
         await decide(ctx, initiative, action, None)
     elif parts[0] == "rv" and action in (CHANGES, REJECT):
@@ -221,6 +221,15 @@ def reason_text(t: Catalog, campaign: Campaign, index: int) -> str:
     """A preset reason, in the catalog's language (the chat's buttons and the review page share them)."""
     return t(REASON_KEYS[index], start=rules.format_date(campaign.eligible_from),
              end=rules.format_date(campaign.eligible_until))  # fmt: skip
+
+
+def shown_reason(t: Catalog, campaign: Campaign, reason: str) -> str:
+    """A decision's reason in the reader's language: a preset is stored as the records word it
+    (`i18n.records`); a typed reason is shown as typed."""
+    for index in range(len(REASON_KEYS)):
+        if reason == reason_text(records(), campaign, index):
+            return reason_text(t, campaign, index)
+    return reason
 
 
 async def _ask_reason(ctx: Context, initiative: Initiative, action: str) -> None:
@@ -303,7 +312,7 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     chair = esc(ctx.member.full_name)
     outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when)
     if reason:  # every chair holding the card sees why, as the author does
-        outcome += "\n" + ctx.t("review_outcome_reason", reason=esc(reason))
+        outcome += "\n" + ctx.t("review_outcome_reason", reason=esc(shown_reason(ctx.t, ctx.campaign, reason)))
     decided_card = review_card(ctx, initiative, outcome=outcome)
     for message in await queries.review_messages(ctx.session, initiative.id):
         ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",
@@ -324,7 +333,7 @@ def _member_notice(
     ctx: Context, initiative: Initiative, status: Status, chair: str, when: str, reason: str | None
 ) -> Reply:
     params = {"id": initiative.id, "title": esc(initiative.title), "who": chair, "when": when,
-              "reason": esc(reason or "")}  # fmt: skip
+              "reason": esc(shown_reason(ctx.t, ctx.campaign, reason or ""))}  # fmt: skip
     ref = str(initiative.id)
     if status == Status.RECOGNISED:
         return Reply(text=ctx.t("notify_recognised", portal=esc(ctx.campaign.portal_url),
@@ -418,7 +427,8 @@ async def history(ctx: Context) -> None:
         if event.to_status:
             before = f"{ctx.t(f'status_{event.from_status}')} → " if event.from_status else ""
             change = f": {before}{ctx.t(f'status_{event.to_status}')}"
-        reason = f" — «{esc(event.reason)}»" if event.reason and event.action != "refused" else ""
+        shown = shown_reason(ctx.t, ctx.campaign, event.reason or "")
+        reason = f" — «{esc(shown)}»" if event.reason and event.action != "refused" else ""
         lines.append(
             ctx.t("history_line", when=local_time(ctx, event.created_at), who=esc(actor or "?"),
                   action=ctx.t(f"action_{event.action}"), change=change, reason=reason)

@@ -628,7 +628,9 @@ def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bo
     sent_back = draft.status == Status.CHANGES_REQUESTED
     lines.append(ctx.t("summary_title_resubmit" if sent_back else "summary_title", id=draft.id))
     if sent_back and draft.decision_reason:  # what the chair asked for stays in sight while it is mended
-        lines.append(ctx.t("summary_changes_reason", reason=esc(draft.decision_reason)))
+        lines.append(
+            ctx.t("summary_changes_reason", reason=esc(review.shown_reason(ctx.t, ctx.campaign, draft.decision_reason)))
+        )
     for step in applicable_steps(draft, ctx.campaign):
         if step.kind is Kind.CHOICE and step.key == "eligibility":
             continue

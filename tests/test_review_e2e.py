@@ -665,7 +665,9 @@ async def test_pending_shows_the_oldest_twenty_he_may_decide_and_counts_them_all
             await session.execute(delete(Initiative).where(Initiative.id.in_(numbers)))
 
 
-async def test_notices_are_worded_in_their_readers_language(emulator: TelegramEmulator, cast: Cast) -> None:
+async def test_notices_are_worded_in_their_readers_language(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
     """The card was written in its author's language and the author's notice in the chair's."""
     grace = await invite_chair(cast.admin, Person(emulator, "Grace Chair"), "MAU006", "Nguyễn Grace")
     await grace.send("/lang en")
@@ -676,3 +678,16 @@ async def test_notices_are_worded_in_their_readers_language(emulator: TelegramEm
     card = await grace.expect(f"Initiative #{number}: dossier to verify")
     await grace.tap("Verify dossier", card)
     await nhung.expect(f"Sáng kiến #{number}", "đã được CĐCS xác nhận")  # in Vietnamese, though Grace acted in English
+    # A preset reason is stored as the records word it, and each reader reads it in their own language.
+    second = await submit_initiative(nhung)
+    card = await grace.expect(f"Initiative #{second}: dossier to verify")
+    await grace.tap("Reject", card)
+    await grace.tap("Duplicates an existing one", await grace.expect(f"Reject initiative #{second}"))
+    await grace.expect(f"Initiative #{second}", "rejected. The author will get the reason")
+    await nhung.expect(f"Sáng kiến #{second}", "Lý do: «Trùng lặp với sáng kiến đã có»")
+    await emulator.wait_for(
+        grace.user_id, lambda m: m.edited and "Reason: «Duplicates an existing initiative»" in m.plain_text
+    )
+    assert (await database.initiative(second)).decision_reason == "Trùng lặp với sáng kiến đã có"
+    await nhung.send(f"/history {second}")
+    await nhung.expect("Lịch sử sáng kiến", "«Trùng lặp với sáng kiến đã có»")
