@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Campaign, Config
 from handlers.events import Event, FileRef, Option, Reply
-from handlers.i18n import Catalog, catalog
+from handlers.i18n import Catalog, catalog, records
 from handlers.reports import excel
 from handlers.reports.excel import ReportRequest
 from storage import queries
@@ -89,6 +89,13 @@ class Context:
     keeps_origin: bool = False
     clears_origin: bool = False
     deferred: list[Callable[[], Awaitable[list[Reply]]]] = field(default_factory=list)
+    language: str | None = None  # words in another language than the person's (`in_records_language`)
+
+    def in_records_language(self) -> Context:
+        """A view of this context worded as the records are (`i18n.records`), to compare or store words
+        that must not depend on who read them in which language; it says nothing to anyone."""
+        return Context(services=self.services, session=self.session, event=self.event, identity=self.identity,
+                       language=records().language)  # fmt: skip
 
     def elsewhere(self, identity: Identity) -> Context:
         """A context for another account's private chat in this same transaction: what is said there (its
@@ -99,7 +106,7 @@ class Context:
 
     @property
     def t(self) -> Catalog:
-        return catalog(self.identity.language or self.services.config.settings.language)
+        return catalog(self.language or self.identity.language or self.services.config.settings.language)
 
     @property
     def member(self) -> Member | None:

@@ -101,8 +101,9 @@ def review_card(
     header, no buttons."""
     kind = ctx.campaign.type_by_code(initiative.type_code or "")
     header = outcome or ctx.t("review_header_waiting", id=initiative.id)
-    if changed and not outcome:  # a resubmission says so at once, under its title: it is not a new initiative
-        header += "\n" + ctx.t("review_changed", fields=", ".join(changed))
+    if changed is not None and not outcome:  # a resubmission says so at once, under its title: it is not new
+        fields = ", ".join(ctx.t(key) for key in changed)
+        header += "\n" + (ctx.t("review_changed", fields=fields) if changed else ctx.t("review_unchanged"))
     lines = [
         ctx.t(
             "review_card",
@@ -154,18 +155,22 @@ async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str]
 
 
 def snapshot(ctx: Context, initiative: Initiative) -> dict[str, str]:
-    """The answers as displayed, to tell chairs what changed when a member resubmits."""
-    snap = {step.key: answers.display_value(ctx, initiative, step, full=True) for step in STEPS}
-    return {key: value for key, value in snap.items() if value != ctx.t("none")}
+    """The answers as displayed, to tell chairs what changed when a member resubmits: worded as the records
+    are, whichever language the member used at each submission."""
+    worded = ctx.in_records_language()
+    snap = {step.key: answers.display_value(worded, initiative, step, full=True) for step in STEPS}
+    return {key: value for key, value in snap.items() if value != worded.t("none")}
 
 
 def changed_fields(
     ctx: Context, initiative: Initiative, before: dict[str, str] | None, after: dict[str, str]
-) -> list[str]:
+) -> list[str] | None:
+    """The catalog keys of the fields' names that changed since the last submission (each chair's card words
+    them in its reader's language); None when the last submission's answers are unknown."""
     if not before:
-        return []
+        return None
     steps = applicable_steps(initiative, ctx.campaign)
-    return [ctx.t(step.label_key) for step in steps if before.get(step.key) != after.get(step.key)]
+    return [step.label_key for step in steps if before.get(step.key) != after.get(step.key)]
 
 
 # --- button presses and commands -------------------------------------------------------------------

@@ -736,7 +736,7 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     ctx.set_flow(None)
     chairs = await review.notify_chairs(ctx, draft, changed)
     await _ask_coauthors_to_confirm(ctx, draft)
-    key = "resubmitted" if changed is not None else "submitted"
+    key = "resubmitted" if resubmission else "submitted"
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)
     if not chairs:
         ctx.say(ctx.t("submitted_no_chair"))

@@ -172,6 +172,26 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
                        ("decided", "rejected")]  # fmt: skip
 
 
+async def test_a_resubmission_in_another_language_with_nothing_changed_says_so(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    """What changed is compared as the records word it: the answers read in English and then in Vietnamese
+    are the same answers (every field was once reported changed)."""
+    quang = Person(emulator, "Vũ Minh Quang")
+    await register(quang, name="Vũ Minh Quang")
+    number = await submit_initiative(quang)
+    await cast.chair_two.tap("Yêu cầu bổ sung", await cast.chair_two.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await cast.chair_two.tap("Mô tả chưa đủ rõ", await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
+    notice = await quang.expect(f"Sáng kiến #{number}", "cần bổ sung")
+    await quang.send("/lang en")
+    await quang.expect("English selected")
+    await quang.tap("Sửa và gửi lại", notice)
+    await quang.tap("Send again", await quang.expect(f"Initiative #{number} summary"))
+    await quang.expect(f"Initiative #{number}", "was sent again")
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Gửi lại sau khi bổ sung")
+    assert "không sửa mục nào" in card.plain_text and "Đã sửa" not in card.plain_text, card.plain_text
+
+
 async def test_details_resend_the_full_text_and_the_attachments(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
