@@ -14,6 +14,9 @@ MAX_PAYLOAD_BYTES = 64
 # "nl:<ref>:<number>": where there are no buttons, a bare number that both the question being answered and a
 # notice that arrived after it (reference <ref>) have; the person is asked which one they mean.
 WHICH_LIST = "nl:"
+# "nc:<number>:<ref>,<ref>…": where there are no buttons, a bare number while several lists with references were
+# shown at once (the chair's waiting cards); the person is asked which one they mean.
+WHICH_CARD = "nc:"
 
 
 class EventKind(enum.StrEnum):

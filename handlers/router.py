@@ -32,7 +32,7 @@ from handlers import (
     wizard,
 )
 from handlers.context import MENU, Context, Services, esc
-from handlers.events import WHICH_LIST, Event, EventKind, Reply
+from handlers.events import WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import chaired_branch_ids, is_admin
 from storage import claims, queries
@@ -314,6 +314,8 @@ async def _member_option(ctx: Context) -> None:
         await review.history(ctx)
     elif payload.startswith(WHICH_LIST):
         _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
+    elif payload.startswith(WHICH_CARD):
+        _which_card(ctx, payload.removeprefix(WHICH_CARD))
     else:
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
@@ -326,6 +328,20 @@ def _which_list(ctx: Context, parts: list[str]) -> None:
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
     ctx.say(ctx.t("zalo_which_list", ref=ref, number=number))
+
+
+def _which_card(ctx: Context, typed: str) -> None:
+    """nc:<number>:<ref>,<ref>…:<q if the question being answered has that number too>."""
+    number, _, rest = typed.partition(":")
+    listed, _, question = rest.partition(":")
+    refs = [ref for ref in map(parse_id, listed.split(",")[:50]) if ref is not None]
+    if parse_id(number) is None or len(refs) < 2:
+        ctx.press_not_taken()
+        ctx.say(ctx.t("err_old_button"), menu=True)
+        return
+    shown = ", ".join(f"#{ref}" for ref in refs)
+    text = ctx.t("zalo_which_card", number=parse_id(number), shown=shown, first=refs[0], last=refs[-1])
+    ctx.say(text + (" " + ctx.t("zalo_which_card_question", number=parse_id(number)) if question == "q" else ""))
 
 
 async def _wizard_option(ctx: Context, payload: str) -> None:

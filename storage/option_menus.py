@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import OptionMenu
 
 LATEST = ""
-# Under this key: the reference of a notice with numbers of its own that arrived after the latest menu (a review
-# card while the chair picks a reason). A bare "1" could then mean either list.
+# Under this key: the references of the notices with numbers of their own that arrived after the latest menu (review
+# cards while the chair picks a reason, or `/pending`'s cards). A bare "1" could then mean any of these lists.
 NOTICE_AFTER = "~after"
+NOTICES_KEPT = 50
 
 
 async def remember(
@@ -21,17 +22,19 @@ async def remember(
     keys = {ref} - {LATEST} | ({LATEST} if latest else set())
     if not keys:  # neither the latest nor answerable by its reference: nothing to keep
         return
+    notices = [] if latest else [r for r in await notices_after_latest(session, platform, chat_id) if r != ref]
     await _forget(session, platform, chat_id, *keys, NOTICE_AFTER)
     for key in keys:
         session.add(OptionMenu(platform=platform, chat_id=chat_id, ref=key, options=options))
     if ref and not latest:
-        session.add(OptionMenu(platform=platform, chat_id=chat_id, ref=NOTICE_AFTER, options=[[ref]]))
+        notices = [*notices, ref][-NOTICES_KEPT:]
+        session.add(OptionMenu(platform=platform, chat_id=chat_id, ref=NOTICE_AFTER, options=[[r] for r in notices]))
 
 
-async def notice_after_latest(session: AsyncSession, platform: str, chat_id: str) -> str | None:
-    """The reference of the notice with numbers shown after the chat's latest menu, if one was."""
+async def notices_after_latest(session: AsyncSession, platform: str, chat_id: str) -> list[str]:
+    """The references of the notices with numbers shown after the chat's latest menu, oldest first."""
     shown = await find(session, platform, chat_id, NOTICE_AFTER)
-    return shown[0][0] if shown else None
+    return [row[0] for row in shown or ()]
 
 
 async def forget_notice_after_latest(session: AsyncSession, platform: str, chat_id: str) -> None:

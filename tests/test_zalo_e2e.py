@@ -359,6 +359,19 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.send("9")  # in neither list: not understood, nothing decided
     await chair.expect("chưa hiểu")
 
+    # The waiting cards shown together: a bare «1» could be any card's, so it asks; «1 <id>» acts on that one.
+    third = await submit_initiative(author)
+    await chair.expect(f"Sáng kiến #{third} chờ xác nhận")
+    await chair.send("chờ xác nhận")
+    await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
+    await chair.expect(f"Sáng kiến #{third} chờ xác nhận")
+    await chair.send("1")
+    await chair.expect("đang xem nhiều sáng kiến", f"«1 {second}» cho #{second}", f"«1 {third}» cho #{third}")
+    assert {(await live_database.initiative(n)).status for n in (second, third)} == {Status.SUBMITTED}
+    await chair.send(f"1 {second}")
+    await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{second}")
+    assert (await live_database.initiative(third)).status == Status.SUBMITTED
+
 
 async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(
     zalo_emulator: ZaloEmulator, live_bot: InProcessBot

@@ -31,7 +31,7 @@ from bot.channels.text import html_to_plain, parse_command
 from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage, transient
 from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
-from handlers.events import WHICH_LIST, Event, EventKind, FileRef, OutgoingFile, Reply
+from handlers.events import WHICH_CARD, WHICH_LIST, Event, EventKind, FileRef, OutgoingFile, Reply
 from handlers.i18n import catalog
 from handlers.wizard_steps import MAX_ATTACHMENT_BYTES
 from storage import files, inbox, option_menus
@@ -174,20 +174,30 @@ class ZaloChannel:
             return numbered.by_words(options, text), numbered.ambiguous(options, text)
 
     async def _bare_number(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
-        """A bare "1": an option of the latest menu; but when a notice with numbers of its own arrived after it
-        (a review card while the chair picks a reason), of whichever list has that number, and when both have,
-        a question which one is meant (`WHICH_LIST`): the bare number asked again then answers the menu."""
+        """A bare "1": an option of the latest menu; but when notices with numbers of their own arrived after it
+        (a review card while the chair picks a reason, `/pending`'s cards), of whichever list has that number;
+        when the menu and one notice have, a question which one is meant (`WHICH_LIST`): the bare number asked
+        again then answers the menu; when several notices have, which card (`WHICH_CARD`)."""
         latest = await option_menus.find(session, PLATFORM, chat_id)
-        notice = await option_menus.notice_after_latest(session, PLATFORM, chat_id)
-        if notice is None or numbered.numbers_answer(latest):  # "15" typed for a day is the day
+        notices = await option_menus.notices_after_latest(session, PLATFORM, chat_id)
+        if not notices or numbered.numbers_answer(latest):  # "15" typed for a day is the day
             return numbered.pick(latest, number)
         in_latest = numbered.pick(latest, number)
-        in_notice = numbered.pick(await option_menus.find(session, PLATFORM, chat_id, notice), number)
+        in_notices = {
+            ref: numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number) for ref in notices
+        }
+        having = [ref for ref, payload in in_notices.items() if payload is not None]
+        if len(having) > 1:  # several cards: which card's "1"? (asked again until told, unless a question has it)
+            if in_latest is not None:
+                await option_menus.forget_notice_after_latest(session, PLATFORM, chat_id)
+                await session.commit()
+            return f"{WHICH_CARD}{number}:{','.join(having)}:{'q' if in_latest is not None else ''}"
+        in_notice = in_notices[having[0]] if having else None
         if in_latest is None or in_notice is None:
             return in_latest or in_notice
         await option_menus.forget_notice_after_latest(session, PLATFORM, chat_id)
         await session.commit()
-        return f"{WHICH_LIST}{notice}:{number}"
+        return f"{WHICH_LIST}{having[0]}:{number}"
 
     async def _keep_photo(self, url: str) -> FileRef | None:
         """Fetch a photo at once (Zalo's URLs expire) and keep it; None if it cannot be fetched."""
