@@ -295,6 +295,21 @@ _DECISION_WORDS = re.compile(
 )
 
 
+def _decision_number(typed: str) -> str:
+    """The number among the words around it: from the first word with a digit, up to the first lower-case word
+    ("công nhận số 5/QĐ-THPT do hiệu trưởng ký" → "5/QĐ-THPT"; "45/QĐ - CĐCS" whole). It is printed on the
+    cards, the exports and the portal's sheet."""
+    words = typed.split()
+    start = next((i for i, word in enumerate(words) if any(c.isdigit() for c in word)), 0)
+    end = next((i for i in range(start + 1, len(words)) if _spoken(words[i])), len(words))
+    return " ".join(words[start:end]).strip(" ,;:-–")
+
+
+def _spoken(word: str) -> bool:
+    """A word of the sentence, not of the number: lower-case letters, no digit, no slash ("ký", "ban", "do")."""
+    return any(c.islower() for c in word) and not any(c.isdigit() or c == "/" for c in word)
+
+
 def parse_decision(text: str) -> tuple[str, dt.date]:
     """A recognition decision as people type it: its number, then its date ("45/QĐ-CĐCS 15/03/2022",
     "45/QĐ-CĐCS ngày 15/3/2022", "Quyết định số 45/QĐ-CĐCS ngày 15 tháng 3 năm 2022")."""
@@ -302,7 +317,7 @@ def parse_decision(text: str) -> tuple[str, dt.date]:
     match = _TRAILING_DATE.search(value)
     if not match:
         raise InputError("recognition_format")
-    number = _DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–")
+    number = _decision_number(_DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–"))
     if not number:
         raise InputError("recognition_format")
     return clean_text(number, min_len=1, max_len=100), parse_date(match.group("date"))

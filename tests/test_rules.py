@@ -173,7 +173,12 @@ def test_yes_and_no_as_people_type_them(text: str, values: set[str], answer: str
      ("Quyết định số 12/QĐ-BV ngày 10 tháng 4 năm 2022", "12/QĐ-BV", dt.date(2022, 4, 10)),
      ("QĐ số: 7/QĐ-CĐ 1/3/2022", "7/QĐ-CĐ", dt.date(2022, 3, 1)),
      ("quyet dinh so 7/QD 1/3/2022", "7/QD", dt.date(2022, 3, 1)),
-     ("QĐ-45/BV 1/3/2022", "QĐ-45/BV", dt.date(2022, 3, 1))],
+     ("QĐ-45/BV 1/3/2022", "QĐ-45/BV", dt.date(2022, 3, 1)),
+     ("số 5/QĐ-THPT ký ngày 1/4/2022", "5/QĐ-THPT", dt.date(2022, 4, 1)),
+     ("QĐ số 5/QĐ-THPT do hiệu trưởng ký ngày 1/4/2022", "5/QĐ-THPT", dt.date(2022, 4, 1)),
+     ("Quyết định 5/QĐ-THPT ban hành ngày 01/04/2022", "5/QĐ-THPT", dt.date(2022, 4, 1)),
+     ("Quyết định công nhận sáng kiến số 5/QĐ-THPT ngày 1/4/2022", "5/QĐ-THPT", dt.date(2022, 4, 1)),
+     ("45/QĐ - CĐCS của Hội đồng 15/3/2022", "45/QĐ - CĐCS", dt.date(2022, 3, 15))],
 )  # fmt: skip
 def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt.date) -> None:
     """The words before the number are left out: the confirmation and the forms write "QĐ" / "Quyết định số"
