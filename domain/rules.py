@@ -7,6 +7,7 @@ conversation can tell the person, in their language, exactly what to do.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -181,6 +182,8 @@ _UNITS = {
     "vnd": 1,
 }
 _AMOUNT = re.compile(r"^([\d.,\s]+?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")?$")
+# "2 triệu 500 nghìn", "1 tỷ 200 triệu": parts with their units, each smaller than the one before.
+_AMOUNT_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(ty|ti|trieu|tr|nghin|ngan|k)(?![a-z])\s*")
 MAX_AMOUNT_VND = 10**15
 # A bare number below this is not taken as đồng: people mean "triệu" (or "nghìn") and leave it out.
 BARE_AMOUNT_MIN = 1_000
@@ -189,18 +192,29 @@ BARE_AMOUNT_MIN = 1_000
 # Words around an amount that do not change it: "khoảng 15 triệu đồng/năm", "ước tính 15 triệu mỗi năm".
 _AMOUNT_FILLER = re.compile(
     r"^(?:khoang|tam|gan|hon|tren|duoi|uoc tinh|uoc|chung|about|around)\s+|"
-    r"\s*(?:/|moi|mot|1|per)\s*(?:nam|thang|year|month)$"
+    r"\s*(?:/|moi|mot|1|per|a|hang)\s*(?:nam|year)$"
 )
+# "2 triệu/tháng": the benefit is a year's (the forms' one figure), so a month's is asked for as a year's.
+_PER_MONTH = re.compile(r"\s*(?:/|moi|mot|1|per|a|hang)\s*(?:thang|month)$")
 
 
 def parse_amount(text: str) -> int:
     """Read an amount in VND: "15 triệu", "15 triệu đồng", "khoảng 15 triệu/năm", "15tr", "1,5 tỷ",
-    "15.000.000", "15,000,000 đ", "500k"."""
+    "15.000.000", "15,000,000 đ", "500k". A month's ("2 triệu/tháng") is refused with its year's to confirm."""
     value = fold(text).replace("₫", "d").strip(" .")
     for _ in range(3):
         value = _AMOUNT_FILLER.sub("", value).strip()
+    monthly = _PER_MONTH.search(value)
+    if monthly:
+        month = parse_amount(value[: monthly.start()])
+        year = month * 12
+        typed = f"{year // 1_000_000} triệu" if year % 1_000_000 == 0 else group_thousands(year)
+        raise InputError("err_amount_per_month", {"month": format_amount(month), "year": format_amount(year),
+                                                  "typed": typed})  # fmt: skip
     if re.search(r"(?:ty|ti|trieu|tr|nghin|ngan|k|m)\s+(?:dong|d|vnd)$", value):  # "15 triệu đồng"
         value = re.sub(r"\s+(?:dong|d|vnd)$", "", value)
+    if (compound := _compound_amount(value)) is not None:
+        return compound
     match = _AMOUNT.match(value)
     if not match:
         raise InputError("err_amount")
@@ -212,6 +226,21 @@ def parse_amount(text: str) -> int:
         raise InputError("err_amount")
     if unit is None and amount < BARE_AMOUNT_MIN:  # "20" after "about 20 million a year": 20 ₫ was stored
         raise InputError("err_amount_unit", {"number": number_text})
+    return amount
+
+
+def _compound_amount(value: str) -> int | None:
+    """ "2 trieu 500 nghin" → 2.500.000; None unless the whole text is two or more parts, units falling."""
+    parts = [(match, _UNITS[match.group(2)]) for match in _AMOUNT_PART.finditer(value)]
+    if len(parts) < 2 or "".join(match.group(0) for match, _ in parts) != value:
+        return None
+    units = [unit for _, unit in parts]
+    if any(later >= earlier for earlier, later in itertools.pairwise(units)):
+        return None
+    total = sum(_parse_number(match.group(1), has_unit=True) * unit for match, unit in parts)
+    amount = int(total.to_integral_value())
+    if amount <= 0 or amount > MAX_AMOUNT_VND:
+        raise InputError("err_amount")
     return amount
 
 

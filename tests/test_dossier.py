@@ -157,7 +157,7 @@ async def test_a_single_authors_request_is_complete(dossiers, config: Config) ->
         "- Những thông tin cần được bảo mật (nếu có): Không có",
         "- Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã QR.",
         "- Đánh giá lợi ích thu được hoặc dự kiến có thể thu được do áp dụng sáng kiến theo ý kiến của tác giả:",
-        "Lợi ích kinh tế: Tiết kiệm giấy in.", "Giá trị làm lợi ước tính: 15.000.000 đồng",
+        "Lợi ích kinh tế: Tiết kiệm giấy in.", "Giá trị làm lợi ước tính trong một năm: 15.000.000 đồng",
         "Lợi ích xã hội: Người bệnh chờ ít hơn.",
         "- Đánh giá lợi ích thu được hoặc dự kiến có thể thu được do áp dụng sáng kiến theo ý kiến của tổ chức, cá "
         "nhân đã tham gia áp dụng sáng kiến lần đầu, kể cả áp dụng thử (nếu có): Khoa Khám bệnh đánh giá: giảm một "
@@ -203,7 +203,7 @@ async def test_a_single_authors_description_is_complete(dossiers, config: Config
         "3.3. Khả năng áp dụng của giải pháp:", "Mọi bệnh viện tuyến tỉnh.",
         "3.4. Hiệu quả, lợi ích thu được hoặc dự kiến có thể thu được do áp dụng giải pháp:",
         "Áp dụng thử tại Khoa Khám bệnh từ ngày 15/10/2021.", "Lợi ích kinh tế: Tiết kiệm giấy in.",
-        "Giá trị làm lợi ước tính: 15.000.000 đồng", "Lợi ích xã hội: Người bệnh chờ ít hơn.",
+        "Giá trị làm lợi ước tính trong một năm: 15.000.000 đồng", "Lợi ích xã hội: Người bệnh chờ ít hơn.",
         "3.5. Tài liệu kèm theo:", "- Ảnh 1", "- quy-trinh.pdf", "- Tệp 2", "- Bản chụp quyết định công nhận",
         "4. Những thông tin cần được bảo mật (nếu có): Không có",
         "5. Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã QR.",
@@ -259,7 +259,7 @@ async def test_a_research_topic_gets_its_own_request(dossiers, config: Config) -
         "- Ngày đề tài được ứng dụng lần đầu trong thực tế (ghi ngày nào sớm hơn): 15/10/2021",
         "- Cơ quan, đơn vị ứng dụng đề tài: Khoa Khám bệnh",
         "+ Vấn đề đặt ra: Hồ sơ giấy mất 3 ngày.", "+ Nội dung, kết quả của đề tài: Quét mã QR, bước 1 và bước 2.",
-        "- Hiệu quả ứng dụng thực tế:", "Giá trị làm lợi ước tính: 15.000.000 đồng",
+        "- Hiệu quả ứng dụng thực tế:", "Giá trị làm lợi ước tính trong một năm: 15.000.000 đồng",
         "- Xác nhận hiệu quả ứng dụng của thủ trưởng cơ quan, đơn vị ứng dụng: Đã xác nhận (kèm theo văn bản xác "
         "nhận)",
     ])  # fmt: skip

@@ -125,6 +125,26 @@ def test_a_birth_date_is_refused_with_a_birth_date_for_example() -> None:
             assert "12/05/1985" in catalog(language)(key, year=8500), (language, key)
 
 
+def test_a_months_benefit_is_asked_for_as_a_years() -> None:
+    """The forms print one figure, the year's: «2 triệu/tháng» was stored as 2.000.000 ₫."""
+    for typed in ("2 triệu/tháng", "2 triệu mỗi tháng", "khoảng 2 triệu một tháng", "2tr hàng tháng"):
+        assert refusal(rules.parse_amount, typed) == (
+            "err_amount_per_month",
+            {"month": "2.000.000 ₫", "year": "24.000.000 ₫", "typed": "24 triệu"},
+        ), typed
+    assert refusal(rules.parse_amount, "500k/tháng")[1]["typed"] == "6 triệu"
+    assert refusal(rules.parse_amount, "150k/tháng")[1]["typed"] == "1.800.000"
+    assert rules.parse_amount("15 triệu/năm") == rules.parse_amount("khoảng 15 triệu mỗi năm") == 15_000_000
+    assert rules.parse_amount("24 triệu") == 24_000_000
+
+
+def test_an_amount_in_parts_is_their_sum() -> None:
+    assert rules.parse_amount("2 triệu 500 nghìn") == rules.parse_amount("2tr500k") == 2_500_000
+    assert rules.parse_amount("1 tỷ 200 triệu đồng") == 1_200_000_000
+    assert refusal(rules.parse_amount, "500 nghìn 2 triệu")[0] == "err_amount", "units must fall"
+    assert refusal(rules.parse_amount, "2 triệu 500")[0] == "err_amount", "500 what?"
+
+
 def test_a_date_may_be_today_but_not_tomorrow() -> None:
     rules.check_not_future(TODAY, TODAY)
     assert refusal(rules.check_not_future, dt.date(2022, 5, 4), TODAY) == ("err_date_future", {"date": "04/05/2022"})
@@ -163,8 +183,8 @@ def test_a_decision_number_is_cleaned() -> None:
     ("text", "amount"),
     [("1,500", 1_500), ("1,500 triệu", 1_500_000), ("1.500 triệu", 1_500_000_000), ("1,5 triệu", 1_500_000),
      ("15 nghìn đồng", 15_000), ("2 ngàn", 2_000), ("3 tỉ", 3_000_000_000), ("4m", 4_000_000),
-     ("1.000.000.000.000.000", 10**15), ("7 vnd", 7), ("9 đ", 9), ("gần 5 triệu một tháng", 5_000_000),
-     ("trên 2 triệu mỗi tháng", 2_000_000), ("1 triệu/year", 1_000_000), ("0,5 tr", 500_000),
+     ("1.000.000.000.000.000", 10**15), ("7 vnd", 7), ("9 đ", 9), ("gần 5 triệu một năm", 5_000_000),
+     ("trên 2 triệu mỗi năm", 2_000_000), ("1 triệu/year", 1_000_000), ("0,5 tr", 500_000),
      ("15 triệu.", 15_000_000), (" 500k ", 500_000), ("15 000 000 đồng", 15_000_000), ("1 đồng", 1)],
 )  # fmt: skip
 def test_amount_edges(text: str, amount: int) -> None:

@@ -175,7 +175,9 @@ async def test_a_research_topic_asks_its_acceptance_and_credits_its_leader(
     await answer(tam, "áp dụng thử?", tap="Đã áp dụng")
     await answer(tam, "Áp dụng ở đâu", "Trung tâm Y tế huyện")
     await answer(tam, "Lợi ích kinh tế", "Giảm chi phí khám lại cho người bệnh.")
-    await answer(tam, "quy ra tiền", "khoảng 15 triệu/năm")
+    await answer(tam, "quy ra tiền", "1 triệu 250 nghìn/tháng")
+    await answer(tam, "1.250.000 ₫ mỗi tháng. Đơn ghi giá trị làm lợi cả năm: 15.000.000 ₫? Đồng chí gõ «15 triệu»",
+                 "khoảng 15 triệu/năm")  # fmt: skip
     await answer(tam, "Lợi ích xã hội", "Người bệnh được theo dõi sát hơn.")
     recognition = await tam.expect("quyết định nghiệm thu")
     assert recognition.buttons()[0]["text"] == "Hội đồng nghiệm thu"
