@@ -31,6 +31,9 @@ def parse_filter(text: str, campaign: Campaign) -> ReportFilter:
     period = _RANGE.search(text)
     if period:
         date_from, date_to = rules.parse_date(period.group(1)), rules.parse_date(period.group(2))
+        if date_from > date_to:  # an empty report that looks signable: said, with the order that works
+            raise InputError("export_period_reversed", {"start": rules.format_date(date_from),
+                                                        "end": rules.format_date(date_to)})  # fmt: skip
         text = text[: period.start()] + " " + text[period.end() :]
     rest = fold(text)
     for words in sorted(STATUS_WORDS, key=len, reverse=True):
