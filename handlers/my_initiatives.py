@@ -8,7 +8,7 @@ from handlers import paperwork, review, wizard
 from handlers.context import Context, esc
 from handlers.events import Option
 from storage import queries
-from storage.models import Status
+from storage.models import Initiative, Status
 
 
 def _title(ctx: Context, title: str | None) -> str:
@@ -49,6 +49,10 @@ async def list_drafts(ctx: Context) -> None:
                 updated=updated.strftime("%d/%m %H:%M"),
             )
         )
+        if draft.status == Status.CHANGES_REQUESTED:  # sent, and sent back: mended and sent again, never deleted
+            lines.append(_asked_for(ctx, draft))
+            rows.append([_fix_button(ctx, draft)])
+            continue
         rows.append(
             [
                 Option(ctx.t("btn_resume", id=draft.id, title="").strip(), f"d:r:{draft.id}"),
@@ -56,6 +60,16 @@ async def list_drafts(ctx: Context) -> None:
             ]
         )
     ctx.say("\n".join(lines), rows)
+
+
+def _asked_for(ctx: Context, initiative: Initiative) -> str:
+    """ "✏️ Cần bổ sung: «reason»", under an initiative sent back for changes."""
+    reason = review.shown_reason(ctx.t, ctx.campaign, initiative.decision_reason or "")
+    return ctx.t("drafts_changes_asked", reason=esc(shorten(reason, 120)))
+
+
+def _fix_button(ctx: Context, initiative: Initiative) -> Option:
+    return Option(ctx.t("btn_fix_and_resubmit_id", id=initiative.id), f"d:r:{initiative.id}")
 
 
 RECENT_WITH_BUTTONS = 3
@@ -74,10 +88,14 @@ async def list_submissions(ctx: Context) -> None:
         submitted = item.submitted_at.strftime("%d/%m/%Y") if item.submitted_at else ""
         lines.append(ctx.t("mine_line", id=item.id, title=esc(_title(ctx, item.title)),
                            status=ctx.t(f"status_{item.status.value}"), submitted=submitted))  # fmt: skip
+        if item.status == Status.CHANGES_REQUESTED:
+            lines.append(_asked_for(ctx, item))
     rows: list[list[Option]] = []
     for item in items[:RECENT_WITH_BUTTONS]:  # the latest: their history, and their dossier to complete
         row = [Option(ctx.t("btn_history_of", id=item.id), f"{review.HISTORY_PAYLOAD}{item.id}")]
-        if paperwork.may_complete(ctx.member.id, item):
+        if item.status == Status.CHANGES_REQUESTED:
+            row.insert(0, _fix_button(ctx, item))
+        elif paperwork.may_complete(ctx.member.id, item):
             row.append(Option(ctx.t("btn_dossier_of", id=item.id), f"ds:go:{item.id}"))
         rows.append(row)
     if len(items) > RECENT_WITH_BUTTONS:
@@ -115,8 +133,9 @@ async def handle_option(ctx: Context) -> None:
         return
     if action == "r":
         await wizard.open_draft(ctx, draft)
-    elif draft.status != Status.DRAFT:
-        ctx.say(ctx.t("err_draft_gone"), menu=True)
+    elif draft.status != Status.DRAFT:  # sent back for changes: it was sent, it stays (the audit, the chair)
+        ctx.press_not_taken()
+        ctx.say(ctx.t("err_sent_back_kept", id=draft.id), [[_fix_button(ctx, draft)]])
     elif action == "del":
         ctx.say(
             ctx.t("draft_delete_confirm", id=draft.id, title=esc(_title(ctx, draft.title))),

@@ -208,10 +208,11 @@ async def member_drafts(session: AsyncSession, member_id: int) -> Sequence[Initi
 
 
 async def member_submissions(session: AsyncSession, member_id: int) -> Sequence[Initiative]:
+    """Everything the member sent, those sent back for changes included (they are drafts again, and sent)."""
     return (
         await session.scalars(
             select(Initiative)
-            .where(Initiative.member_id == member_id, Initiative.status.not_in(EDITABLE))
+            .where(Initiative.member_id == member_id, Initiative.status != Status.DRAFT)
             .order_by(Initiative.submitted_at.desc(), Initiative.id.desc())
         )
     ).all()

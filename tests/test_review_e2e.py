@@ -133,6 +133,15 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
 
     notice = await lan.expect(f"Sáng kiến #{number}", "cần bổ sung", f"Lý do: «{reason}»")
     assert (await database.initiative(number)).status == Status.CHANGES_REQUESTED
+    await lan.send("/drafts")  # sent back: a draft again, marked, with why, and not deletable
+    drafts = await lan.expect("Bản nháp của đồng chí", f"#{number}", f"Cần bổ sung: «{reason}»")
+    assert [b["text"] for b in drafts.buttons()] == [f"✏️ Sửa và gửi lại #{number}"]
+    await lan.send("/mine")  # and still among what she sent
+    mine = await lan.expect("Sáng kiến đã gửi", f"#{number}", "✏️ Cần bổ sung", f"Cần bổ sung: «{reason}»")
+    assert [b["text"] for b in mine.buttons()][:2] == [f"✏️ Sửa và gửi lại #{number}", f"🕘 Lịch sử #{number}"]
+    await emulator.user_presses(lan.user_id, drafts, f"d:del:{number}")  # an old delete button: told the truth
+    await lan.expect(f"Sáng kiến #{number} đã gửi và được trả lại để bổ sung, nên không xoá được")
+    assert (await database.initiative(number)).status == Status.CHANGES_REQUESTED
     await lan.tap("Sửa và gửi lại", notice)
     summary = await lan.expect("Tóm tắt sáng kiến", f"Chủ tịch CĐCS yêu cầu bổ sung: «{reason}»")  # in sight
     await lan.tap("Sửa một mục", summary)
