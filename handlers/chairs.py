@@ -215,5 +215,5 @@ async def _tell_removed(ctx: Context, member_id: int, unit: str) -> bool:
     there = ctx.elsewhere(identity)
     notice = Reply(text=there.t("chair_removed_notice", branch=unit), menu=await menus.labels(there),
                    commands=menus.role(there))  # fmt: skip
-    ctx.notify(identity.platform, identity.chat_id, notice)
+    ctx.notify(identity.platform, identity.chat_id, notice, language=there.t.language)
     return True

@@ -152,7 +152,7 @@ class Context:
     ) -> None:
         rows = tuple(tuple(row) for row in options if row)
         self.replies.append(Reply(text=text, options=rows, menu=MENU if menu else (), replace_origin=replace_origin,
-                                  numbers_answer=numbers_answer))  # fmt: skip
+                                  numbers_answer=numbers_answer, language=self.t.language))  # fmt: skip
 
     def notify(
         self,
@@ -163,9 +163,12 @@ class Context:
         purpose: str = "notice",
         initiative_id: int | None = None,
         edit_of_id: int | None = None,
+        language: str = "",
     ) -> OutboxMessage:
-        """Queue a message to someone else through the outbox (delivered after this transaction commits)."""
+        """Queue a message to someone else through the outbox (delivered after this transaction commits).
+        `language`: the one its text was worded in, when not this person's (a notice worded for its reader)."""
         self.queued_notifications += 1
+        reply = dataclasses.replace(reply, language=language or reply.language or self.t.language)
         return queries.queue_message(self.session, platform, chat_id, reply.to_json(), purpose=purpose,
                                      at=self.now(), initiative_id=initiative_id, edit_of_id=edit_of_id)  # fmt: skip
 

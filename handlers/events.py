@@ -123,6 +123,8 @@ class Reply:
     commands: str = ""
     # The reply's row in the outbox while it is sent directly (storage/reply_journal.py).
     journal_id: int | None = None
+    # The language its text is in: what a channel adds to it (Zalo's "answer with a number") is in the same.
+    language: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The reply as stored in the outbox (generated files are sent directly, never queued)."""
@@ -136,6 +138,7 @@ class Reply:
             "ref": self.ref,
             **({"numbers_answer": True} if self.numbers_answer else {}),
             **({"awaits_answer": True} if self.awaits_answer else {}),
+            **({"language": self.language} if self.language else {}),
         }
 
     @classmethod
@@ -149,4 +152,5 @@ class Reply:
             ref=data.get("ref", ""),
             numbers_answer=data.get("numbers_answer", False),
             awaits_answer=data.get("awaits_answer", False),
+            language=data.get("language", ""),
         )

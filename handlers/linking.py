@@ -127,7 +127,8 @@ async def accept(ctx: Context, code: str) -> None:
         ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_code_cancelled",
                                    reason=f"identity {ctx.identity.id} typed it after another account"))  # fmt: skip
         for owner in owners:
-            ctx.notify(owner.platform, owner.chat_id, Reply(text=catalog(owner.language)("link_code_cancelled")))
+            told = catalog(owner.language)
+            ctx.notify(owner.platform, owner.chat_id, Reply(text=told("link_code_cancelled")), language=told.language)
         ctx.say(ctx.t("link_code_cancelled_typer"))
         return
     ctx.session.add(AuditEvent(actor_member_id=link.member_id, action="link_requested",
@@ -142,7 +143,7 @@ async def accept(ctx: Context, code: str) -> None:
         question = Reply(text=t("link_confirm", time=typed_at, rights=t(rights) if rights else "",
                                 **_account_name(t, ctx.identity)),
                          options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
-        ctx.notify(owner.platform, owner.chat_id, question)
+        ctx.notify(owner.platform, owner.chat_id, question, language=t.language)
     ctx.say(_waiting(ctx, owners, minutes))
 
 
@@ -199,7 +200,8 @@ async def handle_option(ctx: Context) -> None:
         ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="link_refused",
                                    reason=f"identity {claimant.id}"))  # fmt: skip
         ctx.say(ctx.t("link_refused_owner", **_account_name(ctx.t, claimant)), menu=True)
-        ctx.notify(claimant.platform, claimant.chat_id, Reply(text=catalog(claimant.language)("link_refused")))
+        told = catalog(claimant.language)
+        ctx.notify(claimant.platform, claimant.chat_id, Reply(text=told("link_refused")), language=told.language)
         return
     await _update_code(ctx, link.id, used_by_identity_id=claimant.id)
     ctx.session.add(AuditEvent(actor_member_id=ctx.member.id, action="linked", reason=f"identity {claimant.id}"))

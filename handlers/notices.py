@@ -20,8 +20,9 @@ async def notify_members(
     member_ids = member_ids - {ctx.member.id if ctx.member else 0}
     identities = await queries.preferred_identities(ctx.session, member_ids)
     for identity in identities.values():
-        reply = notice(ctx.elsewhere(identity))
-        ctx.notify(identity.platform, identity.chat_id, reply, purpose=purpose, initiative_id=initiative_id)
+        there = ctx.elsewhere(identity)
+        ctx.notify(identity.platform, identity.chat_id, notice(there), purpose=purpose, initiative_id=initiative_id,
+                   language=there.t.language)  # fmt: skip
     return len(identities)
 
 

@@ -150,7 +150,8 @@ async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str]
     for member_id, identity in identities.items():
         there = ctx.elsewhere(identity)  # the card in the chair's language
         card = review_card(there, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)
-        ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id)
+        ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id,
+                   language=there.t.language)  # fmt: skip
     return len(identities)
 
 

@@ -94,6 +94,9 @@ async def _with_menus(ctx: Context) -> list[Reply]:
 
 
 def _origin_kept(ctx: Context, replies: list[Reply]) -> list[Reply]:
+    """The replies with the origin kept or cleared if asked, each in the language it was worded in (the person's
+    unless a handler built it otherwise)."""
+    replies = [reply if reply.language else replace(reply, language=ctx.t.language) for reply in replies]
     if ctx.keeps_origin or ctx.clears_origin:
         return [replace(reply, keeps_origin=ctx.keeps_origin, clears_origin=ctx.clears_origin) for reply in replies]
     return replies

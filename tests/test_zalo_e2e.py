@@ -381,3 +381,18 @@ async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(
     await fill_up_to_summary(tep, files=False)
     await tep.send_unsupported()  # a PDF: Zalo gives the bot no file
     await tep.expect("Zalo chưa chuyển tệp", "chụp ảnh tài liệu", "/link", "Gửi ảnh hoặc tệp")
+
+
+async def test_on_zalo_an_english_reader_gets_the_hints_in_english(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person
+) -> None:
+    """What Zalo adds to a message (how to answer, the menu in words) is in the message's language, a notice's
+    too: «👉 Trả lời bằng số» ended every English prompt."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Grace Zalo"), "MAU015", "Nguyễn Grace Zalo")
+    await chair.send("/lang en")
+    await chair.expect("English selected", "☰ Type an item:")
+    author = Person(emulator, "Lò Thị Gạo")
+    await register(author, "MAU015", "Lò Thị Gạo")
+    number = await submit_initiative(author)
+    card = await chair.expect(f"Initiative #{number}: dossier to verify", f"👉 Answer «1 {number}»")
+    assert "Trả lời" not in card.text and "👉" in card.text, card.text

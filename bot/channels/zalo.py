@@ -238,15 +238,16 @@ class ZaloChannel:
             async with self.services.sessions() as session, session.begin():
                 await option_menus.remember(session, PLATFORM, chat_id, numbered.stored(reply), reply.ref,
                                             latest=not bulk or reply.awaits_answer)  # fmt: skip
-        text = numbered.render(reply, self.t)
+        t = catalog(reply.language) if reply.language else self.t  # the hints in the text's own language
+        text = numbered.render(reply, t)
         async with self.limits.slot(chat_id, is_group=False, bulk=bulk):
             if reply.file is None:
                 return await self.client.send_message(chat_id, text)
             url = await self._file_url(reply.file)
             if url and reply.file.kind == "photo":
                 return await self.client.send_photo(chat_id, url, caption=text)
-            name = reply.file.file_name or self.t(f"file_kind_{reply.file.kind}")
-            line = self.t("zalo_file_link", name=name, url=url) if url else self.t("zalo_file_unavailable", name=name)
+            name = reply.file.file_name or t(f"file_kind_{reply.file.kind}")
+            line = t("zalo_file_link", name=name, url=url) if url else t("zalo_file_unavailable", name=name)
             return await self.client.send_message(chat_id, f"{text}\n{line}" if text else line)
 
     async def _file_url(self, file: OutgoingFile) -> str | None:
@@ -276,9 +277,10 @@ class ZaloChannel:
         short new message, naming the initiative it is about."""
         change = html_to_plain(reply.text.strip().split("\n\n")[-1])
         named = not reply.ref or re.search(rf"#{re.escape(reply.ref)}\b", change)  # "✏️ Sáng kiến #18: …" as it is
-        text = change if named else self.t("zalo_update_ref", ref=reply.ref, text=change)
+        t = catalog(reply.language) if reply.language else self.t
+        text = change if named else t("zalo_update_ref", ref=reply.ref, text=change)
         with _delivery_errors():
-            await self._send(chat_id, Reply(text=text), bulk=True)
+            await self._send(chat_id, Reply(text=text, language=reply.language), bulk=True)
 
 
 @contextlib.contextmanager
