@@ -47,9 +47,9 @@ def parse_id(text: str) -> int | None:
 
 # With their accents, which may be left out when typed but never contradicted: "dừng" is not "đúng".
 YES_WORDS = ("có", "rồi", "đã có", "đúng", "vâng", "dạ", "đã", "yes", "y", "ok", "đồng ý", "xác nhận", "tôi xác nhận")
-NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có")
-# "Nothing to give" at an optional question, as typed (plain_words): "bỏ qua", "không có", "chưa".
-SKIP_WORDS = frozenset({"bo qua", "skip", "khong co", "khong", "chua", "chua co"})
+NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có", "not yet", "none")
+# "Nothing to give" at an optional question, as typed (plain_words): "bỏ qua", "không có", "chưa" (English too).
+SKIP_WORDS = frozenset({"bo qua", "skip", "khong co", "khong", "chua", "chua co", "not yet", "none", "no"})
 # What people type to step back from what they were asked, where no answer is "no".
 CANCEL_WORDS = ("thôi", "huỷ", "hủy", "dừng", "bỏ qua", "quay lại", "cancel")
 
@@ -171,11 +171,14 @@ def format_date(value: dt.date | None) -> str:
 _UNITS = {
     "ty": 1_000_000_000,
     "ti": 1_000_000_000,
+    "billion": 1_000_000_000,
     "trieu": 1_000_000,
     "tr": 1_000_000,
     "m": 1_000_000,
+    "million": 1_000_000,
     "nghin": 1_000,
     "ngan": 1_000,
+    "thousand": 1_000,
     "k": 1_000,
     "dong": 1,
     "d": 1,
@@ -211,7 +214,7 @@ def parse_amount(text: str) -> int:
         typed = f"{year // 1_000_000} triệu" if year % 1_000_000 == 0 else group_thousands(year)
         raise InputError("err_amount_per_month", {"month": format_amount(month), "year": format_amount(year),
                                                   "typed": typed})  # fmt: skip
-    if re.search(r"(?:ty|ti|trieu|tr|nghin|ngan|k|m)\s+(?:dong|d|vnd)$", value):  # "15 triệu đồng"
+    if re.search(r"(?:ty|ti|trieu|tr|nghin|ngan|k|m|billion|million|thousand)\s+(?:dong|d|vnd)$", value):
         value = re.sub(r"\s+(?:dong|d|vnd)$", "", value)
     if (compound := _compound_amount(value)) is not None:
         return compound

@@ -138,6 +138,13 @@ def test_a_months_benefit_is_asked_for_as_a_years() -> None:
     assert rules.parse_amount("24 triệu") == 24_000_000
 
 
+def test_english_amounts_and_skip_words_are_read() -> None:
+    """The English mode's member types as the English prompts read."""
+    assert rules.parse_amount("24 million VND") == rules.parse_amount("24 million") == 24_000_000
+    assert rules.parse_amount("1.5 billion") == 1_500_000_000 and rules.parse_amount("500 thousand") == 500_000
+    assert {rules.plain_words(typed) in rules.SKIP_WORDS for typed in ("Not yet", "none", "no")} == {True}
+
+
 def test_an_amount_in_parts_is_their_sum() -> None:
     assert rules.parse_amount("2 triệu 500 nghìn") == rules.parse_amount("2tr500k") == 2_500_000
     assert rules.parse_amount("1 tỷ 200 triệu đồng") == 1_200_000_000
