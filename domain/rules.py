@@ -121,7 +121,7 @@ def parse_date(text: str) -> dt.date:
     day ("tháng 9/2021", "9/2021") raises `date_need_day` so the conversation can ask for the day; a day without
     its year ("15/3") `date_need_year`.
     """
-    value = fold(text).replace(",", " ").strip()
+    value = fold(text).replace(",", " ").strip().rstrip(".").strip()  # "15/3/2022." ends a sentence
     month_only = _MONTH_ONLY.match(value)
     if month_only:
         month, year = (int(g) for g in month_only.groups() if g is not None)
@@ -141,11 +141,15 @@ def parse_date(text: str) -> dt.date:
     first, middle, last = numeric.groups()
     if len(first) == 4:
         return _checked_date(int(first), int(middle), int(last))
+    if len(last) == 2:  # "15/3/22": this century up to its 50th year, else the last ("12/5/85": 1985)
+        return _checked_date(int(last) + (2000 if int(last) <= CENTURY_PIVOT else 1900), int(middle), int(first))
     if len(last) != 4:
         raise InputError("err_date_year")
     return _checked_date(int(last), int(middle), int(first))
 
 
+# A year typed in two digits: up to this one, 20yy (an application, a decision); above it, 19yy (a birth).
+CENTURY_PIVOT = 50
 # Any date typed here — a birth, an application, a decision, a report's period — lies in these years; one
 # outside them is a typing slip (and year 1 or 9999 overflowed the reports' date arithmetic).
 YEARS = range(1900, 2101)

@@ -54,9 +54,11 @@ def test_a_day_the_month_does_not_have_is_named() -> None:
     assert (caught.value.key, caught.value.params) == ("err_date_no_such_day", {"day": 31, "month": 2, "year": 2022})
 
 
-def test_two_digit_year_is_refused_with_its_own_hint() -> None:
+def test_a_two_digit_year_is_read_and_a_three_digit_one_refused_with_its_own_hint() -> None:
+    """«1/9/21» is how people write 2021 (and «12/5/85» a birth in 1985); «1/9/221» is a slip."""
+    assert rules.parse_date("1/9/21") == dt.date(2021, 9, 1)
     with pytest.raises(InputError) as caught:
-        rules.parse_date("1/9/21")
+        rules.parse_date("1/9/221")
     assert caught.value.key == "err_date_year"
 
 
