@@ -96,8 +96,13 @@ def parse_person_name(text: str) -> str:
     name = " ".join(unicodedata.normalize("NFC", text).split())
     if not 4 <= len(name) <= 80 or not _NAME_CHARS.match(name) or len(name.split()) < 2:
         raise InputError("err_name")
+    return capitalised(name)
+
+
+def capitalised(name: str) -> str:
+    """A name typed all in lower or all in upper case, its words capitalised; mixed case as typed."""
     if name == name.lower() or name == name.upper():
-        name = " ".join(word[:1].upper() + word[1:].lower() for word in name.split())
+        return " ".join(word[:1].upper() + word[1:].lower() for word in name.split())
     return name
 
 
@@ -279,11 +284,13 @@ def format_amount(amount: int | None) -> str:
 
 # "Trần Văn Bình 30", "Trần Văn Bình - 30%", "Bình 30% MAU003", "Bình 30 (MAU003)": a name, a share, a branch.
 _AUTHOR_LINE = re.compile(
-    r"^(?P<name>.+?)[\s,:;\-–]+(?P<share>\d{1,3}(?:[.,]\d+)?)\s*%?"
+    r"^(?P<name>.+?)[\s,:;\-–(]+(?P<share>\d{1,3}(?:[.,]\d+)?)\s*%?\s*\)?"
     r"(?:[\s,;\-–]*\(?\s*(?P<branch>[A-Za-z][A-Za-z0-9._-]{1,31})\s*\)?)?$"
 )
 # People write several on one line: "Mai 30%, Hùng 20%".
-_AFTER_SHARE = re.compile(r"(?<=[\d%])\s*[,;]\s*(?=[^\d\s])|(?<=[\w)])\s*[,;]\s*(?=[^\W\d_])")
+_AFTER_SHARE = re.compile(
+    r"(?<=[\d%)])\s*[,;]\s*(?=[^\d\s])|(?<=[\w)])\s*[,;]\s*(?=[^\W\d_])|(?<=[\d%)])\s+(?:và|va|and)\s+(?=[^\W\d_])"
+)
 _SHORT_NAME = re.compile(r"^[^\W\d_]{2,}(?:[ '.\-][^\W\d_]+)*$")
 
 
@@ -306,7 +313,7 @@ def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]
         share = float(match.group("share").replace(",", "."))
         if share != int(share) or not 1 <= share <= (100 if total else 99):
             raise InputError("err_coauthors_share", {"line": number})
-        authors.append(AuthorShare(name, int(share), (match.group("branch") or "").upper()))
+        authors.append(AuthorShare(capitalised(name), int(share), (match.group("branch") or "").upper()))
     shares = sum(a.share_percent for a in authors)
     if total is None and shares >= 100:
         raise InputError("err_coauthors_total", {"total": shares})

@@ -356,6 +356,7 @@ async def handle_option(ctx: Context) -> None:
     """A unit's button (open it) or the full ranking's — `pg:u:<unit>:<campaign>`, `pg:all:<unit|->:<campaign>`
     — checked against the person's scope on the server."""
     payload = ctx.event.payload or ""
+    ctx.keep_origin()  # a view's buttons are ways in, not answers: the view keeps the others (the reminder's)
     unit_part, _, code = (
         payload.removeprefix(UNIT_PAYLOAD).removeprefix(FULL_RANKING_PAYLOAD).lstrip(":").partition(":")
     )

@@ -418,6 +418,8 @@ HISTORY_PAYLOAD = "hi:"  # hi:<id>: the history button of a member's list of sub
 async def history(ctx: Context) -> None:
     """`/history <id>`, or its button: the audit trail, for the author, the branch's chairs and admins."""
     typed = ctx.event.args if ctx.event.kind is EventKind.COMMAND else ctx.event.payload.removeprefix(HISTORY_PAYLOAD)
+    if ctx.event.kind is EventKind.OPTION:  # a list's button: the list keeps its other buttons
+        ctx.keep_origin()
     raw = typed.strip().lstrip("#")
     number = rules.parse_id(raw)
     if number is None:
@@ -428,7 +430,10 @@ async def history(ctx: Context) -> None:
         refuse(ctx, initiative, f"/history {number}")
         return
     lines = [ctx.t("history_title", id=initiative.id, title=esc(initiative.title or ctx.t("untitled")))]
+    officer = can_review(ctx, initiative)
     for event, actor in await queries.audit_trail(ctx.session, initiative.id):
+        if event.action == "refused" and not officer:  # someone's refused press: the officers' concern, and an
+            continue  # author read «… bị từ chối» as their initiative refused
         change = ""
         if event.to_status:
             before = f"{ctx.t(f'status_{event.from_status}')} → " if event.from_status else ""

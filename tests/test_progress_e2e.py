@@ -77,6 +77,8 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     await expect_chart(admin, emulator)
     await admin.tap("Xem xếp hạng đầy đủ", overview)
     await admin.expect("Xếp hạng 160 CĐCS", "1. ▓▓▓▓▓░░░░░ 50%")
+    [shown] = [m for m in emulator.chat(admin.user_id) if m.message_id == overview.message_id]
+    assert shown.buttons() == overview.buttons(), "the overview keeps its other buttons (the reminder's)"
     await admin.expect("160. ░░░░░░░░░░ 0%")  # every branch, over as many messages as it takes
     # A unit named, not coded: the one it means, or those it may mean with their codes.
     await admin.send("/progress benh vien da khoa tinh")

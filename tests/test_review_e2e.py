@@ -97,8 +97,11 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     await hoa.send(f"/history {number}")
     await hoa.expect("Lịch sử sáng kiến", "gửi xác nhận", "Chờ xác nhận → ✅ Đã công nhận", "Chu Tịch Một")
     await hoa.send("/mine")
-    await hoa.tap(f"🕘 Lịch sử #{number}", await hoa.expect("Đã công nhận"))  # found without the command
+    mine = await hoa.expect("Đã công nhận")
+    await hoa.tap(f"🕘 Lịch sử #{number}", mine)  # found without the command
     trail = await hoa.expect("Lịch sử sáng kiến", "Chờ xác nhận → ✅ Đã công nhận")
+    [listed] = [m for m in emulator.chat(hoa.user_id) if m.message_id == mine.message_id]
+    assert listed.buttons() == mine.buttons(), "the list keeps its buttons: the dossier's is one tap away still"
     assert "∅" not in trail.plain_text and ": 📝 Nháp" in trail.plain_text, "the first status alone, no «∅ →»"
 
     # The chair's menu button, with how many wait, tapped (Telegram sends its label as shown).
@@ -248,6 +251,11 @@ async def test_who_is_not_allowed_is_refused_politely_and_nothing_changes(
     assert stored.status == Status.SUBMITTED and stored.decided_at is None
     refusals = sum(action == "refused" for action, _ in await database.audit_actions(number))
     assert refusals == 16, "3 people × 5 presses, and /history, each refused and audited once"
+    await tu.send(f"/history {number}")  # the author does not read others' refused presses as his refusal
+    trail = await tu.expect("Lịch sử sáng kiến")
+    assert "bị từ chối" not in trail.plain_text, trail.plain_text
+    await cast.chair_one.send(f"/history {number}")  # his chair does: who tried what is hers to know
+    await cast.chair_one.expect("Lịch sử sáng kiến", "thao tác bị từ chối")
 
     anchor = await _anchor(cast.admin)
     await emulator.user_presses(cast.admin.user_id, anchor, f"rv:{number}:a")

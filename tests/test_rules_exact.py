@@ -140,6 +140,16 @@ def test_a_months_benefit_is_asked_for_as_a_years() -> None:
     assert rules.parse_amount("24 triệu") == 24_000_000
 
 
+def test_coauthors_as_the_bot_itself_writes_them_and_with_and_between() -> None:
+    """«Trần Thị Bình (30%); Lê Văn Cường (20%)» is how the summary and the exports show authors."""
+    expected = [AuthorShare("Trần Thị Bình", 30, ""), AuthorShare("Lê Văn Cường", 20, "")]
+    for typed in ("Trần Thị Bình (30%); Lê Văn Cường (20%)", "Trần Thị Bình 30% và Lê Văn Cường 20%",
+                  "trần thị bình 30, LÊ VĂN CƯỜNG 20"):  # fmt: skip
+        assert rules.parse_coauthors(typed) == expected, typed
+    assert rules.parse_coauthors("Trần Thị Bình (30%) MAU003")[0].branch_code == "MAU003"
+    assert rules.parse_coauthors("Đỗ Thị Lan-Anh 30")[0].full_name == "Đỗ Thị Lan-Anh", "mixed case kept as typed"
+
+
 def test_english_amounts_and_skip_words_are_read() -> None:
     """The English mode's member types as the English prompts read."""
     assert rules.parse_amount("24 million VND") == rules.parse_amount("24 million") == 24_000_000
