@@ -42,6 +42,9 @@ async def invite_chair(ctx: Context) -> None:
     if not is_admin(ctx) and not chaired:
         refuse(ctx, None, "/invite_chair")
         return
+    if not is_admin(ctx) and not await org_tree.subtree_ids(ctx.session, chaired) - chaired:
+        refuse(ctx, None, "/invite_chair", "invite_needs_upper_unit")  # a CĐCS chair: no unit below his
+        return
     code = ctx.event.args.strip()
     branch = await queries.branch_by_code(ctx.session, code) if code else None
     if branch is None:
@@ -109,6 +112,18 @@ async def accept_invite(ctx: Context, member: Member, token: str) -> None:
     has_units_below = await queries.has_child_units(ctx.session, invite.branch_id)
     ctx.say(ctx.t("invite_accepted_upper" if has_units_below else "invite_accepted", branch=esc(invite.branch.name)),
             menu=True)  # fmt: skip
+    await _tell_inviter(ctx, invite, member)
+
+
+async def _tell_inviter(ctx: Context, invite: ChairInvite, member: Member) -> None:
+    """Whoever made the invitation learns it was taken, and by whom (the command line has nobody to tell)."""
+    platform, _, user_id = invite.created_by.partition(":")
+    inviter = await queries.identity_of_account(ctx.session, platform, user_id) if user_id else None
+    if inviter is None or inviter.member_id == member.id:
+        return
+    there = ctx.elsewhere(inviter)
+    notice = Reply(text=there.t("invite_taken", name=esc(member.full_name), branch=esc(invite.branch.name)))
+    ctx.notify(inviter.platform, inviter.chat_id, notice, language=there.t.language)
 
 
 PER_PAGE = 8  # chairs a page, each with its remove button: what a phone's screen holds

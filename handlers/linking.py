@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, func, select, update
 
 from domain.rules import fold, parse_id
 from domain.text import shorten
-from handlers import menus, wizard
+from handlers import menus, personal_data, wizard
 from handlers.context import Context, esc
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog, catalog
@@ -112,7 +112,7 @@ async def accept(ctx: Context, code: str) -> None:
         ctx.say(ctx.t("link_already", name=esc(owner.full_name if owner else "")), menu=True)
         return
     if ctx.member is not None:
-        ctx.say(ctx.t("link_other_member", name=esc(ctx.member.full_name)), menu=True)
+        await _registered_here_too(ctx, code)
         return
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     if link.claimed_by_identity_id == ctx.identity.id:  # typed again: the owner is not asked twice
@@ -145,6 +145,18 @@ async def accept(ctx: Context, code: str) -> None:
                          options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
         ctx.notify(owner.platform, owner.chat_id, question, language=t.language)
     ctx.say(_waiting(ctx, owners, minutes))
+
+
+async def _registered_here_too(ctx: Context, code: str) -> None:
+    """The account registered on its own before linking (the person skipped «LIENKET» at registration): while
+    it has sent nothing and holds no office, the way out is erasing it, then the code again; else an admin."""
+    assert ctx.member is not None
+    name = esc(ctx.member.full_name)
+    officer = any(role.role != Role.MEMBER for role in ctx.member.roles)
+    if officer or await queries.member_submissions(ctx.session, ctx.member.id):
+        ctx.say(ctx.t("link_other_member", name=name), menu=True)
+        return
+    ctx.say(ctx.t("link_erase_first", name=name, code=code), [[Option(ctx.t("btn_data_erase"), personal_data.ERASE)]])
 
 
 def _waiting(ctx: Context, owners: Sequence[Identity], minutes: int) -> str:

@@ -76,11 +76,11 @@ async def _ask_name(ctx: Context, branch: Branch, invite: str = "") -> None:
 
 async def _finish(ctx: Context, full_name: str) -> None:
     branch = await queries.branch_by_code(ctx.session, ctx.identity.flow_data.get("branch", ""))
+    invite = ctx.identity.flow_data.get("invite", "")
     if branch is None:
-        ctx.set_flow(FLOW, step="branch", query="", page=0)
+        ctx.set_flow(FLOW, step="branch", query="", page=0, invite=invite)
         await _show_branches(ctx)
         return
-    invite = ctx.identity.flow_data.get("invite", "")
     member = await queries.register_member(ctx.session, ctx.identity, full_name, branch)
     ctx.set_flow(None)
     ctx.say(ctx.t("reg_done", name=esc(full_name), branch=esc(branch.name)), menu=True)
@@ -110,7 +110,7 @@ async def handle(ctx: Context) -> None:
             await _show_branches(ctx)
     elif step == "branch":
         query = " ".join(event.text.split())[:60]
-        ctx.set_flow(FLOW, step="branch", query=query, page=0)
+        ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""))
         await _show_branches(ctx)
     else:
         try:
@@ -122,17 +122,19 @@ async def handle(ctx: Context) -> None:
 async def _handle_option(ctx: Context, data: str, step: str) -> None:
     parts = data.split(":", 2)
     action, arg = parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+    invite = ctx.identity.flow_data.get("invite", "")  # a chair's invitation holds whichever branch is chosen
     if action == "b":
         branch = await queries.branch_by_code(ctx.session, arg)
         if branch is None:
             await _show_branches(ctx)
         else:
-            await _ask_name(ctx, branch)
+            await _ask_name(ctx, branch, invite=invite)
     elif action == "p" and rules.parse_id(arg) is not None and step == "branch":
-        ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=rules.parse_id(arg))
+        ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=rules.parse_id(arg),
+                     invite=invite)  # fmt: skip
         await _show_branches(ctx, replace=True)
     elif action in ("all", "chg"):
-        ctx.set_flow(FLOW, step="branch", query="", page=0)
+        ctx.set_flow(FLOW, step="branch", query="", page=0, invite=invite)
         await _show_branches(ctx, replace=action == "all")
     elif action == "me" and step == "name":
         try:

@@ -714,7 +714,9 @@ async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: 
     either channel, opens it (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
     invitation = await admin.expect("Đường dẫn mời làm")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
-    return await accept_chair_invite(chair, invitation.plain_text.split("?start=", 1)[1].split()[0], name)
+    accepted = await accept_chair_invite(chair, invitation.plain_text.split("?start=", 1)[1].split()[0], name)
+    await admin.expect(f"{name} đã nhận lời mời")  # the inviter is told
+    return accepted
 
 
 async def accept_chair_invite(chair: AnyPerson, token: str, name: str) -> AnyPerson:

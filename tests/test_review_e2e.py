@@ -244,6 +244,8 @@ async def test_who_is_not_allowed_is_refused_politely_and_nothing_changes(
     await cast.outsider.expect("Đồng chí không có quyền")
     await cast.outsider.send("/invite_chair MAU002")
     await cast.outsider.expect("Đồng chí không có quyền")
+    await cast.chair_one.send("/invite_chair")  # a CĐCS chair: not the usage, then a refusal, but who does invite
+    await cast.chair_one.expect("Chủ tịch CĐCS được quản trị viên hoặc cán bộ đơn vị cấp trên mời")
     await cast.other_chair.send(f"/history {number}")
     await cast.other_chair.expect("Đồng chí không có quyền")
 
@@ -405,6 +407,29 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     assert told.menu()[0] == "📝 Sáng kiến mới" and not any("Chờ xác nhận" in x for x in told.menu())
     await hung.send("/pending")
     await hung.expect("Đồng chí không có quyền")
+
+
+async def test_an_invited_chair_who_registers_in_another_branch_stays_invited_and_the_inviter_is_told(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    """She chose her own unit while registering: the invitation was silently lost, and nobody was told."""
+    await cast.admin.send("/invite_chair MAU007")
+    link = (await cast.admin.expect("Đường dẫn mời làm")).plain_text.split("?start=", 1)[1].split()[0]
+    tham = Person(emulator, "Hà Thị Thắm")
+    await tham.send(f"/start {link}")
+    await tham.tap("Chọn CĐCS khác", await tham.expect("Nhập họ và tên", "Sở Tư pháp"))
+    await tham.send("cao dang y te")
+    await tham.tap("Trường Cao đẳng Y tế Phú Thọ", await tham.expect("Tìm «cao dang y te»"))
+    await tham.expect("Nhập họ và tên", "Trường Cao đẳng Y tế Phú Thọ")
+    await tham.send("Hà Thị Thắm")
+    await tham.expect("Đăng ký xong", "Trường Cao đẳng Y tế Phú Thọ")
+    await tham.expect("Đồng chí đã trở thành chủ tịch CĐCS", "Sở Tư pháp")
+    await cast.admin.expect("Hà Thị Thắm đã nhận lời mời và là chủ tịch CĐCS [MẪU] Sở Tư pháp")
+    member = await database.member_of(tham.user_id)
+    async with database.sessions() as session:
+        held = select(MemberRole.role, Branch.code).join(Branch, Branch.id == MemberRole.branch_id)
+        roles = (await session.execute(held.where(MemberRole.member_id == member.id))).all()
+    assert {(role.value, code) for role, code in roles} == {("member", "MAU008"), ("chair", "MAU007")}
 
 
 async def test_the_chairs_list_comes_a_page_at_a_time(

@@ -239,6 +239,31 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await on_zalo.expect("không đúng hoặc đã hết hạn")
 
 
+async def test_an_account_registered_on_its_own_is_shown_how_to_link_while_it_has_sent_nothing(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """He registered on Zalo too, past the «LIENKET» hint: the code was refused with «liên hệ quản trị viên»."""
+    on_telegram = Person(emulator, "Đinh Văn Hai Lần")
+    await register(on_telegram, "MAU002", "Đinh Văn Hai Lần")
+    await on_telegram.send("/link")
+    code = (await on_telegram.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    on_zalo = ZaloPerson(zalo_emulator, "Hai Lần")
+    await register(on_zalo, "MAU002", "Đinh Văn Hai Lần")
+    await on_zalo.send(f"LIENKET {code}")
+    way = await on_zalo.expect("đã đăng ký riêng là Đinh Văn Hai Lần và chưa gửi sáng kiến nào", f"LIENKET {code}")
+    await on_zalo.tap("Yêu cầu xoá dữ liệu", way)
+    await on_zalo.tap("Xoá dữ liệu của tôi", await on_zalo.expect("Xoá dữ liệu cá nhân?"))
+    await on_zalo.expect("Đã xoá dữ liệu cá nhân")
+    await on_zalo.send(f"LIENKET {code}")
+    await on_zalo.expect("Đã nhận mã")
+    await on_telegram.tap("Đúng là tôi", await on_telegram.expect("vừa nhập mã liên kết của đồng chí"))
+    await on_zalo.expect("Đã liên kết", "Đinh Văn Hai Lần")
+    member = await live_database.member_of(on_telegram.user_id)
+    async with live_database.sessions() as session:
+        accounts = (await session.scalars(select(Identity).where(Identity.member_id == member.id))).all()
+    assert sorted(a.platform for a in accounts) == ["telegram", "zalo"]
+
+
 async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
     emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
 ) -> None:
@@ -275,7 +300,7 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     await zalo_emulator.user_sends(chair.user_id, "Chào cả nhà", chat_id=group)  # no mention: not for the bot
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /linkgroup", chat_id=group)
     linked = await zalo_emulator.wait_for(group, lambda m: "Đã liên kết nhóm" in m.text, after_seq=cursor)
-    assert "Hùng Vương" in linked.text
+    assert "Hùng Vương" in linked.text and "bot chỉ đọc tin có nhắc tên bot" in linked.text, "how to ask, said"
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot cảm ơn nhé", chat_id=group)
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /progress", chat_id=group)
     await zalo_emulator.wait_for(group, lambda m: "Tiến độ Giai đoạn 1" in m.text, after_seq=linked.seq)
@@ -283,7 +308,7 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
 
     live_bot.clock.set(local(2022, 4, 25, 8, 0, 30))
     digest = await zalo_emulator.wait_for(group, lambda m: "Bản tin tiến độ hằng tuần" in m.text)
-    assert "Hùng Vương" in digest.text and "<b>" not in digest.text
+    assert "Hùng Vương" in digest.text and "<b>" not in digest.text and "«@tên bot /progress»" in digest.text
     async with live_database.sessions() as session:
         stored = await session.scalar(select(ChatGroup).where(ChatGroup.chat_id == group))
         sent = await session.scalar(
