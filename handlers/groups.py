@@ -38,7 +38,13 @@ async def handle(ctx: Context) -> None:
     elif event.command == "progress":
         await group_progress(ctx, group)
     else:
-        ctx.say(ctx.t("group_use_private", link=private_link(ctx, group)))
+        ctx.say(ctx.t("group_use_private", link=private_link(ctx, group)) + how_to_ask(ctx.t, event.platform))
+
+
+def how_to_ask(t: Catalog, platform: str) -> str:
+    """In a Zalo group the bot hears only what mentions it (and no link opens a private chat): said where it
+    matters, in the group's messages; nothing elsewhere."""
+    return "\n" + t("group_mention_hint") if platform == "zalo" else ""
 
 
 def private_link(ctx: Context, group: ChatGroup | None) -> str:
@@ -100,7 +106,7 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
     group.active = True
     group.linked_by_member_id = ctx.member.id
     group.linked_at = ctx.now()
-    ctx.say(ctx.t("group_linked", target=target))
+    ctx.say(ctx.t("group_linked", target=target) + how_to_ask(ctx.t, ctx.event.platform))
 
 
 async def unlink(ctx: Context, group: ChatGroup | None) -> None:

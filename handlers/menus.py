@@ -80,6 +80,18 @@ def command_for(t: Catalog, text: str) -> str | None:
     return TYPED_COMMANDS.get(typed)
 
 
+# «tôi muốn gửi sáng kiến», «viết sáng kiến mới», "I want to submit an initiative": a new one is meant.
+_WANTS_TO_SUBMIT = re.compile(
+    r"\b(?:(?:gui|nop|viet|mo ta|dang ky|tao|them|lam)\b.*\bsang kien|sang kien (?:moi|de gui))\b"
+    r"|\b(?:submit|new|send|write)\b.*\binitiative\b"
+)
+
+
+def wants_to_submit(text: str) -> bool:
+    """Words that ask to describe an initiative, where nothing else reads them."""
+    return len(text) <= 120 and _WANTS_TO_SUBMIT.search(plain_words(text)) is not None
+
+
 def help_text(ctx: Context) -> str:
     """The help of each role the person holds, the highest first: an admin reads his own tools before a
     member's."""

@@ -12,10 +12,16 @@ from storage import personal_data
 ERASE, CONFIRM, KEEP = "pd:erase", "pd:erase:ok", "pd:keep"
 
 
+def _platform(ctx: Context, platform: str) -> str:
+    """ "Telegram", "Zalo": the channel's name as people write it."""
+    key = f"platform_{platform}"
+    return ctx.t(key) if ctx.t.has(key) else esc(platform)
+
+
 async def show(ctx: Context) -> None:
     assert ctx.member is not None
     data = await personal_data.collect(ctx.session, ctx.member)
-    accounts = ", ".join(f"{a['platform']} {esc(a['name'] or a['user_id'])}" for a in data["accounts"])
+    accounts = ", ".join(f"{_platform(ctx, a['platform'])} {esc(a['name'] or a['user_id'])}" for a in data["accounts"])
     initiatives = "\n".join(
         ctx.t("data_initiative_line", id=i["id"], title=esc(i["title"] or ctx.t("untitled")),
               status=ctx.t(f"status_{i['status']}"))

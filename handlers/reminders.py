@@ -77,7 +77,7 @@ async def group_reply(
     t = catalog(config.settings.language)
     today = now.astimezone(config.campaign.tz).date()
     digest = await groups.group_digest(session, t, book.default(today), today, group)
-    return Reply(text=t(title_key, **params) + "\n\n" + digest)
+    return Reply(text=t(title_key, **params) + "\n\n" + digest + groups.how_to_ask(t, group.platform))
 
 
 async def _group_messages(

@@ -163,7 +163,11 @@ async def route(ctx: Context) -> None:
             await wizard.handle(ctx, draft)
         elif spreadsheet_import:
             await branch_admin.import_file(ctx)
-        elif not ctx.replies:  # an entry for members just refused says why already
+        elif ctx.replies:  # an entry for members just refused says why already
+            pass
+        elif event.kind is EventKind.TEXT and menus.wants_to_submit(event.text):
+            await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
+        else:
             ctx.say(ctx.t("not_understood"), menu=True)
 
 
@@ -214,7 +218,9 @@ async def _language(ctx: Context) -> None:
     choice = ctx.event.args.strip().lower()
     if choice in LANGUAGES:
         ctx.identity.language = choice
-    ctx.say(ctx.t("language_set"), menu=ctx.member is not None)
+        ctx.say(ctx.t("language_set"), menu=ctx.member is not None)
+    else:  # «/lang» alone: which language is in use, and how to choose
+        ctx.say(ctx.t("language_usage"), menu=ctx.member is not None)
 
 
 async def _unregistered(ctx: Context) -> None:

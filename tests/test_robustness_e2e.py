@@ -98,6 +98,8 @@ async def test_vietnamese_by_default_whatever_the_telegram_language_and_lang_swi
     await anh.expect("Choose your grassroots union branch")
     await anh.send("/lang vi")
     await anh.expect("Đã chọn tiếng Việt")
+    await anh.send("/lang")  # alone: which one is in use, and how to choose (it once said «Đã chọn tiếng Việt»)
+    await anh.expect("Bot đang dùng tiếng Việt", "/lang en")
 
 
 async def test_the_running_bots_own_log_never_holds_its_token(
