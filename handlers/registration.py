@@ -10,7 +10,7 @@ from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 from storage import queries
-from storage.models import Branch
+from storage.models import AuditEvent, Branch, Role
 
 FLOW = "register"
 
@@ -88,6 +88,39 @@ async def _finish(ctx: Context, full_name: str) -> None:
         await accept_invite(ctx, member, invite)
 
 
+def _moving(ctx: Context) -> dict[str, bool]:
+    return {"moving": True} if ctx.identity.flow_data.get("moving") else {}
+
+
+async def start_move(ctx: Context) -> None:
+    """`/doicdcs`: a member who chose the wrong branch chooses again, while nothing of theirs went to its chair
+    (nothing sent, no office held); otherwise an admin moves them."""
+    member = ctx.member
+    assert member is not None
+    if member.branch_id is None or any(role.role != Role.MEMBER for role in member.roles):
+        ctx.say(ctx.t("move_ask_admin"), menu=True)
+        return
+    if await queries.member_submissions(ctx.session, member.id):
+        ctx.say(ctx.t("move_ask_admin"), menu=True)
+        return
+    ctx.set_flow(FLOW, step="branch", query="", page=0, moving=True)
+    ctx.say(ctx.t("move_intro", branch=esc(member.branch.name if member.branch else "")))
+    await _show_branches(ctx)
+
+
+async def _move(ctx: Context, branch: Branch) -> None:
+    member = ctx.member
+    assert member is not None
+    ctx.set_flow(None)
+    if branch.id == member.branch_id:
+        ctx.say(ctx.t("move_same", branch=esc(branch.name)), menu=True)
+        return
+    before = member.branch.code if member.branch else "?"
+    await queries.move_member(ctx.session, member, branch)
+    ctx.session.add(AuditEvent(actor_member_id=member.id, action="branch_changed", reason=f"{before} → {branch.code}"))
+    ctx.say(ctx.t("move_done", branch=esc(branch.name)), menu=True)
+
+
 async def ask_again(ctx: Context) -> None:
     """The current registration question again (after something that was not an answer to it)."""
     data = ctx.identity.flow_data
@@ -110,7 +143,8 @@ async def handle(ctx: Context) -> None:
             await _show_branches(ctx)
     elif step == "branch":
         query = " ".join(event.text.split())[:60]
-        ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""))
+        ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""),
+                     **({"moving": True} if data.get("moving") else {}))  # fmt: skip
         await _show_branches(ctx)
     else:
         try:
@@ -127,14 +161,16 @@ async def _handle_option(ctx: Context, data: str, step: str) -> None:
         branch = await queries.branch_by_code(ctx.session, arg)
         if branch is None:
             await _show_branches(ctx)
+        elif ctx.identity.flow_data.get("moving"):
+            await _move(ctx, branch)
         else:
             await _ask_name(ctx, branch, invite=invite)
     elif action == "p" and rules.parse_id(arg) is not None and step == "branch":
         ctx.set_flow(FLOW, step="branch", query=ctx.identity.flow_data.get("query", ""), page=rules.parse_id(arg),
-                     invite=invite)  # fmt: skip
+                     invite=invite, **_moving(ctx))  # fmt: skip
         await _show_branches(ctx, replace=True)
     elif action in ("all", "chg"):
-        ctx.set_flow(FLOW, step="branch", query="", page=0, invite=invite)
+        ctx.set_flow(FLOW, step="branch", query="", page=0, invite=invite, **_moving(ctx))
         await _show_branches(ctx, replace=action == "all")
     elif action == "me" and step == "name":
         try:

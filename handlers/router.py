@@ -154,6 +154,8 @@ async def route(ctx: Context) -> None:
         await profile.handle_text(ctx)
     elif ctx.identity.flow == dossier.FLOW:
         await dossier.handle_text(ctx)
+    elif ctx.identity.flow == registration.FLOW:  # /doicdcs: the branch's name typed to find it
+        await registration.handle(ctx)
     else:
         if ctx.identity.flow == recognition.SCAN_FLOW:  # anything but the scan: the scan was not wanted
             ctx.set_flow(None)
@@ -270,6 +272,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await on_behalf.start(ctx, ctx.event.args)
     elif command == "hoso":
         await profile.show(ctx)
+    elif command == "doicdcs":
+        await registration.start_move(ctx)
     elif command == "dulieu":
         await personal_data.show(ctx)
     elif command == "xoadulieu":
@@ -286,7 +290,9 @@ async def _member_command(ctx: Context, command: str) -> None:
 
 async def _member_option(ctx: Context) -> None:
     payload = ctx.event.payload
-    if payload.startswith("reg:"):
+    if payload.startswith("reg:") and ctx.identity.flow == registration.FLOW:  # /doicdcs: choosing the right one
+        await registration.handle(ctx)
+    elif payload.startswith("reg:"):
         branch = ctx.member.branch.name if ctx.member and ctx.member.branch else ""
         ctx.say(ctx.t("already_registered", branch=esc(branch)), menu=True)
     elif payload.startswith("d:"):

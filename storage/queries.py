@@ -158,6 +158,28 @@ async def register_member(session: AsyncSession, identity: Identity, full_name: 
     return member
 
 
+async def move_member(session: AsyncSession, member: Member, branch: Branch) -> None:
+    """A member who has sent nothing, into another branch: their membership, and their drafts with their own
+    author rows (what a draft is credited to follows its authors, as when it was begun)."""
+    old_branch_id = member.branch_id
+    member.branch = branch
+    member.branch_id = branch.id
+    await session.execute(
+        update(MemberRole)
+        .where(MemberRole.member_id == member.id, MemberRole.role == Role.MEMBER, MemberRole.branch_id == old_branch_id)
+        .values(branch_id=branch.id)
+    )
+    drafts = select(Initiative.id).where(Initiative.member_id == member.id, Initiative.status == Status.DRAFT,
+                                         Initiative.entered_by_member_id.is_(None))  # fmt: skip
+    own_rows = (Author.member_id == member.id) & Author.initiative_id.in_(drafts)
+    await session.execute(update(Author).where(own_rows).values(branch_id=branch.id))
+    await session.execute(update(Initiative).where(Initiative.id.in_(drafts)).values(branch_id=branch.id))
+    await session.execute(  # credited to him, so to his branch (the submission works it out again anyway)
+        update(Initiative).where(Initiative.id.in_(drafts), Initiative.credited_branch_id == old_branch_id)
+        .values(credited_branch_id=branch.id)
+    )  # fmt: skip
+
+
 # --- initiatives -----------------------------------------------------------------------------------
 
 _FULL = (selectinload(Initiative.authors).selectinload(Author.branch), selectinload(Initiative.attachments))

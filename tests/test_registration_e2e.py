@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
-from tests.harness import BotProcess, Database, Person
+from tests.harness import TITLE, BotProcess, Database, Person, answer, register, submit_initiative
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -86,3 +86,33 @@ async def test_someone_new_who_just_says_hello_is_guided_to_register(
     await lan.send("/new")
     await lan.expect("hoàn tất đăng ký trước")
     await lan.expect("Chọn công đoàn cơ sở"), "a command is not taken for an answer: the question comes again"
+
+
+async def test_a_member_who_chose_the_wrong_branch_chooses_again_while_nothing_was_sent(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """Once registered, the branch could not be changed: every initiative would have gone to the wrong chair."""
+    nam = Person(emulator, "Phan Văn Nam")
+    await register(nam, "MAU001", "Phan Văn Nam")
+    await nam.send("/new")
+    await answer(nam, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await answer(nam, "Tên sáng kiến", TITLE)
+    await nam.expect("Bước 3/")
+    await nam.tap("Dừng (giữ nháp)")
+    await emulator.user_presses(nam.user_id, nam.last_with_buttons(), "reg:b:MAU004")  # an old registration button
+    await nam.expect("Đồng chí đã đăng ký rồi", "Chọn nhầm CĐCS? Gõ /doicdcs")  # the way to choose again, named
+    await nam.send("/doicdcs")
+    await nam.expect("Đồng chí đang ở CĐCS [MẪU] Trường THPT Chuyên Hùng Vương")
+    await nam.send("so y te")
+    await nam.tap("[MẪU] Sở Y tế", await nam.expect("Tìm «so y te»"))
+    await nam.expect("Đã chuyển đồng chí sang CĐCS [MẪU] Sở Y tế")
+    member = await database.member_of(nam.user_id)
+    [draft] = await database.initiatives_of(nam.user_id)
+    assert member.branch.code == "MAU004" and (draft.branch_id, draft.credited_branch_id) == (member.branch_id,) * 2
+    assert draft.authors == [] or all(a.branch_id == member.branch_id for a in draft.authors)
+    sent = Person(emulator, "Phan Thị Đã Gửi")
+    await register(sent, "MAU001", "Phan Thị Đã Gửi")
+    await submit_initiative(sent)
+    await sent.send("/doicdcs")  # something went to a chair: an admin moves her now
+    await sent.expect("không tự đổi CĐCS được", "báo quản trị viên")
+    assert (await database.member_of(sent.user_id)).branch.code == "MAU001"
