@@ -10,7 +10,7 @@ from handlers.chairs import INVITE_PREFIX, accept_invite
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 from storage import queries
-from storage.models import AuditEvent, Branch, Role
+from storage.models import AuditEvent, Branch
 
 FLOW = "register"
 
@@ -93,15 +93,13 @@ def _moving(ctx: Context) -> dict[str, bool]:
 
 
 async def start_move(ctx: Context) -> None:
-    """`/doicdcs`: a member who chose the wrong branch chooses again, while nothing of theirs went to its chair
-    (nothing sent, no office held); otherwise an admin moves them."""
+    """`/doicdcs`: a member who chose the wrong branch (or moved to another unit) chooses again. What they sent
+    stays where it was sent (its chair decided or decides it; it counts there); drafts move; an office held is
+    not a membership and stays."""
     member = ctx.member
     assert member is not None
-    if member.branch_id is None or any(role.role != Role.MEMBER for role in member.roles):
-        ctx.say(ctx.t("move_ask_admin"), menu=True)
-        return
-    if await queries.member_submissions(ctx.session, member.id):
-        ctx.say(ctx.t("move_ask_admin"), menu=True)
+    if member.branch_id is None:  # an admin without a branch: «/start b_CODE» joins one
+        ctx.say(ctx.t("admin_needs_branch"), menu=True)
         return
     ctx.set_flow(FLOW, step="branch", query="", page=0, moving=True)
     ctx.say(ctx.t("move_intro", branch=esc(member.branch.name if member.branch else "")))
@@ -118,7 +116,9 @@ async def _move(ctx: Context, branch: Branch) -> None:
     before = member.branch.code if member.branch else "?"
     await queries.move_member(ctx.session, member, branch)
     ctx.session.add(AuditEvent(actor_member_id=member.id, action="branch_changed", reason=f"{before} → {branch.code}"))
-    ctx.say(ctx.t("move_done", branch=esc(branch.name)), menu=True)
+    sent = await queries.member_submissions(ctx.session, member.id)
+    ctx.say(ctx.t("move_done", branch=esc(branch.name)) + ("\n" + ctx.t("move_sent_stay") if sent else ""),
+            menu=True)  # fmt: skip
 
 
 async def ask_again(ctx: Context) -> None:

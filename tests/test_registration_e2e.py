@@ -88,7 +88,7 @@ async def test_someone_new_who_just_says_hello_is_guided_to_register(
     await lan.expect("Chọn công đoàn cơ sở"), "a command is not taken for an answer: the question comes again"
 
 
-async def test_a_member_who_chose_the_wrong_branch_chooses_again_while_nothing_was_sent(
+async def test_a_member_who_chose_the_wrong_branch_chooses_again(
     emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
 ) -> None:
     """Once registered, the branch could not be changed: every initiative would have gone to the wrong chair."""
@@ -112,7 +112,12 @@ async def test_a_member_who_chose_the_wrong_branch_chooses_again_while_nothing_w
     assert draft.authors == [] or all(a.branch_id == member.branch_id for a in draft.authors)
     sent = Person(emulator, "Phan Thị Đã Gửi")
     await register(sent, "MAU001", "Phan Thị Đã Gửi")
-    await submit_initiative(sent)
-    await sent.send("/doicdcs")  # something went to a chair: an admin moves her now
-    await sent.expect("không tự đổi CĐCS được", "báo quản trị viên")
-    assert (await database.member_of(sent.user_id)).branch.code == "MAU001"
+    number = await submit_initiative(sent)
+    await sent.send("/doicdcs")  # moved to another unit after sending one: what she sent stays where it went
+    await sent.expect("Chọn công đoàn cơ sở")
+    await sent.send("so y te")
+    await sent.tap("[MẪU] Sở Y tế", await sent.expect("Tìm «so y te»"))
+    await sent.expect("Đã chuyển đồng chí sang CĐCS [MẪU] Sở Y tế", "vẫn thuộc CĐCS cũ")
+    moved, stayed = await database.member_of(sent.user_id), await database.initiative(number)
+    assert moved.branch.code == "MAU004" and stayed.branch.code == "MAU001"
+    assert stayed.credited_branch_id == stayed.branch_id, "it counts where it was sent"
