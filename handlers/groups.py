@@ -126,7 +126,10 @@ async def group_progress(ctx: Context, group: ChatGroup | None) -> None:
     if group is None or (group.branch_id is None and not group.is_province):
         ctx.say(ctx.t("group_not_linked"))
         return
-    ctx.say(await group_digest(ctx.session, ctx.t, ctx.campaign, ctx.today(), group))
+    text = await group_digest(ctx.session, ctx.t, ctx.campaign, ctx.today(), group)
+    if ctx.event.args.strip():  # «/progress MAU009»: the group shows its own unit; another is seen privately
+        text += "\n\n" + ctx.t("group_progress_own_only", link=private_link(ctx, group))
+    ctx.say(text)
 
 
 async def group_digest(session: AsyncSession, t: Catalog, campaign: Campaign, today: dt.date, group: ChatGroup) -> str:

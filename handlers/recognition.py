@@ -65,9 +65,12 @@ def _kept_from_author(ctx: Context, initiative: Initiative) -> bool:
 
 async def command(ctx: Context) -> None:
     """`/congnhan [id]`: record the decision of one initiative, or choose among those waiting for it."""
-    if ctx.event.args.strip():
-        await start(ctx, ctx.event.args.strip())
+    typed = ctx.event.args.strip().lstrip("#")
+    if typed and rules.parse_id(typed) is not None:
+        await start(ctx, typed)
         return
+    if typed:  # «/congnhan abc»: not a number; the initiatives waiting are offered below
+        ctx.say(ctx.t("recognition_not_a_number", typed=esc(typed[:30])))
     assert ctx.member is not None
     waiting = [i for i in await queries.member_submissions(ctx.session, ctx.member.id)
                if i.status in (Status.SUBMITTED, Status.VERIFIED) and not is_recorded(i)]  # fmt: skip

@@ -98,6 +98,8 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     assert "?start=b_MAU002" in invitation.plain_text, "a branch group invites straight into its branch"
     await group.send(cast.member, "/progress")
     await group.expect("Tiến độ Giai đoạn 1", "[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 0/2", "Chờ xác nhận: 0")
+    await group.send(cast.member, "/progress MAU009")  # another unit: the group's own, and where to see others
+    await group.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Trong nhóm, /progress cho tiến độ của đơn vị mà nhóm theo dõi")
 
     province = cast.province
     emulator.add_bot_to_group(cast.admin.user_id, province.chat_id)

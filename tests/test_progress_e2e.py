@@ -182,6 +182,8 @@ async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_ever
 
     await everywhere(1)
     assert (await live_database.initiative(waiting)).status == Status.VERIFIED
+    await chair.send("/congnhan abc")  # not a number: said, and what waits offered (it was «không ghi được»)
+    await chair.expect("«abc» không phải số sáng kiến")
     await chair.send("/congnhan")  # a chair records decisions too: his unit's verified ones are offered
     offered = [b["text"] for b in (await chair.expect("Ghi quyết định công nhận cho sáng kiến nào")).buttons()]
     assert [label.split()[0] for label in offered] == [f"#{waiting}"], offered
