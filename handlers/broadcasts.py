@@ -86,10 +86,10 @@ async def handle_text(ctx: Context) -> None:
         )
         await _preview(ctx)
     elif step == "audience":
-        ctx.say(ctx.t("err_use_buttons"))
+        ctx.say("⚠️ " + ctx.t("err_use_buttons"))
         _ask_audience(ctx)
     else:
-        ctx.say(ctx.t("err_use_buttons"))
+        ctx.say("⚠️ " + ctx.t("err_use_buttons"))
         await _preview(ctx)
 
 

@@ -155,7 +155,7 @@ async def handle_text(ctx: Context) -> None:
     if not data.get("kind"):  # the kind's question, answered by typing
         kind = _typed_kind(ctx, ctx.event.text) if ctx.event.kind is EventKind.TEXT else None
         if kind is None:
-            _ask_kind(ctx, initiative, ctx.t("err_use_buttons") + "\n")
+            _ask_kind(ctx, initiative, "⚠️ " + ctx.t("err_use_buttons") + "\n")
         else:
             _ask_decision(ctx, initiative, kind)
         return

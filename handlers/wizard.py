@@ -680,7 +680,7 @@ async def _summary_text(ctx: Context, draft: Initiative, text: str) -> None:
     elif typed in rules.plain_words(ctx.t("words_edit")).split("|"):
         _edit_list(ctx, draft)
     else:
-        show_summary(ctx, draft, ctx.t("err_use_buttons"))
+        show_summary(ctx, draft, "⚠️ " + ctx.t("err_use_buttons"))
 
 
 def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:

@@ -225,7 +225,8 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("Bước 3/16", "thuộc loại nào")
 
     await an.send("loại nào cũng được")
-    await an.expect("cần chọn một trong các mục", "Bước 3/16")
+    refused = await an.expect("cần chọn một trong các mục", "Bước 3/16")
+    assert refused.plain_text.startswith("⚠️ Bước này cần chọn"), "one mark, not «⚠️ 👉»"
     await an.send("giải pháp")  # in every type's name: which one is not guessed
     await an.expect("cần chọn một trong các mục", "Bước 3/16")
     await an.send("1,5")  # the code with a decimal comma
