@@ -51,11 +51,22 @@ async def branch_by_code(session: AsyncSession, code: str) -> Branch | None:
     return await session.scalar(select(Branch).where(func.upper(Branch.code) == code.strip().upper()))
 
 
+# What people type for the long words of units' names ("bv da khoa" for "bệnh viện đa khoa").
+UNIT_ABBREVIATIONS = {"bv": "benh vien", "ttyt": "trung tam y te", "tt": "trung tam", "dh": "dai hoc",
+                      "cd": "cao dang", "ubnd": "uy ban nhan dan", "cty": "cong ty", "sgd": "so giao duc"}  # fmt: skip
+
+
 async def branches_matching(session: AsyncSession, typed: str) -> list[Branch]:
-    """Units whose name or code holds every word typed (accents and case ignored), in list order."""
+    """Units whose name or code holds every word typed (accents and case ignored; a usual abbreviation read
+    as its words: "bv" as "bệnh viện"), in list order."""
     branches = list(await all_branches(session))
     words = fold(typed).split()
-    return [b for b in branches if all(word in fold(f"{b.name} {b.code}") for word in words)]
+
+    def holds(name: str, word: str) -> bool:
+        spelled = UNIT_ABBREVIATIONS.get(word)
+        return word in name or (spelled is not None and spelled in name)
+
+    return [b for b in branches if all(holds(fold(f"{b.name} {b.code}"), word) for word in words)]
 
 
 def is_named(branch: Branch, typed: str) -> bool:

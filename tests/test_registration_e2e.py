@@ -26,10 +26,13 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     assert [b["text"] for b in page_two.buttons()] != first_page_names
     assert any("Trang trước" in b["text"] for b in page_two.buttons())
 
+    await hoa.send("bv da khoa")  # «bv», as people write «bệnh viện»
+    found = await hoa.expect("Tìm «bv da khoa»", "CĐCS phù hợp")
+    abbreviated = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
     await hoa.send("benh vien da khoa")
     found = await hoa.expect("Tìm «benh vien da khoa»", "CĐCS phù hợp")
     names = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
-    assert names and all("Bệnh viện Đa khoa" in name for name in names)
+    assert names and all("Bệnh viện Đa khoa" in name for name in names) and abbreviated == names
 
     await hoa.tap("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", found)
     await hoa.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
