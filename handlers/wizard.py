@@ -119,10 +119,16 @@ def may_enter(ctx: Context, draft: Initiative) -> bool:
     return draft.entered_by_member_id is None or may_enter_for(ctx, draft.branch_id)
 
 
-def leave(ctx: Context, draft: Initiative) -> None:
+async def leave(ctx: Context, draft: Initiative) -> None:
+    """Stop for now: the draft is kept, unless it has no title yet (only the conditions answered: a draft
+    «(chưa có tên)» in the list helps nobody, and one tap answers them again)."""
     ctx.set_flow(None)
     if draft.id is None:
         ctx.say(ctx.t("wizard_left_unsaved"), menu=True)
+        return
+    if not draft.title and draft.status == Status.DRAFT and ctx.member is not None:
+        await queries.delete_draft(ctx.session, draft, ctx.member)
+        ctx.say(ctx.t("wizard_left_untitled"), menu=True)
         return
     ctx.say(ctx.t("wizard_cancelled", id=draft.id, title=esc(draft.title or ctx.t("untitled"))), menu=True)
 
@@ -316,7 +322,7 @@ async def _handle_option(ctx: Context, draft: Initiative, step_key: str) -> None
         return
     step = STEPS_BY_KEY[step_key]
     if value == CANCEL:
-        leave(ctx, draft)
+        await leave(ctx, draft)
     elif value == BACK:
         await go_back(ctx, draft, step)
     elif value == SKIP and step.optional:
@@ -338,7 +344,7 @@ async def handle_command(ctx: Context, draft: Initiative, command: str) -> bool:
     step_key = draft.current_step or STEPS[0].key
     step = STEPS_BY_KEY.get(step_key)
     if command == "cancel":
-        leave(ctx, draft)
+        await leave(ctx, draft)
     elif command == "back" and step is not None:
         await go_back(ctx, draft, step)
     elif command == "back":
@@ -656,7 +662,7 @@ def _edit_list(ctx: Context, draft: Initiative) -> None:
 async def _summary_action(ctx: Context, draft: Initiative, value: str) -> None:
     edit = rules.parse_id(value[1:]) if value.startswith("e") else None
     if value == CANCEL:
-        leave(ctx, draft)
+        await leave(ctx, draft)
     elif value == SUBMIT:
         await submit(ctx, draft)
     elif value == EDIT_LIST:

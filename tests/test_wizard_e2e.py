@@ -562,3 +562,18 @@ async def test_a_suggestion_chosen_in_english_is_stored_as_the_forms_print_it(
     await grace.expect("Author profile saved", "Thạc sĩ")
     member = await database.member_of(grace.user_id)
     assert member.qualification == "Thạc sĩ"
+
+
+async def test_stopping_before_the_title_keeps_no_untitled_draft(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    """Only the conditions answered, then «Dừng»: a draft «(chưa có tên)» was kept to clutter the list."""
+    tuan = Person(emulator, "Đoàn Văn Tuấn")
+    await register(tuan, name="Đoàn Văn Tuấn")
+    await tuan.send("/new")
+    await answer(tuan, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await tuan.tap("Dừng", await tuan.expect("Tên sáng kiến"))
+    await tuan.expect("Sáng kiến chưa có tên nên không giữ bản nháp")
+    assert await database.initiatives_of(tuan.user_id) == []
+    await tuan.send("/drafts")
+    await tuan.expect("chưa có bản nháp")
