@@ -429,7 +429,8 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         folded = fold(text)
         codes = {folded, folded.replace(",", ".")}  # "1,2": a type's code written with a decimal comma
         match = next((v for v, label in options if fold(v) in codes or reads_as(text, label)), None)
-        match = match or rules.yes_or_no(text, {v for v, _ in options}) or _the_one_naming(options, text)
+        said = next((value for words, value in step.typed_answers if reads_as(text, words)), None)
+        match = match or said or rules.yes_or_no(text, {v for v, _ in options}) or _the_one_naming(options, text)
         if match is None:
             raise InputError("err_use_buttons")
         await _store_choice(ctx, draft, step, match)

@@ -64,6 +64,8 @@ class Step:
     max_len: int = 200
     # CHOICE: fixed (value, catalog key) pairs; the type step takes its choices from the campaign.
     choices: tuple[tuple[str, str], ...] = ()
+    # CHOICE: short answers people type for a choice, beyond its label's words ("rồi": already applied).
+    typed_answers: tuple[tuple[str, str], ...] = ()
     # TEXT: one-tap suggestions (catalog keys) that fill the answer.
     suggestions: tuple[str, ...] = ()
     # DATE: which rule checks it ("applied", "past").
@@ -143,6 +145,7 @@ STEPS: tuple[Step, ...] = (
         Kind.CHOICE,
         "application_kind",
         choices=(("applied", "choice_applied"), ("trial", "choice_trial")),
+        typed_answers=(("rồi", "applied"), ("đã", "applied"), ("đã rồi", "applied"), ("yes", "applied")),
     ),
     Step("application_place", Kind.TEXT, "application_place", min_len=3, max_len=300),
     Step("economic_benefit", Kind.TEXT, "economic_benefit", optional=True, min_len=10, max_len=2000),

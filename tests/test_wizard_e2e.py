@@ -268,6 +268,11 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
 
     await an.tap("Áp dụng thử", question)
     await an.expect("Bước 9/16")
+    await an.send("/back")
+    await an.expect("Bước 8/16", "áp dụng thử?")
+    await an.send("rồi")  # «đã áp dụng rồi», as people answer it
+    await an.expect("Bước 9/16")
+    assert (await database.initiatives_of(an.user_id))[0].application_kind == "applied"
     await an.send("Văn phòng công đoàn")
     economic = await an.expect("Bước 10/16", "Lợi ích kinh tế", "Không bắt buộc")
     assert rows_of(economic) == [["⬅️ Quay lại", "⏭ Bỏ qua"], ["✖️ Dừng (giữ nháp)"]], "two a row: words not cut"
