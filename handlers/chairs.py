@@ -139,7 +139,7 @@ async def list_chairs(ctx: Context) -> None:
     if code and branch is None:  # a name typed: the one unit it names, else the units it may mean
         branch, matches = await unit_codes.unit_named(ctx, code)
         if branch is None:  # not the whole list instead: he asked for one unit
-            ctx.say(ctx.t("unit_unknown", code=esc(code[:40])) + "\n" + unit_codes.hints(ctx, matches))
+            ctx.say(await unknown_unit(ctx, code, matches))
             return
     await _show_chairs(ctx, branch.id if branch else None, 0)
 

@@ -143,8 +143,7 @@ async def handle(ctx: Context) -> None:
             await _show_branches(ctx)
     elif step == "branch":
         query = " ".join(event.text.split())[:60]
-        ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""),
-                     **({"moving": True} if data.get("moving") else {}))  # fmt: skip
+        ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""), **_moving(ctx))
         await _show_branches(ctx)
     else:
         try:

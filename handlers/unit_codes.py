@@ -10,9 +10,11 @@ from storage.models import Branch
 SHOWN = 5
 
 
-async def unknown_unit(ctx: Context, typed: str) -> str:
-    """ "No unit has the code …", and the units whose names hold the words typed, with their codes."""
-    matches = await queries.branches_matching(ctx.session, typed) if typed.strip() else []
+async def unknown_unit(ctx: Context, typed: str, matches: list[Branch] | None = None) -> str:
+    """ "No unit has the code …", and the units whose names hold the words typed (`matches` when already
+    found), with their codes."""
+    if matches is None:
+        matches = await queries.branches_matching(ctx.session, typed) if typed.strip() else []
     return ctx.t("unit_unknown", code=esc(typed[:40])) + "\n" + hints(ctx, matches)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -707,6 +707,11 @@ async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **ans
     await person.tap("Gửi sáng kiến", summary)
     sent = await person.expect("Đã gửi sáng kiến")
     return int(sent.plain_text.split("#", 1)[1].split()[0])
+
+
+def link_code_of(message: Any) -> str:
+    """The code a `/link` answer shows («… LIENKET 123456 …»)."""
+    return message.plain_text.split("LIENKET ", 1)[1].split()[0]
 
 
 async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: str) -> AnyPerson:

@@ -31,6 +31,7 @@ from tests.harness import (
     enter_for_members_up_to_authors,
     fill_up_to_summary,
     invite_chair,
+    link_code_of,
     register,
     submit_initiative,
 )
@@ -47,7 +48,7 @@ async def admin(emulator: TelegramEmulator, live_bot: InProcessBot) -> Person:
 
 async def link_code(person: Person) -> str:
     await person.send("/link")
-    return (await person.expect("LIENKET")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    return link_code_of(await person.expect("LIENKET"))
 
 
 def wrong(code: str, attempt: int) -> str:
@@ -330,7 +331,7 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     await member.send("/cancel")
     await member.expect("Đã tạm dừng")
     await member.send("/link")
-    code = (await member.expect("LIENKET")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    code = link_code_of(await member.expect("LIENKET"))
     on_zalo = ZaloPerson(zalo_emulator, "Riêng Tư")
     await on_zalo.send(f"LIENKET {code}")
     await member.tap("Đúng là tôi", await member.expect("Tài khoản Zalo «Riêng Tư» vừa nhập mã"))

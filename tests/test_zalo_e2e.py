@@ -36,6 +36,7 @@ from tests.harness import (
     answer,
     fill_up_to_summary,
     invite_chair,
+    link_code_of,
     local,
     register,
     submit_initiative,
@@ -201,11 +202,7 @@ async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
     await answer(on_telegram, "Tên sáng kiến", "Phiếu khảo sát trực tuyến cho đoàn viên")
     await on_telegram.expect("Bước 3/")
     await on_telegram.send("/link")
-    code = (
-        (await on_telegram.expect("Mã liên kết của đồng chí", "Trên Zalo, nhắn cho bot"))
-        .plain_text.split("LIENKET ", 1)[1]
-        .split()[0]
-    )
+    code = link_code_of(await on_telegram.expect("Mã liên kết của đồng chí", "Trên Zalo, nhắn cho bot"))
 
     on_zalo = ZaloPerson(zalo_emulator, "Hai Kênh")
     await on_zalo.send("xin chào")
@@ -246,7 +243,7 @@ async def test_an_account_registered_on_its_own_is_shown_how_to_link_while_it_ha
     on_telegram = Person(emulator, "Đinh Văn Hai Lần")
     await register(on_telegram, "MAU002", "Đinh Văn Hai Lần")
     await on_telegram.send("/link")
-    code = (await on_telegram.expect("Mã liên kết của đồng chí")).plain_text.split("LIENKET ", 1)[1].split()[0]
+    code = link_code_of(await on_telegram.expect("Mã liên kết của đồng chí"))
     on_zalo = ZaloPerson(zalo_emulator, "Hai Lần")
     await register(on_zalo, "MAU002", "Đinh Văn Hai Lần")
     await on_zalo.send(f"LIENKET {code}")
@@ -274,7 +271,7 @@ async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
     await on_zalo.send("liên kết")  # the words, as Zalo's menu is typed
     made = await on_zalo.expect("Mã liên kết của đồng chí", "Trên Telegram, nhắn cho bot",
                                 "«✅ Đúng là tôi» (trả lời 1)")  # fmt: skip
-    code = made.plain_text.split("LIENKET ", 1)[1].split()[0]
+    code = link_code_of(made)
     on_telegram = Person(emulator, "Chỉ Dùng Zalo")
     await on_telegram.send(f"LIENKET {code}.")  # a full stop typed after the code
     await on_telegram.expect("Đã nhận mã", "mở bot trên Zalo và chọn «✅ Đúng là tôi» trong 10 phút (trả lời 1)")
