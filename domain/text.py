@@ -18,13 +18,11 @@ _INVISIBLE = re.compile(
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"  # soft hyphen, invisible fillers
     "\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"  # zero-width, bidi controls
     "\ufeff\ufff9-\ufffb\ufdd0-\ufdef"  # byte-order mark, annotations, non-characters
-    "\ud800-\udfff]"  # lone surrogates
+    "\ud800-\udfff"  # lone surrogates
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))  # U+FFFE … U+10FFFF
+    + "]"
 )
 _ZWJ = "\u200d"
-
-
-def _is_noncharacter(char: str) -> bool:
-    return (ord(char) & 0xFFFE) == 0xFFFE  # U+FFFE, U+FFFF, U+1FFFE … U+10FFFF
 
 
 def _keeps_zwj(before: str, after: str) -> bool:
@@ -35,8 +33,6 @@ def _keeps_zwj(before: str, after: str) -> bool:
 
 def clean_input(text: str) -> str:
     text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
-    if any(_is_noncharacter(char) for char in text):
-        text = "".join(char for char in text if not _is_noncharacter(char))
     if _ZWJ in text:
         parts = text.split(_ZWJ)
         text = parts[0]

@@ -527,9 +527,10 @@ async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Autho
 async def _registered_namesake(ctx: Context, name: str, branch_id: int) -> Member | None:
     """The one registered member of the branch with this name (accents and case aside), if exactly one."""
     assert ctx.member is not None
-    candidates = (await ctx.session.scalars(select(Member).where(Member.branch_id == branch_id))).all()
-    found = [m for m in candidates if fold(m.full_name) == fold(name) and m.id != ctx.member.id]
-    return found[0] if len(found) == 1 else None
+    wanted = fold(name)
+    names = await ctx.session.execute(select(Member.id, Member.full_name).where(Member.branch_id == branch_id))
+    found = [member_id for member_id, full_name in names if fold(full_name) == wanted and member_id != ctx.member.id]
+    return await ctx.session.get(Member, found[0]) if len(found) == 1 else None
 
 
 def _parse_step_date(ctx: Context, step: Step, text: str) -> object:

@@ -53,7 +53,7 @@ def _research_with_coauthors(initiative: Initiative, campaign: Campaign) -> bool
     return is_research(initiative, campaign) and len(initiative.authors) > 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each step exists once (STEPS): compared by identity, not field by field
 class Step:
     key: str
     kind: Kind

@@ -391,17 +391,20 @@ async def branch_chair_ids(session: AsyncSession, branch_id: int) -> set[int]:
 
 async def possible_duplicates(session: AsyncSession, initiative: Initiative) -> list[int]:
     """Other submitted initiatives with the same title and the same set of author names (accents and case
-    ignored): the same initiative sent by two of its authors."""
+    ignored): the same initiative sent by two of its authors. Read as (id, author name) rows, not initiatives
+    with their authors: a common title («Cải tiến quy trình …») can be shared by many."""
     names = sorted(fold(a.full_name) for a in initiative.authors)
-    candidates = (
-        await session.scalars(
-            select(Initiative)
-            .where(Initiative.id != initiative.id, Initiative.status.not_in((Status.DRAFT, Status.REJECTED)))
-            .where(Initiative.title_key == fold(initiative.title or ""))
-            .options(selectinload(Initiative.authors))
-        )
-    ).all()
-    return [other.id for other in candidates if sorted(fold(a.full_name) for a in other.authors) == names]
+    rows = await session.execute(
+        select(Initiative.id, Author.full_name)
+        .outerjoin(Author, Author.initiative_id == Initiative.id)
+        .where(Initiative.id != initiative.id, Initiative.status.not_in((Status.DRAFT, Status.REJECTED)))
+        .where(Initiative.title_key == fold(initiative.title or ""))
+        .order_by(Initiative.id)
+    )
+    authors_of: dict[int, list[str]] = {}
+    for initiative_id, full_name in rows:
+        authors_of.setdefault(initiative_id, []).extend([fold(full_name)] if full_name is not None else [])
+    return [other for other, found in authors_of.items() if sorted(found) == names]
 
 
 class AuthorColumns(NamedTuple):
