@@ -10,6 +10,7 @@ sequences (👨‍👩‍👧), where it is part of the picture. Line breaks and
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -43,6 +44,18 @@ def clean_input(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case, accent-free form for searching and comparing: "Bệnh viện Đa khoa" -> "benh vien da khoa"."""
+    return _fold_remembered(text) if len(text) <= _REMEMBERED_LENGTH else _fold(text)
+
+
+_REMEMBERED_LENGTH = 256  # names, unit names and titles: folded again and again (a branch's members, each card)
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_remembered(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
