@@ -42,6 +42,7 @@ from storage.models import Initiative, Member, Status
 
 log = logging.getLogger(__name__)
 PENDING_SHOWN = 20  # review cards /pending sends at once, oldest first
+DUPLICATES_NAMED = 5  # earlier initiatives a card names as possible duplicates; the rest are counted
 FLOW = "review_reason"
 VERIFY, CHANGES, REJECT = "a", "c", "r"
 REASON_KEYS = (
@@ -122,7 +123,10 @@ def review_card(
     if initiative.entered_by is not None:
         lines.append(ctx.t("review_entered_by", name=esc(initiative.entered_by.full_name)))
     if duplicates:
-        lines.append(ctx.t("review_duplicate", ids=", ".join(f"#{number}" for number in duplicates)))
+        ids = ", ".join(f"#{number}" for number in duplicates[:DUPLICATES_NAMED])
+        if len(duplicates) > DUPLICATES_NAMED:  # the earliest, the one most likely copied; a card stays a card
+            ids = ctx.t("review_duplicate_more", ids=ids, count=len(duplicates) - DUPLICATES_NAMED)
+        lines.append(ctx.t("review_duplicate", ids=ids))
     text = "\n\n".join(lines)
     if outcome:
         return Reply(text=text, ref=str(initiative.id))

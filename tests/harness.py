@@ -534,6 +534,26 @@ class Database:
         async with self.sessions() as session:
             return await queries.initiative_by_id(session, initiative_id)
 
+    async def copy_initiative(self, initiative_id: int, *, status: Any) -> int:
+        """A copy of the initiative's title and author rows, with `status`, written straight to the database
+        (an earlier copy without going through the wizard); returns its number."""
+        from storage import queries
+        from storage.models import Author, Initiative
+
+        async with self.sessions() as session, session.begin():
+            original = await queries.initiative_by_id(session, initiative_id)
+            assert original is not None
+            copy = Initiative(member_id=original.member_id, branch_id=original.branch_id,
+                              credited_branch_id=original.credited_branch_id, status=status, title=original.title,
+                              title_key=original.title_key, current_step="summary")  # fmt: skip
+            copy.authors = [Author(full_name=a.full_name, share_percent=a.share_percent, member_id=a.member_id,
+                                   branch_id=a.branch_id, confirmed=a.confirmed, position=a.position)
+                            for a in original.authors]  # fmt: skip
+            copy.attachments = []
+            session.add(copy)
+            await session.flush()
+            return copy.id
+
     async def audit_actions(self, initiative_id: int) -> list[tuple[str, str | None]]:
         from sqlalchemy import select
 

@@ -115,10 +115,11 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
 
 
 async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
-    emulator: TelegramEmulator, cast: Cast
+    emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
     """Sent again (or by another of its authors): the chair's card names the earlier one, when the title and
-    the authors' names are the same (accents and case aside); other authors under the same title are not."""
+    the authors' names are the same (accents and case aside); other authors under the same title are not.
+    Many earlier copies: the card names the first five and counts the rest."""
     lan = Person(emulator, "Phạm Thị Lan")
     await register(lan, "MAU002", "Phạm Thị Lan")
     title = "Bảng theo dõi vật tư tiêu hao theo từng khoa phòng"
@@ -127,6 +128,10 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     assert "Có thể trùng" not in card.plain_text, card.plain_text
     again = await submit_initiative(lan, title=title.upper(), coauthors="tran van binh 30")
     await cast.chair_one.expect(f"Sáng kiến #{again} chờ xác nhận", f"⚠️ Có thể trùng với sáng kiến #{first} (cùng tên")
+    copies = [await database.copy_initiative(first, status=Status.VERIFIED) for _ in range(4)]
+    many = await submit_initiative(lan, title=title, coauthors="Trần Văn Bình 30")
+    named = ", ".join(f"#{number}" for number in (first, again, *copies[:3]))
+    await cast.chair_one.expect(f"Sáng kiến #{many} chờ xác nhận", f"trùng với sáng kiến {named} và 1 sáng kiến khác (")
     others = await submit_initiative(lan, title=title, coauthors="Lê Văn Cường 30")
     card = await cast.chair_one.expect(f"Sáng kiến #{others} chờ xác nhận")
     assert "Có thể trùng" not in card.plain_text, "other authors under the same title are another initiative"
