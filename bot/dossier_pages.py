@@ -112,15 +112,20 @@ def _form(
     for number, question in enumerate(DOSSIER.questions(ctx, initiative)):
         name = html.escape(question.key)
         value = typed.get(question.key, "") if typed is not None else str(DOSSIER.get(initiative, question) or "")
-        label_key = "dossier_label_" + question.prompt_key.removeprefix("step_")
-        label = html.escape(t(label_key, **question.prompt_params))
-        hint = t(question.prompt_key, **question.prompt_params)  # reply markup: already escaped
+        page_key = question.prompt_key.removeprefix("step_")
+        label = html.escape(t("dossier_label_" + page_key, **question.prompt_params))
+        # The page's own help: the chat's question repeats the label and points at buttons the page has not.
+        hint = t("dossier_help_" + page_key, **question.prompt_params)  # reply markup: already escaped
+        suggestions = DOSSIER.suggestions(ctx, initiative, question)
+        typed_in_a_line = question.max_len <= LONG and question.kind != "person"
+        if suggestions:  # a datalist shows only once the box is tapped (and a text area has none): named here
+            key = "dossier_suggested_pick" if typed_in_a_line else "dossier_suggested"
+            hint += " " + html.escape(t(key, values=" · ".join(f"«{s}»" for s in suggestions)))
         error = (errors or {}).get(question.key)
         fields.append(f'<label class="field" for="f{number}">{label}<span class="hint">{hint}</span></label>')
         if error:
             fields.append(f'<p class="error" role="alert">⚠️ {error}</p>')
-        suggestions = DOSSIER.suggestions(ctx, initiative, question)
-        if question.max_len <= LONG and question.kind != "person":
+        if typed_in_a_line:
             options = "".join(f'<option value="{html.escape(s)}">' for s in suggestions)
             datalist = f'<datalist id="l{number}">{options}</datalist>' if options else ""
             fields.append(f'<input class="text" type="text" id="f{number}" name="{name}" list="l{number}"'

@@ -214,6 +214,13 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
 
     async with phone_page(link) as page:
         await expect(page.get_by_role("heading", level=1)).to_have_text(f"Hoàn thiện hồ sơ sáng kiến #{number}")
+        # The help under each label is the page's: the label once, and the suggestions named (the chat's buttons
+        # are not here; a text area has no list to pick from).
+        investor = page.locator("label", has_text="Chủ đầu tư tạo ra sáng kiến")
+        await expect(investor).to_contain_text("Gợi ý (chạm vào ô để chọn, hoặc gõ): «Tác giả tự đầu tư»")
+        assert (await investor.inner_text()).count("Chủ đầu tư") == 1, await investor.inner_text()
+        confidential = page.locator("label", has_text="Thông tin cần được bảo mật")
+        await expect(confidential).to_contain_text("Có thể ghi: «Không có»")
         await page.get_by_label("Kính gửi").fill("Giám đốc Sở Y tế tỉnh Phú Thọ")
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 31/2/1988; Chuyên viên")
         await page.get_by_label("Mục đích của giải pháp").fill("Giảm giấy tờ <b>& thời gian</b>")
