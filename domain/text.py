@@ -33,13 +33,13 @@ def _keeps_zwj(before: str, after: str) -> bool:
 
 
 def clean_input(text: str) -> str:
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
+    text = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     if _ZWJ in text:
         parts = text.split(_ZWJ)
         text = parts[0]
         for part in parts[1:]:
             text += (_ZWJ if _keeps_zwj(text[-1:], part[:1]) else "") + part
-    return text
+    return unicodedata.normalize("NFC", text)  # last: a letter and its mark, parted by what was removed, are one
 
 
 def fold(text: str) -> str:

@@ -129,9 +129,14 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     again = await submit_initiative(lan, title=title.upper(), coauthors="tran van binh 30")
     await cast.chair_one.expect(f"Sáng kiến #{again} chờ xác nhận", f"⚠️ Có thể trùng với sáng kiến #{first} (cùng tên")
     copies = [await database.copy_initiative(first, status=Status.VERIFIED) for _ in range(4)]
-    many = await submit_initiative(lan, title=title, coauthors="Trần Văn Bình 30")
-    named = ", ".join(f"#{number}" for number in (first, again, *copies[:3]))
-    await cast.chair_one.expect(f"Sáng kiến #{many} chờ xác nhận", f"trùng với sáng kiến {named} và 1 sáng kiến khác (")
+    try:
+        many = await submit_initiative(lan, title=title, coauthors="Trần Văn Bình 30")
+        named = ", ".join(f"#{number}" for number in (first, again, *copies[:3]))
+        flagged = f"trùng với sáng kiến {named} và 1 sáng kiến khác ("
+        await cast.chair_one.expect(f"Sáng kiến #{many} chờ xác nhận", flagged)
+    finally:  # the copies would top the chairs' lists of what waits for recognition in later tests
+        async with database.sessions() as session, session.begin():
+            await session.execute(delete(Initiative).where(Initiative.id.in_(copies)))
     others = await submit_initiative(lan, title=title, coauthors="Lê Văn Cường 30")
     card = await cast.chair_one.expect(f"Sáng kiến #{others} chờ xác nhận")
     assert "Có thể trùng" not in card.plain_text, "other authors under the same title are another initiative"

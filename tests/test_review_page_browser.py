@@ -217,7 +217,7 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         # The help under each label is the page's: the label once, and the suggestions named (the chat's buttons
         # are not here; a text area has no list to pick from).
         investor = page.locator("label", has_text="Chủ đầu tư tạo ra sáng kiến")
-        await expect(investor).to_contain_text("Gợi ý (chạm vào ô để chọn, hoặc gõ): «Tác giả tự đầu tư»")
+        await expect(investor).to_contain_text("Gợi ý (bấm vào ô để chọn, hoặc tự gõ): «Tác giả tự đầu tư»")
         assert (await investor.inner_text()).count("Chủ đầu tư") == 1, await investor.inner_text()
         confidential = page.locator("label", has_text="Thông tin cần được bảo mật")
         await expect(confidential).to_contain_text("Có thể ghi: «Không có»")

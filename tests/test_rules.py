@@ -7,7 +7,7 @@ import pytest
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from domain.rules import InputError
-from domain.text import vietnamese_order
+from domain.text import clean_input, vietnamese_order
 
 WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
 TODAY = dt.date(2026, 11, 25)
@@ -240,3 +240,10 @@ def test_person_names(name: str) -> None:
 def test_bad_person_names(name: str) -> None:
     with pytest.raises(InputError):
         rules.parse_person_name(name)
+
+
+def test_an_invisible_character_between_a_letter_and_its_marks_leaves_one_letter() -> None:
+    """Removed between «e» and its marks, a zero-width space leaves «ễ» as one letter (NFC), so the name equals
+    the same name typed plainly (the namesake rule, a unit search)."""
+    assert clean_input("Nguye\u200b\u0302\u0303n") == "Nguyễn"
+    assert clean_input("Bi\u0300\u200dnh") == "Bình"
