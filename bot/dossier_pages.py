@@ -91,6 +91,9 @@ def _parse(
         if not text.strip():
             values.append((question, None))
             continue
+        if (suggested := DOSSIER.suggestion_typed(ctx, initiative, question, text)) is not None:
+            values.append((question, suggested))  # picked from the list, in any language: as the records word it
+            continue
         try:
             values.append((question, DOSSIER.parse(ctx, question, text)))
         except InputError as error:

@@ -93,6 +93,13 @@ class Questionnaire:
         """What each suggestion stores (`i18n.record_text`), in the order of `suggestions`."""
         return [record_text(key) for key in question.suggestions]
 
+    def suggestion_typed(self, ctx: Context, record: Any, question: Question, text: str) -> str | None:
+        """What to store when the text is a suggestion's words (in the person's language, accents and case
+        aside: "khong co" where «Không có» is offered); None for any other text. In the chat and on the page."""
+        offered = self.suggestions(ctx, record, question)
+        typed = next((i for i, label in enumerate(offered) if reads_as(text, label)), None)
+        return None if typed is None else self.suggested_values(ctx, record, question)[typed]
+
     @staticmethod
     def shown(ctx: Context, value: object) -> str:
         if value in (None, ""):
@@ -131,10 +138,8 @@ class Questionnaire:
             ctx.say(ctx.t("err_text_expected"))
             self.ask(ctx, record, index)
             return
-        offered = self.suggestions(ctx, record, question)
-        typed = next((i for i, label in enumerate(offered) if reads_as(ctx.event.text, label)), None)
-        if typed is not None:  # a suggestion's words, typed: "không có" where it is offered is that answer
-            self.set(ctx, record, question, self.suggested_values(ctx, record, question)[typed])
+        if (suggested := self.suggestion_typed(ctx, record, question, ctx.event.text)) is not None:
+            self.set(ctx, record, question, suggested)
             await self._next(ctx, record, index)
             return
         if rules.plain_words(ctx.event.text) in rules.SKIP_WORDS:  # "bỏ qua", "không": the button's meaning

@@ -224,6 +224,7 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         await page.get_by_label("Kính gửi").fill("Giám đốc Sở Y tế tỉnh Phú Thọ")
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 31/2/1988; Chuyên viên")
         await page.get_by_label("Mục đích của giải pháp").fill("Giảm giấy tờ <b>& thời gian</b>")
+        await page.get_by_label("Chủ đầu tư tạo ra sáng kiến").fill("tac gia tu dau tu")  # a suggestion's words
         # A control character typed or pasted (it made every Word form of the initiative fail) is cleaned away.
         await page.get_by_label("Người đã tham gia áp dụng").fill("Lê Văn Tám; Thử nghiệm\x01\nĐỗ Thị Nga; Nhập liệu")
         if os.environ.get("DOSSIER_SCREENSHOT"):
@@ -239,6 +240,7 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
     stored = await live_database.initiative(number)
     assert (stored.addressee, stored.purpose) == ("Giám đốc Sở Y tế tỉnh Phú Thọ", "Giảm giấy tờ <b>& thời gian</b>")
     assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
+    assert stored.investor == "Tác giả tự đầu tư", "a suggestion typed is stored as the records word it, as in the chat"
     typed = stored.authors[1]
     assert (typed.workplace, typed.birth_date, typed.job_title) == ("Sở Y tế", dt.date(1988, 4, 3), "Chuyên viên")
 
