@@ -20,21 +20,22 @@ import time
 
 from bench.data import fill, on_each_database, store_campaign
 from bot.config import load_config
-from handlers import progress
+from handlers import paging, progress
 from handlers.i18n import catalog
+from storage import queries
 from storage.engine import create_engine, session_factory
 from tests.harness import ROOT
 
 RUNS = 5
 
 
-async def measure(url: str) -> tuple[list[float], list[float], list[float]]:
+async def measure(url: str) -> tuple[list[float], list[float], list[float], list[float]]:
     config = load_config(ROOT / "config.toml", environ={})
     t = catalog("vi")
     today = dt.date(2022, 4, 20)
     engine = create_engine(url)
     sessions = session_factory(engine)
-    admin_text, admin_chart, member = [], [], []
+    admin_text, admin_chart, member, units = [], [], [], []
     gc.freeze()  # as the bot does once started (bot/app.py): the full passes skip what lives as long as it
     try:
         for _ in range(RUNS):
@@ -51,9 +52,14 @@ async def measure(url: str) -> tuple[list[float], list[float], list[float]]:
                 mine = await progress.load(session, config.campaign, today, {random.randint(1, len(view.branches))})
             progress.branch_text(t, mine, mine.branches[0], with_counts=True)
             member.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            async with sessions() as session:  # a newcomer's registration list, then a unit searched by name
+                paging.page_of(await queries.branches_matching(session, ""), 3, config.settings.branches_per_page)
+                await queries.branches_matching(session, f"cdcs {random.randint(1, len(view.branches))}")
+            units.append(time.perf_counter() - started)
     finally:
         await engine.dispose()
-    return admin_text, admin_chart, member
+    return admin_text, admin_chart, member, units
 
 
 def line(label: str, seconds: list[float]) -> str:
@@ -63,13 +69,14 @@ def line(label: str, seconds: list[float]) -> str:
 async def bench(name: str, url: str, branches: int, initiatives: int, upper_units: int) -> None:
     filled = await fill(url, branches, initiatives, upper_units=upper_units)
     tallied = await store_campaign(url)
-    admin_text, admin_chart, member = await measure(url)
+    admin_text, admin_chart, member, units = await measure(url)
     shape = f" under {upper_units:,} upper units and one root" if upper_units else ""
     print(f"\n{name}: {initiatives:,} initiatives in {branches:,} branches{shape} (filled in {filled:.0f} s, "
           f"the tally counted at start in {tallied:.1f} s), {RUNS} runs")  # fmt: skip
     print(line("admin: all branches ranked + totals", admin_text) + "   (target < 300 ms)")
     print(line("admin: the chart (PNG)", admin_chart))
     print(line("member: their branch", member))
+    print(line("newcomer: a unit list page, a search", units) + "   (the slowest: the first, reading the units)")
 
 
 async def run(branches: int, initiatives: int, upper_units: int, sqlite_only: bool) -> None:

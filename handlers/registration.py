@@ -11,6 +11,7 @@ from handlers.context import Context, esc
 from handlers.events import EventKind, Option
 from storage import queries
 from storage.models import AuditEvent, Branch
+from storage.unit_directory import Unit
 
 FLOW = "register"
 
@@ -41,7 +42,7 @@ async def start(ctx: Context, args: str) -> None:
         await _show_branches(ctx)
 
 
-async def _filtered(ctx: Context, query: str) -> list[Branch]:
+async def _filtered(ctx: Context, query: str) -> list[Unit]:
     return await queries.branches_matching(ctx.session, query)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from handlers.context import Context, esc
 from storage import queries
-from storage.models import Branch
+from storage.unit_directory import Unit
 
 SHOWN = 5
 
 
-async def unknown_unit(ctx: Context, typed: str, matches: list[Branch] | None = None) -> str:
+async def unknown_unit(ctx: Context, typed: str, matches: list[Unit] | None = None) -> str:
     """ "No unit has the code …", and the units whose names hold the words typed (`matches` when already
     found), with their codes."""
     if matches is None:
@@ -18,7 +18,7 @@ async def unknown_unit(ctx: Context, typed: str, matches: list[Branch] | None = 
     return ctx.t("unit_unknown", code=esc(typed[:40])) + "\n" + hints(ctx, matches)
 
 
-async def unit_named(ctx: Context, typed: str) -> tuple[Branch | None, list[Branch]]:
+async def unit_named(ctx: Context, typed: str) -> tuple[Unit | None, list[Unit]]:
     """The one unit the words typed name ("benh vien da khoa": its whole name, or the only name holding every
     word), else None, with the units they may mean."""
     matches = await queries.branches_matching(ctx.session, typed) if typed.strip() else []
@@ -27,7 +27,7 @@ async def unit_named(ctx: Context, typed: str) -> tuple[Branch | None, list[Bran
     return (matches[0] if len(matches) == 1 else None), matches
 
 
-def hints(ctx: Context, matches: list[Branch]) -> str:
+def hints(ctx: Context, matches: list[Unit]) -> str:
     if not matches:
         return ctx.t("unit_hint_none")
     closest = sorted(matches, key=lambda b: len(b.name))  # the fewest words besides those typed first

@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import Campaign, Phase
 from domain.text import clean_input
+from storage import unit_directory
 from storage.models import Branch, BranchQuota
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -258,6 +259,7 @@ async def apply(session: AsyncSession, rows: list[BranchRow], *, sample: bool = 
     """Create or update every branch of the file (inside the caller's transaction).
 
     `sample` marks the branches as sample data (the sandbox's); an import of real data clears the mark."""
+    unit_directory.read_again_after_commit(session.sync_session)
     existing = {
         b.code.upper(): b for b in (await session.scalars(select(Branch).options(selectinload(Branch.quotas)))).all()
     }

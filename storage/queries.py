@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from bot.config import Campaign
 from domain.credit import AuthorShare, credited_author
 from domain.text import fold, vietnamese_order
-from storage import branch_import, claims
+from storage import branch_import, claims, unit_directory
 from storage.models import (
     COUNTED,
     AuditEvent,
@@ -37,6 +37,7 @@ from storage.models import (
     Role,
     Status,
 )
+from storage.unit_directory import Unit
 
 # --- branches --------------------------------------------------------------------------------------
 
@@ -56,22 +57,21 @@ UNIT_ABBREVIATIONS = {"bv": "benh vien", "ttyt": "trung tam y te", "tt": "trung 
                       "cd": "cao dang", "ubnd": "uy ban nhan dan", "cty": "cong ty", "sgd": "so giao duc"}  # fmt: skip
 
 
-async def branches_matching(session: AsyncSession, typed: str) -> list[Branch]:
+async def branches_matching(session: AsyncSession, typed: str) -> list[Unit]:
     """Units whose name or code holds every word typed (accents and case ignored; a usual abbreviation read
-    as its words: "bv" as "bệnh viện"), in list order."""
-    branches = list(await all_branches(session))
+    as its words: "bv" as "bệnh viện"), in list order; every unit for no words."""
     words = fold(typed).split()
 
-    def holds(name: str, word: str) -> bool:
+    def holds(searched: str, word: str) -> bool:
         spelled = UNIT_ABBREVIATIONS.get(word)
-        return word in name or (spelled is not None and spelled in name)
+        return word in searched or (spelled is not None and spelled in searched)
 
-    return [b for b in branches if all(holds(fold(f"{b.name} {b.code}"), word) for word in words)]
+    return [unit for unit in await unit_directory.units(session) if all(holds(unit.searched, w) for w in words)]
 
 
-def is_named(branch: Branch, typed: str) -> bool:
+def is_named(unit: Unit | Branch, typed: str) -> bool:
     """The unit's whole name is the words typed (accents, case and a bracketed mark such as «[MẪU]» aside)."""
-    return fold(" ".join(re.sub(r"\[[^\]]*\]|[^\w\s]", " ", branch.name).split())) == fold(" ".join(typed.split()))
+    return fold(" ".join(re.sub(r"\[[^\]]*\]|[^\w\s]", " ", unit.name).split())) == fold(" ".join(typed.split()))
 
 
 async def branch_count(session: AsyncSession) -> int:

@@ -96,8 +96,14 @@ async def test_a_bad_tree_is_reported_row_by_row_and_nothing_is_imported(
 async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     emulator: TelegramEmulator, admin: Person, officer: Person, live_database: Database
 ) -> None:
+    newcomer = Person(emulator, "Người Mới Đến")
+    await newcomer.send("/start")
+    await newcomer.expect("Chọn công đoàn cơ sở")  # the unit list, read before the import
     await admin.send_file("cay.xlsx", xlsx([TREE_HEADER, *TREE]))
     await admin.expect("Đã nhập cay.xlsx: 6 CĐCS — thêm mới 6")
+    await newcomer.send("benh vien hai")  # the units just imported are listed at once, not a minute later
+    found = await newcomer.expect("Tìm «benh vien hai»: 1 CĐCS phù hợp")
+    assert next(button["text"] for button in found.buttons()) == "Bệnh viện Hai", found.buttons()
     rows = [recognised("BV1", 1), recognised("BV1", 2), recognised("BV2", 3), recognised("TR1", 4),
             recognised("KHOI2", 5)]  # fmt: skip
     await admin.send_file("cong-nhan.xlsx", xlsx([RECOGNISED_HEADER, *rows]))
