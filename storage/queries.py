@@ -69,7 +69,7 @@ async def branches_matching(session: AsyncSession, typed: str) -> list[Unit]:
     return [unit for unit in await unit_directory.units(session) if all(holds(unit.searched, w) for w in words)]
 
 
-def is_named(unit: Unit | Branch, typed: str) -> bool:
+def is_named(unit: Unit, typed: str) -> bool:
     """The unit's whole name is the words typed (accents, case and a bracketed mark such as «[MẪU]» aside)."""
     return fold(" ".join(re.sub(r"\[[^\]]*\]|[^\w\s]", " ", unit.name).split())) == fold(" ".join(typed.split()))
 
