@@ -152,7 +152,8 @@ def _nav_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]
         moves.append(Option(ctx.t("btn_back"), payload(draft, step.key, BACK)))
     if _skippable(draft, step):
         moves.append(Option(ctx.t("btn_clear_answer" if keepable else "btn_skip"), payload(draft, step.key, SKIP)))
-    stop = Option(ctx.t("btn_cancel"), payload(draft, step.key, CANCEL))
+    # «(giữ nháp)» once there is a draft to keep: before its title, «Dừng» keeps nothing (leave).
+    stop = Option(ctx.t("btn_cancel" if draft.title else "btn_cancel_nothing_kept"), payload(draft, step.key, CANCEL))
     return [*rows, [*moves, stop]] if len(moves) < 2 else [*rows, moves, [stop]]
 
 

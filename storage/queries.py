@@ -53,8 +53,9 @@ async def branch_by_code(session: AsyncSession, code: str) -> Branch | None:
 
 
 # What people type for the long words of units' names ("bv da khoa" for "bệnh viện đa khoa").
-UNIT_ABBREVIATIONS = {"bv": "benh vien", "ttyt": "trung tam y te", "tt": "trung tam", "dh": "dai hoc",
-                      "cd": "cao dang", "ubnd": "uy ban nhan dan", "cty": "cong ty", "sgd": "so giao duc"}  # fmt: skip
+UNIT_ABBREVIATIONS = {"bv": "benh vien", "bvdk": "benh vien da khoa", "dk": "da khoa", "ttyt": "trung tam y te",
+                      "tt": "trung tam", "dh": "dai hoc", "cd": "cao dang", "ubnd": "uy ban nhan dan", "cty": "cong ty",
+                      "sgd": "so giao duc"}  # fmt: skip
 
 
 async def branches_matching(session: AsyncSession, typed: str) -> list[Unit]:

@@ -33,6 +33,10 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     found = await hoa.expect("Tìm «benh vien da khoa»", "CĐCS phù hợp")
     names = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
     assert names and all("Bệnh viện Đa khoa" in name for name in names) and abbreviated == names
+    for written in ("bvdk", "bv dk"):  # «bệnh viện đa khoa» as it is written in short
+        await hoa.send(written)
+        found = await hoa.expect(f"Tìm «{written}»", "CĐCS phù hợp")
+        assert [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")] == names, written
 
     await hoa.tap("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", found)
     await hoa.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
