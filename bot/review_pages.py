@@ -176,7 +176,9 @@ async def _show(services: Services, request: web.Request, claims: review_links.L
         elif not can_decide(ctx, initiative):
             body = notice(t("review_own_work")) + body
         else:
-            body += _form(ctx, claims)
+            duplicates = await queries.possible_duplicates(session, initiative)  # as the chat's card warns
+            warning = f'<div class="notice">{review.duplicate_warning(ctx, duplicates)}</div>' if duplicates else ""
+            body = warning + body + _form(ctx, claims)
     return render_page(t, t("page_title", id=initiative.id), body)
 
 

@@ -123,10 +123,7 @@ def review_card(
     if initiative.entered_by is not None:
         lines.append(ctx.t("review_entered_by", name=esc(initiative.entered_by.full_name)))
     if duplicates:
-        ids = ", ".join(f"#{number}" for number in duplicates[:DUPLICATES_NAMED])
-        if len(duplicates) > DUPLICATES_NAMED:  # the earliest, the one most likely copied; a card stays a card
-            ids = ctx.t("review_duplicate_more", ids=ids, count=len(duplicates) - DUPLICATES_NAMED)
-        lines.append(ctx.t("review_duplicate", ids=ids))
+        lines.append(duplicate_warning(ctx, duplicates))
     text = "\n\n".join(lines)
     if outcome:
         return Reply(text=text, ref=str(initiative.id))
@@ -138,6 +135,14 @@ def review_card(
     if link:
         options.append([Option(ctx.t("btn_review_page"), url=link)])
     return Reply(text=text, options=tuple(tuple(row) for row in options), ref=str(initiative.id))
+
+
+def duplicate_warning(ctx: Context, duplicates: list[int]) -> str:
+    """«⚠️ Có thể trùng với sáng kiến #…», on the chair's card and on the review page."""
+    ids = ", ".join(f"#{number}" for number in duplicates[:DUPLICATES_NAMED])
+    if len(duplicates) > DUPLICATES_NAMED:  # the earliest, the one most likely copied; a card stays a card
+        ids = ctx.t("review_duplicate_more", ids=ids, count=len(duplicates) - DUPLICATES_NAMED)
+    return ctx.t("review_duplicate", ids=ids)
 
 
 async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:

@@ -53,11 +53,11 @@ async def cast(emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot
     return Cast(admin, chair, Person(emulator, "Nguyễn Thị Tác Giả"))
 
 
-async def review_request(cast: Cast) -> tuple[int, str]:
+async def review_request(cast: Cast, **answers: str) -> tuple[int, str]:
     """A new submission (by a new member of the branch), and the review page link in the chair's request."""
     cast.member = Person(cast.member.emulator, "Nguyễn Thị Tác Giả")
     await register(cast.member, "MAU002", "Nguyễn Thị Tác Giả")
-    number = await submit_initiative(cast.member)
+    number = await submit_initiative(cast.member, **answers)
     card = await cast.chair.expect(f"Sáng kiến #{number} chờ xác nhận hồ sơ", "Mở trang xác nhận")
     match = LINK.search(card.text)
     assert match, card.text
@@ -85,6 +85,18 @@ async def test_a_chair_verifies_from_the_page_and_the_member_is_told(cast: Cast,
     async with aiohttp.ClientSession() as http, http.post(link, data={"action": "r", "reason": "Trùng lặp"}) as reply:
         assert reply.status == 403, "a decision without the page's form is refused"
     assert (await live_database.initiative(number)).status == Status.RECOGNISED
+
+
+async def test_the_page_warns_of_a_possible_duplicate_as_the_card_does(cast: Cast) -> None:
+    title = "Lịch trực điện tử cho khoa Cấp cứu"
+    first, link = await review_request(cast, title=title)
+    async with phone_page(link) as page:
+        await expect(page.get_by_role("button", name="✅ Xác nhận hồ sơ")).to_be_visible()
+        await expect(page.get_by_text("Có thể trùng")).to_have_count(0)
+    _, link = await review_request(cast, title=title)  # another author of it sends it too
+    warning = f"⚠️ Có thể trùng với sáng kiến #{first} (cùng tên và cùng tác giả)"
+    async with phone_page(link) as page:
+        await expect(page.get_by_text(warning)).to_be_visible()
 
 
 async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_database: Database) -> None:
