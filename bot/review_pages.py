@@ -118,9 +118,11 @@ def render_page(t: Catalog, title: str, body: str, status: int = 200) -> web.Res
     return web.Response(text=document, content_type="text/html", status=status, headers=headers)
 
 
-def notice(text: str, *, ok: bool = False) -> str:
-    """A notice; `text` is the reply markup of the conversations (already escaped)."""
-    return f'<div class="notice{" ok" if ok else ""}" role="status">{text.replace(chr(10), "<br>")}</div>'
+def notice(text: str, *, ok: bool = False, status: bool = True) -> str:
+    """A notice; `text` is the reply markup of the conversations (already escaped). `status`: the page's answer
+    to what was done (one per page, read out by screen readers); a standing warning is not."""
+    role = ' role="status"' if status else ""
+    return f'<div class="notice{" ok" if ok else ""}"{role}>{text.replace(chr(10), "<br>")}</div>'
 
 
 async def member_context(services: Services, session: AsyncSession, claims: review_links.LinkClaims) -> Context | None:
@@ -177,7 +179,7 @@ async def _show(services: Services, request: web.Request, claims: review_links.L
             body = notice(t("review_own_work")) + body
         else:
             duplicates = await queries.possible_duplicates(session, initiative)  # as the chat's card warns
-            warning = f'<div class="notice">{review.duplicate_warning(ctx, duplicates)}</div>' if duplicates else ""
+            warning = notice(review.duplicate_warning(ctx, duplicates), status=False) if duplicates else ""
             body = warning + body + _form(ctx, claims)
     return render_page(t, t("page_title", id=initiative.id), body)
 
