@@ -143,7 +143,33 @@ def shorten(text: str, limit: int) -> str:
     a text without a space in its second half is cut inside its last word."""
     if len(text) <= limit:
         return text
-    cut = text[:limit]
-    if text[limit] != " ":  # else the cut falls between two words already
-        cut = cut[: cut.rfind(" ")] if " " in cut[limit // 2 :] else cut[:-1]
-    return cut.rstrip(" ,;:.-–") + "…"
+    kept = text[: limit - 1]  # and the "…"
+    if text[limit - 1] != " " and " " in kept[limit // 2 :]:  # else the cut falls between two words already
+        kept = kept[: kept.rfind(" ")]
+    return kept.rstrip(" ,;:.-–") + "…"
+
+
+_NAME_PARTS = re.compile(r" [–-] |, ")  # "Bệnh viện Đa khoa tỉnh – cơ sở 2", "Khoa Nội, Bệnh viện A"
+
+
+def shorten_middle(text: str, limit: int) -> str:
+    """At most `limit` characters, cut in the middle so that the end stays: "[MẪU] Bệnh viện Đa… – cơ sở 2". Units
+    of one organisation differ at the end of their names, and a phone cuts a long button at its end."""
+    if len(text) <= limit:
+        return text
+    start = _kept_end(text, limit)
+    return shorten(text[:start], limit - (len(text) - start)) + text[start:]
+
+
+def _kept_end(text: str, limit: int) -> int:
+    """Where the end kept by `shorten_middle` starts: the name's last part (after " – " or ", ") when it is
+    short, else its last words (len(text) for one long word)."""
+    parts = list(_NAME_PARTS.finditer(text))
+    if parts and len(text) - parts[-1].start() <= limit // 2:
+        return parts[-1].start()
+    start = len(text)
+    for word in reversed(text.split(" ")[1:]):
+        if len(text) - (start - len(word) - 1) > limit * 2 // 5:
+            break
+        start -= len(word) + 1
+    return start

@@ -58,11 +58,13 @@ class Event:
 @dataclass(frozen=True)
 class Option:
     """A choice shown to the person. `payload` comes back verbatim in an OPTION event; an option with a
-    `url` instead opens that page (Telegram: a link button; Zalo: the link written out)."""
+    `url` instead opens that page (Telegram: a link button; Zalo: the link written out). A button too long
+    for a phone is cut at its end, unless `keep_end` (a unit's name: its end tells it from its neighbours)."""
 
     label: str
     payload: str = ""
     url: str = ""
+    keep_end: bool = False
 
     def __post_init__(self) -> None:
         if self.url:
@@ -71,12 +73,14 @@ class Option:
         elif not 1 <= len(self.payload.encode()) <= MAX_PAYLOAD_BYTES:
             raise ValueError(f"option payload must be 1-{MAX_PAYLOAD_BYTES} bytes: {self.payload!r}")
 
-    def to_json(self) -> list[str]:
+    def to_json(self) -> list[str | bool]:
+        if self.keep_end:
+            return [self.label, self.payload, self.url, True]
         return [self.label, self.payload, self.url] if self.url else [self.label, self.payload]
 
     @classmethod
-    def from_json(cls, data: list[str]) -> Option:
-        return cls(*data)
+    def from_json(cls, data: list[str | bool]) -> Option:
+        return cls(*data)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

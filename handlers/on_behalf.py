@@ -40,7 +40,8 @@ async def _choose(ctx: Context, chaired: set[int], admin: bool, code: str) -> No
         ctx.say(note + ctx.t("on_behalf_usage_admin"))
         return
     branches = [await ctx.session.get(Branch, branch_id) for branch_id in sorted(chaired)]
-    ctx.say(note + ctx.t("on_behalf_choose"), [[Option(b.name, f"ob:{b.code}")] for b in branches if b is not None])
+    options = [[Option(b.name, f"ob:{b.code}", keep_end=True)] for b in branches if b is not None]
+    ctx.say(note + ctx.t("on_behalf_choose"), options)
 
 
 async def handle_option(ctx: Context) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Phase
 from domain.rules import format_date
-from domain.text import shorten
 from handlers import unit_codes
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
@@ -322,8 +321,8 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
         return
     unit = view.single
     if unit is None:
-        options = [[Option(ctx.t("btn_open_unit", unit=shorten(b.name, 40)),
-                           f"{UNIT_PAYLOAD}{b.branch_id}:{campaign.code}")]
+        options = [[Option(ctx.t("btn_open_unit", unit=b.name), f"{UNIT_PAYLOAD}{b.branch_id}:{campaign.code}",
+                           keep_end=True)]
                    for b in ranked(view.branches) if b.branch_id in view.subunits][:TOP]  # fmt: skip
         if len(view.branches) > TOP:
             options.append([Option(ctx.t("btn_full_ranking"), full_ranking_payload(view))])

@@ -32,13 +32,15 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     await hoa.send("benh vien da khoa")
     found = await hoa.expect("Tìm «benh vien da khoa»", "CĐCS phù hợp")
     names = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
-    assert names and all("Bệnh viện Đa khoa" in name for name in names) and abbreviated == names
+    assert len(names) == 8 and all("Bệnh viện Đa" in name for name in names) and abbreviated == names  # all 8
     for written in ("bvdk", "bv dk"):  # «bệnh viện đa khoa» as it is written in short
         await hoa.send(written)
         found = await hoa.expect(f"Tìm «{written}»", "CĐCS phù hợp")
         assert [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")] == names, written
 
-    await hoa.tap("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", found)
+    assert len(set(names)) == len(names) and max(map(len, names)) <= 30, "whole and apart on a 360-pixel phone"
+    assert "[MẪU] Bệnh viện Đa khoa tỉnh" in names, "a short name is shown whole"
+    await hoa.tap("[MẪU] Bệnh viện Đa… – cơ sở 2", found)  # a long one keeps its end: «cơ sở 2»
     await hoa.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
     assert not any("Dùng tên" in b["text"] for b in hoa.last_with_buttons().buttons()), "'Hoa' is not a full name"
     await hoa.send("Hoa")

@@ -7,7 +7,7 @@ import pytest
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from domain.rules import InputError
-from domain.text import clean_input, vietnamese_order
+from domain.text import clean_input, shorten, shorten_middle, vietnamese_order
 
 WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
 TODAY = dt.date(2026, 11, 25)
@@ -247,3 +247,23 @@ def test_an_invisible_character_between_a_letter_and_its_marks_leaves_one_letter
     the same name typed plainly (the namesake rule, a unit search)."""
     assert clean_input("Nguye\u200b\u0302\u0303n") == "Nguyễn"
     assert clean_input("Bi\u0300\u200dnh") == "Bình"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("[MẪU] Bệnh viện Đa khoa tỉnh", "[MẪU] Bệnh viện Đa khoa tỉnh"),  # short enough: whole
+        ("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "[MẪU] Bệnh viện Đa… – cơ sở 2"),
+        ("Khoa Hồi sức tích cực, Bệnh viện A", "Khoa Hồi sức…, Bệnh viện A"),
+        ("Công đoàn cơ sở Bệnh viện Đa khoa tỉnh Phú Thọ", "Công đoàn cơ sở Bệnh… Phú Thọ"),  # no part: last words
+        ("X" * 40, "X" * 29 + "…"),  # one long word: cut at its end
+    ],
+)
+def test_a_long_unit_name_keeps_its_end_within_the_limit(name: str, shown: str) -> None:
+    assert shorten_middle(name, 30) == shown
+    assert len(shorten_middle(name, 30)) <= 30
+
+
+def test_shorten_never_passes_its_limit() -> None:
+    assert shorten("Nguyễn Thị Hoa Hồng", 14) == "Nguyễn Thị…"  # the cut falls before a space: still ≤ 14
+    assert all(len(shorten("điều dưỡng viên khoa nội " * 3, limit)) <= limit for limit in range(5, 80))

@@ -418,3 +418,18 @@ async def test_on_zalo_an_english_reader_gets_the_hints_in_english(
     number = await submit_initiative(author)
     card = await chair.expect(f"Initiative #{number}: dossier to verify", f"👉 Answer «1 {number}»")
     assert "Trả lời" not in card.text and "👉" in card.text, card.text
+
+
+async def test_on_zalo_the_units_are_listed_by_their_whole_names(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """A button on a phone is cut to the width of the chat (Telegram's shows «[MẪU] Bệnh viện Đa… – cơ sở 2");
+    a numbered list wraps, so Zalo names every unit whole."""
+    dung = ZaloPerson(zalo_emulator, "Lưu Thị Dung")
+    await dung.send("xin chào")
+    await dung.expect("Chọn công đoàn cơ sở")
+    await dung.send("benh vien da khoa")
+    found = await dung.expect("Tìm «benh vien da khoa»", "2. [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2\n")
+    assert "…" not in found.plain_text, found.plain_text
+    await dung.send("2")
+    await dung.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")

@@ -48,8 +48,9 @@ from bot.channels.ordering import KeyedSequencer
 from bot.channels.telegram_api import RETRYABLE, call
 from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
+from domain.text import shorten_middle
 from handlers.context import Services
-from handlers.events import Event, EventKind, FileRef, Reply
+from handlers.events import Event, EventKind, FileRef, Option, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
 from storage import inbox, queries, reply_journal
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
+BUTTON_CHARS = 30  # what a 360-pixel phone shows whole of a button as wide as the chat
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_SECONDS = 10
 POLL_BACKOFF_MAX = 30
@@ -189,15 +191,20 @@ def _with_links(reply: Reply) -> Reply:
     return replace(reply, text=f"{reply.text}\n\n{links}", options=rows)
 
 
+def _label(option: Option, in_row: int) -> str:
+    """The button's text; one whose end matters is cut in its middle to what a phone shows whole."""
+    return shorten_middle(option.label, BUTTON_CHARS // in_row) if option.keep_end else option.label
+
+
 def _markup(reply: Reply) -> dict[str, Any] | None:
     """The reply's buttons as the Bot API's JSON: its options inline, else its menu as a reply keyboard."""
     if reply.options:
         return {
             "inline_keyboard": [
                 [
-                    {"text": option.label, "url": option.url}
+                    {"text": _label(option, len(row)), "url": option.url}
                     if option.url
-                    else {"text": option.label, "callback_data": option.payload}
+                    else {"text": _label(option, len(row)), "callback_data": option.payload}
                     for option in row
                 ]
                 for row in reply.options
