@@ -153,23 +153,13 @@ _NAME_PARTS = re.compile(r" [–-] |, ")  # "Bệnh viện Đa khoa tỉnh – c
 
 
 def shorten_middle(text: str, limit: int) -> str:
-    """At most `limit` characters, cut in the middle so that the end stays: "[MẪU] Bệnh viện Đa… – cơ sở 2". Units
-    of one organisation differ at the end of their names, and a phone cuts a long button at its end."""
+    """At most `limit` characters, keeping the name's last part (after " – " or ", ") when it is short: "[MẪU]
+    Bệnh viện Đa… – cơ sở 2". Units of one organisation differ there, and a phone cuts a long button at its end.
+    A name without such a part is cut at its end, as `shorten` does."""
     if len(text) <= limit:
         return text
-    start = _kept_end(text, limit)
-    return shorten(text[:start], limit - (len(text) - start)) + text[start:]
-
-
-def _kept_end(text: str, limit: int) -> int:
-    """Where the end kept by `shorten_middle` starts: the name's last part (after " – " or ", ") when it is
-    short, else its last words (len(text) for one long word)."""
     parts = list(_NAME_PARTS.finditer(text))
-    if parts and len(text) - parts[-1].start() <= limit // 2:
-        return parts[-1].start()
-    start = len(text)
-    for word in reversed(text.split(" ")[1:]):
-        if len(text) - (start - len(word) - 1) > limit * 2 // 5:
-            break
-        start -= len(word) + 1
-    return start
+    if not parts or len(text) - parts[-1].start() > limit // 2:
+        return shorten(text, limit)
+    start = parts[-1].start()
+    return shorten(text[:start], limit - (len(text) - start)) + text[start:]

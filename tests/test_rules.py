@@ -255,8 +255,9 @@ def test_an_invisible_character_between_a_letter_and_its_marks_leaves_one_letter
         ("[MẪU] Bệnh viện Đa khoa tỉnh", "[MẪU] Bệnh viện Đa khoa tỉnh"),  # short enough: whole
         ("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "[MẪU] Bệnh viện Đa… – cơ sở 2"),
         ("Khoa Hồi sức tích cực, Bệnh viện A", "Khoa Hồi sức…, Bệnh viện A"),
-        ("Công đoàn cơ sở Bệnh viện Đa khoa tỉnh Phú Thọ", "Công đoàn cơ sở Bệnh… Phú Thọ"),  # no part: last words
-        ("X" * 40, "X" * 29 + "…"),  # one long word: cut at its end
+        ("[MẪU] Trường Cao đẳng Y tế Phú Thọ", "[MẪU] Trường Cao đẳng Y tế…"),  # no last part: its end cut
+        ("Tổ 1, Khoa Hồi sức tích cực và chống độc", "Tổ 1, Khoa Hồi sức tích cực…"),  # a last part too long
+        ("X" * 40, "X" * 29 + "…"),
     ],
 )
 def test_a_long_unit_name_keeps_its_end_within_the_limit(name: str, shown: str) -> None:
