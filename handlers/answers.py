@@ -75,6 +75,12 @@ def attachment_names(ctx: Context, initiative: Initiative) -> list[str]:
     return names
 
 
+def field_line(label: str, value: str) -> str:
+    """ «<b>Tên sáng kiến</b>: …» in a chat's list of answers; a value of several lines (two authors) starts
+    on the line below its label, so its lines begin one under another."""
+    return f"<b>{label}</b>:{chr(10) if chr(10) in value else ' '}{value}"
+
+
 def display_value(ctx: Context, draft: Initiative, step: Step, *, full: bool = False) -> str:
     """How a step's stored answer reads in the summary (escaped; shortened unless `full`)."""
     if step.kind is Kind.AUTHORS:

@@ -371,7 +371,7 @@ def details(ctx: Context, initiative: Initiative) -> None:
     lines = [ctx.t("details_title", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}"))]
     for number, step in enumerate(applicable_steps(initiative, ctx.campaign), start=1):
         value = answers.display_value(ctx, initiative, step, full=True)
-        lines.append(f"{number}. <b>{ctx.t(step.label_key)}</b>: {value}")
+        lines.append(f"{number}. " + answers.field_line(ctx.t(step.label_key), value))
     buttons = decision_buttons(ctx, initiative) if initiative.status == Status.SUBMITTED else []
     if initiative.status == Status.SUBMITTED and is_author(ctx, initiative):
         buttons = []

@@ -643,7 +643,7 @@ def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bo
     for step in applicable_steps(draft, ctx.campaign):
         if step.kind is Kind.CHOICE and step.key == "eligibility":
             continue
-        lines.append(f"<b>{ctx.t(step.label_key)}</b>: {answers.display_value(ctx, draft, step)}")
+        lines.append(answers.field_line(ctx.t(step.label_key), answers.display_value(ctx, draft, step)))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
     rows = [
