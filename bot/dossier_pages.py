@@ -21,7 +21,7 @@ from domain.rules import InputError
 from domain.text import clean_input
 from handlers import paperwork, review_links
 from handlers.context import Context, Services
-from handlers.dossier import DOSSIER
+from handlers.dossier import DOSSIER, tell_saved_on_web
 from handlers.i18n import catalog
 from handlers.questions import Question
 from storage.models import AuditEvent, Initiative
@@ -76,8 +76,11 @@ async def _save(services: Services, request: web.Request, claims: review_links.L
             DOSSIER.set(ctx, initiative, question, value)
         session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=claims.member_id, action="dossier_saved",
                                reason="web"))  # fmt: skip
+        await tell_saved_on_web(ctx, initiative)
         saved = notice(t("dossier_page_saved", id=initiative.id), ok=True)
-        return render_page(t, title, saved + _form(ctx, initiative, claims))
+        page = render_page(t, title, saved + _form(ctx, initiative, claims))
+    services.outbox_changed()
+    return page
 
 
 def _parse(

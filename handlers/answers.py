@@ -76,7 +76,7 @@ def attachment_names(ctx: Context, initiative: Initiative) -> list[str]:
 
 
 def field_line(label: str, value: str) -> str:
-    """ «<b>Tên sáng kiến</b>: …» in a chat's list of answers; a value of several lines (two authors) starts
+    """«<b>Tên sáng kiến</b>: …» in a chat's list of answers; a value of several lines (two authors) starts
     on the line below its label, so its lines begin one under another."""
     return f"<b>{label}</b>:{chr(10) if chr(10) in value else ' '}{value}"
 

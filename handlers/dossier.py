@@ -15,6 +15,7 @@ from domain.rules import InputError
 from domain.text import clean_input
 from handlers import paperwork
 from handlers.context import Context
+from handlers.events import Option, Reply
 from handlers.questions import Question, Questionnaire
 from handlers.reports import forms
 from handlers.roles import refuse
@@ -22,6 +23,7 @@ from storage import queries
 from storage.models import Author, Initiative
 
 COAUTHOR = "coauthor"
+FORMS_PAYLOAD = "ds:docx:"  # the new forms, after a save on the web page
 ADDRESSEE = Question("addressee", min_len=3, max_len=255)
 AFTER_COAUTHORS = (
     Question("investor", max_len=255, suggestions=("suggest_investor_author",)),
@@ -136,6 +138,20 @@ DOSSIER = Dossier()
 FLOW = DOSSIER.flow
 
 
+async def tell_saved_on_web(ctx: Context, initiative: Initiative) -> None:
+    """After a save on the web page, the writer's chat says so, with one button for the new forms (files are
+    sent in answer to a press: the outbox carries no generated file)."""
+    assert ctx.member is not None
+    questions = DOSSIER.questions(ctx, initiative)
+    filled = sum(DOSSIER.get(initiative, question) not in (None, "") for question in questions)
+    for identity in (await queries.preferred_identities(ctx.session, {ctx.member.id})).values():
+        there = ctx.elsewhere(identity)
+        text = there.t("dossier_saved_on_web", id=initiative.id, filled=filled, total=len(questions))
+        button = Option(there.t("btn_get_forms"), f"{FORMS_PAYLOAD}{initiative.id}")
+        ctx.notify(identity.platform, identity.chat_id, Reply(text, options=((button,),)), purpose="notice",
+                   initiative_id=initiative.id, language=there.t.language)  # fmt: skip
+
+
 def format_person(author: Author) -> str | None:
     parts = [author.workplace or "", rules.format_date(author.birth_date), author.job_title or "",
              author.qualification or ""]  # fmt: skip
@@ -156,5 +172,7 @@ async def handle_option(ctx: Context) -> None:
             return
         intro = ctx.t("dossier_intro", id=initiative.id) + "\n\n"
         await DOSSIER.start(ctx, initiative, intro, initiative=initiative.id)
+    elif payload.startswith(FORMS_PAYLOAD):  # the chat's notice of a save on the web page
+        await paperwork.docx(ctx, payload.removeprefix(FORMS_PAYLOAD))
     else:
         await DOSSIER.handle_option(ctx)

@@ -8,12 +8,14 @@ chair of another branch.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from docx import Document
 from playwright.async_api import expect
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
@@ -249,6 +251,13 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 3/4/1988; Chuyên viên")
         await page.get_by_role("button", name="Lưu hồ sơ").click()
         await expect(page.get_by_role("status")).to_contain_text(f"Đã lưu hồ sơ sáng kiến #{number}")
+    # The chat says so (once: the refused save said nothing there), with one tap for the new forms.
+    told = await sen.expect(f"Đã lưu hồ sơ sáng kiến #{number} từ trang web: 5/9 mục đã có")
+    await sen.tap("Nhận Đơn và Mô tả mới", told)
+    request = Document(io.BytesIO(await sen.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
+    assert any("Giám đốc Sở Y tế tỉnh Phú Thọ" in paragraph.text for paragraph in request.paragraphs)
+    await sen.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    assert sum("từ trang web" in text for text in sen.bot_texts()) == 1
     stored = await live_database.initiative(number)
     assert (stored.addressee, stored.purpose) == ("Giám đốc Sở Y tế tỉnh Phú Thọ", "Giảm giấy tờ <b>& thời gian</b>")
     assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
