@@ -137,12 +137,13 @@ def review_card(
     return Reply(text=text, options=tuple(tuple(row) for row in options), ref=str(initiative.id))
 
 
-def duplicate_warning(ctx: Context, duplicates: list[int]) -> str:
-    """«⚠️ Có thể trùng với sáng kiến #…», on the chair's card and on the review page."""
+def duplicate_warning(ctx: Context, duplicates: list[int], key: str = "review_duplicate") -> str:
+    """«⚠️ Có thể trùng với sáng kiến #…», on the chair's card and on the review page (and, worded for its
+    author by `key`, on the summary before sending)."""
     ids = ", ".join(f"#{number}" for number in duplicates[:DUPLICATES_NAMED])
     if len(duplicates) > DUPLICATES_NAMED:  # the earliest, the one most likely copied; a card stays a card
         ids = ctx.t("review_duplicate_more", ids=ids, count=len(duplicates) - DUPLICATES_NAMED)
-    return ctx.t("review_duplicate", ids=ids)
+    return ctx.t(key, ids=ids)
 
 
 async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:

@@ -176,7 +176,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
     """Send the current step's question, with its options and the Back/Skip/Stop row."""
     key = draft.current_step or STEPS[0].key
     if key == SUMMARY:
-        show_summary(ctx, draft, note, replace=replace)
+        await show_summary(ctx, draft, note, replace=replace)
         return
     step = STEPS_BY_KEY[key]
     steps = counted_steps(draft, ctx.campaign, step)
@@ -631,7 +631,7 @@ async def go_back(ctx: Context, draft: Initiative, step: Step) -> None:
 # --- summary and submission ------------------------------------------------------------------------
 
 
-def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bool = False) -> None:
+async def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bool = False) -> None:
     """The answers folded to a line each, 📨 Send first; one ✏️ opens the list of fields to change."""
     lines = [note] if note else []
     sent_back = draft.status == Status.CHANGES_REQUESTED
@@ -644,6 +644,8 @@ def show_summary(ctx: Context, draft: Initiative, note: str = "", *, replace: bo
         if step.kind is Kind.CHOICE and step.key == "eligibility":
             continue
         lines.append(answers.field_line(ctx.t(step.label_key), answers.display_value(ctx, draft, step)))
+    if duplicates := await queries.possible_duplicates(ctx.session, draft):  # sent twice, or by two of its authors
+        lines.append("\n" + review.duplicate_warning(ctx, duplicates, "warn_sent_before"))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
     rows = [
@@ -671,7 +673,7 @@ async def _summary_action(ctx: Context, draft: Initiative, value: str) -> None:
     elif value == EDIT_LIST:
         _edit_list(ctx, draft)
     elif value == SUMMARY:
-        show_summary(ctx, draft, replace=True)
+        await show_summary(ctx, draft, replace=True)
     elif edit is not None and edit < len(STEPS) and STEPS[edit] in applicable_steps(draft, ctx.campaign):
         draft.current_step = STEPS[edit].key
         draft.editing_from_summary = True
@@ -689,7 +691,7 @@ async def _summary_text(ctx: Context, draft: Initiative, text: str) -> None:
     elif typed in rules.plain_words(ctx.t("words_edit")).split("|"):
         _edit_list(ctx, draft)
     else:
-        show_summary(ctx, draft, "⚠️ " + ctx.t("err_use_buttons"))
+        await show_summary(ctx, draft, "⚠️ " + ctx.t("err_use_buttons"))
 
 
 def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:
