@@ -16,6 +16,7 @@ from domain.text import clean_input
 from handlers import paperwork
 from handlers.context import Context
 from handlers.events import Option, Reply
+from handlers.profile import recorded_qualification
 from handlers.questions import Question, Questionnaire
 from handlers.reports import forms
 from handlers.roles import refuse
@@ -119,7 +120,8 @@ class Dossier(Questionnaire):
 
     def parse(self, ctx: Context, question: Question, text: str) -> object:
         if question.kind == "person":
-            return parse_person(text, ctx.today())
+            workplace, birth_date, job_title, qualification = parse_person(text, ctx.today())
+            return workplace, birth_date, job_title, qualification and recorded_qualification(ctx, qualification)
         if question.kind == "people":
             return parse_people(text)
         return super().parse(ctx, question, text)

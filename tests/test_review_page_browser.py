@@ -248,7 +248,7 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         await expect(page.get_by_role("alert")).to_contain_text("Tháng 2/1988 không có ngày 31")
         assert (await live_database.initiative(number)).purpose is None, "nothing saved while one answer is wrong"
         assert await page.get_by_label("Mục đích của giải pháp").input_value() == "Giảm giấy tờ <b>& thời gian</b>"
-        await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 3/4/1988; Chuyên viên")
+        await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 3/4/1988; Chuyên viên; dai hoc")
         await page.get_by_role("button", name="Lưu hồ sơ").click()
         await expect(page.get_by_role("status")).to_contain_text(f"Đã lưu hồ sơ sáng kiến #{number}")
     # The chat says so (once: the refused save said nothing there), with one tap for the new forms.
@@ -263,12 +263,17 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
     assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
     assert stored.investor == "Tác giả tự đầu tư", "a suggestion typed is stored as the records word it, as in the chat"
     typed = stored.authors[1]
-    assert (typed.workplace, typed.birth_date, typed.job_title) == ("Sở Y tế", dt.date(1988, 4, 3), "Chuyên viên")
+    assert (typed.workplace, typed.birth_date, typed.job_title, typed.qualification) == (
+        "Sở Y tế",
+        dt.date(1988, 4, 3),
+        "Chuyên viên",
+        "Đại học",
+    )  # «dai hoc»: as the profile's button words it
 
     # The chat shows what the page wrote, and what the chat writes the page shows.
     await sen.tap("Hoàn thiện hồ sơ")
     await answer(sen, "Đang lưu: Giám đốc Sở Y tế tỉnh Phú Thọ", "Hội đồng sáng kiến Sở Y tế")
-    await answer(sen, "Đang lưu: Sở Y tế; 03/04/1988; Chuyên viên", tap="Dừng")
+    await answer(sen, "Đang lưu: Sở Y tế; 03/04/1988; Chuyên viên; Đại học", tap="Dừng")
     await sen.expect(f"Đã lưu hồ sơ sáng kiến #{number}")
     async with phone_page(link) as page:
         await expect(page.get_by_label("Kính gửi")).to_have_value("Hội đồng sáng kiến Sở Y tế")
