@@ -41,7 +41,8 @@ def samples() -> dict[str, Initiative]:
         return Author(full_name=name, share_percent=share, **details)
 
     single = Initiative(id=101, member=hoa, title="Số hoá phiếu khám bằng mã QR", type_code="1.2",
-                        investor="Tác giả tự đầu tư", purpose="Rút ngắn thời gian chờ khám của người bệnh.",
+                        investor="Tác giả đồng thời là chủ đầu tư",
+                        purpose="Rút ngắn thời gian chờ khám của người bệnh.",
                         applicability="Áp dụng được ở mọi bệnh viện tuyến tỉnh, tuyến huyện có phần mềm quản lý.",
                         conditions="Máy quét mã QR tại quầy tiếp đón.", confidential="Không có",
                         appliers_opinion="Khoa Khám bệnh: thời gian chờ giảm một nửa.",

@@ -11,6 +11,7 @@ import io
 
 import pytest
 from docx import Document
+from sqlalchemy import select
 
 from bot.config import Config
 from domain.rules import InputError
@@ -72,7 +73,7 @@ async def dossiers(database_url: str, config: Config):
 
         single = initiative(
             hoa, "Số hoá phiếu khám bằng mã QR", recognition_kind="head",
-            addressee="Giám đốc Bệnh viện Đa khoa tỉnh Phú Thọ", investor="Tác giả tự đầu tư",
+            addressee="Giám đốc Bệnh viện Đa khoa tỉnh Phú Thọ", investor="Tác giả đồng thời là chủ đầu tư",
             purpose="Rút ngắn thời gian chờ khám.", applicability="Mọi bệnh viện tuyến tỉnh.",
             conditions="Máy quét mã QR.", confidential="Không có",
             appliers_opinion="Khoa Khám bệnh đánh giá: giảm một nửa thời gian chờ.",
@@ -147,7 +148,7 @@ async def test_a_single_authors_request_is_complete(dossiers, config: Config) ->
         "Tôi (chúng tôi) ghi tên dưới đây:",
         "Là tác giả (nhóm tác giả) đề nghị xét công nhận sáng kiến: Số hoá phiếu khám bằng mã QR",
         "- Chủ đầu tư tạo ra sáng kiến (trường hợp tác giả không đồng thời là chủ đầu tư tạo ra sáng kiến): "
-        "Tác giả tự đầu tư",
+        "Tác giả đồng thời là chủ đầu tư",
         "- Lĩnh vực áp dụng sáng kiến: Y tế",
         "- Ngày sáng kiến được áp dụng lần đầu hoặc áp dụng thử (ghi ngày nào sớm hơn): 15/10/2021",
         "- Mô tả bản chất của sáng kiến:",
@@ -301,3 +302,30 @@ def test_typed_details_are_read_or_refused_with_what_to_fix() -> None:
         with pytest.raises(InputError) as error:
             parse_people(wrong)
         assert error.value.key == key
+
+
+@pytest.mark.asyncio
+async def test_an_investor_stored_in_the_old_words_reads_as_the_forms_line_after_the_upgrade(
+    tmp_path, config: Config
+) -> None:
+    """«Tác giả tự đầu tư» printed under «(trường hợp tác giả không đồng thời là chủ đầu tư …)» contradicted the
+    line; migration 0018 words the stored suggestion as the line does, and leaves every other answer alone."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    await upgrade_database(engine, "0017")
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await queries.load_sample_branches(session, SAMPLE_BRANCHES, config.campaign)
+        branch = await queries.branch_by_code(session, "MAU001")
+        identity = await queries.get_or_create_identity(session, "telegram", "1", "1", "", "vi")
+        hoa = await queries.register_member(session, identity, "Nguyễn Thị Hoa", branch)
+        for investor in ("Tác giả tự đầu tư", "Sở Khoa học và Công nghệ"):
+            session.add(Initiative(member_id=hoa.id, branch_id=branch.id, status=Status.SUBMITTED, title=investor,
+                                   investor=investor))  # fmt: skip
+    await upgrade_database(engine)
+    async with sessions() as session:
+        stored = {
+            title: investor for title, investor in await session.execute(select(Initiative.title, Initiative.investor))
+        }
+    await engine.dispose()
+    assert stored == {"Tác giả tự đầu tư": "Tác giả đồng thời là chủ đầu tư",
+                      "Sở Khoa học và Công nghệ": "Sở Khoa học và Công nghệ"}  # fmt: skip

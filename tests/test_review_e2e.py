@@ -644,7 +644,7 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     finally:
         await _recognising_body(database, number, kept_body)
     await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh; 3/4/1988; Bác sĩ; Đại học")
-    await answer(hung, "Chủ đầu tư", tap="Tác giả tự đầu tư")
+    await answer(hung, "Chủ đầu tư", tap="Tác giả đồng thời là chủ đầu tư")
     await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
     await answer(hung, "Khả năng áp dụng", "khong")  # skipped: nothing to say
     await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
@@ -656,7 +656,7 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     stored = await database.initiative(number)
     assert stored.addressee == body, "the whole name behind the shortened button"
     assert f"Kính gửi: {stored.addressee}" in texts
-    assert any(t.endswith("chủ đầu tư tạo ra sáng kiến): Tác giả tự đầu tư") for t in texts)
+    assert any(t.endswith("chủ đầu tư tạo ra sáng kiến): Tác giả đồng thời là chủ đầu tư") for t in texts)
     assert "- Những điều kiện cần thiết để áp dụng sáng kiến: Máy quét mã vạch." in texts
     assert "+ Khả năng áp dụng của giải pháp: ……………………………………………………" in texts, "skipped: left blank"
     assert [c.text for c in request.tables[0].rows[2].cells] == [
@@ -664,7 +664,8 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     description = Document(io.BytesIO(await hung.expect_file(f"mo-ta-sang-kien-{number}.docx")))
     assert "- Mục đích của giải pháp: Rút ngắn thời gian tiếp nhận hồ sơ." in [p.text for p in description.paragraphs]
     assert (stored.investor, stored.purpose, stored.conditions, stored.confidential) == (
-        "Tác giả tự đầu tư", "Rút ngắn thời gian tiếp nhận hồ sơ.", "Máy quét mã vạch.", "Không có")  # fmt: skip
+        "Tác giả đồng thời là chủ đầu tư", "Rút ngắn thời gian tiếp nhận hồ sơ.", "Máy quét mã vạch.",
+        "Không có")  # fmt: skip
     assert stored.applicability is None and stored.appliers is None
     # Resumable: the answers are shown again, and a stranger cannot open someone else's dossier.
     await hung.tap("Hoàn thiện hồ sơ")  # under the new description

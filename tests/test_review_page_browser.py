@@ -231,14 +231,17 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         # The help under each label is the page's: the label once, and the suggestions named (the chat's buttons
         # are not here; a text area has no list to pick from).
         investor = page.locator("label", has_text="Chủ đầu tư tạo ra sáng kiến")
-        await expect(investor).to_contain_text("Gợi ý (bấm vào ô để chọn, hoặc tự gõ): «Tác giả tự đầu tư»")
+        await expect(investor).to_contain_text(
+            "Gợi ý (bấm vào ô để chọn, hoặc tự gõ): «Tác giả đồng thời là chủ đầu tư»"
+        )
         assert (await investor.inner_text()).count("Chủ đầu tư") == 1, await investor.inner_text()
         confidential = page.locator("label", has_text="Thông tin cần được bảo mật")
         await expect(confidential).to_contain_text("Có thể ghi: «Không có»")
         await page.get_by_label("Kính gửi").fill("Giám đốc Sở Y tế tỉnh Phú Thọ")
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 31/2/1988; Chuyên viên")
         await page.get_by_label("Mục đích của giải pháp").fill("Giảm giấy tờ <b>& thời gian</b>")
-        await page.get_by_label("Chủ đầu tư tạo ra sáng kiến").fill("tac gia tu dau tu")  # a suggestion's words
+        typed_suggestion = "tac gia dong thoi la chu dau tu"  # the suggestion's words, typed
+        await page.get_by_label("Chủ đầu tư tạo ra sáng kiến").fill(typed_suggestion)
         # A control character typed or pasted (it made every Word form of the initiative fail) is cleaned away.
         await page.get_by_label("Người đã tham gia áp dụng").fill("Lê Văn Tám; Thử nghiệm\x01\nĐỗ Thị Nga; Nhập liệu")
         if os.environ.get("DOSSIER_SCREENSHOT"):
@@ -261,7 +264,9 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
     stored = await live_database.initiative(number)
     assert (stored.addressee, stored.purpose) == ("Giám đốc Sở Y tế tỉnh Phú Thọ", "Giảm giấy tờ <b>& thời gian</b>")
     assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
-    assert stored.investor == "Tác giả tự đầu tư", "a suggestion typed is stored as the records word it, as in the chat"
+    assert stored.investor == "Tác giả đồng thời là chủ đầu tư", (
+        "a suggestion typed is stored as the records word it, as in the chat"
+    )
     typed = stored.authors[1]
     assert (typed.workplace, typed.birth_date, typed.job_title, typed.qualification) == (
         "Sở Y tế",
