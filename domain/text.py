@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 and C1 controls (not \t \n \r)
@@ -143,23 +144,55 @@ def shorten(text: str, limit: int) -> str:
     a text without a space in its second half is cut inside its last word."""
     if len(text) <= limit:
         return text
+    if limit < 1:
+        return ""
     kept = text[: limit - 1]  # and the "…"
     if text[limit - 1] != " " and " " in kept[limit // 2 :]:  # else the cut falls between two words already
         kept = kept[: kept.rfind(" ")]
-    return kept.rstrip(" ,;:.-–") + "…"
+    return kept.rstrip(" ,;:.-–—") + "…"
 
 
-_NAME_PARTS = re.compile(r" [–-] |, ")  # "Bệnh viện Đa khoa tỉnh – cơ sở 2", "Khoa Nội, Bệnh viện A"
-
-
-def shorten_middle(text: str, limit: int) -> str:
-    """At most `limit` characters, keeping the name's last part (after " – " or ", ") when it is short: "[MẪU]
-    Bệnh viện Đa… – cơ sở 2". Units of one organisation differ there, and a phone cuts a long button at its end.
-    A name without such a part is cut at its end, as `shorten` does."""
+def shorten_start(text: str, limit: int) -> str:
+    """At most `limit` characters, its beginning cut as `shorten` cuts an end: "…Chuyên Hùng Vương"."""
     if len(text) <= limit:
         return text
+    if limit < 1:
+        return ""
+    kept = text[len(text) - limit + 1 :]  # after the "…"
+    if text[len(text) - limit] != " " and " " in kept[: len(kept) - limit // 2]:  # a word cut: it goes
+        kept = kept[kept.find(" ") + 1 :]
+    return "…" + kept.lstrip(" ,;:.-–—")
+
+
+_NAME_PARTS = re.compile(r" [–—-] |, ")  # "Bệnh viện Đa khoa tỉnh – cơ sở 2", "Khoa Nội, Bệnh viện A"
+
+
+def shorten_middle(text: str, limit: int, *, keep_start: bool = True) -> str:
+    """At most `limit` characters, keeping the name's last part (after " – " or ", ") when it is short: "[MẪU]
+    Bệnh viện Đa… – cơ sở 2". Units of one organisation differ there, and a phone cuts a long button at its end.
+    What comes before it is cut at its end, or (not `keep_start`) at its beginning: "…Chuyên Hùng Vương – cơ sở 2".
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = shorten if keep_start else shorten_start
     parts = list(_NAME_PARTS.finditer(text))
     if not parts or len(text) - parts[-1].start() > limit // 2:
-        return shorten(text, limit)
+        return cut(text, limit)
     start = parts[-1].start()
-    return shorten(text[:start], limit - (len(text) - start)) + text[start:]
+    return cut(text[:start], limit - (len(text) - start)) + text[start:]
+
+
+def shortened_apart(texts: Sequence[str], limits: Sequence[int]) -> list[str]:
+    """Each text within its limit by `shorten_middle`, told apart: texts whose cuts come out alike («[MẪU] Trường
+    THPT… – cơ sở 2» for three schools) keep the end of their first part instead («…Chuyên Hùng Vương – cơ sở 2»),
+    and any still alike are left whole, for the phone to cut."""
+    labels = [shorten_middle(text, limit) for text, limit in zip(texts, limits, strict=True)]
+    for again in (functools.partial(shorten_middle, keep_start=False), lambda text, limit: text):
+        texts_of: dict[str, set[str]] = {}
+        for label, text in zip(labels, texts, strict=True):
+            texts_of.setdefault(label, set()).add(text)
+        alike = [i for i, label in enumerate(labels) if len(texts_of[label]) > 1]
+        for i in alike:
+            labels[i] = again(texts[i], limits[i])
+    return labels

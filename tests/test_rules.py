@@ -7,7 +7,7 @@ import pytest
 from domain import rules
 from domain.credit import AuthorShare, credited_author
 from domain.rules import InputError
-from domain.text import clean_input, shorten, shorten_middle, vietnamese_order
+from domain.text import clean_input, shorten, shorten_middle, shortened_apart, vietnamese_order
 
 WINDOW = (dt.date(2021, 9, 1), dt.date(2023, 9, 1))
 TODAY = dt.date(2026, 11, 25)
@@ -265,6 +265,18 @@ def test_a_long_unit_name_keeps_its_end_within_the_limit(name: str, shown: str) 
     assert len(shorten_middle(name, 30)) <= 30
 
 
+def test_units_whose_cuts_come_out_alike_are_told_apart() -> None:
+    """Three schools «[MẪU] Trường THPT… – cơ sở 2» alike: each keeps the end of its first part instead; a name
+    that stays alike is left whole (the phone cuts it), and a unit listed twice is not a clash."""
+    schools = [f"[MẪU] Trường THPT {name} – cơ sở 2" for name in ("Chuyên Hùng Vương", "Việt Trì", "Long Châu Sa")]
+    hospital = "[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2"
+    assert shortened_apart([*schools, hospital, hospital], [30] * 5) == [
+        "…Chuyên Hùng Vương – cơ sở 2", "…THPT Việt Trì – cơ sở 2", "…THPT Long Châu Sa – cơ sở 2",
+        "[MẪU] Bệnh viện Đa… – cơ sở 2", "[MẪU] Bệnh viện Đa… – cơ sở 2"]  # fmt: skip
+    wards = ["Công đoàn Trường Tiểu học Kim Đức Phường Vân Phú", "Công đoàn Trường Tiểu học Kim Đức Phường Minh Nông"]
+    assert shortened_apart(wards, [30, 30]) == ["…học Kim Đức Phường Vân Phú", "…học Kim Đức Phường Minh Nông"]
+
+
 def test_shorten_never_passes_its_limit() -> None:
     assert shorten("Nguyễn Thị Hoa Hồng", 14) == "Nguyễn Thị…"  # the cut falls before a space: still ≤ 14
-    assert all(len(shorten("điều dưỡng viên khoa nội " * 3, limit)) <= limit for limit in range(5, 80))
+    assert all(len(shorten("điều dưỡng viên khoa nội " * 3, limit)) <= limit for limit in range(0, 80))

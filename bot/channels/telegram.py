@@ -48,9 +48,9 @@ from bot.channels.ordering import KeyedSequencer
 from bot.channels.telegram_api import RETRYABLE, call
 from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
-from domain.text import shorten_middle
+from domain.text import shortened_apart
 from handlers.context import Services
-from handlers.events import Event, EventKind, FileRef, Option, Reply
+from handlers.events import Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
 from storage import inbox, queries, reply_journal
@@ -191,23 +191,28 @@ def _with_links(reply: Reply) -> Reply:
     return replace(reply, text=f"{reply.text}\n\n{links}", options=rows)
 
 
-def _label(option: Option, in_row: int) -> str:
-    """The button's text; one whose end matters is cut in its middle to what a phone shows whole."""
-    return shorten_middle(option.label, BUTTON_CHARS // in_row) if option.keep_end else option.label
+def _labels(reply: Reply) -> dict[tuple[int, int], str]:
+    """Each button's text by (row, column); those whose end matters (`keep_end`) cut in the middle to what a
+    phone shows whole, told apart from one another."""
+    labels = {(r, c): option.label for r, row in enumerate(reply.options) for c, option in enumerate(row)}
+    kept = [(r, c) for r, row in enumerate(reply.options) for c, option in enumerate(row) if option.keep_end]
+    cut = shortened_apart([labels[at] for at in kept], [BUTTON_CHARS // len(reply.options[r]) for r, _ in kept])
+    return {**labels, **dict(zip(kept, cut, strict=True))}
 
 
 def _markup(reply: Reply) -> dict[str, Any] | None:
     """The reply's buttons as the Bot API's JSON: its options inline, else its menu as a reply keyboard."""
     if reply.options:
+        labels = _labels(reply)
         return {
             "inline_keyboard": [
                 [
-                    {"text": _label(option, len(row)), "url": option.url}
+                    {"text": labels[r, c], "url": option.url}
                     if option.url
-                    else {"text": _label(option, len(row)), "callback_data": option.payload}
-                    for option in row
+                    else {"text": labels[r, c], "callback_data": option.payload}
+                    for c, option in enumerate(row)
                 ]
-                for row in reply.options
+                for r, row in enumerate(reply.options)
             ]
         }
     if reply.menu:
