@@ -72,12 +72,14 @@ async def _save(services: Services, request: web.Request, claims: review_links.L
         if errors:
             body = notice("⚠️ " + t("dossier_page_fix")) + _form(ctx, initiative, claims, typed, errors)
             return render_page(t, title, body, status=400)
+        before = [DOSSIER.get(initiative, question) for question, _ in values]
         for question, value in values:
             DOSSIER.set(ctx, initiative, question, value)
         session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=claims.member_id, action="dossier_saved",
                                reason="web"))  # fmt: skip
-        await tell_saved_on_web(ctx, initiative)
-        saved = notice(t("dossier_page_saved", id=initiative.id), ok=True)
+        changed = before != [DOSSIER.get(initiative, question) for question, _ in values]
+        told = changed and await tell_saved_on_web(ctx, initiative)  # the same page saved again: nothing new
+        saved = notice(t("dossier_page_saved_told" if told else "dossier_page_saved", id=initiative.id), ok=True)
         page = render_page(t, title, saved + _form(ctx, initiative, claims))
     services.outbox_changed()
     return page

@@ -140,18 +140,21 @@ DOSSIER = Dossier()
 FLOW = DOSSIER.flow
 
 
-async def tell_saved_on_web(ctx: Context, initiative: Initiative) -> None:
+async def tell_saved_on_web(ctx: Context, initiative: Initiative) -> bool:
     """After a save on the web page, the writer's chat says so, with one button for the new forms (files are
-    sent in answer to a press: the outbox carries no generated file)."""
+    sent in answer to a press: the outbox carries no generated file). False when no chat of theirs takes it."""
     assert ctx.member is not None
     questions = DOSSIER.questions(ctx, initiative)
     filled = sum(DOSSIER.get(initiative, question) not in (None, "") for question in questions)
-    for identity in (await queries.preferred_identities(ctx.session, {ctx.member.id})).values():
+    identities = await queries.preferred_identities(ctx.session, {ctx.member.id})
+    for identity in identities.values():
         there = ctx.elsewhere(identity)
         text = there.t("dossier_saved_on_web", id=initiative.id, filled=filled, total=len(questions))
         button = Option(there.t("btn_get_forms"), f"{FORMS_PAYLOAD}{initiative.id}")
-        ctx.notify(identity.platform, identity.chat_id, Reply(text, options=((button,),)), purpose="notice",
-                   initiative_id=initiative.id, language=there.t.language)  # fmt: skip
+        notice = Reply(text, options=((button,),), ref=str(initiative.id))  # Zalo: answered «1 <id>»
+        ctx.notify(identity.platform, identity.chat_id, notice, purpose="notice", initiative_id=initiative.id,
+                   language=there.t.language)  # fmt: skip
+    return bool(identities)
 
 
 def format_person(author: Author) -> str | None:

@@ -17,11 +17,12 @@ import pytest
 import pytest_asyncio
 from docx import Document
 from playwright.async_api import expect
+from sqlalchemy import select
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
 from bot.sandbox.zalo_emulator import ZaloEmulator
 from handlers import review_links
-from storage.models import Status
+from storage.models import OutboxMessage, Status
 from tests.browser import phone_page
 from tests.harness import (
     ADMIN_ID,
@@ -216,6 +217,23 @@ async def test_refused_links_change_nothing(
 DOSSIER_LINK = re.compile(r"https?://\S+/h/[A-Za-z0-9_-]+")
 
 
+async def web_save_notices(database: Database, number: int) -> int:
+    """The notices of a save on the dossier page queued for initiative `number` (delivered or not)."""
+    async with database.sessions() as session:
+        payloads = await session.scalars(select(OutboxMessage.payload).where(OutboxMessage.initiative_id == number))
+        return sum("từ trang web" in payload["text"] for payload in payloads)
+
+
+async def dossier_page_save(link: str, **answers: str) -> str:
+    """Save the dossier page as its form would (with the page's own form token); the page's answer."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link) as page:
+            token = re.search(r'name="form" value="([^"]+)"', await page.text()).group(1)
+        async with http.post(link, data={"form": token, **answers}) as saved:
+            assert saved.status == 200
+            return await saved.text()
+
+
 async def test_the_dossier_page_and_the_chat_write_the_same_record(
     emulator: TelegramEmulator, cast: Cast, live_bot: InProcessBot, live_database: Database
 ) -> None:
@@ -253,14 +271,16 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         assert await page.get_by_label("Mục đích của giải pháp").input_value() == "Giảm giấy tờ <b>& thời gian</b>"
         await page.get_by_label("Đồng tác giả Trần Văn Bình").fill("Sở Y tế; 3/4/1988; Chuyên viên; dai hoc")
         await page.get_by_role("button", name="Lưu hồ sơ").click()
-        await expect(page.get_by_role("status")).to_contain_text(f"Đã lưu hồ sơ sáng kiến #{number}")
-    # The chat says so (once: the refused save said nothing there), with one tap for the new forms.
+        await expect(page.get_by_role("status")).to_contain_text(f"Đã lưu hồ sơ sáng kiến #{number}. Bot vừa nhắn")
+        await page.get_by_role("button", name="Lưu hồ sơ").click()  # the same again: nothing new to tell
+        await expect(page.get_by_role("status")).to_contain_text("gõ /docx")
+    # The chat says so (once: neither the refused save nor the same one again told it), with one tap for the forms.
     told = await sen.expect(f"Đã lưu hồ sơ sáng kiến #{number} từ trang web: 5/9 mục đã có")
     await sen.tap("Nhận Đơn và Mô tả mới", told)
     request = Document(io.BytesIO(await sen.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
     assert any("Giám đốc Sở Y tế tỉnh Phú Thọ" in paragraph.text for paragraph in request.paragraphs)
     await sen.expect_file(f"mo-ta-sang-kien-{number}.docx")
-    assert sum("từ trang web" in text for text in sen.bot_texts()) == 1
+    assert await web_save_notices(live_database, number) == 1
     stored = await live_database.initiative(number)
     assert (stored.addressee, stored.purpose) == ("Giám đốc Sở Y tế tỉnh Phú Thọ", "Giảm giấy tờ <b>& thời gian</b>")
     assert stored.appliers == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga; Nhập liệu"
@@ -296,3 +316,20 @@ async def test_the_dossier_page_and_the_chat_write_the_same_record(
         async with http.post(link, data={"purpose": "Đổi"}) as reply:
             assert reply.status == 403, "a save without the page's form token"
     assert (await live_database.initiative(number)).purpose == "Giảm giấy tờ <b>& thời gian</b>"
+
+
+async def test_on_zalo_a_save_on_the_dossier_page_is_answered_with_the_initiatives_number(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot, live_database: Database
+) -> None:
+    """Zalo has no buttons: the notice of a save asks for «1 <number>», which sends the new forms."""
+    tuyet = ZaloPerson(zalo_emulator, "Đào Thị Tuyết")
+    await register(tuyet, "MAU002", "Đào Thị Tuyết")
+    number = await submit_initiative(tuyet)
+    await tuyet.tap("Dừng", await tuyet.expect("Bước 1/4"))
+    described = await tuyet.expect(f"mo-ta-sang-kien-{number}.docx")
+    page = await dossier_page_save(DOSSIER_LINK.search(described.text).group(0), purpose="Giảm giấy tờ")
+    assert "Bot vừa nhắn" in page
+    told = await tuyet.expect(f"Đã lưu hồ sơ sáng kiến #{number} từ trang web: 1/", f"1 {number}")
+    await tuyet.send(f"1 {number}")
+    await tuyet.expect(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
+    assert told.text.count("1. ") == 1, told.text
