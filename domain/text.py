@@ -139,6 +139,12 @@ def accented(text: str) -> bool:
     return any(_marks(word) for word in typed_words(text))
 
 
+def own_lines(value: str) -> str:
+    """A value of several lines (two authors, a list of appliers) begins on a line of its own after its label
+    («Tác giả:», «Đang lưu:»), so that its lines start one under another."""
+    return "\n" + value if "\n" in value else value
+
+
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, cut between words and ended with "…" ("điều dưỡn…" reads as a typo);
     a text without a space in its second half is cut inside its last word."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import rules
-from domain.text import shorten
+from domain.text import own_lines, shorten
 from handlers.context import Context, esc
 from handlers.wizard_steps import RESEARCH_RECOGNITION, STORED_VALUE, Kind, Step
 from handlers.wizard_steps import is_research as steps_is_research
@@ -76,9 +76,8 @@ def attachment_names(ctx: Context, initiative: Initiative) -> list[str]:
 
 
 def field_line(label: str, value: str) -> str:
-    """«<b>Tên sáng kiến</b>: …» in a chat's list of answers; a value of several lines (two authors) starts
-    on the line below its label, so its lines begin one under another."""
-    return f"<b>{label}</b>:{chr(10) if chr(10) in value else ' '}{value}"
+    """«<b>Tên sáng kiến</b>: …» in a chat's list of answers."""
+    return f"<b>{label}</b>: {own_lines(value)}"
 
 
 def display_value(ctx: Context, draft: Initiative, step: Step, *, full: bool = False) -> str:

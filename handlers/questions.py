@@ -16,7 +16,7 @@ from typing import Any
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import reads_as, shorten
+from domain.text import own_lines, reads_as, shorten
 from handlers import cut_texts
 from handlers.context import Context, esc
 from handlers.events import EventKind, Option
@@ -78,7 +78,7 @@ class Questionnaire:
         text += ctx.t(question.prompt_key, **question.prompt_params)
         current = self.get(record, question)
         if current not in (None, ""):
-            text += "\n\n" + ctx.t("hint_current", value=self.shown(ctx, current))
+            text += "\n\n" + ctx.t("hint_current", value=own_lines(self.shown(ctx, current)))
         labels = self.suggestions(ctx, record, question)
         rows = [[Option(shorten(label, 60), f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
         rows.append([Option(ctx.t("btn_skip"), f"{self.prefix}:skip"),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import fold, holds, reads_as
+from domain.text import fold, holds, own_lines, reads_as
 from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply
@@ -192,7 +192,8 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
     if step.is_answered(draft) and step.kind is not Kind.FILES:  # in full: it may be copied to change a word
         current = answers.display_value(ctx, draft, step, full=True)
     if current:
-        parts.append(ctx.t("hint_current_keep" if _keepable(draft, step) else "hint_current", value=current))
+        key = "hint_current_keep" if _keepable(draft, step) else "hint_current"
+        parts.append(ctx.t(key, value=own_lines(current)))
     rows: list[list[Option]] = []
     if step.kind in (Kind.CHOICE, Kind.LEAD):
         rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, draft, step)]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.outbox import OutboxWorker, RetryLater
-from handlers.events import Reply
+from handlers.events import Option, Reply
 from storage import queries, reply_journal
 from storage.engine import create_engine, session_factory, upgrade_database
 from storage.models import Identity, OutboxMessage, OutboxStatus
@@ -346,3 +346,16 @@ async def test_a_chats_later_messages_wait_behind_one_to_be_tried_again(sessions
     clock[0] += dt.timedelta(seconds=3)
     await worker.deliver_due()
     assert platform.delivered == ["Chào mừng đồng chí", "Nhập họ và tên"]
+
+
+@pytest.mark.asyncio
+async def test_a_queued_reply_keeps_how_each_button_is_cut(sessions) -> None:
+    """A unit's button (`keep_end`: cut in its middle on a phone) stays one through the outbox, links too."""
+    unit = Option("[MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "reg:b:MAU022", keep_end=True)
+    options = ((unit,), (Option("📨 Gửi sáng kiến", "w:1:s:send"), Option("🌐 Trang", url="https://example.org/h/x")))
+    async with sessions() as session, session.begin():
+        queued = queries.queue_message(session, "telegram", "42", Reply("Chọn", options=options).to_json(),
+                                       purpose="notice", at=utc_now())  # fmt: skip
+    async with sessions() as session:
+        stored = await session.get(OutboxMessage, queued.id)
+        assert Reply.from_json(stored.payload).options == options
