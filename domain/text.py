@@ -192,7 +192,8 @@ def shorten_middle(text: str, limit: int, *, keep_start: bool = True) -> str:
 def shortened_apart(texts: Sequence[str], limits: Sequence[int]) -> list[str]:
     """Each text within its limit by `shorten_middle`, told apart: texts whose cuts come out alike («[MẪU] Trường
     THPT… – cơ sở 2» for three schools) keep the end of their first part instead («…Chuyên Hùng Vương – cơ sở 2»),
-    and any still alike are left whole, for the phone to cut."""
+    and any still alike are left whole. A text cut only at its end is left whole too: the phone cuts it there
+    itself, at its own width, which may show more."""
     labels = [shorten_middle(text, limit) for text, limit in zip(texts, limits, strict=True)]
     for again in (functools.partial(shorten_middle, keep_start=False), lambda text, limit: text):
         texts_of: dict[str, set[str]] = {}
@@ -201,4 +202,5 @@ def shortened_apart(texts: Sequence[str], limits: Sequence[int]) -> list[str]:
         alike = [i for i, label in enumerate(labels) if len(texts_of[label]) > 1]
         for i in alike:
             labels[i] = again(texts[i], limits[i])
-    return labels
+    return [text if label == shorten(text.strip(), limit) else label
+            for text, label, limit in zip(texts, labels, limits, strict=True)]  # fmt: skip

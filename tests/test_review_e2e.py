@@ -452,7 +452,7 @@ async def test_an_invited_chair_who_registers_in_another_branch_stays_invited_an
     await tham.send(f"/start {link}")
     await tham.tap("Chọn CĐCS khác", await tham.expect("Nhập họ và tên", "Sở Tư pháp"))
     await tham.send("cao dang y te")
-    await tham.tap("Trường Cao đẳng Y tế…", await tham.expect("Tìm «cao dang y te»"))
+    await tham.tap("Trường Cao đẳng Y tế Phú Thọ", await tham.expect("Tìm «cao dang y te»"))
     await tham.expect("Nhập họ và tên", "Trường Cao đẳng Y tế Phú Thọ")
     await tham.send("Hà Thị Thắm")
     await tham.expect("Đăng ký xong", "Trường Cao đẳng Y tế Phú Thọ")

@@ -273,6 +273,8 @@ def test_units_whose_cuts_come_out_alike_are_told_apart() -> None:
     assert shortened_apart([*schools, hospital, hospital], [30] * 5) == [
         "…Chuyên Hùng Vương – cơ sở 2", "…THPT Việt Trì – cơ sở 2", "…THPT Long Châu Sa – cơ sở 2",
         "[MẪU] Bệnh viện Đa… – cơ sở 2", "[MẪU] Bệnh viện Đa… – cơ sở 2"]  # fmt: skip
+    alone = "Công đoàn Bệnh viện Trung ương Huế"  # cut only at its end: left whole, the phone cuts it at its width
+    assert shortened_apart([alone, hospital], [30, 30]) == [alone, "[MẪU] Bệnh viện Đa… – cơ sở 2"]
     wards = ["Công đoàn Trường Tiểu học Kim Đức Phường Vân Phú", "Công đoàn Trường Tiểu học Kim Đức Phường Minh Nông"]
     assert shortened_apart(wards, [30, 30]) == ["…học Kim Đức Phường Vân Phú", "…học Kim Đức Phường Minh Nông"]
 
