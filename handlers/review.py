@@ -370,9 +370,9 @@ def _member_notice(
 def details(ctx: Context, initiative: Initiative) -> None:
     """Every answer, the decision buttons again (the card keeps its own), and the attachments."""
     lines = [ctx.t("details_title", id=initiative.id, status=ctx.t(f"status_{initiative.status.value}"))]
-    for number, step in enumerate(applicable_steps(initiative, ctx.campaign), start=1):
+    for step in applicable_steps(initiative, ctx.campaign):  # not numbered: on Zalo, numbers answer the options
         value = answers.display_value(ctx, initiative, step, full=True)
-        lines.append(f"{number}. " + answers.field_line(ctx.t(step.label_key), value))
+        lines.append(answers.field_line(ctx.t(step.label_key), value))
     buttons = decision_buttons(ctx, initiative) if initiative.status == Status.SUBMITTED else []
     if initiative.status == Status.SUBMITTED and is_author(ctx, initiative):
         buttons = []

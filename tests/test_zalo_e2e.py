@@ -433,3 +433,18 @@ async def test_on_zalo_the_units_are_listed_by_their_whole_names(
     assert "…" not in found.plain_text, found.plain_text
     await dung.send("2")
     await dung.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
+
+
+async def test_on_zalo_the_details_number_only_what_a_number_answers(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person
+) -> None:
+    """«📄 Chi tiết» numbered its fields «1. Tên sáng kiến…» above the options «1. ✅ Xác nhận hồ sơ»: on Zalo, where
+    «1 N» answers an option, two lists of numbers in one message."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Phan Chi Tiết"), "MAU017", "Phan Văn Chi Tiết")
+    author = Person(emulator, "Lò Văn Khải")
+    await register(author, "MAU017", "Lò Văn Khải")
+    number = await submit_initiative(author)
+    await chair.tap("Chi tiết", await chair.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    details = await chair.expect(f"Chi tiết sáng kiến #{number}", "Tên sáng kiến:")
+    numbered = [line for line in details.text.splitlines() if line[:1].isdigit() and ". " in line[:4]]
+    assert numbered == ["1. ✅ Xác nhận hồ sơ", "2. ✏️ Yêu cầu bổ sung", "3. ❌ Từ chối"], details.text
