@@ -14,7 +14,7 @@ from domain import rules
 from domain.rules import InputError
 from domain.text import clean_input
 from handlers import paperwork
-from handlers.context import Context
+from handlers.context import Context, esc
 from handlers.events import Option, Reply
 from handlers.profile import recorded_qualification
 from handlers.questions import Question, Questionnaire
@@ -50,7 +50,7 @@ def coauthor_question(author: Author) -> Question:
 
 def parse_person(text: str, today: Any) -> tuple[str | None, Any, str | None, str | None]:
     """ "nơi công tác; ngày sinh; chức danh; trình độ" — any part may be left empty."""
-    parts = [" ".join(part.split()) for part in clean_input(text).split(";")]
+    parts = _person_parts(clean_input(text))
     if len(parts) > 4 or not any(parts):
         raise InputError("err_person_details")
     parts += [""] * (4 - len(parts))
@@ -62,6 +62,27 @@ def parse_person(text: str, today: Any) -> tuple[str | None, Any, str | None, st
         if len(part) > limit:
             raise InputError("err_too_long", {"length": len(part), "max": limit})
     return workplace or None, birth_date, title or None, qualification or None
+
+
+def _person_parts(text: str) -> list[str]:
+    """The parts split by ";" — or, with no ";", by the commas a phone's keyboard offers first, when a date of
+    birth among them places the others: «Khoa Nội, Bệnh viện A, 3/4/1988, Bác sĩ, Thạc sĩ» (a workplace may hold
+    commas itself, so they stay in it). Without a date, a text with commas is one workplace, as typed."""
+    if ";" in text or "," not in text:
+        return [" ".join(part.split()) for part in text.split(";")]
+    pieces = [" ".join(piece.split()) for piece in text.split(",")]
+    born = next((i for i, piece in enumerate(pieces) if _reads_as_date(piece)), None)
+    if born is None or len(pieces) - born > 3:
+        return [" ".join(text.split())]
+    return [", ".join(pieces[:born]), *pieces[born:]]
+
+
+def _reads_as_date(text: str) -> bool:
+    try:
+        rules.parse_date(text)
+    except InputError:
+        return False
+    return True
 
 
 def parse_people(text: str) -> str:
@@ -125,6 +146,14 @@ class Dossier(Questionnaire):
         if question.kind == "people":
             return parse_people(text)
         return super().parse(ctx, question, text)
+
+    def read_back(self, ctx: Context, record: Initiative, question: Question) -> str:
+        author = self._author(record, question) if question.kind == "person" else None
+        if author is None:
+            return ""
+        return ctx.t("person_read", name=esc(author.full_name), workplace=self.shown(ctx, author.workplace),
+                     birth_date=self.shown(ctx, author.birth_date), job_title=self.shown(ctx, author.job_title),
+                     qualification=self.shown(ctx, author.qualification)) + "\n\n"  # fmt: skip
 
     @staticmethod
     def _author(record: Initiative, question: Question) -> Author | None:

@@ -100,6 +100,11 @@ class Questionnaire:
         typed = next((i for i, label in enumerate(offered) if reads_as(text, label)), None)
         return None if typed is None else self.suggested_values(ctx, record, question)[typed]
 
+    def read_back(self, ctx: Context, record: Any, question: Question) -> str:
+        """What was stored of a typed answer, said before the next question where the bot reads it in parts
+        (a person's details); "" where the answer is stored as typed."""
+        return ""
+
     @staticmethod
     def shown(ctx: Context, value: object) -> str:
         if value in (None, ""):
@@ -159,7 +164,7 @@ class Questionnaire:
             return
         cut_texts.note(ctx, None)
         self.set(ctx, record, question, value)
-        await self._next(ctx, record, index)
+        await self._next(ctx, record, index, self.read_back(ctx, record, question))
 
     async def handle_option(self, ctx: Context) -> None:
         if (current := await self._current(ctx)) is None:
@@ -178,10 +183,10 @@ class Questionnaire:
             ctx.say(ctx.t("err_stale_button"))
             self.ask(ctx, record, index)
 
-    async def _next(self, ctx: Context, record: Any, index: int) -> None:
+    async def _next(self, ctx: Context, record: Any, index: int, prefix: str = "") -> None:
         if index + 1 < len(self.questions(ctx, record)):
             ctx.set_flow(self.flow, **{**ctx.identity.flow_data, "index": index + 1})
-            self.ask(ctx, record, index + 1)
+            self.ask(ctx, record, index + 1, prefix)
         else:
             await self._finish(ctx, record)
 

@@ -290,6 +290,14 @@ async def test_the_addressee_follows_the_recognition_kind_without_a_branch_defau
 def test_typed_details_are_read_or_refused_with_what_to_fix() -> None:
     assert parse_person("Sở Y tế; ; Chuyên viên", TODAY) == ("Sở Y tế", None, "Chuyên viên", None)
     assert parse_person(" ; 31/12/1979 ", TODAY) == (None, dt.date(1979, 12, 31), None, None)
+    # Commas, as a phone's keyboard offers them: the date of birth places the parts (a workplace keeps its own).
+    assert parse_person("Khoa Nội, Bệnh viện A, 3/4/1988, Bác sĩ, Thạc sĩ", TODAY) == (
+        "Khoa Nội, Bệnh viện A",
+        dt.date(1988, 4, 3),
+        "Bác sĩ",
+        "Thạc sĩ",
+    )
+    assert parse_person("Sở Y tế, Chuyên viên", TODAY) == ("Sở Y tế, Chuyên viên", None, None, None), "no date"
     wrong_details = (("a; b; c; d; e", "err_person_details"), (" ; ; ", "err_person_details"),
                      ("Sở Y tế; 31/2/1985", "err_date_no_such_day"), ("Y tế; 1/1/2020", "err_birth_date"))  # fmt: skip
     for wrong, key in wrong_details:

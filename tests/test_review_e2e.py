@@ -643,8 +643,9 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
         await answer(hung, "Trần Văn Bình", "Bệnh viện Đa khoa tỉnh; 31/2/1988; Bác sĩ")  # the tap was taken
     finally:
         await _recognising_body(database, number, kept_body)
-    await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh; 3/4/1988; Bác sĩ; Đại học")
-    await answer(hung, "Chủ đầu tư", tap="Tác giả đồng thời là chủ đầu tư")
+    await answer(hung, "Tháng 2/1988 không có ngày 31", "Bệnh viện Đa khoa tỉnh, 3/4/1988, Bác sĩ, dai hoc")  # commas
+    read = "Đã ghi cho Trần Văn Bình:\nNơi công tác: Bệnh viện Đa khoa tỉnh\nNgày sinh: 03/04/1988\nChức danh: Bác sĩ"
+    await answer(hung, read + "\nTrình độ chuyên môn: Đại học\n\nBước 3/9", tap="Tác giả đồng thời là chủ đầu tư")
     await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
     await answer(hung, "Khả năng áp dụng", "khong")  # skipped: nothing to say
     await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
