@@ -60,10 +60,14 @@ UNIT_ABBREVIATIONS = {"bv": "benh vien", "bvdk": "benh vien da khoa", "dk": "da 
 
 async def branches_matching(session: AsyncSession, typed: str) -> list[Unit]:
     """Units whose name or code holds every word typed (accents and case ignored; a usual abbreviation read
-    as its words: "bv" as "bệnh viện"), in list order; every unit for no words."""
+    as its words: "bv" as "bệnh viện"; a number as a whole word: "2" finds «cơ sở 2», not the code MAU121), in
+    list order; every unit for no words."""
     words = fold(typed).split()
+    numbers = {word: re.compile(rf"(?<!\w){word}(?!\w)") for word in words if word.isdigit()}
 
     def holds(searched: str, word: str) -> bool:
+        if word in numbers:
+            return numbers[word].search(searched) is not None
         spelled = UNIT_ABBREVIATIONS.get(word)
         return word in searched or (spelled is not None and spelled in searched)
 
