@@ -130,8 +130,8 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     await cast.chair_one.expect(f"Sáng kiến #{again} chờ xác nhận", f"⚠️ Có thể trùng với sáng kiến #{first} (cùng tên")
     summaries = {number: [t for t in lan.bot_texts() if t.startswith(f"🧾 Tóm tắt sáng kiến #{number}")]
                  for number in (first, again)}  # fmt: skip
-    assert "cùng tác giả được gửi trước" not in summaries[first][-1]
-    assert f"⚠️ Đã có sáng kiến cùng tên, cùng tác giả được gửi trước: #{first} (" in summaries[again][-1], "told too"
+    assert "cùng tác giả đã được gửi" not in summaries[first][-1]
+    assert f"⚠️ Sáng kiến cùng tên, cùng tác giả đã được gửi trước đó (#{first})" in summaries[again][-1], "told too"
     copies = [await database.copy_initiative(first, status=Status.VERIFIED) for _ in range(4)]
     try:
         many = await submit_initiative(lan, title=title, coauthors="Trần Văn Bình 30")
@@ -144,7 +144,7 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     others = await submit_initiative(lan, title=title, coauthors="Lê Văn Cường 30")
     card = await cast.chair_one.expect(f"Sáng kiến #{others} chờ xác nhận")
     assert "Có thể trùng" not in card.plain_text, "other authors under the same title are another initiative"
-    assert "cùng tác giả được gửi trước" not in [t for t in lan.bot_texts() if f"Tóm tắt sáng kiến #{others}" in t][-1]
+    assert "cùng tác giả đã được gửi" not in [t for t in lan.bot_texts() if f"Tóm tắt sáng kiến #{others}" in t][-1]
 
 
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
