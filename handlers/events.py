@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_PAYLOAD_BYTES = 64
+ROW_CHARS = 30  # what a 360-pixel phone shows whole of a button as wide as the chat; half that in a row of two
 # "nl:<ref>:<number>": where there are no buttons, a bare number that both the question being answered and a
 # notice that arrived after it (reference <ref>) have; the person is asked which one they mean.
 WHICH_LIST = "nl:"
@@ -81,6 +82,18 @@ class Option:
     @classmethod
     def from_json(cls, data: list[str | bool]) -> Option:
         return cls(*data)  # type: ignore[arg-type]
+
+
+def two_a_row(options: list[Option]) -> list[list[Option]]:
+    """The options two a row where both labels fit half a phone's width, else one a row: a cut label hides
+    words («Giáo dục – đà…», «✖️ Dừng (giữ …»)."""
+    rows: list[list[Option]] = []
+    for option in options:
+        if rows and len(rows[-1]) == 1 and max(len(rows[-1][0].label), len(option.label)) <= ROW_CHARS // 2:
+            rows[-1].append(option)
+        else:
+            rows.append([option])
+    return rows
 
 
 @dataclass(frozen=True)

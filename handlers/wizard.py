@@ -17,7 +17,7 @@ from domain.rules import InputError
 from domain.text import fold, holds, own_lines, reads_as
 from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
-from handlers.events import EventKind, FileRef, Option, Reply
+from handlers.events import EventKind, FileRef, Option, Reply, two_a_row
 from handlers.i18n import record_text
 from handlers.roles import may_enter_for, refuse
 from handlers.wizard_steps import (
@@ -142,8 +142,8 @@ def _skippable(draft: Initiative, step: Step) -> bool:
 
 
 def _nav_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]:
-    """Keep (alone, first), then Back and Skip, then Stop: two buttons a row at most, so a phone shows their
-    words. Skip over a saved answer says that it clears it."""
+    """Keep (alone, first), then Back, Skip and Stop, two a row where both fit (`two_a_row`), so a phone shows
+    their words. Skip over a saved answer says that it clears it."""
     rows, moves = [], []
     keepable = _keepable(draft, step)
     if keepable:
@@ -154,7 +154,7 @@ def _nav_rows(ctx: Context, draft: Initiative, step: Step) -> list[list[Option]]
         moves.append(Option(ctx.t("btn_clear_answer" if keepable else "btn_skip"), payload(draft, step.key, SKIP)))
     # «(giữ nháp)» once there is a draft to keep: before its title, «Dừng» keeps nothing (leave).
     stop = Option(ctx.t("btn_cancel" if draft.title else "btn_cancel_nothing_kept"), payload(draft, step.key, CANCEL))
-    return [*rows, [*moves, stop]] if len(moves) < 2 else [*rows, moves, [stop]]
+    return [*rows, *two_a_row([*moves, stop])]
 
 
 def _keepable(draft: Initiative, step: Step) -> bool:
@@ -200,11 +200,9 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
         if step.key == "type" and not explain:
             rows.append([Option(ctx.t("btn_explain_types"), payload(draft, step.key, EXPLAIN))])
     elif step.kind is Kind.TEXT and step.suggestions:
-        labels = [ctx.t(key) for key in step.suggestions]
-        rows = [
-            [Option(label, payload(draft, step.key, f"s{i}")) for i, label in enumerate(labels[j : j + 2], start=j)]
-            for j in range(0, len(labels), 2)
-        ]
+        rows = two_a_row(
+            [Option(ctx.t(key), payload(draft, step.key, f"s{i}")) for i, key in enumerate(step.suggestions)]
+        )
     elif step.kind is Kind.AUTHORS and not draft.entered_by_member_id:
         rows = [[Option(ctx.t("btn_solo_author"), payload(draft, step.key, SOLO))]]
     elif step.kind is Kind.FILES:
@@ -649,18 +647,16 @@ async def show_summary(ctx: Context, draft: Initiative, note: str = "", *, repla
         lines.append("\n" + review.duplicate_warning(ctx, duplicates, "warn_sent_before"))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
-    rows = [
-        [Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
-        [Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
-         Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))],
-    ]  # fmt: skip
+    rows = [[Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
+            *two_a_row([Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
+                        Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))])]  # fmt: skip
     ctx.say("\n".join(lines), rows, replace_origin=replace)
 
 
 def _edit_list(ctx: Context, draft: Initiative) -> None:
     steps = [s for s in applicable_steps(draft, ctx.campaign) if s.key != "eligibility"]
     buttons = [Option("✏️ " + ctx.t(s.label_key), payload(draft, EDIT_LIST, f"e{STEPS.index(s)}")) for s in steps]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = two_a_row(buttons)
     rows.append([Option(ctx.t("btn_back_to_summary"), payload(draft, EDIT_LIST, SUMMARY))])
     ctx.say(ctx.t("summary_edit_title", id=draft.id), rows, replace_origin=True)
 

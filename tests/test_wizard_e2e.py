@@ -46,6 +46,9 @@ async def test_the_whole_wizard_then_edit_from_summary_and_submit(
     await hoa.tap("Sửa một mục", summary)
     fields = await hoa.expect("Sửa mục nào", edited=True)
     assert fields.message_id == summary.message_id, "the summary turns into the list of fields in place"
+    paired = [row for row in rows_of(fields) if len(row) == 2]  # two a row only where a phone shows both whole
+    assert paired and max(len(label) for row in paired for label in row) <= 15
+    assert ["✏️ Lợi ích kinh tế"] in rows_of(fields), "too long for half a row: alone"
     await hoa.tap("✏️ Tên sáng kiến", fields)
     editing = await hoa.expect("Bước 2/16", "Tên sáng kiến", TITLE, edited=True)
     assert "Đang lưu" in editing.plain_text
@@ -287,7 +290,7 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("quy ra tiền", "Đang lưu", "15.000.000")
     await an.send("/back")
     economic = await an.expect("Bước 10/16", "Đang lưu", "Giảm 30% giấy in")
-    assert rows_of(economic) == [["✔️ Giữ nguyên"], ["⬅️ Quay lại", "🗑 Xoá câu trả lời"], ["✖️ Dừng (giữ nháp)"]]
+    assert rows_of(economic) == [["✔️ Giữ nguyên"], ["⬅️ Quay lại"], ["🗑 Xoá câu trả lời"], ["✖️ Dừng (giữ nháp)"]]
     await an.tap("Xoá câu trả lời", economic)  # skipping a saved answer says it clears it
     social = await an.expect("Bước 11/15", "Lợi ích xã hội")
     # One benefit is needed: with no economic one, the social one is not offered as optional.

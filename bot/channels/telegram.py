@@ -50,7 +50,7 @@ from bot.channels.text import parse_command, split_text
 from bot.outbox import ChatMoved, Rejected, RetryLater, Unreachable
 from domain.text import shortened_apart
 from handlers.context import Services
-from handlers.events import Event, EventKind, FileRef, Reply
+from handlers.events import ROW_CHARS, Event, EventKind, FileRef, Reply
 from handlers.i18n import catalog
 from handlers.menus import ROLE_COMMANDS
 from storage import inbox, queries, reply_journal
@@ -60,7 +60,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 TELEGRAM_TEXT_LIMIT = 4096
 TELEGRAM_CAPTION_LIMIT = 1024
-BUTTON_CHARS = 30  # what a 360-pixel phone shows whole of a button as wide as the chat
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_SECONDS = 10
 POLL_BACKOFF_MAX = 30
@@ -196,7 +195,7 @@ def _labels(reply: Reply) -> dict[tuple[int, int], str]:
     phone shows whole, told apart from one another."""
     labels = {(r, c): option.label for r, row in enumerate(reply.options) for c, option in enumerate(row)}
     kept = [(r, c) for r, row in enumerate(reply.options) for c, option in enumerate(row) if option.keep_end]
-    cut = shortened_apart([labels[at] for at in kept], [BUTTON_CHARS // len(reply.options[r]) for r, _ in kept])
+    cut = shortened_apart([labels[at] for at in kept], [ROW_CHARS // len(reply.options[r]) for r, _ in kept])
     return {**labels, **dict(zip(kept, cut, strict=True))}
 
 
