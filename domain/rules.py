@@ -50,6 +50,8 @@ YES_WORDS = ("có", "rồi", "đã có", "đúng", "vâng", "dạ", "đã", "yes
 NO_WORDS = ("không", "chưa", "no", "n", "sai", "không phải", "chưa có", "không có", "not yet", "none")
 # "Nothing to give" at an optional question, as typed (plain_words): "bỏ qua", "không có", "chưa" (English too).
 SKIP_WORDS = frozenset({"bo qua", "skip", "khong co", "khong", "chua", "chua co", "not yet", "none", "no"})
+# What people type to keep a saved answer (the «✔️ Giữ nguyên» button's words).
+KEEP_WORDS = ("giữ nguyên", "giữ", "keep")
 # What people type to step back from what they were asked, where no answer is "no".
 CANCEL_WORDS = ("thôi", "huỷ", "hủy", "dừng", "bỏ qua", "quay lại", "cancel")
 

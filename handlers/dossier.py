@@ -161,6 +161,9 @@ class Dossier(Questionnaire):
         return next((a for a in typed_coauthors(record) if a.position == position), None)
 
     async def finished(self, ctx: Context, record: Initiative, data: dict[str, Any]) -> None:
+        if not data.get("changed"):  # the forms already sent are these: not sent again
+            ctx.say(ctx.t("dossier_unchanged", id=record.id), menu=True)
+            return
         ctx.say(ctx.t("dossier_done", id=record.id), menu=True)
         await paperwork.send_forms(ctx, record)
 

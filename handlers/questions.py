@@ -77,11 +77,12 @@ class Questionnaire:
         text = prefix + ctx.t("step_counter", k=index + 1, n=len(questions)) + "\n\n"
         text += ctx.t(question.prompt_key, **question.prompt_params)
         current = self.get(record, question)
-        if current not in (None, ""):
-            text += "\n\n" + ctx.t("hint_current", value=own_lines(self.shown(ctx, current)))
+        saved = current not in (None, "")
+        if saved:  # kept with one tap, as in the wizard (moving on keeps it)
+            text += "\n\n" + ctx.t("hint_current_keep", value=own_lines(self.shown(ctx, current)))
         labels = self.suggestions(ctx, record, question)
         rows = [[Option(shorten(label, 60), f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
-        rows.append([Option(ctx.t("btn_skip"), f"{self.prefix}:skip"),
+        rows.append([Option(ctx.t("btn_keep_answer" if saved else "btn_skip"), f"{self.prefix}:skip"),
                      Option(ctx.t("btn_profile_stop"), f"{self.prefix}:stop")])  # fmt: skip
         ctx.say(text, rows)
 
@@ -144,10 +145,13 @@ class Questionnaire:
             self.ask(ctx, record, index)
             return
         if (suggested := self.suggestion_typed(ctx, record, question, ctx.event.text)) is not None:
-            self.set(ctx, record, question, suggested)
+            self._store(ctx, record, question, suggested)
             await self._next(ctx, record, index)
             return
-        if rules.plain_words(ctx.event.text) in rules.SKIP_WORDS:  # "bỏ qua", "không": the button's meaning
+        saved = self.get(record, question) not in (None, "")
+        if rules.plain_words(ctx.event.text) in rules.SKIP_WORDS or (  # "bỏ qua", "không": the button's meaning
+            saved and any(reads_as(ctx.event.text, word) for word in rules.KEEP_WORDS)  # "giữ nguyên"
+        ):
             await self._next(ctx, record, index)
             return
         if any(reads_as(ctx.event.text, word) for word in STOP_WORDS):
@@ -163,7 +167,7 @@ class Questionnaire:
             self.ask(ctx, record, index)
             return
         cut_texts.note(ctx, None)
-        self.set(ctx, record, question, value)
+        self._store(ctx, record, question, value)
         await self._next(ctx, record, index, self.read_back(ctx, record, question))
 
     async def handle_option(self, ctx: Context) -> None:
@@ -177,11 +181,18 @@ class Questionnaire:
         elif payload == "stop":
             await self._finish(ctx, record)
         elif choice is not None and choice < len(offered := self.suggested_values(ctx, record, question)):
-            self.set(ctx, record, question, offered[choice])
+            self._store(ctx, record, question, offered[choice])
             await self._next(ctx, record, index)
         else:
             ctx.say(ctx.t("err_stale_button"))
             self.ask(ctx, record, index)
+
+    def _store(self, ctx: Context, record: Any, question: Question, value: object) -> None:
+        """Store an answer, and remember in the flow whether this round changed anything (`finished` reads it)."""
+        before = self.get(record, question)
+        self.set(ctx, record, question, value)
+        if self.get(record, question) != before:
+            ctx.set_flow(self.flow, **{**ctx.identity.flow_data, "changed": True})
 
     async def _next(self, ctx: Context, record: Any, index: int, prefix: str = "") -> None:
         if index + 1 < len(self.questions(ctx, record)):

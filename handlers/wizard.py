@@ -405,9 +405,6 @@ def _the_one_naming(options: list[tuple[str, str]], text: str) -> str | None:
     return naming[0] if len(naming) == 1 else None
 
 
-KEEP_WORDS = ("giữ nguyên", "giữ", "keep")
-
-
 def _as_suggested(ctx: Context, step: Step, text: str) -> str:
     """A suggestion's words typed without accents ("hoat dong cong doan"), or its label in the person's language
     ("Health"): the suggestion as the records keep it (i18n.record_text); any other text as typed."""
@@ -418,7 +415,7 @@ def _as_suggested(ctx: Context, step: Step, text: str) -> str:
 
 
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
-    if _keepable(draft, step) and any(reads_as(text, word) for word in KEEP_WORDS):  # the button's words, typed
+    if _keepable(draft, step) and any(reads_as(text, word) for word in rules.KEEP_WORDS):  # the button's words, typed
         await advance(ctx, draft, step)
         return
     if step.optional and rules.plain_words(text) in rules.SKIP_WORDS:  # "bỏ qua", "không có": nothing to give

@@ -670,7 +670,16 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     assert stored.applicability is None and stored.appliers is None
     # Resumable: the answers are shown again, and a stranger cannot open someone else's dossier.
     await hung.tap("Hoàn thiện hồ sơ")  # under the new description
-    await hung.expect("Bước 1/9", "Đang lưu: Hội đồng sáng kiến")
+    again = await hung.expect("Bước 1/9", "Đang lưu: Hội đồng sáng kiến", "hoặc chọn ✔️ Giữ nguyên")
+    assert [b["text"] for b in again.buttons()][-2:] == ["✔️ Giữ nguyên", "✖️ Dừng"], "a saved answer is kept"
+    await hung.send("giữ nguyên")  # the button's words, typed: kept, not taken as the addressee
+    await answer(hung, "Bước 2/9", tap="Dừng")
+    await hung.expect(f"Hồ sơ sáng kiến #{number} không có mục nào thay đổi")  # the same forms are not sent again
+    assert (await database.initiative(number)).addressee == body
+    await hung.send(f"/docx {number}")  # the forms again, when asked: their writer gets the buttons again
+    await hung.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    await hung.tap("Hoàn thiện hồ sơ")
+    await hung.expect("Bước 1/9")
     await hung.send("/cancel")
     await hung.expect("Đã dừng")
     own = [m for m in emulator.chat(cast.outsider.user_id) if m.from_bot][-1]  # a forged press in their chat
