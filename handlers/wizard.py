@@ -752,13 +752,21 @@ async def submit(ctx: Context, draft: Initiative) -> None:
 
 
 async def _copy_profiles(ctx: Context, draft: Initiative) -> None:
-    """Every registered author's profile onto their row (the submitter's, and co-authors' who confirmed)."""
+    """Every registered author's profile onto their row (the submitter's, and co-authors' who confirmed); a
+    typed co-author's details as this member last wrote them for another initiative."""
     assert ctx.member is not None
     others = {a.member_id for a in draft.authors if a.member_id and a.member_id != ctx.member.id and a.confirmed}
     members = {ctx.member.id: ctx.member, **{m.id: m for m in await queries.members_by_id(ctx.session, others)}}
     for author in draft.authors:
         if author.member_id in members:
             queries.copy_profile(author, members[author.member_id])
+    typed = [a for a in draft.authors if a.member_id is None
+             and not any((a.workplace, a.birth_date, a.job_title, a.qualification))]  # fmt: skip
+    if typed:  # named again: their details as last written for this member's other initiatives
+        known = await queries.typed_coauthor_details(ctx.session, draft.member_id, draft.id)
+        for author in typed:
+            if details := known.get(fold(author.full_name)):
+                author.workplace, author.birth_date, author.job_title, author.qualification = details
 
 
 async def _ask_coauthors_to_confirm(ctx: Context, draft: Initiative) -> None:

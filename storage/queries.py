@@ -297,6 +297,30 @@ def copy_profile(author: Author, member: Member) -> None:
     author.job_title, author.qualification = member.job_title, member.qualification
 
 
+PersonDetails = tuple[str | None, dt.date | None, str | None, str | None]  # workplace, born, job title, qualification
+
+
+async def typed_coauthor_details(session: AsyncSession, member_id: int, except_id: int) -> dict[str, PersonDetails]:
+    """The details last written for each co-author (by folded name) typed on this member's other initiatives:
+    who works with someone names them again, and their details need not be typed again."""
+    rows = await session.execute(
+        select(Author.full_name, Author.workplace, Author.birth_date, Author.job_title, Author.qualification)
+        .join(Initiative, Initiative.id == Author.initiative_id)
+        .where(Initiative.member_id == member_id, Initiative.id != except_id, Author.member_id.is_(None))
+        .where(
+            or_(
+                *(
+                    column.is_not(None)
+                    for column in (Author.workplace, Author.birth_date, Author.job_title, Author.qualification)
+                )
+            )
+        )
+        .order_by(Initiative.id)
+    )
+    return {fold(name): (workplace, born, job_title, qualification)
+            for name, workplace, born, job_title, qualification in rows}  # fmt: skip
+
+
 async def open_authorships(session: AsyncSession, member_id: int) -> list[Author]:
     """The member's author rows on initiatives not yet counted (whose forms are still to be filed)."""
     rows = await session.scalars(

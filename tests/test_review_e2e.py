@@ -685,6 +685,11 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     own = [m for m in emulator.chat(cast.outsider.user_id) if m.from_bot][-1]  # a forged press in their chat
     await emulator.user_presses(cast.outsider.user_id, own, f"ds:go:{number}")
     await cast.outsider.expect("không có quyền")
+    # The same co-author named on the next initiative: the details written for him come with his name.
+    second = await submit_initiative(hung, title="Phiếu hẹn giờ khám bằng tin nhắn", coauthors="tran van binh 30")
+    bình = (await database.initiative(second)).authors[1]
+    assert (bình.workplace, bình.birth_date, bình.job_title, bình.qualification) == (
+        "Bệnh viện Đa khoa tỉnh", dt.date(1988, 4, 3), "Bác sĩ", "Đại học")  # fmt: skip
 
 
 async def test_exports_by_role_and_marking_portal_entry(
