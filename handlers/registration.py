@@ -55,7 +55,7 @@ async def _show_branches(ctx: Context, *, replace: bool = False) -> None:
         ctx.say(ctx.t("reg_no_match", query=esc(query)), [[Option(ctx.t("btn_show_all"), "reg:all")]])
         return
     text = ctx.t("reg_choose_branch_filtered", query=esc(query), count=len(branches)) if query else ""
-    text += ctx.t("reg_choose_branch", page=page.number + 1, pages=page.count)
+    text += ctx.t("reg_choose_found" if query else "reg_choose_branch", page=page.number + 1, pages=page.count)
     rows = [[Option(branch.name, f"reg:b:{branch.code}", keep_end=True)] for branch in page.items]
     rows.append(paging.nav_row(ctx.t, page, lambda number: f"reg:p:{number}"))
     if query:

@@ -27,7 +27,8 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     assert any("Trang trước" in b["text"] for b in page_two.buttons())
 
     await hoa.send("bv da khoa")  # «bv», as people write «bệnh viện»
-    found = await hoa.expect("Tìm «bv da khoa»", "CĐCS phù hợp")
+    found = await hoa.expect("Tìm «bv da khoa»", "CĐCS phù hợp", "hoặc gõ tên khác để tìm lại")
+    assert "ví dụ" not in found.plain_text, "the search's example is said once, before a search"
     abbreviated = [b["text"] for b in found.buttons() if b["callback_data"].startswith("reg:b:")]
     await hoa.send("benh vien da khoa")
     found = await hoa.expect("Tìm «benh vien da khoa»", "CĐCS phù hợp")
