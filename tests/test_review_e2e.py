@@ -343,7 +343,7 @@ async def test_notifications_survive_a_crash_and_429_and_5xx(
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
     # The submission's last reply (the profile's first question) must be delivered before sends to Ngọc fail:
     # failing, it would go to the outbox ahead of the decision, and a chat's messages go out in order.
-    await ngoc.expect("Để Đơn yêu cầu công nhận sáng kiến điền sẵn thông tin tác giả")
+    await ngoc.expect("Bot hỏi đồng chí 4 thông tin tác giả", "để điền sẵn vào Đơn yêu cầu công nhận")
 
     emulator.inject_fault("sendMessage", 500, count=10_000, chat_id=ngoc.user_id)
     await cast.chair_one.tap("Xác nhận hồ sơ", card)
