@@ -38,6 +38,9 @@ class InitiativeType(_Frozen):
     label: str = Field(min_length=1)
     explanation: str = Field(min_length=1)
     research: bool = False
+    # A shorter name for its button, where the label is too long for a phone («Phòng chống Covid-19»: the
+    # label's end was cut away); the label everywhere else (the summary, the card, the forms, the exports).
+    button: str = Field(default="", max_length=26)
 
 
 class Phase(_Frozen):

@@ -13,10 +13,11 @@ from storage.models import Author, Initiative
 SUMMARY_TRUNCATE = 120
 
 
-def choices(ctx: Context, initiative: Initiative, step: Step) -> list[tuple[str, str]]:
-    """A CHOICE or LEAD step's (value, label) pairs for this initiative."""
+def choices(ctx: Context, initiative: Initiative, step: Step, *, buttons: bool = False) -> list[tuple[str, str]]:
+    """A CHOICE or LEAD step's (value, label) pairs for this initiative (for its `buttons`: a type's short name)."""
     if step.key == "type":
-        return [(kind.code, f"{kind.code} {kind.label}") for kind in ctx.campaign.types]
+        return [(kind.code, f"{kind.code} {kind.button if buttons and kind.button else kind.label}")
+                for kind in ctx.campaign.types]  # fmt: skip
     if step.key == "recognition_kind" and is_research(ctx, initiative):
         return [(value, ctx.t(key)) for value, key in RESEARCH_RECOGNITION]
     if step.kind is Kind.LEAD:

@@ -196,7 +196,8 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
         parts.append(ctx.t(key, value=own_lines(current)))
     rows: list[list[Option]] = []
     if step.kind in (Kind.CHOICE, Kind.LEAD):
-        rows = [[Option(label, payload(draft, step.key, value))] for value, label in answers.choices(ctx, draft, step)]
+        chosen = answers.choices(ctx, draft, step, buttons=True)
+        rows = [[Option(label, payload(draft, step.key, value))] for value, label in chosen]
         if step.key == "type" and not explain:
             rows.append([Option(ctx.t("btn_explain_types"), payload(draft, step.key, EXPLAIN))])
     elif step.kind is Kind.TEXT and step.suggestions:

@@ -240,7 +240,9 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.send("1,5")  # the code with a decimal comma
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("/back")
-    await an.expect("Bước 3/16", "Đang lưu", "1.5")
+    types = await an.expect("Bước 3/16", "Đang lưu: 1.5 Giải pháp trong hoạt động công đoàn")  # its whole name
+    labels = [b["text"] for b in types.buttons() if b["text"][:2] == "1."]
+    assert "1.6 Phòng chống Covid-19" in labels and max(map(len, labels)) <= 30, "a phone shows each whole"
     await an.send("hoạt động công đoàn")  # words of one type's name alone
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("/back")
