@@ -16,7 +16,8 @@ from domain.text import clean_input
 from handlers import paperwork
 from handlers.context import Context, esc
 from handlers.events import Option, Reply
-from handlers.profile import recorded_qualification
+from handlers.i18n import as_recorded
+from handlers.profile import QUALIFICATIONS
 from handlers.questions import Question, Questionnaire
 from handlers.reports import forms
 from handlers.roles import refuse
@@ -142,7 +143,7 @@ class Dossier(Questionnaire):
     def parse(self, ctx: Context, question: Question, text: str) -> object:
         if question.kind == "person":
             workplace, birth_date, job_title, qualification = parse_person(text, ctx.today())
-            return workplace, birth_date, job_title, qualification and recorded_qualification(ctx, qualification)
+            return workplace, birth_date, job_title, qualification and as_recorded(ctx.t, QUALIFICATIONS, qualification)
         if question.kind == "people":
             return parse_people(text)
         return super().parse(ctx, question, text)

@@ -7,9 +7,12 @@ with the same placeholders; `tests/test_catalogs.py` checks that.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from domain.text import reads_as
 
 CATALOG_DIR = Path(__file__).parent / "catalogs"
 LANGUAGES = ("vi", "en")
@@ -36,6 +39,12 @@ def records() -> Catalog:
 def record_text(key: str) -> str:
     """A suggestion's text as it is stored (`records`)."""
     return records()(key)
+
+
+def as_recorded(t: Catalog, keys: Iterable[str], text: str) -> str:
+    """A suggestion's words typed, accents optional, in the reader's language or the records' («hoat dong cong
+    doan», «Health», «dai hoc»): the suggestion as the records word it; any other text as typed."""
+    return next((record_text(key) for key in keys if reads_as(text, t(key)) or reads_as(text, record_text(key))), text)
 
 
 @cache

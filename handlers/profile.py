@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.text import reads_as
 from handlers import paperwork
 from handlers.context import Context
 from handlers.events import Option
-from handlers.i18n import records
 from handlers.questions import Question, Questionnaire
 from storage import queries
 from storage.models import Member
@@ -23,13 +21,6 @@ QUESTIONS = (
     Question("job_title"),
     Question("qualification", suggestions=QUALIFICATIONS),
 )
-
-
-def recorded_qualification(ctx: Context, typed: str) -> str:
-    """A qualification typed as one offered reads («dai hoc», «thac si») stored as the records word it («Đại
-    học»), as a tapped one is; any other as typed. For a typed co-author's details, which offer no buttons."""
-    return next((records()(key) for key in QUALIFICATIONS
-                 if reads_as(typed, ctx.t(key)) or reads_as(typed, records()(key))), typed)  # fmt: skip
 
 
 class Profile(Questionnaire):

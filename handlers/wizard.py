@@ -18,7 +18,7 @@ from domain.text import fold, holds, own_lines, reads_as
 from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply, two_a_row
-from handlers.i18n import record_text
+from handlers.i18n import as_recorded, record_text
 from handlers.roles import may_enter_for, refuse
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
@@ -406,15 +406,6 @@ def _the_one_naming(options: list[tuple[str, str]], text: str) -> str | None:
     return naming[0] if len(naming) == 1 else None
 
 
-def _as_suggested(ctx: Context, step: Step, text: str) -> str:
-    """A suggestion's words typed without accents ("hoat dong cong doan"), or its label in the person's language
-    ("Health"): the suggestion as the records keep it (i18n.record_text); any other text as typed."""
-    for key in step.suggestions:
-        if reads_as(text, ctx.t(key)) or reads_as(text, record_text(key)):
-            return record_text(key)
-    return text
-
-
 async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -> None:
     if _keepable(draft, step) and any(reads_as(text, word) for word in rules.KEEP_WORDS):  # the button's words, typed
         await advance(ctx, draft, step)
@@ -436,7 +427,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         draft.economic_amount_vnd = amount  # kept for the amount step, which offers it to keep
         raise InputError("err_benefit_is_amount", {"amount": rules.format_amount(amount)})
     elif step.kind is Kind.TEXT:
-        text = _as_suggested(ctx, step, text)
+        text = as_recorded(ctx.t, step.suggestions, text)  # a suggestion typed: stored as the records word it
         setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len))
         if step.key == "title":
             draft.title_key = fold(draft.title or "")
