@@ -6,6 +6,7 @@ import tomllib
 import pytest
 
 from handlers import menus
+from handlers.events import ROW_CHARS
 from handlers.i18n import CATALOG_DIR, catalog
 from handlers.wizard_steps import STEPS
 
@@ -41,6 +42,13 @@ def test_vietnamese_text_carries_its_diacritics() -> None:
     vi = load("vi")
     assert "Chọn <b>công đoàn cơ sở (CĐCS)</b>" in vi["reg_choose_branch"]
     assert "Sáng kiến mới" in vi["menu_new"]
+
+
+def test_the_review_cards_paired_buttons_fit_half_a_phones_width_in_both_languages() -> None:
+    """Two a row on the chair's card (handlers/review.py): a longer label is cut («✏️ Yêu cầu bổ s…»)."""
+    for language in ("vi", "en"):
+        labels = [load(language)[key] for key in ("btn_changes", "btn_reject", "btn_details", "btn_forms")]
+        assert all(len(label) <= ROW_CHARS // 2 for label in labels), (language, labels)
 
 
 def test_every_text_is_html_telegram_accepts() -> None:

@@ -240,7 +240,7 @@ async def test_request_changes_resubmit_then_reject(people: People, admin: Perso
     await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
     first_card = next(m for m in reversed(chair.emulator.chat(chair.user_id))
                       if m.from_bot and f"Sáng kiến #{first} chờ xác nhận" in m.plain_text)  # fmt: skip
-    await chair.tap("Yêu cầu bổ sung", first_card)  # the older card, answered after a newer one arrived
+    await chair.tap("Cần bổ sung", first_card)  # the older card, answered after a newer one arrived
     await chair.expect(f"Yêu cầu bổ sung sáng kiến #{first}")
     await chair.send("Cần ghi rõ số liệu trước và sau khi áp dụng")
     await chair.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{first}")

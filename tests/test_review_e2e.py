@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from handlers.events import ROW_CHARS
 from storage.models import Author, Branch, Initiative, Member, MemberRole, OutboxStatus, Role, Status
 from tests import launcher
 from tests.harness import (
@@ -72,8 +73,10 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
              for chair in (cast.chair_one, cast.chair_two)]  # fmt: skip
     for card in cards:
         assert [b["text"] for b in card.buttons()] == [
-            "✅ Xác nhận hồ sơ", "✏️ Yêu cầu bổ sung", "❌ Từ chối", "📄 Chi tiết", "📝 Đơn & mô tả (Word)"
+            "✅ Xác nhận hồ sơ", "✏️ Cần bổ sung", "❌ Từ chối", "📄 Chi tiết", "📝 Đơn & Mô tả"
         ]  # fmt: skip
+        paired = [b["text"] for row in card.reply_markup["inline_keyboard"] if len(row) == 2 for b in row]
+        assert paired and all(len(label) <= ROW_CHARS // 2 for label in paired), paired  # none cut on a phone
     await cast.other_chair.settle()
     assert not any(f"#{number} chờ xác nhận" in text for text in cast.other_chair.bot_texts())
     stale_approve = cards[1].button("Xác nhận hồ sơ")["callback_data"]
@@ -156,7 +159,7 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     card = await cast.chair_two.expect(f"Sáng kiến #{number} chờ xác nhận")
     await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
 
-    await cast.chair_two.tap("Yêu cầu bổ sung", card)
+    await cast.chair_two.tap("Cần bổ sung", card)
     reasons = await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}", "Chọn lý do")
     labels = [b["text"] for b in reasons.buttons()]
     assert "Mô tả chưa đủ rõ" in labels and "Trùng lặp sáng kiến đã có" not in labels, "what the author can mend"
@@ -225,7 +228,7 @@ async def test_a_resubmission_in_another_language_with_nothing_changed_says_so(
     quang = Person(emulator, "Vũ Minh Quang")
     await register(quang, name="Vũ Minh Quang")
     number = await submit_initiative(quang)
-    await cast.chair_two.tap("Yêu cầu bổ sung", await cast.chair_two.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await cast.chair_two.tap("Cần bổ sung", await cast.chair_two.expect(f"Sáng kiến #{number} chờ xác nhận"))
     await cast.chair_two.tap("Mô tả chưa đủ rõ", await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
     notice = await quang.expect(f"Sáng kiến #{number}", "cần bổ sung")
     await quang.send("/lang en")
@@ -246,7 +249,7 @@ async def test_details_resend_the_full_text_and_the_attachments(
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
     await cast.chair_one.tap("Chi tiết", card)
     details = await cast.chair_one.expect(f"Chi tiết sáng kiến #{number}", "Điểm mới: tra cứu tức thì, không nhập lại.")
-    assert [b["text"] for b in details.buttons()] == ["✅ Xác nhận hồ sơ", "✏️ Yêu cầu bổ sung", "❌ Từ chối"]
+    assert [b["text"] for b in details.buttons()] == ["✅ Xác nhận hồ sơ", "✏️ Cần bổ sung", "❌ Từ chối"]
     document = await cast.chair_one.expect("bao-cao.pdf")
     assert document.document is not None
     photo = await cast.chair_one.expect("Ảnh")
@@ -602,7 +605,7 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
     await nga.expect_file(f"mo-ta-sang-kien-{number}.docx")
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
-    await cast.chair_one.tap("Đơn & mô tả", card)
+    await cast.chair_one.tap("Đơn & Mô tả", card)
     await cast.chair_one.expect_file(f"mo-ta-sang-kien-{number}.docx")
     await cast.chair_one.settle()
     kept = next(m for m in emulator.chat(cast.chair_one.user_id) if m.message_id == card.message_id)

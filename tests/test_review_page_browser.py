@@ -105,7 +105,7 @@ async def test_the_page_warns_of_a_possible_duplicate_as_the_card_does(cast: Cas
 async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_database: Database) -> None:
     number, link = await review_request(cast)
     async with phone_page(link) as page:
-        await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
+        await page.get_by_role("button", name="✏️ Cần bổ sung").click()
         await expect(page.get_by_role("status")).to_contain_text("chọn hoặc ghi lý do")
         assert (await live_database.initiative(number)).status == Status.SUBMITTED
         reason_box = page.get_by_label("Lý do")
@@ -113,7 +113,7 @@ async def test_changes_need_a_reason_which_reaches_the_member(cast: Cast, live_d
         assert "monospace" not in font, "diacritics stay attached in the page's own font"
         await page.get_by_label("Chưa nêu rõ lợi ích kinh tế hoặc xã hội").check()
         await reason_box.fill("Cần thêm số liệu <trước> & sau khi áp dụng")
-        await page.get_by_role("button", name="✏️ Yêu cầu bổ sung").click()
+        await page.get_by_role("button", name="✏️ Cần bổ sung").click()
         await expect(page.get_by_role("status")).to_contain_text(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
     await cast.member.expect(
         f"Sáng kiến #{number}",

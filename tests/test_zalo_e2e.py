@@ -447,4 +447,4 @@ async def test_on_zalo_the_details_number_only_what_a_number_answers(
     await chair.tap("Chi tiết", await chair.expect(f"Sáng kiến #{number} chờ xác nhận"))
     details = await chair.expect(f"Chi tiết sáng kiến #{number}", "Tên sáng kiến:")
     numbered = [line for line in details.text.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    assert numbered == ["1. ✅ Xác nhận hồ sơ", "2. ✏️ Yêu cầu bổ sung", "3. ❌ Từ chối"], details.text
+    assert numbered == ["1. ✅ Xác nhận hồ sơ", "2. ✏️ Cần bổ sung", "3. ❌ Từ chối"], details.text
