@@ -15,7 +15,7 @@ from domain import rules
 from domain.rules import InputError
 from handlers import unit_codes
 from handlers.context import Context, Services, esc
-from handlers.events import EventKind, Option, Reply
+from handlers.events import EventKind, Option, Reply, two_a_row
 from handlers.i18n import catalog
 from handlers.progress import REMIND_BEHIND_PAYLOAD, furthest_behind
 from handlers.reminders import deliver_at
@@ -186,7 +186,7 @@ async def _preview(ctx: Context) -> None:
               when=_when(ctx)),
         [
             [Option(ctx.t("btn_bc_send", count=len(recipients)), "bc:ok")] if recipients else [],
-            [Option(ctx.t("btn_bc_edit_text"), "bc:t"), Option(ctx.t("btn_bc_change_audience"), "bc:aud")],
+            *two_a_row([Option(ctx.t("btn_bc_edit_text"), "bc:t"), Option(ctx.t("btn_bc_change_audience"), "bc:aud")]),
             _cancel_row(ctx),
         ],
     )  # fmt: skip

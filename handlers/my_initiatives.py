@@ -6,7 +6,7 @@ from domain.rules import parse_id
 from domain.text import shorten
 from handlers import paperwork, review, wizard
 from handlers.context import Context, esc
-from handlers.events import Option
+from handlers.events import Option, two_a_row
 from storage import queries
 from storage.models import Initiative, Status
 
@@ -97,7 +97,7 @@ async def list_submissions(ctx: Context) -> None:
             row.insert(0, _fix_button(ctx, item))
         elif paperwork.may_complete(ctx.member.id, item):
             row.append(Option(ctx.t("btn_dossier_of", id=item.id), f"ds:go:{item.id}"))
-        rows.append(row)
+        rows += two_a_row(row)
     if len(items) > RECENT_WITH_BUTTONS:
         lines.append(ctx.t("mine_history_hint"))
     if coauthored:
@@ -107,8 +107,12 @@ async def list_submissions(ctx: Context) -> None:
             lines.append(ctx.t("mine_coauthored_line", id=initiative.id, title=esc(_title(ctx, initiative.title)),
                                share=author.share_percent, status=status))  # fmt: skip
             if author.confirmed is None:
-                rows.append([Option(ctx.t("btn_coauthor_yes_id", id=initiative.id), f"ca:{author.id}:y"),
-                             Option(ctx.t("btn_coauthor_no_id", id=initiative.id), f"ca:{author.id}:n")])  # fmt: skip
+                rows += two_a_row(
+                    [
+                        Option(ctx.t("btn_coauthor_yes_id", id=initiative.id), f"ca:{author.id}:y"),
+                        Option(ctx.t("btn_coauthor_no_id", id=initiative.id), f"ca:{author.id}:n"),
+                    ]
+                )
     waiting = [i for i in items if i.status == Status.VERIFIED]
     if waiting:
         lines += ["", ctx.t("mine_waiting_recognition", count=len(waiting))]

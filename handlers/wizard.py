@@ -774,8 +774,8 @@ def _coauthor_question(draft: Initiative, author: Author, who: str) -> notices.N
     def question(there: Context) -> Reply:
         return Reply(
             text=there.t("coauthor_ask", id=draft.id, title=esc(draft.title), who=who, share=author.share_percent),
-            options=((Option(there.t("btn_coauthor_yes"), f"ca:{author.id}:y"),
-                      Option(there.t("btn_coauthor_no"), f"ca:{author.id}:n")),),
+            options=tuple(tuple(row) for row in two_a_row([Option(there.t("btn_coauthor_yes"), f"ca:{author.id}:y"),
+                                                           Option(there.t("btn_coauthor_no"), f"ca:{author.id}:n")])),
             ref=str(draft.id),
         )  # fmt: skip
 

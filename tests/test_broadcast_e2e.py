@@ -102,6 +102,8 @@ async def test_broadcast_to_every_member_reports_who_blocked_the_bot(
     await admin.send("Chúc mừng các CĐCS đã hoàn thành chỉ tiêu!")
     await admin.tap("Tất cả đoàn viên", await admin.expect("Gửi tới ai?"))
     preview = await admin.expect("Xem trước", "tất cả đoàn viên đã đăng ký", "4 nơi nhận")
+    rows = [[b["text"] for b in row] for row in preview.reply_markup["inline_keyboard"]]
+    assert rows[1:3] == [["✏️ Sửa nội dung"], ["👥 Đổi người nhận"]]  # one a row: «👥 Đổi người …» was cut
     await admin.tap("Sửa nội dung", preview)
     await admin.send("Chúc mừng các CĐCS đã vượt chỉ tiêu giai đoạn 1!")
     await admin.tap("Tất cả đoàn viên", await admin.expect("Gửi tới ai?"))
@@ -184,7 +186,7 @@ async def test_progress_offers_to_remind_the_chairs_of_the_units_behind_their_qu
     admin = cast.admin
     await admin.send("/progress")
     progress = await admin.expect("Chậm nhất")
-    await admin.tap("Nhắc các CĐCS chưa đạt chỉ tiêu", progress)
+    await admin.tap("Nhắc CĐCS chưa đạt chỉ tiêu", progress)
     await admin.expect("Gửi thông báo", "Gõ nội dung")
     text = "Các CĐCS chưa đạt chỉ tiêu đề nghị đôn đốc đoàn viên gửi sáng kiến trước 31/5."
     await admin.send(text)

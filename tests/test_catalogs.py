@@ -44,6 +44,16 @@ def test_vietnamese_text_carries_its_diacritics() -> None:
     assert "Sáng kiến mới" in vi["menu_new"]
 
 
+def test_every_fixed_button_label_fits_a_phones_row_in_both_languages() -> None:
+    """A longer label is cut by the phone («🐢 Chủ tịch các CĐCS chưa đ…»); those with a name or a title in them
+    are cut by the channel where it matters (handlers.events.Option.keep_end)."""
+    for language in ("vi", "en"):
+        fixed = {key: label for key, label in load(language).items()
+                 if key.startswith(("btn_", "menu_")) and not placeholders(label)}  # fmt: skip
+        long = {key: label for key, label in fixed.items() if len(label) > ROW_CHARS}
+        assert not long, (language, long)
+
+
 def test_the_review_cards_paired_buttons_fit_half_a_phones_width_in_both_languages() -> None:
     """Two a row on the chair's card (handlers/review.py): a longer label is cut («✏️ Yêu cầu bổ s…»)."""
     for language in ("vi", "en"):

@@ -372,7 +372,10 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
     member = Person(emulator, "Đỗ Thị Đồng")
     await register(member, "MAU002", "Đỗ Thị Đồng")
     declined = await submit_initiative(member, coauthors="Chủ Tịch Kiểm Tra 60")
-    await chair.tap("Không phải tôi", await chair.expect("đồng tác giả (60%)", f"sáng kiến #{declined}"))
+    question = await chair.expect("đồng tác giả (60%)", f"sáng kiến #{declined}")
+    rows = [[b["text"] for b in row] for row in question.reply_markup["inline_keyboard"]]
+    assert rows == [["✅ Đúng, tôi là đồng tác giả"], ["❌ Không phải tôi"]]  # one a row: neither is cut
+    await chair.tap("Không phải tôi", question)
     anchor = await chair.expect(f"Đã bỏ liên kết đồng chí khỏi sáng kiến #{declined}")
     await emulator.user_presses(chair.user_id, anchor, f"rv:{declined}:a")
     await chair.expect("Sáng kiến này có tên đồng chí trong danh sách tác giả")
