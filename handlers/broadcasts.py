@@ -121,13 +121,12 @@ async def handle_option(ctx: Context) -> None:
     if payload == REMIND_BEHIND_PAYLOAD:
         await start(ctx, "behind")
         return
-    if payload == "bc:x":
-        if data:
-            ctx.set_flow(None)
+    if payload == "bc:x" and data:
+        ctx.set_flow(None)
         ctx.say(ctx.t("broadcast_cancelled"), menu=True)
         return
     if not data.get("text"):
-        ctx.say(ctx.t("broadcast_stale"))
+        _stale(ctx)
         return
     if payload == "bc:t":
         ctx.set_flow(FLOW, **{**data, "step": "text"})
@@ -146,7 +145,14 @@ async def handle_option(ctx: Context) -> None:
     elif payload == "bc:ok" and data.get("step") == "preview":
         await _send(ctx, data)
     else:
-        ctx.say(ctx.t("broadcast_stale"))
+        _stale(ctx)
+
+
+def _stale(ctx: Context) -> None:
+    """An old step's button (the notice sent, cancelled or moved on): said so, and its message not marked as
+    answered with it (an old «✖️ Huỷ thông báo» said a sent notice was cancelled, and marked it so)."""
+    ctx.say(ctx.t("broadcast_stale"))
+    ctx.press_not_taken()
 
 
 def message_for_recipients(services: Services, text: str) -> Reply:

@@ -62,7 +62,7 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
 ) -> None:
     admin = cast.admin
     await admin.send("/broadcast")
-    await admin.expect("Gửi thông báo", "Gõ nội dung")
+    first_step = await admin.expect("Gửi thông báo", "Gõ nội dung")
     await admin.send("ab")
     await admin.expect("hơi ngắn")
     text = "Hạn nộp sáng kiến giai đoạn 1 là 31/5. Các CĐCS <đôn đốc> đoàn viên gửi sớm!"
@@ -84,6 +84,11 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     assert report is not None
     await emulator.user_presses(admin.user_id, preview, "bc:ok")  # a second tap from a slow phone
     await admin.expect("Lựa chọn đó đã cũ")
+    await admin.tap("Huỷ thông báo", first_step)  # the first step's, still there: the notice is not recalled
+    await admin.expect("Lựa chọn đó đã cũ", "đã được gửi")
+    await admin.settle()
+    assert not first_step.buttons() and "Huỷ" not in first_step.plain_text  # not marked as cancelled
+    assert not any("Đã huỷ thông báo" in text for text in admin.bot_texts())
     await cast.member.settle()
     assert not any(text in t for t in cast.school.bot_texts()), "other branches' groups are not written to"
     stored = await broadcasts(live_database)
