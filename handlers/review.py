@@ -288,7 +288,9 @@ async def handle_reason_text(ctx: Context) -> None:
 
 
 def already_decided(ctx: Context, initiative: Initiative) -> None:
-    """Say who decided the initiative and when (or that it is not waiting for a decision)."""
+    """Say who decided the initiative and when (or that it is not waiting for a decision). A button pressed
+    for it did nothing: its message is not marked as answered with it (an old reason's button read as sent)."""
+    ctx.press_not_taken()
     if initiative.decided_at is not None and initiative.status != Status.SUBMITTED:
         who = initiative.decided_by.full_name if initiative.decided_by else "?"
         ctx.say(
@@ -326,9 +328,9 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
         return
     when = local_time(ctx, now)
     chair = esc(ctx.member.full_name)
-    outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when)
-    if reason:  # every chair holding the card sees why, as the author does
-        outcome += "\n" + ctx.t("review_outcome_reason", reason=esc(shown_reason(ctx.t, ctx.campaign, reason)))
+    # Every chair holding the card sees why, as the author does, and the chair who decided what was sent.
+    why = "\n" + ctx.t("review_outcome_reason", reason=esc(shown_reason(ctx.t, ctx.campaign, reason))) if reason else ""
+    outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when) + why
     decided_card = review_card(ctx, initiative, outcome=outcome)
     for message in await queries.review_messages(ctx.session, initiative.id):
         ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",
@@ -341,7 +343,7 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     if new_status == Status.VERIFIED:
         offer = [[recognition.button(ctx, initiative.id)]]
     # Without a button to offer, the menu comes along, its waiting count one fewer (a message has one keyboard).
-    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)), offer,
+    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)) + why, offer,
             menu=not offer)  # fmt: skip
 
 

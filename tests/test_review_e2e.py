@@ -163,12 +163,16 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     reasons = await cast.chair_two.expect(f"Yêu cầu bổ sung sáng kiến #{number}", "Chọn lý do")
     labels = [b["text"] for b in reasons.buttons()]
     assert "Mô tả chưa đủ rõ" in labels and "Trùng lặp sáng kiến đã có" not in labels, "what the author can mend"
-    assert all(len(label) <= 32 for label in labels), f"a phone cuts a longer button: {labels}"
+    assert all(len(label) <= ROW_CHARS for label in labels), f"a phone cuts a longer button: {labels}"
     await cast.chair_two.send("ab")
     await cast.chair_two.expect("hơi ngắn")
     reason = "Cần ghi rõ số liệu trước & sau <khi> áp dụng"
     await cast.chair_two.send(reason)
-    await cast.chair_two.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}")
+    await cast.chair_two.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}", f"Lý do: «{reason}»")  # what went
+    await cast.chair_two.tap("Mô tả chưa đủ rõ", reasons)  # the picker's, after the typed reason went
+    await cast.chair_two.expect(f"Sáng kiến #{number} đã được xử lý")
+    await cast.chair_two.settle()
+    assert "Mô tả chưa đủ rõ" not in reasons.plain_text, "an old press is not shown as the reason sent"
 
     notice = await lan.expect(f"Sáng kiến #{number}", "cần bổ sung", f"Lý do: «{reason}»")
     assert (await database.initiative(number)).status == Status.CHANGES_REQUESTED
@@ -203,9 +207,9 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     reasons = await cast.chair_one.expect(f"Từ chối sáng kiến #{number}")
     refusals = [b["text"] for b in reasons.buttons()]
     assert "Mô tả chưa đủ rõ" not in refusals, "a reason to refuse, not to mend"
-    assert "Chưa được công nhận bằng văn bản" not in refusals, "a verified initiative waits for its decision"
+    assert "Chưa có văn bản công nhận" not in refusals, "a verified initiative waits for its decision"
     await cast.chair_one.tap("Trùng lặp", reasons)
-    done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}")
+    done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}", "Lý do: «Trùng lặp với sáng kiến đã có»")
     await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
                      "Nếu chưa đồng ý, đồng chí trao đổi với")  # fmt: skip
     menu = done.menu()
