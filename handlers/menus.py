@@ -1,7 +1,7 @@
 """What each role sees: the main menu, the help, and the platform's command list.
 
 Member: 📝 Sáng kiến mới · 🗂 Bản nháp · 📋 Đã gửi · 📊 Tiến độ · ❓ Hướng dẫn. A chair also 📥 Chờ xác nhận
-(with how many wait). An admin: 📊 Tiến độ toàn đơn vị · 📤 Xuất Excel · 📢 Thông báo · 👥 Chủ tịch CĐCS ·
+(with how many wait). An admin: 📊 Tiến độ chung · 📤 Xuất Excel · 📢 Thông báo · 👥 Chủ tịch CĐCS ·
 🏢 CĐCS · ❓ Hướng dẫn. Where there are no buttons (Zalo) the same words typed are understood.
 """
 

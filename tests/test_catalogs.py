@@ -54,6 +54,15 @@ def test_every_fixed_button_label_fits_a_phones_row_in_both_languages() -> None:
         assert not long, (language, long)
 
 
+def test_the_main_menus_labels_fit_half_a_phones_row_in_both_languages() -> None:
+    """The menu's keyboard is two a row (bot/channels/telegram.py); a 360-pixel screen showed 17 characters of
+    «📊 Tiến độ toàn đơ…» and the whole of «📥 Chờ xác nhận (1)»."""
+    for language in ("vi", "en"):
+        t = catalog(language)
+        labels = [t(key) for key in {*menus.MEMBER, *menus.ADMIN}] + [t("menu_pending", count=9)]
+        assert all(len(label) <= 18 for label in labels), (language, labels)
+
+
 def test_the_review_cards_paired_buttons_fit_half_a_phones_width_in_both_languages() -> None:
     """Two a row on the chair's card (handlers/review.py): a longer label is cut («✏️ Yêu cầu bổ s…»)."""
     for language in ("vi", "en"):
