@@ -217,6 +217,20 @@ async def test_a_single_authors_description_is_complete(dossiers, config: Config
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("typed", "printed"), [("Tại Khoa Khám bệnh", "Khoa Khám bệnh"), ("ở khoa Dược", "khoa Dược"),
+                                                ("Tại", "Tại"), ("Tạiđây", "Tạiđây")])  # fmt: skip
+async def test_the_place_applied_is_printed_once_after_the_forms_own_tai(
+    dossiers, config: Config, typed: str, printed: str
+) -> None:
+    """«Tại đơn vị», as members type where it is applied, printed «Áp dụng tại Tại đơn vị» (a phone walk)."""
+    sessions, ids = dossiers
+    initiative = await load(sessions, ids["single"])
+    initiative.application_place = typed
+    texts, _ = read(forms.description(initiative, config.campaign, TODAY))
+    assert f"Áp dụng thử tại {printed} từ ngày 15/10/2021." in texts
+
+
+@pytest.mark.asyncio
 async def test_three_authors_with_the_dossier_left_out_keep_blanks_only_there(dossiers, config: Config) -> None:
     sessions, ids = dossiers
     group = await load(sessions, ids["group"])

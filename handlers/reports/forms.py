@@ -68,6 +68,15 @@ def _or_blank(value: object) -> str:
     return str(value)
 
 
+def _without_leading_at(place: str | None) -> str | None:
+    """The place as the sentence «Áp dụng tại {place}» takes it: «Tại đơn vị», as members type it, printed
+    «Áp dụng tại Tại đơn vị»."""
+    if place is None:
+        return None
+    first, _, rest = place.strip().partition(" ")
+    return rest.strip() if first.casefold() in ("tại", "ở") and rest.strip() else place
+
+
 # The people tables' columns (mm, 160 in all: the text width): no., name, birth date, workplace, title,
 # qualification, share or part — wide enough that a date never breaks.
 PEOPLE_COLUMNS_MM = (11, 30, 24, 30, 21, 20, 24)
@@ -325,7 +334,7 @@ def description(initiative: Initiative, campaign: Campaign, today: dt.date) -> b
     document.add_paragraph(doc_text("description_benefits"))
     kind = doc_text(f"application_{initiative.application_kind}") if initiative.application_kind else ""
     document.add_paragraph(doc_text("description_applied", kind=_or_blank(kind),
-                                    place=_or_blank(initiative.application_place),
+                                    place=_or_blank(_without_leading_at(initiative.application_place)),
                                     date=_or_blank(rules.format_date(initiative.first_applied_on))))  # fmt: skip
     for line in _benefit_lines(initiative):
         document.add_paragraph(line)
