@@ -25,6 +25,7 @@ from handlers.roles import chaired_branch_ids, is_admin, refuse
 from storage import org_tree, queries
 from storage import progress as progress_queries
 from storage.progress import BranchProgress, CampaignTotals
+from storage.unit_directory import Unit
 
 BAR_WIDTH = 10
 TOP = 10
@@ -301,8 +302,7 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
             if unit is None:  # a unit's name, perhaps: "/progress benh vien da khoa"
                 unit, matches = await unit_codes.unit_named(ctx, ctx.event.args)
                 if unit is None:
-                    ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx))
-                            + "\n" + unit_codes.hints(ctx, matches))  # fmt: skip
+                    _offer_units(ctx, word, matches, branch_ids, campaign or ctx.campaign)
                     return
                 focus_id = unit.id
                 break
@@ -344,6 +344,23 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
 
 def _campaign_codes(ctx: Context) -> str:
     return ", ".join(esc(c.code) for c in ctx.services.campaigns.campaigns)
+
+
+def _offer_units(ctx: Context, word: str, matches: list[Unit], branch_ids: set[int] | None, campaign: Campaign) -> None:
+    """The units the words typed may name, each a button to its progress (those the person may see); none: the
+    words were a code, perhaps, and the codes there are are said."""
+    visible = [unit for unit in matches if branch_ids is None or unit.id in branch_ids]
+    if not visible:
+        ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx))
+                + "\n" + unit_codes.hints(ctx, []))  # fmt: skip
+        return
+    closest = sorted(visible, key=lambda unit: len(unit.name))[:TOP]  # the fewest words besides those typed first
+    rows = [[Option(ctx.t("btn_open_unit", unit=unit.name), f"{UNIT_PAYLOAD}{unit.id}:{campaign.code}", keep_end=True)]
+            for unit in closest]  # fmt: skip
+    text = ctx.t("progress_units_found", count=len(visible), typed=esc(ctx.event.args[:60]))
+    if len(visible) > TOP:
+        text += "\n" + ctx.t("unit_hint_more", count=len(visible) - TOP)
+    ctx.say(text, rows)
 
 
 def full_ranking_payload(view: View) -> str:

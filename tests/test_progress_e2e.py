@@ -83,9 +83,14 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     # A unit named, not coded: the one it means, or those it may mean with their codes.
     await admin.send("/progress benh vien da khoa tinh")
     await admin.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 1/2")
-    await admin.send("/progress benh vien da khoa")
-    await admin.expect("Không có đơn vị hay chương trình nào mã «benh»", "Có phải đồng chí muốn tìm",
-                       "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002")  # fmt: skip
+    await admin.send("/progress benh vien da khoa")  # several units: each a button, the closest first
+    found = await admin.expect("đơn vị có tên khớp «benh vien da khoa»", "Chọn một đơn vị để xem tiến độ")
+    assert "mã «benh»" not in found.plain_text, "the words were a name, not a code"
+    assert found.buttons()[0]["text"] == "🔎 [MẪU] Bệnh viện Đa khoa tỉnh"
+    await admin.tap("Bệnh viện Đa khoa tỉnh", found)
+    await admin.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 1/2")
+    await admin.send("/progress khong co don vi nay")
+    await admin.expect("Không có đơn vị hay chương trình nào mã «khong»", "vài từ trong tên đơn vị")
     await admin.send("/chairs Bệnh viện Đa khoa")  # not every chair instead: he asked for one unit
     await admin.expect("Không có CĐCS mã «Bệnh viện Đa khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002")
 
