@@ -173,7 +173,10 @@ async def _audience(ctx: Context, data: dict[str, object]) -> tuple[str, list[tu
         return ctx.t(f"broadcast_audience_{audience}"), await queries.broadcast_recipients(ctx.session, audience)
     branches, _ = await _branches_from_codes(ctx, " ".join(codes))
     description = ctx.t("broadcast_audience_branches", codes=esc(", ".join(b.code for b in branches)))
-    return description, await queries.broadcast_recipients(ctx.session, audience, {b.id for b in branches})
+    groups = await queries.linked_groups(ctx.session, {b.id for b in branches})
+    if without := [b.code for b in branches if b.id not in {group.branch_id for group in groups}]:
+        description += ctx.t("broadcast_audience_no_group", codes=esc(", ".join(without)))  # reached by no one
+    return description, [(group.platform, group.chat_id) for group in groups]
 
 
 def _when(ctx: Context) -> str:

@@ -777,13 +777,12 @@ async def chairs_of(session: AsyncSession, branch_ids: set[int]) -> dict[int, se
 async def broadcast_recipients(
     session: AsyncSession, audience: str, branch_ids: set[int] | None = None
 ) -> list[tuple[str, str]]:
-    """(platform, chat) pairs of an audience: "groups" (every linked group), "branches" (the groups of
-    `branch_ids`), "chairs" (of `branch_ids` when given), "members": one private chat per person, on the
-    account they used last, as notices (a chair on Telegram and Zalo got it twice); accounts that blocked
-    the bot are left out."""
-    if audience in ("groups", "branches"):
-        groups = await linked_groups(session, branch_ids if audience == "branches" else None)
-        return [(group.platform, group.chat_id) for group in groups]
+    """(platform, chat) pairs of an audience: "groups" (every linked group), "chairs" (of `branch_ids` when
+    given), "members": one private chat per person, on the account they used last, as notices (a chair on
+    Telegram and Zalo got it twice); accounts that blocked the bot are left out. (Some branches' groups:
+    `linked_groups`.)"""
+    if audience == "groups":
+        return [(group.platform, group.chat_id) for group in await linked_groups(session)]
     query = select(Identity.member_id, Identity.platform, Identity.chat_id).where(
         Identity.member_id.is_not(None), Identity.blocked_at.is_(None)
     )

@@ -73,8 +73,9 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     await admin.expect("Không có CĐCS mã: KHONGCO", "Gõ mã các CĐCS")
     await admin.send("benh vien da khoa")  # a name, not codes: the codes it may mean are shown
     await admin.expect("Có phải đồng chí muốn tìm", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002", "Gõ mã các CĐCS")
-    await admin.send("mau002")
-    preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002", "1 nơi nhận", "gửi ngay")
+    await admin.send("mau002 mau014")
+    preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002, MAU014 (⚠️ MAU014 chưa liên kết nhóm nào",
+                                 "1 nơi nhận", "gửi ngay")  # fmt: skip
     await admin.tap("Gửi tới 1 nơi nhận", preview)
     await admin.expect("đang được gửi tới 1 nơi nhận")
 
@@ -84,15 +85,16 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     assert report is not None
     await emulator.user_presses(admin.user_id, preview, "bc:ok")  # a second tap from a slow phone
     await admin.expect("Lựa chọn đó đã cũ")
+    said_before = len(admin.bot_texts())
     await admin.tap("Huỷ thông báo", first_step)  # the first step's, still there: the notice is not recalled
     await admin.expect("Lựa chọn đó đã cũ", "đã được gửi")
     await admin.settle()
     assert not first_step.buttons() and "Huỷ" not in first_step.plain_text  # not marked as cancelled
-    assert not any("Đã huỷ thông báo" in text for text in admin.bot_texts())
+    assert not any("Đã huỷ thông báo" in text for text in admin.bot_texts()[said_before:])
     await cast.member.settle()
     assert not any(text in t for t in cast.school.bot_texts()), "other branches' groups are not written to"
     stored = await broadcasts(live_database)
-    assert [(b.text, b.audience, b.recipients) for b in stored] == [(text, "branches:MAU002", 1)]
+    assert [(b.text, b.audience, b.recipients) for b in stored] == [(text, "branches:MAU002,MAU014", 1)]
     assert stored[0].reported_at is not None
 
 
