@@ -412,7 +412,7 @@ async def test_on_zalo_an_english_reader_gets_the_hints_in_english(
     too: «👉 Trả lời bằng số» ended every English prompt."""
     chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Grace Zalo"), "MAU015", "Nguyễn Grace Zalo")
     await chair.send("/lang en")
-    await chair.expect("English selected", "☰ Type an item:")
+    await chair.expect("English selected", "☰ Type an item: To verify (0) · ")  # the count as the menu shows it
     author = Person(emulator, "Lò Thị Gạo")
     await register(author, "MAU015", "Lò Thị Gạo")
     number = await submit_initiative(author)

@@ -54,7 +54,7 @@ def render(reply: Reply, t: Catalog) -> str:
     if links:
         parts.append("\n".join(f"{option.label}: {option.url}" for option in links))
     if reply.menu and not numbered:
-        parts.append(t("zalo_menu", items=" · ".join(" ".join(re.sub(r"[^\w\s]", " ", label).split())
+        parts.append(t("zalo_menu", items=" · ".join(" ".join(re.sub(r"[^\w\s()]", " ", label).split())
                                                         for label in reply.menu)))  # fmt: skip
     return "\n\n".join(part for part in parts if part)
 
