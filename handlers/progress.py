@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign, Phase
 from domain.rules import format_date
-from handlers import unit_codes
+from handlers import paging, unit_codes
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.i18n import Catalog
@@ -30,6 +30,7 @@ from storage.unit_directory import Unit
 BAR_WIDTH = 10
 TOP = 10
 FULL_RANKING_PAYLOAD = "pg:all"
+RANKING_PAGE = 20  # the full ranking's lines a page: a phone's screen or two
 UNIT_PAYLOAD = "pg:u:"
 REMIND_BEHIND_PAYLOAD = "bc:behind"  # a broadcast to the chairs of the units behind their quota
 
@@ -363,39 +364,49 @@ def _offer_units(ctx: Context, word: str, matches: list[Unit], branch_ids: set[i
     ctx.say(text, rows)
 
 
-def full_ranking_payload(view: View) -> str:
+def full_ranking_payload(view: View, page: int | None = None) -> str:
+    """The overview's button (the first page, a new message) or a page's (`page`: in the ranking's place)."""
     unit = view.unit.branch_id if view.unit is not None else "-"
-    return f"{FULL_RANKING_PAYLOAD}:{unit}:{view.campaign.code}"
+    return f"{FULL_RANKING_PAYLOAD}:{unit}:{view.campaign.code}" + (f":{page}" if page is not None else "")
 
 
 async def handle_option(ctx: Context) -> None:
-    """A unit's button (open it) or the full ranking's — `pg:u:<unit>:<campaign>`, `pg:all:<unit|->:<campaign>`
-    — checked against the person's scope on the server."""
+    """A unit's button (open it) or the full ranking's — `pg:u:<unit>:<campaign>`,
+    `pg:all:<unit|->:<campaign>[:<page>]` — checked against the person's scope on the server."""
     payload = ctx.event.payload or ""
     ctx.keep_origin()  # a view's buttons are ways in, not answers: the view keeps the others (the reminder's)
-    unit_part, _, code = (
+    unit_part, _, rest = (
         payload.removeprefix(UNIT_PAYLOAD).removeprefix(FULL_RANKING_PAYLOAD).lstrip(":").partition(":")
     )
+    code, _, page = rest.partition(":")
     campaign = await ctx.services.campaigns.find(ctx.session, code) if code else None
     if payload.startswith(UNIT_PAYLOAD):
         unit_id = _number(unit_part)
         await show(ctx, unit_id if unit_id is not None else -1, campaign)
     else:
-        await full_ranking(ctx, _number(unit_part) if unit_part not in ("", "-") else None, campaign)
+        focus_id = _number(unit_part) if unit_part not in ("", "-") else None
+        await full_ranking(ctx, focus_id, campaign, _number(page))
 
 
 def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
 
 
-async def full_ranking(ctx: Context, focus_id: int | None = None, campaign: Campaign | None = None) -> None:
-    """The whole ranking, on request (it is long: the unit has many branches)."""
+async def full_ranking(
+    ctx: Context, focus_id: int | None = None, campaign: Campaign | None = None, page_number: int | None = None
+) -> None:
+    """The whole ranking, on request, a page at a time (it is long: the unit has many branches); the first
+    page is a new message under the overview, the others take its place."""
     branch_ids = await scope(ctx)
     officer = branch_ids is None or bool(chaired_branch_ids(ctx))
     if not officer or (focus_id is not None and branch_ids is not None and focus_id not in branch_ids):
         refuse(ctx, None, f"full ranking of {focus_id}")
         return
     view = await load(ctx.session, campaign or ctx.campaign, ctx.today(), branch_ids, focus_id)
-    lines = [header(ctx.t, view), ctx.t("progress_ranking_title", total=len(view.branches))]
-    lines += rank_lines(ctx.t, ranked(view.branches))
-    ctx.say("\n".join(lines))
+    page = paging.page_of(ranked(view.branches), page_number or 0, RANKING_PAGE)
+    title = ctx.t("progress_ranking_title", total=len(view.branches))
+    if page.count > 1:
+        title += " " + ctx.t("progress_ranking_page", page=page.number + 1, pages=page.count)
+    lines = [header(ctx.t, view), title, *rank_lines(ctx.t, list(page.items), page.number * RANKING_PAGE + 1)]
+    nav = paging.nav_row(ctx.t, page, lambda number: full_ranking_payload(view, number))
+    ctx.say("\n".join(lines), [nav], replace_origin=page_number is not None)

@@ -76,10 +76,14 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     assert "1. ▓▓▓▓▓░░░░░ 50% · 1/2 · [MẪU] Bệnh viện Đa khoa tỉnh" in overview.plain_text
     await expect_chart(admin, emulator)
     await admin.tap("Xem xếp hạng đầy đủ", overview)
-    await admin.expect("Xếp hạng 160 CĐCS", "1. ▓▓▓▓▓░░░░░ 50%")
+    ranking = await admin.expect("Xếp hạng 160 CĐCS theo % chỉ tiêu — trang 1/8", "1. ▓▓▓▓▓░░░░░ 50%", "20. ")
+    assert "21. " not in ranking.plain_text and [b["text"] for b in ranking.buttons()] == ["Trang sau ▶️"]
     [shown] = [m for m in emulator.chat(admin.user_id) if m.message_id == overview.message_id]
     assert shown.buttons() == overview.buttons(), "the overview keeps its other buttons (the reminder's)"
-    await admin.expect("160. ░░░░░░░░░░ 0%")  # every branch, over as many messages as it takes
+    for page in range(2, 9):  # a page at a time, in the same message
+        await admin.tap("Trang sau", ranking)
+        ranking = await admin.expect(f"trang {page}/8", f"{page * 20 - 19}. ", edited=True)
+    assert "160. ░░░░░░░░░░ 0%" in ranking.plain_text and [b["text"] for b in ranking.buttons()] == ["◀️ Trang trước"]
     # A unit named, not coded: the one it means, or those it may mean with their codes.
     await admin.send("/progress benh vien da khoa tinh")
     await admin.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 1/2")
