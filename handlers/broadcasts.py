@@ -41,7 +41,14 @@ async def start(ctx: Context, audience: str | None = None) -> None:
         refuse(ctx, None, "/broadcast", "admin_only")
         return
     ctx.set_flow(FLOW, step="text", **({"audience": audience} if audience else {}))
-    ctx.say(ctx.t("broadcast_ask_text", max=MAX_TEXT), [_cancel_row(ctx)])
+    _ask_text(ctx, audience)
+
+
+def _ask_text(ctx: Context, audience: object = None) -> None:
+    """The notice's text asked for (the recipients said if chosen already); on Zalo a number typed is the
+    text's, «✖️ Huỷ thông báo» is answered by its words (typed «1» was to cancel)."""
+    key = "broadcast_ask_text_behind" if audience == "behind" else "broadcast_ask_text"
+    ctx.say(ctx.t(key, max=MAX_TEXT), [_cancel_row(ctx)], numbers_answer=True)
 
 
 def _still_admin(ctx: Context) -> bool:
@@ -130,7 +137,7 @@ async def handle_option(ctx: Context) -> None:
         return
     if payload == "bc:t":
         ctx.set_flow(FLOW, **{**data, "step": "text"})
-        ctx.say(ctx.t("broadcast_ask_text", max=MAX_TEXT), [_cancel_row(ctx)])
+        _ask_text(ctx, data.get("audience"))
     elif payload == "bc:aud":
         ctx.set_flow(FLOW, **{**data, "step": "audience"})
         _ask_audience(ctx)

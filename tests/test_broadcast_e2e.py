@@ -194,7 +194,7 @@ async def test_progress_offers_to_remind_the_chairs_of_the_units_behind_their_qu
     await admin.send("/progress")
     progress = await admin.expect("Chậm nhất")
     await admin.tap("Nhắc CĐCS chưa đạt chỉ tiêu", progress)
-    await admin.expect("Gửi thông báo", "Gõ nội dung")
+    await admin.expect("Nhắc các CĐCS chưa đạt chỉ tiêu", "Người nhận: chủ tịch các CĐCS chưa đạt", "Gõ nội dung")
     text = "Các CĐCS chưa đạt chỉ tiêu đề nghị đôn đốc đoàn viên gửi sáng kiến trước 31/5."
     await admin.send(text)
     preview = await admin.expect("Xem trước", text, "chủ tịch của 159 CĐCS chưa đạt chỉ tiêu", "1 nơi nhận")
