@@ -92,6 +92,13 @@ async def _form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     ]
 
 
+def file_scope(codes: list[str]) -> str:
+    """The units in the workbook's file name: their codes, or how many when the codes would not fit (the
+    name was cut in the middle of a code, «…-MAU00-…»)."""
+    joined = "-".join(codes)
+    return joined if len(joined) <= 40 else f"{len(codes)}-don-vi"
+
+
 def portal_button(ctx: Context, initiative_id: int) -> Option:
     return Option(ctx.t("btn_mark_entered"), f"pt:{initiative_id}")
 
@@ -118,9 +125,9 @@ async def export(ctx: Context) -> None:
     branches = [] if chaired is None else await queries.branches_by_id(ctx.session, chaired)  # named: those chaired
     scope_name = campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
     stamp = ctx.now().astimezone(campaign.tz).strftime("%Y%m%d-%H%M")
-    scope = "toan-don-vi" if branch_ids is None else "-".join(sorted(b.code for b in branches))[:40]
+    scope = "toan-don-vi" if branch_ids is None else file_scope(sorted(b.code for b in branches))
     ready = ctx.t("export_ready", branches=len(branch_ids) if branch_ids else ctx.t("all_branches"),
-                  filter=esc(excel.describe(report_filter) or ctx.t("none")))  # fmt: skip
+                  filter=esc(excel.describe(report_filter) or ctx.t("export_no_filter")))  # fmt: skip
     request = excel.ReportRequest(campaign, frozenset(branch_ids) if branch_ids is not None else None,
                                   report_filter, scope_name, ctx.today(), campaign.place)  # fmt: skip
     services = ctx.services

@@ -12,6 +12,7 @@ import xlsxwriter
 from openpyxl import load_workbook
 
 from bot.config import Config
+from handlers import paperwork
 from handlers.reports import excel, sheet_rows
 from handlers.reports.scope import parse_filter
 from storage import decisions, queries
@@ -366,3 +367,9 @@ async def test_the_export_command_writes_the_province_workbook(seeded, database_
     book = load_workbook(out)
     assert column(book["Sáng kiến"], "Tên sáng kiến") == ["Số hoá hồ sơ một cửa", "Phần mềm hẹn khám"]
     assert len(column(book["Tổng hợp theo CĐCS"], "Mã CĐCS")) == 160
+
+
+async def test_the_workbooks_file_name_names_its_units_or_counts_them() -> None:
+    """A chair of many units got «sang-kien-MAU001-…-MAU00-…»: the name cut in the middle of a code."""
+    assert paperwork.file_scope(["MAU002", "MAU014"]) == "MAU002-MAU014"
+    assert paperwork.file_scope([f"MAU{n:03}" for n in range(1, 161)]) == "160-don-vi"
