@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ from handlers.reports import charts
 from handlers.roles import chaired_branch_ids, is_admin, refuse
 from storage import org_tree, queries
 from storage import progress as progress_queries
+from storage.initiative_import import IMPORTER_NAME
 from storage.progress import BranchProgress, CampaignTotals
 from storage.unit_directory import Unit
 
@@ -333,18 +335,23 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
     else:
         text = branch_text(ctx.t, view, unit, with_counts=officer)
         if officer:
-            names = await progress_queries.submitters(ctx.session, unit.branch_id)
-            text += "\n" + (
-                ctx.t("progress_submitters", names=", ".join(f"{esc(name)} ({count})" for name, count in names))
-                if names
-                else ctx.t("progress_no_submitters")
-            )
+            text += "\n" + _submitters_line(ctx, await progress_queries.submitters(ctx.session, unit.branch_id))
         ctx.say(text)
     ctx.replies.append(await chart_reply(ctx.t, view))
 
 
 def _campaign_codes(ctx: Context) -> str:
     return ", ".join(esc(c.code) for c in ctx.services.campaigns.campaigns)
+
+
+def _submitters_line(ctx: Context, submitters: Sequence[tuple[str, int]]) -> str:
+    """Who sent the unit's initiatives; those imported from a file are counted apart (the importer is no person)."""
+    people = [f"{esc(name)} ({count})" for name, count in submitters if name != IMPORTER_NAME]
+    imported = sum(count for name, count in submitters if name == IMPORTER_NAME)
+    if not people and not imported:
+        return ctx.t("progress_no_submitters")
+    lines = [ctx.t("progress_submitters", names=", ".join(people))] if people else []
+    return "\n".join([*lines, *([ctx.t("progress_imported", count=imported)] if imported else [])])
 
 
 def _offer_units(ctx: Context, word: str, matches: list[Unit], branch_ids: set[int] | None, campaign: Campaign) -> None:

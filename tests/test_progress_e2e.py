@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -9,6 +10,7 @@ import pytest_asyncio
 from openpyxl import load_workbook
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from storage import initiative_import
 from storage.models import Branch, Status
 from tests.harness import (
     ADMIN_ID,
@@ -23,6 +25,7 @@ from tests.harness import (
     submit_initiative,
 )
 from tests.test_branch_import import xlsx
+from tests.test_initiative_import import HEADER
 from tests.test_progress import png_size
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -109,7 +112,7 @@ async def test_a_member_cannot_ask_for_the_full_ranking(emulator: TelegramEmulat
 
 
 async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
-    emulator: TelegramEmulator, admin: Person
+    emulator: TelegramEmulator, admin: Person, live_bot: InProcessBot, live_database: Database
 ) -> None:
     member = Person(emulator, "Đỗ Thị Quota")
     await register(member, "MAU005", "Đỗ Thị Quota")
@@ -131,12 +134,31 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
     await member.send("/progress")
     await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 0/6")
 
+    campaign = live_bot.config.campaign  # a recognised initiative imported from the command line (or the sandbox's)
+    row = [
+        "MAU005",
+        "Sổ theo dõi thiết bị thí nghiệm điện tử",
+        "1.2",
+        "Đỗ Thị Quota",
+        "7/QĐ-ĐH",
+        "15/03/2022",
+        None,
+        None,
+    ]
+    rows = initiative_import.parse([HEADER, row], campaign, dt.date(2022, 4, 20))
+    async with live_database.sessions() as session, session.begin():
+        importer = await initiative_import.importer_member(session)
+        await initiative_import.apply(session, rows, campaign, importer, dt.datetime(2022, 4, 20, tzinfo=dt.UTC))
+    await admin.send("/progress MAU005")  # counted, and not as a person who sent it
+    unit = await admin.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 1/6", "📥 1 sáng kiến nhập từ tệp")
+    assert "Nhập từ tệp (" not in unit.plain_text
+
     await member.send_file("chi-tieu.xlsx", quota_sheet(60))
     await member.expect("chưa hiểu")
     await member.send("/import")
     await member.expect("chỉ dành cho quản trị viên")
     await member.send("/progress")
-    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 0/6")
+    await member.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 1/6")
 
 
 def summary_row(content: bytes, code: str) -> dict[str, object]:
