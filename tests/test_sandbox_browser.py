@@ -193,9 +193,9 @@ async def test_the_admin_finds_every_tool_in_the_menu_and_sees_the_campaign_in_m
     async with phone_page(sandbox_url + "/") as page:
         await page.get_by_label("Chọn người dùng mẫu").select_option(label="Quản trị tỉnh (quản trị) (mẫu)")
         menu = page.locator("#menu")
-        for item in ("📊 Tiến độ toàn đơn vị", "📤 Xuất Excel", "📢 Thông báo", "👥 Chủ tịch CĐCS", "🏢 CĐCS"):
+        for item in ("📊 Tiến độ chung", "📤 Xuất Excel", "📢 Thông báo", "👥 Chủ tịch CĐCS", "🏢 CĐCS"):
             await expect(menu.get_by_role("button", name=item)).to_be_visible(timeout=15_000)
-        await menu.get_by_role("button", name="📊 Tiến độ toàn đơn vị").click()
+        await menu.get_by_role("button", name="📊 Tiến độ chung").click()
         overview = page.locator(".msg.bot").filter(has_text="📊 Tiến độ Giai đoạn 1").last
         await expect(overview).to_contain_text("Dẫn đầu", timeout=15_000)
         await expect(overview).to_contain_text("Còn 41 ngày")
