@@ -78,6 +78,13 @@ class View:
         """The unit, when the view shows it alone (a CĐCS, a member's own unit)."""
         return self.unit if self.unit is not None and self.branches == [self.unit] else None
 
+    @property
+    def against_phase_target(self) -> bool:
+        """Measured against the phase's target, not the quotas: the whole organisation, or the tree's root
+        listing the units under it — the text and the chart alike (each had its own rule, and a chair of several
+        units read the organisation's target in one and the quotas' sum in the other)."""
+        return self.single is None and (self.organisation or (self.unit is not None and self.unit.parent_id is None))
+
 
 async def load(
     session: AsyncSession, campaign: Campaign, today: dt.date, branch_ids: set[int] | None,
@@ -184,7 +191,7 @@ def rank_lines(t: Catalog, branches: list[BranchProgress], start: int = 1) -> li
 
 def province_text(t: Catalog, view: View, top: int = TOP) -> str:
     """Totals against the phase's target and the campaign's, the leaders and the branches furthest behind."""
-    if view.unit is None or view.unit.parent_id is None:  # the organisation, or the root unit of the tree
+    if view.against_phase_target:
         name = view.unit.name if view.unit is not None else view.campaign.organisation
         summary = t(
             "progress_province",
@@ -194,10 +201,18 @@ def province_text(t: Catalog, view: View, top: int = TOP) -> str:
             bar=bar(view.recognised, view.phase.target),
             quota=view.quota,
         )
-    else:  # an upper unit inside the tree: against its own quota
+    elif view.unit is not None:  # an upper unit inside the tree: against its own quota
         summary = t(
             "progress_unit",
             unit=esc(view.unit.name),
+            recognised=view.recognised,
+            quota=view.quota,
+            bar=bar(view.recognised, view.quota),
+            count=len(view.branches),
+        )
+    else:  # the units an officer chairs, side by side: against their quotas
+        summary = t(
+            "progress_units",
             recognised=view.recognised,
             quota=view.quota,
             bar=bar(view.recognised, view.quota),
@@ -252,7 +267,7 @@ def chart_data(t: Catalog, view: View) -> charts.ChartData:
     """What the chart draws: the listed units' bars, and the cumulative count against the phase's target
     for the whole organisation, else against the units' quotas (as the text beside it)."""
     shown, bars_key, counts = chart_bars(view)
-    target = view.phase.target if view.organisation else view.quota
+    target = view.phase.target if view.against_phase_target else view.quota
     return charts.ChartData(
         title=t("chart_title", phase=view.phase.name),
         bars_title=t(bars_key, total=len(view.branches), **counts),

@@ -156,9 +156,14 @@ async def test_the_chart_draws_what_the_text_says(sessions, config: Config, monk
     t = catalog("vi")
     async with sessions() as session:
         whole = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None)
-        branch_b = {b.code: b.id for b in await queries.all_branches(session)}["B"]
-        unit = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None, branch_b)
+        codes = {b.code: b.id for b in await queries.all_branches(session)}
+        unit = await progress.load(session, config.campaign, dt.date(2022, 4, 20), None, codes["B"])
+        officer = await progress.load(session, config.campaign, dt.date(2022, 4, 20), set(codes.values()))
     assert progress.chart_data(t, whole).labels["target"] == "Mục tiêu (200)"
+    # An officer of several units, side by side: their quotas' sum in the text and the chart alike (a phone walk:
+    # the text gave the organisation's 200, the chart the quotas' 6).
+    assert "4 CĐCS đồng chí phụ trách</b>: <b>5/6</b>" in progress.province_text(t, officer)
+    assert progress.chart_data(t, officer).labels["target"] == "Mục tiêu (6)"
     assert unit.single is not None and progress.chart_data(t, unit).labels["target"] == "Mục tiêu (2)"
     monkeypatch.setattr(charts, "MAX_BARS", 2)  # one leader and one laggard of the four
     data = progress.chart_data(t, whole)
