@@ -44,7 +44,7 @@ async def start(ctx: Context, audience: str | None = None) -> None:
     _ask_text(ctx, audience)
 
 
-def _ask_text(ctx: Context, audience: object = None) -> None:
+def _ask_text(ctx: Context, audience: object) -> None:
     """The notice's text asked for (the recipients said if chosen already); on Zalo a number typed is the
     text's, «✖️ Huỷ thông báo» is answered by its words (typed «1» was to cancel)."""
     key = "broadcast_ask_text_behind" if audience == "behind" else "broadcast_ask_text"
@@ -72,7 +72,7 @@ async def handle_text(ctx: Context) -> None:
         try:
             data["text"] = rules.clean_text(ctx.event.text, min_len=3, max_len=MAX_TEXT)
         except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key, **error.params), [_cancel_row(ctx)])
+            ctx.say("⚠️ " + ctx.t(error.key, **error.params), [_cancel_row(ctx)], numbers_answer=True)
             return
         if data.get("audience") == "behind":  # chosen before the text
             ctx.set_flow(FLOW, **{**data, "step": "preview", "branches": []})

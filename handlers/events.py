@@ -18,6 +18,9 @@ WHICH_LIST = "nl:"
 # "nc:<number>:<ref>,<ref>…": where there are no buttons, a bare number while several lists with references were
 # shown at once (the chair's waiting cards); the person is asked which one they mean.
 WHICH_CARD = "nc:"
+# "nn:<ref>:<number>": where there are no buttons, a bare number no list in view has but an earlier one with
+# reference <ref> has; the person is told how to answer that one.
+NOT_LISTED = "nn:"
 
 
 class EventKind(enum.StrEnum):

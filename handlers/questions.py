@@ -84,7 +84,7 @@ class Questionnaire:
         rows = [[Option(shorten(label, 60), f"{self.prefix}:s:{i}")] for i, label in enumerate(labels)]
         rows.append([Option(ctx.t("btn_keep_answer" if saved else "btn_skip"), f"{self.prefix}:skip"),
                      Option(ctx.t("btn_profile_stop"), f"{self.prefix}:stop")])  # fmt: skip
-        ctx.say(text, rows)
+        ctx.say(text, rows, numbers_answer=not labels)  # as the wizard: where the answer is typed, «2» is it
 
     def suggestions(self, ctx: Context, record: Any, question: Question) -> list[str]:
         """The answers offered as buttons, in the person's language."""

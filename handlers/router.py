@@ -32,7 +32,7 @@ from handlers import (
     wizard,
 )
 from handlers.context import MENU, Context, Services, esc
-from handlers.events import WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
+from handlers.events import NOT_LISTED, WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import chaired_branch_ids, is_admin
 from storage import claims, queries
@@ -331,18 +331,22 @@ async def _member_option(ctx: Context) -> None:
         _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
     elif payload.startswith(WHICH_CARD):
         _which_card(ctx, payload.removeprefix(WHICH_CARD))
+    elif payload.startswith(NOT_LISTED):
+        _which_list(ctx, payload.removeprefix(NOT_LISTED).split(":"), "zalo_not_listed")
     else:
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
 
 
-def _which_list(ctx: Context, parts: list[str]) -> None:
-    ref, number = (parse_id(parts[0]), parse_id(parts[1])) if len(parts) == 2 else (None, None)
-    if ref is None or number is None:
+def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_list") -> None:
+    """[ref, number]: which list a bare number was for (asked), or the earlier one it may be for (`NOT_LISTED`).
+    The reference is said as it was shown (a link question's «048291» is not a number to read)."""
+    ref, number = (parts[0], parse_id(parts[1])) if len(parts) == 2 else ("", None)
+    if not (ref.isascii() and ref.isdigit() and len(ref) <= 12) or number is None:
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
-    ctx.say(ctx.t("zalo_which_list", ref=ref, number=number))
+    ctx.say(ctx.t(key, ref=ref, number=number))
 
 
 def _which_card(ctx: Context, typed: str) -> None:

@@ -49,6 +49,18 @@ async def _forget(session: AsyncSession, platform: str, chat_id: str, *refs: str
     )
 
 
+async def shown_with_refs(session: AsyncSession, platform: str, chat_id: str) -> list[tuple[str, list[list[str]]]]:
+    """(reference, options) of the lists shown under a reference in the chat (review cards, notices), newest first."""
+    menus = await session.execute(
+        select(OptionMenu.ref, OptionMenu.options)
+        .where(OptionMenu.platform == platform, OptionMenu.chat_id == chat_id,
+               OptionMenu.ref.not_in((LATEST, NOTICE_AFTER)))
+        .order_by(OptionMenu.id.desc())
+        .limit(NOTICES_KEPT)
+    )  # fmt: skip
+    return [(ref, options) for ref, options in menus.all()]
+
+
 async def find(session: AsyncSession, platform: str, chat_id: str, ref: str = LATEST) -> list[list[str]] | None:
     """[[label, payload], …] of the chat's latest menu, or of the one shown under `ref`."""
     return await session.scalar(

@@ -460,3 +460,12 @@ async def test_on_zalo_the_details_number_only_what_a_number_answers(
     details = await chair.expect(f"Chi tiết sáng kiến #{number}", "Tên sáng kiến:")
     numbered = [line for line in details.text.splitlines() if line[:1].isdigit() and ". " in line[:4]]
     assert numbered == ["1. ✅ Xác nhận hồ sơ", "2. ✏️ Cần bổ sung", "3. ❌ Từ chối"], details.text
+    await chair.send("5")  # the card's «📝 Đơn & Mô tả», typed after the details' own list of three
+    await chair.expect("Danh sách mới nhất không có số 5", f"gõ «5 {number}»")
+    await chair.send(f"5 {number}")
+    await chair.expect(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
+    await chair.send("/hoso")
+    await chair.tap("Sửa hồ sơ", await chair.expect("Hồ sơ tác giả"))
+    await chair.expect("Bước 1/4")
+    await chair.send("5")  # typed to a question answered in words: the step's answer, not a hint about the card
+    await chair.expect("Câu trả lời hơi ngắn (1 ký tự)")
