@@ -370,16 +370,19 @@ def _submitters_line(ctx: Context, submitters: Sequence[tuple[str, int]]) -> str
 
 
 def _offer_units(ctx: Context, word: str, matches: list[Unit], branch_ids: set[int] | None, campaign: Campaign) -> None:
-    """The units the words typed may name, each a button to its progress (those the person may see); none: the
-    words were a code, perhaps, and the codes there are are said."""
-    visible = [unit for unit in matches if branch_ids is None or unit.id in branch_ids]
+    """The units the words typed may name, each a button to its progress (those the person may open: an officer's
+    units, a member's own); none: the words were a code, perhaps, and the codes there are are said."""
+    officer = branch_ids is None or bool(chaired_branch_ids(ctx))
+    own = ctx.member.branch_id if ctx.member is not None else None
+    visible = [
+        unit for unit in matches if (branch_ids is None or unit.id in branch_ids) and (officer or unit.id == own)
+    ]
     if not visible:
         ctx.say(ctx.t("progress_unknown_code", code=esc(word[:32]), campaigns=_campaign_codes(ctx))
                 + "\n" + unit_codes.hints(ctx, []))  # fmt: skip
         return
-    closest = sorted(visible, key=lambda unit: len(unit.name))[:TOP]  # the fewest words besides those typed first
     rows = [[Option(ctx.t("btn_open_unit", unit=unit.name), f"{UNIT_PAYLOAD}{unit.id}:{campaign.code}", keep_end=True)]
-            for unit in closest]  # fmt: skip
+            for unit in unit_codes.closest(visible, TOP)]  # fmt: skip
     text = ctx.t("progress_units_found", count=len(visible), typed=esc(ctx.event.args[:60]))
     if len(visible) > TOP:
         text += "\n" + ctx.t("unit_hint_more", count=len(visible) - TOP)

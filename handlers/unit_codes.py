@@ -27,12 +27,16 @@ async def unit_named(ctx: Context, typed: str) -> tuple[Unit | None, list[Unit]]
     return (matches[0] if len(matches) == 1 else None), matches
 
 
+def closest(matches: list[Unit], count: int) -> list[Unit]:
+    """The `count` matches nearest what was typed: the shortest names, holding least besides the words typed."""
+    return sorted(matches, key=lambda unit: len(unit.name))[:count]
+
+
 def hints(ctx: Context, matches: list[Unit]) -> str:
     if not matches:
         return ctx.t("unit_hint_none")
-    closest = sorted(matches, key=lambda b: len(b.name))  # the fewest words besides those typed first
     lines = [ctx.t("unit_hint_title")]
-    lines += [ctx.t("unit_hint_line", name=esc(b.name), code=esc(b.code)) for b in closest[:SHOWN]]
+    lines += [ctx.t("unit_hint_line", name=esc(b.name), code=esc(b.code)) for b in closest(matches, SHOWN)]
     if len(matches) > SHOWN:
         lines.append(ctx.t("unit_hint_more", count=len(matches) - SHOWN))
     return "\n".join(lines)

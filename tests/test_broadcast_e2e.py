@@ -74,8 +74,8 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     await admin.send("benh vien da khoa")  # a name, not codes: the codes it may mean are shown
     await admin.expect("Có phải đồng chí muốn tìm", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002", "Gõ mã các CĐCS")
     await admin.send("mau002 mau014")
-    preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002, MAU014 (⚠️ MAU014 chưa liên kết nhóm nào",
-                                 "1 nơi nhận", "gửi ngay")  # fmt: skip
+    preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002, MAU014 (⚠️ MAU014 chưa liên kết nhóm",
+                                 "nên sẽ không nhận được thông báo)", "1 nơi nhận", "gửi ngay")  # fmt: skip
     await admin.tap("Gửi tới 1 nơi nhận", preview)
     await admin.expect("đang được gửi tới 1 nơi nhận")
 

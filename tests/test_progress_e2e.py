@@ -91,7 +91,7 @@ async def test_member_chair_and_admin_each_see_their_scope(emulator: TelegramEmu
     await admin.send("/progress benh vien da khoa tinh")
     await admin.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 1/2")
     await admin.send("/progress benh vien da khoa")  # several units: each a button, the closest first
-    found = await admin.expect("đơn vị có tên khớp «benh vien da khoa»", "Chọn một đơn vị để xem tiến độ")
+    found = await admin.expect("đơn vị có tên khớp «benh vien da khoa»", "Đồng chí chọn một đơn vị để xem tiến độ")
     assert "mã «benh»" not in found.plain_text, "the words were a name, not a code"
     assert found.buttons()[0]["text"] == "🔎 [MẪU] Bệnh viện Đa khoa tỉnh"
     await admin.tap("Bệnh viện Đa khoa tỉnh", found)
@@ -109,6 +109,9 @@ async def test_a_member_cannot_ask_for_the_full_ranking(emulator: TelegramEmulat
     shown = await member.expect("Được công nhận: 0/3")
     await emulator.user_presses(member.user_id, shown, "pg:all")  # a forged press: no such button was shown
     await member.expect("không có quyền")
+    await member.send("/progress benh vien da khoa")  # other units by name: none offered to open
+    other = await member.expect("Không có đơn vị hay chương trình nào mã «benh»")
+    assert not other.buttons()
 
 
 async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(

@@ -712,7 +712,7 @@ async def test_exports_by_role_and_marking_portal_entry(
 
     await cast.chair_one.send("/export")
     report = await cast.chair_one.expect_file("sang-kien-MAU002-")
-    assert "Báo cáo Excel: 1 CĐCS; lọc: không, mọi sáng kiến đã gửi." in cast.chair_one.bot_texts()[-1]
+    assert "Báo cáo Excel: 1 CĐCS; lọc: mọi sáng kiến đã gửi." in cast.chair_one.bot_texts()[-1]
     assert set(sheet_column(report, "Sáng kiến", "CĐCS")) == {"[MẪU] Bệnh viện Đa khoa tỉnh"}
     assert number in sheet_column(report, "Sáng kiến", "Mã")
     assert "Hồ Thị Yến (100%)" not in sheet_column(report, "Nhập Cổng", "Tác giả (tỷ lệ đóng góp)")

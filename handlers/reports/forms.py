@@ -74,7 +74,7 @@ def _without_leading_at(place: str | None) -> str | None:
     if place is None:
         return None
     first, _, rest = place.strip().partition(" ")
-    return rest.strip() if first.casefold() in ("tại", "ở") and rest.strip() else place
+    return rest.strip() if first.rstrip(":,").casefold() in ("tại", "ở") and rest.strip() else place
 
 
 # The people tables' columns (mm, 160 in all: the text width): no., name, birth date, workplace, title,
