@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 
 from domain import rules
 from domain.rules import InputError
@@ -119,7 +120,8 @@ def _ask_audience(ctx: Context) -> None:
 
 
 async def handle_option(ctx: Context) -> None:
-    """bc:a:<audience>, bc:ok (send), bc:t (rewrite the text), bc:aud (change the audience), bc:x (cancel)."""
+    """bc:a:<audience>, bc:ok:<preview> (send what that preview showed), bc:t (rewrite the text), bc:aud (change
+    the audience), bc:x (cancel)."""
     if not is_admin(ctx):
         refuse(ctx, None, ctx.event.payload, "admin_only")
         return
@@ -149,7 +151,7 @@ async def handle_option(ctx: Context) -> None:
             return
         ctx.set_flow(FLOW, **{**data, "step": "preview", "audience": audience, "branches": []})
         await _preview(ctx)
-    elif payload == "bc:ok" and data.get("step") == "preview":
+    elif data.get("step") == "preview" and payload == f"bc:ok:{data.get('preview')}":
         await _send(ctx, data)
     else:
         _stale(ctx)
@@ -194,14 +196,17 @@ def _when(ctx: Context) -> str:
 
 
 async def _preview(ctx: Context) -> None:
-    data = ctx.identity.flow_data
+    """What the notice will look like and who gets it; its send button sends this preview's notice only (an
+    older preview's, pressed while a newer one waited, sent the newer)."""
+    data = {**ctx.identity.flow_data, "preview": secrets.token_hex(4)}
+    ctx.set_flow(FLOW, **data)
     description, recipients = await _audience(ctx, data)
     message = message_for_recipients(ctx.services, str(data["text"]))
     ctx.say(
         ctx.t("broadcast_preview", message=message.text, audience=description, count=len(recipients),
               when=_when(ctx)),
         [
-            [Option(ctx.t("btn_bc_send", count=len(recipients)), "bc:ok")] if recipients else [],
+            [Option(ctx.t("btn_bc_send", count=len(recipients)), f"bc:ok:{data['preview']}")] if recipients else [],
             *two_a_row([Option(ctx.t("btn_bc_edit_text"), "bc:t"), Option(ctx.t("btn_bc_change_audience"), "bc:aud")]),
             _cancel_row(ctx),
         ],

@@ -76,6 +76,7 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     await admin.send("mau002 mau014")
     preview = await admin.expect("Xem trước", text, "nhóm của CĐCS MAU002, MAU014 (⚠️ MAU014 chưa liên kết nhóm",
                                  "nên sẽ không nhận được thông báo)", "1 nơi nhận", "gửi ngay")  # fmt: skip
+    send = preview.button("Gửi tới 1 nơi nhận")["callback_data"]
     await admin.tap("Gửi tới 1 nơi nhận", preview)
     await admin.expect("đang được gửi tới 1 nơi nhận")
 
@@ -83,7 +84,7 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     assert "<đôn đốc>" in received.plain_text, "the admin's text is shown verbatim, never as markup"
     report = await admin.expect("Báo cáo gửi thông báo", "Đã gửi: 1/1", "Đã chặn bot: 0", "Không gửi được: 0")
     assert report is not None
-    await emulator.user_presses(admin.user_id, preview, "bc:ok")  # a second tap from a slow phone
+    await emulator.user_presses(admin.user_id, preview, send)  # a second tap from a slow phone
     await admin.expect("Lựa chọn đó đã cũ")
     said_before = len(admin.bot_texts())
     await admin.tap("Huỷ thông báo", first_step)  # the first step's, still there: the notice is not recalled
@@ -111,10 +112,16 @@ async def test_broadcast_to_every_member_reports_who_blocked_the_bot(
     preview = await admin.expect("Xem trước", "tất cả đoàn viên đã đăng ký", "4 nơi nhận")
     rows = [[b["text"] for b in row] for row in preview.reply_markup["inline_keyboard"]]
     assert rows[1:3] == [["✏️ Sửa nội dung"], ["👥 Đổi người nhận"]]  # one a row: «👥 Đổi người …» was cut
+    first_send = preview.button("Gửi tới 4 nơi nhận")["callback_data"]
+    sent_before = len(await broadcasts(live_database))
     await admin.tap("Sửa nội dung", preview)
     await admin.send("Chúc mừng các CĐCS đã vượt chỉ tiêu giai đoạn 1!")
     await admin.tap("Tất cả đoàn viên", await admin.expect("Gửi tới ai?"))
-    await admin.tap("Gửi tới 4 nơi nhận", await admin.expect("Xem trước", "vượt chỉ tiêu", "4 nơi nhận"))
+    second = await admin.expect("Xem trước", "vượt chỉ tiêu", "4 nơi nhận")
+    await emulator.user_presses(admin.user_id, preview, first_send)  # the first preview's send: not this notice
+    await admin.expect("Lựa chọn đó đã cũ")
+    assert len(await broadcasts(live_database)) == sent_before
+    await admin.tap("Gửi tới 4 nơi nhận", second)
     for person in (cast.chair, cast.member, admin):
         await person.expect("vượt chỉ tiêu giai đoạn 1")
     await admin.expect("Báo cáo gửi thông báo", "Đã gửi: 3/4", "Đã chặn bot: 1", "Không gửi được: 0")
