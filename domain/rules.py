@@ -90,6 +90,8 @@ def clean_text(text: str, *, min_len: int, max_len: int) -> str:
 
 
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*$")
+# «Công Tôn Nữ Thị Hồng Hạnh» has six words; more is a sentence (an initiative's title typed before the name).
+MAX_NAME_WORDS = 7
 
 
 def parse_person_name(text: str) -> str:
@@ -98,6 +100,8 @@ def parse_person_name(text: str) -> str:
     name = " ".join(unicodedata.normalize("NFC", text).split())
     if not 4 <= len(name) <= 80 or not _NAME_CHARS.match(name) or len(name.split()) < 2:
         raise InputError("err_name")
+    if len(name.split()) > MAX_NAME_WORDS:
+        raise InputError("err_name_sentence", {"words": len(name.split()), "max": MAX_NAME_WORDS})
     return capitalised(name)
 
 

@@ -150,7 +150,7 @@ async def handle(ctx: Context) -> None:
         try:
             await _finish(ctx, rules.parse_person_name(event.text))
         except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key))
+            ctx.say("⚠️ " + ctx.t(error.key, **error.params))
 
 
 async def _handle_option(ctx: Context, data: str, step: str) -> None:
@@ -176,7 +176,7 @@ async def _handle_option(ctx: Context, data: str, step: str) -> None:
         try:
             await _finish(ctx, rules.parse_person_name(ctx.event.display_name))
         except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key))
+            ctx.say("⚠️ " + ctx.t(error.key, **error.params))
     else:
         ctx.say(ctx.t("err_stale_button"))
         if step == "branch":

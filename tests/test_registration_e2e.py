@@ -53,6 +53,8 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     await hoa.expect("ít nhất 2 từ")
     await hoa.send_photo()
     await hoa.expect("cần câu trả lời bằng chữ")
+    await hoa.send(TITLE)  # the initiative's title, typed before the name: not registered as her name
+    await hoa.expect("Họ và tên có từ 2 đến 7 từ; đây là 10 từ", "Đồng chí nhập lại giúp")
     await hoa.send("Nguyễn   Thị Hoa")
     done = await hoa.expect("Đăng ký xong", "Nguyễn Thị Hoa", "Bệnh viện Đa khoa tỉnh – cơ sở 2")
     assert done.reply_markup["keyboard"][0][0]["text"] == "📝 Sáng kiến mới", "the main menu is shown"

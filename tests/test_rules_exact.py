@@ -70,6 +70,9 @@ def test_person_names_are_normalised_and_bounded() -> None:
     assert len(long_name) == 80 and rules.parse_person_name(long_name) == long_name
     for bad in ("Lê", "Lê B"[:3], "Nguyễn " + "A" * 74, "Hoa", "Hoa 2", "Hoa_Lê"):
         assert refusal(rules.parse_person_name, bad) == ("err_name", {}), bad
+    assert rules.parse_person_name("Công Tôn Nữ Thị Hồng Hạnh Ly") == "Công Tôn Nữ Thị Hồng Hạnh Ly", "seven words"
+    sentence = "Số hoá sổ theo dõi vật tư"  # an initiative's title typed where the name was asked
+    assert refusal(rules.parse_person_name, sentence + " y tế") == ("err_name_sentence", {"words": 9, "max": 7})
 
 
 # --- dates -----------------------------------------------------------------------------------------
