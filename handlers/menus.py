@@ -94,12 +94,16 @@ def wants_to_submit(text: str) -> bool:
 
 def help_text(ctx: Context) -> str:
     """The help of each role the person holds, the highest first: an admin reads his own tools before a
-    member's."""
+    member's, and an admin of no branch only what he can do for himself (his menu has no member's items).
+    On Zalo, officers read how a group hears the bot (only when mentioned: their /linkgroup is typed there)."""
     current = role(ctx)
     parts = [ctx.t("help_title")]
     if current == "admin":
         parts.append(ctx.t("help_admin"))
     if current == "chair" or (current == "admin" and chaired_branch_ids(ctx)):
         parts.append(ctx.t("help_chair"))
-    parts.append(ctx.t("help"))
+    if current != "member" and ctx.event.platform == "zalo":
+        parts[-1] += "\n" + ctx.t("help_zalo_groups")
+    has_branch = ctx.member is not None and ctx.member.branch_id is not None
+    parts.append(ctx.t("help") if current != "admin" or has_branch else ctx.t("help_admin_own"))
     return "\n\n".join(parts)

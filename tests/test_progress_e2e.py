@@ -286,6 +286,8 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await admin.send("/help")  # where no chair uses the bot, the admin verifies: his help says how
     help_text = (await admin.expect("Quản trị viên", "/pending — sáng kiến chờ xác nhận của mọi CĐCS")).text
     assert help_text.index("Quản trị viên") < help_text.index("Đoàn viên"), "an admin reads his own tools first"
+    assert "Việc riêng" not in help_text, "an admin of a branch (MAU004) has the member's menu too"
+    assert "nhắc tên bot" not in help_text, "Zalo's groups, told on Zalo only"
     await admin.send("/nhapho benh vien da khoa")  # a name, not a code: the codes it may mean
     await admin.expect("Không có CĐCS mã «benh vien da khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002",
                        "Gõ /nhapho kèm mã CĐCS")  # fmt: skip

@@ -207,6 +207,10 @@ async def test_the_admin_finds_every_tool_in_the_menu_and_sees_the_campaign_in_m
             await page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"].replace(".png", "-admin.png"))
         await menu.get_by_role("button", name="📤 Xuất Excel").click()
         await expect(page.get_by_role("link", name=re.compile(r"\.xlsx$")).last).to_be_visible(timeout=15_000)
+        await menu.get_by_role("button", name="❓ Hướng dẫn").click()
+        guide = page.locator(".msg.bot").filter(has_text="Quản trị viên").last
+        await expect(guide).to_contain_text("/start b_MÃ — chọn CĐCS của mình", timeout=15_000)
+        await expect(guide).not_to_contain_text("Sáng kiến mới")  # a member's item his menu does not have
 
 
 async def test_on_zalo_the_chair_types_the_menu_words_and_verifies_by_number(sandbox_url: str) -> None:

@@ -202,6 +202,7 @@ async def test_a_zalo_update_a_crash_caught_before_it_was_handled_is_handled_at_
     await hoi.expect("Hướng dẫn")
     await hoi.settle()  # which sends /help as its probe
     assert sum("Hướng dẫn" in text for text in hoi.bot_texts()) == guides_before + 2
+    assert not any("nhắc tên bot" in text for text in hoi.bot_texts()), "a member links no group"
 
 
 async def test_a_telegram_member_links_zalo_and_continues_the_draft_there(
@@ -303,6 +304,10 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     live_database: Database,
 ) -> None:
     chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Zalo"), "MAU005", "Chủ Tịch Zalo")
+    await chair.send("/help")  # how the group hears the bot, before the chair tries it there
+    helped = await chair.expect("Chủ tịch CĐCS", "gõ /linkgroup")
+    assert "bot chỉ đọc tin có nhắc tên bot: gõ @, chọn tên bot rồi gõ lệnh, ví dụ «@tên bot /linkgroup»" in helped.text
+    assert helped.text.index("«@tên bot /linkgroup»") < helped.text.index("Đoàn viên"), "with the chair's tools"
 
     group = zalo_emulator.add_group("Nhóm Zalo Trường ĐH Hùng Vương")
     cursor = zalo_emulator.seq
