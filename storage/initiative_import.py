@@ -198,7 +198,9 @@ class _RowReader:
 
 
 async def importer_member(session: AsyncSession) -> Member:
-    """Who imported from the command line: a member without accounts or branch, made once."""
+    """Whose imported initiatives are (and who imported from the command line): a member without accounts or
+    branch, made once. No person sent them: an admin importing in the chat is their `entered_by` only, so his
+    own list (/mine) and a unit's senders do not show hundreds of them as his."""
     existing = await session.scalar(
         select(Member).where(Member.full_name == IMPORTER_NAME, Member.branch_id.is_(None)).limit(1)
     )
@@ -213,8 +215,9 @@ async def importer_member(session: AsyncSession) -> Member:
 async def apply(
     session: AsyncSession, rows: list[InitiativeRow], campaign: Campaign, actor: Member, now: dt.datetime
 ) -> int:
-    """Write every row as a recognised initiative (inside the caller's transaction), or — if a branch is
-    unknown or an initiative already recorded — raise ImportRejected and write nothing."""
+    """Write every row as a recognised initiative (inside the caller's transaction), entered by `actor` for the
+    importer (`importer_member`), or — if a branch is unknown or an initiative already recorded — raise
+    ImportRejected and write nothing."""
     codes = {row.branch_code for row in rows} | {a.branch_code for row in rows for a in row.authors if a.branch_code}
     branches = {b.code.upper(): b for b in (await session.scalars(select(Branch).where(Branch.code.in_(codes)))).all()}
     problems: list[Problem] = []
@@ -238,13 +241,14 @@ async def apply(
                                     {"id": existing[(branch.id, fold(row.title))]}))  # fmt: skip
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p.row))
+    importer = await importer_member(session)
     for row in rows:
         branch = branches[row.branch_code]
         kind = campaign.type_by_code(row.type_code)
         research = bool(kind and kind.research)
         status = Status.REPORTED if row.portal_reference else Status.RECOGNISED
         initiative = Initiative(
-            member_id=actor.id, branch_id=branch.id, entered_by_member_id=actor.id, status=status,
+            member_id=importer.id, branch_id=branch.id, entered_by_member_id=actor.id, status=status,
             title=row.title, title_key=fold(row.title), type_code=row.type_code, field=row.field,
             first_applied_on=row.first_applied, recognition_kind=row.recognised_by,
             recognition_decision_no=row.decision_no, recognition_date=row.decision_date,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import selectinload
 
 from bot.config import Config
@@ -21,7 +22,7 @@ from handlers.branch_admin import describe_problems
 from handlers.i18n import catalog
 from storage import branch_import, initiative_import
 from storage.branch_import import ImportRejected
-from storage.engine import create_engine, session_factory, upgrade_database
+from storage.engine import alembic_config, create_engine, session_factory, upgrade_database
 from storage.models import AuditEvent, Branch, BranchQuota, Initiative, Member, Status
 from tests import launcher
 from tests.harness import ROOT
@@ -176,3 +177,47 @@ async def test_command_line_import(tmp_path: Path) -> None:
     await engine.dispose()
     assert (stored.status, stored.recognition_decision_no) == (Status.RECOGNISED, "12/QĐ-BV")
     assert importer is not None and importer.full_name == "Nhập từ tệp"
+
+
+def downgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_initiatives_an_admin_imported_in_the_chat_become_the_importers_after_the_upgrade(tmp_path) -> None:
+    """Before migration 0019 a chat import made the admin their sender (his /mine listed them all); after it
+    they are the importer's, the admin still who entered them, and an initiative he entered for members (no
+    import) stays his. The downgrade gives them back."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    await upgrade_database(engine, "0018")
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        admin, branch = Member(full_name="Quản Trị Tỉnh"), Branch(code="BV", name="CĐCS BV")
+        session.add_all([admin, branch])
+        await session.flush()
+        for title in ("Nhập trong chat", "Nhập hộ đoàn viên"):
+            session.add(Initiative(member_id=admin.id, entered_by_member_id=admin.id, branch_id=branch.id,
+                                   status=Status.RECOGNISED, title=title))  # fmt: skip
+        await session.flush()
+        chat_import = await session.scalar(select(Initiative.id).where(Initiative.title == "Nhập trong chat"))
+        session.add(AuditEvent(initiative_id=chat_import, actor_member_id=admin.id, action="imported"))
+
+    async def senders() -> dict[str, tuple[str, str]]:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(Initiative.title, Initiative.member_id, Initiative.entered_by_member_id)
+            )
+            names = dict((await session.execute(select(Member.id, Member.full_name))).all())
+        return {title: (names[sender], names[entered_by]) for title, sender, entered_by in rows}
+
+    await upgrade_database(engine)
+    after = await senders()
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade_to, "0018")
+    before = await senders()
+    await engine.dispose()
+    assert after == {"Nhập trong chat": ("Nhập từ tệp", "Quản Trị Tỉnh"),
+                     "Nhập hộ đoàn viên": ("Quản Trị Tỉnh", "Quản Trị Tỉnh")}  # fmt: skip
+    assert before == {"Nhập trong chat": ("Quản Trị Tỉnh", "Quản Trị Tỉnh"),
+                      "Nhập hộ đoàn viên": ("Quản Trị Tỉnh", "Quản Trị Tỉnh")}  # fmt: skip

@@ -108,6 +108,8 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
             recognised("KHOI2", 5)]  # fmt: skip
     await admin.send_file("cong-nhan.xlsx", xlsx([RECOGNISED_HEADER, *rows]))
     await admin.expect("Đã nhập cong-nhan.xlsx: 5 sáng kiến đã được công nhận")
+    await admin.send("/mine")  # imported for the units, not sent by him
+    assert "Cải tiến quy trình" not in (await admin.expect("Đồng chí chưa gửi sáng kiến nào")).plain_text
     ids = await unit_ids(live_database)
 
     await invite_chair(admin, officer, "KHOI1", "Trần Văn Khối")
@@ -125,7 +127,8 @@ async def test_each_officer_sees_its_subtree_rolled_up_and_nothing_outside_it(
     await officer.send("/progress TR1")
     await officer.expect("không có quyền")
     await officer.send("/progress BV1")
-    await officer.expect("Bệnh viện Một", "Được công nhận: 2/4")
+    unit = await officer.expect("Bệnh viện Một", "Được công nhận: 2/4", "📥 2 sáng kiến nhập từ tệp")
+    assert "Quản Trị Tỉnh" not in unit.plain_text, "the admin who imported them sent none of them"
     await officer.expect("Biểu đồ tiến độ Giai đoạn 1")
 
     await officer.send("/export")
