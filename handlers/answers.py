@@ -36,6 +36,8 @@ def _author(ctx: Context, author: Author, initiative: Initiative) -> str:
         parts.append(ctx.t("author_lead"))
     if author.branch is not None and author.branch_id != initiative.branch_id:
         parts.append(esc(author.branch.name))
+    if author.confirmed is False:  # named, and said it is not theirs: the chair reads it before deciding
+        parts.append(ctx.t("author_declined"))
     # A registered co-author (not the submitter: his own name needs no mark) who has not said it is not his.
     mark = " ✔" if author.member_id not in (None, initiative.member_id) and author.confirmed is not False else ""
     return f"{esc(author.full_name)}{mark} ({', '.join(parts)})"

@@ -1,6 +1,6 @@
 """A registered member named as co-author answers "is this yours?" (ca:<author row>:y|n). A confirmed
-co-author sees the initiative in /mine and is told of its decisions; one who says no stays listed by name
-only, and the person who submitted it is told."""
+co-author sees the initiative in /mine and is told of its decisions; one who says no stays listed by name,
+marked as saying it is not theirs, and the person who submitted it is told, and while it waits, its chairs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from handlers.context import Context, esc
 from handlers.events import Reply
 from handlers.roles import refuse
 from storage import queries
-from storage.models import COUNTED, AuditEvent, Author
+from storage.models import COUNTED, AuditEvent, Author, Initiative, Status
 
 
 async def handle_option(ctx: Context) -> None:
@@ -34,11 +34,30 @@ async def handle_option(ctx: Context) -> None:
                                action="coauthor_confirmed" if yes else "coauthor_declined"))  # fmt: skip
     ctx.say(ctx.t("coauthor_confirmed" if yes else "coauthor_declined", id=initiative.id, title=esc(initiative.title)))
     if not yes:
-        name = esc(ctx.member.full_name)
+        await _tell_of_denial(ctx, initiative, author)
 
-        def notice(there: Context) -> Reply:
-            return Reply(text=there.t("coauthor_declined_notice", id=initiative.id, title=esc(initiative.title),
-                                      name=name), ref=str(initiative.id))  # fmt: skip
 
-        await notices.notify_members(ctx, {initiative.member_id}, notice, purpose="notice",
-                                     initiative_id=initiative.id)  # fmt: skip
+async def _tell_of_denial(ctx: Context, initiative: Initiative, author: Author) -> None:
+    """The sender, and while the dossier waits for verification its chairs: the list may need correcting, and
+    only a send-back («✏️ Cần bổ sung») reopens a sent initiative to its sender."""
+    name, title = esc(ctx.member.full_name if ctx.member else ""), esc(initiative.title)
+    waiting = initiative.status == Status.SUBMITTED
+    after = "coauthor_declined_next_waiting" if waiting else ""
+    if initiative.status in queries.EDITABLE:
+        after = "coauthor_declined_next_editable"
+
+    def notice(there: Context) -> Reply:
+        text = there.t("coauthor_declined_notice", id=initiative.id, title=title, name=name,
+                       next=there.t(after) if after else "")  # fmt: skip
+        return Reply(text=text, ref=str(initiative.id))
+
+    await notices.notify_members(ctx, {initiative.member_id}, notice, purpose="notice", initiative_id=initiative.id)
+    if waiting:  # to its chairs, but the sender (a chair does not verify his own)
+
+        def to_chair(there: Context) -> Reply:
+            text = there.t("coauthor_declined_chair", id=initiative.id, title=title, name=name,
+                           share=author.share_percent)  # fmt: skip
+            return Reply(text=text, ref=str(initiative.id))
+
+        chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - {initiative.member_id}
+        await notices.notify_members(ctx, chair_ids, to_chair, purpose="notice", initiative_id=initiative.id)

@@ -150,6 +150,31 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     assert "cùng tác giả đã được gửi" not in [t for t in lan.bot_texts() if f"Tóm tắt sáng kiến #{others}" in t][-1]
 
 
+async def test_a_co_author_who_says_not_me_is_marked_on_the_card_and_the_chairs_are_told(
+    emulator: TelegramEmulator, cast: Cast
+) -> None:
+    """Found by a phone walk: the sender was told to correct the list, which a sent initiative cannot be, and
+    the chairs verified it unaware, the name that denied it credited. Now the card marks it, the chairs are
+    told while it waits, and the sender is told how it is corrected (a send-back)."""
+    sender = Person(emulator, "Phan Thị Gửi")
+    await register(sender, "MAU002", "Phan Thị Gửi")
+    named = Person(emulator, "Lò Văn Khước")
+    await register(named, "MAU002", "Lò Văn Khước")
+    number = await submit_initiative(
+        sender, title="Phiếu giao ca điện tử cho tổ điều dưỡng", coauthors="Lò Văn Khước 60"
+    )
+    await named.tap("Không phải tôi", await named.expect("đồng tác giả (60%)", f"sáng kiến #{number}"))
+    await named.expect(f"Đã bỏ liên kết đồng chí khỏi sáng kiến #{number}")
+    told = await sender.expect("Lò Văn Khước cho biết mình không phải đồng tác giả", f"#{number}")
+    assert "kèm ghi chú «không nhận»" in told.plain_text and "chủ tịch sẽ gửi trả («✏️ Cần bổ sung»)" in told.plain_text
+    for chair in (cast.chair_one, cast.chair_two):
+        await chair.expect(f"⚠️ Sáng kiến #{number}", "đang chờ xác nhận: đồng chí Lò Văn Khước cho biết mình không "
+                           "phải đồng tác giả (được ghi 60%)", "chọn «✏️ Cần bổ sung» trên thẻ")  # fmt: skip
+    card = [m for m in emulator.chat(cast.chair_one.user_id) if f"Sáng kiến #{number} chờ xác nhận" in m.plain_text]
+    await cast.chair_one.tap("Chi tiết", card[-1])
+    await cast.chair_one.expect("Lò Văn Khước (60%, ❌ không nhận là tác giả)")
+
+
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
