@@ -127,6 +127,9 @@ class Reply:
     nothing (an old question's option, a refused one): the message loses its buttons without showing a choice.
     `awaits_answer`: a message sent to someone else (a notice) that is the question they answer next, as a
     reply would be (a newly linked account's draft): where options are numbered, a bare number answers it.
+    `nothing_asked`: the step's last reply, which leaves the person at the main menu with no question pending:
+    where options are numbered, the lists shown before it no longer answer a bare number (only with their
+    reference), so a notice's «1» that arrives next is not taken for a finished question's.
     """
 
     text: str
@@ -139,6 +142,7 @@ class Reply:
     keeps_origin: bool = False
     clears_origin: bool = False
     awaits_answer: bool = False
+    nothing_asked: bool = False
     # With the menu: the person's role ("member", "chair", "admin"), for the platform's command list.
     commands: str = ""
     # The reply's row in the outbox while it is sent directly (storage/reply_journal.py).
@@ -158,6 +162,7 @@ class Reply:
             "ref": self.ref,
             **({"numbers_answer": True} if self.numbers_answer else {}),
             **({"awaits_answer": True} if self.awaits_answer else {}),
+            **({"nothing_asked": True} if self.nothing_asked else {}),
             **({"language": self.language} if self.language else {}),
         }
 
@@ -172,5 +177,6 @@ class Reply:
             ref=data.get("ref", ""),
             numbers_answer=data.get("numbers_answer", False),
             awaits_answer=data.get("awaits_answer", False),
+            nothing_asked=data.get("nothing_asked", False),
             language=data.get("language", ""),
         )

@@ -85,11 +85,14 @@ async def _handle(services: Services, event: Event, journalled: list[Reply]) -> 
 
 
 async def _with_menus(ctx: Context) -> list[Reply]:
-    """The replies with the person's role menu where a menu was asked for, and the origin kept if asked."""
+    """The replies with the person's role menu where a menu was asked for, and the origin kept if asked; the
+    last marked `nothing_asked` when it is the menu alone and no conversation goes on."""
     replies = ctx.replies
     if any(reply.menu == MENU for reply in replies):
         labels, role = await menus.labels(ctx), menus.role(ctx)
         replies = [replace(r, menu=labels, commands=role) if r.menu == MENU else r for r in replies]
+    if replies and replies[-1].menu and not replies[-1].options and ctx.identity.flow is None:
+        replies = [*replies[:-1], replace(replies[-1], nothing_asked=True)]
     return _origin_kept(ctx, replies)
 
 

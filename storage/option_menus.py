@@ -41,6 +41,11 @@ async def forget_notice_after_latest(session: AsyncSession, platform: str, chat_
     await _forget(session, platform, chat_id, NOTICE_AFTER)
 
 
+async def forget_latest(session: AsyncSession, platform: str, chat_id: str) -> None:
+    """No question is pending: neither the latest menu nor the notices shown after it answer a bare number."""
+    await _forget(session, platform, chat_id, LATEST, NOTICE_AFTER)
+
+
 async def _forget(session: AsyncSession, platform: str, chat_id: str, *refs: str) -> None:
     await session.execute(
         delete(OptionMenu).where(

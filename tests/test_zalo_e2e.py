@@ -296,6 +296,22 @@ async def test_a_zalo_member_links_telegram_and_says_yes_with_a_bare_number(
     assert member is not None and member.full_name == "Lê Thị Chỉ Dùng Zalo"
 
 
+async def test_after_registering_a_bare_number_answers_the_co_author_question_that_arrives(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    """Found by a phone walk: registration's finished question («1. ✅ Dùng tên…») still counted as the one being
+    answered, so «1» typed to the co-author question that arrived was asked «Số 1 có ở hai danh sách», and «1»
+    again answered registration's («đã đăng ký rồi»). A step ending at the menu leaves no question behind."""
+    named = ZaloPerson(zalo_emulator, "Vi Thị Đồng")
+    await register(named, "MAU002", "Vi Thị Đồng")  # its name question listed «1. ✅ Dùng tên: Vi Thị Đồng»
+    sender = Person(emulator, "Hà Văn Gửi")
+    await register(sender, "MAU002", "Hà Văn Gửi")
+    number = await submit_initiative(sender, title="Sổ giao ban điện tử của khoa", coauthors="Vi Thị Đồng 40")
+    await named.expect("đồng tác giả (40%)", f"#{number}", "1. ✅ Đúng, tôi là đồng tác giả")
+    await named.send("1")
+    await named.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{number}")
+
+
 async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     emulator: TelegramEmulator,
     zalo_emulator: ZaloEmulator,

@@ -243,7 +243,10 @@ class ZaloChannel:
 
     async def _send(self, chat_id: str, reply: Reply, *, bulk: bool) -> str:
         """Send one reply; the platform's id of the (last) message."""
-        if numbered.choices(reply):  # kept before sending: the answer may come back at once
+        if reply.nothing_asked and not bulk:  # the lists shown before answer only with their references now
+            async with self.services.sessions() as session, session.begin():
+                await option_menus.forget_latest(session, PLATFORM, chat_id)
+        elif numbered.choices(reply):  # kept before sending: the answer may come back at once
             # A notice (bulk: from the outbox) arrives while the person may be answering something else:
             # it is answered only with its reference ("1 123"), and a bare "1" still answers the question.
             async with self.services.sessions() as session, session.begin():
