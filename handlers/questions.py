@@ -140,6 +140,12 @@ class Questionnaire:
         if ctx.event.command == "skip":  # /skip, as in the submission wizard
             await self._next(ctx, record, index)
             return
+        if ctx.event.command == "back":  # /back, as in the submission wizard: the question before, its answer kept
+            if index == 0:
+                ctx.say(ctx.t("questions_first"))
+            ctx.set_flow(self.flow, **{**ctx.identity.flow_data, "index": max(index - 1, 0)})
+            self.ask(ctx, record, max(index - 1, 0))
+            return
         if ctx.event.kind is not EventKind.TEXT:
             ctx.say(ctx.t("err_text_expected"))
             self.ask(ctx, record, index)

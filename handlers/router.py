@@ -134,9 +134,9 @@ async def route(ctx: Context) -> None:
     elif command == "cancel" and ctx.identity.flow == broadcasts.FLOW:
         ctx.set_flow(None)
         ctx.say(ctx.t("broadcast_cancelled"), menu=True)
-    elif command == "skip" and ctx.identity.flow == profile.FLOW:
+    elif command in ("skip", "back") and ctx.identity.flow == profile.FLOW:
         await profile.handle_text(ctx)
-    elif command == "skip" and ctx.identity.flow == dossier.FLOW:
+    elif command in ("skip", "back") and ctx.identity.flow == dossier.FLOW:
         await dossier.handle_text(ctx)
     elif command == "cancel" and ctx.identity.flow in (profile.FLOW, dossier.FLOW):
         ctx.set_flow(None)

@@ -659,6 +659,8 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     hung = Person(emulator, "Đinh Văn Hùng")
     await register(hung, name="Đinh Văn Hùng")
     number = await submit_initiative(hung)  # co-author typed: Trần Văn Bình 30
+    await answer(hung, "Bước 1/4", "/back")  # the first question: said so, and asked again
+    await hung.expect("Đây đã là mục đầu tiên")
     await answer(hung, "Bước 1/4", tap="Dừng")  # no profile today: the forms come at once
     stopped = await hung.expect("Hồ sơ tác giả của đồng chí còn trống", "/hoso")
     assert "Đã lưu" not in stopped.plain_text, "nothing was saved: not said to be"
@@ -680,6 +682,9 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     read = "Đã ghi cho Trần Văn Bình:\nNơi công tác: Bệnh viện Đa khoa tỉnh\nNgày sinh: 03/04/1988\nChức danh: Bác sĩ"
     await answer(hung, read + "\nTrình độ chuyên môn: Đại học\n\nBước 3/9", tap="Tác giả đồng thời là chủ đầu tư")
     await answer(hung, "Mục đích", "Rút ngắn thời gian tiếp nhận hồ sơ.")
+    await answer(hung, "Khả năng áp dụng", "/back")  # the question before, as in the wizard
+    await hung.expect("Bước 4/9", "Mục đích", "Đang lưu: Rút ngắn thời gian tiếp nhận hồ sơ.")  # the answer kept
+    await hung.send("giữ nguyên")
     await answer(hung, "Khả năng áp dụng", "khong")  # skipped: nothing to say
     await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
     await answer(hung, "Bước 7/9", "không có")  # the offered answer, typed: stored as it
