@@ -426,6 +426,8 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
     elif step.kind is Kind.TEXT and step.key == "economic_benefit" and (amount := _only_an_amount(text)):
         draft.economic_amount_vnd = amount  # kept for the amount step, which offers it to keep
         raise InputError("err_benefit_is_amount", {"amount": rules.format_amount(amount)})
+    elif step.kind is Kind.TEXT and step.key == "social_benefit" and (amount := _only_an_amount(text)):
+        raise InputError("err_social_is_amount", {"amount": rules.format_amount(amount)})  # money is economic
     elif step.kind is Kind.TEXT:
         text = as_recorded(ctx.t, step.suggestions, text)  # a suggestion typed: stored as the records word it
         setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len))
