@@ -147,10 +147,23 @@ async def handle(ctx: Context) -> None:
         ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""), **_moving(ctx))
         await _show_branches(ctx)
     else:
-        try:
-            await _finish(ctx, rules.parse_person_name(event.text))
-        except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key, **error.params))
+        await _named(ctx, event.text)
+
+
+async def _named(ctx: Context, typed: str) -> None:
+    """A name typed or tapped: registered, unless it has no accent at all («le thi binh»), which is asked about
+    once: it is printed on the council's forms and every list. The same typed again, or «✔️ Giữ nguyên», keeps it."""
+    try:
+        name = rules.parse_person_name(typed)
+    except InputError as error:
+        ctx.say("⚠️ " + ctx.t(error.key, **error.params))
+        return
+    data = ctx.identity.flow_data
+    if name.isascii() and data.get("unaccented") != name:
+        ctx.set_flow(FLOW, **{**data, "unaccented": name})
+        ctx.say(ctx.t("reg_name_unaccented", name=esc(name)), [[Option(ctx.t("btn_keep_name"), "reg:keep")]])
+        return
+    await _finish(ctx, name)
 
 
 async def _handle_option(ctx: Context, data: str, step: str) -> None:
@@ -173,10 +186,9 @@ async def _handle_option(ctx: Context, data: str, step: str) -> None:
         ctx.set_flow(FLOW, step="branch", query="", page=0, invite=invite, **_moving(ctx))
         await _show_branches(ctx, replace=action == "all")
     elif action == "me" and step == "name":
-        try:
-            await _finish(ctx, rules.parse_person_name(ctx.event.display_name))
-        except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key, **error.params))
+        await _named(ctx, ctx.event.display_name)
+    elif action == "keep" and step == "name" and ctx.identity.flow_data.get("unaccented"):
+        await _named(ctx, ctx.identity.flow_data["unaccented"])
     else:
         ctx.say(ctx.t("err_stale_button"))
         if step == "branch":

@@ -55,6 +55,8 @@ async def test_register_by_paging_filtering_and_typing_a_name(
     await hoa.expect("cần câu trả lời bằng chữ")
     await hoa.send(TITLE)  # the initiative's title, typed before the name: not registered as her name
     await hoa.expect("Họ và tên có từ 2 đến 7 từ; đây là 10 từ", "Đồng chí nhập lại giúp")
+    await hoa.send("nguyen thi hoa")  # without accents: it would be printed so on the council's forms
+    await hoa.expect("Tên «Nguyen Thi Hoa» chưa có dấu", "gõ lại có dấu", "«✔️ Giữ nguyên»")
     await hoa.send("Nguyễn   Thị Hoa")
     done = await hoa.expect("Đăng ký xong", "Nguyễn Thị Hoa", "Bệnh viện Đa khoa tỉnh – cơ sở 2")
     assert done.reply_markup["keyboard"][0][0]["text"] == "📝 Sáng kiến mới", "the main menu is shown"
@@ -77,6 +79,17 @@ async def test_deep_link_preselects_the_branch_and_offers_the_telegram_name(
 
     await tam.send("/start")
     await tam.expect("Chào đồng chí Lê Văn Tám", "Sở Y tế")
+
+
+async def test_a_name_without_accents_is_asked_about_once_and_kept_when_it_is_so(
+    emulator: TelegramEmulator, bot_under_test: BotProcess, database: Database
+) -> None:
+    anh = Person(emulator, "Mai Lan Anh")  # a name with no accent at all, rightly
+    await anh.send("/start b_MAU004")
+    await anh.tap("Dùng tên: Mai Lan Anh", await anh.expect("Nhập họ và tên"))
+    await anh.tap("Giữ nguyên", await anh.expect("Tên «Mai Lan Anh» chưa có dấu"))
+    await anh.expect("Đăng ký xong", "Mai Lan Anh")
+    assert (await database.member_of(anh.user_id)).full_name == "Mai Lan Anh"
 
 
 async def test_unknown_deep_link_and_unmatched_filter_are_explained(
