@@ -28,7 +28,7 @@ from domain.rules import fold, parse_id
 from domain.text import shorten
 from handlers import menus, personal_data, wizard
 from handlers.context import Context, esc
-from handlers.events import Option, Reply
+from handlers.events import Option, Reply, two_a_row
 from handlers.i18n import Catalog, catalog
 from storage import queries
 from storage.models import AuditEvent, Identity, LinkAttempt, LinkCode, Member, MemberRole, Role
@@ -142,7 +142,8 @@ async def accept(ctx: Context, code: str) -> None:
         # On Zalo «1» answers it (the owner waits for it: they just made the code), and «1 482913» too.
         question = Reply(text=t("link_confirm", time=typed_at, rights=t(rights) if rights else "",
                                 **_account_name(t, ctx.identity)),
-                         options=(answers,), ref=link.code, awaits_answer=True)  # fmt: skip
+                         options=tuple(map(tuple, two_a_row(list(answers)))), ref=link.code,
+                         awaits_answer=True)  # fmt: skip
         ctx.notify(owner.platform, owner.chat_id, question, language=t.language)
     ctx.say(_waiting(ctx, owners, minutes))
 

@@ -82,6 +82,8 @@ async def test_guessing_link_codes_is_bounded_per_account_and_a_right_code_still
     await last.expect("Đã nhận mã", "chọn «✅ Đúng là tôi»")
     question = await admin.expect("Tài khoản Zalo «Kẻ Dò Mã Cuối» vừa nhập mã liên kết của đồng chí",
                                   "(kể cả quyền quản trị viên)")  # fmt: skip
+    rows = [[b["text"] for b in row] for row in question.reply_markup["inline_keyboard"]]
+    assert rows == [["✅ Đúng là tôi"], ["❌ Không phải tôi"]], "one a row: «❌ Không phả…» was cut"
     stranger = Person(emulator, "Người Lạ Bấm Hộ")
     await register(stranger, "MAU004", "Người Lạ Bấm Hộ")
     yes = question.button("Đúng là tôi")["callback_data"]
