@@ -298,6 +298,14 @@ _AFTER_SHARE = re.compile(
     r"(?<=[\d%)])\s*[,;]\s*(?=[^\d\s])|(?<=[\w)])\s*[,;]\s*(?=[^\W\d_])|(?<=[\d%)])\s+(?:và|va|and)\s+(?=[^\W\d_])"
 )
 _SHORT_NAME = re.compile(r"^[^\W\d_]{2,}(?:[ '.\-][^\W\d_]+)*$")
+# «chị Bình 30», «anh Hùng 20», «đ/c Mai 10»: how one speaks of a colleague, not part of the name. Only before a
+# capital: «Cô Thị Lan» is a surname, «anh thư» may be a given name.
+_HONORIFIC = re.compile(r"^(?:đồng chí|đ/c|anh|chị|em|ông|bà|cô|chú|bác)\s+(?=[^\W\d_])")
+
+
+def _without_honorific(name: str) -> str:
+    bare = _HONORIFIC.sub("", name)
+    return bare if bare != name and bare[:1].isupper() else name
 
 
 def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]:
@@ -314,6 +322,7 @@ def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]
     for number, line in enumerate(lines, start=1):
         match = _AUTHOR_LINE.match(line)
         name = " ".join(unicodedata.normalize("NFC", match.group("name")).split()) if match else ""
+        name = _without_honorific(name)
         if not match or not _SHORT_NAME.match(name) or len(name) > 80:
             raise InputError("err_coauthors_line", {"line": number})
         share = float(match.group("share").replace(",", "."))

@@ -502,16 +502,18 @@ async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Autho
     typed = rules.parse_coauthors(text, total=100 if on_behalf else None)
     rows = [] if on_behalf else [_own_author_row(ctx.member, 100 - sum(a.share_percent for a in typed))]
     for number, author in enumerate(typed, start=1):
-        branch_id = draft.branch_id
+        branch = None  # another branch, named by its code: set as the row's, so what is said at once names it
         if author.branch_code:
             branch = await queries.branch_by_code(ctx.session, author.branch_code)
             if branch is None:
                 raise InputError("err_author_branch", {"line": number, "code": esc(author.branch_code)})
-            branch_id = branch.id
+        branch_id = branch.id if branch is not None else draft.branch_id
         member = await _registered_namesake(ctx, author.full_name, branch_id)
-        rows.append(Author(full_name=member.full_name if member else author.full_name,
-                           share_percent=author.share_percent, member_id=member.id if member else None,
-                           branch_id=branch_id, confirmed=None))  # fmt: skip
+        row = Author(full_name=member.full_name if member else author.full_name, share_percent=author.share_percent,
+                     member_id=member.id if member else None, branch_id=branch_id, confirmed=None)  # fmt: skip
+        if branch is not None:  # (a relationship set to None would clear the branch at the flush)
+            row.branch = branch
+        rows.append(row)
     return rows
 
 

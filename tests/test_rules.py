@@ -125,6 +125,10 @@ def test_coauthors_as_people_type_them_several_on_a_line_with_branches() -> None
     assert rules.parse_coauthors("Mai 30%, Hùng 20%") == [AuthorShare("Mai", 30), AuthorShare("Hùng", 20)]
     assert rules.parse_coauthors("Trần Văn Bình 30% MAU003; Lê Cúc 10 (mau004)") == [
         AuthorShare("Trần Văn Bình", 30, "MAU003"), AuthorShare("Lê Cúc", 10, "MAU004")]  # fmt: skip
+    assert rules.parse_coauthors("chị Bình 30, anh Hùng 20, đ/c Mai 10") == [  # how one speaks of them
+        AuthorShare("Bình", 30), AuthorShare("Hùng", 20), AuthorShare("Mai", 10)]  # fmt: skip
+    assert rules.parse_coauthors("Cô Thị Lan 30, anh thư 20") == [  # a surname; a given name, typed in lower case
+        AuthorShare("Cô Thị Lan", 30), AuthorShare("Anh Thư", 20)]  # fmt: skip
     on_behalf = rules.parse_coauthors("Trần An 60, Lê Hai 40", total=100)
     assert on_behalf == [AuthorShare("Trần An", 60), AuthorShare("Lê Hai", 40)]
     with pytest.raises(InputError) as caught:

@@ -192,7 +192,7 @@ async def test_a_research_topic_asks_its_acceptance_and_credits_its_leader(
     await tam.tap("Hội đồng nghiệm thu", recognition)
     await answer(tam, "Số và ngày", "15/QĐ-SYT ngày 30/9/2021")
     await answer(tam, "Tác giả.", "Trần Văn Bình 60%, Lê Thị Cúc 20 MAU003")
-    lead = await tam.expect("chủ nhiệm đề tài")
+    lead = await tam.expect("chủ nhiệm đề tài", "Lê Thị Cúc (20%, [MẪU] Sở Giáo dục và Đào tạo)")  # named at once
     await tam.tap("Lê Văn Tám", lead)
     await tam.expect("Gửi ảnh hoặc tệp")
     await tam.tap("Xong")
