@@ -23,6 +23,9 @@ from handlers.events import EventKind, Option
 from handlers.i18n import record_text
 
 STOP_WORDS = ("dừng", "dừng lại", "thôi")  # the ✖️ Dừng button's meaning, typed: keep what was answered, stop here
+# A bare «không» typed; a suggestion whose first word is one of these is the «no» answer.
+NO_WORDS = frozenset({"khong", "khong co", "no", "none"})
+NO_WORDS_FIRST = (["khong"], ["no"], ["none"])
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,14 @@ class Questionnaire:
 
     def suggestion_typed(self, ctx: Context, record: Any, question: Question, text: str) -> str | None:
         """What to store when the text is a suggestion's words (in the person's language, accents and case
-        aside: "khong co" where «Không có» is offered); None for any other text. In the chat and on the page."""
+        aside: "khong co" where «Không có» is offered), or a bare «không» where one suggestion is the «no»
+        answer («Không cần điều kiện đặc biệt»: it is what they mean, not a question left blank); None for any
+        other text. In the chat and on the page."""
         offered = self.suggestions(ctx, record, question)
         typed = next((i for i, label in enumerate(offered) if reads_as(text, label)), None)
+        if typed is None and rules.plain_words(text) in NO_WORDS:
+            saying_no = [i for i, label in enumerate(offered) if rules.plain_words(label).split()[:1] in NO_WORDS_FIRST]
+            typed = saying_no[0] if len(saying_no) == 1 else None
         return None if typed is None else self.suggested_values(ctx, record, question)[typed]
 
     def read_back(self, ctx: Context, record: Any, question: Question) -> str:

@@ -687,7 +687,7 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     await hung.send("giữ nguyên")
     await answer(hung, "Khả năng áp dụng", "khong")  # skipped: nothing to say
     await answer(hung, "Điều kiện cần thiết", "Máy quét mã vạch.")
-    await answer(hung, "Bước 7/9", "không có")  # the offered answer, typed: stored as it
+    await answer(hung, "Bước 7/9", "không")  # «no», where «Không có» is offered: that answer, not a blank
     await answer(hung, "Ý kiến của nơi đã áp dụng", tap="Dừng")
     await hung.expect(f"Đã lưu hồ sơ sáng kiến #{number}")
     request = Document(io.BytesIO(await hung.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")))
