@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from handlers import notices
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from storage import personal_data
@@ -41,6 +42,15 @@ async def show(ctx: Context) -> None:
                                                                                           content)))  # fmt: skip
 
 
+async def _tell_sender(ctx: Context, initiative_id: int, title: str, sender: int) -> None:
+    """A co-author erased his data: the initiative's list now reads «(đã xoá)» there, and its forms a blank."""
+
+    def notice(there: Context) -> Reply:
+        return Reply(text=there.t("data_erased_coauthor", id=initiative_id, title=esc(title)), ref=str(initiative_id))
+
+    await notices.notify_members(ctx, {sender}, notice, purpose="notice", initiative_id=initiative_id)
+
+
 async def ask_erase(ctx: Context) -> None:
     ctx.say(ctx.t("data_erase_confirm"), [[Option(ctx.t("btn_data_erase_yes"), CONFIRM)],
                                           [Option(ctx.t("btn_data_erase_no"), KEEP)]])  # fmt: skip
@@ -55,5 +65,7 @@ async def handle_option(ctx: Context) -> None:
         erased = await personal_data.erase(ctx.session, ctx.member, ctx.now())
         ctx.session.expunge_all()  # the account's rows are gone: nothing of it is written back
         ctx.say(ctx.t("data_erased", kept=erased.kept, deleted=erased.deleted))
+        for initiative_id, title, sender in erased.unnamed_in:
+            await _tell_sender(ctx, initiative_id, title, sender)
     else:
         ctx.say(ctx.t("data_kept"), menu=True)

@@ -36,6 +36,8 @@ from storage.models import (
 
 # Counted toward the campaign: kept on erasure (anonymised).
 KEPT = COUNTED
+# An erased co-author's name in another person's initiative not yet counted (the forms leave it blank to fill).
+ERASED_AUTHOR = "(đã xoá)"
 PERSONAL_FIELDS = ("workplace", "birth_date", "job_title", "qualification")
 
 
@@ -108,6 +110,8 @@ async def collect(session: AsyncSession, member: Member) -> dict[str, Any]:
 class Erased:
     kept: int
     deleted: int
+    # (initiative id, title, who sent it) of others' initiatives not yet counted that named him: its sender is told.
+    unnamed_in: tuple[tuple[int, str, int], ...] = ()
 
 
 async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Erased:
@@ -132,11 +136,16 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     await session.execute(delete(Initiative).where(goes))
     anonymous = f"(đã xoá #{member.id})"
     counted = select(Initiative.id).where(Initiative.status.in_(COUNTED)).scalar_subquery()
-    await session.execute(  # another's initiative not yet counted names him no more
-        update(Author)
-        .where(Author.member_id == member.id, Author.initiative_id.not_in(counted))
-        .values(full_name=anonymous)
-    )
+    naming = Author.member_id == member.id, Author.initiative_id.not_in(counted)
+    unnamed_in = (
+        await session.execute(
+            select(Initiative.id, Initiative.title, Initiative.member_id)
+            .join(Author, Author.initiative_id == Initiative.id)
+            .where(*naming, Initiative.member_id != member.id)
+            .distinct()
+        )
+    ).all()
+    await session.execute(update(Author).where(*naming).values(full_name=ERASED_AUTHOR))  # another's names him no more
     await session.execute(
         update(Author).where(Author.member_id == member.id).values(member_id=None, **dict.fromkeys(PERSONAL_FIELDS))
     )
@@ -161,4 +170,4 @@ async def erase(session: AsyncSession, member: Member, now: dt.datetime) -> Eras
     session.add(AuditEvent(actor_member_id=member.id, action="data_erased", created_at=now,
                            reason=f"kept {kept} counted or entered initiative(s), deleted {deleted}"))  # fmt: skip
     await session.flush()
-    return Erased(kept=kept, deleted=deleted)
+    return Erased(kept=kept, deleted=deleted, unnamed_in=tuple((i, t or "", m) for i, t, m in unnamed_in))

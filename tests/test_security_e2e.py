@@ -11,6 +11,7 @@ import zipfile
 import aiohttp
 import pytest
 import pytest_asyncio
+from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -332,6 +333,14 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     await answer(member, "Tên sáng kiến", "Bản nháp riêng tư chưa gửi")
     await member.send("/cancel")
     await member.expect("Đã tạm dừng")
+    sender = Person(emulator, "Lương Văn Gửi")  # another's initiative, not yet counted, names her
+    await register(sender, "MAU002", "Lương Văn Gửi")
+    named = await submit_initiative(
+        sender, title="Bảng phân công trực Tết dùng chung", coauthors="Phạm Thị Riêng Tư 30"
+    )
+    await member.tap("Đúng, tôi là đồng tác giả", await member.expect("đồng tác giả (30%)", f"#{named}"))
+    await member.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{named}")
+
     await member.send("/link")
     code = link_code_of(await member.expect("LIENKET"))
     on_zalo = ZaloPerson(zalo_emulator, "Riêng Tư")
@@ -349,6 +358,11 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     await member.tap("Yêu cầu xoá dữ liệu", summary)
     await member.tap("Xoá dữ liệu của tôi", await member.expect("Xoá dữ liệu cá nhân?"))
     await member.expect("Đã xoá dữ liệu cá nhân", "sáng kiến đã xoá, 1 sáng kiến được giữ")
+    await sender.expect(f"Một đồng tác giả của sáng kiến #{named}", "đã xoá dữ liệu cá nhân", "nay ghi «(đã xoá)»")
+    await sender.send(f"/docx {named}")
+    request = Document(io.BytesIO(await sender.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{named}.docx")))
+    names = [row.cells[1].text for row in request.tables[0].rows[1:]]
+    assert names == ["Lương Văn Gửi", "…………"], "her row left blank to fill by hand, no internal number"
 
     kept = await live_database.initiative(approved)
     assert kept is not None and kept.status == Status.RECOGNISED

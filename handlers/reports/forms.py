@@ -27,6 +27,7 @@ from domain import rules
 from handlers.reports.documents import doc_list, doc_text
 from handlers.wizard_steps import is_research
 from storage.models import Author, Initiative
+from storage.personal_data import ERASED_AUTHOR
 
 FONT = "Times New Roman"
 SIGNATURE_SPACE = 4  # empty lines left to sign in
@@ -177,13 +178,18 @@ def _signer_name(initiative: Initiative) -> str:
     return lead.full_name if lead is not None else ""
 
 
+def _author_name(author: Author) -> str:
+    """The author's name, blank to fill by hand where he erased his data (storage/personal_data.py)."""
+    return doc_text("short_blank") if author.full_name == ERASED_AUTHOR else author.full_name
+
+
 def _author_rows(initiative: Initiative, share: Callable[[Author], str]) -> list[list[str]]:
     blank = doc_text("short_blank")
     rows = []
     for number, author in enumerate(initiative.authors, start=1):
         birth = rules.format_date(author.birth_date) or blank
         details = [birth, author.workplace or blank, author.job_title or blank, author.qualification or blank]
-        rows.append([str(number), author.full_name, *details, share(author)])
+        rows.append([str(number), _author_name(author), *details, share(author)])
     return rows
 
 
@@ -317,7 +323,8 @@ def description(initiative: Initiative, campaign: Campaign, today: dt.date) -> b
     """Mô tả sáng kiến: who and where, 1–5, signed by the author and confirmed by the applying unit."""
     document = _document()
     _heading(document, doc_text("description_title"))
-    shares = [doc_text("description_author_share", name=a.full_name, share=a.share_percent) for a in initiative.authors]
+    shares = [doc_text("description_author_share", name=_author_name(a), share=a.share_percent)
+              for a in initiative.authors]  # fmt: skip
     document.add_paragraph(doc_text("description_authors", value=_or_blank(", ".join(shares))))
     workplaces = list(dict.fromkeys(a.workplace for a in initiative.authors if a.workplace))
     document.add_paragraph(doc_text("description_unit", value=_or_blank("; ".join(workplaces))))
