@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain import rules
 from handlers import paperwork
 from handlers.context import Context
 from handlers.events import Option
 from handlers.questions import Question, Questionnaire
 from storage import queries
-from storage.models import Member
+from storage.models import AuditEvent, Member
 
 QUALIFICATIONS = ("suggest_qual_college", "suggest_qual_bachelor", "suggest_qual_master", "suggest_qual_doctor")
 QUESTIONS = (
@@ -21,6 +22,9 @@ QUESTIONS = (
     Question("job_title"),
     Question("qualification", suggestions=QUALIFICATIONS),
 )
+# Asked when the member edits the profile (/hoso), not after a first submission: a name registered with a slip
+# («Le Thi Binh», a typo) is mended here, where it is printed from.
+NAME = Question("full_name", min_len=4, max_len=80)
 
 
 class Profile(Questionnaire):
@@ -30,13 +34,21 @@ class Profile(Questionnaire):
         return ctx.member
 
     def questions(self, ctx: Context, record: Any) -> Sequence[Question]:
-        return QUESTIONS
+        return (NAME, *QUESTIONS) if ctx.identity.flow_data.get("edit") else QUESTIONS
 
     def get(self, record: Member, question: Question) -> object:
         return getattr(record, question.key)
 
     def set(self, ctx: Context, record: Member, question: Question, value: object) -> None:
+        if question is NAME and value != record.full_name:  # chairs and councils read it: who changed it, kept
+            ctx.session.add(AuditEvent(actor_member_id=record.id, action="name_changed",
+                                       reason=f"{record.full_name} → {value}"[:255]))  # fmt: skip
         setattr(record, question.key, value)
+
+    def parse(self, ctx: Context, question: Question, text: str) -> object:
+        if question is NAME:
+            return rules.parse_person_name(text)
+        return super().parse(ctx, question, text)
 
     async def finished(self, ctx: Context, record: Member, data: dict[str, Any]) -> None:
         """Save onto every author row of theirs not yet counted, then send the waiting forms (if any)."""
@@ -58,7 +70,7 @@ FLOW = PROFILE.flow
 def summary(ctx: Context) -> str:
     member = ctx.member
     assert member is not None
-    return ctx.t("profile_summary", **{q.key: PROFILE.shown(ctx, getattr(member, q.key)) for q in QUESTIONS})
+    return ctx.t("profile_summary", **{q.key: PROFILE.shown(ctx, getattr(member, q.key)) for q in (NAME, *QUESTIONS)})
 
 
 async def show(ctx: Context) -> None:
@@ -68,11 +80,12 @@ async def show(ctx: Context) -> None:
 
 async def start(ctx: Context, *, after_initiative: int | None = None) -> None:
     """Ask the fields one at a time. `after_initiative`: asked after a first submission — that
-    initiative's forms are sent once the profile is done."""
+    initiative's forms are sent once the profile is done; else the member edits it, his name first."""
     assert ctx.member is not None
     ctx.member.profile_asked_at = ctx.now()
     intro = ctx.t("profile_asked_after_submit") if after_initiative else ctx.t("profile_intro")
-    await PROFILE.start(ctx, ctx.member, intro + "\n\n", initiative=after_initiative)
+    editing = {} if after_initiative else {"edit": True}
+    await PROFILE.start(ctx, ctx.member, intro + "\n\n", initiative=after_initiative, **editing)
 
 
 async def handle_text(ctx: Context) -> None:

@@ -621,15 +621,19 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     second = await submit_initiative(nga)
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{second}.docx")  # asked once only
     await nga.send("/hoso")
-    await nga.tap("Sửa hồ sơ", await nga.expect("Hồ sơ tác giả", "Chức danh: Bác sĩ"))
+    await nga.tap("Sửa hồ sơ", await nga.expect("Hồ sơ tác giả", "Họ và tên: Tạ Thị Nga", "Chức danh: Bác sĩ"))
+    await answer(nga, "Bước 1/5", "Tạ Thị Nga Ly")  # the name too, where it is printed from: a slip mended
     await answer(nga, "Nơi công tác", "/skip")  # typed as people do, not only tapped
     await answer(nga, "Ngày sinh", "bo qua")  # not read as a date
     await answer(nga, "Chức danh", "Bác sĩ chuyên khoa I")
     await answer(nga, "Trình độ chuyên môn", "dừng")
-    await nga.expect("Đã lưu hồ sơ tác giả", "Chức danh: Bác sĩ chuyên khoa I", "Trình độ chuyên môn: Thạc sĩ")
+    await nga.expect("Đã lưu hồ sơ tác giả", "Họ và tên: Tạ Thị Nga Ly", "Chức danh: Bác sĩ chuyên khoa I",
+                     "Trình độ chuyên môn: Thạc sĩ")  # fmt: skip
     stored = await database.initiative(second)
     author = stored.authors[0]
-    assert (author.job_title, author.workplace) == ("Bác sĩ chuyên khoa I", "Bệnh viện Đa khoa tỉnh Phú Thọ")
+    assert (author.full_name, author.job_title, author.workplace) == (
+        "Tạ Thị Nga Ly", "Bác sĩ chuyên khoa I", "Bệnh viện Đa khoa tỉnh Phú Thọ")  # fmt: skip
+    assert (await database.member_of(nga.user_id)).full_name == "Tạ Thị Nga Ly"
 
     await nga.send(f"/docx {number}")
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")

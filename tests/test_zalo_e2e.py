@@ -487,6 +487,8 @@ async def test_on_zalo_the_details_number_only_what_a_number_answers(
     await chair.expect(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")
     await chair.send("/hoso")
     await chair.tap("Sửa hồ sơ", await chair.expect("Hồ sơ tác giả"))
-    await chair.expect("Bước 1/4")
+    await chair.expect("Bước 1/5", "Họ và tên")
+    await chair.send("giữ nguyên")  # the name kept, with the button's words
+    await chair.expect("Bước 2/5")
     await chair.send("5")  # typed to a question answered in words: the step's answer, not a hint about the card
     await chair.expect("Câu trả lời hơi ngắn (1 ký tự)")
