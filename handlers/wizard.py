@@ -192,7 +192,7 @@ async def ask(ctx: Context, draft: Initiative, note: str = "", *, replace: bool 
     if step.is_answered(draft) and step.kind is not Kind.FILES:  # in full: it may be copied to change a word
         current = answers.display_value(ctx, draft, step, full=True)
     if current:
-        key = "hint_current_keep" if _keepable(draft, step) else "hint_current"
+        key = "hint_current_keep" if _keepable(draft, step) else "hint_current"  # else a choice: tapped again
         parts.append(ctx.t(key, value=own_lines(current)))
     rows: list[list[Option]] = []
     if step.kind in (Kind.CHOICE, Kind.LEAD):
@@ -526,7 +526,15 @@ async def _registered_namesake(ctx: Context, name: str, branch_id: int) -> Membe
     return await ctx.session.get(Member, found[0]) if len(found) == 1 else None
 
 
+# «chưa», «chưa áp dụng» typed for the first application's date: the initiative is not in use yet.
+NOT_YET_WORDS = frozenset({"chua", "chua ap dung", "chua co", "chua dua vao ap dung", "not yet", "not applied"})
+
+
 def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
+    if step.date_rule == "applied" and rules.plain_words(text) in NOT_YET_WORDS:
+        window = {"start": rules.format_date(ctx.campaign.eligible_from),
+                  "end": rules.format_date(ctx.campaign.eligible_until)}  # fmt: skip
+        raise InputError("err_not_applied_yet", window)
     pending = ctx.identity.flow_data.get("pending_month")
     day = rules.parse_id(text.strip())
     if pending and day is not None and 1 <= day <= 31:

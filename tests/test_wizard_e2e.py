@@ -240,7 +240,11 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.send("1,5")  # the code with a decimal comma
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("/back")
-    types = await an.expect("Bước 3/16", "Đang lưu: 1.5 Giải pháp trong hoạt động công đoàn")  # its whole name
+    types = await an.expect(
+        "Bước 3/16",
+        "Đang lưu: 1.5 Giải pháp trong hoạt động công đoàn",  # its whole name
+        "Chọn lại mục ấy để giữ, hoặc chọn mục khác",
+    )  # a choice: not «gõ câu trả lời mới»
     labels = [b["text"] for b in types.buttons() if b["text"][:2] == "1."]
     assert "1.6 Phòng chống Covid-19" in labels and max(map(len, labels)) <= 30, "a phone shows each whole"
     await an.send("hoạt động công đoàn")  # words of one type's name alone
@@ -255,6 +259,9 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.send(SOLUTION)
     await an.expect("Bước 7/16", "Ngày áp dụng lần đầu")
 
+    await an.send("chưa")  # not in use yet: what the programme counts, and how to keep the draft for later
+    await an.expect("chỉ tính sáng kiến đã được đưa vào áp dụng (từ 01/09/2021 đến 01/09/2023)", "Dừng (giữ nháp)",
+                    "Bước 7/16")  # fmt: skip
     await an.send("15/8/2021")
     await an.expect("trước 01/09/2021", "không đủ điều kiện", "Bước 7/16")
     await an.send("2/9/2023")
