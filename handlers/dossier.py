@@ -7,6 +7,7 @@ through `DOSSIER`, so an answer is parsed, checked and stored the same way where
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,9 +87,15 @@ def _reads_as_date(text: str) -> bool:
     return True
 
 
+# «Nguyễn Thị Lan - nhập dữ liệu», «Trần Bảo: kiểm kê»: a name and what they did, the way people write it.
+_NAME_THEN_PART = re.compile(r"\s+[-–]\s+|\s*:\s+")
+
+
 def parse_people(text: str) -> str:
-    """One person a line, parts split by ";" (the form's columns); each line must start with a name."""
-    lines = [" ; ".join(" ".join(p.split()) for p in line.split(";")).strip(" ;") for line in text.splitlines()]
+    """One person a line, parts split by ";" (the form's columns); each line must start with a name. A line
+    without ";" may give the name and the work with a dash or a colon."""
+    lines = [line if ";" in line else _NAME_THEN_PART.sub(";", line, count=1) for line in text.splitlines()]
+    lines = [" ; ".join(" ".join(p.split()) for p in line.split(";")).strip(" ;") for line in lines]
     lines = [line for line in lines if line]
     if not lines:
         raise InputError("err_people")

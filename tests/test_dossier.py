@@ -322,6 +322,8 @@ def test_typed_details_are_read_or_refused_with_what_to_fix() -> None:
             parse_person(wrong, TODAY)
         assert error.value.key == key, wrong
     assert parse_people("  Lê Văn Tám ;Thử nghiệm \n\n Đỗ Thị Nga") == "Lê Văn Tám; Thử nghiệm\nĐỗ Thị Nga"
+    typed = "Nguyễn Thị Lan - nhập dữ liệu hiện vật\nTrần Văn Bảo: kiểm kê - đối chiếu"  # as people write it
+    assert parse_people(typed) == "Nguyễn Thị Lan; nhập dữ liệu hiện vật\nTrần Văn Bảo; kiểm kê - đối chiếu"
     for wrong, key in (("", "err_people"), ("Lê Văn Tám; a\n12; b", "err_people_line"),
                        ("\n".join(f"Người số {n}" for n in range(31)), "err_people_too_many")):  # fmt: skip
         with pytest.raises(InputError) as error:
