@@ -43,8 +43,11 @@ def record_text(key: str) -> str:
 
 def as_recorded(t: Catalog, keys: Iterable[str], text: str) -> str:
     """A suggestion's words typed, accents optional, in the reader's language or the records' («hoat dong cong
-    doan», «Health», «dai hoc»): the suggestion as the records word it; any other text as typed."""
-    return next((record_text(key) for key in keys if reads_as(text, t(key)) or reads_as(text, record_text(key))), text)
+    doan», «Health», «dai hoc»), or the head of one worded «head – rest» («hanh chinh» for «Hành chính – quản
+    lý»): the suggestion as the records word it; any other text as typed."""
+    return next((record_text(key) for key in keys
+                 if any(reads_as(text, label) or reads_as(text, label.split(" – ")[0])
+                        for label in (t(key), record_text(key)))), text)  # fmt: skip
 
 
 @cache

@@ -7,8 +7,8 @@ import pytest
 
 from handlers import menus
 from handlers.events import ROW_CHARS
-from handlers.i18n import CATALOG_DIR, catalog
-from handlers.wizard_steps import STEPS
+from handlers.i18n import CATALOG_DIR, as_recorded, catalog
+from handlers.wizard_steps import STEPS, STEPS_BY_KEY
 
 
 def load(language: str) -> dict[str, str]:
@@ -95,3 +95,11 @@ def test_every_text_is_html_telegram_accepts() -> None:
 def test_a_menu_item_is_understood_tapped_with_its_count_or_typed(text: str, command: str | None) -> None:
     """The chair's "📥 Chờ xác nhận (4)" sends its label with the count; on Zalo people type it, count or not."""
     assert menus.command_for(catalog("vi"), text) == command
+
+
+def test_a_suggestion_is_read_from_its_words_or_its_head_accents_aside() -> None:
+    fields = STEPS_BY_KEY["field"].suggestions
+    for typed in ("hanh chinh", "Hành chính – quản lý", "hanh chinh quan ly"):
+        assert as_recorded(catalog("vi"), fields, typed) == "Hành chính – quản lý", typed
+    assert as_recorded(catalog("en"), fields, "administration") == "Hành chính – quản lý", "stored as records word it"
+    assert as_recorded(catalog("vi"), fields, "hanh chinh cong") == "hanh chinh cong", "other words: as typed"
