@@ -298,13 +298,18 @@ _AFTER_SHARE = re.compile(
     r"(?<=[\d%)])\s*[,;]\s*(?=[^\d\s])|(?<=[\w)])\s*[,;]\s*(?=[^\W\d_])|(?<=[\d%)])\s+(?:và|va|and)\s+(?=[^\W\d_])"
 )
 _SHORT_NAME = re.compile(r"^[^\W\d_]{2,}(?:[ '.\-][^\W\d_]+)*$")
-# «chị Bình 30», «anh Hùng 20», «đ/c Mai 10»: how one speaks of a colleague, not part of the name. Only before a
-# capital: «Cô Thị Lan» is a surname, «anh thư» may be a given name.
-_HONORIFIC = re.compile(r"^(?:đồng chí|đ/c|anh|chị|em|ông|bà|cô|chú|bác)\s+(?=[^\W\d_])")
+# «chị Bình 30», «anh Hùng 20», «đ/c Mai 10»: how one speaks of a colleague, not part of the name. These never
+# begin a name, in any case; «anh», «ông», «cô» may («Anh Thư», «Ông Văn Tùng», «Cô Thị Lan»): only in lower
+# case before a capital.
+_TITLE = re.compile(r"^(?:đồng chí|đ/c|chị|em|bà|chú|bác)\s+(?=[^\W\d_])", re.IGNORECASE)
+_TITLE_OR_NAME = re.compile(r"^(?:anh|ông|cô)\s+(?=[^\W\d_])")
 
 
 def _without_honorific(name: str) -> str:
-    bare = _HONORIFIC.sub("", name)
+    bare = _TITLE.sub("", name)
+    if bare != name:
+        return bare
+    bare = _TITLE_OR_NAME.sub("", name)
     return bare if bare != name and bare[:1].isupper() else name
 
 

@@ -5,7 +5,7 @@ marked as saying it is not theirs, and the person who submitted it is told, and 
 from __future__ import annotations
 
 from domain import rules
-from handlers import notices
+from handlers import notices, review
 from handlers.context import Context, esc
 from handlers.events import Reply
 from handlers.roles import refuse
@@ -20,7 +20,8 @@ async def handle_option(ctx: Context) -> None:
     if author is None or ctx.member is None or author.member_id != ctx.member.id or parts[2] not in ("y", "n"):
         refuse(ctx, None, ctx.event.payload)
         return
-    initiative = await author.awaitable_attrs.initiative
+    initiative = await queries.initiative_by_id(ctx.session, author.initiative_id)  # its authors, for its reviewers
+    assert initiative is not None
     if author.confirmed is not None:
         ctx.say(ctx.t("coauthor_already", id=initiative.id))
         return
@@ -42,8 +43,11 @@ async def _tell_of_denial(ctx: Context, initiative: Initiative, author: Author) 
     only a send-back («✏️ Cần bổ sung») reopens a sent initiative to its sender."""
     name, title = esc(ctx.member.full_name if ctx.member else ""), esc(initiative.title)
     waiting = initiative.status == Status.SUBMITTED
-    after = "coauthor_declined_next_waiting" if waiting else ""
-    if initiative.status in queries.EDITABLE:
+    chair_ids = await review.reviewer_ids(ctx, initiative) if waiting else set()
+    after = ""
+    if waiting:  # told to its chairs; where none uses the bot, whoever verifies reads it on the card
+        after = "coauthor_declined_next_waiting" if chair_ids else "coauthor_declined_next_unseen"
+    elif initiative.status in queries.EDITABLE:
         after = "coauthor_declined_next_editable"
 
     def notice(there: Context) -> Reply:
@@ -52,12 +56,11 @@ async def _tell_of_denial(ctx: Context, initiative: Initiative, author: Author) 
         return Reply(text=text, ref=str(initiative.id))
 
     await notices.notify_members(ctx, {initiative.member_id}, notice, purpose="notice", initiative_id=initiative.id)
-    if waiting:  # to its chairs, but the sender (a chair does not verify his own)
+    if chair_ids:
 
         def to_chair(there: Context) -> Reply:
             text = there.t("coauthor_declined_chair", id=initiative.id, title=title, name=name,
                            share=author.share_percent)  # fmt: skip
             return Reply(text=text, ref=str(initiative.id))
 
-        chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - {initiative.member_id}
         await notices.notify_members(ctx, chair_ids, to_chair, purpose="notice", initiative_id=initiative.id)

@@ -46,7 +46,8 @@ async def _tell_sender(ctx: Context, initiative_id: int, title: str, sender: int
     """A co-author erased his data: the initiative's list now reads «(đã xoá)» there, and its forms a blank."""
 
     def notice(there: Context) -> Reply:
-        return Reply(text=there.t("data_erased_coauthor", id=initiative_id, title=esc(title)), ref=str(initiative_id))
+        shown = esc(title) if title else there.t("untitled")
+        return Reply(text=there.t("data_erased_coauthor", id=initiative_id, title=shown), ref=str(initiative_id))
 
     await notices.notify_members(ctx, {sender}, notice, purpose="notice", initiative_id=initiative_id)
 

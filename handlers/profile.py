@@ -40,9 +40,6 @@ class Profile(Questionnaire):
         return getattr(record, question.key)
 
     def set(self, ctx: Context, record: Member, question: Question, value: object) -> None:
-        if question is NAME and value != record.full_name:  # chairs and councils read it: who changed it, kept
-            ctx.session.add(AuditEvent(actor_member_id=record.id, action="name_changed",
-                                       reason=f"{record.full_name} → {value}"[:255]))  # fmt: skip
         setattr(record, question.key, value)
 
     def parse(self, ctx: Context, question: Question, text: str) -> object:
@@ -52,9 +49,8 @@ class Profile(Questionnaire):
 
     async def finished(self, ctx: Context, record: Member, data: dict[str, Any]) -> None:
         """Save onto every author row of theirs not yet counted, then send the waiting forms (if any)."""
-        for author in await queries.open_authorships(ctx.session, record.id):
-            queries.copy_profile(author, record)
-        empty = all(getattr(record, question.key) in (None, "") for question in QUESTIONS)
+        await onto_author_rows(ctx, record)
+        empty = all(getattr(record, question.key) in (None, "") for question in QUESTIONS) and not data.get("edit")
         ctx.say(ctx.t("profile_left_empty") if empty else ctx.t("profile_done") + "\n\n" + summary(ctx), menu=True)
         initiative_id = data.get("initiative")
         if isinstance(initiative_id, int):
@@ -65,6 +61,16 @@ class Profile(Questionnaire):
 
 PROFILE = Profile()
 FLOW = PROFILE.flow
+
+
+async def onto_author_rows(ctx: Context, member: Member) -> None:
+    """The profile onto every author row of the member's not yet counted (what the forms print); a name changed
+    there is on each initiative's history, for its chair to see."""
+    for author in await queries.open_authorships(ctx.session, member.id):
+        if author.full_name != member.full_name:
+            ctx.session.add(AuditEvent(initiative_id=author.initiative_id, actor_member_id=member.id,
+                                       action="name_changed"))  # fmt: skip
+        queries.copy_profile(author, member)
 
 
 def summary(ctx: Context) -> str:

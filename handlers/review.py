@@ -146,17 +146,20 @@ def duplicate_warning(ctx: Context, duplicates: list[int], key: str = "review_du
     return ctx.t(key, ids=ids)
 
 
+async def reviewer_ids(ctx: Context, initiative: Initiative) -> set[int]:
+    """The chairs of the initiative's branch who may verify it: not its authors (nor the officer who entered
+    it: they know it), nor a chair it names (roles.names: his card's buttons would all refuse him)."""
+    authors = {initiative.member_id, *(a.member_id for a in initiative.authors if a.member_id)}
+    chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - authors
+    return {m.id for m in await queries.members_by_id(ctx.session, chair_ids) if not names(initiative, m)}
+
+
 async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:
     """Send the review card to each chair of the initiative's branch who is not one of its authors (one
     account each); returns how many."""
     await queries.retire_review_messages(ctx.session, initiative.id)
-    # Not to its authors (they may not verify it), nor to the officer who entered it (they know it).
-    authors = {initiative.member_id, *(a.member_id for a in initiative.authors if a.member_id)}
-    chair_ids = await queries.branch_chair_ids(ctx.session, initiative.branch_id) - authors
-    # Nor to a chair it names (roles.names): his card's buttons would all refuse him.
-    chair_ids = {m.id for m in await queries.members_by_id(ctx.session, chair_ids) if not names(initiative, m)}
     duplicates = await queries.possible_duplicates(ctx.session, initiative)
-    identities = await queries.preferred_identities(ctx.session, chair_ids)
+    identities = await queries.preferred_identities(ctx.session, await reviewer_ids(ctx, initiative))
     for member_id, identity in identities.items():
         there = ctx.elsewhere(identity)  # the card in the chair's language
         card = review_card(there, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)

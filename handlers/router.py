@@ -139,6 +139,8 @@ async def route(ctx: Context) -> None:
     elif command in ("skip", "back") and ctx.identity.flow == dossier.FLOW:
         await dossier.handle_text(ctx)
     elif command == "cancel" and ctx.identity.flow in (profile.FLOW, dossier.FLOW):
+        if ctx.identity.flow == profile.FLOW and ctx.member is not None:  # kept, as «Dừng» keeps them
+            await profile.onto_author_rows(ctx, ctx.member)
         ctx.set_flow(None)
         ctx.say(ctx.t("questions_stopped"), menu=True)
     elif command is not None:

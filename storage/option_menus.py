@@ -42,8 +42,9 @@ async def forget_notice_after_latest(session: AsyncSession, platform: str, chat_
 
 
 async def forget_latest(session: AsyncSession, platform: str, chat_id: str) -> None:
-    """No question is pending: neither the latest menu nor the notices shown after it answer a bare number."""
-    await _forget(session, platform, chat_id, LATEST, NOTICE_AFTER)
+    """No question is pending: the latest menu no longer answers a bare number (the notices shown after it
+    still do: a review card waiting for its «1»)."""
+    await _forget(session, platform, chat_id, LATEST)
 
 
 async def _forget(session: AsyncSession, platform: str, chat_id: str, *refs: str) -> None:

@@ -38,6 +38,13 @@ from storage.models import (
 KEPT = COUNTED
 # An erased co-author's name in another person's initiative not yet counted (the forms leave it blank to fill).
 ERASED_AUTHOR = "(đã xoá)"
+
+
+def is_erased(name: str) -> bool:
+    """An erased person's name: «(đã xoá)», or «(đã xoá #9)» as a member's and as author rows were before."""
+    return name.startswith("(đã xoá")
+
+
 PERSONAL_FIELDS = ("workplace", "birth_date", "job_title", "qualification")
 
 

@@ -185,7 +185,7 @@ def downgrade_to(connection: Connection, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-async def test_initiatives_an_admin_imported_in_the_chat_become_the_importers_after_the_upgrade(tmp_path) -> None:
+async def test_initiatives_an_admin_imported_in_the_chat_become_the_importers_after_the_upgrade(tmp_path: Path) -> None:
     """Before migration 0019 a chat import made the admin their sender (his /mine listed them all); after it
     they are the importer's, the admin still who entered them, and an initiative he entered for members (no
     import) stays his. The downgrade gives them back."""
@@ -194,14 +194,16 @@ async def test_initiatives_an_admin_imported_in_the_chat_become_the_importers_af
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         admin, branch = Member(full_name="Quản Trị Tỉnh"), Branch(code="BV", name="CĐCS BV")
-        session.add_all([admin, branch])
+        importer = Member(full_name="Nhập từ tệp")
+        session.add_all([admin, branch, importer])
         await session.flush()
-        for title in ("Nhập trong chat", "Nhập hộ đoàn viên"):
-            session.add(Initiative(member_id=admin.id, entered_by_member_id=admin.id, branch_id=branch.id,
+        for title, by in (("Nhập trong chat", admin), ("Nhập hộ đoàn viên", admin), ("Nhập bằng lệnh", importer)):
+            session.add(Initiative(member_id=by.id, entered_by_member_id=by.id, branch_id=branch.id,
                                    status=Status.RECOGNISED, title=title))  # fmt: skip
         await session.flush()
-        chat_import = await session.scalar(select(Initiative.id).where(Initiative.title == "Nhập trong chat"))
-        session.add(AuditEvent(initiative_id=chat_import, actor_member_id=admin.id, action="imported"))
+        for title, by in (("Nhập trong chat", admin), ("Nhập bằng lệnh", importer)):
+            imported = await session.scalar(select(Initiative.id).where(Initiative.title == title))
+            session.add(AuditEvent(initiative_id=imported, actor_member_id=by.id, action="imported"))
 
     async def senders() -> dict[str, tuple[str, str]]:
         async with sessions() as session:
@@ -217,7 +219,8 @@ async def test_initiatives_an_admin_imported_in_the_chat_become_the_importers_af
         await connection.run_sync(downgrade_to, "0018")
     before = await senders()
     await engine.dispose()
-    assert after == {"Nhập trong chat": ("Nhập từ tệp", "Quản Trị Tỉnh"),
-                     "Nhập hộ đoàn viên": ("Quản Trị Tỉnh", "Quản Trị Tỉnh")}  # fmt: skip
-    assert before == {"Nhập trong chat": ("Quản Trị Tỉnh", "Quản Trị Tỉnh"),
-                      "Nhập hộ đoàn viên": ("Quản Trị Tỉnh", "Quản Trị Tỉnh")}  # fmt: skip
+    admin_s, importer_s = ("Quản Trị Tỉnh", "Quản Trị Tỉnh"), ("Nhập từ tệp", "Nhập từ tệp")
+    assert after == {"Nhập trong chat": ("Nhập từ tệp", "Quản Trị Tỉnh"), "Nhập hộ đoàn viên": admin_s,
+                     "Nhập bằng lệnh": importer_s}  # fmt: skip
+    assert before == {"Nhập trong chat": admin_s, "Nhập hộ đoàn viên": admin_s,
+                      "Nhập bằng lệnh": importer_s}  # fmt: skip

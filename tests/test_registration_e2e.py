@@ -90,6 +90,12 @@ async def test_a_name_without_accents_is_asked_about_once_and_kept_when_it_is_so
     await anh.tap("Giữ nguyên", await anh.expect("Tên «Mai Lan Anh» chưa có dấu"))
     await anh.expect("Đăng ký xong", "Mai Lan Anh")
     assert (await database.member_of(anh.user_id)).full_name == "Mai Lan Anh"
+    ba = Person(emulator, "Ba")
+    await ba.send("/start b_MAU004")
+    await ba.send("tran van ba")
+    await ba.expect("Tên «Tran Van Ba» chưa có dấu")
+    await ba.send("tran van ba")  # the same again: that is how it is written
+    await ba.expect("Đăng ký xong", "Tran Van Ba")
 
 
 async def test_unknown_deep_link_and_unmatched_filter_are_explained(

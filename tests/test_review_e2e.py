@@ -634,6 +634,14 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     assert (author.full_name, author.job_title, author.workplace) == (
         "Tạ Thị Nga Ly", "Bác sĩ chuyên khoa I", "Bệnh viện Đa khoa tỉnh Phú Thọ")  # fmt: skip
     assert (await database.member_of(nga.user_id)).full_name == "Tạ Thị Nga Ly"
+    await nga.send(f"/history {second}")
+    await nga.expect(f"#{second}", "đổi họ tên")  # the chair's view of it shows the change too
+    await nga.send("/hoso")
+    await nga.tap("Sửa hồ sơ", await nga.expect("Họ và tên: Tạ Thị Nga Ly"))
+    await answer(nga, "Bước 1/5", "Tạ Thị Nga")
+    await answer(nga, "Nơi công tác", "/cancel")  # stopped by the command: what was answered still reaches the forms
+    await nga.expect("Đã dừng")
+    assert (await database.initiative(second)).authors[0].full_name == "Tạ Thị Nga"
 
     await nga.send(f"/docx {number}")
     await nga.expect_file(f"don-yeu-cau-cong-nhan-sang-kien-{number}.docx")

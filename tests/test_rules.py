@@ -129,6 +129,8 @@ def test_coauthors_as_people_type_them_several_on_a_line_with_branches() -> None
         AuthorShare("Bình", 30), AuthorShare("Hùng", 20), AuthorShare("Mai", 10)]  # fmt: skip
     assert rules.parse_coauthors("Cô Thị Lan 30, anh thư 20") == [  # a surname; a given name, typed in lower case
         AuthorShare("Cô Thị Lan", 30), AuthorShare("Anh Thư", 20)]  # fmt: skip
+    assert rules.parse_coauthors("Chị Bình 30, chị bình 20, Đ/c Mai 10") == [  # a phone's capital; all in lower case
+        AuthorShare("Bình", 30), AuthorShare("Bình", 20), AuthorShare("Mai", 10)]  # fmt: skip
     on_behalf = rules.parse_coauthors("Trần An 60, Lê Hai 40", total=100)
     assert on_behalf == [AuthorShare("Trần An", 60), AuthorShare("Lê Hai", 40)]
     with pytest.raises(InputError) as caught:

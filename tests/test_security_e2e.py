@@ -393,6 +393,8 @@ async def test_nobody_decides_work_that_names_them_nor_makes_himself_chair_with_
     assert rows == [["✅ Đúng, tôi là đồng tác giả"], ["❌ Không phải tôi"]]  # one a row: neither is cut
     await chair.tap("Không phải tôi", question)
     anchor = await chair.expect(f"Đã bỏ liên kết đồng chí khỏi sáng kiến #{declined}")
+    # The branch's one chair may not verify it now: nobody else is told, and the sender is not told otherwise.
+    await member.expect("cho biết mình không phải đồng tác giả", "Người xác nhận hồ sơ sẽ thấy ghi chú ấy")
     await emulator.user_presses(chair.user_id, anchor, f"rv:{declined}:a")
     await chair.expect("Sáng kiến này có tên đồng chí trong danh sách tác giả")
 

@@ -308,7 +308,7 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     again = await an.expect("ít nhất một lợi ích", "Bước 11/15")
     assert "Không bắt buộc" not in again.plain_text
     await an.send("15 triệu đồng")  # money, meant for the economic benefit: not taken as the social one
-    await an.expect("15.000.000 ₫ là số tiền làm lợi, thuộc lợi ích kinh tế (gõ /back", "Bước 11/15")
+    await an.expect("15.000.000 ₫ là số tiền làm lợi, thuộc lợi ích kinh tế: chọn «⬅️ Quay lại»", "Bước 11/15")
     await an.send("Đoàn viên nắm quy định nhanh hơn, ít phải hỏi lại.")
     await an.expect("Bước 12/15", "đã được công nhận")
     await an.send("chưa")  # "not recognised yet": the optional step is skipped

@@ -27,7 +27,7 @@ from domain import rules
 from handlers.reports.documents import doc_list, doc_text
 from handlers.wizard_steps import is_research
 from storage.models import Author, Initiative
-from storage.personal_data import ERASED_AUTHOR
+from storage.personal_data import is_erased
 
 FONT = "Times New Roman"
 SIGNATURE_SPACE = 4  # empty lines left to sign in
@@ -175,12 +175,12 @@ def _lead(initiative: Initiative) -> Author | None:
 def _signer_name(initiative: Initiative) -> str:
     """Who signs for the authors: the lead (chủ nhiệm / credited author), else the first author."""
     lead = _lead(initiative)
-    return lead.full_name if lead is not None else ""
+    return _author_name(lead) if lead is not None else ""
 
 
 def _author_name(author: Author) -> str:
     """The author's name, blank to fill by hand where he erased his data (storage/personal_data.py)."""
-    return doc_text("short_blank") if author.full_name == ERASED_AUTHOR else author.full_name
+    return doc_text("short_blank") if is_erased(author.full_name) else author.full_name
 
 
 def _author_rows(initiative: Initiative, share: Callable[[Author], str]) -> list[list[str]]:
