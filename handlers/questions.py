@@ -23,9 +23,8 @@ from handlers.events import EventKind, Option
 from handlers.i18n import record_text
 
 STOP_WORDS = ("dừng", "dừng lại", "thôi")  # the ✖️ Dừng button's meaning, typed: keep what was answered, stop here
-# A bare «không» typed; a suggestion whose first word is one of these is the «no» answer.
+# A bare «không» typed; a suggestion beginning with one of its words is the «no» answer («Không có»).
 NO_WORDS = frozenset({"khong", "khong co", "no", "none"})
-NO_WORDS_FIRST = (["khong"], ["no"], ["none"])
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ class Questionnaire:
         offered = self.suggestions(ctx, record, question)
         typed = next((i for i, label in enumerate(offered) if reads_as(text, label)), None)
         if typed is None and rules.plain_words(text) in NO_WORDS:
-            saying_no = [i for i, label in enumerate(offered) if rules.plain_words(label).split()[:1] in NO_WORDS_FIRST]
+            saying_no = [i for i, label in enumerate(offered) if rules.plain_words(label).partition(" ")[0] in NO_WORDS]
             typed = saying_no[0] if len(saying_no) == 1 else None
         return None if typed is None else self.suggested_values(ctx, record, question)[typed]
 
