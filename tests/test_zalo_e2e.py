@@ -107,7 +107,7 @@ async def test_where_a_day_is_asked_a_bare_number_is_the_day(
     await dung.send("/new")
     await answer(dung, "điều kiện tham gia", "đúng")  # typed: "đúng" is the first option, not "Dừng" (stop)
     await answer(dung, "Tên sáng kiến", "Lịch trực điện tử cho khoa cấp cứu")
-    await answer(dung, "thuộc loại nào", "2")
+    await answer(dung, "thuộc loại nào", "Số 2")  # as some type it
     await answer(dung, "Lĩnh vực áp dụng", "1")
     await answer(dung, "Thực trạng", PROBLEM)
     await answer(dung, "Nội dung giải pháp", SOLUTION)

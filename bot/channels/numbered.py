@@ -6,14 +6,16 @@ Pure functions; the Zalo channel keeps the menus it showed in the database (stor
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.channels.text import html_to_plain
 from domain.text import accented, begins, reads_as, typed_words
 from handlers.events import Option, Reply
 from handlers.i18n import Catalog
 
-# "2", "2 123", "2 #123", "2#123" — but not "1.2" (a type code typed as text).
-TYPED_CHOICE = re.compile(r"\s*(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*")
+# "2", "2 123", "2 #123", "2#123", «số 2», «chọn 2» — but not "1.2" (a type code typed as text).
+TYPED_CHOICE = re.compile(r"\s*(?:(?:số|so|chọn|chon|mục|muc)\s*)?(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*",
+                          re.IGNORECASE)
 # Words for Back / Skip / Cancel when no option of the latest menu says them.
 NAV_WORDS = {
     "quay lại": "back", "trở lại": "back", "back": "back",
@@ -60,8 +62,8 @@ def render(reply: Reply, t: Catalog) -> str:
 
 
 def typed_number(text: str) -> tuple[int, str] | None:
-    """("2", "") for "2"; (2, "123") for "2 123"; None for anything else."""
-    match = TYPED_CHOICE.fullmatch(text)
+    """(2, "") for "2" or «số 2»; (2, "123") for "2 123"; None for anything else."""
+    match = TYPED_CHOICE.fullmatch(unicodedata.normalize("NFC", text))
     return (int(match.group(1)), match.group(2) or "") if match else None
 
 
