@@ -14,8 +14,9 @@ from handlers.events import Option, Reply
 from handlers.i18n import Catalog
 
 # "2", "2 123", "2 #123", "2#123", «số 2», «chọn 2» — but not "1.2" (a type code typed as text).
-TYPED_CHOICE = re.compile(r"\s*(?:(?:số|so|chọn|chon|mục|muc)\s*)?(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*",
-                          re.IGNORECASE)
+TYPED_CHOICE = re.compile(
+    r"\s*(?:(?:số|so|chọn|chon|mục|muc)\s*)?(\d{1,2})(?:(?:\s+#?|\s*#)\s*(\d{1,9}))?\s*", re.IGNORECASE
+)
 # Words for Back / Skip / Cancel when no option of the latest menu says them.
 NAV_WORDS = {
     "quay lại": "back", "trở lại": "back", "back": "back",
