@@ -9,7 +9,7 @@ from typing import Any
 
 from domain import rules
 from handlers import paperwork
-from handlers.context import Context
+from handlers.context import Context, esc
 from handlers.events import Option
 from handlers.questions import Question, Questionnaire
 from storage import queries
@@ -44,7 +44,7 @@ class Profile(Questionnaire):
 
     def parse(self, ctx: Context, question: Question, text: str) -> object:
         if question is NAME:
-            return rules.parse_person_name(text)
+            return _new_name(ctx, rules.parse_person_name(text))
         return super().parse(ctx, question, text)
 
     async def finished(self, ctx: Context, record: Member, data: dict[str, Any]) -> None:
@@ -57,6 +57,17 @@ class Profile(Questionnaire):
             initiative = await queries.initiative_by_id(ctx.session, initiative_id)
             if initiative is not None and initiative.member_id == record.id:
                 await paperwork.send_forms(ctx, initiative)
+
+
+def _new_name(ctx: Context, name: str) -> str:
+    """A new name with no accent at all («le thi binh») is refused once, as at registration: the council's forms
+    print it. The same typed again is kept («Mai Lan Anh» is a real name)."""
+    assert ctx.member is not None
+    data = ctx.identity.flow_data
+    if name.isascii() and name != ctx.member.full_name and data.get("unaccented") != name:
+        ctx.set_flow(FLOW, **{**data, "unaccented": name})
+        raise rules.InputError("err_name_unaccented", {"name": esc(name)})
+    return name
 
 
 PROFILE = Profile()
