@@ -8,6 +8,7 @@ import json
 from handlers import notices
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
+from handlers.profile import PROFILE
 from storage import personal_data
 
 ERASE, CONFIRM, KEEP = "pd:erase", "pd:erase:ok", "pd:keep"
@@ -32,7 +33,7 @@ async def show(ctx: Context) -> None:
     own = {i["id"] for i in data["initiatives"]}
     coauthored = sum(1 for a in data["author_of"] if a["initiative"] not in own)
     ctx.say(
-        ctx.t("data_summary", name=esc(data["member"]["full_name"]), branch=esc(branch),
+        ctx.t("data_summary", name=esc(data["member"]["full_name"]), branch=esc(branch), profile=_profile(ctx),
               accounts=accounts, initiatives=initiatives, coauthored=coauthored,
               actions=sum(data["actions_recorded"].values())),
         [[Option(ctx.t("btn_data_erase"), ERASE)]],
@@ -40,6 +41,14 @@ async def show(ctx: Context) -> None:
     content = json.dumps(data, ensure_ascii=False, indent=2).encode()
     ctx.replies.append(Reply(text=ctx.t("data_file_caption"), file=OutgoingFile.generated("du-lieu-ca-nhan.json",
                                                                                           content)))  # fmt: skip
+
+
+def _profile(ctx: Context) -> str:
+    """The author profile's fields given (what the forms print), or that none is."""
+    assert ctx.member is not None
+    given = [(key, getattr(ctx.member, key)) for key in personal_data.PERSONAL_FIELDS]
+    shown = [f"{ctx.t(f'field_{key}')}: {PROFILE.shown(ctx, value)}" for key, value in given if value not in (None, "")]
+    return "; ".join(shown) or ctx.t("data_profile_empty")
 
 
 async def _tell_sender(ctx: Context, initiative_id: int, title: str, sender: int) -> None:

@@ -325,6 +325,8 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
     member = Person(emulator, "Phạm Thị Riêng Tư")
     await register(member, "MAU002", "Phạm Thị Riêng Tư")
     approved = await submit_initiative(member)
+    await answer(member, "Bước 1/4", "Khoa Dược, Bệnh viện tỉnh")  # the author profile, asked after it
+    await answer(member, "Ngày sinh", "dừng")
     await chair.tap("Xác nhận hồ sơ", await chair.expect(f"Sáng kiến #{approved} chờ xác nhận hồ sơ"))
     await member.expect(f"#{approved}", "được tính vào chỉ tiêu")
     pending = await submit_initiative(member)
@@ -350,7 +352,8 @@ async def test_a_member_sees_their_data_and_erasure_keeps_only_what_the_campaign
 
     await member.send("/dulieu")
     summary = await member.expect("Dữ liệu bot lưu về đồng chí", "Phạm Thị Riêng Tư", "Bản nháp riêng tư chưa gửi",
-                                  "Tài khoản: Telegram ")  # fmt: skip
+                                  "Tài khoản: Telegram ",
+                                  "Hồ sơ tác giả (/hoso): Nơi công tác: Khoa Dược, Bệnh viện tỉnh\n")  # fmt: skip
     data = json.loads(await member.expect_file("du-lieu-ca-nhan.json"))
     assert sorted(a["platform"] for a in data["accounts"]) == ["telegram", "zalo"]
     assert {i["id"] for i in data["initiatives"]} >= {approved, pending}
