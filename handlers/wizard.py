@@ -169,6 +169,8 @@ def _prompt(ctx: Context, draft: Initiative, step: Step) -> str:
         key = "step_recognition_kind_research"
     elif step.key == "authors" and draft.entered_by_member_id:
         key = "step_authors_for"
+    elif step.key == "first_applied_on" and len(ctx.campaigns_open()) > 1:  # each open campaign's window
+        return ctx.t("step_first_applied_on_many", campaigns=open_campaigns_text(ctx))
     return ctx.t(key, **_prompt_params(ctx, draft, step))
 
 
@@ -532,8 +534,11 @@ NOT_YET_WORDS = frozenset({"chua", "chua ap dung", "chua co", "chua dua vao ap d
 
 def _parse_step_date(ctx: Context, step: Step, text: str) -> object:
     if step.date_rule == "applied" and rules.plain_words(text) in NOT_YET_WORDS:
-        window = {"start": rules.format_date(ctx.campaign.eligible_from),
-                  "end": rules.format_date(ctx.campaign.eligible_until)}  # fmt: skip
+        campaigns = ctx.campaigns_open() or [ctx.campaign]
+        if len(campaigns) > 1:
+            raise InputError("err_not_applied_yet_many", {"campaigns": open_campaigns_text(ctx)})
+        window = {"start": rules.format_date(campaigns[0].eligible_from),
+                  "end": rules.format_date(campaigns[0].eligible_until)}  # fmt: skip
         raise InputError("err_not_applied_yet", window)
     pending = ctx.identity.flow_data.get("pending_month")
     day = rules.parse_id(text.strip())

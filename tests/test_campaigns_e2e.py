@@ -75,7 +75,12 @@ async def test_a_date_no_open_campaign_takes_is_refused_with_the_open_campaigns(
     await answer(member, "Lĩnh vực áp dụng", tap="Y tế")
     await answer(member, "Thực trạng trước khi có sáng kiến", PROBLEM)
     await answer(member, "Nội dung giải pháp", SOLUTION)
-    await answer(member, "Ngày áp dụng lần đầu", "15/06/2021")
+    asked = await member.expect("Ngày áp dụng lần đầu")
+    assert "(01/09/2021–01/09/2023)" in asked.plain_text and "(01/01/2022–30/06/2025)" in asked.plain_text
+    await member.send("chưa")  # not in use yet: the windows of both campaigns again
+    not_yet = await member.expect("chỉ tính sáng kiến đã được đưa vào áp dụng")
+    assert "(01/09/2021–01/09/2023)" in not_yet.plain_text and "(01/01/2022–30/06/2025)" in not_yet.plain_text
+    await member.send("15/06/2021")
     refused = await member.expect("Ngày 15/06/2021 không thuộc chương trình nào đang mở")
     assert "(01/09/2021–01/09/2023)" in refused.plain_text and "(01/01/2022–30/06/2025)" in refused.plain_text
     assert "Sáng kiến vì người lao động 2024–2025" in refused.plain_text
