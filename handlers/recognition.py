@@ -29,6 +29,7 @@ OPEN = (Status.SUBMITTED, Status.VERIFIED, Status.RECOGNISED)
 KINDS = ("council", "head")
 CHOICES_SHOWN = 20  # initiatives offered by /congnhan; any other by its number (/congnhan 123)
 RESEARCH_KIND = "acceptance"
+STOP = "stop"  # rc:<id>:stop — nothing recorded after all
 
 
 def is_recorded(initiative: Initiative) -> bool:
@@ -108,7 +109,18 @@ def _ask_kind(ctx: Context, initiative: Initiative, note: str = "") -> None:
     text = note + ctx.t("recognition_ask_kind", id=initiative.id, title=esc(initiative.title))
     if is_recorded(initiative):
         text += "\n" + ctx.t("recognition_replacing", recognition=answers.recognition_line(ctx, initiative))
-    ctx.say(text, [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS])
+    rows = [[Option(ctx.t(f"choice_recognised_{k}"), f"rc:{initiative.id}:{k}")] for k in KINDS]
+    ctx.say(text, [*rows, [_stop_button(ctx, initiative)]])
+
+
+def _stop_button(ctx: Context, initiative: Initiative) -> Option:
+    return Option(ctx.t("btn_profile_stop"), f"rc:{initiative.id}:{STOP}")
+
+
+def stop(ctx: Context, initiative_id: object) -> None:
+    """Nothing recorded after all (the stop button, its words typed, /cancel): said, with how to come back."""
+    ctx.set_flow(None)
+    ctx.say(ctx.t("recognition_stopped", id=initiative_id), menu=True)
 
 
 def _typed_kind(ctx: Context, text: str) -> str | None:
@@ -119,7 +131,8 @@ def _typed_kind(ctx: Context, text: str) -> str | None:
 
 def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
     ctx.set_flow(FLOW, initiative=initiative.id, kind=kind)
-    ctx.say(ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{kind}")))
+    ctx.say(ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{kind}")),
+            [[_stop_button(ctx, initiative)]], numbers_answer=True)  # fmt: skip
 
 
 async def handle_option(ctx: Context) -> None:
@@ -135,6 +148,8 @@ async def handle_option(ctx: Context) -> None:
     elif parts[2] in KINDS:
         if not _kept_from_author(ctx, initiative):
             _ask_decision(ctx, initiative, parts[2])
+    elif parts[2] == STOP:
+        stop(ctx, initiative.id)
     elif parts[2] == "done":
         ctx.set_flow(None)
         ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
@@ -152,6 +167,9 @@ async def handle_text(ctx: Context) -> None:
         return
     if _kept_from_author(ctx, initiative):  # a chair recorded it meanwhile
         return
+    if ctx.event.kind is EventKind.TEXT and rules.declines(ctx.event.text):  # «bỏ qua», «huỷ», «chưa có»
+        stop(ctx, initiative.id)
+        return
     if not data.get("kind"):  # the kind's question, answered by typing
         kind = _typed_kind(ctx, ctx.event.text) if ctx.event.kind is EventKind.TEXT else None
         if kind is None:
@@ -161,14 +179,15 @@ async def handle_text(ctx: Context) -> None:
         return
     again = ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{data.get('kind')}"))
     if ctx.event.kind is not EventKind.TEXT:
-        ctx.say(ctx.t("err_text_expected") + "\n" + again)
+        ctx.say(ctx.t("err_text_expected") + "\n" + again, [[_stop_button(ctx, initiative)]], numbers_answer=True)
         return
     try:
         decision_no, date = rules.parse_decision(ctx.event.text)
         rules.check_recognition_date(date, ctx.earliest_eligible(), ctx.today())
     except InputError as error:
         params = {"start": rules.format_date(ctx.earliest_eligible()), **error.params}
-        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + again)
+        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + again, [[_stop_button(ctx, initiative)]],
+                numbers_answer=True)  # fmt: skip
         return
     await record(ctx, initiative, str(data.get("kind", "council")), decision_no, date)
 

@@ -35,7 +35,7 @@ from handlers.context import MENU, Context, Services, esc
 from handlers.events import NOT_LISTED, WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import chaired_branch_ids, is_admin
-from storage import claims, queries
+from storage import claims, option_menus, queries
 from storage.models import Branch
 
 
@@ -143,6 +143,8 @@ async def route(ctx: Context) -> None:
             await profile.onto_author_rows(ctx, ctx.member)
         ctx.set_flow(None)
         ctx.say(ctx.t("questions_stopped"), menu=True)
+    elif command is not None and ctx.identity.flow in ONE_QUESTION_FLOWS:
+        await _leave_question(ctx, command)
     elif command is not None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:
@@ -176,6 +178,28 @@ async def route(ctx: Context) -> None:
             await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
         else:
             ctx.say(ctx.t("not_understood"), menu=True)
+
+
+# Flows of one question (a decision's reason, a recognition's kind or number, its scan): a command leaves them.
+ONE_QUESTION_FLOWS = (review.FLOW, recognition.FLOW, recognition.SCAN_FLOW)
+
+
+async def _leave_question(ctx: Context, command: str) -> None:
+    """A command while one question waits: the question is dropped, so that a text typed later is never taken
+    for its answer (a chair's next words became a rejection's reason). /cancel, /skip, /back say so; any other
+    command runs (on Zalo a bare «1» once rejected an initiative from the reason list after an /export)."""
+    flow, data = ctx.identity.flow, ctx.identity.flow_data
+    ctx.set_flow(None)
+    # Where options are answered by number (Zalo), the question's list no longer takes a bare «1».
+    await option_menus.forget_latest(ctx.session, ctx.event.platform, ctx.event.chat_id)
+    if command not in ("cancel", "skip", "back"):
+        await _member_command(ctx, command)
+    elif flow == recognition.FLOW:
+        recognition.stop(ctx, data.get("initiative", ""))
+    elif flow == review.FLOW:
+        await review.reason_dropped(ctx, str(data.get("initiative", "")))
+    else:
+        ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
 
 
 async def _adopt_admin(ctx: Context) -> None:

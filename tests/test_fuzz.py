@@ -324,8 +324,8 @@ FORGED = ("/history {}", "hi:{}", "/docx {}", "pg:u:{}", "pg:all:{}", "/tieubieu
           "rv:{}:d", "rv:{}:w", "rv:{}:g", "rv:{}:gc", "d:r:{}", "d:del:{}",
           "w:{}:title:<", "w:{}:summary:e0", "/entered {} ABC", "pt:{}", "ch:rm:{}", "ch:pg:{}:0", "ch:rmok:{}",
           "rv:{}:c",
-          "rr:{}:c:0", "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "/congnhan {}",
-          "ca:{}:n", "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
+          "rr:{}:c:0", "rv:{}:r", "rr:{}:r:1", "rv:{}:a", "rc:{}", "rc:{}:council", "rc:{}:done", "rc:{}:stop",
+          "/congnhan {}", "ca:{}:n", "ca:{}:y", "w:{}:summary:go", "d:delok:{}")  # fmt: skip
 
 
 @pytest.mark.timeout(600)

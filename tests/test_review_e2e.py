@@ -233,7 +233,12 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     refusals = [b["text"] for b in reasons.buttons()]
     assert "Mô tả chưa đủ rõ" not in refusals, "a reason to refuse, not to mend"
     assert "Chưa có văn bản công nhận" not in refusals, "a verified initiative waits for its decision"
-    await cast.chair_one.tap("Trùng lặp", reasons)
+    await cast.chair_one.send("/progress")  # another command leaves the reason's question
+    await cast.chair_one.expect("chỉ tiêu")
+    await cast.chair_one.send("Xem lại sau")  # words typed later are not the author's reason
+    await cast.chair_one.expect("chưa hiểu")
+    assert (await database.initiative(number)).status == Status.SUBMITTED
+    await cast.chair_one.tap("Trùng lặp", reasons)  # its buttons still work
     done = await cast.chair_one.expect(f"Đã từ chối sáng kiến #{number}", "Lý do: «Trùng lặp với sáng kiến đã có»")
     await lan.expect(f"Sáng kiến #{number}", "không được xác nhận", "Lý do: «Trùng lặp với sáng kiến đã có»",
                      "Nếu chưa đồng ý, đồng chí trao đổi với")  # fmt: skip
@@ -551,6 +556,18 @@ async def test_a_chair_records_the_recognition_decision_when_approving(
     await cast.chair_one.send("ai đó")
     await cast.chair_one.expect("cần chọn một trong các mục", "được công nhận bởi ai")
     await cast.chair_one.send("hoi dong")  # the option's first words, typed without accents
+    await cast.chair_one.expect("Gõ số và ngày quyết định của Hội đồng sáng kiến")
+    await cast.chair_one.send("bỏ qua")  # as the date's refusal offers: nothing recorded, the question left
+    await cast.chair_one.expect(f"Đã dừng, chưa ghi quyết định công nhận nào cho sáng kiến #{number}")
+    await cast.chair_one.send(f"/congnhan {number}")
+    await cast.chair_one.tap("Hội đồng", await cast.chair_one.expect("được công nhận bởi ai"))
+    await cast.chair_one.send("/cancel")  # it said «không ở giữa bước nào», and the next text was recorded
+    await cast.chair_one.expect(f"Đã dừng, chưa ghi quyết định công nhận nào cho sáng kiến #{number}")
+    await cast.chair_one.send("46/QĐ-HĐSK 16/03/2022")
+    await cast.chair_one.expect("chưa hiểu")
+    assert (await database.initiative(number)).recognition_decision_no == "45/QĐ-CĐCS"
+    await cast.chair_one.send(f"/congnhan {number}")
+    await cast.chair_one.tap("Hội đồng", await cast.chair_one.expect("được công nhận bởi ai"))
     await cast.chair_one.expect("Gõ số và ngày quyết định của Hội đồng sáng kiến")
     await cast.chair_one.send("46/QĐ-HĐSK 16/03/2022")
     await cast.chair_one.expect("Đã ghi quyết định công nhận", "46/QĐ-HĐSK", "được tính vào chỉ tiêu")

@@ -427,6 +427,15 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{second}")
     assert (await live_database.initiative(third)).status == Status.SUBMITTED
 
+    # Another command leaves the reason's question: its list no longer takes a bare «1» (it rejected #third).
+    await chair.send(f"3 {third}")
+    await chair.expect(f"Từ chối sáng kiến #{third}", "1. ")
+    await chair.send("/export")
+    await chair.expect("Excel")
+    await chair.send("1")
+    await chair.expect("Danh sách mới nhất không có số 1", f"«1 {third}»")  # told how to answer the card
+    assert (await live_database.initiative(third)).status == Status.SUBMITTED
+
 
 async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(
     zalo_emulator: ZaloEmulator, live_bot: InProcessBot
