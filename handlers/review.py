@@ -38,7 +38,7 @@ from handlers.roles import (
 )
 from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
 from storage import decisions, queries
-from storage.models import Initiative, Member, Status
+from storage.models import ENTERED_FOR_MEMBERS, Initiative, Member, Status
 
 log = logging.getLogger(__name__)
 PENDING_SHOWN = 20  # review cards /pending sends at once, oldest first
@@ -463,6 +463,8 @@ async def history(ctx: Context) -> None:
             before = f"{ctx.t(f'status_{event.from_status}')} → " if event.from_status else ""
             change = f": {before}{ctx.t(f'status_{event.to_status}')}"
         shown = shown_reason(ctx.t, ctx.campaign, event.reason or "")
+        if event.reason == ENTERED_FOR_MEMBERS or shown.startswith("entered for the members of branch"):
+            shown = ctx.t("history_entered_for_members")
         reason = f" — «{esc(shown)}»" if event.reason and event.action != "refused" else ""
         lines.append(
             ctx.t("history_line", when=local_time(ctx, event.created_at), who=esc(actor or "?"),

@@ -19,7 +19,7 @@ from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply, two_a_row
 from handlers.i18n import as_recorded, record_text
-from handlers.roles import may_enter_for, refuse
+from handlers.roles import can_decide, may_enter_for, refuse
 from handlers.wizard_steps import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
@@ -36,7 +36,7 @@ from handlers.wizard_steps import (
     too_big,
 )
 from storage import files, queries
-from storage.models import Attachment, AuditEvent, Author, Branch, Initiative, Member, Status
+from storage.models import ENTERED_FOR_MEMBERS, Attachment, AuditEvent, Author, Branch, Initiative, Member, Status
 
 FLOW = "wizard"
 BACK, SKIP, CANCEL, DONE, SOLO, CLEAR_FILES, EXPLAIN, KEEP = "<", ">", "x", "ok", "solo", "clr", "help", "="
@@ -76,7 +76,7 @@ async def _save(ctx: Context, draft: Initiative) -> None:
     assert ctx.member is not None
     ctx.session.add(draft)
     await ctx.session.flush()
-    entered_for = f"entered for the members of branch {draft.branch_id}" if draft.entered_by_member_id else None
+    entered_for = ENTERED_FOR_MEMBERS if draft.entered_by_member_id else None
     ctx.session.add(AuditEvent(initiative_id=draft.id, actor_member_id=ctx.member.id, action="created",
                                to_status=Status.DRAFT, reason=entered_for))  # fmt: skip
     ctx.identity.flow_data = {**ctx.identity.flow_data, "draft": draft.id}
@@ -752,8 +752,9 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     await _ask_coauthors_to_confirm(ctx, draft)
     key = "resubmitted" if resubmission else "submitted"
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)
-    if not chairs:
-        ctx.say(ctx.t("submitted_no_chair"))
+    if not chairs:  # the officer who entered it for members may verify it himself (he is not its author)
+        entered_to_verify = draft.entered_by_member_id is not None and can_decide(ctx, draft)
+        ctx.say(ctx.t("submitted_entered_to_verify" if entered_to_verify else "submitted_no_chair"))
     if ctx.member.profile_asked_at is None and draft.entered_by_member_id is None:
         await profile.start(ctx, after_initiative=draft.id)  # once: the forms follow the profile
     else:

@@ -367,6 +367,11 @@ class Attachment(Base):
     initiative: Mapped[Initiative] = relationship(back_populates="attachments")
 
 
+# The reason of a draft's "created" event when an officer entered it for members (shown in their words by /history;
+# earlier rows read "entered for the members of branch <id>").
+ENTERED_FOR_MEMBERS = "entered_for_members"
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_event"
 

@@ -269,6 +269,7 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
     await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
     number = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    await chair.expect("tự xác nhận được hồ sơ này")  # not «chưa có chủ tịch nào… quản trị viên xác nhận»
     stored = await live_database.initiative(number)
     chair_member = await live_database.member_of(chair.user_id)
     assert stored.entered_by_member_id == chair_member.id and stored.member_id == chair_member.id
@@ -279,6 +280,9 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     card = await chair.expect(f"Sáng kiến #{number} chờ xác nhận", "Nhập hộ bởi Chủ Tịch Nhập Hộ")
     await chair.tap("Xác nhận hồ sơ", card)
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    await chair.send(f"/history {number}")
+    trail = await chair.expect(f"#{number}", "tạo bản nháp", "«nhập hộ đoàn viên»")
+    assert "entered for" not in trail.plain_text, "the audit's words, not the reader's"
     member = Person(emulator, "Lý Văn Không Phải")
     await register(member, "MAU009", "Lý Văn Không Phải")
     await member.send("/nhapho")
