@@ -91,6 +91,8 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     await group.expect("không có quyền")
     assert len(group.bot_texts()) == 3, "chatter gets no answer, and the wizard never runs in a group"
 
+    await cast.chair.send("/linkgroup")  # in his private chat, as the help lists it: where to type it
+    await cast.chair.expect("Lệnh /linkgroup gõ trong nhóm Zalo/Telegram của CĐCS")
     await group.send(cast.chair, "/linkgroup")
     await group.expect("Đã liên kết nhóm với [MẪU] Bệnh viện Đa khoa tỉnh")
     await group.send(cast.member, "/new")
