@@ -7,14 +7,17 @@ import asyncio
 import contextvars
 import functools
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from bot import metrics
 from domain.rules import InputError, clean_text, parse_id
+from domain.text import fold
 from handlers import review_links
 from handlers.context import Context, esc
 from handlers.events import Option, OutgoingFile, Reply
 from handlers.reports import excel, forms
+from handlers.reports.documents import doc_text
 from handlers.reports.scope import parse_filter
 from handlers.roles import can_view, chaired_branch_ids, is_admin, refuse
 from storage import decisions, org_tree, queries
@@ -23,6 +26,7 @@ from storage.models import Initiative, Status
 log = logging.getLogger(__name__)
 # The forms are built one at a time, off the event loop: built side by side (ten members submitting at once)
 # they only share the same interpreter lock, and each holds its documents in memory meanwhile.
+SCOPE_NAMED = 3  # units named in a workbook's «Phạm vi», the others counted
 _FORM_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="word-forms")
 
 
@@ -99,6 +103,20 @@ def file_scope(codes: list[str]) -> str:
     return joined if len(joined) <= 40 else f"{len(codes)}-don-vi"
 
 
+def file_filter(described: str) -> str:
+    """The filter in the workbook's file name («-giai-doan-1-cho-xac-nhan-ho-so»), so that two filters' files
+    saved side by side do not replace each other; "" without one."""
+    words = re.sub(r"[^a-z0-9]+", "-", fold(described)).strip("-")
+    return f"-{words[:60].rstrip('-')}" if words else ""
+
+
+def scope_names(names: list[str]) -> str:
+    """The units of a chair's workbook, the first three named (a chair of 160 units had them all on one line)."""
+    if len(names) <= SCOPE_NAMED:
+        return ", ".join(names)
+    return doc_text("report_scope_more", names=", ".join(names[:SCOPE_NAMED]), more=len(names) - SCOPE_NAMED)
+
+
 def portal_button(ctx: Context, initiative_id: int) -> Option:
     return Option(ctx.t("btn_mark_entered"), f"pt:{initiative_id}")
 
@@ -123,9 +141,10 @@ async def export(ctx: Context) -> None:
         ctx.say("⚠️ " + ctx.t(error.key if ctx.t.has(error.key) else "err_date", **error.params))
         return
     branches = [] if chaired is None else await queries.branches_by_id(ctx.session, chaired)  # named: those chaired
-    scope_name = campaign.organisation if branch_ids is None else ", ".join(b.name for b in branches)
+    scope_name = campaign.organisation if branch_ids is None else scope_names([b.name for b in branches])
     stamp = ctx.now().astimezone(campaign.tz).strftime("%Y%m%d-%H%M")
     scope = "toan-don-vi" if branch_ids is None else file_scope(sorted(b.code for b in branches))
+    scope += file_filter(excel.describe(report_filter))
     ready = ctx.t("export_ready", branches=len(branch_ids) if branch_ids else ctx.t("all_branches"),
                   filter=esc(excel.describe(report_filter) or ctx.t("export_no_filter")))  # fmt: skip
     request = excel.ReportRequest(campaign, frozenset(branch_ids) if branch_ids is not None else None,

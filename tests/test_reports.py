@@ -319,6 +319,9 @@ async def test_a_chair_report_holds_only_the_branch_and_filters_narrow_every_she
     waiting = await workbook(sessions, config, None, parse_filter("chờ công nhận", config.campaign))
     assert column(waiting["Sáng kiến"], "Tên sáng kiến") == ["Chờ công nhận B"]
     assert column(waiting["Nhập Cổng"], "Tên sáng kiến") == []
+    heading = [r[0].value for r in waiting["Tổng hợp theo CĐCS"].iter_rows() if isinstance(r[0].value, str)]
+    assert "Bảng chỉ gồm sáng kiến «Chờ công nhận»: chưa sáng kiến nào" in "\n".join(heading)
+    assert not any("sáng kiến được công nhận (" in line for line in heading), "no «0/200 được công nhận» headline"
     august = await workbook(sessions, config, None, parse_filter("1/8/2022-31/8/2022", config.campaign))
     assert column(august["Sáng kiến"], "Tên sáng kiến") == ["Chờ xác nhận A"]
     *per_branch, total = column(august["Tổng hợp theo CĐCS"], "Chờ xác nhận hồ sơ")
@@ -373,3 +376,10 @@ async def test_the_workbooks_file_name_names_its_units_or_counts_them() -> None:
     """A chair of many units got «sang-kien-MAU001-…-MAU00-…»: the name cut in the middle of a code."""
     assert paperwork.file_scope(["MAU002", "MAU014"]) == "MAU002-MAU014"
     assert paperwork.file_scope([f"MAU{n:03}" for n in range(1, 161)]) == "160-don-vi"
+    # Two filters' files saved side by side kept one name, the second replacing the first.
+    assert paperwork.file_filter("Giai đoạn 1, Chờ xác nhận hồ sơ") == "-giai-doan-1-cho-xac-nhan-ho-so"
+    assert paperwork.file_filter("01/08/2022–31/08/2022") == "-01-08-2022-31-08-2022"
+    assert paperwork.file_filter("") == ""
+    # Its «Phạm vi» names three units and counts the others (a chair of 160 had them all on one line).
+    assert paperwork.scope_names(["A", "B"]) == "A, B"
+    assert paperwork.scope_names([f"U{n}" for n in range(160)]) == "U0, U1, U2 và 157 đơn vị khác"

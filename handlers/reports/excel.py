@@ -31,7 +31,7 @@ from domain.credit import AuthorShare, credited_author
 from handlers.reports import sheet_rows
 from handlers.reports.documents import doc_text
 from storage import org_tree, reports
-from storage.models import Status
+from storage.models import COUNTED, Status
 from storage.reports import BranchFigures, InitiativeRow, ReportFilter
 
 DATE_FORMAT = "DD/MM/YYYY"
@@ -349,7 +349,7 @@ async def build(session: AsyncSession, request: ReportRequest) -> bytes:
     writer = await asyncio.to_thread(ReportWriter, campaign)
     try:
         await asyncio.to_thread(writer.summary, _title_lines(campaign, report_filter, request.scope_name, today),
-                                _target_lines(campaign, whole), shown, whole, ranking_phase,
+                                _target_lines(campaign, whole, report_filter), shown, whole, ranking_phase,
                                 _signature(request.place, today))  # fmt: skip
         await asyncio.to_thread(writer.table, "sheet_initiatives", initiative_columns(campaign))
         await asyncio.to_thread(writer.table, "sheet_portal", portal_columns(campaign))
@@ -381,7 +381,11 @@ def _title_lines(campaign: Campaign, report_filter: ReportFilter, scope_name: st
     ]
 
 
-def _target_lines(campaign: Campaign, figures: list[BranchFigures]) -> list[str]:
+def _target_lines(campaign: Campaign, figures: list[BranchFigures], report_filter: ReportFilter) -> list[str]:
+    """Each phase's and the campaign's recognised against their targets; none where the filter keeps only
+    initiatives not counted (a report of those waiting read «0/200 sáng kiến được công nhận»)."""
+    if report_filter.status is not None and report_filter.status not in COUNTED:
+        return [doc_text("report_status_only", status=doc_text(f"status_{report_filter.status.value}"))]
     lines = []
     total = 0
     for phase in campaign.phases:
