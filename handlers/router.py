@@ -360,17 +360,17 @@ async def _member_option(ctx: Context) -> None:
     elif payload.startswith(review.HISTORY_PAYLOAD):
         await review.history(ctx)
     elif payload.startswith(WHICH_LIST):
-        _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
+        await _which_list(ctx, payload.removeprefix(WHICH_LIST).split(":"))
     elif payload.startswith(WHICH_CARD):
         _which_card(ctx, payload.removeprefix(WHICH_CARD))
     elif payload.startswith(NOT_LISTED):
-        _which_list(ctx, payload.removeprefix(NOT_LISTED).split(":"), "zalo_not_listed")
+        await _which_list(ctx, payload.removeprefix(NOT_LISTED).split(":"), "zalo_not_listed")
     else:
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
 
 
-def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_list") -> None:
+async def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_list") -> None:
     """[ref, number]: which list a bare number was for (asked), or the earlier one it may be for (`NOT_LISTED`).
     The reference is said as it was shown (a link question's «048291» is not a number to read)."""
     ref, number = (parts[0], parse_id(parts[1])) if len(parts) == 2 else ("", None)
@@ -378,7 +378,14 @@ def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_list") ->
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
-    ctx.say(ctx.t(key, ref=ref, number=number))
+    ctx.say(ctx.t(key, ref=ref, number=number, label=esc(await _latest_label(ctx, number))))
+
+
+async def _latest_label(ctx: Context, number: int) -> str:
+    """The label of option `number` of the list a bare number answers (what «1» again would choose: once
+    «trả lời câu hỏi trước» was an old /progress's «Xem xếp hạng đầy đủ»)."""
+    options = await option_menus.find(ctx.session, ctx.event.platform, ctx.event.chat_id) or []
+    return options[number - 1][0] if 1 <= number <= len(options) else "?"
 
 
 def _which_card(ctx: Context, typed: str) -> None:

@@ -402,11 +402,12 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     first = await submit_initiative(author)
     await chair.expect(f"Sáng kiến #{first} chờ xác nhận", "3. ❌ Từ chối")
     await chair.send(f"3 {first}")
-    await chair.expect(f"Từ chối sáng kiến #{first}", "1. ")
+    reasons = await chair.expect(f"Từ chối sáng kiến #{first}", "1. ")
+    reason_one = re.search(r"^1\. (.+)$", reasons.text, re.M)[1]
     second = await submit_initiative(author)
     await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
     await chair.send("1")
-    await chair.expect("Số 1 có ở hai danh sách", f"«1 {second}»", "gõ «1» lần nữa")
+    await chair.expect("Số 1 có ở hai danh sách", f"«1 {second}»", f"gõ «1» lần nữa để chọn «{reason_one}»")
     assert {(await live_database.initiative(n)).status for n in (first, second)} == {Status.SUBMITTED}
     await chair.send("1")  # asked again: the question being answered
     await chair.expect(f"Đã từ chối sáng kiến #{first}")
