@@ -96,8 +96,9 @@ async def mark(ctx: Context, raw: str) -> None:
     ctx.session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=ctx.member.id, action="featured",
                                reason=route, created_at=ctx.now()))  # fmt: skip
     title = esc(initiative.title or "")
-    if parent is None:
-        ctx.say(ctx.t("featured_top", id=initiative.id, title=title))
+    if parent is None:  # an admin's mark (the whole organisation), or one at a unit with none above it
+        top = ctx.t("featured_top_unit", unit=esc(unit.name)) if unit is not None else ctx.t("featured_top")
+        ctx.say(ctx.t("featured_marked", id=initiative.id, title=title, top=top))
         return
     ctx.say(ctx.t("featured_proposed", id=initiative.id, title=title, unit=esc(parent.name)))
 
@@ -136,6 +137,7 @@ async def show_list(ctx: Context) -> None:
     options = []
     for initiative_id, title, unit_name, _ in rows:
         lines.append(ctx.t("featured_line", id=initiative_id, title=esc(title or ""), unit=esc(unit_name or "")))
-        if chaired or is_admin(ctx):
-            options.append([Option(ctx.t("btn_propose_up_id", id=initiative_id), f"{PAYLOAD}{initiative_id}")])
+        if chaired or is_admin(ctx):  # an admin chairing none marks at the top: nothing is above him
+            label = "btn_propose_up_id" if chaired else "btn_feature_top_id"
+            options.append([Option(ctx.t(label, id=initiative_id), f"{PAYLOAD}{initiative_id}")])
     ctx.say("\n".join(lines) + "\n\n" + ctx.t("featured_hint"), options)

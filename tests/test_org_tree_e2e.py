@@ -191,10 +191,14 @@ async def test_an_outstanding_initiative_is_proposed_up_level_by_level(
     await admin.send("/tieubieu")
     top = await admin.expect(f"#{first}", "do CĐ Khối Y tế đề xuất")
     assert "do Bệnh viện Một đề xuất" not in top.plain_text, "the top sees what reached it, not every level"
-    await admin.tap(f"Đề xuất tiếp #{first}", top)
-    await admin.expect(f"Đã đánh dấu sáng kiến #{first}", "tiêu biểu ở cấp cao nhất")
+    await admin.tap(f"Tiêu biểu toàn đơn vị #{first}", top)  # not «đề xuất tiếp»: nothing is above him
+    await admin.expect(f"Đã đánh dấu sáng kiến #{first}", "tiêu biểu của toàn đơn vị (cấp cao nhất)")
+    province = await invite_chair(admin, Person(emulator, "Hà Văn Tỉnh"), "TINH", "Hà Văn Tỉnh")
+    await province.send(f"/tieubieu {first}")  # his unit has none above: said so, and where it is seen
+    await province.expect(f"Đã đánh dấu sáng kiến #{first}", "tiêu biểu của LĐLĐ tỉnh Thử",
+                          "không có cấp trên: quản trị viên xem đề xuất này ở /tieubieu")  # fmt: skip
     actions = await live_database.audit_actions(first)
-    assert [action for action, _ in actions].count("featured") == 3, actions
+    assert [action for action, _ in actions].count("featured") == 4, actions
 
     await admin.send("/chairs KHOI1")  # the khối officer loses the role: the link made before is dead
     listed_chairs = await admin.expect("Trần Văn Khối — CĐ Khối Y tế")
