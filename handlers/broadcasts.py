@@ -79,6 +79,10 @@ async def handle_text(ctx: Context) -> None:
             ctx.set_flow(FLOW, **{**data, "step": "preview", "branches": []})
             await _preview(ctx)
             return
+        if data.get("audience") and (data["audience"] != "branches" or data.get("branches")):  # the text mended
+            ctx.set_flow(FLOW, **{**data, "step": "preview"})  # after a preview: its audience is kept
+            await _preview(ctx)
+            return
         ctx.set_flow(FLOW, **{**data, "step": "audience"})
         _ask_audience(ctx)
     elif step == "branches":
