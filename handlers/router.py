@@ -174,6 +174,8 @@ async def route(ctx: Context) -> None:
             await branch_admin.import_file(ctx)
         elif ctx.replies:  # an entry for members just refused says why already
             pass
+        elif event.kind is EventKind.FILE:  # no draft takes it: where files are taken
+            ctx.say("⚠️ " + ctx.t("file_not_expected_admin" if is_admin(ctx) else "file_not_expected"), menu=True)
         elif event.kind is EventKind.TEXT and menus.wants_to_submit(event.text):
             await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
         else:

@@ -287,6 +287,10 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await register(member, "MAU009", "Lý Văn Không Phải")
     await member.send("/nhapho")
     await member.expect("Chỉ chủ tịch CĐCS")
+    await member.send_photo()  # no draft takes it: where files are taken («Bot chưa hiểu» said nothing)
+    await member.expect("Bot nhận tệp ở bước «Tệp đính kèm» của một sáng kiến")
+    await admin.send_document("danh-sach-cdcs.pdf")  # not a spreadsheet: what he may send
+    await admin.expect("Bot chỉ nhập danh sách CĐCS hoặc sáng kiến từ tệp .xlsx hay .csv")
     await admin.send("/help")  # where no chair uses the bot, the admin verifies: his help says how
     help_text = (await admin.expect("Quản trị viên", "/pending — sáng kiến chờ xác nhận của mọi CĐCS")).text
     assert help_text.index("Quản trị viên") < help_text.index("Đoàn viên"), "an admin reads his own tools first"
