@@ -17,7 +17,7 @@ from domain.rules import InputError
 from domain.text import begins, reads_as, shorten
 from handlers import answers, notices
 from handlers.context import Context, esc
-from handlers.events import EventKind, Option, Reply
+from handlers.events import ROW_CHARS, EventKind, Option, Reply
 from handlers.roles import can_review, chaired_branch_ids, is_admin, refuse
 from handlers.wizard_steps import MAX_ATTACHMENT_BYTES, too_big
 from storage import files, queries
@@ -84,8 +84,14 @@ async def command(ctx: Context) -> None:
     if not waiting:
         ctx.say(ctx.t("recognition_nothing_waiting"))
         return
-    rows = [[Option(f"#{i.id} {shorten(i.title or '', 40)}", f"rc:{i.id}")] for i in waiting]
+    rows = [[Option(_choice_label(i), f"rc:{i.id}")] for i in waiting]
     ctx.say(ctx.t("recognition_choose"), rows)
+
+
+def _choice_label(initiative: Initiative) -> str:
+    """«#14 Số hoá quy trình…»: cut to what a phone shows whole (cut at 40, the phone cut it again: «… …»)."""
+    number = f"#{initiative.id} "
+    return number + shorten(initiative.title or "", ROW_CHARS - len(number))
 
 
 async def start(ctx: Context, raw_id: str) -> None:

@@ -167,8 +167,8 @@ def _prompt(ctx: Context, draft: Initiative, step: Step) -> str:
     key = step.prompt_key
     if step.key == "recognition_kind" and is_research(draft, ctx.campaign):
         key = "step_recognition_kind_research"
-    elif step.key == "authors" and draft.entered_by_member_id:
-        key = "step_authors_for"
+    elif step.key in ("authors", "eligibility") and draft.entered_by_member_id:  # the members' work, not his
+        key = f"{key}_for"
     elif step.key == "first_applied_on" and len(ctx.campaigns_open()) > 1:  # each open campaign's window
         return ctx.t("step_first_applied_on_many", campaigns=open_campaigns_text(ctx))
     return ctx.t(key, **_prompt_params(ctx, draft, step))

@@ -704,7 +704,7 @@ async def enter_for_members_up_to_authors(
     """An officer's `/nhapho` (plan V.4) answered up to the authors step, not yet recognised, no economic
     benefit; returns the authors question."""
     await officer.send("/nhapho")
-    await officer.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU]", "điều kiện tham gia")
+    await officer.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU]", "điều kiện tham gia", "Sáng kiến của đoàn viên:")
     await officer.send("có")
     await answer(officer, "Tên sáng kiến", title)
     await officer.send(type_code)

@@ -10,6 +10,7 @@ import pytest_asyncio
 from openpyxl import load_workbook
 
 from bot.sandbox.telegram_emulator import TelegramEmulator
+from handlers.events import ROW_CHARS
 from storage import initiative_import
 from storage.models import Branch, Status
 from tests.harness import (
@@ -156,8 +157,8 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
     unit = await admin.expect("[MẪU] Trường ĐH Hùng Vương", "Được công nhận: 1/6", "📥 1 sáng kiến nhập từ tệp")
     assert "Nhập từ tệp (" not in unit.plain_text
 
-    await member.send_file("chi-tieu.xlsx", quota_sheet(60))
-    await member.expect("chưa hiểu")
+    await member.send_file("chi-tieu.xlsx", quota_sheet(60))  # not imported: a member is told where files go
+    await member.expect("Bot nhận tệp ở bước «Tệp đính kèm»")
     await member.send("/import")
     await member.expect("chỉ dành cho quản trị viên")
     await member.send("/progress")
@@ -221,6 +222,7 @@ async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_ever
     await chair.send("/congnhan")  # a chair records decisions too: his unit's verified ones are offered
     offered = [b["text"] for b in (await chair.expect("Ghi quyết định công nhận cho sáng kiến nào")).buttons()]
     assert [label.split()[0] for label in offered] == [f"#{waiting}"], offered
+    assert all(len(label) <= ROW_CHARS for label in offered), "whole on a phone: cut once, not «… …»"
     await bao.send(f"/congnhan {waiting}")
     await bao.tap("Hội đồng sáng kiến", await bao.expect("được công nhận bởi ai"))
     await bao.expect("Gõ số và ngày quyết định")
