@@ -421,6 +421,8 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.send("chờ xác nhận")
     await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
     await chair.expect(f"Sáng kiến #{third} chờ xác nhận")
+    await chair.send("xac nhan ho so")  # an option's words, in both cards: which card (it was «chưa hiểu»)
+    await chair.expect("đang xem nhiều sáng kiến", f"«1 {second}» cho #{second}", f"«1 {third}» cho #{third}")
     await chair.send("1")
     await chair.expect("đang xem nhiều sáng kiến", f"«1 {second}» cho #{second}", f"«1 {third}» cho #{third}")
     assert {(await live_database.initiative(n)).status for n in (second, third)} == {Status.SUBMITTED}
@@ -436,6 +438,21 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.send("1")
     await chair.expect("Danh sách mới nhất không có số 1", f"«1 {third}»")  # told how to answer the card
     assert (await live_database.initiative(third)).status == Status.SUBMITTED
+
+    # An option's words under a notice, once no question is pending: that option (it was «Bot chưa hiểu»).
+    zalo_author = ZaloPerson(zalo_emulator, "Lò Thị Zalo")
+    await register(zalo_author, "MAU013", "Lò Thị Zalo")
+    fourth = await submit_initiative(zalo_author)
+    await answer(zalo_author, "Nơi công tác", "dừng")  # the author profile, asked after the first submission
+    await zalo_author.expect("Hồ sơ tác giả của đồng chí còn trống")
+    await chair.expect(f"Sáng kiến #{fourth} chờ xác nhận")
+    await chair.send(f"2 {fourth}")
+    await chair.expect(f"Yêu cầu bổ sung sáng kiến #{fourth}")
+    await chair.send("1")
+    await chair.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{fourth}")
+    await zalo_author.expect(f"#{fourth}", "Sửa và gửi lại")
+    await zalo_author.send("sua va gui lai")
+    await zalo_author.expect("Tóm tắt sáng kiến")
 
 
 async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(

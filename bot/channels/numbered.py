@@ -110,6 +110,14 @@ def by_words(options: list[list[str]] | None, text: str) -> str | None:
     return None
 
 
+def exactly(options: list[list[str]] | None, text: str) -> int | None:
+    """The number (from 1) of the one option whose whole label the text reads as; None otherwise."""
+    exact, _ = _readings(options, text)
+    if len(exact) != 1 or options is None:
+        return None
+    return next(n for n, option in enumerate(options, start=1) if option[1] == exact[0])
+
+
 def ambiguous(options: list[list[str]] | None, text: str) -> bool:
     """What was typed reads as more than one option ("dung": "Đúng, đủ…" or "Dừng"): not a choice, and not
     a navigation word either; the question's own step reads it."""

@@ -16,7 +16,7 @@ import json
 import logging
 import mimetypes
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 
 import aiohttp
@@ -171,7 +171,10 @@ class ZaloChannel:
                 if payload is not None:
                     return payload, False
             options = await option_menus.find(session, PLATFORM, chat_id)
-            return numbered.by_words(options, text), numbered.ambiguous(options, text)
+            payload, several = numbered.by_words(options, text), numbered.ambiguous(options, text)
+            if payload is None and not several and not numbered.numbers_answer(options):
+                payload = await self._words_listed_earlier(session, chat_id, text)
+            return payload, several
 
     async def _bare_number(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
         """A bare "1": an option of the latest menu; but when notices with numbers of their own arrived after it
@@ -201,6 +204,31 @@ class ZaloChannel:
         await option_menus.forget_notice_after_latest(session, PLATFORM, chat_id)
         await session.commit()
         return f"{WHICH_LIST}{having[0]}:{number}"
+
+    async def _words_listed_earlier(self, session: AsyncSession, chat_id: str, text: str) -> str | None:
+        """An option's whole words that no list in view has but earlier cards' lists do («sửa và gửi lại» under
+        a notice: it was «Bot chưa hiểu»): where several cards shown since the question have it at one number,
+        which card (`WHICH_CARD`); where one list has it, that option; else None. Not where the question takes
+        typed text."""
+        in_view = [(ref, await option_menus.find(session, PLATFORM, chat_id, ref))
+                   for ref in await option_menus.notices_after_latest(session, PLATFORM, chat_id)]  # fmt: skip
+        found = self._having_words(in_view, text)  # the cards shown since the question, as a bare number
+        numbers, refs = {number for _, number, _ in found}, [ref for ref, _, _ in found]
+        if len(found) > 1 and len(numbers) == 1 and all(ref.isdigit() for ref in refs):
+            return f"{WHICH_CARD}{numbers.pop()}:{','.join(refs)}:"
+        if not found:  # an older list's, if only one has them (older cards' lists outlive their decisions)
+            found = self._having_words(await option_menus.shown_with_refs(session, PLATFORM, chat_id), text)
+        return found[0][2] if len(found) == 1 else None
+
+    @staticmethod
+    def _having_words(lists: Iterable[tuple[str, list[list[str]] | None]], text: str) -> list[tuple[str, int, str]]:
+        """(ref, number, payload) of each list with an option whose whole words the text reads as."""
+        found = []
+        for ref, options in lists:
+            number = numbered.exactly(options, text)
+            if number is not None and options is not None:
+                found.append((ref, number, options[number - 1][1]))
+        return found
 
     async def _listed_earlier(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
         """A bare number no list in view has, that an earlier card's has (its «5» after its «📄 Chi tiết»
