@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_PAYLOAD_BYTES = 64
+# Platforms whose sent messages cannot be edited (an edit arrives as a new message: one a chat is enough).
+WITHOUT_EDITS = frozenset({"zalo"})
 ROW_CHARS = 30  # what a 360-pixel phone shows whole of a button as wide as the chat; half that in a row of two
 # "nl:<ref>:<number>": where there are no buttons, a bare number that both the question being answered and a
 # notice that arrived after it (reference <ref>) have; the person is asked which one they mean.

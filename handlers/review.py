@@ -23,7 +23,7 @@ from domain.rules import InputError
 from domain.text import shorten
 from handlers import answers, notices, paperwork, recognition, review_links
 from handlers.context import Context, esc
-from handlers.events import EventKind, Option, OutgoingFile, Reply
+from handlers.events import WITHOUT_EDITS, EventKind, Option, OutgoingFile, Reply
 from handlers.i18n import Catalog, records
 from handlers.roles import (
     can_decide,
@@ -344,7 +344,12 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
     why = "\n" + ctx.t("review_outcome_reason", reason=esc(shown_reason(ctx.t, ctx.campaign, reason))) if reason else ""
     outcome = ctx.t(f"review_outcome_{new_status.value}", id=initiative.id, who=chair, when=when) + why
     decided_card = review_card(ctx, initiative, outcome=outcome)
+    told: set[tuple[str, str]] = set()  # a chat without edits is told once (a card shown twice posted it twice)
     for message in await queries.review_messages(ctx.session, initiative.id):
+        chat = (message.platform, message.chat_id)
+        if message.platform in WITHOUT_EDITS and chat in told:
+            continue
+        told.add(chat)
         ctx.notify(message.platform, message.chat_id, decided_card, purpose="review_edit",
                    initiative_id=initiative.id, edit_of_id=message.id)  # fmt: skip
     await queries.retire_review_messages(ctx.session, initiative.id)

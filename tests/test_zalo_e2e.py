@@ -429,6 +429,10 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.send(f"1 {second}")
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{second}")
     assert (await live_database.initiative(third)).status == Status.SUBMITTED
+    async with live_database.sessions() as session:  # its card, shown twice (notice, /pending), told once
+        told = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.initiative_id == second, OutboxMessage.purpose == "review_edit"))  # fmt: skip
+    assert told == 1
 
     # Another command leaves the reason's question: its list no longer takes a bare «1» (it rejected #third).
     await chair.send(f"3 {third}")
