@@ -673,9 +673,12 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     await cast.chair_one.settle()
     kept = next(m for m in emulator.chat(cast.chair_one.user_id) if m.message_id == card.message_id)
     assert kept.button("Xác nhận hồ sơ"), "the card keeps its decision buttons after the forms"
-    for outsider in (cast.outsider, cast.other_chair):
+    for outsider, told in (
+        (cast.outsider, "xin quản trị viên đường dẫn mời"),
+        (cast.other_chair, "không thuộc đơn vị đồng chí phụ trách"),
+    ):  # not to ask for his invite
         await outsider.send(f"/docx {number}")
-        await outsider.expect("Đồng chí không có quyền")
+        await outsider.expect("Đồng chí không có quyền", told)
 
 
 async def _recognising_body(database: Database, initiative_id: int, body: str | None) -> str | None:
