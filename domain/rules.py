@@ -94,6 +94,12 @@ _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ '.\-][^\W\d_]+)*$")
 MAX_NAME_WORDS = 7
 
 
+def asked_about_accents(name: str, asked_before: object) -> bool:
+    """A name with no accent at all («Le Thi Binh») is asked about once, since the council's forms print it;
+    the same typed again (`asked_before`) is kept («Mai Lan Anh» is a real name)."""
+    return name.isascii() and asked_before != name
+
+
 def parse_person_name(text: str) -> str:
     """A full name, its words capitalised when typed all in lower or all in upper case («nguyễn văn an» →
     «Nguyễn Văn An»: it is printed on cards, lists and the council's forms); mixed case is kept as typed."""

@@ -140,4 +140,4 @@ async def show_list(ctx: Context) -> None:
         if chaired or is_admin(ctx):  # an admin chairing none marks at the top: nothing is above him
             label = "btn_propose_up_id" if chaired else "btn_feature_top_id"
             options.append([Option(ctx.t(label, id=initiative_id), f"{PAYLOAD}{initiative_id}")])
-    ctx.say("\n".join(lines) + "\n\n" + ctx.t("featured_hint"), options)
+    ctx.say("\n".join(lines) + "\n\n" + ctx.t("featured_hint" if chaired else "featured_hint_top"), options)

@@ -64,7 +64,7 @@ def _new_name(ctx: Context, name: str) -> str:
     print it. The same typed again is kept («Mai Lan Anh» is a real name)."""
     assert ctx.member is not None
     data = ctx.identity.flow_data
-    if name.isascii() and name != ctx.member.full_name and data.get("unaccented") != name:
+    if name != ctx.member.full_name and rules.asked_about_accents(name, data.get("unaccented")):
         ctx.set_flow(FLOW, **{**data, "unaccented": name})
         raise rules.InputError("err_name_unaccented", {"name": esc(name)})
     return name

@@ -123,10 +123,22 @@ def _stop_button(ctx: Context, initiative: Initiative) -> Option:
     return Option(ctx.t("btn_profile_stop"), f"rc:{initiative.id}:{STOP}")
 
 
-def stop(ctx: Context, initiative_id: object) -> None:
-    """Nothing recorded after all (the stop button, its words typed, /cancel): said, with how to come back."""
+def stop(ctx: Context, initiative_id: str, *, menu: bool = True) -> None:
+    """Nothing recorded after all (the stop button, its words typed, /cancel, another command): said, with how to
+    come back."""
     ctx.set_flow(None)
-    ctx.say(ctx.t("recognition_stopped", id=initiative_id), menu=True)
+    ctx.say(ctx.t("recognition_stopped", id=esc(initiative_id)), menu=menu)
+
+
+def scan_skipped(ctx: Context) -> None:
+    ctx.set_flow(None)
+    ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
+
+
+def _asking(ctx: Context, initiative: Initiative) -> bool:
+    """This initiative's kind or decision number is what the person is asked now (an old «✖️ Dừng» is not)."""
+    data = ctx.identity.flow_data
+    return ctx.identity.flow == FLOW and str(data.get("initiative")) == str(initiative.id)
 
 
 def _typed_kind(ctx: Context, text: str) -> str | None:
@@ -142,7 +154,8 @@ def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
 
 
 async def handle_option(ctx: Context) -> None:
-    """rc:<id> (record), rc:<id>:<kind> (its kind chosen), rc:<id>:done (no scan)."""
+    """rc:<id> (record), rc:<id>:<kind> (its kind chosen), rc:<id>:stop (nothing recorded), rc:<id>:done (no
+    scan)."""
     parts = ctx.event.payload.split(":")
     if len(parts) == 2:
         await start(ctx, parts[1])
@@ -154,11 +167,13 @@ async def handle_option(ctx: Context) -> None:
     elif parts[2] in KINDS:
         if not _kept_from_author(ctx, initiative):
             _ask_decision(ctx, initiative, parts[2])
-    elif parts[2] == STOP:
-        stop(ctx, initiative.id)
+    elif parts[2] == STOP and _asking(ctx, initiative):
+        stop(ctx, str(initiative.id))
+    elif parts[2] == STOP:  # an old question's: what is asked now goes on
+        ctx.press_not_taken()
+        ctx.say(ctx.t("err_old_button"))
     elif parts[2] == "done":
-        ctx.set_flow(None)
-        ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
+        scan_skipped(ctx)
     else:
         refuse(ctx, initiative, ctx.event.payload, "recognition_not_allowed")
 
@@ -174,7 +189,7 @@ async def handle_text(ctx: Context) -> None:
     if _kept_from_author(ctx, initiative):  # a chair recorded it meanwhile
         return
     if ctx.event.kind is EventKind.TEXT and rules.declines(ctx.event.text):  # «bỏ qua», «huỷ», «chưa có»
-        stop(ctx, initiative.id)
+        stop(ctx, str(initiative.id))
         return
     if not data.get("kind"):  # the kind's question, answered by typing
         kind = _typed_kind(ctx, ctx.event.text) if ctx.event.kind is EventKind.TEXT else None

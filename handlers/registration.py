@@ -159,7 +159,7 @@ async def _named(ctx: Context, typed: str) -> None:
         ctx.say("⚠️ " + ctx.t(error.key, **error.params))
         return
     data = ctx.identity.flow_data
-    if name.isascii() and data.get("unaccented") != name:
+    if rules.asked_about_accents(name, data.get("unaccented")):
         ctx.set_flow(FLOW, **{**data, "unaccented": name})
         ctx.say(ctx.t("reg_name_unaccented", name=esc(name)), [[Option(ctx.t("btn_keep_name"), "reg:keep")]])
         return

@@ -326,6 +326,8 @@ def outcome_status(initiative: Initiative, action: str) -> Status:
 
 async def decide(ctx: Context, initiative: Initiative, action: str, reason: str | None) -> None:
     assert ctx.member is not None
+    if ctx.identity.flow == FLOW:  # another card decided while a reason was asked: that question is left
+        ctx.set_flow(None)
     if initiative.status == Status.SUBMITTED and not can_decide(ctx, initiative):
         refuse(ctx, initiative, f"decision on own work #{initiative.id}", "review_own_work")
         return

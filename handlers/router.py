@@ -121,6 +121,8 @@ async def route(ctx: Context) -> None:
     code = linking.typed_code(event.text) if event.kind in (EventKind.TEXT, EventKind.COMMAND) else None
     if ctx.member is None and code is None and is_admin(ctx):
         await _adopt_admin(ctx)  # admins need no branch: their first message makes them known
+    if command is not None and ctx.identity.flow in ONE_QUESTION_FLOWS and await _left_question(ctx, command):
+        return
     if code is not None:
         await linking.accept(ctx, code)
     elif command == "start":
@@ -143,8 +145,6 @@ async def route(ctx: Context) -> None:
             await profile.onto_author_rows(ctx, ctx.member)
         ctx.set_flow(None)
         ctx.say(ctx.t("questions_stopped"), menu=True)
-    elif command is not None and ctx.identity.flow in ONE_QUESTION_FLOWS:
-        await _leave_question(ctx, command)
     elif command is not None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:
@@ -175,7 +175,8 @@ async def route(ctx: Context) -> None:
         elif ctx.replies:  # an entry for members just refused says why already
             pass
         elif event.kind is EventKind.FILE:  # no draft takes it: where files are taken
-            ctx.say("⚠️ " + ctx.t("file_not_expected_admin" if is_admin(ctx) else "file_not_expected"), menu=True)
+            imports = is_admin(ctx) and event.platform != "zalo"  # Zalo carries no spreadsheet to a bot
+            ctx.say("⚠️ " + ctx.t("file_not_expected_admin" if imports else "file_not_expected"), menu=True)
         elif event.kind is EventKind.TEXT and menus.wants_to_submit(event.text):
             await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
         else:
@@ -186,22 +187,28 @@ async def route(ctx: Context) -> None:
 ONE_QUESTION_FLOWS = (review.FLOW, recognition.FLOW, recognition.SCAN_FLOW)
 
 
-async def _leave_question(ctx: Context, command: str) -> None:
-    """A command while one question waits: the question is dropped, so that a text typed later is never taken
-    for its answer (a chair's next words became a rejection's reason). /cancel, /skip, /back say so; any other
-    command runs (on Zalo a bare «1» once rejected an initiative from the reason list after an /export)."""
+async def _left_question(ctx: Context, command: str) -> bool:
+    """A command (/help too) while one question waits: the question is dropped and said so, so that a text typed
+    later is never taken for its answer (a chair's next words became a rejection's reason; on Zalo a bare «1»
+    after /export rejected from the reason list). True when that was all: /cancel, /skip, /back (at a
+    recognition's number, /back asks its kind again); any other command then runs."""
     flow, data = ctx.identity.flow, ctx.identity.flow_data
+    initiative = str(data.get("initiative", ""))
     ctx.set_flow(None)
     # Where options are answered by number (Zalo), the question's list no longer takes a bare «1».
     await option_menus.forget_latest(ctx.session, ctx.event.platform, ctx.event.chat_id)
-    if command not in ("cancel", "skip", "back"):
-        await _member_command(ctx, command)
+    ending = command in ("cancel", "skip", "back")
+    if flow == recognition.FLOW and command == "back" and data.get("kind"):
+        await recognition.start(ctx, initiative)
     elif flow == recognition.FLOW:
-        recognition.stop(ctx, data.get("initiative", ""))
+        recognition.stop(ctx, initiative, menu=ending)
+    elif flow == review.FLOW and ending:
+        await review.reason_dropped(ctx, initiative)
     elif flow == review.FLOW:
-        await review.reason_dropped(ctx, str(data.get("initiative", "")))
-    else:
-        ctx.say(ctx.t("recognition_scan_skipped"), menu=True)
+        ctx.say(ctx.t("review_reason_cancelled", id=esc(initiative)))
+    elif ending:
+        recognition.scan_skipped(ctx)
+    return ending
 
 
 async def _adopt_admin(ctx: Context) -> None:
@@ -380,7 +387,8 @@ async def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_lis
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
-    ctx.say(ctx.t(key, ref=ref, number=number, label=esc(await _latest_label(ctx, number))))
+    label = await _latest_label(ctx, number) if key == "zalo_which_list" else ""
+    ctx.say(ctx.t(key, ref=ref, number=number, label=esc(label)))
 
 
 async def _latest_label(ctx: Context, number: int) -> str:

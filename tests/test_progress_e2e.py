@@ -271,7 +271,7 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
     await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
     number = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
-    await chair.expect("tự xác nhận được hồ sơ này")  # not «chưa có chủ tịch nào… quản trị viên xác nhận»
+    await chair.expect("đồng chí không phải tác giả nên tự xác nhận được")  # not «chưa có chủ tịch nào»
     stored = await live_database.initiative(number)
     chair_member = await live_database.member_of(chair.user_id)
     assert stored.entered_by_member_id == chair_member.id and stored.member_id == chair_member.id

@@ -233,8 +233,9 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     refusals = [b["text"] for b in reasons.buttons()]
     assert "Mô tả chưa đủ rõ" not in refusals, "a reason to refuse, not to mend"
     assert "Chưa có văn bản công nhận" not in refusals, "a verified initiative waits for its decision"
-    await cast.chair_one.send("/progress")  # another command leaves the reason's question
-    await cast.chair_one.expect("chỉ tiêu")
+    await cast.chair_one.send("/help")  # another command, the help too, leaves the reason's question: said so
+    await cast.chair_one.expect(f"Chưa quyết định gì với sáng kiến #{number}")
+    await cast.chair_one.expect("Hướng dẫn")
     await cast.chair_one.send("Xem lại sau")  # words typed later are not the author's reason
     await cast.chair_one.expect("chưa hiểu")
     assert (await database.initiative(number)).status == Status.SUBMITTED
@@ -568,10 +569,16 @@ async def test_a_chair_records_the_recognition_decision_when_approving(
     assert (await database.initiative(number)).recognition_decision_no == "45/QĐ-CĐCS"
     await cast.chair_one.send(f"/congnhan {number}")
     await cast.chair_one.tap("Hội đồng", await cast.chair_one.expect("được công nhận bởi ai"))
+    old_question = await cast.chair_one.expect("Gõ số và ngày quyết định của Hội đồng sáng kiến")
+    await cast.chair_one.send("/back")  # the kind asked again, as /back does everywhere
+    await cast.chair_one.tap("Hội đồng", await cast.chair_one.expect("được công nhận bởi ai"))
     await cast.chair_one.expect("Gõ số và ngày quyết định của Hội đồng sáng kiến")
     await cast.chair_one.send("46/QĐ-HĐSK 16/03/2022")
     await cast.chair_one.expect("Đã ghi quyết định công nhận", "46/QĐ-HĐSK", "được tính vào chỉ tiêu")
     assert (await database.initiative(number)).recognition_decision_no == "46/QĐ-HĐSK"
+    await cast.chair_one.tap("Dừng", old_question)  # an old question's stop: it neither says «chưa ghi» nor stops
+    await cast.chair_one.expect("Nút này thuộc một tin nhắn cũ")
+    assert not any("Đã dừng, chưa ghi" in text for text in cast.chair_one.bot_texts()[-2:])
 
 
 async def test_a_chair_who_blocked_the_bot_does_not_stop_the_other_chair(
@@ -675,7 +682,7 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     assert kept.button("Xác nhận hồ sơ"), "the card keeps its decision buttons after the forms"
     for outsider, told in (
         (cast.outsider, "xin quản trị viên đường dẫn mời"),
-        (cast.other_chair, "không thuộc đơn vị đồng chí phụ trách"),
+        (cast.other_chair, "không thuộc các đơn vị đồng chí phụ trách"),
     ):  # not to ask for his invite
         await outsider.send(f"/docx {number}")
         await outsider.expect("Đồng chí không có quyền", told)

@@ -173,7 +173,7 @@ class ZaloChannel:
             options = await option_menus.find(session, PLATFORM, chat_id)
             payload, several = numbered.by_words(options, text), numbered.ambiguous(options, text)
             if payload is None and not several and not numbered.numbers_answer(options):
-                payload = await self._words_listed_earlier(session, chat_id, text)
+                payload = await self._words_listed_earlier(session, chat_id, text, options)
             return payload, several
 
     async def _bare_number(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
@@ -205,18 +205,20 @@ class ZaloChannel:
         await session.commit()
         return f"{WHICH_LIST}{having[0]}:{number}"
 
-    async def _words_listed_earlier(self, session: AsyncSession, chat_id: str, text: str) -> str | None:
+    async def _words_listed_earlier(
+        self, session: AsyncSession, chat_id: str, text: str, latest: list[list[str]] | None
+    ) -> str | None:
         """An option's whole words that no list in view has but earlier cards' lists do («sửa và gửi lại» under
-        a notice: it was «Bot chưa hiểu»): where several cards shown since the question have it at one number,
-        which card (`WHICH_CARD`); where one list has it, that option; else None. Not where the question takes
-        typed text."""
+        a notice: it was «Bot chưa hiểu»): where several cards shown since the latest list have it at one
+        number, which card (`WHICH_CARD`); where one has it, that option; an older card's only while no
+        question is pending (`latest` None: its list may take typed text, a reason); else None."""
         in_view = [(ref, await option_menus.find(session, PLATFORM, chat_id, ref))
                    for ref in await option_menus.notices_after_latest(session, PLATFORM, chat_id)]  # fmt: skip
         found = self._having_words(in_view, text)  # the cards shown since the question, as a bare number
         numbers, refs = {number for _, number, _ in found}, [ref for ref, _, _ in found]
         if len(found) > 1 and len(numbers) == 1 and all(ref.isdigit() for ref in refs):
             return f"{WHICH_CARD}{numbers.pop()}:{','.join(refs)}:"
-        if not found:  # an older list's, if only one has them (older cards' lists outlive their decisions)
+        if not found and latest is None:  # no question pending: an older list's, if only one has them
             found = self._having_words(await option_menus.shown_with_refs(session, PLATFORM, chat_id), text)
         return found[0][2] if len(found) == 1 else None
 
