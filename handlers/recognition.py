@@ -147,9 +147,9 @@ def _typed_kind(ctx: Context, text: str) -> str | None:
     return said[0] if len(said) == 1 else None
 
 
-def _ask_decision(ctx: Context, initiative: Initiative, kind: str) -> None:
+def _ask_decision(ctx: Context, initiative: Initiative, kind: str, note: str = "") -> None:
     ctx.set_flow(FLOW, initiative=initiative.id, kind=kind)
-    ctx.say(ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{kind}")),
+    ctx.say(note + ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{kind}")),
             [[_stop_button(ctx, initiative)]], numbers_answer=True)  # fmt: skip
 
 
@@ -198,17 +198,16 @@ async def handle_text(ctx: Context) -> None:
         else:
             _ask_decision(ctx, initiative, kind)
         return
-    again = ctx.t("recognition_ask_decision", id=initiative.id, body=ctx.t(f"choice_recognised_{data.get('kind')}"))
+    kind = str(data.get("kind"))
     if ctx.event.kind is not EventKind.TEXT:
-        ctx.say(ctx.t("err_text_expected") + "\n" + again, [[_stop_button(ctx, initiative)]], numbers_answer=True)
+        _ask_decision(ctx, initiative, kind, ctx.t("err_text_expected") + "\n")
         return
     try:
         decision_no, date = rules.parse_decision(ctx.event.text)
         rules.check_recognition_date(date, ctx.earliest_eligible(), ctx.today())
     except InputError as error:
         params = {"start": rules.format_date(ctx.earliest_eligible()), **error.params}
-        ctx.say("⚠️ " + ctx.t(error.key, **params) + "\n" + again, [[_stop_button(ctx, initiative)]],
-                numbers_answer=True)  # fmt: skip
+        _ask_decision(ctx, initiative, kind, "⚠️ " + ctx.t(error.key, **params) + "\n")
         return
     await record(ctx, initiative, str(data.get("kind", "council")), decision_no, date)
 

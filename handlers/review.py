@@ -231,12 +231,12 @@ async def handle_option(ctx: Context) -> None:
 
 
 async def reason_dropped(ctx: Context, raw_id: str) -> None:
-    """The reason's question left (/cancel): no decision after all, as its «Không quyết định» button says."""
+    """The reason's question left (/cancel): no decision after all, as its «↩️ Chưa quyết định» button says."""
     initiative = await load(ctx, raw_id)
     if initiative is not None and can_review(ctx, initiative) and initiative.status == Status.SUBMITTED:
         undecided(ctx, initiative)
     else:
-        ctx.say(ctx.t("review_reason_cancelled", id=raw_id), menu=True)
+        ctx.say(ctx.t("review_reason_cancelled", id=esc(raw_id)), menu=True)
 
 
 def undecided(ctx: Context, initiative: Initiative) -> None:
