@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign
-from handlers import progress
+from handlers import progress, unit_codes
 from handlers.context import Context, esc
 from handlers.events import EventKind
 from handlers.i18n import Catalog
@@ -92,11 +92,10 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
             ctx.say(ctx.t("group_link_usage"))
             return
         if argument:
-            branch = await queries.branch_by_code(ctx.session, argument)
+            branch = await _branch_typed(ctx, argument, None if admin else chaired)
         else:
             branch = await ctx.session.get(Branch, next(iter(chaired)))
         if branch is None:
-            ctx.say(ctx.t("group_unknown_branch", code=esc(argument[:32])))
             return
         if not admin and branch.id not in chaired:
             refuse(ctx, None, f"/linkgroup {branch.code}")
@@ -107,6 +106,22 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
     group.linked_by_member_id = ctx.member.id
     group.linked_at = ctx.now()
     ctx.say(ctx.t("group_linked", target=target) + how_to_ask(ctx.t, ctx.event.platform))
+
+
+async def _branch_typed(ctx: Context, typed: str, chaired: set[int] | None) -> Branch | None:
+    """The branch a code or name typed after /linkgroup means; None, said why, if none or several. For a chair
+    (`chaired`: the units he chairs) several matches narrow to his own."""
+    branch = await queries.branch_by_code(ctx.session, typed)
+    if branch is not None:
+        return branch
+    unit, matches = await unit_codes.unit_named(ctx, typed)
+    if unit is None and chaired is not None:
+        matches = [match for match in matches if match.id in chaired]
+        unit = matches[0] if len(matches) == 1 else None
+    if unit is None:
+        ctx.say(await unit_codes.unknown_unit(ctx, typed, matches))
+        return None
+    return await ctx.session.get(Branch, unit.id)
 
 
 async def unlink(ctx: Context, group: ChatGroup | None) -> None:

@@ -93,7 +93,9 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
 
     await cast.chair.send("/linkgroup")  # in his private chat, as the help lists it: where to type it
     await cast.chair.expect("Lệnh /linkgroup gõ trong nhóm Zalo/Telegram của CĐCS")
-    await group.send(cast.chair, "/linkgroup")
+    await group.send(cast.chair, "/linkgroup khong co dau")  # words that name no unit: what to type instead
+    await group.expect("Không có CĐCS mã «khong co dau»", "vài từ trong tên đơn vị")
+    await group.send(cast.chair, "/linkgroup benh vien")  # words of his unit's name: it, among all that hold them
     await group.expect("Đã liên kết nhóm với [MẪU] Bệnh viện Đa khoa tỉnh")
     await group.send(cast.member, "/new")
     invitation = await group.expect("tin nhắn riêng")
