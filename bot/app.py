@@ -26,7 +26,7 @@ from bot.report_process import ReportProcess
 from bot.scheduler import Scheduler
 from bot.web import build_app, serve
 from handlers import broadcasts
-from handlers.context import Services, utc_now
+from handlers.context import Services, typed_start_command, utc_now
 from handlers.events import FileRef
 from storage import campaigns, files, queries
 from storage.engine import session_factory
@@ -101,6 +101,7 @@ class Runtime:
                 downloads["telegram"] = file_downloader(bot)
             if client is not None:
                 zalo_me = await client.get_me()
+                deep_links["zalo"] = typed_start_command
                 log.info("Zalo: bot %s", zalo_me.get("account_name") or zalo_me.get("id"))
         except BaseException:
             if bot is not None:

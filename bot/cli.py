@@ -208,7 +208,7 @@ def invite_chair(branch_code: str) -> None:
     from bot.app import telegram_deep_link
     from bot.channels.telegram_api import make_bot
     from handlers.chairs import INVITE_PREFIX, create_invite
-    from handlers.context import utc_now
+    from handlers.context import typed_start_command, utc_now
     from storage import queries
     from storage.engine import open_database, session_factory
 
@@ -224,15 +224,19 @@ def invite_chair(branch_code: str) -> None:
         finally:
             await engine.dispose()
 
-    async def link_for(payload: str) -> str:
-        if not config.telegram_token:
-            return f"/start {payload}"
-        bot = make_bot(config.telegram_token, config.telegram_api_url)
-        try:
-            me = await bot.get_me()
-        finally:
-            await bot.session.close()
-        return telegram_deep_link(me.username or "")(payload)
+    async def ways_for(payload: str) -> list[str]:
+        """How the invited person opens it on each channel the bot serves."""
+        ways = []
+        if config.telegram_token:
+            bot = make_bot(config.telegram_token, config.telegram_api_url)
+            try:
+                me = await bot.get_me()
+            finally:
+                await bot.session.close()
+            ways.append(f"Telegram: {telegram_deep_link(me.username or '')(payload)}")
+        if config.zalo_token or not ways:
+            ways.append(f"Zalo (type or paste this line to the bot): {typed_start_command(payload)}")
+        return ways
 
     created = _run(config, create)
     if created is None:
@@ -240,7 +244,8 @@ def invite_chair(branch_code: str) -> None:
         sys.exit(1)
     branch_name, payload = created
     click.echo(f"Chair invitation for {branch_name} (single use, valid 7 days):")
-    click.echo(_run(config, lambda: link_for(payload)))
+    for way in _run(config, lambda: ways_for(payload)):
+        click.echo(way)
 
 
 @main.command("export")

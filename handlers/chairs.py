@@ -58,12 +58,16 @@ async def invite_chair(ctx: Context) -> None:
     )
     ctx.session.add(AuditEvent(actor_member_id=ctx.member.id if ctx.member else None, action="chair_invited",
                                reason=branch.code))  # fmt: skip
-    link = ctx.deep_link(INVITE_PREFIX + invite.token)
+    payload = INVITE_PREFIX + invite.token
+    link = ctx.deep_link(payload)
     upper = await queries.has_child_units(ctx.session, branch.id)
     text = ctx.t("invite_created_upper" if upper else "invite_created", branch=esc(branch.name), link=esc(link),
                  days=INVITE_DAYS)  # fmt: skip
     if link.startswith("/"):  # no links on this platform (Zalo): the invited person types the command
         text += "\n" + ctx.t("invite_typed")
+    for platform, way in sorted(ctx.services.deep_links.items()):  # the invited person may use the other one
+        if platform != ctx.event.platform:
+            text += "\n" + ctx.t(f"invite_on_{platform}", link=esc(way(payload)))
     ctx.say(text)
 
 

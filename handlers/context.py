@@ -33,7 +33,8 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _start_command(payload: str) -> str:
+def typed_start_command(payload: str) -> str:
+    """How a payload is opened where there are no deep links (Zalo): the start command, typed or pasted."""
     return f"/start {payload}"
 
 
@@ -133,7 +134,7 @@ class Context:
 
     def deep_link(self, payload: str) -> str:
         """How this person opens the bot with `payload` on their platform."""
-        return self.services.deep_links.get(self.event.platform, _start_command)(payload)
+        return self.services.deep_links.get(self.event.platform, typed_start_command)(payload)
 
     async def download(self, file: FileRef) -> bytes:
         return await self.services.downloads.get(self.event.platform, _no_download)(file)

@@ -739,7 +739,10 @@ async def invite_chair(admin: Person, chair: AnyPerson, branch_code: str, name: 
     either channel, opens it (on Zalo: types the /start command of the link), registers and becomes chair."""
     await admin.send(f"/invite_chair {branch_code}")
     invitation = await admin.expect("Đường dẫn mời làm")  # chủ tịch CĐCS, or cán bộ phụ trách of an upper unit
-    accepted = await accept_chair_invite(chair, invitation.plain_text.split("?start=", 1)[1].split()[0], name)
+    # The way on the chair's own channel: the link on Telegram, the line to type on Zalo (the invitation
+    # gives both where the bot serves both)
+    way = "\n/start " if isinstance(chair, ZaloPerson) else "?start="
+    accepted = await accept_chair_invite(chair, invitation.plain_text.split(way, 1)[1].split()[0], name)
     await admin.expect(f"{name} đã nhận lời mời")  # the inviter is told
     return accepted
 

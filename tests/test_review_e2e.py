@@ -448,7 +448,9 @@ async def test_cli_invitation_and_an_admin_removing_a_chair(
     await hung.expect("không còn hiệu lực")
     await hung.send("/start")
     await hung.expect("Chào đồng chí Mai Văn Hùng", "Đồng chí là chủ tịch CĐCS [MẪU] Sở Y tế:")
-    second = await asyncio.to_thread(launcher.sangkien, ["invite-chair", "MAU005"], environment)
+    both_channels = {**environment, "ZALO_BOT_TOKEN": "1:zalo-token-for-the-cli"}
+    second = await asyncio.to_thread(launcher.sangkien, ["invite-chair", "MAU005"], both_channels)
+    assert "Zalo (type or paste this line to the bot): /start c_" in second.stdout, second.stdout  # no links there
     await hung.send(f"/start {second.stdout.split('?start=', 1)[1].split()[0]}")
     await hung.expect("Đồng chí đã trở thành chủ tịch CĐCS")
     await hung.send("/start")
