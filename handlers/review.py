@@ -394,13 +394,21 @@ def details(ctx: Context, initiative: Initiative) -> None:
     for step in applicable_steps(initiative, ctx.campaign):  # not numbered: on Zalo, numbers answer the options
         value = answers.display_value(ctx, initiative, step, full=True)
         lines.append(answers.field_line(ctx.t(step.label_key), value))
+    files = list(zip(initiative.attachments, answers.attachment_names(ctx, initiative), strict=True))
+    here = ctx.identity.platform
+    if elsewhere := [name for attachment, name in files if attachment.platform != here]:
+        # a file id is the platform's own: a photo sent on Telegram cannot be sent on Zalo
+        note = ctx.t("details_files_elsewhere", names=esc(", ".join(elsewhere)), here=here.capitalize())
+        if ctx.member is not None and review_link(ctx, initiative, ctx.member.id) and not is_author(ctx, initiative):
+            note += " " + ctx.t("details_files_on_page")
+        lines.append(note)
     buttons = decision_buttons(ctx, initiative) if initiative.status == Status.SUBMITTED else []
     if initiative.status == Status.SUBMITTED and is_author(ctx, initiative):
         buttons = []
     ctx.say("\n".join(lines), buttons)
     ctx.keep_origin()
-    for attachment, name in zip(initiative.attachments, answers.attachment_names(ctx, initiative), strict=True):
-        if attachment.platform == ctx.identity.platform:
+    for attachment, name in files:
+        if attachment.platform == here:
             ctx.replies.append(Reply(text=esc(name), file=OutgoingFile(attachment.file_id, attachment.kind)))
 
 

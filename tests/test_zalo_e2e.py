@@ -512,6 +512,11 @@ async def test_on_zalo_the_details_number_only_what_a_number_answers(
     details = await chair.expect(f"Chi tiết sáng kiến #{number}", "Tên sáng kiến:")
     numbered = [line for line in details.text.splitlines() if line[:1].isdigit() and ". " in line[:4]]
     assert numbered == ["1. ✅ Xác nhận hồ sơ", "2. ✏️ Cần bổ sung", "3. ❌ Từ chối"], details.text
+    # the author's files went through Telegram: Zalo cannot carry them, and the page shows them
+    assert (
+        "Tệp bao-cao.pdf, Ảnh 1 được gửi qua kênh khác, bot không chuyển sang Zalo được. Đồng chí xem các tệp ấy "
+        "trên trang xác nhận" in details.text
+    ), details.text
     await chair.send("5")  # the card's «📝 Đơn & Mô tả», typed after the details' own list of three
     await chair.expect("Danh sách mới nhất không có số 5", f"gõ «5 {number}»")
     await chair.send(f"5 {number}")
