@@ -175,8 +175,25 @@ async def open_database(url: str, schema: str | None = None) -> AsyncEngine:
 
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision` (run on every start and by `sangkien db upgrade`)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+    async with engine.connect() as connection:
+        await connection.run_sync(_upgrade_in_one_transaction, revision)
+
+
+def _upgrade_in_one_transaction(connection: Connection, revision: str) -> None:
+    """On SQLite with its foreign keys off, then checked: a batch migration copies a table and drops the old
+    one, which with them on failed (a member referenced) or deleted the rows that referenced it (ON DELETE
+    CASCADE: an initiative's authors, files, history). SQLite reads the switch only outside a transaction."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with connection.begin():
+            _upgrade(connection, revision)
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                raise RuntimeError(f"the migration to {revision} left rows referencing none: {broken[:5]}")
+    finally:
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def database_unreachable(error: BaseException) -> bool:

@@ -76,6 +76,31 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
     await engine.dispose()
 
 
+async def test_an_old_sqlite_database_upgrades_keeping_every_row_and_its_foreign_keys(tmp_path) -> None:
+    """Migration 0008 copies the member and initiative tables (SQLite's batch mode) and drops the old ones:
+    with foreign keys on, the drop of a referenced table failed, or deleted the rows referencing it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    await upgrade_database(engine, "0007")
+    day = "2022-01-01"
+    async with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO branch (id, code, name, is_sample) VALUES (1, 'BV', 'Bệnh viện', 0)",
+            f"INSERT INTO member (id, full_name, branch_id, created_at) VALUES (1, 'Lan', 1, '{day}')",
+            "INSERT INTO initiative (id, member_id, branch_id, status, title, created_at, updated_at, "
+            f"editing_from_summary) VALUES (1, 1, 1, 'draft', 'Sổ tay', '{day}', '{day}', 0)",
+            "INSERT INTO author (initiative_id, position, full_name, share_percent) VALUES (1, 1, 'Lan', 100)",
+            f"INSERT INTO audit_event (initiative_id, action, created_at) VALUES (1, 'created', '{day}')",
+        ):
+            await connection.execute(text(statement))
+    await upgrade_database(engine)
+    async with engine.connect() as connection:
+        counts = [(await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                  for table in ("member", "initiative", "author", "audit_event")]  # fmt: skip
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1, "on again after"
+    await engine.dispose()
+    assert counts == [1, 1, 1, 1]
+
+
 async def test_sqlite_statements_give_back_rows_counts_ids_and_errors(tmp_path) -> None:
     """storage/sqlite_driver.py runs the statements on the event loop's thread through sqlite3 itself: what
     SQLAlchemy reads after a statement (rows, rowcount, lastrowid, a refused row) is the statement's own, and a
