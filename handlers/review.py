@@ -36,7 +36,7 @@ from handlers.roles import (
     names_among,
     refuse,
 )
-from handlers.wizard_steps import STEPS, SUMMARY, applicable_steps
+from handlers.wizard_steps import STEPS, STEPS_BY_KEY, SUMMARY, applicable_steps
 from storage import decisions, queries
 from storage.models import ENTERED_FOR_MEMBERS, Initiative, Member, Status
 
@@ -92,7 +92,6 @@ def decision_buttons(ctx: Context, initiative: Initiative) -> list[list[Option]]
 def review_card(
     ctx: Context,
     initiative: Initiative,
-    changed: list[str] | None = None,
     link: str = "",
     *,
     outcome: str = "",
@@ -102,9 +101,10 @@ def review_card(
     header, no buttons."""
     kind = ctx.campaign.type_by_code(initiative.type_code or "")
     header = outcome or ctx.t("review_header_waiting", id=initiative.id)
+    changed = initiative.resubmission_changes
     if changed is not None and not outcome:  # a resubmission says so at once, under its title: it is not new
-        fields = ", ".join(ctx.t(key) for key in changed)
-        header += "\n" + (ctx.t("review_changed", fields=fields) if changed else ctx.t("review_unchanged"))
+        fields = ", ".join(ctx.t(STEPS_BY_KEY[key].label_key) for key in changed if key in STEPS_BY_KEY)
+        header += "\n" + (ctx.t("review_changed", fields=fields) if fields else ctx.t("review_unchanged"))
     lines = [
         ctx.t(
             "review_card",
@@ -154,7 +154,7 @@ async def reviewer_ids(ctx: Context, initiative: Initiative) -> set[int]:
     return {m.id for m in await queries.members_by_id(ctx.session, chair_ids) if not names(initiative, m)}
 
 
-async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str] | None = None) -> int:
+async def notify_chairs(ctx: Context, initiative: Initiative) -> int:
     """Send the review card to each chair of the initiative's branch who is not one of its authors (one
     account each); returns how many."""
     await queries.retire_review_messages(ctx.session, initiative.id)
@@ -162,7 +162,7 @@ async def notify_chairs(ctx: Context, initiative: Initiative, changed: list[str]
     identities = await queries.preferred_identities(ctx.session, await reviewer_ids(ctx, initiative))
     for member_id, identity in identities.items():
         there = ctx.elsewhere(identity)  # the card in the chair's language
-        card = review_card(there, initiative, changed, review_link(ctx, initiative, member_id), duplicates=duplicates)
+        card = review_card(there, initiative, review_link(ctx, initiative, member_id), duplicates=duplicates)
         ctx.notify(identity.platform, identity.chat_id, card, purpose="review_request", initiative_id=initiative.id,
                    language=there.t.language)  # fmt: skip
     return len(identities)
@@ -176,15 +176,15 @@ def snapshot(ctx: Context, initiative: Initiative) -> dict[str, str]:
     return {key: value for key, value in snap.items() if value != worded.t("none")}
 
 
-def changed_fields(
+def changed_steps(
     ctx: Context, initiative: Initiative, before: dict[str, str] | None, after: dict[str, str]
 ) -> list[str] | None:
-    """The catalog keys of the fields' names that changed since the last submission (each chair's card words
-    them in its reader's language); None when the last submission's answers are unknown."""
+    """The keys of the steps whose answers changed since the last submission (each card names them in its
+    reader's language); None when the last submission's answers are unknown."""
     if not before:
         return None
     steps = applicable_steps(initiative, ctx.campaign)
-    return [step.label_key for step in steps if before.get(step.key) != after.get(step.key)]
+    return [step.key for step in steps if before.get(step.key) != after.get(step.key)]
 
 
 # --- button presses and commands -------------------------------------------------------------------

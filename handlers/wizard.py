@@ -745,10 +745,10 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     await _copy_profiles(ctx, draft)
     after = review.snapshot(ctx, draft)
     resubmission = draft.status != Status.DRAFT
-    changed = review.changed_fields(ctx, draft, draft.submitted_snapshot, after) if resubmission else None
-    queries.submit(ctx.session, draft, ctx.member, ctx.now(), after)
+    changed = review.changed_steps(ctx, draft, draft.submitted_snapshot, after) if resubmission else None
+    queries.submit(ctx.session, draft, ctx.member, ctx.now(), after, changed)
     ctx.set_flow(None)
-    chairs = await review.notify_chairs(ctx, draft, changed)
+    chairs = await review.notify_chairs(ctx, draft)
     await _ask_coauthors_to_confirm(ctx, draft)
     key = "resubmitted" if resubmission else "submitted"
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)

@@ -282,6 +282,8 @@ class Initiative(Base):
     portal_reference: Mapped[str | None] = mapped_column(String(100))
     # The answers as they were at the last submission, to show chairs what changed on resubmission.
     submitted_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A resubmission's changed steps (their keys; [] for none), for every card of it; None: first submitted.
+    resubmission_changes: Mapped[list[str] | None] = mapped_column(JSON)
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id])
     decided_by: Mapped[Member | None] = relationship(foreign_keys=[decided_by_member_id])

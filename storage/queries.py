@@ -336,11 +336,19 @@ def apply_credit(initiative: Initiative, *, research: bool) -> None:
 
 
 def submit(
-    session: AsyncSession, initiative: Initiative, actor: Member, now: dt.datetime, snapshot: dict[str, str]
+    session: AsyncSession,
+    initiative: Initiative,
+    actor: Member,
+    now: dt.datetime,
+    snapshot: dict[str, str],
+    changes: list[str] | None = None,
 ) -> None:
+    """`changes`: the steps a resubmission changed (None: the first submission, or the last one's answers
+    unknown)."""
     previous = initiative.status
     initiative.status = Status.SUBMITTED
     initiative.submitted_snapshot = snapshot
+    initiative.resubmission_changes = changes
     initiative.submitted_at = now
     initiative.current_step = None
     initiative.editing_from_summary = False

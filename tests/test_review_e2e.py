@@ -274,6 +274,8 @@ async def test_a_resubmission_in_another_language_with_nothing_changed_says_so(
     await quang.expect(f"Initiative #{number}", "was sent again")
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Gửi lại sau khi bổ sung")
     assert "không sửa mục nào" in card.plain_text and "Đã sửa" not in card.plain_text, card.plain_text
+    await cast.chair_one.send("/pending")  # the queue's card of it says so too, not the notice alone
+    await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Gửi lại sau khi bổ sung, không sửa mục nào")
 
 
 async def test_details_resend_the_full_text_and_the_attachments(

@@ -1,0 +1,25 @@
+"""initiative.resubmission_changes: the steps a resubmission changed, kept so that every card of it says so
+(/pending's too: only the chairs' notices did, from a comparison made at the resubmission).
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-05 07:30:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("initiative", sa.Column("resubmission_changes", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35), not a batch's copy of the table: dropping the old table with
+    # foreign keys on would delete its authors, files and audit rows (ON DELETE CASCADE)
+    op.drop_column("initiative", "resubmission_changes")
