@@ -20,6 +20,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35), not a batch's copy of the table: dropping the old table with
-    # foreign keys on would delete its authors, files and audit rows (ON DELETE CASCADE)
+    # ALTER TABLE … DROP COLUMN on both databases (SQLite ≥ 3.35): no copy of the table, as a batch made
     op.drop_column("initiative", "resubmission_changes")
