@@ -196,8 +196,8 @@ async def handle_option(ctx: Context) -> None:
     name, unit = esc(member.full_name if member else "?"), esc(branch.name if branch else "?")
     if parts[1] == "rm":
         suffix = f":{place}" if place else ""
-        choice = [Option(ctx.t("btn_remove_chair_ok"), f"ch:rmok:{role_id}{suffix}"),
-                  Option(ctx.t("btn_keep_chair"), f"ch:keep{suffix}")]  # fmt: skip
+        choice = [Option(ctx.t("btn_keep_chair"), f"ch:keep{suffix}"),  # the safe choice first (Zalo's «1»)
+                  Option(ctx.t("btn_remove_chair_ok"), f"ch:rmok:{role_id}{suffix}")]  # fmt: skip
         ctx.say(ctx.t("chair_remove_ask", name=name, branch=unit), [choice])
         return
     await ctx.session.execute(delete(MemberRole).where(MemberRole.id == role_id))

@@ -144,9 +144,9 @@ async def handle_option(ctx: Context) -> None:
         ctx.say(
             ctx.t("draft_delete_confirm", id=draft.id, title=esc(_title(ctx, draft.title))),
             [
-                [
-                    Option(ctx.t("btn_delete_yes"), f"d:delok:{draft.id}"),
+                [  # the safe choice first: on Zalo «1», typed from habit, keeps it
                     Option(ctx.t("btn_delete_no"), "d:keep"),
+                    Option(ctx.t("btn_delete_yes"), f"d:delok:{draft.id}"),
                 ]
             ],
         )

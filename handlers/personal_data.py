@@ -62,8 +62,9 @@ async def _tell_sender(ctx: Context, initiative_id: int, title: str, sender: int
 
 
 async def ask_erase(ctx: Context) -> None:
-    ctx.say(ctx.t("data_erase_confirm"), [[Option(ctx.t("btn_data_erase_yes"), CONFIRM)],
-                                          [Option(ctx.t("btn_data_erase_no"), KEEP)]])  # fmt: skip
+    # the safe choice first: on Zalo «1», typed from habit, keeps everything
+    ctx.say(ctx.t("data_erase_confirm"), [[Option(ctx.t("btn_data_erase_no"), KEEP)],
+                                          [Option(ctx.t("btn_data_erase_yes"), CONFIRM)]])  # fmt: skip
 
 
 async def handle_option(ctx: Context) -> None:

@@ -394,6 +394,7 @@ async def test_back_skip_cancel_drafts_resume_and_delete(
     resume_deleted = listing.button(f"Tiếp tục #{drafts[0].id}")["callback_data"]
     await binh.tap(f"Xoá #{drafts[0].id}", listing)
     confirm = await binh.expect(f"Xoá bản nháp #{drafts[0].id}")
+    assert [b["text"] for b in confirm.buttons()] == ["↩️ Giữ lại", "🗑 Xoá hẳn"], "the safe choice first (Zalo's «1»)"
     await binh.tap("Xoá hẳn", confirm)
     await binh.expect(f"Đã xoá bản nháp #{drafts[0].id}")
     assert [d.title for d in await database.initiatives_of(binh.user_id)] == ["Một sáng kiến thứ hai của tôi"]

@@ -262,6 +262,11 @@ async def test_an_account_registered_on_its_own_is_shown_how_to_link_while_it_ha
     await on_zalo.send(f"LIENKET {code}")
     way = await on_zalo.expect("đã đăng ký riêng là Đinh Văn Hai Lần và chưa gửi sáng kiến nào", f"LIENKET {code}")
     await on_zalo.tap("Yêu cầu xoá dữ liệu", way)
+    await on_zalo.expect("Xoá dữ liệu cá nhân?", "1. ↩️ Không, giữ lại\n2. 🗑 Xoá dữ liệu của tôi")
+    await on_zalo.send("1")  # the «1» typed from habit keeps everything: the erasure is the second choice
+    await on_zalo.expect("Dữ liệu của đồng chí được giữ nguyên")
+    await on_zalo.send("/dulieu")
+    await on_zalo.tap("Yêu cầu xoá dữ liệu", await on_zalo.expect("Dữ liệu bot lưu về đồng chí"))
     await on_zalo.tap("Xoá dữ liệu của tôi", await on_zalo.expect("Xoá dữ liệu cá nhân?"))
     await on_zalo.expect("Đã xoá dữ liệu cá nhân")
     await on_zalo.send(f"LIENKET {code}")
