@@ -7,6 +7,7 @@ from domain.text import shorten
 from handlers import paperwork, review, wizard
 from handlers.context import Context, esc
 from handlers.events import Option, two_a_row
+from handlers.notices import author_ids
 from storage import queries
 from storage.models import Initiative, Status
 
@@ -119,6 +120,17 @@ async def list_submissions(ctx: Context) -> None:
     ctx.say("\n".join(lines), rows)
 
 
+async def _not_editable(ctx: Context, initiative_id: int) -> None:
+    """Gone, sent, or another member's: a co-author who pressed «Sửa và gửi lại» (an older notice gave him one)
+    is told who mends it."""
+    assert ctx.member is not None
+    initiative = await queries.initiative_by_id(ctx.session, initiative_id) if initiative_id else None
+    if initiative is not None and initiative.member_id != ctx.member.id and ctx.member.id in author_ids(initiative):
+        ctx.say(ctx.t("err_mended_by_sender", id=initiative.id, sender=esc(initiative.member.full_name)), menu=True)
+    else:
+        ctx.say(ctx.t("err_draft_gone"), menu=True)
+
+
 async def handle_option(ctx: Context) -> None:
     """Buttons of the lists above: d:new, d:r:<id> (resume), d:del:<id>, d:delok:<id>."""
     assert ctx.member is not None
@@ -133,7 +145,7 @@ async def handle_option(ctx: Context) -> None:
     draft_id = (parse_id(parts[2]) if len(parts) > 2 else None) or 0
     draft = await queries.member_initiative(ctx.session, ctx.member.id, draft_id)
     if draft is None or draft.status not in queries.EDITABLE:
-        ctx.say(ctx.t("err_draft_gone"), menu=True)
+        await _not_editable(ctx, draft_id)
         return
     if action == "r":
         await wizard.open_draft(ctx, draft)

@@ -379,6 +379,9 @@ def _member_notice(
     if status == Status.VERIFIED:
         return Reply(text=ctx.t("notify_verified", **params), options=((recognition.button(ctx, initiative.id),),),
                      ref=ref)  # fmt: skip
+    if status == Status.CHANGES_REQUESTED and ctx.identity.member_id != initiative.member_id:
+        # a co-author: the one who sent it mends it (its draft is not his: a button to mend it would refuse him)
+        return Reply(text=ctx.t("notify_changes_coauthor", sender=esc(initiative.member.full_name), **params), ref=ref)
     if status == Status.CHANGES_REQUESTED:
         return Reply(
             text=ctx.t("notify_changes", **params),

@@ -175,6 +175,32 @@ async def test_a_co_author_who_says_not_me_is_marked_on_the_card_and_the_chairs_
     await cast.chair_one.expect("Lò Văn Khước (60%, ❌ không nhận là tác giả)")
 
 
+async def test_a_co_author_is_told_of_a_send_back_and_who_mends_it_without_a_button_that_refuses_him(
+    emulator: TelegramEmulator, cast: Cast
+) -> None:
+    """Found by a phone walk: a confirmed co-author got the sender's notice, «✏️ Sửa và gửi lại» included; the
+    draft is not his, and the button said «Bản nháp này không còn», which was not true."""
+    sender = Person(emulator, "Đỗ Thị Gửi Lại")
+    await register(sender, "MAU002", "Đỗ Thị Gửi Lại")
+    named = Person(emulator, "Mạc Văn Cùng")
+    await register(named, "MAU002", "Mạc Văn Cùng")
+    number = await submit_initiative(
+        sender, title="Bảng phân công trực Tết trên điện thoại", coauthors="Mạc Văn Cùng 30"
+    )
+    await named.tap("Đúng, tôi là đồng tác giả", await named.expect("đồng tác giả (30%)", f"#{number}"))
+    await named.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{number}")
+    card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")
+    await cast.chair_one.tap("Cần bổ sung", card)
+    await cast.chair_one.tap("Mô tả chưa đủ rõ", await cast.chair_one.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
+    notice = await sender.expect(f"Sáng kiến #{number}", "cần bổ sung", "Sửa rồi gửi lại")
+    assert [b["text"] for b in notice.buttons()] == ["✏️ Sửa và gửi lại"]
+    told = await named.expect(f"#{number}", "có tên đồng chí là đồng tác giả, cần bổ sung", "Mô tả giải pháp chưa đủ",
+                              "Đồng chí Đỗ Thị Gửi Lại, người gửi sáng kiến, sẽ sửa và gửi lại")  # fmt: skip
+    assert told.buttons() == [], "the draft is the sender's"
+    await emulator.user_presses(named.user_id, told, f"d:r:{number}")  # an older notice's button
+    await named.expect(f"Sáng kiến #{number} do đồng chí Đỗ Thị Gửi Lại gửi: người gửi sửa và gửi lại")
+
+
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
