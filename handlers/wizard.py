@@ -653,10 +653,20 @@ async def show_summary(ctx: Context, draft: Initiative, note: str = "", *, repla
         lines.append("\n" + review.duplicate_warning(ctx, duplicates, "warn_sent_before"))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
-    rows = [[Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
-            *two_a_row([Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
-                        Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL))])]  # fmt: skip
+    edit, cancel = (Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
+                    Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL)))  # fmt: skip
+    if sent_back and _changes(ctx, draft) == []:  # sent back, nothing mended yet: mending first (Zalo's «1»)
+        lines.append("\n" + ctx.t("warn_nothing_changed"))
+        rows = [[edit], *two_a_row([Option(ctx.t("btn_resubmit_unchanged"), payload(draft, SUMMARY, SUBMIT)), cancel])]
+    else:
+        rows = [[Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
+                *two_a_row([edit, cancel])]  # fmt: skip
     ctx.say("\n".join(lines), rows, replace_origin=replace)
+
+
+def _changes(ctx: Context, draft: Initiative) -> list[str] | None:
+    """The steps changed since the draft was last sent (None: never sent, or its answers then unknown)."""
+    return review.changed_steps(ctx, draft, draft.submitted_snapshot, review.snapshot(ctx, draft))
 
 
 def _edit_list(ctx: Context, draft: Initiative) -> None:
@@ -750,7 +760,7 @@ async def submit(ctx: Context, draft: Initiative) -> None:
     ctx.set_flow(None)
     chairs = await review.notify_chairs(ctx, draft)
     await _ask_coauthors_to_confirm(ctx, draft)
-    key = "resubmitted" if resubmission else "submitted"
+    key = ("resubmitted_unchanged" if changed == [] else "resubmitted") if resubmission else "submitted"
     ctx.say(ctx.t(key, id=draft.id, title=esc(draft.title), branch=esc(draft.branch.name)), menu=True)
     if not chairs:  # the officer who entered it for members may verify it himself (he is not its author)
         entered_to_verify = draft.entered_by_member_id is not None and can_decide(ctx, draft)

@@ -251,9 +251,9 @@ async def test_request_changes_resubmit_then_reject(people: People, admin: Perso
         assert changed and all(text.count(f"#{first}") == 1 for text in changed), changed
     assert (await live_database.initiative(second)).status == Status.SUBMITTED
     await author.tap("Sửa và gửi lại", notice)
-    summary = await author.expect("Tóm tắt sáng kiến")
-    await author.tap("Gửi lại sáng kiến", summary)
-    await author.expect(f"Đã gửi lại sáng kiến #{first}")
+    summary = await author.expect("Tóm tắt sáng kiến", "chưa sửa mục nào so với lần gửi trước")
+    await author.tap("Gửi lại, không sửa gì", summary)  # sent again as it was: said so
+    await author.expect(f"Đã gửi lại sáng kiến #{first}", "không sửa mục nào")
     again = await chair.expect(f"Sáng kiến #{first} chờ xác nhận")
     await chair.tap("Từ chối", again)
     reasons = await chair.expect(f"Từ chối sáng kiến #{first}")

@@ -296,8 +296,11 @@ async def test_a_resubmission_in_another_language_with_nothing_changed_says_so(
     await quang.send("/lang en")
     await quang.expect("English selected")
     await quang.tap("Sửa và gửi lại", notice)
-    await quang.tap("Send again", await quang.expect(f"Initiative #{number} summary"))
-    await quang.expect(f"Initiative #{number}", "was sent again")
+    summary = await quang.expect(f"Initiative #{number} summary", "Nothing is changed since you last sent it")
+    labels = [b["text"] for b in summary.buttons()]
+    assert labels[:2] == ["✏️ Edit an item", "📨 Send again unchanged"], "mending first: Zalo's «1» resent it"
+    await quang.tap("Send again", summary)
+    await quang.expect(f"Initiative #{number}", "was sent again", "unchanged: the chair's card says so")
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận", "Gửi lại sau khi bổ sung")
     assert "không sửa mục nào" in card.plain_text and "Đã sửa" not in card.plain_text, card.plain_text
     await cast.chair_one.send("/pending")  # the queue's card of it says so too, not the notice alone
