@@ -387,6 +387,14 @@ async def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_lis
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
+    if key == "zalo_which_list" and ctx.identity.flow is None and ctx.member is not None:
+        # No question waits for the earlier list's answer (it offered, as the forms do): the bare number is
+        # for the message just come (a «Cần bổ sung» notice), as the person reads it.
+        options = await option_menus.find(ctx.session, ctx.event.platform, ctx.event.chat_id, ref) or []
+        if 1 <= number <= len(options):
+            ctx.event = replace(ctx.event, payload=options[number - 1][1])
+            await _member_option(ctx)
+            return
     label = await _latest_label(ctx, number) if key == "zalo_which_list" else ""
     ctx.say(ctx.t(key, ref=ref, number=number, label=esc(label)))
 

@@ -317,6 +317,24 @@ async def test_after_registering_a_bare_number_answers_the_co_author_question_th
     await named.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{number}")
 
 
+async def test_a_bare_number_after_a_send_back_answers_the_notice_when_no_question_waits(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person
+) -> None:
+    """Found by a phone walk: after the forms' offer («1. 📝 Hoàn thiện hồ sơ»), the «Cần bổ sung» notice's «1»
+    was asked «Số 1 có ở hai danh sách», and «1» again opened the forms. No question waits: «1» is the notice's."""
+    chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Gửi Trả"), "MAU019", "Chủ Tịch Gửi Trả")
+    author = ZaloPerson(zalo_emulator, "Ninh Thị Sửa")
+    await register(author, "MAU019", "Ninh Thị Sửa")
+    number = await submit_initiative(author)
+    await author.tap("Dừng", await author.expect("Bot hỏi đồng chí 4 thông tin tác giả"))  # the profile: later
+    await author.expect("1. 📝 Hoàn thiện hồ sơ")  # the forms' offer: the latest list, no question waiting
+    await chair.tap("Cần bổ sung", await chair.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await chair.tap("Mô tả chưa đủ rõ", await chair.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
+    await author.expect(f"Sáng kiến #{number}", "cần bổ sung", "1. ✏️ Sửa và gửi lại")
+    await author.send("1")
+    await author.expect(f"Tóm tắt sáng kiến #{number}", "Chủ tịch CĐCS yêu cầu bổ sung")
+
+
 async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     emulator: TelegramEmulator,
     zalo_emulator: ZaloEmulator,
