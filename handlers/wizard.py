@@ -171,6 +171,8 @@ def _prompt(ctx: Context, draft: Initiative, step: Step) -> str:
         key = f"{key}_for"
     elif step.key == "first_applied_on" and len(ctx.campaigns_open()) > 1:  # each open campaign's window
         return ctx.t("step_first_applied_on_many", campaigns=open_campaigns_text(ctx))
+    elif step.kind is Kind.FILES and ctx.event.platform == "zalo":  # Zalo carries photos to a bot, not files
+        key = "step_attachments_zalo"
     return ctx.t(key, **_prompt_params(ctx, draft, step))
 
 
@@ -257,8 +259,8 @@ async def handle(ctx: Context, draft: Initiative) -> None:
     if event.kind is EventKind.FILE:
         if step.kind is Kind.FILES:
             await _add_file(ctx, draft, step, event.file)
-        else:
-            await ask(ctx, draft, ctx.t("err_text_expected"))
+        else:  # not kept: said where it is taken, to be sent again there
+            await ask(ctx, draft, ctx.t("err_text_expected") + " " + ctx.t("hint_files_later"))
         return
     if event.kind is EventKind.UNSUPPORTED:
         expected = "err_file_expected" if step.kind is Kind.FILES else "err_text_expected"

@@ -655,10 +655,11 @@ async def fill_up_to_summary(
     else:
         await answer(person, "đã được công nhận", tap="Bỏ qua")
     await answer(person, "Tác giả.", coauthors)
-    await person.expect("Đã ghi tác giả", "Gửi ảnh hoặc tệp")
+    zalo = isinstance(person, ZaloPerson)  # asked for photos alone there: Zalo carries no file to a bot
+    await person.expect("Đã ghi tác giả", "Gửi ảnh minh hoạ" if zalo else "Gửi ảnh hoặc tệp")
     if not files:
         return
-    if isinstance(person, ZaloPerson):  # Zalo carries photos, not documents
+    if zalo:
         await person.send_photo()
         await person.expect("Đã nhận ảnh (1/10)")
     else:

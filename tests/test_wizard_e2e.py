@@ -225,8 +225,8 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("quá dài (10000 ký tự)", "Tối đa 250", "Bước 2/16")
     await an.send_sticker()
     await an.expect("cần câu trả lời bằng chữ", "Bước 2/16")
-    await an.send_photo()
-    await an.expect("cần câu trả lời bằng chữ", "Bước 2/16")
+    await an.send_photo()  # not kept: where it is taken is said
+    await an.expect("cần câu trả lời bằng chữ", "gửi lại ở bước «Tệp đính kèm»", "Bước 2/16")
     await an.send("   ")
     await an.expect("đang trống", "Bước 2/16")
     await an.send("🚀 <b>Sổ tay</b> & mẫu biểu 'điện tử' 🚀")

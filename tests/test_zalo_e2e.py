@@ -402,7 +402,7 @@ async def test_a_photo_over_the_limit_is_refused_and_never_becomes_an_empty_atta
     await fill_up_to_summary(lam)
     await lam.tap("Sửa một mục", await lam.expect("Tóm tắt sáng kiến"))
     await lam.tap("Tệp đính kèm", await lam.expect("Sửa mục nào"))
-    await lam.expect("Gửi ảnh hoặc tệp")
+    await lam.expect("Gửi ảnh minh hoạ", "Zalo chỉ chuyển ảnh tới bot", "mỗi ảnh ≤ 20 MB")
     await lam.send_photo(b"\x89PNG" + b"0" * (20 * 1024 * 1024))
     await lam.expect("Tệp lớn hơn 20 MB")
     big = b"\x89PNG" + bytes(range(256)) * (12 * 1024)  # 3 MB: arrives in many chunks, kept whole
@@ -489,7 +489,7 @@ async def test_a_file_sent_on_zalo_at_the_files_step_is_told_what_zalo_carries(
     await register(tep, "MAU002", "Hà Thị Tệp")
     await fill_up_to_summary(tep, files=False)
     await tep.send_unsupported()  # a PDF: Zalo gives the bot no file
-    await tep.expect("Zalo chưa chuyển tệp", "chụp ảnh tài liệu", "/link", "Gửi ảnh hoặc tệp")
+    await tep.expect("Zalo chưa chuyển tệp", "chụp ảnh tài liệu", "/link", "Gửi ảnh minh hoạ")
 
 
 async def test_on_zalo_an_english_reader_gets_the_hints_in_english(
