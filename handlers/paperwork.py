@@ -83,15 +83,17 @@ async def _form_replies(ctx: Context, initiative: Initiative) -> list[Reply]:
     except Exception:
         log.warning("the forms of initiative %s were not built", initiative.id, exc_info=True)
         return [Reply(text=ctx.t("docx_failed", id=initiative.id))]
+    offer = dossier_buttons(ctx, initiative)
     return [
         Reply(
             text=ctx.t("docx_request_caption", id=initiative.id),
             file=OutgoingFile.generated(request_name, request),
         ),
-        Reply(
-            text=ctx.t("docx_description_caption", id=initiative.id),
+        Reply(  # its writer's, with the buttons: what the forms are for and what the buttons do
+            text=ctx.t("docx_description_caption", id=initiative.id)
+            + ("\n" + ctx.t("docx_forms_explained") if offer else ""),
             file=OutgoingFile.generated(description_name, description),
-            options=dossier_buttons(ctx, initiative),
+            options=offer,
         ),
     ]
 

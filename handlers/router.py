@@ -143,8 +143,12 @@ async def route(ctx: Context) -> None:
     elif command == "cancel" and ctx.identity.flow in (profile.FLOW, dossier.FLOW):
         if ctx.identity.flow == profile.FLOW and ctx.member is not None:  # kept, as «Dừng» keeps them
             await profile.onto_author_rows(ctx, ctx.member)
+        if ctx.identity.flow == dossier.FLOW:  # where to go on, said
+            stopped = ctx.t("questions_stopped_dossier", id=ctx.identity.flow_data.get("initiative"))
+        else:
+            stopped = ctx.t("questions_stopped_profile")
         ctx.set_flow(None)
-        ctx.say(ctx.t("questions_stopped"), menu=True)
+        ctx.say(stopped, menu=True)
     elif command is not None:
         await _member_command(ctx, command)
     elif event.kind is EventKind.OPTION:

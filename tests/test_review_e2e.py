@@ -703,7 +703,7 @@ async def test_word_forms_after_submission_on_request_and_from_the_card(
     await nga.expect("Bước 1/5", "Ta Thi Nga")
     await nga.send("Tạ Thị Nga")
     await answer(nga, "Nơi công tác", "/cancel")  # stopped by the command: what was answered still reaches the forms
-    await nga.expect("Đã dừng")
+    await nga.expect("Đã dừng", "làm tiếp: gõ /hoso")
     assert (await database.initiative(second)).authors[0].full_name == "Tạ Thị Nga"
 
     await nga.send(f"/docx {number}")
@@ -794,10 +794,12 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     assert (await database.initiative(number)).addressee == body
     await hung.send(f"/docx {number}")  # the forms again, when asked: their writer gets the buttons again
     await hung.expect_file(f"mo-ta-sang-kien-{number}.docx")
+    explained = hung.last_with_buttons()  # with what the forms are for, and what the button does
+    assert "dùng khi đề nghị công nhận sáng kiến; CĐCS xác nhận không cần chờ" in explained.plain_text
     await hung.tap("Hoàn thiện hồ sơ")
     await hung.expect("Bước 1/9")
     await hung.send("/cancel")
-    await hung.expect("Đã dừng")
+    await hung.expect("Đã dừng", f"làm tiếp: gõ /docx {number} rồi chọn «📝 Hoàn thiện hồ sơ»")
     own = [m for m in emulator.chat(cast.outsider.user_id) if m.from_bot][-1]  # a forged press in their chat
     await emulator.user_presses(cast.outsider.user_id, own, f"ds:go:{number}")
     await cast.outsider.expect("không có quyền")
