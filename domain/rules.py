@@ -65,6 +65,19 @@ def yes_or_no(text: str, values: set[str]) -> str | None:
     return None
 
 
+# What people type to the bot itself rather than to a question: a greeting, thanks, asking for the menu.
+SMALL_TALK = {
+    "greeting": ("xin chào", "chào", "chào bot", "chào bạn", "chào đồng chí", "alo", "hello", "hi"),
+    "thanks": ("cảm ơn", "cám ơn", "cảm ơn bot", "cảm ơn nhiều", "cảm ơn nhé", "cám ơn nhé", "thanks", "thank you"),
+    "menu": ("menu", "mở menu", "danh mục"),
+}
+
+
+def small_talk(text: str) -> str | None:
+    """ "greeting", "thanks" or "menu" when the whole text is one ("Xin chào!", "cam on"), else None."""
+    return next((kind for kind, words in SMALL_TALK.items() if any(reads_as(text, word) for word in words)), None)
+
+
 def declines(text: str) -> bool:
     """The whole text is a "no" or a "never mind" ("không", "chưa", "thôi", "huỷ"…), not an answer."""
     return any(reads_as(text, word) for word in (*NO_WORDS, *CANCEL_WORDS))

@@ -142,6 +142,9 @@ async def handle(ctx: Context) -> None:
         ctx.say(ctx.t("err_text_expected"))
         if step == "branch":
             await _show_branches(ctx)
+    elif step == "branch" and rules.small_talk(event.text):  # «xin chào»: no unit's name, the list again
+        ctx.say(ctx.t("reg_greeted"))
+        await _show_branches(ctx)
     elif step == "branch":
         query = " ".join(event.text.split())[:60]
         ctx.set_flow(FLOW, step="branch", query=query, page=0, invite=data.get("invite", ""), **_moving(ctx))
@@ -153,6 +156,9 @@ async def handle(ctx: Context) -> None:
 async def _named(ctx: Context, typed: str) -> None:
     """A name typed or tapped: registered, unless it has no accent at all («le thi binh»), which is asked about
     once: it is printed on the council's forms and every list. The same typed again, or «✔️ Giữ nguyên», keeps it."""
+    if rules.small_talk(typed):  # «xin chào» is no one's name
+        ctx.say(ctx.t("reg_greeted_name"))
+        return
     try:
         name = rules.parse_person_name(typed)
     except InputError as error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from domain.rules import parse_id
+from domain.rules import parse_id, small_talk
 from domain.text import clean_input
 from handlers import (
     branch_admin,
@@ -183,6 +183,8 @@ async def route(ctx: Context) -> None:
             ctx.say("⚠️ " + ctx.t("file_not_expected_admin" if imports else "file_not_expected"), menu=True)
         elif event.kind is EventKind.TEXT and menus.wants_to_submit(event.text):
             await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
+        elif event.kind is EventKind.TEXT and (talk := small_talk(event.text)):
+            ctx.say(ctx.t(f"small_talk_{talk}", name=esc(ctx.member.full_name)), menu=True)
         else:
             ctx.say(ctx.t("not_understood"), menu=True)
 

@@ -522,6 +522,32 @@ async def test_on_zalo_the_units_are_listed_by_their_whole_names(
     await dung.expect("CĐCS: [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2", "Nhập họ và tên")
 
 
+async def test_greetings_thanks_and_menu_typed_are_answered_not_searched_or_misunderstood(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    """Found by a phone walk: a second «xin chào» was searched as a unit's name («Không có CĐCS nào khớp»), and
+    «cảm ơn», «menu» after registering got «Bot chưa hiểu»."""
+    chao = ZaloPerson(zalo_emulator, "Đàm Thị Chào")
+    await chao.send("xin chào")
+    await chao.expect("Chọn công đoàn cơ sở")
+    await chao.send("Xin chào!")
+    await chao.expect("Chào đồng chí! Để bắt đầu, đồng chí cho bot biết mình thuộc công đoàn cơ sở nào")
+    await chao.expect("Chọn công đoàn cơ sở (CĐCS) của đồng chí")  # the list again
+    assert "Không có CĐCS nào khớp" not in " ".join(chao.bot_texts()), "a greeting is no unit's name"
+    await chao.send("MAU002")
+    await chao.tap("Bệnh viện Đa khoa tỉnh", await chao.expect("Tìm «MAU002»"))
+    await chao.send("chào bạn")  # nor a person's
+    await chao.expect("Chào đồng chí! Đồng chí nhập họ và tên đầy đủ của mình")
+    await chao.send("Đàm Thị Chào")
+    await chao.expect("Đăng ký xong")
+    await chao.send("cam on")
+    await chao.expect("Cảm ơn đồng chí!", "☰ Gõ một mục")
+    await chao.send("chào bot")
+    await chao.expect("Chào đồng chí Đàm Thị Chào!")
+    await chao.send("menu")
+    await chao.expect("Menu của đồng chí", "☰ Gõ một mục: Sáng kiến mới")
+
+
 async def test_on_zalo_the_details_number_only_what_a_number_answers(
     emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person
 ) -> None:
