@@ -377,6 +377,9 @@ _DECISION_WORDS = re.compile(
 )
 
 
+_PLAIN_NUMBER = re.compile(r"[\w/.\-– ]{1,60}")
+
+
 def _decision_number(typed: str) -> str:
     """The number among the words around it: from the first word with a digit, up to the first lower-case word
     ("công nhận số 5/QĐ-THPT do hiệu trưởng ký" → "5/QĐ-THPT"; "45/QĐ - CĐCS" whole). It is printed on the
@@ -398,6 +401,9 @@ def parse_decision(text: str) -> tuple[str, dt.date]:
     value = " ".join(text.split())
     match = _TRAILING_DATE.search(value)
     if not match:
+        number = _decision_number(_DECISION_WORDS.sub("", value))
+        if "/" in number and any(c.isdigit() for c in number) and _PLAIN_NUMBER.fullmatch(number):  # «45/QĐ-BV»
+            raise InputError("recognition_date_missing", {"number": number})  # (said back: nothing to escape)
         raise InputError("recognition_format")
     number = _decision_number(_DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–"))
     if not number:

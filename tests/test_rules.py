@@ -195,12 +195,19 @@ def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt
 
 
 @pytest.mark.parametrize(
-    "text", ["45/QĐ-CĐCS", "15/03/2022", "ngày 15/3/2022", "", "Quyết định số ngày 1/3/2022", "QĐ ngày 1/3/2022"]
+    "text", ["15/03/2022", "ngày 15/3/2022", "", "Quyết định số ngày 1/3/2022", "QĐ ngày 1/3/2022", "<b>4/5</b>"]
 )
 def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
     with pytest.raises(InputError) as caught:
         rules.parse_decision(text)
     assert caught.value.key == "recognition_format"
+
+
+@pytest.mark.parametrize("text", ["45/QĐ-CĐCS", "Quyết định số 45/QĐ-CĐCS"])
+def test_a_decision_number_without_its_date_is_said_back_with_what_is_missing(text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        rules.parse_decision(text)
+    assert (caught.value.key, caught.value.params) == ("recognition_date_missing", {"number": "45/QĐ-CĐCS"})
 
 
 @pytest.mark.parametrize(

@@ -190,7 +190,8 @@ async def test_a_research_topic_asks_its_acceptance_and_credits_its_leader(
     recognition = await tam.expect("quyết định nghiệm thu")
     assert recognition.buttons()[0]["text"] == "Hội đồng nghiệm thu"
     await tam.tap("Hội đồng nghiệm thu", recognition)
-    await answer(tam, "Số và ngày", "15/QĐ-SYT ngày 30/9/2021")
+    await answer(tam, "Số và ngày", "15/QĐ-SYT")  # the number alone: what is missing, said with it
+    await answer(tam, "Bot đã đọc số quyết định «15/QĐ-SYT», còn thiếu ngày ký", "15/QĐ-SYT ngày 30/9/2021")
     await answer(tam, "Tác giả.", "Trần Văn Bình 60%, Lê Thị Cúc 20 MAU003")
     lead = await tam.expect("chủ nhiệm đề tài", "Lê Thị Cúc (20%, [MẪU] Sở Giáo dục và Đào tạo)")  # named at once
     await tam.tap("Lê Văn Tám", lead)
@@ -368,8 +369,8 @@ async def test_back_skip_cancel_drafts_resume_and_delete(
 
     await binh.tap("Dừng (giữ nháp)")
     await binh.expect("Đã tạm dừng", TITLE, "vẫn được giữ")
-    await binh.send("Chào bot")
-    await binh.expect("chưa hiểu")
+    await binh.send("Chào bot")  # greeted back, with the menu
+    await binh.expect("Chào đồng chí Trần Thị Bình!", "chọn một mục của menu")
     await binh.send("xin chào, tôi muốn gửi sáng kiến")  # what the menu's 📝 does: the draft offered first
     await binh.expect("đang có 1 bản nháp")
 
