@@ -140,7 +140,7 @@ def test_coauthors_as_people_type_them_several_on_a_line_with_branches() -> None
 
 @pytest.mark.parametrize(
     ("text", "key"),
-    [("Trần Văn Bình 60\nLê Thị Cúc 40", "err_coauthors_total"), ("Trần Văn Bình", "err_coauthors_line"),
+    [("Trần Văn Bình 60\nLê Thị Cúc 40", "err_coauthors_total"), ("Trần Văn Bình", "err_coauthors_no_share"),
      ("Trần Văn Bình 0", "err_coauthors_share"), ("Trần Văn Bình 12.5", "err_coauthors_share"),
      ("B 30", "err_coauthors_line"), ("   ", "err_coauthors_format")],
 )  # fmt: skip

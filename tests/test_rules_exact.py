@@ -252,6 +252,9 @@ def test_coauthor_refusals_name_the_line_and_the_totals() -> None:
     assert refusal(rules.parse_coauthors, "Bình 30\n30 Mai") == ("err_coauthors_line", {"line": 2})
     assert refusal(rules.parse_coauthors, "B 30") == ("err_coauthors_line", {"line": 1}), "a name has 2+ letters"
     assert refusal(rules.parse_coauthors, "A" * 81 + " 30") == ("err_coauthors_line", {"line": 1})
+    no_share = refusal(rules.parse_coauthors, "Bình 30, chị tran thi mai")  # a name alone: its share is missing
+    assert no_share == ("err_coauthors_no_share", {"line": 2, "name": "Tran Thi Mai"})
+    assert refusal(rules.parse_coauthors, "<b>Mai</b>") == ("err_coauthors_line", {"line": 1}), "letters alone"
     assert len(rules.parse_coauthors("A" * 80 + " 30")[0].full_name) == 80
     assert refusal(rules.parse_coauthors, "Bình 30,5") == ("err_coauthors_share", {"line": 1})
     assert refusal(rules.parse_coauthors, "Bình 0") == ("err_coauthors_share", {"line": 1})

@@ -192,7 +192,8 @@ async def test_a_research_topic_asks_its_acceptance_and_credits_its_leader(
     await tam.tap("Hội đồng nghiệm thu", recognition)
     await answer(tam, "Số và ngày", "15/QĐ-SYT")  # the number alone: what is missing, said with it
     await answer(tam, "Bot đã đọc số quyết định «15/QĐ-SYT», còn thiếu ngày ký", "15/QĐ-SYT ngày 30/9/2021")
-    await answer(tam, "Tác giả.", "Trần Văn Bình 60%, Lê Thị Cúc 20 MAU003")
+    await answer(tam, "Tác giả.", "Trần Văn Bình")  # the share left out: said so, with the name
+    await answer(tam, "Người thứ 1 (Trần Văn Bình) chưa có tỷ lệ đóng góp", "Trần Văn Bình 60%, Lê Thị Cúc 20 MAU003")
     lead = await tam.expect("chủ nhiệm đề tài", "Lê Thị Cúc (20%, [MẪU] Sở Giáo dục và Đào tạo)")  # named at once
     await tam.tap("Lê Văn Tám", lead)
     await tam.expect("Gửi ảnh hoặc tệp")
