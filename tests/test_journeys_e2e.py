@@ -141,7 +141,7 @@ async def test_an_answer_delivered_just_before_a_stop_is_not_sent_again_after_it
     hai = people.new("Vũ Văn Hải")
     await register(hai, "MAU003", "Vũ Văn Hải")
     await hai.send("/help")
-    await hai.expect("Hướng dẫn")
+    await hai.expect("Hướng dẫn", "/lang en English")  # the language too: a member found it nowhere
 
     assert await live_database.outbox_rows_of(hai.user_id) > 0, "the delivered answers wait to be deleted together"
     await live_bot.stop()
