@@ -458,7 +458,7 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
     elif step.kind is Kind.AUTHORS:
         rows = await _author_rows(ctx, draft, text)
         queries.replace_authors(draft, rows, research=is_research(draft, ctx.campaign))
-        await advance(ctx, draft, step, ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft)))
+        await advance(ctx, draft, step, _authors_recorded(ctx, draft))
     elif step.kind is Kind.FILES and any(reads_as(text, word) for word in DONE_WORDS):  # the ✅ Xong button, typed
         await advance(ctx, draft, step)
     elif step.kind is Kind.FILES:
@@ -495,6 +495,18 @@ async def _solo_author(ctx: Context, draft: Initiative, step: Step) -> None:
 def _own_author_row(member: Member, share: int) -> Author:
     return Author(full_name=member.full_name, share_percent=share, member_id=member.id, branch_id=member.branch_id,
                   confirmed=True)  # fmt: skip
+
+
+def _authors_recorded(ctx: Context, draft: Initiative) -> str:
+    """The authors as recorded; what the ✔ of a registered co-author means; a typed name with no accent at all,
+    printed so on the forms, pointed out (a registered member's name is his own)."""
+    lines = [ctx.t("authors_recorded", authors=answers.authors_text(ctx, draft))]
+    others = [author for author in draft.authors if author.member_id != draft.member_id]
+    if any(author.member_id is not None for author in others):
+        lines.append(ctx.t("authors_registered_mark"))
+    if unaccented := [author.full_name for author in others if author.member_id is None and author.full_name.isascii()]:
+        lines.append(ctx.t("authors_unaccented", names=esc(", ".join(unaccented))))
+    return "\n".join(lines)
 
 
 async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Author]:

@@ -187,6 +187,11 @@ async def test_a_co_author_is_told_of_a_send_back_and_who_mends_it_without_a_but
     number = await submit_initiative(
         sender, title="Bảng phân công trực Tết trên điện thoại", coauthors="Mạc Văn Cùng 30"
     )
+    recorded = [m.plain_text for m in emulator.chat(sender.user_id) if "Đã ghi tác giả" in m.plain_text]
+    assert (
+        "Mạc Văn Cùng ✔ (30%)" in recorded[-1]
+        and "✔ người đã đăng ký trên bot: bot hỏi người ấy xác nhận" in (recorded[-1])
+    ), "the mark explained"
     await named.tap("Đúng, tôi là đồng tác giả", await named.expect("đồng tác giả (30%)", f"#{number}"))
     await named.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{number}")
     card = await cast.chair_one.expect(f"Sáng kiến #{number} chờ xác nhận")

@@ -319,8 +319,14 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("Tổng tỷ lệ của đồng tác giả là 100%", "Bước 13/14")
     await an.send("Trần Văn Bình 60%, Lê Thị Cúc 30 MAU404")
     await an.expect("không có CĐCS mã «MAU404»", "Bước 13/14")
+    await an.send("Trần Văn Bình 60%, le thi cuc 30")  # a name typed without accents: printed so, said so
+    await an.expect("ghi nhận cho: Trần Văn Bình", "Tên «Le Thi Cuc» chưa có dấu, Đơn sẽ in đúng như vậy",
+                    "Gửi ảnh hoặc tệp")  # fmt: skip
+    await an.send("/back")  # as the warning says: back, and the list typed again with accents
+    await an.expect("Bước 13/14", "Tác giả.", "Le Thi Cuc")
     await an.send("Trần Văn Bình 60%, Lê Thị Cúc 30")
-    await an.expect("ghi nhận cho: Trần Văn Bình", "Gửi ảnh hoặc tệp")
+    recorded = await an.expect("ghi nhận cho: Trần Văn Bình", "Gửi ảnh hoặc tệp")
+    assert "chưa có dấu" not in recorded.plain_text
     await an.send("đây là tệp")
     await an.expect("Bước này nhận ảnh hoặc tệp")
     await an.send_document("video-rat-lon.mp4", size=50 * 1024 * 1024, mime="video/mp4")
