@@ -525,7 +525,10 @@ async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Autho
                 raise InputError("err_author_branch", {"line": number, "code": esc(author.branch_code)})
         branch_id = branch.id if branch is not None else draft.branch_id
         member = await _registered_namesake(ctx, author.full_name, branch_id)
-        row = Author(full_name=member.full_name if member else author.full_name, share_percent=author.share_percent,
+        name = author.full_name
+        if member is not None and not (member.full_name.isascii() and not name.isascii()):
+            name = member.full_name  # his own, unless he registered it without accents and it was typed with them
+        row = Author(full_name=name, share_percent=author.share_percent,
                      member_id=member.id if member else None, branch_id=branch_id, confirmed=None)  # fmt: skip
         if branch is not None:  # (a relationship set to None would clear the branch at the flush)
             row.branch = branch

@@ -206,6 +206,24 @@ async def test_a_co_author_is_told_of_a_send_back_and_who_mends_it_without_a_but
     await named.expect(f"Sáng kiến #{number} do đồng chí Đỗ Thị Gửi Lại gửi: người gửi sửa và gửi lại")
 
 
+async def test_a_co_author_registered_without_accents_is_recorded_with_the_accents_typed(
+    emulator: TelegramEmulator, cast: Cast, database: Database
+) -> None:
+    """Found by a phone walk: «Trần Thị Bình 20%» typed was recorded «Tran Thi Binh ✔», the name she kept at
+    registration without accents, and printed so on the forms."""
+    named = Person(emulator, "Tang Thi Dau")
+    await named.send("/start b_MAU002")
+    await named.expect("Nhập họ và tên")
+    await named.send("tang thi dau")
+    await named.tap("Giữ nguyên", await named.expect("chưa có dấu"))
+    await named.expect("Đăng ký xong", "Tang Thi Dau")
+    sender = Person(emulator, "Hồ Văn Ghi")
+    await register(sender, "MAU002", "Hồ Văn Ghi")
+    number = await submit_initiative(sender, title="Sổ theo dõi vật tư tiêu hao điện tử", coauthors="Tăng Thị Dậu 20")
+    authors = (await database.initiative(number)).authors
+    assert [(a.full_name, a.member_id is not None) for a in authors][1:] == [("Tăng Thị Dậu", True)]
+
+
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     emulator: TelegramEmulator, cast: Cast, database: Database
 ) -> None:
