@@ -670,15 +670,20 @@ async def show_summary(ctx: Context, draft: Initiative, note: str = "", *, repla
         lines.append("\n" + review.duplicate_warning(ctx, duplicates, "warn_sent_before"))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
+    unchanged = sent_back and _changes(ctx, draft) == []
+    if unchanged:
+        lines.append("\n" + ctx.t("warn_nothing_changed"))
+    ctx.say("\n".join(lines), _summary_rows(ctx, draft, unchanged=unchanged), replace_origin=replace)
+
+
+def _summary_rows(ctx: Context, draft: Initiative, *, unchanged: bool) -> list[list[Option]]:
+    """📨 Send first; sent back with nothing mended yet (`unchanged`), mending first (Zalo's habitual «1»)."""
     edit, cancel = (Option(ctx.t("btn_edit_one"), payload(draft, SUMMARY, EDIT_LIST)),
                     Option(ctx.t("btn_cancel"), payload(draft, SUMMARY, CANCEL)))  # fmt: skip
-    if sent_back and _changes(ctx, draft) == []:  # sent back, nothing mended yet: mending first (Zalo's «1»)
-        lines.append("\n" + ctx.t("warn_nothing_changed"))
-        rows = [[edit], *two_a_row([Option(ctx.t("btn_resubmit_unchanged"), payload(draft, SUMMARY, SUBMIT)), cancel])]
-    else:
-        rows = [[Option(ctx.t("btn_resubmit" if sent_back else "btn_submit"), payload(draft, SUMMARY, SUBMIT))],
-                *two_a_row([edit, cancel])]  # fmt: skip
-    ctx.say("\n".join(lines), rows, replace_origin=replace)
+    if unchanged:
+        return [[edit], *two_a_row([Option(ctx.t("btn_resubmit_unchanged"), payload(draft, SUMMARY, SUBMIT)), cancel])]
+    send = "btn_resubmit" if draft.status == Status.CHANGES_REQUESTED else "btn_submit"
+    return [[Option(ctx.t(send), payload(draft, SUMMARY, SUBMIT))], *two_a_row([edit, cancel])]
 
 
 def _changes(ctx: Context, draft: Initiative) -> list[str] | None:
@@ -720,8 +725,9 @@ async def _summary_text(ctx: Context, draft: Initiative, text: str) -> None:
         await submit(ctx, draft)
     elif typed in rules.plain_words(ctx.t("words_edit")).split("|"):
         _edit_list(ctx, draft)
-    else:
-        await show_summary(ctx, draft, "⚠️ " + ctx.t("err_use_buttons"))
+    else:  # the choices again, not the whole summary (two phone screens on Zalo): it is just above
+        unchanged = draft.status == Status.CHANGES_REQUESTED and _changes(ctx, draft) == []
+        ctx.say("⚠️ " + ctx.t("err_use_summary_buttons", id=draft.id), _summary_rows(ctx, draft, unchanged=unchanged))
 
 
 def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:

@@ -42,6 +42,10 @@ async def test_the_whole_wizard_then_edit_from_summary_and_submit(
                      "bao-cao.pdf, Ảnh 1"):  # fmt: skip
         assert fragment in text, fragment
     assert [b["text"] for b in summary.buttons()] == ["📨 Gửi sáng kiến", "✏️ Sửa một mục", "✖️ Dừng (giữ nháp)"]
+    await hoa.send("xem lại giúp tôi")  # words at the summary: its choices again, not the whole summary
+    choices = await hoa.expect("Tóm tắt sáng kiến", "ở tin nhắn trên: đồng chí chọn một trong các mục dưới đây")
+    assert TITLE not in choices.plain_text and [b["text"] for b in choices.buttons()] == [
+        "📨 Gửi sáng kiến", "✏️ Sửa một mục", "✖️ Dừng (giữ nháp)"]  # fmt: skip
 
     await hoa.tap("Sửa một mục", summary)
     fields = await hoa.expect("Sửa mục nào", edited=True)
