@@ -380,7 +380,10 @@ _DECISION_WORDS = re.compile(
 )
 
 
-_PLAIN_NUMBER = re.compile(r"[\w/.\-– ]{1,60}")
+# A decision's number alone: digits, a slash and letters («45/QĐ-BV»), nothing to escape when said back; not a
+# date without its year («15/03», «45/QĐ-BV 15/3»).
+_NUMBER_ALONE = re.compile(r"(?=[^/]*\d)(?=.*/)(?=.*[^\W\d_])[\w/.\-– ]{3,60}")
+_ENDS_WITH_DAY_AND_MONTH = re.compile(r"(?:^|\s)\d{1,2}\s*/\s*\d{1,2}$")
 
 
 def _decision_number(typed: str) -> str:
@@ -405,7 +408,7 @@ def parse_decision(text: str) -> tuple[str, dt.date]:
     match = _TRAILING_DATE.search(value)
     if not match:
         number = _decision_number(_DECISION_WORDS.sub("", value))
-        if "/" in number and any(c.isdigit() for c in number) and _PLAIN_NUMBER.fullmatch(number):  # «45/QĐ-BV»
+        if _NUMBER_ALONE.fullmatch(number) and not _ENDS_WITH_DAY_AND_MONTH.search(number):  # «45/QĐ-BV»
             raise InputError("recognition_date_missing", {"number": number})  # (said back: nothing to escape)
         raise InputError("recognition_format")
     number = _decision_number(_DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–"))

@@ -139,6 +139,14 @@ def accented(text: str) -> bool:
     return any(_marks(word) for word in typed_words(text))
 
 
+def name_as_printed(registered: str, typed: str) -> str:
+    """A registered co-author's name on his author row: his own, unless he registered it without accents and
+    it was typed for him with them («Tăng Thị Dậu» for «Tang Thi Dau»): the council's forms print it."""
+    if registered.isascii() and not typed.isascii() and fold(typed) == fold(registered):
+        return typed
+    return registered
+
+
 def own_lines(value: str) -> str:
     """A value of several lines (two authors, a list of appliers) begins on a line of its own after its label
     («Tác giả:», «Đang lưu:»), so that its lines start one under another."""

@@ -114,10 +114,10 @@ async def _branch_typed(ctx: Context, typed: str, chaired: set[int] | None) -> B
     branch = await queries.branch_by_code(ctx.session, typed)
     if branch is not None:
         return branch
-    unit, matches = await unit_codes.unit_named(ctx, typed)
-    if unit is None and chaired is not None:
-        matches = [match for match in matches if match.id in chaired]
-        unit = matches[0] if len(matches) == 1 else None
+    matches = await queries.branches_matching(ctx.session, typed)
+    if chaired is not None and (own := [match for match in matches if match.id in chaired]):
+        matches = own  # his own first: «benh vien da khoa tinh», another unit's whole name, is in his «… cơ sở 2»
+    unit, matches = unit_codes.named_among(matches, typed)
     if unit is None:
         ctx.say(await unit_codes.unknown_unit(ctx, typed, matches))
         return None

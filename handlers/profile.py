@@ -78,10 +78,11 @@ async def onto_author_rows(ctx: Context, member: Member) -> None:
     """The profile onto every author row of the member's not yet counted (what the forms print); a name changed
     there is on each initiative's history, for its chair to see."""
     for author in await queries.open_authorships(ctx.session, member.id):
-        if author.full_name != member.full_name:
+        before = author.full_name
+        queries.copy_profile(author, member)
+        if author.full_name != before:
             ctx.session.add(AuditEvent(initiative_id=author.initiative_id, actor_member_id=member.id,
                                        action="name_changed"))  # fmt: skip
-        queries.copy_profile(author, member)
 
 
 def summary(ctx: Context) -> str:

@@ -6,6 +6,7 @@ update has no second effect, and a crash before commit leaves no half-written an
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from domain.rules import parse_id, small_talk
@@ -143,8 +144,9 @@ async def route(ctx: Context) -> None:
     elif command == "cancel" and ctx.identity.flow in (profile.FLOW, dossier.FLOW):
         if ctx.identity.flow == profile.FLOW and ctx.member is not None:  # kept, as «Dừng» keeps them
             await profile.onto_author_rows(ctx, ctx.member)
-        if ctx.identity.flow == dossier.FLOW:  # where to go on, said
-            stopped = ctx.t("questions_stopped_dossier", id=ctx.identity.flow_data.get("initiative"))
+        initiative = parse_id(str(ctx.identity.flow_data.get("initiative", "")))
+        if ctx.identity.flow == dossier.FLOW and initiative is not None:  # where to go on, said
+            stopped = ctx.t("questions_stopped_dossier", id=initiative)
         else:
             stopped = ctx.t("questions_stopped_profile")
         ctx.set_flow(None)
@@ -188,6 +190,10 @@ async def route(ctx: Context) -> None:
         else:
             ctx.say(ctx.t("not_understood"), menu=True)
 
+
+# Options of a notice that only open something (a sent-back draft, a recognition's questions): a bare Zalo number
+# that an earlier list has too may be taken for them (`_which_list`): «Sửa và gửi lại», «Ghi quyết định công nhận».
+OPENING = re.compile(r"(?:d:r|rc):\d+")
 
 # Flows of one question (a decision's reason, a recognition's kind or number, its scan): a command leaves them.
 ONE_QUESTION_FLOWS = (review.FLOW, recognition.FLOW, recognition.SCAN_FLOW)
@@ -394,10 +400,12 @@ async def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_lis
         ctx.say(ctx.t("err_old_button"), menu=True)
         return
     if key == "zalo_which_list" and ctx.identity.flow is None and ctx.member is not None:
-        # No question waits for the earlier list's answer (it offered, as the forms do): the bare number is
-        # for the message just come (a «Cần bổ sung» notice), as the person reads it.
+        # No question waits for the earlier list's answer (it offered, as the forms do): the bare number is for
+        # the message just come, as the person reads it — where its option only opens something (a «Cần bổ
+        # sung» notice's «Sửa và gửi lại»). A decision (a card's «Xác nhận hồ sơ», a co-author's «Đúng, tôi»)
+        # is never taken from a number that may have been meant for the other list.
         options = await option_menus.find(ctx.session, ctx.event.platform, ctx.event.chat_id, ref) or []
-        if 1 <= number <= len(options):
+        if 1 <= number <= len(options) and OPENING.fullmatch(options[number - 1][1]):
             ctx.event = replace(ctx.event, payload=options[number - 1][1])
             await _member_option(ctx)
             return

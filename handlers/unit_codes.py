@@ -21,7 +21,11 @@ async def unknown_unit(ctx: Context, typed: str, matches: list[Unit] | None = No
 async def unit_named(ctx: Context, typed: str) -> tuple[Unit | None, list[Unit]]:
     """The one unit the words typed name ("benh vien da khoa": its whole name, or the only name holding every
     word), else None, with the units they may mean."""
-    matches = await queries.branches_matching(ctx.session, typed) if typed.strip() else []
+    return named_among(await queries.branches_matching(ctx.session, typed) if typed.strip() else [], typed)
+
+
+def named_among(matches: list[Unit], typed: str) -> tuple[Unit | None, list[Unit]]:
+    """Of the units the words match, the one they name (its whole name, or the only match), with the matches."""
     whole = [b for b in matches if queries.is_named(b, typed)]
     matches = whole if len(whole) == 1 else matches
     return (matches[0] if len(matches) == 1 else None), matches

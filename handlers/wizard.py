@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from domain import rules
 from domain.rules import InputError
-from domain.text import fold, holds, own_lines, reads_as
+from domain.text import fold, holds, name_as_printed, own_lines, reads_as
 from handlers import answers, cut_texts, notices, paperwork, profile, review
 from handlers.context import Context, esc
 from handlers.events import EventKind, FileRef, Option, Reply, two_a_row
@@ -525,9 +525,7 @@ async def _author_rows(ctx: Context, draft: Initiative, text: str) -> list[Autho
                 raise InputError("err_author_branch", {"line": number, "code": esc(author.branch_code)})
         branch_id = branch.id if branch is not None else draft.branch_id
         member = await _registered_namesake(ctx, author.full_name, branch_id)
-        name = author.full_name
-        if member is not None and not (member.full_name.isascii() and not name.isascii()):
-            name = member.full_name  # his own, unless he registered it without accents and it was typed with them
+        name = name_as_printed(member.full_name, author.full_name) if member else author.full_name
         row = Author(full_name=name, share_percent=author.share_percent,
                      member_id=member.id if member else None, branch_id=branch_id, confirmed=None)  # fmt: skip
         if branch is not None:  # (a relationship set to None would clear the branch at the flush)
@@ -670,7 +668,7 @@ async def show_summary(ctx: Context, draft: Initiative, note: str = "", *, repla
         lines.append("\n" + review.duplicate_warning(ctx, duplicates, "warn_sent_before"))
     if draft.recognition_kind is None:
         lines.append("\n" + ctx.t("warn_not_recognised"))
-    unchanged = sent_back and _changes(ctx, draft) == []
+    unchanged = _unmended(ctx, draft)
     if unchanged:
         lines.append("\n" + ctx.t("warn_nothing_changed"))
     ctx.say("\n".join(lines), _summary_rows(ctx, draft, unchanged=unchanged), replace_origin=replace)
@@ -686,9 +684,11 @@ def _summary_rows(ctx: Context, draft: Initiative, *, unchanged: bool) -> list[l
     return [[Option(ctx.t(send), payload(draft, SUMMARY, SUBMIT))], *two_a_row([edit, cancel])]
 
 
-def _changes(ctx: Context, draft: Initiative) -> list[str] | None:
-    """The steps changed since the draft was last sent (None: never sent, or its answers then unknown)."""
-    return review.changed_steps(ctx, draft, draft.submitted_snapshot, review.snapshot(ctx, draft))
+def _unmended(ctx: Context, draft: Initiative) -> bool:
+    """Sent back for changes, and none of its answers changed since it was sent."""
+    if draft.status != Status.CHANGES_REQUESTED:
+        return False
+    return review.changed_steps(ctx, draft, draft.submitted_snapshot, review.snapshot(ctx, draft)) == []
 
 
 def _edit_list(ctx: Context, draft: Initiative) -> None:
@@ -726,8 +726,8 @@ async def _summary_text(ctx: Context, draft: Initiative, text: str) -> None:
     elif typed in rules.plain_words(ctx.t("words_edit")).split("|"):
         _edit_list(ctx, draft)
     else:  # the choices again, not the whole summary (two phone screens on Zalo): it is just above
-        unchanged = draft.status == Status.CHANGES_REQUESTED and _changes(ctx, draft) == []
-        ctx.say("⚠️ " + ctx.t("err_use_summary_buttons", id=draft.id), _summary_rows(ctx, draft, unchanged=unchanged))
+        rows = _summary_rows(ctx, draft, unchanged=_unmended(ctx, draft))
+        ctx.say("⚠️ " + ctx.t("err_use_summary_buttons", id=draft.id), rows)
 
 
 def _clear_inapplicable(ctx: Context, draft: Initiative) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Campaign
 from domain.credit import AuthorShare, credited_author
-from domain.text import fold, vietnamese_order
+from domain.text import fold, name_as_printed, vietnamese_order
 from storage import branch_import, claims, unit_directory
 from storage.models import (
     COUNTED,
@@ -292,7 +292,7 @@ def credited(initiative: Initiative, *, research: bool) -> Author | None:
 
 def copy_profile(author: Author, member: Member) -> None:
     """The member's profile onto their author row (what the council's form prints)."""
-    author.full_name = member.full_name
+    author.full_name = name_as_printed(member.full_name, author.full_name)
     author.workplace, author.birth_date = member.workplace, member.birth_date
     author.job_title, author.qualification = member.job_title, member.qualification
 

@@ -123,6 +123,23 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     assert province_row is not None and province_row.is_province and province_row.branch_id is None
 
 
+async def test_a_chair_links_his_group_by_a_name_another_unit_bears_whole(
+    emulator: TelegramEmulator, cast: Cast, live_database: Database
+) -> None:
+    """«benh vien da khoa tinh» is the whole name of MAU002, and every word of his MAU022's («… – cơ sở 2»): a
+    chair of MAU022 means his own (he was refused: the other unit's name, which he does not chair)."""
+    second = await invite_chair(cast.admin, Person(emulator, "Đinh Văn Cơ Sở"), "MAU022", "Đinh Văn Cơ Sở")
+    group = GroupChat(emulator, "CĐ Bệnh viện cơ sở 2")
+    emulator.add_bot_to_group(second.user_id, group.chat_id)
+    await group.expect("Chào cả nhóm")
+    await group.send(second, "/linkgroup benh vien da khoa tinh")
+    await group.expect("Đã liên kết nhóm với [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2")
+    linked = await stored_group(live_database, group.chat_id)
+    assert linked is not None and linked.branch_id is not None
+    await group.send(second, "/unlinkgroup")  # the digests below are the other groups'
+    await group.expect("bỏ liên kết")
+
+
 async def test_weekly_digest_goes_to_each_group_once_even_across_a_restart(
     cast: Cast, live_bot: InProcessBot, live_database: Database
 ) -> None:

@@ -222,6 +222,9 @@ async def test_a_co_author_registered_without_accents_is_recorded_with_the_accen
     number = await submit_initiative(sender, title="Sổ theo dõi vật tư tiêu hao điện tử", coauthors="Tăng Thị Dậu 20")
     authors = (await database.initiative(number)).authors
     assert [(a.full_name, a.member_id is not None) for a in authors][1:] == [("Tăng Thị Dậu", True)]
+    await named.tap("Đúng, tôi là đồng tác giả", await named.expect("đồng tác giả (20%)", f"#{number}"))
+    await named.expect(f"Đã ghi nhận đồng chí là đồng tác giả của sáng kiến #{number}")  # her profile copied on
+    assert (await database.initiative(number)).authors[1].full_name == "Tăng Thị Dậu", "the accents stay"
 
 
 async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
@@ -818,7 +821,7 @@ async def test_the_dossier_is_completed_in_the_chat_and_printed_on_the_forms(
     await hung.send(f"/docx {number}")  # the forms again, when asked: their writer gets the buttons again
     await hung.expect_file(f"mo-ta-sang-kien-{number}.docx")
     explained = hung.last_with_buttons()  # with what the forms are for, and what the button does
-    assert "dùng khi đề nghị công nhận sáng kiến; CĐCS xác nhận không cần chờ" in explained.plain_text
+    assert "dùng khi đề nghị công nhận sáng kiến; CĐCS xác nhận hồ sơ không cần chờ" in explained.plain_text
     await hung.tap("Hoàn thiện hồ sơ")
     await hung.expect("Bước 1/9")
     await hung.send("/cancel")

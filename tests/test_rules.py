@@ -195,7 +195,17 @@ def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt
 
 
 @pytest.mark.parametrize(
-    "text", ["15/03/2022", "ngày 15/3/2022", "", "Quyết định số ngày 1/3/2022", "QĐ ngày 1/3/2022", "<b>4/5</b>"]
+    "text",
+    [
+        "15/03/2022",
+        "ngày 15/3/2022",
+        "",
+        "Quyết định số ngày 1/3/2022",
+        "QĐ ngày 1/3/2022",
+        "<b>4/5</b>",
+        "15/03",
+        "45/QĐ-BV 15/03",
+    ],
 )
 def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
     with pytest.raises(InputError) as caught:

@@ -112,7 +112,7 @@ async def test_where_a_day_is_asked_a_bare_number_is_the_day(
     await answer(dung, "Thực trạng", PROBLEM)
     await answer(dung, "Nội dung giải pháp", SOLUTION)
     await answer(dung, "Ngày áp dụng lần đầu", "tháng 10/2021")
-    asked = await dung.expect("Cho biết thêm ngày")
+    asked = await dung.expect("còn thiếu ngày")
     assert not re.search(r"^1\. ", asked.text, re.M) and "• ⬅️ Quay lại" in asked.text, "options by words"
     await dung.send("2")
     await dung.expect("áp dụng thử")
@@ -335,6 +335,26 @@ async def test_a_bare_number_after_a_send_back_answers_the_notice_when_no_questi
     await author.expect(f"Tóm tắt sáng kiến #{number}", "Chủ tịch CĐCS yêu cầu bổ sung")
 
 
+async def test_a_bare_number_never_decides_a_card_that_came_after_the_list_it_may_be_for(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
+) -> None:
+    """A chair reading «📄 Chi tiết» of #A («1. ✅ Xác nhận hồ sơ») when #B's card arrives: his «1» may be for #A,
+    so which list is asked, and nothing is verified (a notice's number is taken at once only where it opens
+    something, as a send-back's «Sửa và gửi lại»)."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Hai Thẻ"), "MAU021", "Chủ Tịch Hai Thẻ")
+    author = Person(emulator, "Quách Văn Gửi Hai")
+    await register(author, "MAU021", "Quách Văn Gửi Hai")
+    first = await submit_initiative(author, title="Lịch trực điện tử của khoa Nhi")
+    await chair.tap("Chi tiết", await chair.expect(f"Sáng kiến #{first} chờ xác nhận"))
+    await chair.expect(f"Chi tiết sáng kiến #{first}", "1. ✅ Xác nhận hồ sơ")
+    second = await submit_initiative(author, title="Sổ bàn giao thuốc điện tử")
+    await chair.expect(f"Sáng kiến #{second} chờ xác nhận")
+    await chair.send("1")
+    await chair.expect("Số 1 có ở hai danh sách")
+    for number in (first, second):
+        assert (await live_database.initiative(number)).status == Status.SUBMITTED
+
+
 async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     emulator: TelegramEmulator,
     zalo_emulator: ZaloEmulator,
@@ -531,7 +551,7 @@ async def test_greetings_thanks_and_menu_typed_are_answered_not_searched_or_misu
     await chao.send("xin chào")
     await chao.expect("Chọn công đoàn cơ sở")
     await chao.send("Xin chào!")
-    await chao.expect("Chào đồng chí! Để bắt đầu, đồng chí cho bot biết mình thuộc công đoàn cơ sở nào")
+    await chao.expect("Để bắt đầu, đồng chí cho bot biết mình thuộc công đoàn cơ sở nào")
     await chao.expect("Chọn công đoàn cơ sở (CĐCS) của đồng chí")  # the list again
     assert "Không có CĐCS nào khớp" not in " ".join(chao.bot_texts()), "a greeting is no unit's name"
     await chao.send("MAU002")
