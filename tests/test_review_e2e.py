@@ -150,19 +150,23 @@ async def test_the_same_initiative_sent_twice_is_flagged_on_the_chairs_card(
     assert "cùng tác giả đã được gửi" not in [t for t in lan.bot_texts() if f"Tóm tắt sáng kiến #{others}" in t][-1]
 
 
+async def sent_naming(emulator: TelegramEmulator, sender_name: str, named_name: str, share: int,
+                      title: str) -> tuple[Person, Person, int]:  # fmt: skip
+    """A member of MAU002 sends an initiative naming another, registered there, as co-author with `share`%."""
+    sender, named = Person(emulator, sender_name), Person(emulator, named_name)
+    await register(sender, "MAU002", sender_name)
+    await register(named, "MAU002", named_name)
+    return sender, named, await submit_initiative(sender, title=title, coauthors=f"{named_name} {share}")
+
+
 async def test_a_co_author_who_says_not_me_is_marked_on_the_card_and_the_chairs_are_told(
     emulator: TelegramEmulator, cast: Cast
 ) -> None:
     """Found by a phone walk: the sender was told to correct the list, which a sent initiative cannot be, and
     the chairs verified it unaware, the name that denied it credited. Now the card marks it, the chairs are
     told while it waits, and the sender is told how it is corrected (a send-back)."""
-    sender = Person(emulator, "Phan Thị Gửi")
-    await register(sender, "MAU002", "Phan Thị Gửi")
-    named = Person(emulator, "Lò Văn Khước")
-    await register(named, "MAU002", "Lò Văn Khước")
-    number = await submit_initiative(
-        sender, title="Phiếu giao ca điện tử cho tổ điều dưỡng", coauthors="Lò Văn Khước 60"
-    )
+    sender, named, number = await sent_naming(emulator, "Phan Thị Gửi", "Lò Văn Khước", 60,
+                                              "Phiếu giao ca điện tử cho tổ điều dưỡng")  # fmt: skip
     await named.tap("Không phải tôi", await named.expect("đồng tác giả (60%)", f"sáng kiến #{number}"))
     await named.expect(f"Đã bỏ liên kết đồng chí khỏi sáng kiến #{number}")
     told = await sender.expect("Lò Văn Khước cho biết mình không phải đồng tác giả", f"#{number}")
@@ -180,13 +184,8 @@ async def test_a_co_author_is_told_of_a_send_back_and_who_mends_it_without_a_but
 ) -> None:
     """Found by a phone walk: a confirmed co-author got the sender's notice, «✏️ Sửa và gửi lại» included; the
     draft is not his, and the button said «Bản nháp này không còn», which was not true."""
-    sender = Person(emulator, "Đỗ Thị Gửi Lại")
-    await register(sender, "MAU002", "Đỗ Thị Gửi Lại")
-    named = Person(emulator, "Mạc Văn Cùng")
-    await register(named, "MAU002", "Mạc Văn Cùng")
-    number = await submit_initiative(
-        sender, title="Bảng phân công trực Tết trên điện thoại", coauthors="Mạc Văn Cùng 30"
-    )
+    sender, named, number = await sent_naming(emulator, "Đỗ Thị Gửi Lại", "Mạc Văn Cùng", 30,
+                                              "Bảng phân công trực Tết trên điện thoại")  # fmt: skip
     recorded = [m.plain_text for m in emulator.chat(sender.user_id) if "Đã ghi tác giả" in m.plain_text]
     assert (
         "Mạc Văn Cùng ✔ (30%)" in recorded[-1]
