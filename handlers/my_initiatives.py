@@ -6,7 +6,7 @@ from domain.rules import parse_id
 from domain.text import shorten
 from handlers import paperwork, review, wizard
 from handlers.context import Context, esc
-from handlers.events import Option, two_a_row
+from handlers.events import ROW_CHARS, Option, two_a_row
 from handlers.notices import author_ids
 from storage import queries
 from storage.models import Initiative, Status
@@ -26,10 +26,18 @@ async def new(ctx: Context) -> None:
     if not drafts:
         await wizard.start_new(ctx)
         return
-    rows = [[Option(ctx.t("btn_resume", id=d.id, title=shorten(_title(ctx, d.title), 40)), f"d:r:{d.id}")]
-            for d in drafts[:3]]  # fmt: skip
+    shown = drafts[:3]  # whole in the text; on a button, what a phone's row shows whole (a cut one was cut again)
+    lines = [ctx.t("new_has_drafts", count=len(drafts))]
+    lines += [ctx.t("new_draft_line", id=d.id, title=esc(_title(ctx, d.title))) for d in shown]
+    rows = [[Option(_resume_label(ctx, d), f"d:r:{d.id}")] for d in shown]
     rows.append([Option(ctx.t("btn_new_anyway"), "d:new")])
-    ctx.say(ctx.t("new_has_drafts", count=len(drafts)), rows)
+    ctx.say("\n".join(lines), rows)
+
+
+def _resume_label(ctx: Context, draft: Initiative) -> str:
+    """«▶️ Tiếp tục #17 Sổ tay điện…»: its title cut to what a phone's row shows whole."""
+    bare = ctx.t("btn_resume", id=draft.id, title="")
+    return bare + shorten(_title(ctx, draft.title), max(ROW_CHARS - len(bare), 8))
 
 
 async def list_drafts(ctx: Context) -> None:

@@ -391,7 +391,9 @@ async def test_back_skip_cancel_drafts_resume_and_delete(
     await binh.expect("Bước 1/16")
 
     await binh.send("/new")
-    offer = await binh.expect("đang có 1 bản nháp")
+    offer = await binh.expect("đang có 1 bản nháp", f"• #{(await database.initiatives_of(binh.user_id))[0].id} {TITLE}")
+    resume = offer.buttons()[0]["text"]  # the whole title above; the button, what a phone's row shows whole
+    assert resume.startswith("▶️ Tiếp tục #") and len(resume) <= 30 and resume.endswith("…"), resume
     await binh.tap("Tạo sáng kiến mới", offer)
     await binh.expect("Sáng kiến mới.")
     await binh.send("có")
