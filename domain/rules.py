@@ -345,11 +345,11 @@ def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]
     authors: list[AuthorShare] = []
     for number, line in enumerate(lines, start=1):
         match = _AUTHOR_LINE.match(line)
-        name = " ".join(unicodedata.normalize("NFC", match.group("name")).split()) if match else ""
-        name = _without_honorific(name)
-        if not match and _SHORT_NAME.match(bare := _without_honorific(" ".join(line.split()))) and len(bare) <= 80:
+        typed = unicodedata.normalize("NFC", match.group("name") if match else line)  # a name alone: the line
+        name = _without_honorific(" ".join(typed.split()))
+        if not match and _SHORT_NAME.match(name) and len(name) <= 80:
             # a name alone («Trần Thị Bình»): its share is what is missing (letters only: said back as typed)
-            raise InputError("err_coauthors_no_share", {"line": number, "name": capitalised(bare)})
+            raise InputError("err_coauthors_no_share", {"line": number, "name": capitalised(name)})
         if not match or not _SHORT_NAME.match(name) or len(name) > 80:
             raise InputError("err_coauthors_line", {"line": number})
         share = float(match.group("share").replace(",", "."))
