@@ -71,10 +71,11 @@ async def list_drafts(ctx: Context) -> None:
     ctx.say("\n".join(lines), rows)
 
 
-def _asked_for(ctx: Context, initiative: Initiative) -> str:
-    """ "✏️ Cần bổ sung: «reason»", under an initiative sent back for changes."""
+def _asked_for(ctx: Context, initiative: Initiative, key: str = "drafts_changes_asked") -> str:
+    """ "✏️ Cần bổ sung: «reason»", under an initiative sent back for changes (in /mine, whose line above
+    already says «✏️ Cần bổ sung», `mine_changes_reason`: «Lý do: …»)."""
     reason = review.shown_reason(ctx.t, ctx.campaign, initiative.decision_reason or "")
-    return ctx.t("drafts_changes_asked", reason=esc(shorten(reason, 120)))
+    return ctx.t(key, reason=esc(shorten(reason, 120)))
 
 
 def _fix_button(ctx: Context, initiative: Initiative) -> Option:
@@ -98,7 +99,7 @@ async def list_submissions(ctx: Context) -> None:
         lines.append(ctx.t("mine_line", id=item.id, title=esc(_title(ctx, item.title)),
                            status=ctx.t(f"status_{item.status.value}"), submitted=submitted))  # fmt: skip
         if item.status == Status.CHANGES_REQUESTED:
-            lines.append(_asked_for(ctx, item))
+            lines.append(_asked_for(ctx, item, "mine_changes_reason"))
     rows: list[list[Option]] = []
     for item in items[:RECENT_WITH_BUTTONS]:  # the latest: their history, and their dossier to complete
         row = [Option(ctx.t("btn_history_of", id=item.id), f"{review.HISTORY_PAYLOAD}{item.id}")]

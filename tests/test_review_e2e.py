@@ -256,7 +256,8 @@ async def test_request_changes_then_resubmit_then_reject_with_reasons_verbatim(
     drafts = await lan.expect("Bản nháp của đồng chí", f"#{number}", f"Cần bổ sung: «{reason}»")
     assert [b["text"] for b in drafts.buttons()] == [f"✏️ Sửa và gửi lại #{number}"]
     await lan.send("/mine")  # and still among what she sent
-    mine = await lan.expect("Sáng kiến đã gửi", f"#{number}", "✏️ Cần bổ sung", f"Cần bổ sung: «{reason}»")
+    mine = await lan.expect("Sáng kiến đã gửi", f"#{number}", "✏️ Cần bổ sung", f"Lý do: «{reason}»")
+    assert mine.plain_text.count("Cần bổ sung") == 1, "the status once, then the reason"
     rows = [[b["text"] for b in row] for row in mine.reply_markup["inline_keyboard"]]
     assert rows[:2] == [[f"✏️ Sửa và gửi lại #{number}"], [f"🕘 Lịch sử #{number}"]]  # too long to share a row
     await emulator.user_presses(lan.user_id, drafts, f"d:del:{number}")  # an old delete button: told the truth
