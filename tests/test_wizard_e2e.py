@@ -132,7 +132,8 @@ async def test_an_ineligible_initiative_stops_before_anything_is_written(
     question = await lan.expect("Bước 1/16", "điều kiện tham gia", "tính mới", "sở hữu trí tuệ", "trật tự công cộng")
     assert not any("Quay lại" in b["text"] for b in question.buttons()), "no Back on the first step"
     await lan.tap("Chưa đủ điều kiện", question)
-    await lan.expect("cần đủ cả 3 điều kiện", "Bước 1/16")
+    refused = await lan.expect("cần đủ cả 3 điều kiện dưới đây", "Bước 1/16")
+    assert refused.plain_text.count("trật tự công cộng") == 1, "the conditions once, in the question below"
     await lan.send("/cancel")
     await lan.expect("chưa trả lời câu nào nên không có bản nháp")
     assert await database.initiatives_of(lan.user_id) == [], "starting and leaving leaves nothing behind"
