@@ -123,10 +123,16 @@ def _stop_button(ctx: Context, initiative: Initiative) -> Option:
     return Option(ctx.t("btn_profile_stop"), f"rc:{initiative.id}:{STOP}")
 
 
-def stop(ctx: Context, initiative_id: str, *, menu: bool = True) -> None:
+async def stop(ctx: Context, initiative_id: str, *, menu: bool = True) -> None:
     """Nothing recorded after all (the stop button, its words typed, /cancel, another command): said, with how to
-    come back."""
+    come back; or, when a decision was recorded before, that it stays."""
     ctx.set_flow(None)
+    number = rules.parse_id(initiative_id)
+    initiative = await queries.initiative_by_id(ctx.session, number) if number is not None else None
+    if initiative is not None and is_recorded(initiative):
+        ctx.say(ctx.t("recognition_stopped_kept", id=initiative.id,
+                      recognition=answers.recognition_line(ctx, initiative)), menu=menu)  # fmt: skip
+        return
     ctx.say(ctx.t("recognition_stopped", id=esc(initiative_id)), menu=menu)
 
 
@@ -168,7 +174,7 @@ async def handle_option(ctx: Context) -> None:
         if not _kept_from_author(ctx, initiative):
             _ask_decision(ctx, initiative, parts[2])
     elif parts[2] == STOP and _asking(ctx, initiative):
-        stop(ctx, str(initiative.id))
+        await stop(ctx, str(initiative.id))
     elif parts[2] == STOP:  # an old question's: what is asked now goes on
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"))
@@ -189,7 +195,7 @@ async def handle_text(ctx: Context) -> None:
     if _kept_from_author(ctx, initiative):  # a chair recorded it meanwhile
         return
     if ctx.event.kind is EventKind.TEXT and rules.declines(ctx.event.text):  # «bỏ qua», «huỷ», «chưa có»
-        stop(ctx, str(initiative.id))
+        await stop(ctx, str(initiative.id))
         return
     if not data.get("kind"):  # the kind's question, answered by typing
         kind = _typed_kind(ctx, ctx.event.text) if ctx.event.kind is EventKind.TEXT else None
@@ -240,10 +246,13 @@ async def record(ctx: Context, initiative: Initiative, kind: str, decision_no: s
                             applied=rules.format_date(initiative.first_applied_on))  # fmt: skip
     key = "recognition_saved_counted" if initiative.status == Status.RECOGNISED else "recognition_saved"
     ctx.set_flow(SCAN_FLOW, initiative=initiative.id)
+    rows = [[Option(ctx.t("btn_recognition_done"), f"rc:{initiative.id}:done")]]
+    if _officer(ctx, initiative):  # a number or a date typed wrong, mended at once (an author asks a chair)
+        rows.append([Option(ctx.t("btn_recognition_edit"), f"rc:{initiative.id}")])
     ctx.say(
         ctx.t(key, id=initiative.id, recognition=answers.recognition_line(ctx, initiative)) + note + "\n\n"
         + ctx.t("recognition_ask_scan"),
-        [[Option(ctx.t("btn_recognition_done"), f"rc:{initiative.id}:done")]],
+        rows,
     )  # fmt: skip
     await _tell_the_others(ctx, initiative)
 

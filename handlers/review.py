@@ -305,13 +305,16 @@ def already_decided(ctx: Context, initiative: Initiative) -> None:
     ctx.press_not_taken()
     if initiative.decided_at is not None and initiative.status != Status.SUBMITTED:
         who = initiative.decided_by.full_name if initiative.decided_by else "?"
+        # recognised: by its council's decision; the chair only verified the file («✅ Đã công nhận bởi Hà» misled)
+        key = "review_already_recognised" if initiative.status == Status.RECOGNISED else "review_already_decided"
         ctx.say(
             ctx.t(
-                "review_already_decided",
+                key,
                 id=initiative.id,
                 status=ctx.t(f"status_{initiative.status.value}"),
                 who=esc(who),
                 when=local_time(ctx, initiative.decided_at),
+                recognition=answers.recognition_line(ctx, initiative),
             )
         )
     else:

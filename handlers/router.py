@@ -213,7 +213,7 @@ async def _left_question(ctx: Context, command: str) -> bool:
     if flow == recognition.FLOW and command == "back" and data.get("kind"):
         await recognition.start(ctx, initiative)
     elif flow == recognition.FLOW:
-        recognition.stop(ctx, initiative, menu=ending)
+        await recognition.stop(ctx, initiative, menu=ending)
     elif flow == review.FLOW and ending:
         await review.reason_dropped(ctx, initiative)
     elif flow == review.FLOW:

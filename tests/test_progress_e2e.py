@@ -227,7 +227,8 @@ async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_ever
     await bao.tap("Hội đồng sáng kiến", await bao.expect("được công nhận bởi ai"))
     await bao.expect("Gõ số và ngày quyết định")
     await bao.send("45/QĐ-STC ngày 10/8/2022")
-    await bao.expect("Đã ghi quyết định công nhận", "được tính vào chỉ tiêu", "ảnh chụp")
+    saved = await bao.expect("Đã ghi quyết định công nhận", "được tính vào chỉ tiêu", "ảnh chụp")
+    assert [b["text"] for b in saved.buttons()] == ["✅ Xong, không gửi ảnh"], "an author does not replace it"
     await chair.expect(f"sáng kiến #{waiting}", "Trịnh Văn Bảo đã ghi quyết định công nhận")
     await everywhere(2)
     assert ("recognition_recorded", "recognised") in await live_database.audit_actions(waiting)
