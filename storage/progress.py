@@ -20,13 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Subquery, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Campaign, Phase
 from storage import org_tree, tally
-from storage.models import COUNTED, IN_PROGRESS, Branch, BranchQuota, Initiative, Member, Status
+from storage.initiative_import import IMPORTER_NAME
+from storage.models import COUNTED, IN_PROGRESS, Author, Branch, BranchQuota, Initiative, Member, Status
 
 
 class BranchProgress(NamedTuple):
@@ -213,13 +214,29 @@ async def daily_recognitions(
 
 
 async def submitters(session: AsyncSession, branch_id: int) -> Sequence[tuple[str, int]]:
-    """Members of the branch who have submitted, with how many initiatives each (most first)."""
+    """Members of the branch who have submitted, with how many initiatives each (most first). An initiative a
+    chair entered for members is its first author's, by name (the chair wrote it down; it is not his)."""
     submitted = func.count()
-    query = (
-        select(Member.full_name, submitted)
-        .join(Initiative, Initiative.member_id == Member.id)
-        .where(Initiative.branch_id == branch_id, Initiative.submitted_at.is_not(None))
-        .group_by(Member.id, Member.full_name)
-        .order_by(submitted.desc(), Member.full_name)
+    first_author = (
+        select(Author.full_name)
+        .where(Author.initiative_id == Initiative.id)
+        .order_by(Author.is_lead.desc(), Author.position)
+        .limit(1)
+        .scalar_subquery()
     )
+    entered_for_members = and_(  # (an import's are the importer's, whoever ran it: handlers/progress counts them)
+        Initiative.entered_by_member_id == Initiative.member_id, Member.full_name != IMPORTER_NAME
+    )
+    each = (
+        select(
+            case((entered_for_members, func.coalesce(first_author, Member.full_name)), else_=Member.full_name).label(
+                "name"
+            ),
+            case((entered_for_members, None), else_=Member.id).label("member"),  # two members of one name stay two
+        )
+        .join_from(Initiative, Member, Initiative.member_id == Member.id)
+        .where(Initiative.branch_id == branch_id, Initiative.submitted_at.is_not(None))
+        .subquery()
+    )
+    query = select(each.c.name, submitted).group_by(each.c.member, each.c.name).order_by(submitted.desc(), each.c.name)
     return [(name, count) for name, count in (await session.execute(query)).all()]

@@ -283,6 +283,9 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     card = await chair.expect(f"Sáng kiến #{number} chờ xác nhận", "Nhập hộ bởi Chủ Tịch Nhập Hộ")
     await chair.tap("Xác nhận hồ sơ", card)
     await chair.expect(f"Đã xác nhận hồ sơ sáng kiến #{number}")
+    await chair.send("/progress MAU009")  # sent by its first author, whom the chair wrote down; not by him
+    branch = await chair.expect("Đã gửi sáng kiến:")
+    assert "Đã gửi sáng kiến: Lý Thị Hộ (1)" in branch.plain_text and "Chủ Tịch Nhập Hộ (" not in branch.plain_text
     await chair.send(f"/history {number}")
     trail = await chair.expect(f"#{number}", "tạo bản nháp", "«nhập hộ đoàn viên»")
     assert "entered for" not in trail.plain_text, "the audit's words, not the reader's"
