@@ -362,11 +362,19 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
                                reason=reason)  # fmt: skip
     await notices.notify_authors(ctx, initiative, notice, purpose="decision")
     offer = []
+    done = f"review_done_{new_status.value}"
     if new_status == Status.VERIFIED:
         offer = [[recognition.button(ctx, initiative.id)]]
+    elif new_status == Status.CHANGES_REQUESTED and initiative.entered_by_member_id is not None:
+        # entered for members: whoever typed it mends it (the authors may not use the bot), the decider too
+        if initiative.member_id == ctx.member.id:
+            done = "review_done_changes_own_entry"
+            offer = [[Option(ctx.t("btn_fix_and_resubmit"), f"d:r:{initiative.id}")]]
+        else:
+            done = "review_done_changes_entry"
     # Without a button to offer, the menu comes along, its waiting count one fewer (a message has one keyboard).
-    ctx.say(ctx.t(f"review_done_{new_status.value}", id=initiative.id, title=esc(initiative.title)) + why, offer,
-            menu=not offer)  # fmt: skip
+    ctx.say(ctx.t(done, id=initiative.id, title=esc(initiative.title), writer=esc(initiative.member.full_name))
+            + why, offer, menu=not offer)  # fmt: skip
 
 
 def _member_notice(

@@ -254,6 +254,38 @@ async def test_a_co_author_of_another_branch_with_the_higher_share_takes_the_cre
     assert summary_row(content, "MAU007")["Công nhận Giai đoạn 2"] == 0
 
 
+async def test_changes_asked_on_an_entry_go_to_the_officer_who_typed_it(
+    emulator: TelegramEmulator, admin: Person, live_database: Database
+) -> None:
+    """Found by an officer's walk: «Cần bổ sung» on an entry said «đã gửi… cho tác giả» (its authors may not use
+    the bot), and the chair who typed it, deciding, got no way to mend it."""
+    chair = await invite_chair(admin, Person(emulator, "Chủ Tịch Sửa Hộ"), "MAU010", "Chủ Tịch Sửa Hộ")
+    await enter_for_members_up_to_authors(
+        chair, title="Bảng tin điện tử cho phòng họp công đoàn", type_code="1.5", field="Hoạt động công đoàn",
+        problem="Thông báo dán giấy ở bảng tin, nhiều người không đọc kịp, giấy rơi mất.",
+        solution="Màn hình nhỏ ở sảnh hiện lịch họp và thông báo, cập nhật từ máy tính văn phòng.",
+        place="Sảnh tầng 1", social="Đoàn viên nắm tin kịp thời hơn.",
+    )  # fmt: skip
+    await chair.send("Đỗ Văn Nhờ 100")
+    await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
+    await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
+    number = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+    await chair.send("/pending")
+    await chair.tap("Cần bổ sung", await chair.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await chair.tap("Mô tả chưa đủ rõ", await chair.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
+    own = await chair.expect(f"Sáng kiến #{number}", "trở về bản nháp: đồng chí là người nhập hộ")
+    await chair.tap("Sửa và gửi lại", own)
+    await chair.tap("Gửi lại, không sửa gì", await chair.expect(f"Tóm tắt sáng kiến #{number}"))
+    await chair.expect(f"Đã gửi lại sáng kiến #{number}")
+    await admin.send("/pending")
+    await admin.tap("Cần bổ sung", await admin.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await admin.tap("Mô tả chưa đủ rõ", await admin.expect(f"Yêu cầu bổ sung sáng kiến #{number}"))
+    await admin.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}", "cho đồng chí Chủ Tịch Sửa Hộ, người nhập hộ")
+    notice = await chair.expect(f"Sáng kiến #{number}", "cần bổ sung")
+    assert [b["text"] for b in notice.buttons()] == ["✏️ Sửa và gửi lại"]
+    assert (await live_database.initiative(number)).status == Status.CHANGES_REQUESTED
+
+
 async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so(
     emulator: TelegramEmulator, admin: Person, live_database: Database
 ) -> None:
