@@ -40,7 +40,7 @@ async def invite_chair(ctx: Context) -> None:
     (the khối invites its CĐCS chairs)."""
     chaired = chaired_branch_ids(ctx)
     if not is_admin(ctx) and not chaired:
-        refuse(ctx, None, "/invite_chair")
+        refuse(ctx, None, "/invite_chair", "officer_only")
         return
     if not is_admin(ctx) and not await org_tree.subtree_ids(ctx.session, chaired) - chaired:
         refuse(ctx, None, "/invite_chair", "invite_needs_upper_unit")  # a CĐCS chair: no unit below his

@@ -28,7 +28,7 @@ LISTED = 20
 async def command(ctx: Context) -> None:
     """`/tieubieu [id]` for officers and admins."""
     if not is_admin(ctx) and not chaired_branch_ids(ctx):
-        refuse(ctx, None, "/tieubieu")
+        refuse(ctx, None, "/tieubieu", "officer_only")
         return
     raw = ctx.event.args.strip()
     if raw:

@@ -70,7 +70,7 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
         return
     admin, chaired = is_admin(ctx), chaired_branch_ids(ctx)
     if not admin and not chaired:
-        refuse(ctx, None, "/linkgroup")
+        refuse(ctx, None, "/linkgroup", "officer_only")
         return
     argument = ctx.event.args.strip()
     if group is None:

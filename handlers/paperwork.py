@@ -128,7 +128,7 @@ async def export(ctx: Context) -> None:
     officers the units they chair with every unit under them; the open campaign unless one is named."""
     chaired = None if is_admin(ctx) else chaired_branch_ids(ctx)
     if chaired is not None and not chaired:
-        refuse(ctx, None, "/export")
+        refuse(ctx, None, "/export", "officer_only")
         return
     branch_ids = None if chaired is None else await org_tree.subtree_ids(ctx.session, chaired)
     book = ctx.services.campaigns

@@ -325,13 +325,13 @@ async def show(ctx: Context, focus_id: int | None = None, campaign: Campaign | N
                 focus_id = unit.id
                 break
             focus_id = unit.id
+    officer = branch_ids is None or bool(chaired_branch_ids(ctx))
     if focus_id is not None and branch_ids is not None and focus_id not in branch_ids:
-        refuse(ctx, None, f"/progress of unit {focus_id}")
+        refuse(ctx, None, f"/progress of unit {focus_id}", "review_not_allowed" if officer else "progress_own_unit")
         return
     campaign = campaign or ctx.campaign
-    officer = branch_ids is None or bool(chaired_branch_ids(ctx))
     if not officer and focus_id is not None and ctx.member is not None and focus_id != ctx.member.branch_id:
-        refuse(ctx, None, f"/progress of unit {focus_id} by a member")  # a member sees their own unit's total
+        refuse(ctx, None, f"/progress of unit {focus_id} by a member", "progress_own_unit")  # their unit's total
         return
     view = await load(ctx.session, campaign, ctx.today(), branch_ids, focus_id, alone=not officer)
     if not view.branches:

@@ -439,7 +439,7 @@ async def pending(ctx: Context) -> None:
     """`/pending`: the queue of the branches this person chairs (every branch for an admin)."""
     branch_ids = None if is_admin(ctx) else chaired_branch_ids(ctx)
     if branch_ids is not None and not branch_ids:
-        refuse(ctx, None, "/pending")
+        refuse(ctx, None, "/pending", "officer_only")
         return
     assert ctx.member is not None
     decidable = await waiting_for(ctx, branch_ids)

@@ -106,6 +106,6 @@ def refuse(ctx: Context, initiative: Initiative | None, what: str, message_key: 
         )
     )
     ctx.press_not_taken()
-    if message_key == "review_not_allowed" and (is_admin(ctx) or chaired_branch_ids(ctx)):
+    if message_key in ("review_not_allowed", "officer_only") and (is_admin(ctx) or chaired_branch_ids(ctx)):
         message_key = "review_not_allowed_officer"  # not told to ask for the invitation he has used
     ctx.say(ctx.t(message_key))

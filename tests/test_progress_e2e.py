@@ -113,6 +113,12 @@ async def test_a_member_cannot_ask_for_the_full_ranking(emulator: TelegramEmulat
     await member.send("/progress benh vien da khoa")  # other units by name: none offered to open
     other = await member.expect("Không có đơn vị hay chương trình nào mã «benh»")
     assert not other.buttons()
+    # refusals that say what is refused: no «(hoặc sáng kiến không tồn tại)» where no initiative was asked for
+    await member.send("/progress MAU002")
+    await member.expect("không có quyền xem tiến độ của đơn vị khác", "gõ /progress, không kèm mã")
+    await member.send("/pending")
+    refused = await member.expect("không có quyền dùng chức năng này", "dành cho chủ tịch CĐCS và quản trị viên")
+    assert "sáng kiến không tồn tại" not in refused.plain_text
 
 
 async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
