@@ -92,10 +92,11 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
             ctx.say(ctx.t("group_link_usage"))
             return
         if argument:
-            branch = await _branch_typed(ctx, argument, None if admin else chaired)
+            branch, unknown = await unit_codes.branch_typed(ctx, argument, None if admin else chaired)
         else:
-            branch = await ctx.session.get(Branch, next(iter(chaired)))
+            branch, unknown = await ctx.session.get(Branch, next(iter(chaired))), ""
         if branch is None:
+            ctx.say(unknown)
             return
         if not admin and branch.id not in chaired:
             refuse(ctx, None, f"/linkgroup {branch.code}")
@@ -106,22 +107,6 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
     group.linked_by_member_id = ctx.member.id
     group.linked_at = ctx.now()
     ctx.say(ctx.t("group_linked", target=target) + how_to_ask(ctx.t, ctx.event.platform))
-
-
-async def _branch_typed(ctx: Context, typed: str, chaired: set[int] | None) -> Branch | None:
-    """The branch a code or name typed after /linkgroup means; None, said why, if none or several. For a chair
-    (`chaired`: the units he chairs) several matches narrow to his own."""
-    branch = await queries.branch_by_code(ctx.session, typed)
-    if branch is not None:
-        return branch
-    matches = await queries.branches_matching(ctx.session, typed)
-    if chaired is not None and (own := [match for match in matches if match.id in chaired]):
-        matches = own  # his own first: «benh vien da khoa tinh», another unit's whole name, is in his «… cơ sở 2»
-    unit, matches = unit_codes.named_among(matches, typed)
-    if unit is None:
-        ctx.say(await unit_codes.unknown_unit(ctx, typed, matches))
-        return None
-    return await ctx.session.get(Branch, unit.id)
 
 
 async def unlink(ctx: Context, group: ChatGroup | None) -> None:

@@ -8,7 +8,6 @@ from handlers import unit_codes, wizard
 from handlers.context import Context
 from handlers.events import Option
 from handlers.roles import chaired_branch_ids, is_admin, may_enter_for, refuse
-from storage import queries
 from storage.models import Branch
 
 
@@ -18,12 +17,14 @@ async def start(ctx: Context, code: str = "") -> None:
     if not admin and not chaired:
         refuse(ctx, None, "/nhapho", "on_behalf_not_allowed")
         return
-    code = code.strip()
-    branch = await queries.branch_by_code(ctx.session, code) if code else None
-    if branch is None and not code and len(chaired) == 1 and not admin:
+    typed, unknown = code.strip(), ""
+    branch = None
+    if typed:  # a code, or a unit's name («/nhapho bảo tàng»)
+        branch, unknown = await unit_codes.branch_typed(ctx, typed, None if admin else chaired)
+    elif len(chaired) == 1 and not admin:
         branch = await ctx.session.get(Branch, next(iter(chaired)))
     if branch is None:
-        await _choose(ctx, chaired, admin, code)
+        await _choose(ctx, chaired, admin, unknown)
         return
     if not may_enter_for(ctx, branch.id):
         refuse(ctx, None, f"/nhapho {branch.code}", "on_behalf_not_allowed")
@@ -34,8 +35,8 @@ async def start(ctx: Context, code: str = "") -> None:
 BUTTONS = 8  # units offered as buttons; a chair of more types the code (a keyboard of 160 is refused)
 
 
-async def _choose(ctx: Context, chaired: set[int], admin: bool, code: str) -> None:
-    note = await unit_codes.unknown_unit(ctx, code) + "\n" if code else ""
+async def _choose(ctx: Context, chaired: set[int], admin: bool, unknown: str) -> None:
+    note = unknown + "\n" if unknown else ""
     if admin or len(chaired) > BUTTONS:
         ctx.say(note + ctx.t("on_behalf_usage_admin"))
         return

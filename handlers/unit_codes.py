@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handlers.context import Context, esc
 from storage import queries
+from storage.models import Branch
 from storage.unit_directory import Unit
 
 SHOWN = 5
@@ -22,6 +23,22 @@ async def unit_named(ctx: Context, typed: str) -> tuple[Unit | None, list[Unit]]
     """The one unit the words typed name ("benh vien da khoa": its whole name, or the only name holding every
     word), else None, with the units they may mean."""
     return named_among(await queries.branches_matching(ctx.session, typed) if typed.strip() else [], typed)
+
+
+async def branch_typed(ctx: Context, typed: str, chaired: set[int] | None) -> tuple[Branch | None, str]:
+    """The branch a code or name typed after /linkgroup or /nhapho means; else None and what to say (no unit,
+    or several, with their codes). For a chair (`chaired`: the units he chairs) several matches narrow to his
+    own: «benh vien da khoa tinh», another unit's whole name, is in his «… cơ sở 2»."""
+    branch = await queries.branch_by_code(ctx.session, typed)
+    if branch is not None:
+        return branch, ""
+    matches = await queries.branches_matching(ctx.session, typed)
+    if chaired is not None and (own := [match for match in matches if match.id in chaired]):
+        matches = own
+    unit, matches = named_among(matches, typed)
+    if unit is None:
+        return None, await unknown_unit(ctx, typed, matches)
+    return await ctx.session.get(Branch, unit.id), ""
 
 
 def named_among(matches: list[Unit], typed: str) -> tuple[Unit | None, list[Unit]]:

@@ -340,6 +340,9 @@ async def test_an_officer_enters_an_initiative_for_members_and_the_audit_says_so
     assert help_text.index("Quản trị viên") < help_text.index("Đoàn viên"), "an admin reads his own tools first"
     assert "Việc riêng" not in help_text, "an admin of a branch (MAU004) has the member's menu too"
     assert "nhắc tên bot" not in help_text, "Zalo's groups, told on Zalo only"
-    await admin.send("/nhapho benh vien da khoa")  # a name, not a code: the codes it may mean
-    await admin.expect("Không có CĐCS mã «benh vien da khoa»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002",
-                       "Gõ /nhapho kèm mã CĐCS")  # fmt: skip
+    await admin.send("/nhapho benh vien")  # words of several names: the codes they may mean
+    await admin.expect("Không có CĐCS mã «benh vien»", "• [MẪU] Bệnh viện Đa khoa tỉnh — MAU002",
+                       "Gõ /nhapho kèm mã hoặc tên CĐCS")  # fmt: skip
+    await admin.send("/nhapho benh vien da khoa tinh co so 2")  # one unit's whole name: it is that unit
+    await admin.expect("Nhập sáng kiến hộ đoàn viên CĐCS [MẪU] Bệnh viện Đa khoa tỉnh – cơ sở 2")
+    await admin.send("/cancel")
