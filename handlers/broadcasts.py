@@ -14,6 +14,7 @@ import secrets
 
 from domain import rules
 from domain.rules import InputError
+from domain.text import reads_as
 from handlers import unit_codes
 from handlers.context import Context, Services, esc
 from handlers.events import EventKind, Option, Reply, two_a_row
@@ -69,6 +70,9 @@ async def handle_text(ctx: Context) -> None:
     if ctx.event.kind is not EventKind.TEXT:
         ctx.say(ctx.t("err_text_expected"))
         return
+    if any(reads_as(ctx.event.text, word) for word in rules.CANCEL_WORDS):  # «huy» is no one's notice, nor a code
+        _cancelled(ctx)
+        return
     if step == "text":
         try:
             data["text"] = rules.clean_text(ctx.event.text, min_len=3, max_len=MAX_TEXT)
@@ -118,6 +122,11 @@ async def _branches_from_codes(ctx: Context, text: str) -> tuple[list[Branch], l
     return branches, unknown
 
 
+def _cancelled(ctx: Context) -> None:
+    ctx.set_flow(None)
+    ctx.say(ctx.t("broadcast_cancelled"), menu=True)
+
+
 def _ask_audience(ctx: Context) -> None:
     rows = [[Option(ctx.t(f"btn_bc_{audience}"), f"bc:a:{audience}")] for audience in AUDIENCES]
     ctx.say(ctx.t("broadcast_ask_audience"), [*rows, _cancel_row(ctx)])
@@ -135,8 +144,7 @@ async def handle_option(ctx: Context) -> None:
         await start(ctx, "behind")
         return
     if payload == "bc:x" and data:
-        ctx.set_flow(None)
-        ctx.say(ctx.t("broadcast_cancelled"), menu=True)
+        _cancelled(ctx)
         return
     if not data.get("text"):
         _stale(ctx)
