@@ -25,7 +25,12 @@ COMMANDS = {
     "menu_broadcast": "broadcast", "menu_chairs": "chairs", "menu_branches": "import",
 }  # fmt: skip
 # Commands understood as typed words too, though no menu shows them (Zalo is driven by typing).
-TYPED_COMMANDS = {"lien ket": "link", "link": "link"}
+# Commands typed without their «/» (Zalo's people do), by their names or words: none is an answer to a question.
+TYPED_COMMANDS = {
+    "lien ket": "link", "link": "link", "help": "help", "tro giup": "help", "cong nhan": "congnhan",
+    "congnhan": "congnhan", "ghi cong nhan": "congnhan", "nhap ho": "nhapho", "nhapho": "nhapho",
+    "tieu bieu": "tieubieu", "tieubieu": "tieubieu",
+}  # fmt: skip
 # The platform's command list (Telegram's "/" menu), by role.
 ROLE_COMMANDS = {
     "member": ("new", "drafts", "mine", "progress", "congnhan", "hoso", "link", "dulieu", "help"),

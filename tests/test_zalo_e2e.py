@@ -568,6 +568,10 @@ async def test_greetings_thanks_and_menu_typed_are_answered_not_searched_or_misu
     await chao.expect("Chào đồng chí Đàm Thị Chào!")
     await chao.send("menu")
     await chao.expect("Menu của đồng chí", "☰ Gõ một mục: Sáng kiến mới")
+    await chao.send("help")  # commands typed without their «/», as an officer's walk did
+    await chao.expect("Hướng dẫn")
+    await chao.send("cong nhan")
+    await chao.expect("Không có sáng kiến nào đang chờ đồng chí ghi quyết định công nhận")
 
 
 async def test_on_zalo_the_details_number_only_what_a_number_answers(
