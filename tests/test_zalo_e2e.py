@@ -569,7 +569,8 @@ async def test_greetings_thanks_and_menu_typed_are_answered_not_searched_or_misu
     await chao.send("menu")
     await chao.expect("Menu của đồng chí", "☰ Gõ một mục: Sáng kiến mới")
     await chao.send("help")  # commands typed without their «/», as an officer's walk did
-    await chao.expect("Hướng dẫn")
+    told = await chao.expect("Hướng dẫn", "/dulieu")
+    assert "chưa hiểu" not in told.text, told.text
     await chao.send("cong nhan")
     await chao.expect("Không có sáng kiến nào đang chờ đồng chí ghi quyết định công nhận")
 
