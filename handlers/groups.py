@@ -81,6 +81,7 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
         target = "the province" if group.is_province else "another branch"
         refuse(ctx, None, f"/linkgroup over a group linked to {target}", "group_linked_elsewhere")
         return
+    before = (group.is_province, group.branch_id)
     if argument.lower() in PROVINCE_WORDS:
         if not admin:
             refuse(ctx, None, "/linkgroup province")
@@ -103,10 +104,20 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
             return
         group.branch_id, group.is_province = branch.id, False
         target = esc(branch.name)
+    moved = before != (False, None) and before != (group.is_province, group.branch_id)
     group.active = True
     group.linked_by_member_id = ctx.member.id
     group.linked_at = ctx.now()
-    ctx.say(ctx.t("group_linked", target=target) + how_to_ask(ctx.t, ctx.event.platform))
+    was = await _target_name(ctx, *before) if moved else ""  # a link replaced is said, not done silently
+    ctx.say(ctx.t("group_linked", target=target) + (" " + ctx.t("group_relinked_from", was=was) if was else "")
+            + how_to_ask(ctx.t, ctx.event.platform))  # fmt: skip
+
+
+async def _target_name(ctx: Context, is_province: bool, branch_id: int | None) -> str:
+    if is_province:
+        return ctx.t("group_target_province")
+    branch = await ctx.session.get(Branch, branch_id) if branch_id is not None else None
+    return esc(branch.name) if branch is not None else ""
 
 
 async def unlink(ctx: Context, group: ChatGroup | None) -> None:

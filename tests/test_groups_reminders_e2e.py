@@ -113,9 +113,14 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     await province.send(cast.chair, "/linkgroup MAU003")
     await province.expect("không có quyền")
     await province.send(cast.admin, "/linkgroup tinh")
-    await province.expect("Đã liên kết nhóm với toàn đơn vị")
+    first = await province.expect("Đã liên kết nhóm với toàn đơn vị")
+    assert "Trước đây" not in first.plain_text
     await province.send(cast.member, "/progress")
     await province.expect("Công đoàn Viên chức tỉnh Phú Thọ", "Chưa CĐCS nào có sáng kiến được công nhận")
+    await province.send(cast.admin, "/linkgroup MAU003")  # a link replaced is said, not done silently
+    await province.expect("Đã liên kết nhóm với", "Trước đây nhóm liên kết với toàn đơn vị")
+    await province.send(cast.admin, "/linkgroup tinh")
+    await province.expect("Đã liên kết nhóm với toàn đơn vị", "Trước đây nhóm liên kết với [MẪU]")
 
     linked = await stored_group(live_database, group.chat_id)
     assert linked is not None and linked.branch_id is not None and linked.linked_by_member_id is not None

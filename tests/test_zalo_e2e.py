@@ -365,7 +365,7 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Zalo"), "MAU005", "Chủ Tịch Zalo")
     await chair.send("/help")  # how the group hears the bot, before the chair tries it there
     helped = await chair.expect("Chủ tịch CĐCS", "gõ /linkgroup")
-    assert "/history SỐ — lịch sử · /docx SỐ — Đơn & Mô tả" in helped.text, "what was decided, found again"
+    assert "/history SỐ — lịch sử · /docx SỐ — Đơn và Mô tả" in helped.text, "what was decided, found again"
     assert "bot chỉ đọc tin có nhắc tên bot: gõ @, chọn tên bot rồi gõ lệnh, ví dụ «@tên bot /linkgroup»" in helped.text
     assert helped.text.index("«@tên bot /linkgroup»") < helped.text.index("Đoàn viên"), "with the chair's tools"
 
