@@ -45,10 +45,10 @@ async def invite_chair(ctx: Context) -> None:
     if not is_admin(ctx) and not await org_tree.subtree_ids(ctx.session, chaired) - chaired:
         refuse(ctx, None, "/invite_chair", "invite_needs_upper_unit")  # a CĐCS chair: no unit below his
         return
-    code = ctx.event.args.strip()
-    branch = await queries.branch_by_code(ctx.session, code) if code else None
+    typed = ctx.event.args.strip()
+    branch, unknown = await unit_codes.branch_typed(ctx, typed, None) if typed else (None, "")
     if branch is None:
-        ctx.say((await unknown_unit(ctx, code) + "\n" if code else "") + ctx.t("invite_usage"))
+        ctx.say((unknown + "\n" if unknown else "") + ctx.t("invite_usage"))
         return
     if not is_admin(ctx) and branch.id not in await org_tree.subtree_ids(ctx.session, chaired) - chaired:
         refuse(ctx, None, f"/invite_chair {branch.code}")
@@ -65,6 +65,8 @@ async def invite_chair(ctx: Context) -> None:
                  days=INVITE_DAYS)  # fmt: skip
     if link.startswith("/"):  # no links on this platform (Zalo): the invited person types the command
         text += "\n" + ctx.t("invite_typed")
+    if present := [esc(member.full_name) for _, member, _ in await queries.branch_chairs(ctx.session, branch.id)]:
+        text += "\n" + ctx.t("invite_has_chairs", names=", ".join(present), code=esc(branch.code))
     for platform, way in sorted(ctx.services.deep_links.items()):  # the invited person may use the other one
         if platform != ctx.event.platform:
             text += "\n" + ctx.t(f"invite_on_{platform}", link=esc(way(payload)))
@@ -151,7 +153,7 @@ async def list_chairs(ctx: Context) -> None:
 async def _show_chairs(ctx: Context, branch_id: int | None, number: int, *, replace: bool = False) -> None:
     rows = await queries.branch_chairs(ctx.session, branch_id)
     if not rows:
-        ctx.say(ctx.t("chairs_empty"), replace_origin=replace)
+        ctx.say(ctx.t("chairs_empty") + "\n" + ctx.t("chairs_how_to_invite"), replace_origin=replace)
         return
     page = paging.page_of(rows, number, PER_PAGE)
     title = ctx.t("chairs_title", count=len(rows))
@@ -165,6 +167,7 @@ async def _show_chairs(ctx: Context, branch_id: int | None, number: int, *, repl
         options.append([Option(label, f"ch:rm:{role.id}:{page.number}:{branch_id or 0}")])
     if page.count > 1 and branch_id is None:
         lines.append(ctx.t("chairs_one_unit"))
+    lines.append(ctx.t("chairs_how_to_invite"))
     options.append(paging.nav_row(ctx.t, page, lambda n: f"ch:pg:{n}:{branch_id or 0}"))
     ctx.say("\n".join(lines), options, replace_origin=replace)
 

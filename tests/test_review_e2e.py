@@ -565,6 +565,9 @@ async def test_an_invited_chair_who_registers_in_another_branch_stays_invited_an
         held = select(MemberRole.role, Branch.code).join(Branch, Branch.id == MemberRole.branch_id)
         roles = (await session.execute(held.where(MemberRole.member_id == member.id))).all()
     assert {(role.value, code) for role, code in roles} == {("member", "MAU008"), ("chair", "MAU007")}
+    await cast.admin.send("/invite_chair so tu phap")  # by the unit's name; the chair it has is said
+    await cast.admin.expect("Đường dẫn mời làm chủ tịch CĐCS [MẪU] Sở Tư pháp",
+                            "đã có chủ tịch dùng bot: Hà Thị Thắm", "/chairs MAU007")  # fmt: skip
 
 
 async def test_the_chairs_list_comes_a_page_at_a_time(
@@ -577,7 +580,8 @@ async def test_the_chairs_list_comes_a_page_at_a_time(
             member.roles = [MemberRole(role=Role.CHAIR, branch_id=unit.id)]
             session.add(member)
     await cast.admin.send("/chairs")
-    first = await cast.admin.expect("Chủ tịch CĐCS (", "trang 1/", "Gõ /chairs kèm mã CĐCS")
+    first = await cast.admin.expect("Chủ tịch CĐCS (", "trang 1/", "Gõ /chairs kèm mã CĐCS",
+                                    "Mời chủ tịch mới: gõ /invite_chair")  # fmt: skip
     removes = [b["text"] for b in first.buttons() if b["text"].startswith("🗑 Gỡ")]
     assert len(removes) == 8 and "Trang trước" not in str(first.buttons()), first.buttons()
     await cast.admin.tap("Trang sau", first)
