@@ -348,6 +348,8 @@ def parse_coauthors(text: str, *, total: int | None = None) -> list[AuthorShare]
         typed = unicodedata.normalize("NFC", match.group("name") if match else line)  # a name alone: the line
         name = _without_honorific(" ".join(typed.split()))
         if not match and _SHORT_NAME.match(name) and len(name) <= 80:
+            if total is not None and len(lines) == 1:  # entering for others, one name alone: the only author
+                return [AuthorShare(capitalised(name), total)]
             # a name alone («Trần Thị Bình»): its share is what is missing (letters only: said back as typed)
             raise InputError("err_coauthors_no_share", {"line": number, "name": capitalised(name)})
         if not match or not _SHORT_NAME.match(name) or len(name) > 80:

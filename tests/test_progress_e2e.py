@@ -272,7 +272,7 @@ async def test_changes_asked_on_an_entry_go_to_the_officer_who_typed_it(
         solution="Màn hình nhỏ ở sảnh hiện lịch họp và thông báo, cập nhật từ máy tính văn phòng.",
         place="Sảnh tầng 1", social="Đoàn viên nắm tin kịp thời hơn.",
     )  # fmt: skip
-    await chair.send("Đỗ Văn Nhờ 100")
+    await chair.send("Đỗ Văn Nhờ")  # one author: the name alone, all of it
     await chair.tap("Xong", await chair.expect("Gửi ảnh hoặc tệp"))
     await chair.tap("Gửi sáng kiến", await chair.expect("Tóm tắt sáng kiến"))
     number = int((await chair.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])

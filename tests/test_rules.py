@@ -133,6 +133,10 @@ def test_coauthors_as_people_type_them_several_on_a_line_with_branches() -> None
         AuthorShare("Bình", 30), AuthorShare("Bình", 20), AuthorShare("Mai", 10)]  # fmt: skip
     on_behalf = rules.parse_coauthors("Trần An 60, Lê Hai 40", total=100)
     assert on_behalf == [AuthorShare("Trần An", 60), AuthorShare("Lê Hai", 40)]
+    assert rules.parse_coauthors("Hoàng Văn Nam", total=100) == [AuthorShare("Hoàng Văn Nam", 100)]  # one: all of it
+    with pytest.raises(InputError) as caught:  # a co-author of the submitter's alone: his share is asked
+        rules.parse_coauthors("Hoàng Văn Nam")
+    assert caught.value.key == "err_coauthors_no_share"
     with pytest.raises(InputError) as caught:
         rules.parse_coauthors("Trần An 60, Lê Hai 30", total=100)
     assert caught.value.params == {"total": 90, "expected": 100}
