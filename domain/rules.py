@@ -386,6 +386,7 @@ _DECISION_WORDS = re.compile(
 # date without its year («15/03», «45/QĐ-BV 15/3»).
 _NUMBER_ALONE = re.compile(r"(?=[^/]*\d)(?=.*/)(?=.*[^\W\d_])[\w/.\-– ]{3,60}")
 _ENDS_WITH_DAY_AND_MONTH = re.compile(r"(?:^|\s)\d{1,2}\s*/\s*\d{1,2}$")
+_NUMBER_WORDED = re.compile(r"\d{1,6}")
 
 
 def _decision_number(typed: str) -> str:
@@ -409,8 +410,10 @@ def parse_decision(text: str) -> tuple[str, dt.date]:
     value = " ".join(text.split())
     match = _TRAILING_DATE.search(value)
     if not match:
-        number = _decision_number(_DECISION_WORDS.sub("", value))
-        if _NUMBER_ALONE.fullmatch(number) and not _ENDS_WITH_DAY_AND_MONTH.search(number):  # «45/QĐ-BV»
+        unworded = _DECISION_WORDS.sub("", value)
+        number = _decision_number(unworded)
+        named = unworded != value and _NUMBER_WORDED.fullmatch(number)  # «quyết định số 12»: 12 is its number
+        if (named or _NUMBER_ALONE.fullmatch(number)) and not _ENDS_WITH_DAY_AND_MONTH.search(number):  # «45/QĐ»
             raise InputError("recognition_date_missing", {"number": number})  # (said back: nothing to escape)
         raise InputError("recognition_format")
     number = _decision_number(_DECISION_WORDS.sub("", value[: match.start()]).strip(" ,;:-–"))

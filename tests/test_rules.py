@@ -209,6 +209,7 @@ def test_a_decision_is_its_number_then_its_date(text: str, number: str, date: dt
         "<b>4/5</b>",
         "15/03",
         "45/QĐ-BV 15/03",
+        "12",  # a number alone, no word saying it is the decision's: perhaps a day
     ],
 )
 def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
@@ -217,11 +218,15 @@ def test_a_decision_without_its_number_or_date_is_explained(text: str) -> None:
     assert caught.value.key == "recognition_format"
 
 
-@pytest.mark.parametrize("text", ["45/QĐ-CĐCS", "Quyết định số 45/QĐ-CĐCS"])
-def test_a_decision_number_without_its_date_is_said_back_with_what_is_missing(text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("45/QĐ-CĐCS", "45/QĐ-CĐCS"), ("Quyết định số 45/QĐ-CĐCS", "45/QĐ-CĐCS"), ("quyết định số 12", "12"),
+     ("QĐ số 7", "7")],
+)  # fmt: skip
+def test_a_decision_number_without_its_date_is_said_back_with_what_is_missing(text: str, number: str) -> None:
     with pytest.raises(InputError) as caught:
         rules.parse_decision(text)
-    assert (caught.value.key, caught.value.params) == ("recognition_date_missing", {"number": "45/QĐ-CĐCS"})
+    assert (caught.value.key, caught.value.params) == ("recognition_date_missing", {"number": number})
 
 
 @pytest.mark.parametrize(
