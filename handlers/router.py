@@ -187,8 +187,14 @@ async def route(ctx: Context) -> None:
             await my_initiatives.new(ctx)  # «tôi muốn gửi sáng kiến»: what the menu's 📝 does (drafts offered first)
         elif event.kind is EventKind.TEXT and (talk := small_talk(event.text)):
             ctx.say(ctx.t(f"small_talk_{talk}", name=esc(ctx.member.full_name)), menu=True)
+        elif event.kind is EventKind.TEXT and _OPTION_NUMBER.fullmatch(event.text):  # «1 99»: no list has it
+            ctx.say(ctx.t("number_nothing_asked", typed=esc(" ".join(event.text.split()))), menu=True)
         else:
             ctx.say(ctx.t("not_understood"), menu=True)
+
+
+# «2», «1 99», «1 #99»: an option's number (and a card's), typed where no list waits for it.
+_OPTION_NUMBER = re.compile(r"\s*\d{1,2}(?:\s+#?\d{1,9})?\s*")
 
 
 # Options of a notice that only open something (a sent-back draft, a recognition's questions): a bare Zalo number

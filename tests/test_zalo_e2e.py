@@ -456,8 +456,10 @@ async def test_a_bare_number_both_lists_have_asks_which_one_is_meant(
     await chair.send("1")  # asked again: the question being answered
     await chair.expect(f"Đã từ chối sáng kiến #{first}")
     assert (await live_database.initiative(second)).status == Status.SUBMITTED
-    await chair.send("9")  # in neither list: not understood, nothing decided
-    await chair.expect("chưa hiểu")
+    await chair.send("9")  # in neither list: said so, nothing decided
+    await chair.expect("Không có danh sách nào đang chờ câu trả lời «9»")
+    await chair.send("1 99999")  # a card that is not there (an officer's walk got «Bot chưa hiểu»)
+    await chair.expect("Không có danh sách nào đang chờ câu trả lời «1 99999»", "số gõ kèm chưa đúng")
 
     # The waiting cards shown together: a bare «1» could be any card's, so it asks; «1 <id>» acts on that one.
     third = await submit_initiative(author)
