@@ -41,9 +41,9 @@ async def usage(ctx: Context) -> None:
     if not is_admin(ctx):
         refuse(ctx, None, "/import", "admin_only")
         return
-    ctx.say(ctx.t("import_usage"))
-    if ctx.event.platform == "zalo":  # Zalo carries photos to a bot, not files: say where the file can go
+    if ctx.event.platform == "zalo":  # Zalo carries photos to a bot, not files: where the file can go, first
         ctx.say(ctx.t("import_usage_zalo"))
+    ctx.say(ctx.t("import_usage"))
 
 
 async def import_file(ctx: Context) -> None:
