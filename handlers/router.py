@@ -336,7 +336,9 @@ async def _member_command(ctx: Context, command: str) -> None:
         await personal_data.ask_erase(ctx)
     elif command in ("linkgroup", "unlinkgroup"):  # in the help: typed here, where it means nothing
         zalo = ctx.event.platform == "zalo"
-        ctx.say(ctx.t("group_command_in_private", command=command) + ("\n" + ctx.t("help_zalo_groups") if zalo else ""))
+        how = "\n" + ctx.t("group_how_to_add_bot") if command == "linkgroup" else ""  # a group without the bot yet
+        ctx.say(ctx.t("group_command_in_private", command=command) + how
+                + ("\n" + ctx.t("help_zalo_groups") if zalo else ""))  # fmt: skip
     elif command in ("back", "skip", "cancel"):
         draft = await wizard.active_draft(ctx)
         if draft is None and ctx.replies:  # an entry for members refused: said already

@@ -92,7 +92,7 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     assert len(group.bot_texts()) == 3, "chatter gets no answer, and the wizard never runs in a group"
 
     await cast.chair.send("/linkgroup")  # in his private chat, as the help lists it: where to type it
-    await cast.chair.expect("Lệnh /linkgroup gõ trong nhóm Zalo/Telegram của CĐCS")
+    await cast.chair.expect("Lệnh /linkgroup gõ trong nhóm Zalo/Telegram của CĐCS", "«Thêm thành viên» → tìm tên bot")
     await group.send(cast.chair, "/linkgroup khong co dau")  # words that name no unit: what to type instead
     await group.expect("Không có CĐCS mã «khong co dau»", "vài từ trong tên đơn vị")
     await group.send(cast.chair, "/linkgroup benh vien")  # words of his unit's name: it, among all that hold them
