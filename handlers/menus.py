@@ -34,10 +34,10 @@ TYPED_COMMANDS = {
 # The platform's command list (Telegram's "/" menu), by role.
 ROLE_COMMANDS = {
     "member": ("new", "drafts", "mine", "progress", "congnhan", "hoso", "link", "dulieu", "help"),
-    "chair": ("pending", "new", "drafts", "mine", "progress", "congnhan", "tieubieu", "nhapho", "export", "hoso",
-              "link", "help"),
-    "admin": ("progress", "export", "broadcast", "chairs", "invite_chair", "import", "nhapho", "pending", "tieubieu",
-              "link", "help"),
+    "chair": ("pending", "sangkien", "new", "drafts", "mine", "progress", "congnhan", "tieubieu", "nhapho", "export",
+              "hoso", "link", "help"),
+    "admin": ("progress", "export", "broadcast", "chairs", "invite_chair", "import", "nhapho", "pending", "sangkien",
+              "tieubieu", "link", "help"),
 }  # fmt: skip
 
 

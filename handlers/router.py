@@ -30,6 +30,7 @@ from handlers import (
     recognition,
     registration,
     review,
+    unit_initiatives,
     wizard,
 )
 from handlers.context import MENU, Context, Services, esc
@@ -334,6 +335,8 @@ async def _member_command(ctx: Context, command: str) -> None:
         await personal_data.show(ctx)
     elif command == "xoadulieu":
         await personal_data.ask_erase(ctx)
+    elif command == "sangkien":
+        await unit_initiatives.show(ctx)
     elif command in ("linkgroup", "unlinkgroup"):  # in the help: typed here, where it means nothing
         zalo = ctx.event.platform == "zalo"
         how = "\n" + ctx.t("group_how_to_add_bot") if command == "linkgroup" else ""  # a group without the bot yet

@@ -506,6 +506,17 @@ async def awaiting_recognition(session: AsyncSession, branch_ids: set[int] | Non
     return list(await session.scalars(query.order_by(Initiative.decided_at, Initiative.id).limit(limit)))
 
 
+async def units_submissions(session: AsyncSession, branch_ids: set[int] | None, limit: int) -> list[Initiative]:
+    """What was sent to these units (None: all) or is credited to them, newest first (drafts aside): an officer's
+    list, where what was decided is found again."""
+    query = select(Initiative).where(Initiative.status != Status.DRAFT, Initiative.submitted_at.is_not(None))
+    if branch_ids is not None:
+        query = query.where(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
+    return list(
+        await session.scalars(query.order_by(Initiative.submitted_at.desc(), Initiative.id.desc()).limit(limit))
+    )
+
+
 async def review_messages(session: AsyncSession, initiative_id: int) -> Sequence[OutboxMessage]:
     """The review requests sent (or queued) for an initiative's current round."""
     return (

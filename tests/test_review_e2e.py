@@ -94,6 +94,15 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
         f"Sáng kiến #{number} đã được công nhận (Hội đồng sáng kiến, QĐ", "hồ sơ do Chu Tịch Một xác nhận lúc"
     )  # the council recognised it, not the chair
 
+    await cast.chair_one.send("/sangkien")  # decided, it left «Chờ xác nhận»: found again here
+    listed = await cast.chair_one.expect("Sáng kiến đã gửi tới CĐCS của đồng chí", f"#{number} ", "✅ Đã công nhận",
+                                         "/history SỐ")  # fmt: skip
+    assert listed.plain_text.index(f"#{number} ") < listed.plain_text.index("/history SỐ")
+    await cast.other_chair.send("/sangkien")  # another unit's chair: not his unit's
+    assert f"#{number} " not in (await cast.other_chair.expect("📚")).plain_text
+    await cast.outsider.send("/sangkien")
+    await cast.outsider.expect("không có quyền dùng chức năng này", "dành cho chủ tịch CĐCS")
+
     stored = await database.initiative(number)
     assert stored.status == Status.RECOGNISED and stored.decided_by.full_name == "Chu Tịch Một"
     assert stored.decided_at is not None
