@@ -90,14 +90,14 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
         target = ctx.t("group_target_province")
     else:
         if not argument and len(chaired) != 1:
-            ctx.say(ctx.t("group_link_usage"))
+            ctx.say(ctx.t("group_link_usage") + _mention_note(ctx))
             return
         if argument:
             branch, unknown = await unit_codes.branch_typed(ctx, argument, None if admin else chaired)
         else:
             branch, unknown = await ctx.session.get(Branch, next(iter(chaired))), ""
         if branch is None:
-            ctx.say(unknown)
+            ctx.say(unknown + _mention_note(ctx))
             return
         if not admin and branch.id not in chaired:
             refuse(ctx, None, f"/linkgroup {branch.code}")
@@ -111,6 +111,11 @@ async def link(ctx: Context, group: ChatGroup | None) -> None:
     was = await _target_name(ctx, *before) if moved else ""  # a link replaced is said, not done silently
     ctx.say(ctx.t("group_linked", target=target) + (" " + ctx.t("group_relinked_from", was=was) if was else "")
             + how_to_ask(ctx.t, ctx.event.platform))  # fmt: skip
+
+
+def _mention_note(ctx: Context) -> str:
+    """On Zalo the group hears the bot only when it is mentioned: the command typed again needs the mention."""
+    return "\n" + ctx.t("help_zalo_groups") if ctx.event.platform == "zalo" else ""
 
 
 async def _target_name(ctx: Context, is_province: bool, branch_id: int | None) -> str:

@@ -372,13 +372,16 @@ async def test_a_zalo_group_is_linked_by_mention_and_gets_the_digest(
     group = zalo_emulator.add_group("Nhóm Zalo Trường ĐH Hùng Vương")
     cursor = zalo_emulator.seq
     await zalo_emulator.user_sends(chair.user_id, "Chào cả nhà", chat_id=group)  # no mention: not for the bot
+    await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /linkgroup khong co dau", chat_id=group)
+    unknown = await zalo_emulator.wait_for(group, lambda m: "Không có CĐCS mã" in m.text, after_seq=cursor)
+    assert "«@tên bot /linkgroup»" in unknown.text, "typed again, it needs the mention: said with the example"
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /linkgroup", chat_id=group)
     linked = await zalo_emulator.wait_for(group, lambda m: "Đã liên kết nhóm" in m.text, after_seq=cursor)
     assert "Hùng Vương" in linked.text and "bot chỉ đọc tin có nhắc tên bot" in linked.text, "how to ask, said"
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot cảm ơn nhé", chat_id=group)
     await zalo_emulator.user_sends(chair.user_id, "@Sáng kiến Bot /progress", chat_id=group)
     await zalo_emulator.wait_for(group, lambda m: "Tiến độ Giai đoạn 1" in m.text, after_seq=linked.seq)
-    assert len([m for m in zalo_emulator.chat(group) if m.from_bot]) == 2, "chatter, even a mention, gets nothing"
+    assert len([m for m in zalo_emulator.chat(group) if m.from_bot]) == 3, "chatter, even a mention, gets nothing"
 
     live_bot.clock.set(local(2022, 4, 25, 8, 0, 30))
     digest = await zalo_emulator.wait_for(group, lambda m: "Bản tin tiến độ hằng tuần" in m.text)
