@@ -83,7 +83,7 @@ async def test_a_chair_verifies_from_the_page_and_the_member_is_told(cast: Cast,
     assert (await live_database.initiative(number)).status == Status.RECOGNISED
 
     async with phone_page(link) as page:  # the same link again: decided, no buttons
-        await expect(page.get_by_role("status")).to_contain_text("đã được xử lý")
+        await expect(page.get_by_role("status")).to_contain_text(f"Sáng kiến #{number} đã được công nhận (")
         await expect(page.get_by_role("button")).to_have_count(0)
     async with aiohttp.ClientSession() as http, http.post(link, data={"action": "r", "reason": "Trùng lặp"}) as reply:
         assert reply.status == 403, "a decision without the page's form is refused"
