@@ -721,6 +721,16 @@ async def enter_for_members_up_to_authors(
     return await officer.expect("Tác giả", "tổng 100%")
 
 
+async def enter_for_members(officer: Person, authors: str, **answers: str) -> int:
+    """An officer's `/nhapho` answered (`enter_for_members_up_to_authors`), its `authors` typed, no file, sent;
+    returns the initiative's number."""
+    await enter_for_members_up_to_authors(officer, **answers)
+    await officer.send(authors)
+    await officer.tap("Xong", await officer.expect("Gửi ảnh hoặc tệp"))
+    await officer.tap("Gửi sáng kiến", await officer.expect("Tóm tắt sáng kiến"))
+    return int((await officer.expect("Đã gửi sáng kiến")).plain_text.split("#", 1)[1].split()[0])
+
+
 async def submit_initiative(person: AnyPerson, *, recognised: bool = True, **answers: str) -> int:
     """Go through the whole wizard and submit; returns the initiative's number."""
     await fill_up_to_summary(person, recognised=recognised, **answers)
