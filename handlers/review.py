@@ -38,7 +38,7 @@ from handlers.roles import (
 )
 from handlers.wizard_steps import STEPS, STEPS_BY_KEY, SUMMARY, applicable_steps
 from storage import decisions, queries
-from storage.models import ENTERED_FOR_MEMBERS, Initiative, Member, Status
+from storage.models import COUNTED, ENTERED_FOR_MEMBERS, Initiative, Member, Status
 
 log = logging.getLogger(__name__)
 PENDING_SHOWN = 20  # review cards /pending sends at once, oldest first
@@ -306,7 +306,7 @@ def already_decided(ctx: Context, initiative: Initiative) -> None:
     if initiative.decided_at is not None and initiative.status != Status.SUBMITTED:
         who = initiative.decided_by.full_name if initiative.decided_by else "?"
         # recognised: by its council's decision; the chair only verified the file («✅ Đã công nhận bởi Hà» misled)
-        key = "review_already_recognised" if initiative.status == Status.RECOGNISED else "review_already_decided"
+        key = "review_already_recognised" if initiative.status in COUNTED else "review_already_decided"
         ctx.say(
             ctx.t(
                 key,
