@@ -24,11 +24,12 @@ async def show(ctx: Context) -> None:
         ctx.say(ctx.t("unit_list_empty"), menu=True)
         return
     lines = [ctx.t("unit_list_title", count=min(len(found), SHOWN))]
-    for initiative in found[:SHOWN]:
+    for initiative, code in found[:SHOWN]:
         submitted = initiative.submitted_at.strftime("%d/%m/%Y") if initiative.submitted_at else ""
-        lines.append(ctx.t("mine_line", id=initiative.id, title=esc(shorten(initiative.title or "", 80)),
-                           status=ctx.t(f"status_{initiative.status.value}"), submitted=submitted))  # fmt: skip
+        lines.append(ctx.t("unit_list_line", id=initiative.id, title=esc(shorten(initiative.title or "", 80)),
+                           status=ctx.t(f"status_{initiative.status.value}"), submitted=submitted,
+                           code=esc(code)))  # fmt: skip
     if len(found) > SHOWN:
         lines.append(ctx.t("unit_list_more", shown=SHOWN))
-    lines.append(ctx.t("unit_list_hint"))
+    lines += ["", ctx.t("unit_list_hint")]
     ctx.say("\n".join(lines), menu=True)

@@ -506,15 +506,20 @@ async def awaiting_recognition(session: AsyncSession, branch_ids: set[int] | Non
     return list(await session.scalars(query.order_by(Initiative.decided_at, Initiative.id).limit(limit)))
 
 
-async def units_submissions(session: AsyncSession, branch_ids: set[int] | None, limit: int) -> list[Initiative]:
-    """What was sent to these units (None: all) or is credited to them, newest first (drafts aside): an officer's
-    list, where what was decided is found again."""
-    query = select(Initiative).where(Initiative.status != Status.DRAFT, Initiative.submitted_at.is_not(None))
+async def units_submissions(
+    session: AsyncSession, branch_ids: set[int] | None, limit: int
+) -> list[tuple[Initiative, str]]:
+    """What was sent to these units (None: all) or is credited to them, with the code of the unit it was sent to,
+    newest first (drafts aside): an officer's list, where what was decided is found again."""
+    query = (
+        select(Initiative, Branch.code)
+        .join(Branch, Branch.id == Initiative.branch_id)
+        .where(Initiative.status != Status.DRAFT, Initiative.submitted_at.is_not(None))
+    )
     if branch_ids is not None:
         query = query.where(or_(Initiative.branch_id.in_(branch_ids), Initiative.credited_branch_id.in_(branch_ids)))
-    return list(
-        await session.scalars(query.order_by(Initiative.submitted_at.desc(), Initiative.id.desc()).limit(limit))
-    )
+    newest = query.order_by(Initiative.submitted_at.desc(), Initiative.id.desc()).limit(limit)
+    return [(initiative, code) for initiative, code in (await session.execute(newest)).all()]
 
 
 async def review_messages(session: AsyncSession, initiative_id: int) -> Sequence[OutboxMessage]:

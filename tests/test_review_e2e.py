@@ -98,6 +98,7 @@ async def test_approve_in_one_tap_tells_the_member_and_updates_every_chair(
     listed = await cast.chair_one.expect("Sáng kiến đã gửi tới CĐCS của đồng chí", f"#{number} ", "✅ Đã công nhận",
                                          "/history SỐ")  # fmt: skip
     assert listed.plain_text.index(f"#{number} ") < listed.plain_text.index("/history SỐ")
+    assert "· MAU002" in listed.plain_text, "the unit it was sent to, by its code"
     await cast.other_chair.send("/sangkien")  # another unit's chair: not his unit's
     assert f"#{number} " not in (await cast.other_chair.expect("📚")).plain_text
     await cast.outsider.send("/sangkien")
