@@ -24,8 +24,8 @@ COMMANDS = {
     "menu_help": "help", "menu_pending": "pending", "menu_unit_progress": "progress", "menu_export": "export",
     "menu_broadcast": "broadcast", "menu_chairs": "chairs", "menu_branches": "import",
 }  # fmt: skip
-# Commands understood as typed words too, though no menu shows them (Zalo is driven by typing).
-# Commands typed without their «/» (Zalo's people do), by their names or words: none is an answer to a question.
+# Commands understood as typed words too, though no menu shows them: typed without their «/» (Zalo is driven by
+# typing), by their names or words; none is an answer to a question.
 TYPED_COMMANDS = {
     "lien ket": "link", "link": "link", "help": "help", "tro giup": "help", "cong nhan": "congnhan",
     "congnhan": "congnhan", "ghi cong nhan": "congnhan", "nhap ho": "nhapho", "nhapho": "nhapho",
