@@ -3,10 +3,13 @@ the bot (`/import` explains how); which of the two a file is, its columns say.""
 
 from __future__ import annotations
 
+import io
 import logging
 
+from openpyxl import Workbook
+
 from handlers.context import Context, esc
-from handlers.events import EventKind
+from handlers.events import EventKind, OutgoingFile, Reply
 from handlers.i18n import Catalog
 from handlers.roles import is_admin, refuse
 from storage import branch_import, initiative_import
@@ -15,6 +18,13 @@ from storage.branch_import import ImportRejected, Problem
 log = logging.getLogger(__name__)
 SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
 MAX_PROBLEMS_SHOWN = 15
+# The sheets to fill in, sent with /import's explanation: their headers are what the importers read.
+TEMPLATES = {
+    "mau-danh-sach-cdcs.xlsx": ("Mã CĐCS", "Tên CĐCS", "Chỉ tiêu giai đoạn 1", "Chỉ tiêu giai đoạn 2", "Kính gửi",
+                                "Mã cấp trên"),
+    "mau-sang-kien-da-cong-nhan.xlsx": ("Mã CĐCS", "Tên sáng kiến", "Loại", "Tác giả", "Số quyết định",
+                                        "Ngày quyết định", "Cấp công nhận", "Lĩnh vực", "Chủ nhiệm", "Mã cổng"),
+}  # fmt: skip
 
 
 def is_spreadsheet(ctx: Context) -> bool:
@@ -44,6 +54,18 @@ async def usage(ctx: Context) -> None:
     if ctx.event.platform == "zalo":  # Zalo carries photos to a bot, not files: where the file can go, first
         ctx.say(ctx.t("import_usage_zalo"))
     ctx.say(ctx.t("import_usage"))
+    if ctx.event.platform != "zalo":  # the sheets to fill in, with the headers the bot reads
+        for name, headers in TEMPLATES.items():
+            ctx.replies.append(Reply(text=ctx.t("import_template", name=esc(name)),
+                                     file=OutgoingFile.generated(name, _sheet(headers))))  # fmt: skip
+
+
+def _sheet(headers: tuple[str, ...]) -> bytes:
+    workbook = Workbook()
+    workbook.active.append(list(headers))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 async def import_file(ctx: Context) -> None:

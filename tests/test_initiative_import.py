@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import Config
 from handlers import progress
-from handlers.branch_admin import describe_problems
+from handlers.branch_admin import TEMPLATES, describe_problems
 from handlers.i18n import catalog
 from storage import branch_import, initiative_import
 from storage.branch_import import ImportRejected
@@ -139,6 +139,16 @@ async def test_a_missing_column_and_an_unknown_one_are_named(config: Config) -> 
         "• Dòng 1: thiếu cột loại sáng kiến.",
         "• Dòng 1: thiếu cột số quyết định công nhận.",
     ]
+
+
+async def test_the_sheet_sent_to_fill_in_has_every_column_the_importer_reads(config: Config) -> None:
+    """/import sends it with its explanation: each of its headers is a column the import reads."""
+    headers = list(TEMPLATES["mau-sang-kien-da-cong-nhan.xlsx"])
+    row = ["MAU005", "Sổ theo dõi thiết bị thí nghiệm điện tử", "1.5", "Đỗ Thị Mẫu", "7/QĐ-ĐH", "15/03/2022",
+           "Hội đồng sáng kiến", "Giáo dục", None, "CONG-1"]  # fmt: skip
+    [parsed] = parse([headers, row], config)
+    assert (parsed.branch_code, parsed.recognised_by, parsed.field, parsed.portal_reference) == (
+        "MAU005", "council", "Giáo dục", "CONG-1")  # fmt: skip
 
 
 async def test_a_branch_list_and_an_initiative_list_are_told_apart() -> None:

@@ -130,10 +130,13 @@ async def test_admin_sends_the_quota_spreadsheet_and_progress_follows(
 
     await admin.send("/import")
     await admin.expect("Danh sách CĐCS và chỉ tiêu", "chỉ tiêu giai đoạn 1", "Sáng kiến đã được công nhận")
-    await admin.send_file(
-        "chi-tieu.xlsx", xlsx([["Mã", "Tên", "Chỉ tiêu GĐ1"], ["MAU005", "[MẪU] Trường ĐH Hùng Vương", -4]])
-    )
-    rejected = await admin.expect("Chưa nhập chi-tieu.xlsx")
+    template = load_workbook(io.BytesIO(await admin.expect_file("mau-danh-sach-cdcs.xlsx"))).active
+    await admin.expect_file("mau-sang-kien-da-cong-nhan.xlsx")
+    template.append(["MAU005", "[MẪU] Trường ĐH Hùng Vương", -4])  # the sheet sent to fill in, filled in
+    filled = io.BytesIO()
+    template.parent.save(filled)
+    await admin.send_file("chi-tieu.xlsx", filled.getvalue())
+    rejected = await admin.expect("Chưa nhập chi-tieu.xlsx")  # read by its headers: only the quota is refused
     assert "Dòng 2: chỉ tiêu p1 không được âm (-4)." in rejected.plain_text
     await member.send("/progress")
     await member.expect("Được công nhận: 0/2")  # unchanged
