@@ -18,12 +18,14 @@ from storage.branch_import import ImportRejected, Problem
 log = logging.getLogger(__name__)
 SPREADSHEET_SUFFIXES = (".csv", ".xlsx")
 MAX_PROBLEMS_SHOWN = 15
-# The sheets to fill in, sent with /import's explanation: their headers are what the importers read.
+# The sheets to fill in, sent with /import's explanation (file name: its caption's key, its column titles): their
+# titles are what the importers read.
 TEMPLATES = {
-    "mau-danh-sach-cdcs.xlsx": ("Mã CĐCS", "Tên CĐCS", "Chỉ tiêu giai đoạn 1", "Chỉ tiêu giai đoạn 2", "Kính gửi",
-                                "Mã cấp trên"),
-    "mau-sang-kien-da-cong-nhan.xlsx": ("Mã CĐCS", "Tên sáng kiến", "Loại", "Tác giả", "Số quyết định",
-                                        "Ngày quyết định", "Cấp công nhận", "Lĩnh vực", "Chủ nhiệm", "Mã cổng"),
+    "mau-danh-sach-cdcs.xlsx": ("import_template_branches", ("Mã CĐCS", "Tên CĐCS", "Chỉ tiêu giai đoạn 1",
+                                "Chỉ tiêu giai đoạn 2", "Kính gửi", "Mã cấp trên")),
+    "mau-sang-kien-da-cong-nhan.xlsx": ("import_template_initiatives", ("Mã CĐCS", "Tên sáng kiến", "Loại", "Tác giả",
+                                        "Số quyết định", "Ngày quyết định", "Cấp công nhận", "Lĩnh vực", "Chủ nhiệm",
+                                        "Mã cổng")),
 }  # fmt: skip
 
 
@@ -55,9 +57,8 @@ async def usage(ctx: Context) -> None:
         ctx.say(ctx.t("import_usage_zalo"))
     ctx.say(ctx.t("import_usage"))
     if ctx.event.platform != "zalo":  # the sheets to fill in, with the headers the bot reads
-        for name, headers in TEMPLATES.items():
-            ctx.replies.append(Reply(text=ctx.t("import_template", name=esc(name)),
-                                     file=OutgoingFile.generated(name, _sheet(headers))))  # fmt: skip
+        for name, (caption, headers) in TEMPLATES.items():
+            ctx.replies.append(Reply(text=ctx.t(caption), file=OutgoingFile.generated(name, _sheet(headers))))
 
 
 def _sheet(headers: tuple[str, ...]) -> bytes:

@@ -143,7 +143,8 @@ async def test_a_missing_column_and_an_unknown_one_are_named(config: Config) -> 
 
 async def test_the_sheet_sent_to_fill_in_has_every_column_the_importer_reads(config: Config) -> None:
     """/import sends it with its explanation: each of its headers is a column the import reads."""
-    headers = list(TEMPLATES["mau-sang-kien-da-cong-nhan.xlsx"])
+    _, titles = TEMPLATES["mau-sang-kien-da-cong-nhan.xlsx"]
+    headers = list(titles)
     row = ["MAU005", "Sổ theo dõi thiết bị thí nghiệm điện tử", "1.5", "Đỗ Thị Mẫu", "7/QĐ-ĐH", "15/03/2022",
            "Hội đồng sáng kiến", "Giáo dục", None, "CONG-1"]  # fmt: skip
     [parsed] = parse([headers, row], config)
