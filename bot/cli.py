@@ -17,6 +17,11 @@ import click
 from bot.config import Config, ConfigError, load_config, tenant_config, tenant_configs
 from bot.logging_setup import setup_logging
 
+try:  # uvloop's event loop (on libuv): about a sixth less CPU per conversation step (`make bench-submission`)
+    from uvloop import run as run_event_loop
+except ImportError:  # Windows, where uvloop does not build: asyncio's own
+    from asyncio import run as run_event_loop
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def _run(config: Config, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a command's work; a database or platform that cannot be reached is one line on stderr (exit 2),
     with the configuration's secrets redacted — never a traceback."""
     try:
-        return asyncio.run(work())
+        return run_event_loop(work())
     except Exception as error:
         problem = _connection_problem(error, config)
         if problem is None:
