@@ -20,7 +20,7 @@ from handlers.context import Context, esc
 from handlers.events import ROW_CHARS, EventKind, Option, Reply
 from handlers.roles import can_review, chaired_branch_ids, is_admin, refuse
 from handlers.wizard_steps import MAX_ATTACHMENT_BYTES, too_big
-from storage import files, queries
+from storage import files, queries, unit_directory
 from storage.models import Attachment, AuditEvent, Initiative, Status
 
 FLOW = "recognition"
@@ -85,7 +85,14 @@ async def command(ctx: Context) -> None:
         ctx.say(ctx.t("recognition_nothing_waiting"))
         return
     rows = [[Option(_choice_label(i), f"rc:{i.id}")] for i in waiting]
-    ctx.say(ctx.t("recognition_choose"), rows)
+    ctx.say("\n".join([ctx.t("recognition_choose"), *await _choice_lines(ctx, waiting)]), rows)
+
+
+async def _choice_lines(ctx: Context, waiting: list[Initiative]) -> list[str]:
+    """Each initiative offered, whole (a button shows a phone's width of its title), with its unit's code, as
+    /sangkien lists them: a chair of several units, an admin, tells them apart."""
+    codes = {unit.id: unit.code for unit in await unit_directory.units(ctx.session)}
+    return [f"• #{i.id} {esc(shorten(i.title or '', 80))} · {esc(codes.get(i.branch_id, ''))}" for i in waiting]
 
 
 def _choice_label(initiative: Initiative) -> str:

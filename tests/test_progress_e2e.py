@@ -15,6 +15,7 @@ from storage import initiative_import
 from storage.models import Branch, Status
 from tests.harness import (
     ADMIN_ID,
+    TITLE,
     Database,
     GroupChat,
     InProcessBot,
@@ -230,7 +231,9 @@ async def test_only_recognition_counts_in_its_phase_for_the_credited_branch_ever
     await chair.send("/congnhan abc")  # not a number: said, and what waits offered (it was «không ghi được»)
     await chair.expect("«abc» không phải số sáng kiến")
     await chair.send("/congnhan")  # a chair records decisions too: his unit's verified ones are offered
-    offered = [b["text"] for b in (await chair.expect("Ghi quyết định công nhận cho sáng kiến nào")).buttons()]
+    choice = await chair.expect("Ghi quyết định công nhận cho sáng kiến nào")
+    assert f"#{waiting} {TITLE} · MAU006" in choice.plain_text, "the whole title, which the button cuts, and the unit"
+    offered = [b["text"] for b in choice.buttons()]
     assert [label.split()[0] for label in offered] == [f"#{waiting}"], offered
     assert all(len(label) <= ROW_CHARS for label in offered), "whole on a phone: cut once, not «… …»"
     await bao.send(f"/congnhan {waiting}")
