@@ -59,7 +59,8 @@ class SendWindow:
                 self._sent.popleft()
             if len(self._sent) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
                 arrived_by = await self._arrival_bound(*self._sent[0])
-                await self.sleep(max(0.0, arrived_by + self.period - self.clock()))
+                while (wait := arrived_by + self.period - self.clock()) > 0:  # a timer may end early (uvloop: by ms)
+                    await self.sleep(wait)
                 self._sent.popleft()
             answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             self._sent.append((self.clock(), answer))
