@@ -17,10 +17,12 @@ import click
 from bot.config import Config, ConfigError, load_config, tenant_config, tenant_configs
 from bot.logging_setup import setup_logging
 
-try:  # uvloop's event loop (on libuv): about a sixth less CPU per conversation step (`make bench-submission`)
-    from uvloop import run as run_event_loop
-except ImportError:  # Windows, where uvloop does not build: asyncio's own
+# uvloop's event loop (on libuv): a conversation step costs less CPU (README, Choices). It does not build on
+# Windows, where asyncio's own runs; elsewhere a broken install fails here rather than running slower unseen.
+if sys.platform == "win32":
     from asyncio import run as run_event_loop
+else:
+    from uvloop import run as run_event_loop
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
