@@ -372,9 +372,19 @@ async def decide(ctx: Context, initiative: Initiative, action: str, reason: str 
             offer = [[Option(ctx.t("btn_fix_and_resubmit"), f"d:r:{initiative.id}")]]
         else:
             done = "review_done_changes_entry"
-    # Without a button to offer, the menu comes along, its waiting count one fewer (a message has one keyboard).
+    # Without a button to offer, the menu comes along, its waiting count one fewer (a message has one keyboard);
+    # with one, the menu's count is left as it was, so a chair is told here what still waits.
     ctx.say(ctx.t(done, id=initiative.id, title=esc(initiative.title), writer=esc(initiative.member.full_name))
-            + why, offer, menu=not offer)  # fmt: skip
+            + why + await _still_waiting(ctx), offer, menu=not offer)  # fmt: skip
+
+
+async def _still_waiting(ctx: Context) -> str:
+    """«📥 Còn 2 sáng kiến chờ đồng chí xác nhận.» for a chair (the count his menu shows); nothing for an admin."""
+    chaired = chaired_branch_ids(ctx)
+    if is_admin(ctx) or not chaired:
+        return ""
+    count = len(await waiting_for(ctx, chaired))
+    return "\n" + (ctx.t("review_still_waiting", count=count) if count else ctx.t("review_none_waiting"))
 
 
 def _member_notice(

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import io
 import os
+import re
 
 import pytest
 import pytest_asyncio
@@ -627,6 +628,11 @@ async def test_a_chair_records_the_recognition_decision_when_approving(
     assert (stored.recognition_kind, stored.recognition_decision_no) == ("head", "45/QĐ-CĐCS")
     assert stored.recognition_date.isoformat() == "2022-03-15" and stored.status == Status.RECOGNISED
     assert ("recognition_recorded", "recognised") in await database.audit_actions(number)
+    # The decision's reply offers a button, so the menu's waiting count was not renewed: the reply says it.
+    await cast.chair_one.send("/pending")
+    listed = re.search(r"Có (\d+) sáng kiến", (await cast.chair_one.expect("chờ xác nhận")).plain_text)
+    said = f"Còn {listed[1]} sáng kiến chờ đồng chí xác nhận" if listed else "Không còn sáng kiến nào chờ đồng chí"
+    assert said in done.plain_text, done.plain_text
 
     await son.send(f"/congnhan {number}")  # the author may not replace what the chair recorded (nor move its phase)
     await son.expect(f"Sáng kiến #{number} đã có quyết định công nhận", "45/QĐ-CĐCS", "báo chủ tịch CĐCS")
