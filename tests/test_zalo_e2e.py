@@ -335,6 +335,28 @@ async def test_a_bare_number_after_a_send_back_answers_the_notice_when_no_questi
     await author.expect(f"Tóm tắt sáng kiến #{number}", "Chủ tịch CĐCS yêu cầu bổ sung")
 
 
+async def test_a_reason_with_angle_brackets_reaches_the_zalo_chairs_card_whole(
+    emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person
+) -> None:
+    """Found by a phone walk: the card's update on Zalo made the reason plain twice, and «<5% so với >10%»
+    lost what stood between its «<» and «>», as if it were a tag."""
+    chair = await invite_chair(admin, ZaloPerson(zalo_emulator, "Chủ Tịch Dấu Nhọn"), "MAU021", "Chủ Tịch Dấu Nhọn")
+    author = Person(emulator, "Đinh Văn Nhọn")
+    await register(author, "MAU021", "Đinh Văn Nhọn")
+    number = await submit_initiative(author)
+    await chair.tap("Cần bổ sung", await chair.expect(f"Sáng kiến #{number} chờ xác nhận"))
+    await chair.expect(f"Yêu cầu bổ sung sáng kiến #{number}")
+    asked_at = zalo_emulator.seq
+    reason = "Ghi rõ tỷ lệ sai sót <5% so với >10% trước đây"
+    await chair.send(reason)
+    await chair.expect(f"Đã gửi yêu cầu bổ sung sáng kiến #{number}", reason)
+    update = await zalo_emulator.wait_for(
+        chair.user_id, lambda m: f"#{number}" in m.text and "Đã gửi" not in m.text, after_seq=asked_at, timeout=15
+    )
+    assert reason in update.text, update.text
+    await author.expect(f"Sáng kiến #{number}", "cần bổ sung", reason)
+
+
 async def test_a_bare_number_never_decides_a_card_that_came_after_the_list_it_may_be_for(
     emulator: TelegramEmulator, zalo_emulator: ZaloEmulator, admin: Person, live_database: Database
 ) -> None:

@@ -323,8 +323,8 @@ class ZaloChannel:
     async def replace(self, chat_id: str, message_id: str, reply: Reply) -> None:
         """Zalo cannot edit a sent message: what changed (the replacement's last paragraph) goes out as a
         short new message, naming the initiative it is about."""
-        change = html_to_plain(reply.text.strip().split("\n\n")[-1])
-        named = not reply.ref or re.search(rf"#{re.escape(reply.ref)}\b", change)  # "✏️ Sáng kiến #18: …" as it is
+        change = reply.text.strip().split("\n\n")[-1]  # markup still: made plain once, when sent
+        named = not reply.ref or re.search(rf"#{re.escape(reply.ref)}\b", html_to_plain(change))  # "✏️ Sáng kiến #18: …"
         text = change if named else self._worded_as(reply)("zalo_update_ref", ref=reply.ref, text=change)
         with _delivery_errors():
             await self._send(chat_id, Reply(text=text, language=reply.language), bulk=True)
