@@ -23,6 +23,9 @@ WHICH_CARD = "nc:"
 # "nn:<ref>:<number>": where there are no buttons, a bare number no list in view has but an earlier one with
 # reference <ref> has; the person is told how to answer that one.
 NOT_LISTED = "nn:"
+# "nr:<number>:<count>": where there are no buttons, a bare number beyond the latest list (of <count> options) and
+# no other list's: the person is told which numbers it has, and the list still takes them.
+BEYOND_LIST = "nr:"
 
 
 class EventKind(enum.StrEnum):

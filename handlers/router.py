@@ -34,7 +34,7 @@ from handlers import (
     wizard,
 )
 from handlers.context import MENU, Context, Services, esc
-from handlers.events import NOT_LISTED, WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
+from handlers.events import BEYOND_LIST, NOT_LISTED, WHICH_CARD, WHICH_LIST, Event, EventKind, Reply
 from handlers.i18n import LANGUAGES
 from handlers.roles import chaired_branch_ids, is_admin
 from storage import claims, option_menus, queries
@@ -397,9 +397,21 @@ async def _member_option(ctx: Context) -> None:
         _which_card(ctx, payload.removeprefix(WHICH_CARD))
     elif payload.startswith(NOT_LISTED):
         await _which_list(ctx, payload.removeprefix(NOT_LISTED).split(":"), "zalo_not_listed")
+    elif payload.startswith(BEYOND_LIST):
+        _beyond_list(ctx, payload.removeprefix(BEYOND_LIST).split(":"))
     else:
         ctx.press_not_taken()
         ctx.say(ctx.t("err_old_button"), menu=True)
+
+
+def _beyond_list(ctx: Context, parts: list[str]) -> None:
+    """[number, count]: a bare number the latest list (still waiting) does not have: which numbers it has."""
+    number, count = (parse_id(parts[0]), parse_id(parts[1])) if len(parts) == 2 else (None, None)
+    if number is None or count is None:
+        ctx.press_not_taken()
+        ctx.say(ctx.t("err_old_button"), menu=True)
+        return
+    ctx.say(ctx.t("zalo_beyond_list", number=number, numbers="1" if count == 1 else f"1–{count}"))
 
 
 async def _which_list(ctx: Context, parts: list[str], key: str = "zalo_which_list") -> None:

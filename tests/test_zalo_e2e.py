@@ -89,8 +89,8 @@ async def test_both_payload_shapes_and_what_zalo_cannot_carry(
     await binh.expect("bằng chữ", "Bước 2/")
     await binh.send("Sổ tay điện tử cho tổ công đoàn")
     await binh.expect("Bước 3/", "1. 1.1 Giải pháp kỹ thuật", "Trả lời bằng số")
-    await binh.send("42")  # not an option: the question again
-    await binh.expect("chọn một trong các mục", "Bước 3/")
+    await binh.send("42")  # not an option: which numbers the list has (it still takes them)
+    await binh.expect("Danh sách gần nhất không có số 42")
     await binh.send("1.3")  # a type's code works as well as its number
     await binh.expect("Bước 4/", "Lĩnh vực")
     await binh.tap("Quay lại")
@@ -355,6 +355,24 @@ async def test_a_reason_with_angle_brackets_reaches_the_zalo_chairs_card_whole(
     )
     assert reason in update.text, update.text
     await author.expect(f"Sáng kiến #{number}", "cần bổ sung", reason)
+
+
+async def test_a_number_beyond_the_list_is_told_its_numbers_and_the_list_still_answers(
+    zalo_emulator: ZaloEmulator, live_bot: InProcessBot
+) -> None:
+    """Found by a phone walk: «12» where the list had eight was taken as typed text («hơi ngắn»), and a number
+    beyond a list made it forgotten: the right number typed next answered nothing."""
+    member = ZaloPerson(zalo_emulator, "Đỗ Thị Số")
+    await register(member, "MAU004", "Đỗ Thị Số")
+    await member.send("/new")
+    await answer(member, "điều kiện tham gia", tap="Đúng, đủ cả 3")
+    await answer(member, "Tên sáng kiến", "Sổ tay điện tử cho tổ bảo trì thiết bị")
+    question = await member.expect("thuộc loại nào")
+    listed = len(re.findall(r"^\d+\. ", question.text, re.MULTILINE))
+    await member.send("42")
+    await member.expect("Danh sách gần nhất không có số 42", f"chỉ có số 1–{listed}")
+    await member.send("2")
+    await member.expect("Lĩnh vực áp dụng")
 
 
 async def test_a_bare_number_never_decides_a_card_that_came_after_the_list_it_may_be_for(

@@ -31,7 +31,17 @@ from bot.channels.text import html_to_plain, parse_command
 from bot.channels.zalo_client import ZaloApiError, ZaloClient, ZaloMessage, transient
 from bot.outbox import Rejected, RetryLater, Unreachable
 from handlers.context import Services
-from handlers.events import NOT_LISTED, WHICH_CARD, WHICH_LIST, Event, EventKind, FileRef, OutgoingFile, Reply
+from handlers.events import (
+    BEYOND_LIST,
+    NOT_LISTED,
+    WHICH_CARD,
+    WHICH_LIST,
+    Event,
+    EventKind,
+    FileRef,
+    OutgoingFile,
+    Reply,
+)
 from handlers.i18n import Catalog, catalog
 from handlers.wizard_steps import MAX_ATTACHMENT_BYTES
 from storage import files, inbox, option_menus
@@ -187,7 +197,7 @@ class ZaloChannel:
             return None
         notices = await option_menus.notices_after_latest(session, PLATFORM, chat_id)
         if not notices:
-            return numbered.pick(latest, number) or await self._listed_earlier(session, chat_id, number)
+            return numbered.pick(latest, number) or await self._listed_earlier(session, chat_id, number, latest)
         in_latest = numbered.pick(latest, number)
         in_notices = {
             ref: numbered.pick(await option_menus.find(session, PLATFORM, chat_id, ref), number) for ref in notices
@@ -200,7 +210,7 @@ class ZaloChannel:
             return f"{WHICH_CARD}{number}:{','.join(having)}:{'q' if in_latest is not None else ''}"
         in_notice = in_notices[having[0]] if having else None
         if in_latest is None or in_notice is None:
-            return in_latest or in_notice or await self._listed_earlier(session, chat_id, number)
+            return in_latest or in_notice or await self._listed_earlier(session, chat_id, number, latest)
         await option_menus.forget_notice_after_latest(session, PLATFORM, chat_id)
         await session.commit()
         return f"{WHICH_LIST}{having[0]}:{number}"
@@ -232,13 +242,17 @@ class ZaloChannel:
                 found.append((ref, number, options[number - 1][1]))
         return found
 
-    async def _listed_earlier(self, session: AsyncSession, chat_id: str, number: int) -> str | None:
+    async def _listed_earlier(
+        self, session: AsyncSession, chat_id: str, number: int, latest: list[list[str]] | None
+    ) -> str | None:
         """A bare number no list in view has, that an earlier card's has (its «5» after its «📄 Chi tiết»
-        listed 3): the person is told how to answer that card (`NOT_LISTED`); else None (the number is text)."""
+        listed 3): the person is told how to answer that card (`NOT_LISTED`); that no list has, while a question's
+        list waits: told its numbers, and the list still waits (`BEYOND_LIST`; it was forgotten, so the right number
+        typed next answered nothing); else None (the number is text)."""
         for ref, options in await option_menus.shown_with_refs(session, PLATFORM, chat_id):
             if numbered.pick(options, number) is not None:
                 return f"{NOT_LISTED}{ref}:{number}"
-        return None
+        return f"{BEYOND_LIST}{number}:{len(latest)}" if latest else None
 
     async def _keep_photo(self, url: str) -> FileRef | None:
         """Fetch a photo at once (Zalo's URLs expire) and keep it; None if it cannot be fetched."""
