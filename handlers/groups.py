@@ -1,8 +1,9 @@
 """Group chats: the bot records groups it is added to, a chair or an admin links one to a branch (or to the
 province) with `/linkgroup`, and linked groups receive digests and countdowns (bot/scheduler.py).
 
-In a group the bot answers only its commands; ordinary chatter is ignored, and the submission wizard
-never runs there: people are invited to a private chat (for a branch group, straight into that branch).
+In a group the bot answers only its commands (on Zalo, also words after its name: `_asked_by_words`);
+ordinary chatter is ignored, and the submission wizard never runs there: people are invited to a private
+chat (for a branch group, straight into that branch).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Campaign
-from handlers import progress, unit_codes
+from domain.text import fold
+from handlers import menus, progress, unit_codes
 from handlers.context import Context, esc
-from handlers.events import EventKind
+from handlers.events import Event, EventKind
 from handlers.i18n import Catalog
 from handlers.roles import chaired_branch_ids, is_admin, refuse
 from storage import org_tree, queries
@@ -28,17 +30,30 @@ async def handle(ctx: Context) -> None:
     if event.kind is EventKind.MEMBERSHIP:
         await _membership(ctx)
         return
-    if event.kind is not EventKind.COMMAND:
+    command = event.command if event.kind is EventKind.COMMAND else _asked_by_words(event)
+    if command is None:
         return
     group = await queries.group_by_chat(ctx.session, event.platform, event.chat_id)
-    if event.command == "linkgroup":
+    if command == "linkgroup":
         await link(ctx, group)
-    elif event.command == "unlinkgroup":
+    elif command == "unlinkgroup":
         await unlink(ctx, group)
-    elif event.command == "progress":
+    elif command == "progress":
         await group_progress(ctx, group)
     else:
         ctx.say(ctx.t("group_use_private", link=private_link(ctx, group)) + how_to_ask(ctx.t, event.platform))
+
+
+def _asked_by_words(event: Event) -> str | None:
+    """«@Sáng kiến Bot tiến độ»: in a Zalo group the bot hears only what mentions it or answers it, so words
+    after its name may be meant for it: progress asked in words is shown, a wish to send an initiative is told
+    where that is done; other words (a «cảm ơn») get nothing, as chatter."""
+    if event.kind is not EventKind.TEXT or event.platform != "zalo":
+        return None
+    words = f" {fold(event.text)} "
+    if " tien do " in words or " progress " in words:
+        return "progress"
+    return "help" if menus.wants_to_submit(event.text) else None
 
 
 def how_to_ask(t: Catalog, platform: str) -> str:
