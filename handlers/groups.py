@@ -146,7 +146,7 @@ async def unlink(ctx: Context, group: ChatGroup | None) -> None:
         return
     allowed = is_admin(ctx) or (group.branch_id is not None and group.branch_id in chaired_branch_ids(ctx))
     if ctx.member is None or not allowed:
-        refuse(ctx, None, "/unlinkgroup")
+        refuse(ctx, None, "/unlinkgroup", "officer_only")
         return
     group.branch_id, group.is_province = None, False
     ctx.say(ctx.t("group_unlinked"))

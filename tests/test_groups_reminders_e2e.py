@@ -104,6 +104,9 @@ async def test_groups_are_recorded_linked_by_role_and_ignore_chatter(
     await group.expect("Tiến độ Giai đoạn 1", "[MẪU] Bệnh viện Đa khoa tỉnh", "Được công nhận: 0/2", "Chờ xác nhận: 0")
     await group.send(cast.member, "/progress MAU009")  # another unit: the group's own, and where to see others
     await group.expect("[MẪU] Bệnh viện Đa khoa tỉnh", "Trong nhóm, /progress cho tiến độ của đơn vị mà nhóm theo dõi")
+    await group.send(cast.member, "/unlinkgroup")  # refused as what it is: no «sáng kiến không tồn tại»
+    refused = await group.expect("dành cho chủ tịch CĐCS và quản trị viên")
+    assert "sáng kiến" not in refused.plain_text, refused.plain_text
 
     province = cast.province
     emulator.add_bot_to_group(cast.admin.user_id, province.chat_id)
