@@ -76,8 +76,9 @@ async def handle_text(ctx: Context) -> None:
     if step == "text":
         try:
             data["text"] = rules.clean_text(ctx.event.text, min_len=3, max_len=MAX_TEXT)
-        except InputError as error:
-            ctx.say("⚠️ " + ctx.t(error.key, **error.params), [_cancel_row(ctx)], numbers_answer=True)
+        except InputError as error:  # too long: a notice has no attachments step to send the rest in
+            key = "broadcast_too_long" if error.key == "err_too_long" else error.key
+            ctx.say("⚠️ " + ctx.t(key, **error.params), [_cancel_row(ctx)], numbers_answer=True)
             return
         if data.get("audience") == "behind":  # chosen before the text
             ctx.set_flow(FLOW, **{**data, "step": "preview", "branches": []})
