@@ -891,6 +891,8 @@ async def test_exports_by_role_and_marking_portal_entry(
     await yen.expect("Đồng chí không có quyền")
     await cast.admin.send("/export giai-doan-9")
     await cast.admin.expect("Không hiểu «giai-doan-9»")
+    await cast.admin.send("/export Chưa")  # said back as typed, not folded («chua»)
+    await cast.admin.expect("Không hiểu «Chưa»")
     await cast.admin.send("/export 31/5/2022-1/3/2022")  # reversed: an empty report that would look signable
     await cast.admin.expect("Ngày đầu 31/05/2022 sau ngày cuối 01/03/2022", "/export 01/03/2022-31/05/2022")
 

@@ -43,7 +43,8 @@ def parse_filter(text: str, campaign: Campaign) -> ReportFilter:
             break
     for word in rest.split():
         found = next((p for p in campaign.phases if fold(p.code) == word), None)
-        if found is None:
-            raise InputError("export_filter_unknown", {"word": word[:40]})
+        if found is None:  # said as typed («chưa», not its folded «chua»)
+            typed = next((w for w in text.split() if fold(w) == word), word)
+            raise InputError("export_filter_unknown", {"word": typed[:40]})
         phase = found
     return ReportFilter(phase, status, date_from, date_to)
