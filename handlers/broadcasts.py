@@ -92,11 +92,13 @@ async def handle_text(ctx: Context) -> None:
         _ask_audience(ctx)
     elif step == "branches":
         branches, unknown = await _branches_from_codes(ctx, ctx.event.text)
-        if unknown or not branches:
+        if unknown and not branches:  # no code: a unit's name, perhaps — it, or the units it may mean with their codes
+            named, problem = await unit_codes.branch_typed(ctx, ctx.event.text, None)
+            branches, unknown = ([named], []) if named is not None else ([], unknown)
+        else:
             problem = ctx.t("broadcast_unknown_branches", codes=esc(", ".join(unknown))) if unknown else ""
-            if unknown and not branches:  # a name typed, perhaps: the units it may mean, with their codes
-                problem += unit_codes.hints(ctx, await queries.branches_matching(ctx.session, ctx.event.text)) + "\n"
-            ctx.say("⚠️ " + problem + ctx.t("broadcast_ask_branches", max=MAX_BRANCHES), [_cancel_row(ctx)])
+        if unknown or not branches:
+            ctx.say("⚠️ " + problem + "\n" + ctx.t("broadcast_ask_branches", max=MAX_BRANCHES), [_cancel_row(ctx)])
             return
         ctx.set_flow(
             FLOW, **{**data, "step": "preview", "audience": "branches", "branches": [b.code for b in branches]}

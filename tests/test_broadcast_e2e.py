@@ -98,6 +98,16 @@ async def test_broadcast_to_the_groups_of_chosen_branches_keeps_the_text_through
     assert [(b.text, b.audience, b.recipients) for b in stored] == [(text, "branches:MAU002,MAU014", 1)]
     assert stored[0].reported_at is not None
 
+    # A unit's whole name where codes are asked: that unit (found by a phone walk: «Không có CĐCS mã: Bệnh, viện»).
+    await admin.send("/broadcast")
+    await admin.send("Nhắc các CĐCS gửi báo cáo tháng.")
+    await admin.tap("Nhóm của một số CĐCS", await admin.expect("Gửi tới ai?"))
+    await admin.send("benh vien da khoa tinh")
+    named = await admin.expect("Xem trước", "nhóm của CĐCS MAU002")
+    assert "Không có CĐCS mã" not in named.plain_text
+    await admin.tap("Huỷ", named)
+    await admin.expect("Đã huỷ thông báo")
+
 
 async def test_broadcast_to_every_member_reports_who_blocked_the_bot(
     emulator: TelegramEmulator, cast: Cast, live_database: Database
