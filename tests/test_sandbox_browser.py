@@ -227,3 +227,8 @@ async def test_on_zalo_the_chair_types_the_menu_words_and_verifies_by_number(san
         await page.get_by_label("Tin nhắn").press("Enter")
         done = page.locator(".msg.bot").filter(has_text=f"Đã xác nhận hồ sơ sáng kiến #{number}")
         await expect(done).to_be_visible(timeout=15_000)
+        await page.get_by_label("Tin nhắn").fill(f"/history {number}")  # the sample's trail begins with its sending
+        await page.get_by_label("Tin nhắn").press("Enter")
+        trail = page.locator(".msg.bot").filter(has_text=f"Lịch sử sáng kiến #{number}")
+        await expect(trail).to_contain_text("Đỗ Thị Dung: gửi xác nhận", timeout=15_000)
+        await expect(trail).to_contain_text("Phạm Thu Hà: quyết định")

@@ -85,10 +85,10 @@ async def seed_sample_activity(services: Services) -> None:
                 member = members[name] = Member(full_name=name, branch_id=branches[code].id)
                 session.add(member)
                 await session.flush()
-            _add_initiative(session, member, title, type_code, status, now)
+            await _add_initiative(session, member, title, type_code, status, now)
 
 
-def _add_initiative(
+async def _add_initiative(
     session: AsyncSession, member: Member, title: str, type_code: str, status: Status, now: dt.datetime
 ) -> None:
     submitted = status != Status.DRAFT
@@ -109,3 +109,8 @@ def _add_initiative(
                                  branch_id=member.branch_id, confirmed=True)]  # fmt: skip
     initiative.attachments = []
     session.add(initiative)
+    if submitted:  # its trail begins where a member's does (/history showed a decision out of nowhere)
+        await session.flush()
+        session.add(AuditEvent(initiative_id=initiative.id, actor_member_id=member.id, action="submitted",
+                               from_status=Status.DRAFT, to_status=Status.SUBMITTED,
+                               created_at=initiative.submitted_at))  # fmt: skip
