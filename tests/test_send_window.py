@@ -53,17 +53,6 @@ async def test_a_slow_and_uneven_link_still_keeps_the_count() -> None:
     assert fullest_period(arrived) <= COUNT
 
 
-async def test_a_wait_that_ends_early_lets_no_send_in_early() -> None:
-    """uvloop's timers count whole milliseconds, so a sleep may end before its time: the window reads its clock
-    again after waiting, and waits the rest."""
-
-    async def early(seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds - PERIOD / 20))
-
-    arrived = await arrivals_of(SendWindow(COUNT, PERIOD, sleep=early), 40, (0.0, 0.0), (0.0, 0.0))
-    assert fullest_period(arrived) == COUNT
-
-
 async def test_a_send_cancelled_while_waiting_frees_no_place() -> None:
     window = SendWindow(2, PERIOD)
     answered = []

@@ -59,8 +59,7 @@ class SendWindow:
                 self._sent.popleft()
             if len(self._sent) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
                 arrived_by = await self._arrival_bound(*self._sent[0])
-                while (wait := arrived_by + self.period - self.clock()) > 0:  # a timer may end early (uvloop: by ms)
-                    await self.sleep(wait)
+                await self.sleep(max(0.0, arrived_by + self.period - self.clock()))
                 self._sent.popleft()
             answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             self._sent.append((self.clock(), answer))
