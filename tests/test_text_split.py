@@ -32,3 +32,16 @@ def test_markup_is_never_cut_inside_an_entity_or_a_tag_and_each_chunk_parses_alo
             parse_html(chunk)  # the emulator's strict parser: raises on a broken entity or an unclosed tag
         plain = "".join(html.unescape(re.sub(r"<[^>]+>", "", chunk)) for chunk in chunks)
         assert plain.replace(" ", "") == html.unescape(re.sub(r"<[^>]+>", "", text)).replace(" ", "")
+
+
+def test_a_long_paragraph_is_cut_after_a_sentence_not_mid_phrase() -> None:
+    """Zalo's 2,000 characters: a member's solution typed as one paragraph reads in whole sentences."""
+    sentences = [f"Câu số {i} kể về cách tổ chức lại quy trình tiếp nhận hồ sơ ở khoa khám bệnh." for i in range(60)]
+    text = " ".join(sentences)
+    chunks = split_text(text, 2000)
+    assert len(chunks) > 1 and all(len(chunk) <= 2000 for chunk in chunks)
+    assert all(chunk.endswith(".") and chunk[0] == "C" for chunk in chunks)
+    assert " ".join(chunks) == text
+    without_sentences = text.replace(".", ",")  # no sentence's end within reach: cut after the last word that fits
+    chunks = split_text(without_sentences, 2000)
+    assert len(chunks[0]) > 1990 and "".join(chunks) == without_sentences

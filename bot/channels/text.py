@@ -9,6 +9,7 @@ _HTML_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|\s+|[^<&\s]+|[<&]")
 _HTML_TAG = re.compile(r"<(/?)([a-zA-Z]+)[^>]*>")
 # Room kept in each chunk for the tags closed at its end and opened again at the next one's start.
 _TAG_RESERVE = 200
+_SENTENCE_ENDS = (".", "!", "?", "…")
 
 
 def split_text(text: str, limit: int, *, markup: bool = False) -> list[str]:
@@ -35,19 +36,29 @@ def split_text(text: str, limit: int, *, markup: bool = False) -> list[str]:
 
 
 def _cut_line(line: str, budget: int, markup: bool) -> list[str]:
-    """A line as pieces of at most `budget` characters, cut only between tokens (tags, entities, words)."""
+    """A line as pieces of at most `budget` characters, cut only between tokens (tags, entities, words): after
+    a sentence's end where one lies in the piece's second half (a member's long paragraph reads in whole
+    sentences), else after the last word that fits."""
     if len(line) <= budget:
         return [line]
     tokens = _HTML_TOKEN.findall(line) if markup else re.findall(r"\s+|\S+", line)
     pieces, current = [], ""
+    sentence_end = 0  # where `current`'s last sentence ends (0: none yet)
     for token in tokens:
         while len(token) > budget and not token.startswith(("<", "&")):  # a word longer than a whole chunk
             room = budget - len(current)
             pieces.append(current + token[:room])
-            current, token = "", token[room:]
+            current, token, sentence_end = "", token[room:], 0
         if len(current) + len(token) > budget:
-            pieces.append(current)
-            current = ""
+            if sentence_end > budget // 2:
+                pieces.append(current[:sentence_end])
+                current = current[sentence_end:].lstrip()
+            else:
+                pieces.append(current)
+                current = ""
+            sentence_end = 0
+        if token.isspace() and current.endswith(_SENTENCE_ENDS):
+            sentence_end = len(current)
         current += token
     pieces.append(current)
     return [piece for piece in pieces if piece]
