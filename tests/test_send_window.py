@@ -53,6 +53,21 @@ async def test_a_slow_and_uneven_link_still_keeps_the_count() -> None:
     assert fullest_period(arrived) <= COUNT
 
 
+async def test_a_wait_that_ends_early_lets_no_send_in_early_and_never_spins() -> None:
+    """uvloop's timers count whole milliseconds, so a sleep may end up to one before its time (the scale-out
+    bench met 429s): the window reads its clock again after waiting, and waits the rest, a millisecond at
+    least (a shorter timer ends at once on uvloop: the loop would spin until the moment came)."""
+    waits: list[float] = []
+
+    async def early(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds - min(0.001, seconds / 2))
+
+    arrived = await arrivals_of(SendWindow(COUNT, PERIOD, sleep=early), 40, (0.0, 0.0), (0.0, 0.0))
+    assert fullest_period(arrived) == COUNT
+    assert min(waits) >= 0.001 and len(waits) <= 3 * (40 - COUNT), "a wait or two more for each early end"
+
+
 async def test_a_send_cancelled_while_waiting_frees_no_place() -> None:
     window = SendWindow(2, PERIOD)
     answered = []

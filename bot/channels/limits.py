@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiolimiter import AsyncLimiter
 
 MAX_TRACKED_CHATS = 10_000
+SHORTEST_WAIT = 0.001  # seconds: uvloop's timers' unit
 
 
 class SendWindow:
@@ -59,7 +60,7 @@ class SendWindow:
                 self._sent.popleft()
             if len(self._sent) >= self.count:  # left in place until the wait is over: a cancelled wait frees nothing
                 arrived_by = await self._arrival_bound(*self._sent[0])
-                await self.sleep(max(0.0, arrived_by + self.period - self.clock()))
+                await self._sleep_until(arrived_by + self.period)
                 self._sent.popleft()
             answer: asyncio.Future[float] = asyncio.get_running_loop().create_future()
             self._sent.append((self.clock(), answer))
@@ -67,6 +68,12 @@ class SendWindow:
             yield
         finally:
             answer.set_result(self.clock())
+
+    async def _sleep_until(self, moment: float) -> None:
+        """uvloop's timers count whole milliseconds, so a wait may end up to one early: what is left is waited
+        again, a millisecond at least (a shorter timer would end at once, again and again, spinning the loop)."""
+        while (wait := moment - self.clock()) > 0:
+            await self.sleep(max(wait, SHORTEST_WAIT))
 
     async def _arrival_bound(self, started: float, answer: asyncio.Future[float]) -> float:
         """The latest the platform can have received a request: its answer (waited for up to `patience`)."""
