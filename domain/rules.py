@@ -86,8 +86,9 @@ def declines(text: str) -> bool:
 # --- free text -------------------------------------------------------------------------------------
 
 
-def clean_text(text: str, *, min_len: int, max_len: int) -> str:
-    """Normalise a free-text answer and enforce its length limits (counted in visible characters)."""
+def clean_text(text: str, *, min_len: int, max_len: int, words: bool = False) -> str:
+    """Normalise a free-text answer and enforce its length limits (counted in visible characters). `words`: an
+    answer of digits alone («123»: a list's number typed where none is) is refused."""
     value = clean_input(text).strip()
     value = re.sub(r"\n{3,}", "\n\n", value)
     value = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", value)  # "Sổ theo dõi  hiện vật": a slip; a line's indent stays
@@ -99,6 +100,8 @@ def clean_text(text: str, *, min_len: int, max_len: int) -> str:
         raise InputError("err_too_long", {"min": min_len, "max": max_len, "length": len(value)})
     if not any(ch.isalnum() for ch in value):
         raise InputError("err_no_letters", {"min": min_len, "max": max_len})
+    if words and not any(ch.isalpha() for ch in value):
+        raise InputError("err_digits_only", {"min": min_len, "max": max_len})
     return value
 
 

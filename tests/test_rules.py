@@ -240,6 +240,14 @@ def test_free_text_limits(text: str, key: str) -> None:
     assert caught.value.key == key
 
 
+def test_a_wizard_answer_of_digits_alone_is_refused_where_a_profile_answer_is_kept() -> None:
+    with pytest.raises(InputError) as caught:
+        rules.clean_text("123", min_len=3, max_len=200, words=True)
+    assert (caught.value.key, caught.value.params) == ("err_digits_only", {"min": 3, "max": 200})
+    assert rules.clean_text("Khoa 3", min_len=3, max_len=200, words=True) == "Khoa 3"
+    assert rules.clean_text("12/12", min_len=2, max_len=100) == "12/12"  # a qualification people write so
+
+
 def test_free_text_keeps_emoji_and_markup_characters_verbatim() -> None:
     assert rules.clean_text("  Giải pháp <b>số hoá</b> & 🚀 nhanh  ", min_len=10, max_len=250) == (
         "Giải pháp <b>số hoá</b> & 🚀 nhanh"

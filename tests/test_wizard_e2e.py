@@ -259,6 +259,8 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.send("/back")
     await an.send("1.5 giai phap trong hoat dong cong doan")
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
+    await an.send("123")  # a number typed where no list has it: not a field
+    await an.expect("chỉ có số", "viết bằng chữ", "Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("hoat dong cong doan")  # a suggestion typed without accents: stored as the suggestion reads
     await an.expect("Bước 5/16")
     await an.send(PROBLEM)
