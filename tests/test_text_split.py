@@ -45,3 +45,13 @@ def test_a_long_paragraph_is_cut_after_a_sentence_not_mid_phrase() -> None:
     without_sentences = text.replace(".", ",")  # no sentence's end within reach: cut after the last word that fits
     chunks = split_text(without_sentences, 2000)
     assert len(chunks[0]) > 1990 and "".join(chunks) == without_sentences
+
+
+def test_what_follows_a_sentence_cut_is_cut_again_when_a_long_word_would_overflow() -> None:
+    """Found by a review: after the cut at a sentence's end, a link longer than half a part made the next one
+    2,060 characters."""
+    text = "Câu đầu. " * 112 + "chữ " * 240 + "x" * 1100 + " hết."
+    chunks = split_text(text, 2000)
+    assert all(len(chunk) <= 2000 for chunk in chunks) and chunks[0].endswith("Câu đầu.")
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+    assert not any("\n" in chunk for chunk in chunks), "a line's parts are not joined again by a line break"

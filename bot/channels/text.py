@@ -22,9 +22,9 @@ def split_text(text: str, limit: int, *, markup: bool = False) -> list[str]:
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
-        for piece in _cut_line(line, budget, markup):
+        for index, piece in enumerate(_cut_line(line, budget, markup)):
             candidate = f"{current}\n{piece}" if current else piece
-            if current and len(candidate) > budget:
+            if current and (index > 0 or len(candidate) > budget):  # a line's pieces are never joined by a break
                 chunks.append(current)
                 current = piece
             else:
@@ -49,14 +49,12 @@ def _cut_line(line: str, budget: int, markup: bool) -> list[str]:
             room = budget - len(current)
             pieces.append(current + token[:room])
             current, token, sentence_end = "", token[room:], 0
-        if len(current) + len(token) > budget:
-            if sentence_end > budget // 2:
-                pieces.append(current[:sentence_end])
-                current = current[sentence_end:].lstrip()
-            else:
-                pieces.append(current)
-                current = ""
-            sentence_end = 0
+        if len(current) + len(token) > budget and sentence_end > budget // 2:
+            pieces.append(current[:sentence_end])
+            current, sentence_end = current[sentence_end:].lstrip(), 0
+        if len(current) + len(token) > budget:  # no sentence's end, or what follows it still too long
+            pieces.append(current)
+            current, sentence_end = "", 0
         if token.isspace() and current.endswith(_SENTENCE_ENDS):
             sentence_end = len(current)
         current += token
