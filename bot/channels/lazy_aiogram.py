@@ -34,9 +34,13 @@ def import_aiogram() -> None:
         if _types_namespace is None or force or not cls.model_config.get("defer_build"):
             return rebuild.__func__(cls, force=force, raise_errors=raise_errors, _types_namespace=_types_namespace,
                                     _parent_namespace_depth=_parent_namespace_depth + 1)  # fmt: skip
+        # Its module's names serve the methods aiogram builds at import, whose fields hold types (a type inside
+        # another is resolved in its own module); the parent namespace comes before the locals of whichever
+        # function first validates the type, which must not decide what «User» means.
         module = vars(sys.modules[cls.__module__])
         for name, value in _types_namespace.items():
             module.setdefault(name, value)
+        cls.__pydantic_parent_namespace__ = _types_namespace
         return None
 
     BaseModel.model_rebuild = classmethod(named_in_module)  # type: ignore[assignment, method-assign]

@@ -99,19 +99,17 @@ class SendWindowMiddleware(BaseRequestMiddleware):
 
 
 def _pin_response_models() -> list[type]:
-    """Keep aiogram's parametrised `Response[T]` models alive.
+    """Keep aiogram's parametrised `Response[T]` models alive, for the requests this bot makes.
 
     aiogram builds `Response[method.__returning__]` on every call and pydantic caches generic models
     only weakly, so after each garbage collection they are rebuilt (about 3 ms each): a quarter of the
-    bot's CPU in `make bench`. Strong references keep pydantic's cache warm.
+    bot's CPU in `make bench`. Strong references keep pydantic's cache warm. Only the bot's own requests:
+    every method's would build all of aiogram's types at import (33 MB, bot/channels/lazy_aiogram.py); one
+    not pinned still works, rebuilt after a collection.
     """
-    models = []
-    for name in methods.__all__:
-        method = getattr(methods, name)
-        if isinstance(method, type) and issubclass(method, TelegramMethod) and hasattr(method, "__returning__"):
-            with contextlib.suppress(Exception):  # a few return types are not pydantic-parametrisable
-                models.append(methods.Response[method.__returning__])
-    return models
+    typed = (methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook, methods.SetWebhook, methods.GetFile,
+             methods.SendDocument, methods.SendPhoto)  # fmt: skip
+    return [methods.Response[Any], *(methods.Response[method.__returning__] for method in typed)]
 
 
 _RESPONSE_MODELS = _pin_response_models()
