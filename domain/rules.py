@@ -94,6 +94,8 @@ def clean_text(text: str, *, min_len: int, max_len: int, words: bool = False) ->
     value = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", value)  # "Sổ theo dõi  hiện vật": a slip; a line's indent stays
     if not value:
         raise InputError("err_empty", {"min": min_len, "max": max_len})
+    if words and value.isdigit():  # «7»: a number typed where no list has it, not a short answer
+        raise InputError("err_digits_only", {"min": min_len, "max": max_len})
     if len(value) < min_len:
         raise InputError("err_too_short", {"min": min_len, "max": max_len, "length": len(value)})
     if len(value) > max_len:

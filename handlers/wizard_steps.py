@@ -62,6 +62,9 @@ class Step:
     applies: Callable[[Initiative, Campaign], bool] = _always
     min_len: int = 1
     max_len: int = 200
+    # TEXT: an answer of digits alone is taken («108»: a hospital known by its number); elsewhere it is a list's
+    # number typed where no list has it, and refused.
+    digits_alone: bool = False
     # CHOICE: fixed (value, catalog key) pairs; the type step takes its choices from the campaign.
     choices: tuple[tuple[str, str], ...] = ()
     # CHOICE: short answers people type for a choice, beyond its label's words ("rồi": already applied).
@@ -147,7 +150,7 @@ STEPS: tuple[Step, ...] = (
         choices=(("applied", "choice_applied"), ("trial", "choice_trial")),
         typed_answers=(("rồi", "applied"), ("đã", "applied"), ("đã rồi", "applied"), ("yes", "applied")),
     ),
-    Step("application_place", Kind.TEXT, "application_place", min_len=3, max_len=300),
+    Step("application_place", Kind.TEXT, "application_place", min_len=3, max_len=300, digits_alone=True),
     Step("economic_benefit", Kind.TEXT, "economic_benefit", optional=True, min_len=10, max_len=2000),
     Step(
         "economic_amount",

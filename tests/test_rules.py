@@ -245,6 +245,9 @@ def test_a_wizard_answer_of_digits_alone_is_refused_where_a_profile_answer_is_ke
         rules.clean_text("123", min_len=3, max_len=200, words=True)
     assert (caught.value.key, caught.value.params) == ("err_digits_only", {"min": 3, "max": 200})
     assert rules.clean_text("Khoa 3", min_len=3, max_len=200, words=True) == "Khoa 3"
+    with pytest.raises(InputError) as caught:
+        rules.clean_text("7", min_len=3, max_len=200, words=True)
+    assert caught.value.key == "err_digits_only", "a list's number typed, not a short answer"
     assert rules.clean_text("12/12", min_len=2, max_len=100) == "12/12"  # a qualification people write so
 
 

@@ -261,6 +261,8 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.expect("Bước 4/16", "Lĩnh vực áp dụng")
     await an.send("123")  # a number typed where no list has it: not a field
     await an.expect("chỉ có số", "viết bằng chữ", "Bước 4/16", "Lĩnh vực áp dụng")
+    await an.send("7")  # not «hơi ngắn»: no longer answer would do
+    await an.expect("chỉ có số", "Bước 4/16")
     await an.send("hoat dong cong doan")  # a suggestion typed without accents: stored as the suggestion reads
     await an.expect("Bước 5/16")
     await an.send(PROBLEM)
@@ -299,8 +301,9 @@ async def test_bad_answers_get_a_clear_message_and_the_same_question_keeping_ear
     await an.send("rồi")  # «đã áp dụng rồi», as people answer it
     await an.expect("Bước 9/16")
     assert (await database.initiatives_of(an.user_id))[0].application_kind == "applied"
-    await an.send("Văn phòng công đoàn")
+    await an.send("108")  # a place known by its number (Bệnh viện 108) is kept, as typed
     economic = await an.expect("Bước 10/16", "Lợi ích kinh tế", "Không bắt buộc")
+    assert (await database.initiatives_of(an.user_id))[0].application_place == "108"
     assert rows_of(economic) == [["⬅️ Quay lại", "⏭ Bỏ qua"], ["✖️ Dừng (giữ nháp)"]], "two a row: words not cut"
     await an.send("15 triệu đồng")  # an amount alone: kept for the amount step, the benefit asked again
     await an.expect("Đã ghi số tiền: 15.000.000 ₫", "lợi ích kinh tế là gì", "Bước 10/16")
