@@ -434,8 +434,8 @@ async def _accept_text(ctx: Context, draft: Initiative, step: Step, text: str) -
         raise InputError("err_social_is_amount", {"amount": rules.format_amount(amount)})  # money is economic
     elif step.kind is Kind.TEXT:
         text = as_recorded(ctx.t, step.suggestions, text)  # a suggestion typed: stored as the records word it
-        setattr(draft, step.attr, rules.clean_text(text, min_len=step.min_len, max_len=step.max_len,
-                                                    words=not step.digits_alone))
+        answer = rules.clean_text(text, min_len=step.min_len, max_len=step.max_len, words=not step.digits_alone)
+        setattr(draft, step.attr, answer)
         if step.key == "title":
             draft.title_key = fold(draft.title or "")
         await advance(ctx, draft, step)
