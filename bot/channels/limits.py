@@ -33,7 +33,8 @@ class SendWindow:
     `patience` after its start, so one hung connection holds the others back that long at most.
 
     One place is one request: the Telegram channel's `SendWindowMiddleware` takes it for each attempt (a
-    retry is another arrival; a 429's wait happens outside the window)."""
+    retry is another arrival; a 429's wait happens outside the window). A `clock` and `sleep` given (tests)
+    must agree: a wait lasts until the clock has passed its moment."""
 
     def __init__(
         self,
