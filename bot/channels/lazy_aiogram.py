@@ -3,9 +3,10 @@
 aiogram declares its ~400 types with pydantic's `defer_build`, then builds every one at import anyway
 (`aiogram/types/__init__.py` calls `model_rebuild` on each, to resolve the names their annotations refer to):
 about a second of CPU and 80 MB in every bot process, for a bot that reads updates and sends a step's
-replies as plain JSON (`telegram_api.call`). Here that call gives each type's module those names instead, so
-pydantic resolves them whenever the type is first built: a process builds what it meets (a sent document's
-`Message`: 3 MB and a few milliseconds, once). tests/test_telegram_api.py builds every type and method.
+replies as plain JSON (`telegram_api.call`). Here that call gives those names to each type and its module
+instead, so pydantic resolves them whenever the type is first built: a process builds what it meets (a sent
+document's `Message`: 3 MB and a few milliseconds, once). tests/test_telegram_api.py builds every type and
+method.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def import_aiogram() -> None:
         return
     rebuild = BaseModel.__dict__["model_rebuild"]
 
-    def named_in_module(
+    def names_given(
         cls: type[BaseModel],
         *,
         force: bool = False,
@@ -43,7 +44,7 @@ def import_aiogram() -> None:
         cls.__pydantic_parent_namespace__ = _types_namespace
         return None
 
-    BaseModel.model_rebuild = classmethod(named_in_module)  # type: ignore[assignment, method-assign]
+    BaseModel.model_rebuild = classmethod(names_given)  # type: ignore[assignment, method-assign]
     try:
         importlib.import_module("aiogram")
     finally:
