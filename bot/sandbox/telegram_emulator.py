@@ -285,6 +285,7 @@ class TelegramEmulator(ChatLog):
         self.limits = limits
         # Sends the limits refused with 429 (a well-behaved bot causes none).
         self.rate_limited = 0
+        self.rate_limited_sends: list[str] = []  # what each 429 refused, for a test's message
         self.chaos: Chaos | None = None
         self._sent_at: dict[str, deque[float]] = defaultdict(deque)
         self.bots: dict[str, BotState] = {}
@@ -647,6 +648,8 @@ class TelegramEmulator(ChatLog):
                 sent.popleft()
             if len(sent) >= allowed:
                 self.rate_limited += 1
+                self.rate_limited_sends.append(f"to {chat or '?'}: {len(sent)} in {key}'s last {seconds:g} s, the "
+                                               f"oldest {now - sent[0]:.4f} s before")  # fmt: skip
                 retry_after = max(1, math.ceil(sent[0] + seconds - now))
                 raise BotApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
         for key, _, _ in windows:
