@@ -94,7 +94,7 @@ def clean_text(text: str, *, min_len: int, max_len: int, words: bool = False) ->
     value = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", value)  # "Sổ theo dõi  hiện vật": a slip; a line's indent stays
     if not value:
         raise InputError("err_empty", {"min": min_len, "max": max_len})
-    if words and value.isdigit():  # «7»: a number typed where no list has it, not a short answer
+    if words and any(ch.isdigit() for ch in value) and not any(ch.isalpha() for ch in value):  # «7», «1.5»: not short
         raise InputError("err_digits_only", {"min": min_len, "max": max_len})
     if len(value) < min_len:
         raise InputError("err_too_short", {"min": min_len, "max": max_len, "length": len(value)})
@@ -102,8 +102,6 @@ def clean_text(text: str, *, min_len: int, max_len: int, words: bool = False) ->
         raise InputError("err_too_long", {"min": min_len, "max": max_len, "length": len(value)})
     if not any(ch.isalnum() for ch in value):
         raise InputError("err_no_letters", {"min": min_len, "max": max_len})
-    if words and not any(ch.isalpha() for ch in value):
-        raise InputError("err_digits_only", {"min": min_len, "max": max_len})
     return value
 
 
