@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import logging
 
-from openpyxl import Workbook
-
 from handlers.context import Context, esc
 from handlers.events import EventKind, OutgoingFile, Reply
 from handlers.i18n import Catalog
@@ -62,6 +60,8 @@ async def usage(ctx: Context) -> None:
 
 
 def _sheet(headers: tuple[str, ...]) -> bytes:
+    from openpyxl import Workbook  # imported when first used: 34 MB a bot process holds only for officers' files
+
     workbook = Workbook()
     workbook.active.append(list(headers))
     buffer = io.BytesIO()

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -134,6 +133,8 @@ def _xlsx_rows(content: bytes) -> list[list[Any]]:
         raise ImportRejected([Problem(0, "import_err_unreadable")]) from error
     if unpacked > MAX_UNPACKED_BYTES:
         raise ImportRejected([Problem(0, "import_err_unpacked_too_big", {"limit_mb": MAX_UNPACKED_BYTES // 2**20})])
+    from openpyxl import load_workbook  # imported when first used: 34 MB a bot process holds only for imports
+
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         try:

@@ -7,18 +7,15 @@ so far vs the phase's target over time (the target drawn as a straight line from
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import textwrap
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
-from matplotlib.dates import AutoDateLocator, DateFormatter
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-
-# Branch names are data: "$…$" in one must print as typed, not be parsed as mathtext (which can fail).
-# Set once for the process (the charts are drawn in worker threads, where rc_context is not safe).
-matplotlib.rcParams["text.parse_math"] = False
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_BARS = 20
 GREEN, GREY, RED, BLUE = "#2e7d32", "#cfd8dc", "#c62828", "#1565c0"
@@ -62,10 +59,26 @@ def render_progress(data: ChartData) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
+def _matplotlib() -> ModuleType:
+    """matplotlib, imported at the first chart (36 MB, with numpy and Pillow, that a bot process holds only once
+    someone asks for one), set up once for the process."""
+    import matplotlib
+    import matplotlib.dates
+    import matplotlib.figure
+    import matplotlib.ticker
+
+    # Branch names are data: "$…$" in one must print as typed, not be parsed as mathtext (which can fail).
+    # Set once for the process (the charts are drawn in worker threads, where rc_context is not safe).
+    matplotlib.rcParams["text.parse_math"] = False
+    return matplotlib
+
+
 def progress_figure(data: ChartData) -> Figure:
+    mpl = _matplotlib()
     bars = data.bars[:MAX_BARS]
     bar_height = max(1.6, 0.42 * len(bars) + 0.8)
-    figure = Figure(figsize=(WIDTH_INCHES, bar_height + 2.8), dpi=DPI, layout="constrained")
+    figure = mpl.figure.Figure(figsize=(WIDTH_INCHES, bar_height + 2.8), dpi=DPI, layout="constrained")
     # Two subfigures, each laid out on its own: the cumulative chart takes the whole width, not only the part
     # right of the bars' names.
     upper, lower = figure.subfigures(2, 1, height_ratios=[bar_height, 2.4])
@@ -86,7 +99,7 @@ def progress_figure(data: ChartData) -> Figure:
                ncols=2, frameon=False)  # fmt: skip
     top.tick_params(axis="x", labelsize=LABEL_POINTS)
     top.margins(y=0.02)
-    top.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # initiatives are counted, not measured
+    top.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5, integer=True))  # initiatives are counted, not measured
 
     days, cumulative, total = [data.phase_start], [0], 0
     for day, count in data.daily:
@@ -102,9 +115,9 @@ def progress_figure(data: ChartData) -> Figure:
                 label=data.labels["target"])  # fmt: skip
     bottom.set_xlim(data.phase_start, data.phase_end)
     bottom.set_ylim(bottom=0)
-    bottom.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-    bottom.xaxis.set_major_formatter(DateFormatter("%d/%m/%y"))
-    bottom.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
+    bottom.yaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5, integer=True))
+    bottom.xaxis.set_major_formatter(mpl.dates.DateFormatter("%d/%m/%y"))
+    bottom.xaxis.set_major_locator(mpl.dates.AutoDateLocator(minticks=2, maxticks=4))
     bottom.tick_params(labelsize=LABEL_POINTS)
     bottom.set_title(data.labels["cumulative"], fontsize=LABEL_POINTS)
     bottom.legend(fontsize=LABEL_POINTS, loc="upper left")
