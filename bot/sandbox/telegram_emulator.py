@@ -634,6 +634,11 @@ class TelegramEmulator(ChatLog):
                 fault.remaining -= 1
                 raise BotApiError(fault.error_code, fault.description, fault.retry_after)
 
+    def recent_sends(self, token: str, seconds: float = 1.0) -> int:
+        """The bot's sends in the last `seconds`: what Telegram's window still counts, whichever process sent them."""
+        since = time.monotonic() - seconds
+        return sum(1 for at in self._sent_at[f"bot:{token}"] if at > since)
+
     def _enforce_limits(self, bot: BotState, params: dict[str, Any]) -> None:
         """Answer 429 with retry_after, as Telegram does, when a send would exceed the limits."""
         assert self.limits is not None
