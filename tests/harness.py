@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import json
 import logging
 import os
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -179,6 +181,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"still not true after {timeout} s: {check.__doc__ or check}")
         await asyncio.sleep(0.05)
+
+
+def in_a_fresh_interpreter(script: str) -> Any:
+    """What `script` prints as JSON, run by a new Python process from the project's root: what a process holds
+    from its start, untouched by what the test session has imported."""
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=True)  # fmt: skip
+    return json.loads(run.stdout)
 
 
 async def previous_sends_forgotten(emulator: TelegramEmulator) -> None:

@@ -3,11 +3,7 @@ import, and every type and method aiogram has can still be built and read a real
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from tests.harness import ROOT
+from tests.harness import in_a_fresh_interpreter
 
 _IN_A_FRESH_PROCESS = """
 import json
@@ -50,9 +46,7 @@ print(json.dumps({"types": len(models(types)), "built_at_import": built_at_impor
 
 
 def test_aiogram_builds_no_type_at_import_and_every_one_when_used() -> None:
-    run = subprocess.run([sys.executable, "-c", _IN_A_FRESH_PROCESS], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, check=True)  # fmt: skip
-    found = json.loads(run.stdout)
+    found = in_a_fresh_interpreter(_IN_A_FRESH_PROCESS)
     assert found["types"] > 300
     assert found["built_at_import"] == [], "aiogram built its types at import: 80 MB and a second in every process"
     assert found["failed"] == [], "a type or method that cannot be built fails the first request that meets it"
